@@ -1,0 +1,92 @@
+"""The commented ``homeserver.yaml`` that ``ganglion generate-config`` (and a first ``ganglion run``) writes."""
+
+from __future__ import annotations
+
+import secrets
+
+TEMPLATE = """\
+# Ganglion homeserver configuration. Keys and meanings follow Synapse's homeserver.yaml, so an existing
+# Synapse config (and its worker files) can be used as they are.
+
+# The domain in your users' ids (@alice:{server_name}). It cannot be changed later.
+server_name: "{server_name}"
+
+# The URL clients reach this server at (what /.well-known/matrix/client advertises).
+public_baseurl: "http://{host}:{port}/"
+
+# Where to listen. TLS belongs in the reverse proxy in front of Ganglion.
+listeners:
+  - port: {port}
+    bind_addresses: ["{host}"]
+    type: http
+    tls: false
+    x_forwarded: false
+    resources:
+      - names: [client, federation]
+
+# The embedded default is SQLite. For the worker shape use PostgreSQL:
+#   database:
+#     name: psycopg2
+#     args: {{user: synapse, password: secret, dbname: synapse, host: localhost, port: 5432, cp_min: 5, cp_max: 10}}
+database:
+  name: sqlite3
+  args:
+    database: "{data_dir}/homeserver.db"
+
+# Redis is the Celery broker and the replication channel in the worker shape; the monolith does not need it.
+redis:
+  enabled: false
+  host: localhost
+  port: 6379
+
+# The server's ed25519 signing key (generated next to this file).
+signing_key_path: "{data_dir}/{server_name_file}.signing.key"
+
+# Python logging config (dictConfig YAML), as Synapse's log_config. Unset: log INFO to stderr.
+# log_config: "{data_dir}/log.yaml"
+
+# Registration. Open registration with no verification is for private test servers only.
+enable_registration: false
+enable_registration_without_verification: false
+registration_requires_token: false
+allow_guest_access: false
+
+# Lets `ganglion register-user` (and Synapse's register_new_matrix_user) create accounts.
+registration_shared_secret: "{shared_secret}"
+
+# bcrypt cost for password hashes: each step doubles the work. 12 is Synapse's default.
+bcrypt_rounds: 12
+
+# Access tokens of clients that support refresh tokens expire after this long.
+refreshable_access_token_lifetime: 5m
+
+# Rate limits (Synapse's defaults shown). Set per_second to 0 to switch one off.
+rc_message: {{per_second: 0.2, burst_count: 10}}
+rc_registration: {{per_second: 0.17, burst_count: 3}}
+rc_login:
+  address: {{per_second: 0.003, burst_count: 5}}
+  account: {{per_second: 0.003, burst_count: 5}}
+  failed_attempts: {{per_second: 0.17, burst_count: 3}}
+
+# --- Scaling out (see README "Scaling out"): the same keys as Synapse's workers.md ---
+# instance_map: {{main: {{host: localhost, port: 9093}}}}
+# stream_writers: {{events: [event_persister1, event_persister2]}}
+# federation_sender_instances: [federation_sender1]
+# pusher_instances: [pusher1]
+# notify_appservices_from_worker: worker1
+# update_user_directory_from_worker: worker1
+# run_background_tasks_on: background_worker
+# worker_replication_secret: "..."
+"""
+
+
+def render_homeserver_yaml(server_name: str, data_dir: str, *, host: str = "127.0.0.1", port: int = 8008,
+                           shared_secret: str | None = None) -> str:
+    return TEMPLATE.format(
+        server_name=server_name,
+        server_name_file=server_name.replace(":", "_"),
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        shared_secret=shared_secret or secrets.token_urlsafe(32),
+    )

@@ -1,0 +1,150 @@
+"""The whole ``homeserver.yaml`` (plus per-worker files) as one frozen :class:`HomeserverConfig`.
+
+Several files may be given; as with Synapse's repeated ``--config-file``, a later file's top-level keys replace
+an earlier file's. Every error names the file and YAML path; keys nobody reads are returned as warnings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import yaml
+
+from config.accounts import (
+    PasswordConfig,
+    RegistrationConfig,
+    SessionConfig,
+    parse_passwords,
+    parse_registration,
+    parse_sessions,
+)
+from config.database import DatabaseConfig, RedisConfig, parse_database, parse_redis
+from config.errors import ConfigError
+from config.listeners import Listener, parse_listeners
+from config.ratelimits import RateLimits, parse_ratelimits
+from config.reader import Section
+from config.routing import RoutingTable
+from config.workers import WorkerConfig, parse_workers
+from protocol.identifiers import is_valid_server_name
+
+# Keys of Synapse's homeserver.yaml that make sense only for Synapse's own process model or features Ganglion
+# does not have; accepted silently so an admin's existing config loads without noise.
+_SYNAPSE_ONLY_KEYS = (
+    "report_stats", "pid_file", "macaroon_secret_key", "form_secret", "trusted_key_servers",
+    "suppress_key_server_warning", "media_store_path", "url_preview_enabled", "enable_metrics",
+    "user_directory", "room_list_publication_rules", "alias_creation_rules", "presence",
+    "max_upload_size", "web_client_location", "default_room_version",
+)
+
+
+@dataclass(frozen=True)
+class HomeserverConfig:
+    server_name: str
+    public_baseurl: str
+    listeners: tuple[Listener, ...]
+    database: DatabaseConfig
+    redis: RedisConfig
+    signing_key_path: str
+    log_config: str | None
+    registration: RegistrationConfig
+    passwords: PasswordConfig
+    sessions: SessionConfig
+    ratelimits: RateLimits
+    workers: WorkerConfig
+    serve_server_wellknown: bool = False
+    max_request_size: int = 1024 * 1024
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def routing(self) -> RoutingTable:
+        return RoutingTable(self.workers)
+
+    @property
+    def http_listeners(self) -> tuple[Listener, ...]:
+        """This process's HTTP listeners: the worker's own when it has any, else the shared ones."""
+        chosen = self.workers.listeners or self.listeners
+        return tuple(listener for listener in chosen if listener.type == "http")
+
+
+def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = None,
+                 base_dir: str = ".") -> HomeserverConfig:
+    """Validate merged YAML data; ``origin`` maps each top-level key to the file that set it."""
+    top = Section(data, "", origin)
+    warnings: list[str] = []
+
+    server_name = top.text("server_name")
+    if not is_valid_server_name(server_name):
+        raise ConfigError(top.path_of("server_name"), f"{server_name!r} is not a valid Matrix server name")
+    public_baseurl = top.text("public_baseurl", None) or f"https://{server_name}/"
+    if not public_baseurl.startswith(("http://", "https://")):
+        raise ConfigError(top.path_of("public_baseurl"), "must start with http:// or https://")
+    if not public_baseurl.endswith("/"):
+        public_baseurl += "/"
+
+    def resolve(path: str) -> str:
+        return path if os.path.isabs(path) else os.path.normpath(os.path.join(base_dir, path))
+
+    database = parse_database(top.section("database"), resolve("homeserver.db"))
+    redis = parse_redis(top.section("redis"))
+    workers = parse_workers(top, warnings)
+    if workers.app is not None and not workers.is_main and database.is_sqlite:
+        raise ConfigError(top.path_of("database"), "workers share one database: use psycopg2, not sqlite3")
+    if workers.app is not None and not workers.is_main and not redis.enabled:
+        raise ConfigError(top.path_of("redis"), "workers need redis.enabled: true (broker and replication)")
+    max_request = top.integer("max_request_size", 1024 * 1024, minimum=1024)
+    config = HomeserverConfig(
+        server_name=server_name,
+        public_baseurl=public_baseurl,
+        listeners=parse_listeners(top.sections("listeners")),
+        database=database,
+        redis=redis,
+        signing_key_path=resolve(top.text("signing_key_path", f"{server_name}.signing.key")),
+        log_config=(resolve(top.text("log_config")) if top.has("log_config") else None),
+        registration=parse_registration(top),
+        passwords=parse_passwords(top),
+        sessions=parse_sessions(top),
+        ratelimits=parse_ratelimits(top),
+        workers=workers,
+        serve_server_wellknown=top.flag("serve_server_wellknown", False),
+        max_request_size=max_request,
+        raw=dict(data),
+    )
+    for key in _SYNAPSE_ONLY_KEYS:
+        top.raw(key)
+    warnings.extend(f"{path}: unknown key, ignored" for path in top.unknown_keys())
+    return replace(config, warnings=tuple(warnings))
+
+
+def read_yaml_files(paths: Iterable[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Load and merge config files; later files win per top-level key, as in Synapse."""
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = yaml.safe_load(handle)
+        except OSError as error:
+            raise ConfigError(path, f"cannot read: {error.strerror}") from None
+        except yaml.YAMLError as error:
+            raise ConfigError(path, f"is not valid YAML: {error}") from None
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise ConfigError(path, "the top level must be a mapping")
+        for key, value in data.items():
+            merged[str(key)] = value
+            origin[str(key)] = path
+    return merged, origin
+
+
+def load_config(paths: list[str]) -> HomeserverConfig:
+    """Read, merge and validate the given files. Relative paths inside resolve against the first file."""
+    if not paths:
+        raise ConfigError("", "no configuration file given")
+    data, origin = read_yaml_files(paths)
+    show_origin = origin if len(paths) > 1 else None
+    return parse_config(data, show_origin, base_dir=os.path.dirname(os.path.abspath(paths[0])))

@@ -1,0 +1,249 @@
+"""``ganglion``: one command for every process of both shapes, plus the admin chores.
+
+  ganglion run                 the monolith (SQLite, inline tasks); writes ./homeserver.yaml on first run
+  ganglion web                 gunicorn web workers of the worker shape
+  ganglion worker NAME         the Celery worker of instance NAME, consuming exactly its queues
+  ganglion beat                Celery beat with the periodic jobs
+  ganglion migrate             bring the database schema up to date
+  ganglion generate-config     write a commented homeserver.yaml and a signing key
+  ganglion register-user       create an account through shared-secret registration
+
+Every command takes ``--config PATH`` (repeatable; later files override earlier ones, as Synapse's
+``--config-file``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+
+from config import ConfigError, HomeserverConfig, load_config
+from config.generate import render_homeserver_yaml
+from persistence import migrate
+from persistence.database import Database
+from persistence.signing_key import generate_key_file
+
+DEFAULT_CONFIG = "homeserver.yaml"
+
+
+def _load(paths: list[str] | None) -> HomeserverConfig:
+    config = load_config(paths or [DEFAULT_CONFIG])
+    for warning in config.warnings:
+        print(f"config warning: {warning}", file=sys.stderr)
+    return config
+
+
+def _ensure_signing_key(config: HomeserverConfig) -> None:
+    if not os.path.exists(config.signing_key_path):
+        generate_key_file(config.signing_key_path)
+
+
+def _migrate(config: HomeserverConfig) -> None:
+    database = Database(config.database)
+    try:
+        migrate.upgrade(database)
+    finally:
+        database.dispose()
+
+
+def cmd_generate_config(args: argparse.Namespace) -> int:
+    path = args.config_path
+    if os.path.exists(path):
+        print(f"{path} already exists; not overwriting it", file=sys.stderr)
+        return 1
+    data_dir = os.path.abspath(args.data_dir or os.path.dirname(os.path.abspath(path)))
+    os.makedirs(data_dir, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(render_homeserver_yaml(args.server_name, data_dir, host=args.host, port=args.port))
+    config = load_config([path])
+    _ensure_signing_key(config)
+    print(f"wrote {path} and {config.signing_key_path}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    _migrate(config)
+    print(f"database is at schema revision {migrate.head_revision()}")
+    return 0
+
+
+def _bind(config: HomeserverConfig) -> list[str]:
+    binds = [address for listener in config.http_listeners for address in listener.bind]
+    return binds or ["127.0.0.1:8008"]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ganglion.inline_beat import InlineBeat
+    from ganglion.logs import configure_logging
+    from ganglion.server import GunicornServer
+    from ganglion.wiring import build_monolith
+    from tasks.background import SCHEDULE_SECONDS
+    from web.app import create_app
+
+    paths = args.config
+    if not paths:
+        if not os.path.exists(DEFAULT_CONFIG):
+            args.config_path, args.data_dir = DEFAULT_CONFIG, None
+            cmd_generate_config(args)
+        paths = [DEFAULT_CONFIG]
+    config = _load(paths)
+    configure_logging(config.log_config)
+    _ensure_signing_key(config)
+    _migrate(config)
+
+    def app_factory() -> object:
+        monolith = build_monolith(config)
+        InlineBeat(monolith.deps.dispatcher, SCHEDULE_SECONDS).start()
+        return create_app(config, monolith.deps)
+
+    # One worker process: the monolith's doorbell, rate limits and inline tasks live in memory.
+    options = {"bind": _bind(config), "workers": 1, "worker_class": "gthread", "threads": args.threads,
+               "timeout": 120, "graceful_timeout": 10, "accesslog": "-" if args.access_log else None}
+    GunicornServer(app_factory, options).run()
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from ganglion.logs import configure_logging
+    from ganglion.server import GunicornServer
+    from ganglion.wiring import build_web_worker
+    from web.app import create_app
+
+    config = _load(args.config)
+    if not config.redis.enabled:
+        raise ConfigError("redis.enabled", "the worker shape needs Redis; use `ganglion run` for the monolith")
+    configure_logging(config.workers.log_config or config.log_config)
+
+    def app_factory() -> object:
+        return create_app(config, build_web_worker(config))
+
+    options = {"bind": _bind(config), "workers": args.workers, "worker_class": "gthread", "threads": args.threads,
+               "timeout": 120, "graceful_timeout": 10, "accesslog": "-" if args.access_log else None}
+    GunicornServer(app_factory, options).run()
+    return 0
+
+
+def _for_instance(config: HomeserverConfig, name: str) -> HomeserverConfig:
+    if config.workers.app is not None and config.workers.name not in (name, "main"):
+        raise ConfigError("worker_name", f"is {config.workers.name!r} but the command names {name!r}")
+    return dataclasses.replace(config, workers=dataclasses.replace(config.workers, name=name))
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from ganglion.logs import configure_logging
+    from ganglion.wiring import build_task_worker
+
+    config = _for_instance(_load(args.config), args.name)
+    queues = config.routing.queues_for_instance(args.name)
+    if not queues:
+        raise ConfigError("", f"instance {args.name!r} consumes no queue: name it in stream_writers or a *_instances key")
+    configure_logging(config.workers.log_config or config.log_config)
+    celery, _context = build_task_worker(config)
+    celery.worker_main([
+        "worker", "--queues", ",".join(queues), "--hostname", f"{args.name}@%h", "--pool", "threads",
+        "--concurrency", str(args.concurrency), "--loglevel", args.loglevel, "--without-gossip",
+        "--without-mingle",
+    ])
+    return 0
+
+
+def cmd_beat(args: argparse.Namespace) -> int:
+    from ganglion.logs import configure_logging
+    from tasks.app import create_celery
+    from tasks.background import SCHEDULE_SECONDS
+    from tasks.registry import catalogue
+
+    config = _load(args.config)
+    configure_logging(config.log_config)
+    celery = create_celery(config)
+    tasks = catalogue()
+    celery.conf.beat_schedule = {
+        name: {"task": name, "schedule": seconds,
+               "options": {"queue": config.routing.queue_for(tasks[name].family, None)}}
+        for name, seconds in SCHEDULE_SECONDS.items()
+    }
+    schedule_file = args.schedule or os.path.join(tempfile.gettempdir(), f"ganglion-beat-{os.getuid()}")
+    celery.start(["beat", "--loglevel", args.loglevel, "--schedule", schedule_file])
+    return 0
+
+
+def cmd_register_user(args: argparse.Namespace) -> int:
+    from ganglion.register_user import register_user_interactively
+
+    config = _load(args.config)
+    return register_user_interactively(config, args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ganglion", description="A Matrix homeserver that scales out on Celery.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        command.add_argument("--config", "-c", action="append", metavar="PATH",
+                             help="config file; repeat to layer a worker file over the shared one")
+        return command
+
+    run = with_config(commands.add_parser("run", help="start the monolith"))
+    run.add_argument("--server-name", default="localhost", help="used only when generating a first config")
+    run.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
+    run.add_argument("--port", type=int, default=8008, help=argparse.SUPPRESS)
+    run.add_argument("--threads", type=int, default=32)
+    run.add_argument("--access-log", action="store_true")
+    run.set_defaults(func=cmd_run)
+
+    web = with_config(commands.add_parser("web", help="start gunicorn web workers (worker shape)"))
+    web.add_argument("--workers", type=int, default=2)
+    web.add_argument("--threads", type=int, default=32)
+    web.add_argument("--access-log", action="store_true")
+    web.set_defaults(func=cmd_web)
+
+    worker = with_config(commands.add_parser("worker", help="start the Celery worker of one instance"))
+    worker.add_argument("name", help="the instance name (worker_name / a name in stream_writers...)")
+    worker.add_argument("--concurrency", type=int, default=1)
+    worker.add_argument("--loglevel", default="INFO")
+    worker.set_defaults(func=cmd_worker)
+
+    beat = with_config(commands.add_parser("beat", help="start Celery beat (periodic jobs)"))
+    beat.add_argument("--schedule", help="beat's schedule state file")
+    beat.add_argument("--loglevel", default="INFO")
+    beat.set_defaults(func=cmd_beat)
+
+    migrate_cmd = with_config(commands.add_parser("migrate", help="apply database migrations"))
+    migrate_cmd.set_defaults(func=cmd_migrate)
+
+    generate = commands.add_parser("generate-config", help="write homeserver.yaml and a signing key")
+    generate.add_argument("--server-name", required=True)
+    generate.add_argument("--config-path", default=DEFAULT_CONFIG)
+    generate.add_argument("--data-dir", help="where the database and key go (default: next to the config)")
+    generate.add_argument("--host", default="127.0.0.1")
+    generate.add_argument("--port", type=int, default=8008)
+    generate.set_defaults(func=cmd_generate_config)
+
+    register = with_config(commands.add_parser("register-user", help="create a user via shared-secret registration"))
+    register.add_argument("--user", "-u")
+    register.add_argument("--password", "-p")
+    admin = register.add_mutually_exclusive_group()
+    admin.add_argument("--admin", "-a", action="store_true", default=None)
+    admin.add_argument("--no-admin", dest="admin", action="store_false")
+    register.add_argument("--user-type", choices=["support", "bot"])
+    register.add_argument("server_url", nargs="?", help="default: the first client listener")
+    register.set_defaults(func=cmd_register_user)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

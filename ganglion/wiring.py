@@ -1,0 +1,75 @@
+"""Building each kind of process from config: the monolith, a web worker, a Celery worker.
+
+The same stores, task bodies and views run everywhere; only what is plugged in differs (inline vs Celery
+dispatch, in-process vs Redis doorbell and rate-limit buckets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from celery import Celery
+
+from config import HomeserverConfig
+from persistence.database import Database
+from persistence.doorbell import Doorbell, LocalDoorbell, RedisDoorbell
+from persistence.ratelimit import MemoryBuckets, RedisBuckets
+from persistence.stores import Stores
+from protocol.clock import Clock, SystemClock
+from tasks.app import bind_tasks, create_celery
+from tasks.context import TaskContext
+from tasks.dispatch import CeleryDispatcher, InlineDispatcher
+from tasks.registry import catalogue
+from web.deps import Deps
+from web.token_cache import TokenCache
+
+
+def replication_channel(config: HomeserverConfig) -> str:
+    return f"ganglion:{config.server_name}:replication"
+
+
+def redis_doorbell(config: HomeserverConfig) -> Doorbell:
+    return RedisDoorbell(config.redis.url, replication_channel(config))
+
+
+@dataclass(frozen=True)
+class Monolith:
+    deps: Deps
+    context: TaskContext
+
+
+def build_monolith(config: HomeserverConfig, clock: Clock | None = None) -> Monolith:
+    """One process: tasks run inline, replication and rate limits stay in memory."""
+    clock = clock or SystemClock()
+    database = Database(config.database)
+    stores = Stores()
+    doorbell = LocalDoorbell()
+    holder: list[TaskContext] = []
+    dispatcher = InlineDispatcher(catalogue(), lambda: holder[0])
+    context = TaskContext(config, database, stores, doorbell, clock, dispatcher)
+    holder.append(context)
+    deps = Deps(config, database, stores, dispatcher, doorbell, clock, MemoryBuckets(), TokenCache())
+    return Monolith(deps, context)
+
+
+def build_web_worker(config: HomeserverConfig, clock: Clock | None = None) -> Deps:
+    """A web worker of the worker shape: reads the database, sends work to Celery, shares state via Redis."""
+    clock = clock or SystemClock()
+    celery = create_celery(config)
+    dispatcher = CeleryDispatcher(celery, catalogue(), config.routing)
+    client = redis.Redis.from_url(config.redis.url, socket_timeout=2, socket_connect_timeout=2)
+    buckets = RedisBuckets(client, f"ganglion:{config.server_name}:ratelimit:")
+    return Deps(config, Database(config.database), Stores(), dispatcher, redis_doorbell(config), clock, buckets,
+                TokenCache())
+
+
+def build_task_worker(config: HomeserverConfig, clock: Clock | None = None) -> tuple[Celery, TaskContext]:
+    """A Celery worker: the app with every task bound to this process's context."""
+    clock = clock or SystemClock()
+    celery = create_celery(config)
+    tasks = catalogue()
+    dispatcher = CeleryDispatcher(celery, tasks, config.routing)
+    context = TaskContext(config, Database(config.database), Stores(), redis_doorbell(config), clock, dispatcher)
+    bind_tasks(celery, tasks, context)
+    return celery, context

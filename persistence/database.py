@@ -1,0 +1,82 @@
+"""One SQLAlchemy engine per process, tuned for its dialect, and the two ways to use it: read and write.
+
+SQLite runs in WAL mode with a busy timeout, and write transactions start with ``BEGIN IMMEDIATE`` so two
+writers queue on the lock instead of failing halfway with "database is locked". PostgreSQL uses a pool sized
+from ``database.args.cp_min``/``cp_max``, as Synapse does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.pool import StaticPool
+
+from config.database import DatabaseConfig
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so "begin" below decides DEFERRED vs IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get("sqlite_immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """The process's engine plus ``read()``/``write()`` transactions; the unit stores are called within."""
+
+    def __init__(self, config: DatabaseConfig) -> None:
+        self.config = config
+        if config.is_sqlite:
+            in_memory = config.url == "sqlite://"
+            self.engine = create_engine(
+                config.url,
+                connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                poolclass=StaticPool if in_memory else None,
+            )
+            _configure_sqlite(self.engine)
+        else:
+            self.engine = create_engine(
+                config.url,
+                pool_size=max(config.pool_min, 1),
+                max_overflow=max(config.pool_max - config.pool_min, 0),
+                pool_pre_ping=True,
+                pool_recycle=3600,
+            )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.config.is_sqlite
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that will write: committed on success, rolled back on any exception."""
+        with self.engine.connect() as connection:
+            if self.is_sqlite:
+                connection = connection.execution_options(sqlite_immediate=True)
+            with connection.begin():
+                yield connection
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A transaction for reads; on SQLite it takes no write lock, so readers never queue behind writers."""
+        with self.engine.connect() as connection, connection.begin():
+            yield connection
+
+    def dispose(self) -> None:
+        self.engine.dispose()

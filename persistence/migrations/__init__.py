@@ -1,0 +1,1 @@
+"""Alembic migrations. ``persistence.migrate.upgrade`` runs them; ``ganglion migrate`` is the command."""

@@ -1,0 +1,32 @@
+"""One stateless store per domain; every method takes the connection first so the caller owns the transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from persistence.stores.admin_nonces import AdminNonceStore
+from persistence.stores.device_lists import DeviceListStore
+from persistence.stores.devices import DeviceStore
+from persistence.stores.outbox import OutboxStore
+from persistence.stores.profiles import ProfileStore
+from persistence.stores.registration_tokens import RegistrationTokenStore
+from persistence.stores.tokens import TokenStore
+from persistence.stores.ui_auth import UiAuthStore
+from persistence.stores.user_directory import UserDirectoryStore
+from persistence.stores.users import UserStore
+from persistence.stream_ids import StreamIds
+
+
+@dataclass(frozen=True)
+class Stores:
+    users: UserStore = field(default_factory=UserStore)
+    profiles: ProfileStore = field(default_factory=ProfileStore)
+    devices: DeviceStore = field(default_factory=DeviceStore)
+    tokens: TokenStore = field(default_factory=TokenStore)
+    ui_auth: UiAuthStore = field(default_factory=UiAuthStore)
+    registration_tokens: RegistrationTokenStore = field(default_factory=RegistrationTokenStore)
+    admin_nonces: AdminNonceStore = field(default_factory=AdminNonceStore)
+    outbox: OutboxStore = field(default_factory=OutboxStore)
+    device_lists: DeviceListStore = field(default_factory=DeviceListStore)
+    user_directory: UserDirectoryStore = field(default_factory=UserDirectoryStore)
+    stream_ids: StreamIds = field(default_factory=StreamIds)

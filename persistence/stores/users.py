@@ -1,0 +1,52 @@
+"""Local user accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from persistence.tables import users
+
+
+class UserExists(Exception):
+    """The user id is already taken (raised inside the inserting transaction)."""
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: str
+    password_hash: str | None
+    created_ts: int
+    is_guest: bool
+    admin: bool
+    user_type: str | None
+    deactivated: bool
+
+
+class UserStore:
+    def insert_user(self, conn: Connection, user: User) -> None:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(users).values(**user.__dict__))
+        except IntegrityError:
+            raise UserExists(user.user_id) from None
+
+    def get_user(self, conn: Connection, user_id: str) -> User | None:
+        row = conn.execute(select(users).where(users.c.user_id == user_id)).mappings().first()
+        return User(**row) if row else None
+
+    def list_user_ids_case_insensitive(self, conn: Connection, user_id: str) -> list[str]:
+        """Accounts whose id matches ignoring case: login accepts any casing when it is unambiguous."""
+        rows = conn.execute(select(users.c.user_id).where(func.lower(users.c.user_id) == user_id.lower()))
+        return [row.user_id for row in rows]
+
+    def update_password_hash(self, conn: Connection, user_id: str, password_hash: str | None) -> None:
+        conn.execute(update(users).where(users.c.user_id == user_id).values(password_hash=password_hash))
+
+    def update_deactivated(self, conn: Connection, user_id: str, deactivated: bool) -> None:
+        conn.execute(update(users).where(users.c.user_id == user_id).values(deactivated=deactivated))
+
+    def update_admin(self, conn: Connection, user_id: str, admin: bool) -> None:
+        conn.execute(update(users).where(users.c.user_id == user_id).values(admin=admin))

@@ -1,0 +1,170 @@
+"""The schema as SQLAlchemy Core tables: the single source the migrations are checked against.
+
+Timestamps are milliseconds since the epoch (as everywhere in Matrix). Secrets (access, refresh tokens) are
+stored as SHA-256 digests only.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("password_hash", Text, nullable=True),
+    Column("created_ts", BigInteger, nullable=False),
+    Column("is_guest", Boolean, nullable=False, default=False),
+    Column("admin", Boolean, nullable=False, default=False),
+    Column("user_type", Text, nullable=True),
+    Column("deactivated", Boolean, nullable=False, default=False),
+)
+
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("user_id", Text, ForeignKey("users.user_id"), primary_key=True),
+    Column("displayname", Text, nullable=True),
+    Column("avatar_url", Text, nullable=True),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("user_id", Text, ForeignKey("users.user_id"), nullable=False),
+    Column("device_id", Text, nullable=False),
+    Column("display_name", Text, nullable=True),
+    Column("created_ts", BigInteger, nullable=False),
+    Column("last_seen_ts", BigInteger, nullable=True),
+    Column("last_seen_ip", Text, nullable=True),
+    PrimaryKeyConstraint("user_id", "device_id"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("user_id", Text, nullable=False),
+    Column("device_id", Text, nullable=False),
+    Column("expiry_ts", BigInteger, nullable=True),
+    Column("session_expiry_ts", BigInteger, nullable=True),
+    # Set when this token was exchanged; the old token stays usable until the new pair is first used.
+    Column("next_token_id", BigInteger, nullable=True),
+    Index(None, "user_id", "device_id"),
+)
+
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("user_id", Text, nullable=False),
+    Column("device_id", Text, nullable=False),
+    Column("created_ts", BigInteger, nullable=False),
+    Column("valid_until_ts", BigInteger, nullable=True),
+    Column("refresh_token_id", BigInteger, nullable=True),
+    Column("used", Boolean, nullable=False, default=False),
+    Index(None, "user_id", "device_id"),
+)
+
+ui_auth_sessions = Table(
+    "ui_auth_sessions",
+    metadata,
+    Column("session_id", Text, primary_key=True),
+    Column("created_ts", BigInteger, nullable=False),
+    # What the session authorises (method + path), so a session cannot be replayed for another operation.
+    Column("operation", Text, nullable=False),
+    Column("user_id", Text, nullable=True),
+    Column("completed", JSON, nullable=False),
+    Column("data", JSON, nullable=False),
+)
+
+registration_tokens = Table(
+    "registration_tokens",
+    metadata,
+    Column("token", Text, primary_key=True),
+    Column("uses_allowed", Integer, nullable=True),
+    Column("pending", Integer, nullable=False, default=0),
+    Column("completed", Integer, nullable=False, default=0),
+    Column("expiry_time", BigInteger, nullable=True),
+)
+
+admin_register_nonces = Table(
+    "admin_register_nonces",
+    metadata,
+    Column("nonce", Text, primary_key=True),
+    Column("created_ts", BigInteger, nullable=False),
+)
+
+# Follow-up work recorded in the same transaction as the change that causes it, then drained by the task
+# that owns the family/key (DESIGN.md guarantee 3). A lost poke delays the work; it cannot lose it.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("family", Text, nullable=False),
+    Column("shard_key", Text, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_ts", BigInteger, nullable=False),
+    Index(None, "family", "shard_key", "id"),
+)
+
+# Multi-writer stream bookkeeping: each writer's persisted-up-to position per stream.
+stream_positions = Table(
+    "stream_positions",
+    metadata,
+    Column("stream_name", Text, nullable=False),
+    Column("instance_name", Text, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    PrimaryKeyConstraint("stream_name", "instance_name"),
+)
+
+# SQLite has no sequences; its single writer allocates stream ids from this counter row instead.
+stream_counters = Table(
+    "stream_counters",
+    metadata,
+    Column("stream_name", Text, primary_key=True),
+    Column("last_id", BigInteger, nullable=False),
+)
+
+device_lists_stream = Table(
+    "device_lists_stream",
+    metadata,
+    Column("stream_id", BigInteger, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("device_id", Text, nullable=False),
+    Column("instance_name", Text, nullable=False),
+    PrimaryKeyConstraint("stream_id", "user_id", "device_id"),
+    Index(None, "user_id", "stream_id"),
+)
+
+user_directory = Table(
+    "user_directory",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("display_name", Text, nullable=True),
+    Column("avatar_url", Text, nullable=True),
+    Column("updated_ts", BigInteger, nullable=False),
+)

@@ -1,0 +1,56 @@
+"""Periodic housekeeping run by beat (``run_background_tasks_on``): re-poke stale outbox keys, expire leftovers.
+
+The outbox sweep is what turns "a poke may be lost" into "a poke is only ever delayed": any outbox row older than
+:data:`STALE_AFTER_MS` gets its drain task sent again.
+"""
+
+from __future__ import annotations
+
+from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_USER_DIRECTORY
+from tasks.context import TaskContext
+from tasks.registry import TaskSpec
+
+STALE_AFTER_MS = 30_000
+UI_AUTH_SESSION_LIFETIME_MS = 48 * 3600 * 1000
+ADMIN_NONCE_LIFETIME_MS = 60_000
+
+# Outbox family -> (drain task, its shard parameter)
+_DRAINERS = {
+    "device_lists": (DRAIN_DEVICE_LISTS, "user_id"),
+    "user_directory": (REFRESH_USER_DIRECTORY, "user_id"),
+}
+
+SWEEP_OUTBOX = "background.sweep_outbox"
+DELETE_EXPIRED = "background.delete_expired"
+
+
+def sweep_outbox(context: TaskContext) -> int:
+    """Poke every key whose outbox rows have waited too long; returns the number of pokes sent."""
+    deadline = context.clock.now_ms() - STALE_AFTER_MS
+    pokes = []
+    with context.database.read() as conn:
+        for family, (task_name, param) in _DRAINERS.items():
+            pokes.extend((task_name, param, key) for key in context.stores.outbox.list_stale_keys(conn, family, deadline))
+    for task_name, param, key in pokes:
+        context.dispatcher.send(task_name, **{param: key})
+    return len(pokes)
+
+
+def delete_expired(context: TaskContext) -> None:
+    """Drop abandoned UI-auth sessions, stale admin nonces and tokens that can never be used again."""
+    now = context.clock.now_ms()
+    stores = context.stores
+    with context.database.write() as conn:
+        stores.ui_auth.delete_sessions_created_before(conn, now - UI_AUTH_SESSION_LIFETIME_MS)
+        stores.admin_nonces.delete_nonces_created_before(conn, now - ADMIN_NONCE_LIFETIME_MS)
+        # Expired access tokens are kept a while so their holders get soft_logout rather than a hard logout.
+        stores.tokens.delete_expired(conn, access_before=now - UI_AUTH_SESSION_LIFETIME_MS, refresh_before=now)
+
+
+TASKS = (
+    TaskSpec(SWEEP_OUTBOX, family="background", body=sweep_outbox),
+    TaskSpec(DELETE_EXPIRED, family="background", body=delete_expired),
+)
+
+SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0}
+"""Beat's timetable: task name -> interval."""

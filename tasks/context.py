@@ -1,0 +1,27 @@
+"""What a task body may use: one frozen bundle per worker process, built by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from config import HomeserverConfig
+from persistence.database import Database
+from persistence.doorbell import Doorbell
+from persistence.stores import Stores
+from protocol.clock import Clock
+from tasks.api import Dispatcher
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    config: HomeserverConfig
+    database: Database
+    stores: Stores
+    doorbell: Doorbell
+    clock: Clock
+    dispatcher: Dispatcher
+    """For follow-up pokes only: a task never waits on another task."""
+
+    @property
+    def instance_name(self) -> str:
+        return self.config.workers.name

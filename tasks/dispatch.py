@@ -1,0 +1,92 @@
+"""Dispatchers: how a task named by the web tier (or by another task, fire-and-forget) gets run.
+
+:class:`InlineDispatcher` runs the body in the calling thread (the monolith); :class:`CeleryDispatcher` routes it
+to the queue the routing table picks and, for ``call``, waits for the result. Both deliver the same thing:
+a task's return value, or the MatrixError it returned as data (DESIGN.md guarantee 6).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from celery import Celery
+from celery.exceptions import TimeoutError as CeleryTimeout
+from kombu.exceptions import OperationalError as BrokerError
+
+from config.routing import RoutingTable
+from protocol.errors import MatrixError, ServerUnavailable
+from tasks.registry import TaskSpec
+
+logger = logging.getLogger(__name__)
+
+
+def run_body(spec: TaskSpec, context: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Run a task body and wrap its outcome in the envelope both dispatchers agree on."""
+    try:
+        return {"ok": spec.body(context, **kwargs)}
+    except MatrixError as error:
+        return {"error": error.to_wire()}
+
+
+def unwrap(envelope: dict[str, Any]) -> Any:
+    if "error" in envelope:
+        raise MatrixError.from_wire(envelope["error"])
+    return envelope["ok"]
+
+
+class InlineDispatcher:
+    """Runs tasks in-process. The context is supplied late because the context itself holds this dispatcher."""
+
+    def __init__(self, tasks: dict[str, TaskSpec], context: Callable[[], Any]) -> None:
+        self._tasks = tasks
+        self._context = context
+
+    def send(self, name: str, **kwargs: Any) -> None:
+        try:
+            run_body(self._tasks[name], self._context(), kwargs)
+        except Exception:
+            # The triggering change is committed and its outbox row kept; the sweep will retry.
+            logger.exception("inline task %s failed", name)
+
+    def call(self, name: str, *, timeout: float, **kwargs: Any) -> Any:
+        return unwrap(run_body(self._tasks[name], self._context(), kwargs))
+
+
+class CeleryDispatcher:
+    def __init__(self, app: Celery, tasks: dict[str, TaskSpec], routing: RoutingTable) -> None:
+        self._app = app
+        self._tasks = tasks
+        self._routing = routing
+
+    def _queue(self, spec: TaskSpec, kwargs: dict[str, Any]) -> str | None:
+        return self._routing.queue_for(spec.family, spec.shard_key(kwargs))
+
+    def send(self, name: str, **kwargs: Any) -> None:
+        spec = self._tasks[name]
+        queue = self._queue(spec, kwargs)
+        if queue is None:
+            logger.debug("%s not sent: no instance consumes %s", name, spec.family)
+            return
+        try:
+            self._app.send_task(name, kwargs=kwargs, queue=queue, ignore_result=True)
+        except BrokerError:
+            logger.warning("could not enqueue %s on %s; the outbox sweep will retry", name, queue, exc_info=True)
+
+    def call(self, name: str, *, timeout: float, **kwargs: Any) -> Any:
+        spec = self._tasks[name]
+        queue = self._queue(spec, kwargs)
+        if queue is None:
+            raise ServerUnavailable(f"No worker is configured for {spec.family}")
+        try:
+            result = self._app.send_task(name, kwargs=kwargs, queue=queue)
+        except BrokerError:
+            raise ServerUnavailable("The task queue is unavailable; try again") from None
+        try:
+            envelope = result.get(timeout=timeout, propagate=True, disable_sync_subtasks=True)
+        except CeleryTimeout:
+            raise ServerUnavailable("The server is busy; try again", retry_after_ms=1000) from None
+        finally:
+            result.forget()
+        return unwrap(envelope)

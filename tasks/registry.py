@@ -1,0 +1,30 @@
+"""The catalogue of tasks: name, queue family, shard key and body. A task name and its keyword arguments are a
+wire format: rename nothing, add parameters last with defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    family: str
+    body: Callable[..., Any]
+    shard_param: str | None = None
+    """The keyword argument whose value picks the shard (room id, user id, destination)."""
+    returns_result: bool = False
+    """Whether a caller waits for the result; only then is a result stored in Redis."""
+
+    def shard_key(self, kwargs: dict[str, Any]) -> str | None:
+        return None if self.shard_param is None else str(kwargs[self.shard_param])
+
+
+def catalogue() -> dict[str, TaskSpec]:
+    """Every task Ganglion defines, by name."""
+    from tasks import background, device_lists, user_directory
+
+    specs = (*device_lists.TASKS, *user_directory.TASKS, *background.TASKS)
+    return {spec.name: spec for spec in specs}

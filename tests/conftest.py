@@ -1,0 +1,178 @@
+"""Fixtures: real PostgreSQL, Redis and Celery for the worker shape; SQLite and inline tasks for the monolith."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import text
+
+from config import HomeserverConfig, parse_config
+from config.database import DatabaseConfig
+from persistence import migrate
+from persistence.database import Database
+from persistence.tables import metadata
+from tests.clock import FakeClock
+from tests.homeserver import HomeserverUnderTest, base_config_data
+from tests.services import pg_database_args, recreate_pg_database, redis_client, redis_db_for, worker_index
+
+SHAPES = ("monolith", "workers")
+
+
+@pytest.fixture(scope="session")
+def worker_slot(worker_id: str) -> int:
+    return worker_index(worker_id)
+
+
+@pytest.fixture(scope="session")
+def pg_database_name(worker_slot: int) -> str:
+    name = f"ganglion_test_{worker_slot}"
+    recreate_pg_database(name)
+    database = Database(parse_config(_data_for("workers", name, 0)).database)
+    migrate.upgrade(database)
+    database.dispose()
+    return name
+
+
+@pytest.fixture(scope="session")
+def redis_db(worker_slot: int) -> int:
+    db = redis_db_for(worker_slot)
+    redis_client(db).flushdb()
+    return db
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied per test: migrating once keeps the suite fast."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    database = Database(DatabaseConfig("sqlite3", f"sqlite:///{path}"))
+    migrate.upgrade(database)
+    with database.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    database.dispose()
+    return path
+
+
+def _data_for(shape: str, pg_name: str, redis_db: int, sqlite_path: str = ":memory:") -> dict[str, Any]:
+    data = base_config_data()
+    if shape == "workers":
+        data["database"] = {"name": "psycopg2", "args": pg_database_args(pg_name)}
+        data["redis"] = {"enabled": True, "host": "127.0.0.1", "port": 6379, "dbid": redis_db}
+    else:
+        data["database"] = {"name": "sqlite3", "args": {"database": sqlite_path}}
+    return data
+
+
+@pytest.fixture(scope="session")
+def celery_worker(pg_database_name: str, redis_db: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A real ``ganglion worker main`` process consuming every queue, shared by all worker-shape tests."""
+    directory = tmp_path_factory.mktemp("celery")
+    config_path = directory / "homeserver.yaml"
+    config_path.write_text(yaml.safe_dump(_data_for("workers", pg_database_name, redis_db)))
+    log_path = directory / "worker.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ganglion.cli", "worker", "main", "--config", str(config_path),
+             "--concurrency", "2"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for_worker(config_path, process, log_path)
+        yield config_path
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_for_worker(config_path: Path, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    from config import load_config
+    from tasks.app import create_celery
+
+    app = create_celery(load_config([str(config_path)]))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"celery worker exited:\n{log_path.read_text()}")
+        if app.control.ping(timeout=0.5):
+            return
+    raise RuntimeError(f"celery worker did not answer pings:\n{log_path.read_text()}")
+
+
+def _reset_postgres(database: Database) -> None:
+    tables = ", ".join(table.name for table in metadata.sorted_tables if table.name != "stream_counters")
+    with database.write() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+HomeserverFactory = Callable[..., HomeserverUnderTest]
+
+
+@pytest.fixture(params=SHAPES)
+def shape(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make_homeserver(shape: str, request: pytest.FixtureRequest, tmp_path: Path,
+                    sqlite_template: Path) -> Iterator[HomeserverFactory]:
+    """Build the server under test; keyword arguments override config keys for this test."""
+    from ganglion.wiring import build_monolith, build_web_worker
+    from web.app import create_app
+
+    built: list[HomeserverUnderTest] = []
+
+    def factory(**overrides: Any) -> HomeserverUnderTest:
+        clock = FakeClock()
+        if shape == "workers":
+            pg_name = request.getfixturevalue("pg_database_name")
+            db = request.getfixturevalue("redis_db")
+            request.getfixturevalue("celery_worker")
+            config = parse_config({**_data_for("workers", pg_name, db), **overrides})
+            deps = build_web_worker(config, clock)
+            _reset_postgres(deps.database)
+            client = redis_client(db)
+            for key in client.scan_iter(match="ganglion:*:ratelimit:*"):
+                client.delete(key)
+        else:
+            sqlite_path = tmp_path / f"homeserver{len(built)}.db"
+            shutil.copy(sqlite_template, sqlite_path)
+            config = parse_config({**_data_for("monolith", "", 0, str(sqlite_path)), **overrides})
+            deps = build_monolith(config, clock).deps
+        server = HomeserverUnderTest(shape, config, deps, create_app(config, deps), clock)
+        built.append(server)
+        return server
+
+    yield factory
+    for server in built:
+        server.deps.doorbell.close()
+        server.deps.database.dispose()
+
+
+@pytest.fixture
+def homeserver(make_homeserver: HomeserverFactory) -> HomeserverUnderTest:
+    return make_homeserver()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("shape") == "workers":
+            item.add_marker(pytest.mark.workers)
+
+
+def config_for_tests(shape: str, **overrides: Any) -> HomeserverConfig:
+    return parse_config({**_data_for(shape, "unused", 0), **overrides})
+
+
+os.environ.setdefault("GANGLION_TESTING", "1")

@@ -1,0 +1,32 @@
+"""The Flask application factory. Both shapes use it; only the Deps handed in differ."""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import HomeserverConfig
+from web.admin import create_admin_blueprint
+from web.client import create_client_blueprint
+from web.cors import install_cors
+from web.deps import Deps, install_deps
+from web.errors import install_error_handlers
+from web.wellknown import create_wellknown_blueprint
+
+
+def create_app(config: HomeserverConfig, deps: Deps) -> Flask:
+    app = Flask("ganglion")
+    app.config["MAX_CONTENT_LENGTH"] = config.max_request_size
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.compact = True  # type: ignore[attr-defined]
+    if any(listener.x_forwarded for listener in config.http_listeners):
+        # Behind a reverse proxy: take the client address from X-Forwarded-For (rate limits, last seen IP).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    install_deps(app, deps)
+    install_error_handlers(app)
+    install_cors(app)
+    app.register_blueprint(create_client_blueprint())
+    app.register_blueprint(create_wellknown_blueprint())
+    app.register_blueprint(create_admin_blueprint())
+    deps.doorbell.listen(deps.token_cache.on_ring)
+    return app

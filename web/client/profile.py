@@ -1,0 +1,79 @@
+"""Profiles of local users (Client-Server API, "Profiles"). Changes also refresh the user directory entry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from persistence.stores.profiles import Profile
+from protocol.errors import Forbidden, NotFound
+from protocol.identifiers import UserId
+from web.accounts.effects import AfterCommit
+from web.auth import authenticate
+from web.deps import Deps, deps
+from web.ratelimit import check_rate_limit
+from web.requests import json_body
+from web.routing import client_route
+
+# Synapse's limits, so a profile accepted by one server fits the other.
+MAX_DISPLAYNAME_LENGTH = 256
+MAX_AVATAR_URL_LENGTH = 1000
+FIELDS = ("displayname", "avatar_url")
+
+
+def _load_profile(current: Deps, user_id: str) -> Profile:
+    try:
+        parsed = UserId.parse(user_id)
+    except ValueError:
+        raise NotFound("Profile was not found") from None
+    if parsed.server_name != current.config.server_name:
+        raise NotFound("Profile was not found")
+    with current.database.read() as conn:
+        profile = current.stores.profiles.get_profile(conn, user_id)
+    if profile is None:
+        raise NotFound("Profile was not found")
+    return profile
+
+
+def get_profile(user_id: str) -> dict[str, Any]:
+    profile = _load_profile(deps(), user_id)
+    body = {"displayname": profile.displayname, "avatar_url": profile.avatar_url}
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def get_profile_field(user_id: str, field: str) -> dict[str, Any]:
+    if field not in FIELDS:
+        raise NotFound("Profile field was not found")
+    value = getattr(_load_profile(deps(), user_id), field)
+    if value is None:
+        raise NotFound("Profile field was not found")
+    return {field: value}
+
+
+def set_profile_field(user_id: str, field: str) -> dict[str, Any]:
+    current = deps()
+    requester = authenticate(current, allow_guest=True)
+    if requester.user_id != user_id:
+        raise Forbidden("You may only change your own profile")
+    if field not in FIELDS:
+        raise NotFound("Profile field was not found")
+    check_rate_limit(current, "rc_profile", requester.user_id)
+    body = json_body()
+    limit = MAX_DISPLAYNAME_LENGTH if field == "displayname" else MAX_AVATAR_URL_LENGTH
+    value = body.text(field, None, max_length=limit)
+    effects = AfterCommit()
+    with current.database.write() as conn:
+        if field == "displayname":
+            current.stores.profiles.update_displayname(conn, user_id, value or None)
+        else:
+            current.stores.profiles.update_avatar_url(conn, user_id, value or None)
+        effects.directory_changed(current, conn, user_id)
+    effects.apply(current)
+    return {}
+
+
+def register_routes(blueprint: Blueprint) -> None:
+    client_route(blueprint, "/profile/<user_id>", methods=["GET"])(get_profile)
+    client_route(blueprint, "/profile/<user_id>/<field>", methods=["GET"])(get_profile_field)
+    client_route(blueprint, "/profile/<user_id>/<field>", methods=["PUT"])(set_profile_field)

@@ -1,0 +1,40 @@
+"""The one bundle of dependencies a web process gives its views (DESIGN.md: explicit, frozen, no locator)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from config import HomeserverConfig
+from persistence.database import Database
+from persistence.doorbell import Doorbell
+from persistence.ratelimit import Buckets
+from persistence.stores import Stores
+from protocol.clock import Clock
+from tasks.api import Dispatcher
+from web.token_cache import TokenCache
+
+
+@dataclass(frozen=True)
+class Deps:
+    config: HomeserverConfig
+    database: Database
+    stores: Stores
+    dispatcher: Dispatcher
+    doorbell: Doorbell
+    clock: Clock
+    buckets: Buckets
+    token_cache: TokenCache
+
+
+_KEY = "ganglion.deps"
+
+
+def install_deps(app: object, deps: Deps) -> None:
+    app.extensions[_KEY] = deps  # type: ignore[attr-defined]
+
+
+def deps() -> Deps:
+    """The running application's dependencies, for views."""
+    return current_app.extensions[_KEY]  # type: ignore[no-any-return]

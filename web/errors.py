@@ -1,0 +1,58 @@
+"""The single place errors become responses: ``{"errcode", "error"}`` with the spec's status, never a traceback.
+
+MatrixError subclasses render as themselves; Werkzeug's HTTP errors map to their Matrix equivalents (an
+unknown endpoint or method is ``M_UNRECOGNIZED``); database and broker outages are 503s a client may retry;
+anything else is a bug, logged with its traceback and answered with a bare 500 ``M_UNKNOWN``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from kombu.exceptions import OperationalError as BrokerUnavailable
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException
+
+from protocol.errors import LimitExceeded, MatrixError
+
+logger = logging.getLogger(__name__)
+
+
+def error_response(errcode: str, message: str, status: int) -> Response:
+    response = jsonify({"errcode": errcode, "error": message})
+    response.status_code = status
+    return response
+
+
+def _render_matrix_error(error: MatrixError) -> Response:
+    response = jsonify(error.to_dict())
+    response.status_code = error.http_status
+    if isinstance(error, LimitExceeded) and "retry_after_ms" in error.extra:
+        response.headers["Retry-After"] = str(max(1, (int(error.extra["retry_after_ms"]) + 999) // 1000))
+    return response
+
+
+def _render_http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    if status in (404, 405):
+        return error_response("M_UNRECOGNIZED", "Unrecognized request", status)
+    if status == 413:
+        return error_response("M_TOO_LARGE", "Request body too large", 413)
+    if status == 400:
+        return error_response("M_UNKNOWN", error.description or "Bad request", 400)
+    return error_response("M_UNKNOWN", error.description or "Request failed", status)
+
+
+def _render_unexpected(error: Exception) -> Response:
+    if isinstance(error, DBAPIError) and error.connection_invalidated or isinstance(error, BrokerUnavailable):
+        logger.warning("backend unavailable: %s", error)
+        return error_response("M_UNKNOWN", "The server is temporarily unavailable; try again", 503)
+    logger.exception("unhandled error")
+    return error_response("M_UNKNOWN", "Internal server error", 500)
+
+
+def install_error_handlers(app: Flask) -> None:
+    app.register_error_handler(MatrixError, _render_matrix_error)
+    app.register_error_handler(HTTPException, _render_http_error)
+    app.register_error_handler(Exception, _render_unexpected)

@@ -1,0 +1,28 @@
+"""Registering one view under every path prefix the spec gave it (``r0`` and ``v3``, or ``v1``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Blueprint
+
+CLIENT_VERSIONS = ("r0", "v3")
+
+
+def client_route(
+    blueprint: Blueprint, path: str, *, methods: Iterable[str], versions: Iterable[str] = CLIENT_VERSIONS
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Route ``/_matrix/client/<version><path>`` for each version to the decorated view."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        for version in versions:
+            blueprint.add_url_rule(
+                f"/_matrix/client/{version}{path}",
+                endpoint=f"{view.__name__}_{version}",
+                view_func=view,
+                methods=list(methods),
+            )
+        return view
+
+    return decorate
