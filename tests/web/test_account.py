@@ -1,0 +1,76 @@
+"""Password change and deactivation, both behind user-interactive auth."""
+
+from __future__ import annotations
+
+from tests.homeserver import PASSWORD, HomeserverUnderTest
+
+PASSWORD_PATH = "/_matrix/client/v3/account/password"
+WHOAMI = "/_matrix/client/v3/account/whoami"
+
+
+def test_password_change_needs_the_current_password(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")
+    other_device = homeserver.login("alice")
+    token = alice["access_token"]
+
+    challenge = homeserver.post(PASSWORD_PATH, token=token, json={"new_password": "s3cret new"})
+    assert challenge.status_code == 401
+    assert challenge.json["flows"] == [{"stages": ["m.login.password"]}]
+    session = challenge.json["session"]
+
+    wrong = homeserver.post(PASSWORD_PATH, token=token, json={
+        "new_password": "s3cret new", "auth": homeserver.password_auth(alice["user_id"], "bad", session)})
+    assert wrong.status_code == 401
+    assert wrong.json["errcode"] == "M_FORBIDDEN"
+    assert wrong.json["session"] == session
+
+    done = homeserver.post(PASSWORD_PATH, token=token, json={
+        "new_password": "s3cret new", "auth": homeserver.password_auth(alice["user_id"], PASSWORD, session)})
+    assert done.status_code == 200
+    # logout_devices defaults to true: other devices are gone, this one stays.
+    assert homeserver.get(WHOAMI, token=token).status_code == 200
+    assert homeserver.get(WHOAMI, token=other_device["access_token"]).json["errcode"] == "M_UNKNOWN_TOKEN"
+    assert homeserver.login("alice", "s3cret new")["user_id"] == alice["user_id"]
+    old = homeserver.post("/_matrix/client/v3/login", json={
+        "type": "m.login.password", "user": "alice", "password": PASSWORD})
+    assert old.status_code == 403
+
+
+def test_password_change_can_keep_other_devices(homeserver: HomeserverUnderTest) -> None:
+    bob = homeserver.register("bob")
+    other = homeserver.login("bob")
+    response = homeserver.post(PASSWORD_PATH, token=bob["access_token"], json={
+        "new_password": "another", "logout_devices": False, "auth": homeserver.password_auth(bob["user_id"])})
+    assert response.status_code == 200
+    assert homeserver.get(WHOAMI, token=other["access_token"]).status_code == 200
+
+
+def test_someone_elses_password_does_not_authorise(homeserver: HomeserverUnderTest) -> None:
+    homeserver.register("carol")
+    dave = homeserver.register("dave")
+    response = homeserver.post(PASSWORD_PATH, token=dave["access_token"], json={
+        "new_password": "hijack", "auth": homeserver.password_auth("@carol:test.local")})
+    assert response.status_code == 401
+    assert response.json["errcode"] == "M_FORBIDDEN"
+
+
+def test_deactivation_removes_sessions_and_profile(homeserver: HomeserverUnderTest) -> None:
+    erin = homeserver.register("erin")
+    homeserver.put("/_matrix/client/v3/profile/@erin:test.local/displayname", token=erin["access_token"],
+                   json={"displayname": "Erin"})
+    challenge = homeserver.post("/_matrix/client/v3/account/deactivate", token=erin["access_token"], json={})
+    assert challenge.status_code == 401
+    done = homeserver.post("/_matrix/client/v3/account/deactivate", token=erin["access_token"], json={
+        "auth": homeserver.password_auth(erin["user_id"], session=challenge.json["session"])})
+    assert done.json == {"id_server_unbind_result": "no-support"}
+    assert homeserver.get(WHOAMI, token=erin["access_token"]).json["errcode"] == "M_UNKNOWN_TOKEN"
+    assert homeserver.get("/_matrix/client/v3/profile/@erin:test.local").json == {}
+    # The name stays taken: ids are never reused.
+    again = homeserver.post("/_matrix/client/v3/register", json={
+        "username": "erin", "password": PASSWORD, "auth": {"type": "m.login.dummy"}})
+    assert again.json["errcode"] == "M_USER_IN_USE"
+
+
+def test_whoami_on_r0(homeserver: HomeserverUnderTest) -> None:
+    token = homeserver.register("fred")["access_token"]
+    assert homeserver.get("/_matrix/client/r0/account/whoami", token=token).json["user_id"] == "@fred:test.local"
