@@ -72,9 +72,19 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bind(config: HomeserverConfig) -> list[str]:
+def _gunicorn_options(config: HomeserverConfig, *, workers: int, threads: int, access_log: bool) -> dict[str, object]:
     binds = [address for listener in config.http_listeners for address in listener.bind]
-    return binds or ["127.0.0.1:8008"]
+    return {
+        "bind": binds or ["127.0.0.1:8008"],
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": 120,
+        "graceful_timeout": 10,
+        "accesslog": "-" if access_log else None,
+        # Several servers may share a machine (tests, side-by-side runs): no shared control socket path.
+        "control_socket_disable": True,
+    }
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -102,8 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return create_app(config, monolith.deps)
 
     # One worker process: the monolith's doorbell, rate limits and inline tasks live in memory.
-    options = {"bind": _bind(config), "workers": 1, "worker_class": "gthread", "threads": args.threads,
-               "timeout": 120, "graceful_timeout": 10, "accesslog": "-" if args.access_log else None}
+    options = _gunicorn_options(config, workers=1, threads=args.threads, access_log=args.access_log)
     GunicornServer(app_factory, options).run()
     return 0
 
@@ -118,12 +127,13 @@ def cmd_web(args: argparse.Namespace) -> int:
     if not config.redis.enabled:
         raise ConfigError("redis.enabled", "the worker shape needs Redis; use `ganglion run` for the monolith")
     configure_logging(config.workers.log_config or config.log_config)
+    _ensure_signing_key(config)
+    _migrate(config)
 
     def app_factory() -> object:
         return create_app(config, build_web_worker(config))
 
-    options = {"bind": _bind(config), "workers": args.workers, "worker_class": "gthread", "threads": args.threads,
-               "timeout": 120, "graceful_timeout": 10, "accesslog": "-" if args.access_log else None}
+    options = _gunicorn_options(config, workers=args.workers, threads=args.threads, access_log=args.access_log)
     GunicornServer(app_factory, options).run()
     return 0
 
@@ -141,8 +151,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     config = _for_instance(_load(args.config), args.name)
     queues = config.routing.queues_for_instance(args.name)
     if not queues:
-        raise ConfigError("", f"instance {args.name!r} consumes no queue: name it in stream_writers or a *_instances key")
+        raise ConfigError("", f"instance {args.name!r} consumes no queue: name it in stream_writers or an *_instances key")
     configure_logging(config.workers.log_config or config.log_config)
+    _migrate(config)
     celery, _context = build_task_worker(config)
     celery.worker_main([
         "worker", "--queues", ",".join(queues), "--hostname", f"{args.name}@%h", "--pool", "threads",

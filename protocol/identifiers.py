@@ -32,7 +32,7 @@ def is_valid_server_name(name: str) -> bool:
             return False
         if not 0 < int(port_text) < 65536:
             return False
-    return bool(_HOST.match(host))
+    return bool(_HOST.fullmatch(host))
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class UserId:
         if not text.startswith("@") or ":" not in text or len(text) > MAX_USER_ID_LENGTH:
             raise ValueError(f"not a user id: {text!r}")
         localpart, _, server_name = text[1:].partition(":")
-        if not localpart or not _HISTORICAL_LOCALPART.match(localpart) or not is_valid_server_name(server_name):
+        if not localpart or not _HISTORICAL_LOCALPART.fullmatch(localpart) or not is_valid_server_name(server_name):
             raise ValueError(f"not a user id: {text!r}")
         return UserId(localpart, server_name)
 
@@ -64,7 +64,7 @@ def check_new_localpart(localpart: str, server_name: str) -> None:
     """
     if not localpart:
         raise InvalidUsername("User ID cannot be empty")
-    if not _STRICT_LOCALPART.match(localpart):
+    if not _STRICT_LOCALPART.fullmatch(localpart):
         raise InvalidUsername("User ID can only contain characters a-z, 0-9, or '=_-./+'")
     if localpart.isdigit():
         raise InvalidUsername("Numeric user IDs are reserved for guest users")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -15,14 +14,23 @@ import pytest
 import yaml
 from sqlalchemy import text
 
-from config import HomeserverConfig, parse_config
+from config import parse_config
 from config.database import DatabaseConfig
 from persistence import migrate
 from persistence.database import Database
 from persistence.tables import metadata
 from tests.clock import FakeClock
 from tests.homeserver import HomeserverUnderTest, base_config_data
-from tests.services import pg_database_args, recreate_pg_database, redis_client, redis_db_for, worker_index
+from tests.services import (
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    pg_database_args,
+    recreate_pg_database,
+    redis_client,
+    redis_db_for,
+    worker_index,
+)
 
 SHAPES = ("monolith", "workers")
 
@@ -171,8 +179,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.workers)
 
 
-def config_for_tests(shape: str, **overrides: Any) -> HomeserverConfig:
-    return parse_config({**_data_for(shape, "unused", 0), **overrides})
-
-
-os.environ.setdefault("GANGLION_TESTING", "1")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
+    if request.param == "sqlite":
+        path = tmp_path / "store.db"
+        shutil.copy(sqlite_template, path)
+        db = Database(DatabaseConfig("sqlite3", f"sqlite:///{path}"))
+    else:
+        name = request.getfixturevalue("pg_database_name")
+        db = Database(DatabaseConfig("psycopg2", f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"))
+        _reset_postgres(db)
+    yield db
+    db.dispose()

@@ -45,7 +45,7 @@ def _render_http_error(error: HTTPException) -> Response:
 
 
 def _render_unexpected(error: Exception) -> Response:
-    if isinstance(error, DBAPIError) and error.connection_invalidated or isinstance(error, BrokerUnavailable):
+    if (isinstance(error, DBAPIError) and error.connection_invalidated) or isinstance(error, BrokerUnavailable):
         logger.warning("backend unavailable: %s", error)
         return error_response("M_UNKNOWN", "The server is temporarily unavailable; try again", 503)
     logger.exception("unhandled error")

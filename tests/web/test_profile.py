@@ -20,7 +20,7 @@ def test_display_name_defaults_to_localpart_and_can_be_changed(homeserver: Homes
                           json={"avatar_url": "mxc://test.local/abc"}).json == {}
     assert homeserver.get(profile).json == {"displayname": "Alice A.", "avatar_url": "mxc://test.local/abc"}
     assert homeserver.get(f"{profile}/displayname").json == {"displayname": "Alice A."}
-    assert homeserver.get(f"/_matrix/client/r0/profile/@alice:test.local/avatar_url").json == {
+    assert homeserver.get("/_matrix/client/r0/profile/@alice:test.local/avatar_url").json == {
         "avatar_url": "mxc://test.local/abc"}
 
 

@@ -1,0 +1,27 @@
+"""Stream ids increase, never repeat, and per-writer positions never move backwards."""
+
+from __future__ import annotations
+
+from persistence.database import Database
+from persistence.stream_ids import StreamIds
+
+
+def test_allocations_increase_and_do_not_repeat(database: Database) -> None:
+    ids = StreamIds()
+    seen: list[int] = []
+    for count in (1, 3, 2):
+        with database.write() as conn:
+            seen.extend(ids.allocate(conn, "device_lists", count))
+    assert seen == sorted(seen) and len(set(seen)) == 6
+
+
+def test_positions_only_advance_and_persisted_up_to_is_the_minimum(database: Database) -> None:
+    ids = StreamIds()
+    with database.write() as conn:
+        ids.advance_position(conn, "device_lists", "writer1", 10)
+        ids.advance_position(conn, "device_lists", "writer2", 7)
+        ids.advance_position(conn, "device_lists", "writer1", 4)  # a stale report must not move it back
+    with database.read() as conn:
+        assert ids.get_positions(conn, "device_lists") == {"writer1": 10, "writer2": 7}
+        assert ids.get_persisted_up_to(conn, "device_lists", ("writer1", "writer2")) == 7
+        assert ids.get_persisted_up_to(conn, "device_lists", ("writer1", "writer2", "new")) == 0
