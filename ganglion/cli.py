@@ -166,18 +166,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_beat(args: argparse.Namespace) -> int:
     from ganglion.logs import configure_logging
     from tasks.app import create_celery
-    from tasks.background import SCHEDULE_SECONDS
-    from tasks.registry import catalogue
+    from tasks.background import beat_schedule
 
     config = _load(args.config)
     configure_logging(config.log_config)
     celery = create_celery(config)
-    tasks = catalogue()
-    celery.conf.beat_schedule = {
-        name: {"task": name, "schedule": seconds,
-               "options": {"queue": config.routing.queue_for(tasks[name].family, None)}}
-        for name, seconds in SCHEDULE_SECONDS.items()
-    }
+    celery.conf.beat_schedule = beat_schedule(config.routing)
     schedule_file = args.schedule or os.path.join(tempfile.gettempdir(), f"ganglion-beat-{os.getuid()}")
     celery.start(["beat", "--loglevel", args.loglevel, "--schedule", schedule_file])
     return 0

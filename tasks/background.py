@@ -6,6 +6,9 @@ The outbox sweep is what turns "a poke may be lost" into "a poke is only ever de
 
 from __future__ import annotations
 
+from typing import Any
+
+from config.routing import RoutingTable
 from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_USER_DIRECTORY
 from tasks.context import TaskContext
 from tasks.registry import TaskSpec
@@ -54,3 +57,12 @@ TASKS = (
 
 SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0}
 """Beat's timetable: task name -> interval."""
+
+
+def beat_schedule(routing: RoutingTable) -> dict[str, dict[str, Any]]:
+    """Celery beat's ``beat_schedule``: each periodic task sent to the queue of ``run_background_tasks_on``."""
+    queue = routing.queue_for("background", None)
+    return {
+        name: {"task": name, "schedule": seconds, "options": {"queue": queue}}
+        for name, seconds in SCHEDULE_SECONDS.items()
+    }

@@ -11,11 +11,14 @@ from web.client import create_client_blueprint
 from web.cors import install_cors
 from web.deps import Deps, install_deps
 from web.errors import install_error_handlers
+from web.routing import SegmentConverter
 from web.wellknown import create_wellknown_blueprint
 
 
 def create_app(config: HomeserverConfig, deps: Deps) -> Flask:
-    app = Flask("ganglion")
+    # No static folder: a homeserver serves no files from its package directory.
+    app = Flask("ganglion", static_folder=None)
+    app.url_map.converters["default"] = SegmentConverter
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_size
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]

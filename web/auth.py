@@ -13,6 +13,7 @@ from protocol.errors import GuestAccessForbidden, MissingToken, UnknownToken
 from web.accounts.effects import AfterCommit
 from web.accounts.tokens import hash_token
 from web.deps import Deps
+from web.requests import client_ip
 from web.token_cache import Requester
 
 
@@ -44,8 +45,16 @@ def authenticate(deps: Deps, *, allow_guest: bool = False) -> Requester:
         raise UnknownToken("Access token has expired", soft_logout=True)
     if requester.is_guest and not allow_guest:
         raise GuestAccessForbidden("Guest access not allowed")
+    _record_last_seen(deps, requester, now)
     g.requester = requester
     return requester
+
+
+def _record_last_seen(deps: Deps, requester: Requester, now: int) -> None:
+    ip = client_ip()
+    if deps.last_seen.due(requester, ip, now):
+        with deps.database.write() as conn:
+            deps.stores.devices.update_last_seen(conn, requester.user_id, requester.device_id, now, ip)
 
 
 def _load_requester(deps: Deps, token_hash: str, now: int) -> Requester:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app
 
@@ -13,6 +13,7 @@ from persistence.ratelimit import Buckets
 from persistence.stores import Stores
 from protocol.clock import Clock
 from tasks.api import Dispatcher
+from web.last_seen import LastSeenRecorder
 from web.token_cache import TokenCache
 
 
@@ -26,6 +27,7 @@ class Deps:
     clock: Clock
     buckets: Buckets
     token_cache: TokenCache
+    last_seen: LastSeenRecorder = field(default_factory=LastSeenRecorder)
 
 
 _KEY = "ganglion.deps"

@@ -7,6 +7,7 @@ the spec expects of unknown fields. Wrong types are ``M_BAD_JSON``, absent requi
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import request
@@ -14,10 +15,27 @@ from flask import request
 from protocol.errors import BadJson, InvalidParam, MissingParam, NotJson
 
 _MISSING: Any = object()
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    """Whether a ``\\uD800``-style escape left half a surrogate pair anywhere in ``value`` (keys included)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def json_body(*, optional: bool = False) -> Body:
@@ -28,9 +46,15 @@ def json_body(*, optional: bool = False) -> Body:
             return Body({})
         raise NotJson("Content not JSON.")
     try:
-        value = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        # JSON between systems is UTF-8 (RFC 8259 section 8.1): decode strictly rather than let json.loads guess
+        # UTF-16 or UTF-32 from the first bytes.
+        text = raw.decode("utf-8")
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
         raise NotJson("Content not JSON.") from None
+    # A lone surrogate escape parses but is not Unicode text: it cannot be encoded, hashed or stored.
+    if "\\u" in text and _holds_lone_surrogate(value):
+        raise NotJson("Content not JSON: lone surrogate in a string.")
     if not isinstance(value, dict):
         raise BadJson("Content must be a JSON object.")
     return Body(value)
@@ -58,10 +82,17 @@ class Body:
             raise BadJson(f"'{self._name(key)}' must be {label}")
         return value
 
+    def _check_nul(self, key: str, value: str) -> None:
+        # PostgreSQL text cannot hold NUL; refusing it everywhere keeps both databases accepting the same input.
+        if "\x00" in value:
+            raise BadJson(f"'{self._name(key)}' must not contain NUL characters")
+
     def text(self, key: str, default: Any = _MISSING, *, max_length: int | None = None) -> Any:
         value = self._get(key, (str,), "a string", default)
-        if isinstance(value, str) and max_length is not None and len(value) > max_length:
-            raise BadJson(f"'{self._name(key)}' is too long (at most {max_length} characters)")
+        if isinstance(value, str):
+            if max_length is not None and len(value) > max_length:
+                raise BadJson(f"'{self._name(key)}' is too long (at most {max_length} characters)")
+            self._check_nul(key, value)
         return value
 
     def flag(self, key: str, default: Any = _MISSING) -> Any:
@@ -72,8 +103,11 @@ class Body:
 
     def texts(self, key: str, default: Any = _MISSING) -> Any:
         value = self._get(key, (list,), "a list of strings", default)
-        if isinstance(value, list) and not all(isinstance(item, str) for item in value):
-            raise BadJson(f"'{self._name(key)}' must be a list of strings")
+        if isinstance(value, list):
+            if not all(isinstance(item, str) for item in value):
+                raise BadJson(f"'{self._name(key)}' must be a list of strings")
+            for item in value:
+                self._check_nul(key, item)
         return value
 
     def object(self, key: str, *, required: bool = True) -> Body | None:
@@ -88,6 +122,8 @@ def query_text(name: str, *, max_length: int = 1024) -> str | None:
     value = request.args.get(name)
     if value is not None and len(value) > max_length:
         raise InvalidParam(f"Query parameter '{name}' is too long")
+    if value is not None and "\x00" in value:
+        raise InvalidParam(f"Query parameter '{name}' must not contain NUL characters")
     return value
 
 

@@ -6,8 +6,17 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Blueprint
+from werkzeug.routing import BaseConverter
 
 CLIENT_VERSIONS = ("r0", "v3")
+
+
+class SegmentConverter(BaseConverter):
+    """The default ``<name>`` converter, one path segment, minus NUL: no identifier may hold one, and a NUL
+    passed on to PostgreSQL is an error rather than a miss. Such a path matches no route (404)."""
+
+    regex = r"[^/\x00]+"
+    part_isolating = True  # still exactly one segment, though the regex mentions '/'
 
 
 def client_route(

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint
 
 from persistence.stores.profiles import Profile
-from protocol.errors import Forbidden, NotFound
+from protocol.errors import Forbidden, MissingParam, NotFound
 from protocol.identifiers import UserId
 from web.accounts.effects import AfterCommit
 from web.auth import authenticate
@@ -60,6 +60,9 @@ def set_profile_field(user_id: str, field: str) -> dict[str, Any]:
         raise NotFound("Profile field was not found")
     check_rate_limit(current, "rc_profile", requester.user_id)
     body = json_body()
+    if not body.has(field):
+        # The body must name the field it sets; an empty object is not a request to clear it.
+        raise MissingParam(f"Missing parameter: {field}")
     limit = MAX_DISPLAYNAME_LENGTH if field == "displayname" else MAX_AVATAR_URL_LENGTH
     value = body.text(field, None, max_length=limit)
     effects = AfterCommit()

@@ -1,0 +1,86 @@
+"""Housekeeping: lost pokes are re-sent, leftovers expire, and beat sends both to the background queue."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from config import parse_config
+from ganglion.inline_beat import InlineBeat
+from persistence.database import Database
+from persistence.doorbell import LocalDoorbell
+from persistence.stores import Stores
+from persistence.stores.ui_auth import UiAuthSession
+from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_USER_DIRECTORY
+from tasks.background import DELETE_EXPIRED, SWEEP_OUTBOX, beat_schedule, delete_expired, sweep_outbox
+from tasks.context import TaskContext
+from tests.clock import FakeClock
+
+
+class RecordingDispatcher:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.event = threading.Event()
+
+    def send(self, name: str, **kwargs: Any) -> None:
+        self.sent.append((name, kwargs))
+        self.event.set()
+
+    def call(self, name: str, *, timeout: float, **kwargs: Any) -> Any:
+        raise AssertionError("not used")
+
+
+def _context(database: Database, clock: FakeClock, dispatcher: RecordingDispatcher) -> TaskContext:
+    return TaskContext(parse_config({"server_name": "test.local"}), database, Stores(), LocalDoorbell(), clock,
+                       dispatcher)
+
+
+def test_sweep_repokes_only_stale_outbox_keys(database: Database) -> None:
+    clock, dispatcher = FakeClock(1_000_000), RecordingDispatcher()
+    context = _context(database, clock, dispatcher)
+    with database.write() as conn:
+        context.stores.outbox.insert_item(conn, "device_lists", "@old:test.local", {"device_id": "D"}, 900_000)
+        context.stores.outbox.insert_item(conn, "user_directory", "@old:test.local", {}, 900_000)
+        context.stores.outbox.insert_item(conn, "device_lists", "@new:test.local", {"device_id": "D"}, 999_000)
+    assert sweep_outbox(context) == 2
+    assert sorted(dispatcher.sent) == sorted([
+        (DRAIN_DEVICE_LISTS, {"user_id": "@old:test.local"}),
+        (REFRESH_USER_DIRECTORY, {"user_id": "@old:test.local"}),
+    ])
+
+
+def test_delete_expired_drops_old_ui_auth_sessions_and_nonces(database: Database) -> None:
+    clock = FakeClock(10 * 24 * 3600 * 1000)
+    context = _context(database, clock, RecordingDispatcher())
+    stores = context.stores
+    now = clock.now_ms()
+    with database.write() as conn:
+        stores.ui_auth.insert_session(conn, UiAuthSession("old", now - 49 * 3600 * 1000, "op", None, [], {}))
+        stores.ui_auth.insert_session(conn, UiAuthSession("fresh", now - 1000, "op", None, [], {}))
+        stores.admin_nonces.insert_nonce(conn, "stale", now - 61_000)
+        stores.admin_nonces.insert_nonce(conn, "live", now - 1_000)
+    delete_expired(context)
+    with database.write() as conn:
+        assert stores.ui_auth.get_session(conn, "old") is None
+        assert stores.ui_auth.get_session(conn, "fresh") is not None
+        assert stores.admin_nonces.delete_nonce(conn, "stale", 0) is False
+        assert stores.admin_nonces.delete_nonce(conn, "live", 0) is True
+
+
+def test_beat_schedule_targets_the_background_instance() -> None:
+    routing = parse_config({"server_name": "test.local", "run_background_tasks_on": "bg1"}).routing
+    schedule = beat_schedule(routing)
+    assert set(schedule) == {SWEEP_OUTBOX, DELETE_EXPIRED}
+    assert all(entry["options"]["queue"] == "background" for entry in schedule.values())
+    assert routing.queues_for_instance("bg1") == ("background",)
+
+
+def test_inline_beat_sends_periodic_tasks() -> None:
+    dispatcher = RecordingDispatcher()
+    beat = InlineBeat(dispatcher, {SWEEP_OUTBOX: 0.01})
+    beat.start()
+    try:
+        assert dispatcher.event.wait(5)
+    finally:
+        beat.stop()
+    assert dispatcher.sent[0] == (SWEEP_OUTBOX, {})
