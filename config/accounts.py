@@ -17,13 +17,6 @@ class RegistrationConfig:
     allow_guest_access: bool = False
     inhibit_user_in_use_error: bool = False
 
-    @property
-    def open_registration(self) -> bool:
-        """Whether anyone may register: Synapse refuses open sign-up without verification unless told to."""
-        return self.enable_registration and (
-            self.enable_registration_without_verification or self.registration_requires_token
-        )
-
 
 @dataclass(frozen=True)
 class PasswordConfig:
@@ -61,6 +54,16 @@ def parse_registration(top: Section) -> RegistrationConfig:
     )
     if config.registration_shared_secret is not None and not config.registration_shared_secret:
         raise ConfigError(top.path_of("registration_shared_secret"), "must not be empty")
+    # As Synapse: open sign-up with no check at all must be asked for explicitly. Ganglion verifies no email or
+    # phone, so a registration token is the only check it can apply.
+    if config.enable_registration and not (
+        config.enable_registration_without_verification or config.registration_requires_token
+    ):
+        raise ConfigError(
+            top.path_of("enable_registration"),
+            "open registration needs registration_requires_token: true, or "
+            "enable_registration_without_verification: true if you really want anyone to sign up",
+        )
     return config
 
 

@@ -85,7 +85,7 @@ def test_later_files_override_earlier_ones_and_errors_name_the_file(tmp_path: Pa
         "name": "psycopg2", "args": {"dbname": "synapse"}}, "redis": {"enabled": True}}))
     worker = tmp_path / "worker1.yaml"
     worker.write_text(yaml.safe_dump({"worker_app": "synapse.app.generic_worker", "worker_name": "worker1",
-                                      "enable_registration": True,
+                                      "enable_registration": True, "registration_requires_token": True,
                                       "worker_listeners": [{"port": 8083, "type": "http",
                                                             "resources": [{"names": ["client"]}]}]}))
     config = load_config([str(shared), str(worker)])
@@ -160,3 +160,10 @@ def test_shard_for_is_stable_across_processes() -> None:
     # CRC-32 of the key: the same answer in every process and every Python run.
     assert shard_for(("a", "b", "c"), "!abc:example.org") == shard_for(("a", "b", "c"), "!abc:example.org")
     assert shard_for(("only",), "anything") == "only"
+
+
+def test_open_registration_without_any_check_must_be_asked_for() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({**MINIMAL, "enable_registration": True})
+    assert caught.value.path == "enable_registration"
+    assert parse_config({**MINIMAL, "enable_registration": True, "registration_requires_token": True})

@@ -188,3 +188,14 @@ def test_weak_password_is_refused_by_policy(make_homeserver) -> None:  # type: i
                                           "auth": {"type": "m.login.dummy"}})
     assert nodigit.json["errcode"] == "M_WEAK_PASSWORD"
     assert server.register("nina", password="long enough password 1")["user_id"] == "@nina:test.local"
+
+
+def test_inhibit_user_in_use_error_defers_the_error_to_the_end(make_homeserver) -> None:  # type: ignore[no-untyped-def]
+    server = make_homeserver(inhibit_user_in_use_error=True)
+    server.register("olga")
+    assert server.get("/_matrix/client/v3/register/available?username=olga").json == {"available": True}
+    started = server.post(REGISTER, json={"username": "olga", "password": PASSWORD})
+    assert started.status_code == 401
+    finished = server.post(REGISTER, json={"username": "olga", "password": PASSWORD, "auth": {
+        "type": "m.login.dummy", "session": started.json["session"]}})
+    assert finished.json["errcode"] == "M_USER_IN_USE"

@@ -95,6 +95,9 @@ def _new_user_id(current: Deps, conn: Any, localpart: str | None) -> str:
 
 
 def _check_available(current: Deps, localpart: str) -> None:
+    """M_USER_IN_USE early, unless ``inhibit_user_in_use_error`` hides it until the account is created."""
+    if current.config.registration.inhibit_user_in_use_error:
+        return
     user_id = f"@{localpart}:{current.config.server_name}"
     with current.database.read() as conn:
         taken = bool(current.stores.users.list_user_ids_case_insensitive(conn, user_id))
