@@ -171,7 +171,7 @@ def cmd_beat(args: argparse.Namespace) -> int:
     config = _load(args.config)
     configure_logging(config.log_config)
     celery = create_celery(config)
-    celery.conf.beat_schedule = beat_schedule(config.routing)
+    celery.conf.beat_schedule = beat_schedule(config.routing, config.workers.replication_secret)
     schedule_file = args.schedule or os.path.join(tempfile.gettempdir(), f"ganglion-beat-{os.getuid()}")
     celery.start(["beat", "--loglevel", args.loglevel, "--schedule", schedule_file])
     return 0

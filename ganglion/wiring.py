@@ -57,7 +57,7 @@ def build_web_worker(config: HomeserverConfig, clock: Clock | None = None) -> De
     """A web worker of the worker shape: reads the database, sends work to Celery, shares state via Redis."""
     clock = clock or SystemClock()
     celery = create_celery(config)
-    dispatcher = CeleryDispatcher(celery, catalogue(), config.routing)
+    dispatcher = CeleryDispatcher(celery, catalogue(), config.routing, config.workers.replication_secret)
     client = redis.Redis.from_url(config.redis.url, socket_timeout=2, socket_connect_timeout=2)
     buckets = RedisBuckets(client, f"ganglion:{config.server_name}:ratelimit:")
     return Deps(config, Database(config.database), Stores(), dispatcher, redis_doorbell(config), clock, buckets,
@@ -69,7 +69,8 @@ def build_task_worker(config: HomeserverConfig, clock: Clock | None = None) -> t
     clock = clock or SystemClock()
     celery = create_celery(config)
     tasks = catalogue()
-    dispatcher = CeleryDispatcher(celery, tasks, config.routing)
+    secret = config.workers.replication_secret
+    dispatcher = CeleryDispatcher(celery, tasks, config.routing, secret)
     context = TaskContext(config, Database(config.database), Stores(), redis_doorbell(config), clock, dispatcher)
-    bind_tasks(celery, tasks, context)
+    bind_tasks(celery, tasks, context, secret)
     return celery, context

@@ -11,6 +11,7 @@ from typing import Any
 from config.routing import RoutingTable
 from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_USER_DIRECTORY
 from tasks.context import TaskContext
+from tasks.envelope import signed_headers
 from tasks.registry import TaskSpec
 
 STALE_AFTER_MS = 30_000
@@ -59,10 +60,11 @@ SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0}
 """Beat's timetable: task name -> interval."""
 
 
-def beat_schedule(routing: RoutingTable) -> dict[str, dict[str, Any]]:
-    """Celery beat's ``beat_schedule``: each periodic task sent to the queue of ``run_background_tasks_on``."""
+def beat_schedule(routing: RoutingTable, secret: str | None) -> dict[str, dict[str, Any]]:
+    """Celery beat's ``beat_schedule``: each periodic task sent, signed, to ``run_background_tasks_on``'s queue."""
     queue = routing.queue_for("background", None)
     return {
-        name: {"task": name, "schedule": seconds, "options": {"queue": queue}}
+        name: {"task": name, "schedule": seconds,
+               "options": {"queue": queue, "headers": signed_headers(secret, name, {})}}
         for name, seconds in SCHEDULE_SECONDS.items()
     }

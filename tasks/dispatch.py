@@ -16,24 +16,11 @@ from celery.exceptions import TimeoutError as CeleryTimeout
 from kombu.exceptions import OperationalError as BrokerError
 
 from config.routing import RoutingTable
-from protocol.errors import MatrixError, ServerUnavailable
+from protocol.errors import ServerUnavailable
+from tasks.envelope import run_body, signed_headers, unwrap
 from tasks.registry import TaskSpec
 
 logger = logging.getLogger(__name__)
-
-
-def run_body(spec: TaskSpec, context: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Run a task body and wrap its outcome in the envelope both dispatchers agree on."""
-    try:
-        return {"ok": spec.body(context, **kwargs)}
-    except MatrixError as error:
-        return {"error": error.to_wire()}
-
-
-def unwrap(envelope: dict[str, Any]) -> Any:
-    if "error" in envelope:
-        raise MatrixError.from_wire(envelope["error"])
-    return envelope["ok"]
 
 
 class InlineDispatcher:
@@ -55,10 +42,12 @@ class InlineDispatcher:
 
 
 class CeleryDispatcher:
-    def __init__(self, app: Celery, tasks: dict[str, TaskSpec], routing: RoutingTable) -> None:
+    def __init__(self, app: Celery, tasks: dict[str, TaskSpec], routing: RoutingTable,
+                 secret: str | None = None) -> None:
         self._app = app
         self._tasks = tasks
         self._routing = routing
+        self._secret = secret
 
     def _queue(self, spec: TaskSpec, kwargs: dict[str, Any]) -> str | None:
         return self._routing.queue_for(spec.family, spec.shard_key(kwargs))
@@ -70,7 +59,8 @@ class CeleryDispatcher:
             logger.debug("%s not sent: no instance consumes %s", name, spec.family)
             return
         try:
-            self._app.send_task(name, kwargs=kwargs, queue=queue, ignore_result=True)
+            self._app.send_task(name, kwargs=kwargs, queue=queue, ignore_result=True,
+                                headers=signed_headers(self._secret, name, kwargs))
         except BrokerError:
             logger.warning("could not enqueue %s on %s; the outbox sweep will retry", name, queue, exc_info=True)
 
@@ -80,7 +70,8 @@ class CeleryDispatcher:
         if queue is None:
             raise ServerUnavailable(f"No worker is configured for {spec.family}")
         try:
-            result = self._app.send_task(name, kwargs=kwargs, queue=queue)
+            result = self._app.send_task(name, kwargs=kwargs, queue=queue,
+                                         headers=signed_headers(self._secret, name, kwargs))
         except BrokerError:
             raise ServerUnavailable("The task queue is unavailable; try again") from None
         try:

@@ -31,6 +31,7 @@ def base_config_data() -> dict[str, Any]:
         "enable_registration": True,
         "enable_registration_without_verification": True,
         "registration_shared_secret": "test-shared-secret",
+        "worker_replication_secret": "test-replication-secret",
         "bcrypt_rounds": 4,
         "rc_registration": GENEROUS,
         "rc_login": {"address": GENEROUS, "account": GENEROUS, "failed_attempts": GENEROUS},

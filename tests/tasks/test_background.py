@@ -14,6 +14,7 @@ from persistence.stores.ui_auth import UiAuthSession
 from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_USER_DIRECTORY
 from tasks.background import DELETE_EXPIRED, SWEEP_OUTBOX, beat_schedule, delete_expired, sweep_outbox
 from tasks.context import TaskContext
+from tasks.envelope import MAC_HEADER, is_authentic
 from tests.clock import FakeClock
 
 
@@ -69,9 +70,11 @@ def test_delete_expired_drops_old_ui_auth_sessions_and_nonces(database: Database
 
 def test_beat_schedule_targets_the_background_instance() -> None:
     routing = parse_config({"server_name": "test.local", "run_background_tasks_on": "bg1"}).routing
-    schedule = beat_schedule(routing)
+    schedule = beat_schedule(routing, "secret")
     assert set(schedule) == {SWEEP_OUTBOX, DELETE_EXPIRED}
     assert all(entry["options"]["queue"] == "background" for entry in schedule.values())
+    assert all(is_authentic("secret", name, {}, entry["options"]["headers"][MAC_HEADER])
+               for name, entry in schedule.items())
     assert routing.queues_for_instance("bg1") == ("background",)
 
 
