@@ -199,3 +199,13 @@ def test_inhibit_user_in_use_error_defers_the_error_to_the_end(make_homeserver) 
     finished = server.post(REGISTER, json={"username": "olga", "password": PASSWORD, "auth": {
         "type": "m.login.dummy", "session": started.json["session"]}})
     assert finished.json["errcode"] == "M_USER_IN_USE"
+
+
+def test_password_sent_only_with_the_first_request_is_remembered(homeserver: HomeserverUnderTest) -> None:
+    first = homeserver.post(REGISTER, json={"username": "pia", "password": PASSWORD})
+    done = homeserver.post(REGISTER, json={"username": "pia", "auth": {
+        "type": "m.login.dummy", "session": first.json["session"]}})
+    assert done.status_code == 200
+    assert homeserver.login("pia")["user_id"] == "@pia:test.local"
+    with homeserver.deps.database.read() as conn:
+        assert homeserver.deps.stores.ui_auth.get_session(conn, first.json["session"]) is None

@@ -132,6 +132,14 @@ def _complete_stage(deps: Deps, conn: Any, auth: Body, stage: str, user_id: str 
     raise MatrixError(f"Unsupported authentication type {stage}", status=400)
 
 
+def remember_in_session(deps: Deps, session_id: str, key: str, value: Any) -> None:
+    """Keep a value of the first request for the last one (clients need not resend it when they continue)."""
+    with deps.database.write() as conn:
+        session = deps.stores.ui_auth.get_session(conn, session_id, for_update=True)
+        if session is not None:
+            deps.stores.ui_auth.update_session(conn, session_id, session.completed, {**session.data, key: value})
+
+
 def finish_ui_auth(deps: Deps, conn: Any, authorised: Authorised) -> None:
     """Close the session in the transaction that performs the operation; a spent registration token is counted."""
     token = authorised.data.get("registration_token")

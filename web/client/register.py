@@ -12,11 +12,20 @@ from web.accounts.effects import AfterCommit
 from web.accounts.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from web.accounts.registration import create_account, generate_numeric_localpart
 from web.accounts.sessions import start_session
-from web.accounts.ui_auth import DUMMY, REGISTRATION_TOKEN, check_ui_auth, finish_ui_auth
+from web.accounts.ui_auth import (
+    DUMMY,
+    REGISTRATION_TOKEN,
+    AuthRequired,
+    check_ui_auth,
+    finish_ui_auth,
+    remember_in_session,
+)
 from web.deps import Deps, deps
 from web.ratelimit import check_rate_limit
 from web.requests import Body, client_ip, json_body, required_query_text
 from web.routing import client_route
+
+PASSWORD_HASH = "password_hash"
 
 
 def register() -> dict[str, Any]:
@@ -48,10 +57,20 @@ def register() -> dict[str, Any]:
         hasher.check_policy(password)
 
     flows = [[REGISTRATION_TOKEN]] if current.config.registration.registration_requires_token else [[DUMMY]]
-    authorised = check_ui_auth(current, body, operation="POST /register", flows=flows, user_id=None)
-    if password is None:
+    try:
+        authorised = check_ui_auth(current, body, operation="POST /register", flows=flows, user_id=None)
+    except AuthRequired as required:
+        # Some clients send the password only with the first request, as Synapse allows: keep its hash (never the
+        # password) in the session for the request that completes the flow.
+        if password is not None:
+            remember_in_session(current, required.session_id, PASSWORD_HASH, hasher.hash(password))
+        raise
+    if password is not None:
+        password_hash = hasher.hash(password)
+    elif authorised.data.get(PASSWORD_HASH):
+        password_hash = str(authorised.data[PASSWORD_HASH])
+    else:
         raise MissingParam("Missing parameter: password")
-    password_hash = hasher.hash(password)
 
     effects = AfterCommit()
     with current.database.write() as conn:

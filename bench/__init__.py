@@ -1,0 +1,1 @@
+"""Benchmarks against a running homeserver (Ganglion or any other): see bench/README.md."""

@@ -1,0 +1,274 @@
+"""Registration and password-login latency against any Matrix homeserver, sequential and concurrent.
+
+  python -m bench.accounts --url http://127.0.0.1:8008 --users 50 --concurrency 8 [--json out.json]
+
+Four phases, each over ``--users`` fresh accounts with random names (so runs never collide):
+
+  register/sequential   one registration at a time
+  register/concurrent   ``--concurrency`` registrations in flight
+  login/sequential      one password login at a time (each opens a new device)
+  login/concurrent      ``--concurrency`` logins in flight
+
+A registration is the whole dummy user-interactive-auth flow a client goes through: POST /register without
+``auth`` (the 401 that hands out a session), then POST /register with ``{"type": "m.login.dummy", "session"}``.
+Its latency spans both requests. Password hashing dominates both operations, so compare servers only at the
+same ``bcrypt_rounds``.
+
+Every loop is bounded: at most ``--users`` operations per phase, and no operation starts after ``--deadline``
+seconds from the start of the run (each request also has ``--timeout``). Failures (including 429s: raise the
+server's ``rc_registration``/``rc_login`` limits) are counted, not retried, and left out of the latencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import secrets
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+REGISTER_PATH = "/_matrix/client/v3/register"
+LOGIN_PATH = "/_matrix/client/v3/login"
+VERSIONS_PATH = "/_matrix/client/versions"
+MAX_USERS = 10_000
+MAX_ERROR_SAMPLES = 5
+
+
+class OperationFailed(Exception):
+    """An operation got an answer it should not have; the message says which."""
+
+
+@dataclass
+class PhaseResult:
+    operation: str
+    mode: str
+    concurrency: int
+    attempted: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    wall_seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+    error_samples: list[str] = field(default_factory=list)
+
+    @property
+    def throughput(self) -> float:
+        return self.succeeded / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies_ms)
+        return {
+            "operation": self.operation,
+            "mode": self.mode,
+            "concurrency": self.concurrency,
+            "attempted": self.attempted,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "wall_seconds": round(self.wall_seconds, 3),
+            "throughput_per_s": round(self.throughput, 2),
+            "p50_ms": _rounded(percentile(ordered, 50)),
+            "p90_ms": _rounded(percentile(ordered, 90)),
+            "p99_ms": _rounded(percentile(ordered, 99)),
+            "max_ms": _rounded(ordered[-1] if ordered else None),
+            "mean_ms": _rounded(sum(ordered) / len(ordered) if ordered else None),
+            "error_samples": self.error_samples,
+        }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def percentile(ordered: Sequence[float], pct: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default) over an already sorted sequence."""
+    if not ordered:
+        return None
+    rank = (len(ordered) - 1) * pct / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass(frozen=True)
+class Account:
+    localpart: str
+    password: str
+
+
+def _describe(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}: {response.text[:200]!r}"
+    if isinstance(body, dict):
+        return f"HTTP {response.status_code} {body.get('errcode')}: {body.get('error')}"
+    return f"HTTP {response.status_code}"
+
+
+async def register(client: httpx.AsyncClient, account: Account) -> None:
+    """The dummy UIA flow: get a session from the 401, then complete ``m.login.dummy`` with it."""
+    body: dict[str, Any] = {"username": account.localpart, "password": account.password,
+                            "initial_device_display_name": "bench"}
+    first = await client.post(REGISTER_PATH, json=body)
+    if first.status_code != 401 or "session" not in first.json():
+        raise OperationFailed(f"register (no auth) expected 401 with a session, got {_describe(first)}")
+    session = first.json()["session"]
+    second = await client.post(REGISTER_PATH, json={**body, "auth": {"type": "m.login.dummy", "session": session}})
+    if second.status_code != 200 or "user_id" not in second.json():
+        raise OperationFailed(f"register (dummy auth) failed: {_describe(second)}")
+
+
+async def login(client: httpx.AsyncClient, account: Account) -> None:
+    body = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": account.localpart},
+            "password": account.password, "initial_device_display_name": "bench"}
+    response = await client.post(LOGIN_PATH, json=body)
+    if response.status_code != 200 or "access_token" not in response.json():
+        raise OperationFailed(f"login failed: {_describe(response)}")
+
+
+Operation = Callable[[httpx.AsyncClient, Account], Awaitable[None]]
+
+
+async def run_phase(client: httpx.AsyncClient, name: str, operation: Operation, accounts: Sequence[Account],
+                    concurrency: int, deadline: float) -> tuple[PhaseResult, list[Account]]:
+    """Run ``operation`` once per account with ``concurrency`` in flight; returns the result and the accounts
+    it succeeded for. Nothing starts after ``deadline`` (a ``time.monotonic()`` value)."""
+    result = PhaseResult(name, "sequential" if concurrency == 1 else "concurrent", concurrency)
+    succeeded: list[Account] = []
+    pending = iter(accounts)
+
+    async def worker() -> None:
+        for account in pending:  # shared iterator: each account is taken by exactly one worker
+            if time.monotonic() >= deadline:
+                return
+            result.attempted += 1
+            started = time.perf_counter()
+            try:
+                await operation(client, account)
+            except (OperationFailed, httpx.HTTPError, ValueError) as error:
+                result.failed += 1
+                if len(result.error_samples) < MAX_ERROR_SAMPLES:
+                    result.error_samples.append(f"{type(error).__name__}: {error}")
+                continue
+            result.latencies_ms.append((time.perf_counter() - started) * 1000)
+            succeeded.append(account)
+            result.succeeded += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(accounts))))))
+    result.wall_seconds = time.perf_counter() - started
+    return result, succeeded
+
+
+def new_accounts(count: int, run_id: str, tag: str) -> list[Account]:
+    return [Account(f"bench_{run_id}_{tag}{index}", secrets.token_urlsafe(12)) for index in range(count)]
+
+
+async def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    deadline = time.monotonic() + args.deadline
+    run_id = secrets.token_hex(4)
+    limits = httpx.Limits(max_connections=args.concurrency + 2, max_keepalive_connections=args.concurrency + 2)
+    async with httpx.AsyncClient(base_url=args.url, timeout=args.timeout, limits=limits) as client:
+        versions = await client.get(VERSIONS_PATH)
+        versions.raise_for_status()
+        for account in new_accounts(args.warmup, run_id, "w"):
+            try:  # warm connections, caches and lazy imports; not measured
+                await register(client, account)
+                await login(client, account)
+            except (OperationFailed, httpx.HTTPError) as error:
+                raise SystemExit(f"warm-up failed, nothing would work: {error}") from error
+
+        results: list[PhaseResult] = []
+        sequential, seq_ok = await run_phase(client, "register", register, new_accounts(args.users, run_id, "s"),
+                                             1, deadline)
+        concurrent, conc_ok = await run_phase(client, "register", register,
+                                              new_accounts(args.users, run_id, "c"), args.concurrency, deadline)
+        results += [sequential, concurrent]
+        login_seq, _ = await run_phase(client, "login", login, seq_ok, 1, deadline)
+        login_conc, _ = await run_phase(client, "login", login, conc_ok, args.concurrency, deadline)
+        results += [login_seq, login_conc]
+
+    return {
+        "url": args.url,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "cpus": os.cpu_count()},
+        "users": args.users,
+        "concurrency": args.concurrency,
+        "deadline_seconds": args.deadline,
+        "deadline_hit": time.monotonic() >= deadline,
+        "results": [phase.summary() for phase in results],
+    }
+
+
+def format_table(report: dict[str, Any]) -> str:
+    headers = ["operation", "mode", "conc", "ok", "failed", "p50 ms", "p90 ms", "p99 ms", "max ms", "req/s"]
+    rows = [[r["operation"], r["mode"], str(r["concurrency"]), str(r["succeeded"]), str(r["failed"]),
+             *(_cell(r[key]) for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms")),
+             f"{r['throughput_per_s']:.1f}"] for r in report["results"]]
+    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(len(headers))]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),
+             "-+-".join("-" * w for w in widths)]
+    lines += [" | ".join(c.rjust(w) if i >= 2 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths,
+                                                                                          strict=True)))
+              for row in rows]
+    notes = [f"server {report['url']}, {report['users']} users per phase, {report['date']}"]
+    if report["deadline_hit"]:
+        notes.append(f"deadline of {report['deadline_seconds']}s reached: later phases may be partial")
+    for r in report["results"]:
+        for sample in r["error_samples"]:
+            notes.append(f"{r['operation']}/{r['mode']} error: {sample}")
+    return "\n".join([*lines, "", *notes])
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.accounts", description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8008", help="homeserver base URL")
+    parser.add_argument("--users", type=int, default=50, help=f"accounts per phase (1..{MAX_USERS})")
+    parser.add_argument("--concurrency", type=int, default=8, help="operations in flight in concurrent phases")
+    parser.add_argument("--deadline", type=float, default=300.0,
+                        help="seconds after which no new operation starts (default 300)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in seconds")
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured register+login rounds first")
+    parser.add_argument("--json", metavar="PATH", help="also write the full report as JSON here")
+    args = parser.parse_args(argv)
+    if not 1 <= args.users <= MAX_USERS:
+        parser.error(f"--users must be between 1 and {MAX_USERS}")
+    if not 1 <= args.concurrency <= 256:
+        parser.error("--concurrency must be between 1 and 256")
+    if args.deadline <= 0 or args.timeout <= 0 or not 0 <= args.warmup <= 10:
+        parser.error("--deadline and --timeout must be positive; --warmup between 0 and 10")
+    args.url = args.url.rstrip("/")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        report = asyncio.run(run_benchmark(args))
+    except httpx.HTTPError as error:
+        print(f"cannot reach {args.url}: {error}", file=sys.stderr)
+        return 1
+    print(format_table(report))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(report, handle, indent=2)
+            handle.write("\n")
+    failed = sum(r["failed"] for r in report["results"])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

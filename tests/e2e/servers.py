@@ -1,0 +1,234 @@
+"""Real Ganglion server processes for end-to-end tests: the monolith, or the worker shape (web + Celery).
+
+Each server gets its own temporary directory (config, signing key, SQLite file, logs), a free loopback port and,
+in the worker shape, its own PostgreSQL database and Redis database. Every process is started in a new session
+and stopped by its PID (SIGTERM, then SIGKILL to its process group if it lingers); nothing is stopped by name.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.services import pg_database_args, recreate_pg_database, redis_client, worker_index
+
+HOST = "127.0.0.1"
+SERVER_NAME = "localhost"
+GENEROUS = {"per_second": 10000, "burst_count": 10000}
+STARTUP_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def xdist_slot() -> int:
+    """0 for a plain pytest run, n+1 on xdist worker gw<n>: keeps parallel runs off each other's databases."""
+    return worker_index(os.environ.get("PYTEST_XDIST_WORKER", "master"))
+
+
+def e2e_redis_db(slot: int) -> int:
+    """A Redis database for this slot's worker-shape server: 14 counting down, never 0."""
+    return 14 - slot % 14
+
+
+def ganglion(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ganglion.cli", *args]
+
+
+@dataclass
+class ServerProcess:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return "(no log)"
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                # The process leads its own session, so its group id is its PID: this reaches forked children
+                # (gunicorn workers) too, and nothing else.
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=timeout)
+
+
+@dataclass
+class RunningServer:
+    shape: str
+    directory: Path
+    config_path: Path
+    port: int
+    processes: list[ServerProcess] = field(default_factory=list)
+    pg_database: str | None = None
+    redis_db: int | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def config(self) -> dict[str, Any]:
+        return yaml.safe_load(self.config_path.read_text())  # type: ignore[no-any-return]
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {process.name} ---\n{process.log_tail()}" for process in self.processes)
+
+    def stop(self) -> None:
+        # Web tier first, so nothing enqueues work while the Celery worker shuts down.
+        for process in reversed(self.processes):
+            process.stop()
+
+    def run_cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """Run a ``ganglion`` admin command against this server's config."""
+        return subprocess.run(ganglion(*args), capture_output=True, text=True, timeout=timeout, check=False,
+                              cwd=self.directory)
+
+
+def write_config(directory: Path, port: int, overrides: dict[str, Any]) -> Path:
+    """``ganglion generate-config``, then the keys a test server needs layered over it with a YAML round trip."""
+    config_path = directory / "homeserver.yaml"
+    result = subprocess.run(
+        ganglion("generate-config", "--server-name", SERVER_NAME, "--port", str(port),
+                 "--config-path", str(config_path), "--data-dir", str(directory / "data")),
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"generate-config failed:\n{result.stdout}\n{result.stderr}")
+    data = yaml.safe_load(config_path.read_text())
+    data.update({
+        "enable_registration": True,
+        "enable_registration_without_verification": True,
+        "bcrypt_rounds": 4,
+        "rc_registration": GENEROUS,
+        "rc_login": {"address": GENEROUS, "account": GENEROUS, "failed_attempts": GENEROUS},
+        "rc_profile": GENEROUS,
+        **overrides,
+    })
+    config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return config_path
+
+
+def _spawn(name: str, argv: Sequence[str], directory: Path) -> ServerProcess:
+    log_path = directory / f"{name}.log"
+    with open(log_path, "wb") as log:
+        popen = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 cwd=directory, start_new_session=True)
+    return ServerProcess(name, popen, log_path)
+
+
+def wait_for_versions(server: RunningServer, timeout: float = STARTUP_TIMEOUT) -> None:
+    """Poll GET /_matrix/client/versions until it answers 200; fail early if a process died."""
+    url = f"{server.base_url}/_matrix/client/versions"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in server.processes:
+            if process.popen.poll() is not None:
+                raise RuntimeError(f"{process.name} exited with {process.popen.returncode}:\n{server.logs()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout}s:\n{server.logs()}")
+
+
+def wait_for_celery(server: RunningServer, timeout: float = STARTUP_TIMEOUT) -> None:
+    """Wait until the Celery worker answers a broadcast ping, so tasks are consumed promptly from then on."""
+    from config import load_config
+    from tasks.app import create_celery
+
+    app = create_celery(load_config([str(server.config_path)]))
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            worker = server.processes[0]
+            if worker.popen.poll() is not None:
+                raise RuntimeError(f"celery worker exited:\n{server.logs()}")
+            if app.control.ping(timeout=0.5):
+                return
+        raise RuntimeError(f"celery worker did not answer pings within {timeout}s:\n{server.logs()}")
+    finally:
+        app.close()
+
+
+def start_monolith(directory: Path, **overrides: Any) -> RunningServer:
+    """``ganglion run``: one process, SQLite, inline tasks."""
+    port = free_port()
+    config_path = write_config(directory, port, overrides)
+    server = RunningServer("monolith", directory, config_path, port)
+    server.processes.append(_spawn("run", ganglion("run", "--config", str(config_path), "--threads", "8"),
+                                   directory))
+    try:
+        wait_for_versions(server)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def start_workers(directory: Path, *, slot: int | None = None, web_workers: int = 2,
+                  **overrides: Any) -> RunningServer:
+    """The worker shape: a fresh PostgreSQL database, a dedicated Redis db, ``ganglion worker main`` and
+    ``ganglion web``."""
+    slot = xdist_slot() if slot is None else slot
+    pg_name = f"ganglion_e2e_{slot}"
+    redis_db = e2e_redis_db(slot)
+    recreate_pg_database(pg_name)
+    client = redis_client(redis_db)
+    client.flushdb()
+    client.close()
+
+    port = free_port()
+    config_path = write_config(directory, port, {
+        "database": {"name": "psycopg2", "args": pg_database_args(pg_name)},
+        "redis": {"enabled": True, "host": "127.0.0.1", "port": 6379, "dbid": redis_db},
+        **overrides,
+    })
+    server = RunningServer("workers", directory, config_path, port, pg_database=pg_name, redis_db=redis_db)
+    migrated = server.run_cli("migrate", "--config", str(config_path))
+    if migrated.returncode != 0:
+        raise RuntimeError(f"ganglion migrate failed:\n{migrated.stdout}\n{migrated.stderr}")
+    try:
+        server.processes.append(_spawn("worker", ganglion("worker", "main", "--config", str(config_path),
+                                                          "--concurrency", "2"), directory))
+        server.processes.append(_spawn("web", ganglion("web", "--config", str(config_path),
+                                                       "--workers", str(web_workers), "--threads", "8"),
+                                       directory))
+        wait_for_celery(server)
+        wait_for_versions(server)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def start_server(shape: str, directory: Path, **overrides: Any) -> RunningServer:
+    if shape == "monolith":
+        return start_monolith(directory, **overrides)
+    if shape == "workers":
+        return start_workers(directory, **overrides)
+    raise ValueError(f"unknown shape {shape!r}")
