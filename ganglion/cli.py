@@ -151,7 +151,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     config = _for_instance(_load(args.config), args.name)
     queues = config.routing.queues_for_instance(args.name)
     if not queues:
-        raise ConfigError("", f"instance {args.name!r} consumes no queue: name it in stream_writers or an *_instances key")
+        raise ConfigError(
+            "", f"instance {args.name!r} consumes no queue: name it in stream_writers or an *_instances key"
+        )
     configure_logging(config.workers.log_config or config.log_config)
     _migrate(config)
     celery, _context = build_task_worker(config)

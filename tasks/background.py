@@ -34,7 +34,8 @@ def sweep_outbox(context: TaskContext) -> int:
     pokes = []
     with context.database.read() as conn:
         for family, (task_name, param) in _DRAINERS.items():
-            pokes.extend((task_name, param, key) for key in context.stores.outbox.list_stale_keys(conn, family, deadline))
+            stale = context.stores.outbox.list_stale_keys(conn, family, deadline)
+            pokes.extend((task_name, param, key) for key in stale)
     for task_name, param, key in pokes:
         context.dispatcher.send(task_name, **{param: key})
     return len(pokes)

@@ -47,7 +47,8 @@ def test_the_monolith_runs_on_postgresql_too(pg_database_name: str) -> None:
     config = parse_config(data)
     monolith = build_monolith(config, FakeClock())
     _reset_postgres(monolith.deps.database)
-    server = HomeserverUnderTest("monolith", config, monolith.deps, create_app(config, monolith.deps), monolith.deps.clock)
+    app = create_app(config, monolith.deps)
+    server = HomeserverUnderTest("monolith", config, monolith.deps, app, monolith.deps.clock)
     try:
         session = server.register("bob")
         assert server.get(WHOAMI, token=session["access_token"]).json["user_id"] == "@bob:test.local"
