@@ -168,3 +168,116 @@ user_directory = Table(
     Column("avatar_url", Text, nullable=True),
     Column("updated_ts", BigInteger, nullable=False),
 )
+
+# --- Rooms and the event graph (written only by the events stream writers) -----------------------------------
+
+rooms = Table(
+    "rooms",
+    metadata,
+    Column("room_id", Text, primary_key=True),
+    Column("room_version", Text, nullable=False),
+    Column("creator", Text, nullable=False),
+    Column("created_ts", BigInteger, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("room_id", Text, ForeignKey("rooms.room_id"), nullable=False),
+    # Position in the events stream: what /sync and /messages order by; allocated from a sequence.
+    Column("stream_ordering", BigInteger, nullable=False, unique=True),
+    Column("depth", BigInteger, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("state_key", Text, nullable=True),
+    Column("sender", Text, nullable=False),
+    Column("origin_server_ts", BigInteger, nullable=False),
+    Column("instance_name", Text, nullable=False),
+    # The PDU exactly as hashed and signed (canonical JSON text).
+    Column("json", Text, nullable=False),
+    Column("rejected_reason", Text, nullable=True),
+    Column("outlier", Boolean, nullable=False, default=False),
+    Index(None, "room_id", "stream_ordering"),
+    Index(None, "room_id", "depth", "stream_ordering"),
+)
+
+event_edges = Table(
+    "event_edges",
+    metadata,
+    Column("event_id", Text, nullable=False),
+    Column("prev_event_id", Text, nullable=False),
+    PrimaryKeyConstraint("event_id", "prev_event_id"),
+    Index(None, "prev_event_id"),
+)
+
+event_auth = Table(
+    "event_auth",
+    metadata,
+    Column("event_id", Text, nullable=False),
+    Column("auth_event_id", Text, nullable=False),
+    PrimaryKeyConstraint("event_id", "auth_event_id"),
+)
+
+event_forward_extremities = Table(
+    "event_forward_extremities",
+    metadata,
+    Column("room_id", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    PrimaryKeyConstraint("room_id", "event_id"),
+)
+
+# State is stored as groups, each a delta on a previous group, so a membership change in a large room adds one
+# row instead of copying the member list. A group with no prev_group is a full snapshot; chains are cut short by
+# a fresh snapshot every STATE_SNAPSHOT_EVERY deltas.
+state_groups = Table(
+    "state_groups",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("room_id", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("prev_group", BigInteger, nullable=True),
+    Column("chain_length", Integer, nullable=False),
+)
+
+state_group_entries = Table(
+    "state_group_entries",
+    metadata,
+    Column("state_group", BigInteger, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("state_key", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    PrimaryKeyConstraint("state_group", "type", "state_key"),
+)
+
+# The state after each event (for a non-state event, the same group as the state before it).
+event_state_groups = Table(
+    "event_state_groups",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("state_group", BigInteger, nullable=False),
+)
+
+current_state_events = Table(
+    "current_state_events",
+    metadata,
+    Column("room_id", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("state_key", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("membership", Text, nullable=True),
+    PrimaryKeyConstraint("room_id", "type", "state_key"),
+    Index(None, "state_key", "membership"),
+)
+
+# Client transaction ids (spec: "Transaction identifiers"): a retried send returns the first event.
+event_txn_ids = Table(
+    "event_txn_ids",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("device_id", Text, nullable=False),
+    Column("room_id", Text, nullable=False),
+    Column("txn_id", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("created_ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "device_id", "room_id", "txn_id"),
+)

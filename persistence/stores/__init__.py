@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from persistence.stores.admin_nonces import AdminNonceStore
 from persistence.stores.device_lists import DeviceListStore
 from persistence.stores.devices import DeviceStore
+from persistence.stores.events import EventStore
 from persistence.stores.outbox import OutboxStore
 from persistence.stores.profiles import ProfileStore
 from persistence.stores.registration_tokens import RegistrationTokenStore
+from persistence.stores.rooms import RoomStore
+from persistence.stores.state import StateStore
 from persistence.stores.tokens import TokenStore
 from persistence.stores.ui_auth import UiAuthStore
 from persistence.stores.user_directory import UserDirectoryStore
@@ -30,3 +33,6 @@ class Stores:
     device_lists: DeviceListStore = field(default_factory=DeviceListStore)
     user_directory: UserDirectoryStore = field(default_factory=UserDirectoryStore)
     stream_ids: StreamIds = field(default_factory=StreamIds)
+    rooms: RoomStore = field(default_factory=RoomStore)
+    events: EventStore = field(default_factory=EventStore)
+    state: StateStore = field(default_factory=StateStore)

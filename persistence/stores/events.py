@@ -1,0 +1,109 @@
+"""Events and the room DAG: rows, edges, forward extremities and client transaction ids.
+
+Only the events stream writers call the insert methods; everyone reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, delete, insert, select
+
+from persistence.tables import event_auth, event_edges, event_forward_extremities, event_txn_ids, events, rooms
+from protocol.canonical_json import encode_canonical_json
+from protocol.events.model import Event
+from protocol.room_versions import KNOWN_ROOM_VERSIONS
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    event: Event
+    stream_ordering: int
+    rejected_reason: str | None
+
+    @property
+    def event_id(self) -> str:
+        return self.event.event_id
+
+
+def _load(row: object) -> StoredEvent:
+    room_version = KNOWN_ROOM_VERSIONS[row.room_version]  # type: ignore[attr-defined]
+    pdu = json.loads(row.json)  # type: ignore[attr-defined]
+    event = Event(row.event_id, room_version, pdu)  # type: ignore[attr-defined]
+    return StoredEvent(event, int(row.stream_ordering), row.rejected_reason)  # type: ignore[attr-defined]
+
+
+_COLUMNS = (events.c.event_id, events.c.json, events.c.stream_ordering, events.c.rejected_reason,
+            rooms.c.room_version)
+
+
+class EventStore:
+    def insert_event(self, conn: Connection, event: Event, room_id: str, stream_ordering: int,
+                     instance_name: str, rejected_reason: str | None = None) -> None:
+        conn.execute(insert(events).values(
+            event_id=event.event_id, room_id=room_id, stream_ordering=stream_ordering, depth=event.depth,
+            type=event.type, state_key=event.state_key, sender=event.sender,
+            origin_server_ts=event.origin_server_ts, instance_name=instance_name,
+            json=encode_canonical_json(dict(event.pdu)).decode("utf-8"), rejected_reason=rejected_reason,
+            outlier=False,
+        ))
+        if event.prev_event_ids:
+            conn.execute(insert(event_edges), [
+                {"event_id": event.event_id, "prev_event_id": prev} for prev in dict.fromkeys(event.prev_event_ids)])
+        if event.auth_event_ids:
+            conn.execute(insert(event_auth), [
+                {"event_id": event.event_id, "auth_event_id": auth} for auth in dict.fromkeys(event.auth_event_ids)])
+
+    def get_event(self, conn: Connection, event_id: str) -> StoredEvent | None:
+        row = conn.execute(
+            select(*_COLUMNS).join(rooms, rooms.c.room_id == events.c.room_id).where(events.c.event_id == event_id)
+        ).first()
+        return _load(row) if row else None
+
+    def get_events(self, conn: Connection, event_ids: Iterable[str]) -> dict[str, StoredEvent]:
+        wanted = list(dict.fromkeys(event_ids))
+        if not wanted:
+            return {}
+        rows = conn.execute(
+            select(*_COLUMNS).join(rooms, rooms.c.room_id == events.c.room_id).where(events.c.event_id.in_(wanted))
+        )
+        return {row.event_id: _load(row) for row in rows}
+
+    def list_forward_extremities(self, conn: Connection, room_id: str) -> list[str]:
+        rows = conn.execute(
+            select(event_forward_extremities.c.event_id).where(event_forward_extremities.c.room_id == room_id)
+        )
+        return sorted(row.event_id for row in rows)
+
+    def replace_forward_extremities(self, conn: Connection, room_id: str, removed: Iterable[str], added: str) -> None:
+        removed = list(removed)
+        if removed:
+            conn.execute(delete(event_forward_extremities).where(
+                event_forward_extremities.c.room_id == room_id, event_forward_extremities.c.event_id.in_(removed)))
+        conn.execute(insert(event_forward_extremities).values(room_id=room_id, event_id=added))
+
+    def get_txn_event_id(self, conn: Connection, user_id: str, device_id: str, room_id: str,
+                         txn_id: str) -> str | None:
+        return conn.execute(select(event_txn_ids.c.event_id).where(
+            event_txn_ids.c.user_id == user_id, event_txn_ids.c.device_id == device_id,
+            event_txn_ids.c.room_id == room_id, event_txn_ids.c.txn_id == txn_id,
+        )).scalar_one_or_none()
+
+    def insert_txn_event_id(self, conn: Connection, user_id: str, device_id: str, room_id: str, txn_id: str,
+                            event_id: str, now_ms: int) -> None:
+        conn.execute(insert(event_txn_ids).values(user_id=user_id, device_id=device_id, room_id=room_id,
+                                                  txn_id=txn_id, event_id=event_id, created_ts=now_ms))
+
+    def list_room_events(self, conn: Connection, room_id: str, *, before: int | None = None,
+                         after: int | None = None, limit: int, backwards: bool) -> list[StoredEvent]:
+        """Accepted events of a room in stream order, strictly between the given stream positions."""
+        query = (select(*_COLUMNS).join(rooms, rooms.c.room_id == events.c.room_id)
+                 .where(events.c.room_id == room_id, events.c.rejected_reason.is_(None)))
+        if before is not None:
+            query = query.where(events.c.stream_ordering < before)
+        if after is not None:
+            query = query.where(events.c.stream_ordering > after)
+        order = events.c.stream_ordering.desc() if backwards else events.c.stream_ordering.asc()
+        return [_load(row) for row in conn.execute(query.order_by(order).limit(limit))]
