@@ -56,6 +56,17 @@ class UserId:
         return UserId(localpart, server_name)
 
 
+def is_valid_user_id(text: object) -> bool:
+    """Whether ``text`` is a user id string that :meth:`UserId.parse` accepts (historical localparts included)."""
+    if not isinstance(text, str):
+        return False
+    try:
+        UserId.parse(text)
+    except ValueError:
+        return False
+    return True
+
+
 def check_new_localpart(localpart: str, server_name: str) -> None:
     """Reject a localpart a new account may not take, with the errcode /register uses.
 
