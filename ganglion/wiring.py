@@ -15,6 +15,7 @@ from config import HomeserverConfig
 from persistence.database import Database
 from persistence.doorbell import Doorbell, LocalDoorbell, RedisDoorbell
 from persistence.ratelimit import MemoryBuckets, RedisBuckets
+from persistence.signing_key import load_signing_key
 from persistence.stores import Stores
 from protocol.clock import Clock, SystemClock
 from tasks.app import bind_tasks, create_celery
@@ -47,7 +48,8 @@ def build_monolith(config: HomeserverConfig, clock: Clock | None = None) -> Mono
     doorbell = LocalDoorbell()
     holder: list[TaskContext] = []
     dispatcher = InlineDispatcher(catalogue(), lambda: holder[0])
-    context = TaskContext(config, database, stores, doorbell, clock, dispatcher)
+    context = TaskContext(config, database, stores, doorbell, clock, dispatcher,
+                          load_signing_key(config.signing_key_path))
     holder.append(context)
     deps = Deps(config, database, stores, dispatcher, doorbell, clock, MemoryBuckets(), TokenCache())
     return Monolith(deps, context)
@@ -71,6 +73,7 @@ def build_task_worker(config: HomeserverConfig, clock: Clock | None = None) -> t
     tasks = catalogue()
     secret = config.workers.replication_secret
     dispatcher = CeleryDispatcher(celery, tasks, config.routing, secret)
-    context = TaskContext(config, Database(config.database), Stores(), redis_doorbell(config), clock, dispatcher)
+    context = TaskContext(config, Database(config.database), Stores(), redis_doorbell(config), clock, dispatcher,
+                          load_signing_key(config.signing_key_path))
     bind_tasks(celery, tasks, context, secret)
     return celery, context

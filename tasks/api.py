@@ -10,6 +10,9 @@ from typing import Any, Protocol
 
 DRAIN_DEVICE_LISTS = "device_lists.drain"
 REFRESH_USER_DIRECTORY = "user_directory.refresh_user"
+CREATE_EVENT = "events.create"
+CREATE_ROOM = "events.create_room"
+EVENT_TIMEOUT_SECONDS = 30.0
 
 
 class Dispatcher(Protocol):
@@ -28,3 +31,25 @@ def device_list_changed(dispatcher: Dispatcher, user_id: str) -> None:
 def user_directory_changed(dispatcher: Dispatcher, user_id: str) -> None:
     """The profile or account state of ``user_id`` changed; its directory entry must follow."""
     dispatcher.send(REFRESH_USER_DIRECTORY, user_id=user_id)
+
+
+def create_event(dispatcher: Dispatcher, *, room_id: str, sender: str, event_type: str, content: dict[str, Any],
+                 state_key: str | None = None, redacts: str | None = None, device_id: str | None = None,
+                 txn_id: str | None = None) -> dict[str, Any]:
+    """Have the room's events writer append an event; returns ``{"event_id", "stream_ordering"}``."""
+    result: dict[str, Any] = dispatcher.call(
+        CREATE_EVENT, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id, sender=sender, event_type=event_type,
+        content=content, state_key=state_key, redacts=redacts, device_id=device_id, txn_id=txn_id,
+    )
+    return result
+
+
+def create_room(dispatcher: Dispatcher, *, room_id: str, room_version: str, creator: str,
+                create_content: dict[str, Any], origin_server_ts: int,
+                initial_events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Have the new room's events writer create it with its initial events; returns ``{"room_id"}``."""
+    result: dict[str, Any] = dispatcher.call(
+        CREATE_ROOM, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id, room_version=room_version, creator=creator,
+        create_content=create_content, origin_server_ts=origin_server_ts, initial_events=initial_events,
+    )
+    return result

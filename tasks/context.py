@@ -9,6 +9,7 @@ from persistence.database import Database
 from persistence.doorbell import Doorbell
 from persistence.stores import Stores
 from protocol.clock import Clock
+from protocol.signing import SigningKey
 from tasks.api import Dispatcher
 
 
@@ -21,6 +22,7 @@ class TaskContext:
     clock: Clock
     dispatcher: Dispatcher
     """For follow-up pokes only: a task never waits on another task."""
+    signing_key: SigningKey
 
     @property
     def instance_name(self) -> str:

@@ -6,9 +6,12 @@ web tier here and every task run by a real ``ganglion worker`` Celery process st
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -16,9 +19,20 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from config import HomeserverConfig
+from persistence.signing_key import generate_key_file
 from web.deps import Deps
 
 SERVER_NAME = "test.local"
+SIGNING_KEY_PATH = Path(tempfile.gettempdir()) / "ganglion-test.signing.key"
+
+
+def ensure_signing_key() -> str:
+    """One ed25519 key file for every test server (the Celery worker process reads the same file)."""
+    with contextlib.suppress(FileExistsError):
+        generate_key_file(str(SIGNING_KEY_PATH))
+    return str(SIGNING_KEY_PATH)
+
+
 PASSWORD = "correct horse battery staple"
 GENEROUS = {"per_second": 10000, "burst_count": 10000}
 
@@ -32,11 +46,14 @@ def base_config_data() -> dict[str, Any]:
         "enable_registration_without_verification": True,
         "registration_shared_secret": "test-shared-secret",
         "worker_replication_secret": "test-replication-secret",
+        "signing_key_path": ensure_signing_key(),
         "bcrypt_rounds": 4,
         "rc_registration": GENEROUS,
         "rc_login": {"address": GENEROUS, "account": GENEROUS, "failed_attempts": GENEROUS},
         "rc_profile": GENEROUS,
         "rc_registration_token_validity": GENEROUS,
+        "rc_room_creation": GENEROUS,
+        "rc_message": GENEROUS,
     }
 
 

@@ -20,6 +20,8 @@ def create_app(config: HomeserverConfig, deps: Deps) -> Flask:
     app = Flask("ganglion", static_folder=None)
     app.url_map.converters["default"] = SegmentConverter
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_size
+    # Paths are matched exactly: a state key may be empty or hold slashes, so "//" must not be rewritten.
+    app.url_map.merge_slashes = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
     if any(listener.x_forwarded for listener in config.http_listeners):

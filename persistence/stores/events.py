@@ -20,6 +20,8 @@ from protocol.room_versions import KNOWN_ROOM_VERSIONS
 @dataclass(frozen=True)
 class StoredEvent:
     event: Event
+    room_id: str
+    """Stored apart from the PDU: v12 create events carry no room id."""
     stream_ordering: int
     rejected_reason: str | None
 
@@ -32,10 +34,10 @@ def _load(row: object) -> StoredEvent:
     room_version = KNOWN_ROOM_VERSIONS[row.room_version]  # type: ignore[attr-defined]
     pdu = json.loads(row.json)  # type: ignore[attr-defined]
     event = Event(row.event_id, room_version, pdu)  # type: ignore[attr-defined]
-    return StoredEvent(event, int(row.stream_ordering), row.rejected_reason)  # type: ignore[attr-defined]
+    return StoredEvent(event, row.room_id, int(row.stream_ordering), row.rejected_reason)  # type: ignore[attr-defined]
 
 
-_COLUMNS = (events.c.event_id, events.c.json, events.c.stream_ordering, events.c.rejected_reason,
+_COLUMNS = (events.c.event_id, events.c.room_id, events.c.json, events.c.stream_ordering, events.c.rejected_reason,
             rooms.c.room_version)
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from protocol.canonical_json import JsonDict
-from protocol.events.ids import legacy_event_id
+from protocol.events.hashing import with_content_hash
+from protocol.events.ids import legacy_event_id, room_id_from_create_event
 from protocol.events.model import Event
 from protocol.events.signatures import hash_and_sign_event
 from protocol.redaction import kept_top_level_keys
@@ -50,10 +51,38 @@ def build_event(
     signing_key: SigningKey,
     opaque_id: str,
 ) -> Event:
-    """A hashed and signed event. ``opaque_id`` names the event in v1/v2 and is ignored later.
+    """A hashed and signed event. ``opaque_id`` names the event in v1/v2 and is ignored later."""
+    pdu = draft_pdu(room_version, template, room_id=room_id, sender=sender, prev_events=prev_events,
+                    auth_events=auth_events, origin_server_ts=origin_server_ts, server_name=server_name,
+                    opaque_id=opaque_id)
+    return Event.from_pdu(hash_and_sign_event(pdu, room_version, server_name, signing_key), room_version)
 
-    Depth is one more than the deepest prev event, capped at the version's maximum (spec: "Depth").
+
+def v12_room_id(room_version: RoomVersion, create_content: Mapping[str, Any], *, sender: str,
+                origin_server_ts: int, server_name: str) -> str:
+    """The room id a create event will define, known before it is signed: signatures are not in the hash.
+
+    Lets the web tier route a new v12 room to its events writer before the writer builds the create event.
     """
+    pdu = draft_pdu(room_version, EventTemplate("m.room.create", create_content, state_key=""), room_id=None,
+                    sender=sender, prev_events=(), auth_events=(), origin_server_ts=origin_server_ts,
+                    server_name=server_name, opaque_id="unused")
+    return room_id_from_create_event(with_content_hash(pdu), room_version)
+
+
+def draft_pdu(
+    room_version: RoomVersion,
+    template: EventTemplate,
+    *,
+    room_id: str | None,
+    sender: str,
+    prev_events: Sequence[Event],
+    auth_events: Sequence[Event],
+    origin_server_ts: int,
+    server_name: str,
+    opaque_id: str,
+) -> JsonDict:
+    """The unsigned PDU. Depth is one more than the deepest prev event, capped (spec: rooms "Depth")."""
     depth = min(max((event.depth for event in prev_events), default=0) + 1, room_version.max_depth)
     content = dict(template.content)
     pdu: JsonDict = {
@@ -78,4 +107,4 @@ def build_event(
         pdu["origin"] = server_name
     if room_version.event_id_in_event:
         pdu["event_id"] = legacy_event_id(opaque_id, server_name)
-    return Event.from_pdu(hash_and_sign_event(pdu, room_version, server_name, signing_key), room_version)
+    return pdu

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import create_engine, text
 
 from tests.services import pg_database_args, recreate_pg_database, redis_client, worker_index
 
@@ -156,8 +157,8 @@ def wait_for_versions(server: RunningServer, timeout: float = STARTUP_TIMEOUT) -
     raise RuntimeError(f"{url} did not answer within {timeout}s:\n{server.logs()}")
 
 
-def wait_for_celery(server: RunningServer, timeout: float = STARTUP_TIMEOUT) -> None:
-    """Wait until the Celery worker answers a broadcast ping, so tasks are consumed promptly from then on."""
+def wait_for_celery(server: RunningServer, timeout: float = STARTUP_TIMEOUT, workers: int = 1) -> None:
+    """Wait until ``workers`` Celery workers answer a broadcast ping, so tasks are consumed from then on."""
     from config import load_config
     from tasks.app import create_celery
 
@@ -165,10 +166,10 @@ def wait_for_celery(server: RunningServer, timeout: float = STARTUP_TIMEOUT) -> 
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            worker = server.processes[0]
-            if worker.popen.poll() is not None:
-                raise RuntimeError(f"celery worker exited:\n{server.logs()}")
-            if app.control.ping(timeout=0.5):
+            for process in server.processes:
+                if process.popen.poll() is not None:
+                    raise RuntimeError(f"{process.name} exited:\n{server.logs()}")
+            if len(app.control.ping(timeout=0.5)) >= workers:
                 return
         raise RuntimeError(f"celery worker did not answer pings within {timeout}s:\n{server.logs()}")
     finally:
@@ -191,9 +192,9 @@ def start_monolith(directory: Path, **overrides: Any) -> RunningServer:
 
 
 def start_workers(directory: Path, *, slot: int | None = None, web_workers: int = 2,
-                  **overrides: Any) -> RunningServer:
-    """The worker shape: a fresh PostgreSQL database, a dedicated Redis db, ``ganglion worker main`` and
-    ``ganglion web``."""
+                  instances: Sequence[str] = ("main",), **overrides: Any) -> RunningServer:
+    """The worker shape: a fresh PostgreSQL database, a dedicated Redis db, ``ganglion worker NAME`` for each of
+    ``instances`` and ``ganglion web``."""
     slot = xdist_slot() if slot is None else slot
     pg_name = f"ganglion_e2e_{slot}"
     redis_db = e2e_redis_db(slot)
@@ -213,12 +214,13 @@ def start_workers(directory: Path, *, slot: int | None = None, web_workers: int 
     if migrated.returncode != 0:
         raise RuntimeError(f"ganglion migrate failed:\n{migrated.stdout}\n{migrated.stderr}")
     try:
-        server.processes.append(_spawn("worker", ganglion("worker", "main", "--config", str(config_path),
-                                                          "--concurrency", "2"), directory))
+        for instance in instances:
+            server.processes.append(_spawn(f"worker-{instance}", ganglion(
+                "worker", instance, "--config", str(config_path), "--concurrency", "2"), directory))
         server.processes.append(_spawn("web", ganglion("web", "--config", str(config_path),
                                                        "--workers", str(web_workers), "--threads", "8"),
                                        directory))
-        wait_for_celery(server)
+        wait_for_celery(server, workers=len(instances))
         wait_for_versions(server)
     except BaseException:
         server.stop()
@@ -232,3 +234,19 @@ def start_server(shape: str, directory: Path, **overrides: Any) -> RunningServer
     if shape == "workers":
         return start_workers(directory, **overrides)
     raise ValueError(f"unknown shape {shape!r}")
+
+
+def query(server: RunningServer, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    """Read the server's own database: SQLite file for the monolith, its PostgreSQL database for workers."""
+    database = server.config()["database"]
+    if database["name"] == "sqlite3":
+        url = f"sqlite:///{database['args']['database']}"
+    else:
+        args = database["args"]
+        url = f"postgresql+psycopg2://{args['user']}@{args['host']}:{args['port']}/{args['dbname']}"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql), params)]
+    finally:
+        engine.dispose()

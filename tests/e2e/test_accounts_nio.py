@@ -10,7 +10,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 from nio import (
@@ -27,9 +27,8 @@ from nio import (
     WhoamiError,
     WhoamiResponse,
 )
-from sqlalchemy import create_engine, text
 
-from tests.e2e.servers import SERVER_NAME, RunningServer, start_server
+from tests.e2e.servers import SERVER_NAME, RunningServer, query, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -102,22 +101,6 @@ def poll(probe: Callable[[], T], timeout: float = 15.0, interval: float = 0.1) -
         if time.monotonic() > deadline:
             raise AssertionError(f"not reached within {timeout}s; last result {result!r}")
         time.sleep(interval)
-
-
-def query(server: RunningServer, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    """Read the server's own database: SQLite file for the monolith, its PostgreSQL database for workers."""
-    database = server.config()["database"]
-    if database["name"] == "sqlite3":
-        url = f"sqlite:///{database['args']['database']}"
-    else:
-        args = database["args"]
-        url = f"postgresql+psycopg2://{args['user']}@{args['host']}:{args['port']}/{args['dbname']}"
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(text(sql), params)]
-    finally:
-        engine.dispose()
 
 
 def test_register_returns_a_logged_in_session_that_whoami_recognises(server: RunningServer) -> None:
@@ -326,7 +309,7 @@ def test_worker_shape_runs_separate_processes(server: RunningServer) -> None:
         assert [process.name for process in server.processes] == ["run"]
         assert server.config()["database"]["name"] == "sqlite3"
     else:
-        assert [process.name for process in server.processes] == ["worker", "web"]
+        assert [process.name for process in server.processes] == ["worker-main", "web"]
         assert all(process.popen.poll() is None for process in server.processes)
         assert server.config()["database"]["name"] == "psycopg2"
         assert server.config()["redis"]["enabled"] is True

@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
 from config import parse_config
 from ganglion.inline_beat import InlineBeat
 from persistence.database import Database
-from persistence.doorbell import LocalDoorbell
-from persistence.stores import Stores
 from persistence.stores.ui_auth import UiAuthSession
 from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_USER_DIRECTORY
 from tasks.background import DELETE_EXPIRED, SWEEP_OUTBOX, beat_schedule, delete_expired, sweep_outbox
 from tasks.context import TaskContext
 from tasks.envelope import MAC_HEADER, is_authentic
 from tests.clock import FakeClock
-
-
-class RecordingDispatcher:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict[str, Any]]] = []
-        self.event = threading.Event()
-
-    def send(self, name: str, **kwargs: Any) -> None:
-        self.sent.append((name, kwargs))
-        self.event.set()
-
-    def call(self, name: str, *, timeout: float, **kwargs: Any) -> Any:
-        raise AssertionError("not used")
+from tests.tasks.factories import RecordingDispatcher, make_context
 
 
 def _context(database: Database, clock: FakeClock, dispatcher: RecordingDispatcher) -> TaskContext:
-    return TaskContext(parse_config({"server_name": "test.local"}), database, Stores(), LocalDoorbell(), clock,
-                       dispatcher)
+    return make_context(database, clock=clock, dispatcher=dispatcher)
 
 
 def test_sweep_repokes_only_stale_outbox_keys(database: Database) -> None:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from config import parse_config
 from persistence.database import Database
 from persistence.doorbell import LocalDoorbell, Ring
-from persistence.stores import Stores
 from persistence.stores.users import User
 from tasks.context import TaskContext
 from tasks.device_lists import drain
-from tests.clock import FakeClock
+from tests.tasks.factories import make_context
 
 
 class _NoDispatch:
@@ -26,8 +24,7 @@ def _context(database: Database) -> tuple[TaskContext, list[Ring]]:
     doorbell = LocalDoorbell()
     rings: list[Ring] = []
     doorbell.listen(rings.append)
-    config = parse_config({"server_name": "test.local"})
-    return TaskContext(config, database, Stores(), doorbell, FakeClock(), _NoDispatch()), rings
+    return make_context(database, doorbell=doorbell, dispatcher=_NoDispatch()), rings
 
 
 def test_drain_is_idempotent_and_rings_once(database: Database) -> None:

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 from celery import Celery
 
-from config import parse_config
 from persistence.database import Database
-from persistence.doorbell import LocalDoorbell
-from persistence.stores import Stores
 from tasks.api import DRAIN_DEVICE_LISTS
 from tasks.app import bind_tasks
 from tasks.context import TaskContext
 from tasks.envelope import signed_headers
 from tasks.registry import catalogue
-from tests.clock import FakeClock
-from tests.tasks.test_background import RecordingDispatcher
+from tests.tasks.factories import make_context
 
 SECRET = "replication-secret"
 
 
 def _worker_app(database: Database) -> tuple[Celery, TaskContext]:
     app = Celery("test", set_as_current=False)
-    context = TaskContext(parse_config({"server_name": "test.local"}), database, Stores(), LocalDoorbell(),
-                          FakeClock(), RecordingDispatcher())
+    context = make_context(database)
     bind_tasks(app, catalogue(), context, SECRET)
     return app, context
 

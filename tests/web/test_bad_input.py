@@ -228,6 +228,36 @@ ENDPOINTS: dict[str, Endpoint] = {
         lambda walker: {"displayname": "Renamed Walker"}, {"displayname": "string"},
         required=("displayname",), invalid=(Invalid("displayname", "x" * 257, 400),),
     ),)),
+    # Rooms: the walk's room id names no room, so nothing it sends can create state; bodies are still checked
+    # before the room is looked up.
+    "client.create_room": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"name": "Walk", "preset": "private_chat"},
+        {"visibility": "string", "name": "string", "topic": "string", "invite": "strings", "room_version": "string",
+         "creation_content": "object", "preset": "string", "is_direct": "boolean",
+         "power_level_content_override": "object", "room_alias_name": "string"},
+        invalid=(Invalid("room_version", "999", 400, frozenset({"M_UNSUPPORTED_ROOM_VERSION"})),
+                 Invalid("preset", "bogus", 400), Invalid("visibility", "bogus", 400),
+                 Invalid("invite", ["not-a-user-id"], 400, frozenset({"M_BAD_JSON"})),
+                 Invalid("initial_state", [{"type": "m.room.topic"}], 400, frozenset({"M_MISSING_PARAM"}))),
+    ),)),
+    "client.send_event": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"msgtype": "m.text", "body": "hello"}, {}),)),
+    "client.set_state": Endpoint(auth=True, bodies=(BodySchema(lambda walker: {"topic": "walk"}, {}),)),
+    "client.get_state_event": Endpoint(auth=True),
+    "client.get_state": Endpoint(auth=True),
+    "client.get_event": Endpoint(auth=True),
+    "client.get_joined_rooms": Endpoint(auth=True),
+    "client.join_room": Endpoint(auth=True, body_optional=True, bodies=(BodySchema(
+        lambda walker: {"reason": "walking"}, {"reason": "string"}),)),
+    "client.leave_room": Endpoint(auth=True, body_optional=True, bodies=(BodySchema(
+        lambda walker: {"reason": "walking"}, {"reason": "string"}),)),
+    **{f"client.{action}_user": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"user_id": "@someone:test.local", "reason": "walking"},
+        {"user_id": "string", "reason": "string"}, required=("user_id",),
+        invalid=(Invalid("user_id", "not-a-user-id", 400, frozenset({"M_BAD_JSON"})),)),))
+       for action in ("invite", "kick", "ban", "unban")},
+    "client.get_members": Endpoint(auth=True),
+    "client.get_joined_members": Endpoint(auth=True),
     "wellknown.get_wellknown_client": Endpoint(auth=False),
     "wellknown.get_wellknown_server": Endpoint(auth=False),
     "admin.get_nonce": Endpoint(auth=False),
@@ -251,10 +281,12 @@ def endpoint_of(route: Route) -> Endpoint:
 
 def path_values(walker: Walker) -> dict[str, str]:
     """Plausible values for path variables: the walker's own user id, their spare device, a real field."""
-    return {"user_id": walker.user_id, "device_id": walker.spare_device_id, "field": "displayname"}
+    return {"user_id": walker.user_id, "device_id": walker.spare_device_id, "field": "displayname",
+            "room_id": "!nowhere:test.local", "event_type": "m.room.message", "txn_id": "walk1", "state_key": "",
+            "event_id": "$nowhere"}
 
 
-PATH_VARIABLES = {"user_id", "device_id", "field"}
+PATH_VARIABLES = {"user_id", "device_id", "field", "room_id", "event_type", "txn_id", "state_key", "event_id"}
 
 ROUTES = _routes_at_collection()
 BODY_ROUTES = [route for route in ROUTES if route.method in BODY_METHODS and endpoint_of(route).bodies]

@@ -6,9 +6,9 @@ from flask import Blueprint
 
 
 def create_client_blueprint() -> Blueprint:
-    from web.client import account, devices, login, profile, register, server_info
+    from web.client import account, devices, login, membership, profile, register, rooms, server_info
 
     blueprint = Blueprint("client", __name__)
-    for module in (server_info, register, login, account, devices, profile):
+    for module in (server_info, register, login, account, devices, profile, rooms, membership):
         module.register_routes(blueprint)
     return blueprint

@@ -1,0 +1,141 @@
+"""Rooms through the events writer: creation, sending, state, membership — in both shapes."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from tests.homeserver import HomeserverUnderTest
+
+CREATE = "/_matrix/client/v3/createRoom"
+
+
+def _room(server: HomeserverUnderTest, token: str, **body: object) -> str:
+    response = server.post(CREATE, token=token, json=body)
+    assert response.status_code == 200, response.json
+    return str(response.json["room_id"])
+
+
+def _state(server: HomeserverUnderTest, token: str, room_id: str) -> dict[tuple[str, str], dict]:  # type: ignore[type-arg]
+    events = server.get(f"/_matrix/client/v3/rooms/{room_id}/state", token=token).json
+    return {(event["type"], event["state_key"]): event for event in events}
+
+
+@pytest.mark.parametrize("version", ["1", "3", "6", "10", "11", "12"])
+def test_create_room_in_each_version_builds_the_spec_order(homeserver: HomeserverUnderTest, version: str) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice, room_version=version, name="Lobby", topic="Hello", preset="public_chat")
+    state = _state(homeserver, alice, room_id)
+    create = state[("m.room.create", "")]
+    assert create["content"]["room_version"] == version
+    assert create["room_id"] == room_id
+    if version == "12":
+        assert room_id == "!" + create["event_id"][1:]
+        assert "@alice:test.local" not in state[("m.room.power_levels", "")]["content"]["users"]
+    else:
+        assert room_id.endswith(":test.local")
+        assert state[("m.room.power_levels", "")]["content"]["users"] == {"@alice:test.local": 100}
+    assert state[("m.room.member", "@alice:test.local")]["content"]["membership"] == "join"
+    assert state[("m.room.join_rules", "")]["content"] == {"join_rule": "public"}
+    assert state[("m.room.history_visibility", "")]["content"] == {"history_visibility": "shared"}
+    assert state[("m.room.name", "")]["content"] == {"name": "Lobby"}
+    assert state[("m.room.topic", "")]["content"] == {"topic": "Hello"}
+    assert homeserver.get("/_matrix/client/v3/joined_rooms", token=alice).json == {"joined_rooms": [room_id]}
+
+
+def test_send_is_idempotent_per_transaction_id(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice)
+    path = f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/txn1"
+    first = homeserver.put(path, token=alice, json={"msgtype": "m.text", "body": "hi"})
+    again = homeserver.put(path, token=alice, json={"msgtype": "m.text", "body": "hi"})
+    assert first.status_code == 200 and first.json == again.json
+    event = homeserver.get(f"/_matrix/client/v3/rooms/{room_id}/event/{first.json['event_id']}", token=alice).json
+    assert event["content"] == {"msgtype": "m.text", "body": "hi"}
+    assert event["sender"] == "@alice:test.local"
+    other = homeserver.put(f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/txn2", token=alice,
+                           json={"msgtype": "m.text", "body": "hi"})
+    assert other.json["event_id"] != first.json["event_id"]
+
+
+def test_outsiders_cannot_send_or_read(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    eve = homeserver.register("eve")["access_token"]
+    room_id = _room(homeserver, alice, preset="private_chat")
+    sent = homeserver.put(f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/t", token=eve,
+                          json={"body": "x"})
+    assert (sent.status_code, sent.json["errcode"]) == (403, "M_FORBIDDEN")
+    assert homeserver.get(f"/_matrix/client/v3/rooms/{room_id}/state", token=eve).status_code == 403
+    joined = homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=eve, json={})
+    assert joined.status_code == 403, "an invite-only room needs an invite"
+
+
+def test_invite_join_leave_kick_ban(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    room_id = _room(homeserver, alice, preset="private_chat", invite=["@bob:test.local"], is_direct=True)
+    assert homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={}).json == {
+        "room_id": room_id}
+    joined = homeserver.get(f"/_matrix/client/v3/rooms/{room_id}/joined_members", token=alice).json["joined"]
+    assert set(joined) == {"@alice:test.local", "@bob:test.local"}
+    assert joined["@bob:test.local"]["display_name"] == "bob"
+    kicked = homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/kick", token=alice,
+                             json={"user_id": "@bob:test.local", "reason": "bye"})
+    assert kicked.status_code == 200
+    assert homeserver.get("/_matrix/client/v3/joined_rooms", token=bob).json == {"joined_rooms": []}
+    banned = homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/ban", token=alice,
+                             json={"user_id": "@bob:test.local"})
+    assert banned.status_code == 200
+    members = homeserver.get(f"/_matrix/client/v3/rooms/{room_id}/members?membership=ban", token=alice).json
+    assert [event["state_key"] for event in members["chunk"]] == ["@bob:test.local"]
+    assert homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={}).status_code == 403
+    assert homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/leave", token=alice, json={}).status_code == 200
+    assert homeserver.get("/_matrix/client/v3/joined_rooms", token=alice).json == {"joined_rooms": []}
+
+
+def test_state_put_and_get_with_and_without_state_key(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice)
+    base = f"/_matrix/client/v3/rooms/{room_id}/state"
+    assert homeserver.put(f"{base}/m.room.topic", token=alice, json={"topic": "one"}).status_code == 200
+    assert homeserver.get(f"{base}/m.room.topic/", token=alice).json == {"topic": "one"}
+    assert homeserver.put(f"{base}/org.example.thing/a/b", token=alice, json={"v": 1}).status_code == 200
+    assert homeserver.get(f"{base}/org.example.thing/a/b", token=alice).json == {"v": 1}
+    missing = homeserver.get(f"{base}/m.room.avatar", token=alice)
+    assert (missing.status_code, missing.json["errcode"]) == (404, "M_NOT_FOUND")
+
+
+def test_power_levels_guard_state(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={})
+    denied = homeserver.put(f"/_matrix/client/v3/rooms/{room_id}/state/m.room.name", token=bob,
+                            json={"name": "mine"})
+    assert (denied.status_code, denied.json["errcode"]) == (403, "M_FORBIDDEN")
+    assert homeserver.get(f"/_matrix/client/v3/rooms/{room_id}/state/m.room.name", token=bob).status_code == 404
+
+
+def test_unknown_room_version_and_room(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bad = homeserver.post(CREATE, token=alice, json={"room_version": "99"})
+    assert (bad.status_code, bad.json["errcode"]) == (400, "M_UNSUPPORTED_ROOM_VERSION")
+    missing = homeserver.put("/_matrix/client/v3/rooms/!nope:test.local/send/m.room.message/t", token=alice,
+                             json={"body": "x"})
+    assert missing.status_code == 404
+
+
+def test_room_dag_stays_linear(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice)
+    for index in range(5):
+        homeserver.put(f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/t{index}", token=alice,
+                       json={"body": str(index)})
+    with homeserver.deps.database.read() as conn:
+        extremities = homeserver.deps.stores.events.list_forward_extremities(conn, room_id)
+        events = homeserver.deps.stores.events.list_room_events(conn, room_id, limit=100, backwards=False)
+    assert len(extremities) == 1 and extremities[0] == events[-1].event_id
+    for earlier, later in itertools.pairwise(events):
+        assert later.event.prev_event_ids == (earlier.event_id,)
+        assert later.event.depth == earlier.event.depth + 1

@@ -1,0 +1,118 @@
+"""Room membership (Client-Server API, "Room membership"): joining, leaving, inviting, kicking and banning are
+all ``m.room.member`` state events, written by the room's events writer and judged by the auth rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from protocol.errors import BadJson, MatrixError
+from protocol.identifiers import UserId
+from tasks import api as tasks_api
+from web.auth import authenticate
+from web.client.event_format import client_event
+from web.client.room_access import require_joined
+from web.deps import Deps, deps
+from web.requests import json_body
+from web.routing import client_route
+
+MAX_REASON_LENGTH = 1024
+
+
+def _member_event(current: Deps, room_id: str, sender: str, target: str, membership: str,
+                  reason: str | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    content: dict[str, Any] = {"membership": membership, **(extra or {})}
+    if reason:
+        content["reason"] = reason
+    return tasks_api.create_event(current.dispatcher, room_id=room_id, sender=sender, event_type="m.room.member",
+                                  content=content, state_key=target)
+
+
+def _own_profile(current: Deps, user_id: str) -> dict[str, str]:
+    with current.database.read() as conn:
+        profile = current.stores.profiles.get_profile(conn, user_id)
+    fields = {"displayname": profile.displayname, "avatar_url": profile.avatar_url} if profile else {}
+    return {key: value for key, value in fields.items() if value}
+
+
+def join_room(room_id: str) -> dict[str, Any]:
+    current = deps()
+    requester = authenticate(current, allow_guest=True)
+    body = json_body(optional=True)
+    reason = body.text("reason", None, max_length=MAX_REASON_LENGTH)
+    if not room_id.startswith("!"):
+        raise MatrixError("Joining by room alias is not supported yet", status=400)
+    _member_event(current, room_id, requester.user_id, requester.user_id, "join", reason,
+                  _own_profile(current, requester.user_id))
+    return {"room_id": room_id}
+
+
+def leave_room(room_id: str) -> dict[str, Any]:
+    current = deps()
+    requester = authenticate(current, allow_guest=True)
+    reason = json_body(optional=True).text("reason", None, max_length=MAX_REASON_LENGTH)
+    _member_event(current, room_id, requester.user_id, requester.user_id, "leave", reason)
+    return {}
+
+
+def _targeted(membership: str) -> Any:
+    def view(room_id: str) -> dict[str, Any]:
+        current = deps()
+        requester = authenticate(current)
+        body = json_body()
+        target = body.text("user_id", max_length=255)
+        try:
+            UserId.parse(target)
+        except ValueError:
+            raise BadJson("'user_id' is not a user id") from None
+        reason = body.text("reason", None, max_length=MAX_REASON_LENGTH)
+        _member_event(current, room_id, requester.user_id, target, membership, reason)
+        return {}
+
+    view.__name__ = f"{membership}_user"
+    return view
+
+
+def get_members(room_id: str) -> dict[str, Any]:
+    current = deps()
+    requester = authenticate(current, allow_guest=True)
+    wanted, unwanted = request.args.get("membership"), request.args.get("not_membership")
+    with current.database.read() as conn:
+        require_joined(current, conn, room_id, requester.user_id)
+        state = current.stores.state.get_current_state_ids(conn, room_id)
+        member_ids = [event_id for (kind, _), event_id in state.items() if kind == "m.room.member"]
+        events = current.stores.events.get_events(conn, member_ids)
+    now = current.clock.now_ms()
+    chunk = [client_event(stored, now) for stored in sorted(events.values(), key=lambda s: s.stream_ordering)
+             if (wanted is None or stored.event.membership == wanted)
+             and (unwanted is None or stored.event.membership != unwanted)]
+    return {"chunk": chunk}
+
+
+def get_joined_members(room_id: str) -> dict[str, Any]:
+    current = deps()
+    requester = authenticate(current, allow_guest=True)
+    with current.database.read() as conn:
+        require_joined(current, conn, room_id, requester.user_id)
+        state = current.stores.state.get_current_state_ids(conn, room_id)
+        joined = current.stores.state.list_members(conn, room_id, "join")
+        events = current.stores.events.get_events(conn, [state[("m.room.member", user)] for user in joined])
+    members = {}
+    for stored in events.values():
+        content = stored.event.content
+        members[stored.event.state_key] = {"display_name": content.get("displayname"),
+                                           "avatar_url": content.get("avatar_url")}
+    return {"joined": members}
+
+
+def register_routes(blueprint: Blueprint) -> None:
+    client_route(blueprint, "/rooms/<room_id>/join", methods=["POST"])(join_room)
+    client_route(blueprint, "/join/<room_id>", methods=["POST"])(join_room)
+    client_route(blueprint, "/rooms/<room_id>/leave", methods=["POST"])(leave_room)
+    for membership, path in (("invite", "invite"), ("leave", "kick"), ("ban", "ban"), ("leave", "unban")):
+        view = _targeted(membership)
+        view.__name__ = f"{path}_user"
+        client_route(blueprint, f"/rooms/<room_id>/{path}", methods=["POST"])(view)
+    client_route(blueprint, "/rooms/<room_id>/members", methods=["GET"])(get_members)
+    client_route(blueprint, "/rooms/<room_id>/joined_members", methods=["GET"])(get_joined_members)

@@ -1,0 +1,193 @@
+"""Creating rooms, sending events and reading state (Client-Server API, "Rooms", "Events")."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from typing import Any
+
+from flask import Blueprint
+
+from protocol.errors import BadJson, InvalidParam, MatrixError, NotFound
+from protocol.events.builder import EventTemplate, v12_room_id
+from protocol.events.ids import legacy_room_id
+from protocol.identifiers import UserId
+from protocol.room_creation import PRESETS, RoomRequest, create_content, default_preset, initial_events
+from protocol.room_versions import DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS, RoomIdFormat
+from tasks import api as tasks_api
+from web.auth import authenticate
+from web.client.event_format import client_event
+from web.client.room_access import require_joined
+from web.deps import Deps, deps
+from web.ratelimit import check_rate_limit
+from web.requests import Body, json_body
+from web.routing import client_route
+
+MAX_TXN_ID_LENGTH = 255
+
+
+class UnsupportedRoomVersion(MatrixError):
+    errcode = "M_UNSUPPORTED_ROOM_VERSION"
+
+
+def _user_ids(body: Body, key: str) -> list[str]:
+    users = body.texts(key, [])
+    for user in users:
+        try:
+            UserId.parse(user)
+        except ValueError:
+            raise BadJson(f"'{key}' must hold user ids; {user!r} is not one") from None
+    return list(dict.fromkeys(users))
+
+
+def _initial_state(body: Body) -> list[EventTemplate]:
+    items = body.data.get("initial_state", [])
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise BadJson("'initial_state' must be a list of objects")
+    templates = []
+    for index, item in enumerate(items):
+        entry = Body(item, f"initial_state[{index}]")
+        content = entry.object("content")
+        assert content is not None
+        templates.append(EventTemplate(entry.text("type", max_length=255), content.data,
+                                       entry.text("state_key", "", max_length=255)))
+    return templates
+
+
+def create_room() -> dict[str, Any]:
+    current = deps()
+    requester = authenticate(current)
+    check_rate_limit(current, "rc_room_creation", requester.user_id)
+    body = json_body()
+    visibility = body.text("visibility", "private")
+    if visibility not in ("public", "private"):
+        raise InvalidParam("'visibility' must be 'public' or 'private'")
+    preset = body.text("preset", None) or default_preset(visibility)
+    if preset not in PRESETS:
+        raise InvalidParam(f"Unknown preset {preset!r}")
+    version_id = body.text("room_version", DEFAULT_ROOM_VERSION, max_length=32)
+    if version_id not in KNOWN_ROOM_VERSIONS:
+        raise UnsupportedRoomVersion(f"Room version {version_id!r} is not supported by this server")
+    if body.text("room_alias_name", None) is not None:
+        raise MatrixError("Room aliases are not supported yet", status=400)
+    if body.data.get("invite_3pid"):
+        raise MatrixError("Third-party invites are not supported", status=400)
+    creation = body.object("creation_content", required=False)
+    override = body.object("power_level_content_override", required=False)
+    request = RoomRequest(
+        preset=preset,
+        creation_content=creation.data if creation else {},
+        initial_state=_initial_state(body),
+        name=body.text("name", None, max_length=255),
+        topic=body.text("topic", None, max_length=4096),
+        invite=_user_ids(body, "invite"),
+        is_direct=body.flag("is_direct", False),
+        power_level_content_override=override.data if override else None,
+    )
+    room_version = KNOWN_ROOM_VERSIONS[version_id]
+    creator = requester.user_id
+    now = current.clock.now_ms()
+    content = create_content(request, creator, room_version)
+    if room_version.room_id_format is RoomIdFormat.CREATE_EVENT_HASH:
+        room_id = v12_room_id(room_version, content, sender=creator, origin_server_ts=now,
+                              server_name=current.config.server_name)
+    else:
+        opaque = "".join(secrets.choice(string.ascii_letters) for _ in range(18))
+        room_id = legacy_room_id(opaque, current.config.server_name)
+    profile = _profile_fields(current, creator)
+    plan = [{"type": t.type, "state_key": t.state_key, "content": dict(t.content)}
+            for t in initial_events(request, creator, room_version, profile)]
+    tasks_api.create_room(current.dispatcher, room_id=room_id, room_version=version_id, creator=creator,
+                          create_content=content, origin_server_ts=now, initial_events=plan)
+    return {"room_id": room_id}
+
+
+def _profile_fields(current: Deps, user_id: str) -> dict[str, str]:
+    with current.database.read() as conn:
+        profile = current.stores.profiles.get_profile(conn, user_id)
+    fields = {"displayname": profile.displayname, "avatar_url": profile.avatar_url} if profile else {}
+    return {key: value for key, value in fields.items() if value}
+
+
+def send_event(room_id: str, event_type: str, txn_id: str) -> dict[str, Any]:
+    current = deps()
+    requester = authenticate(current, allow_guest=True)
+    if len(txn_id) > MAX_TXN_ID_LENGTH:
+        raise InvalidParam("Transaction id too long")
+    content = json_body().data
+    with current.database.read() as conn:
+        earlier = current.stores.events.get_txn_event_id(conn, requester.user_id, requester.device_id, room_id,
+                                                         txn_id)
+    if earlier is not None:
+        return {"event_id": earlier}
+    check_rate_limit(current, "rc_message", requester.user_id)
+    result = tasks_api.create_event(current.dispatcher, room_id=room_id, sender=requester.user_id,
+                                    event_type=event_type, content=content, device_id=requester.device_id,
+                                    txn_id=txn_id)
+    return {"event_id": result["event_id"]}
+
+
+def set_state(room_id: str, event_type: str, state_key: str = "") -> dict[str, Any]:
+    current = deps()
+    requester = authenticate(current, allow_guest=True)
+    content = json_body().data
+    result = tasks_api.create_event(current.dispatcher, room_id=room_id, sender=requester.user_id,
+                                    event_type=event_type, content=content, state_key=state_key)
+    return {"event_id": result["event_id"]}
+
+
+def get_state_event(room_id: str, event_type: str, state_key: str = "") -> dict[str, Any]:
+    current = deps()
+    requester = authenticate(current, allow_guest=True)
+    with current.database.read() as conn:
+        require_joined(current, conn, room_id, requester.user_id)
+        event_id = current.stores.state.get_current_state_event_id(conn, room_id, (event_type, state_key))
+        stored = current.stores.events.get_event(conn, event_id) if event_id else None
+    if stored is None:
+        raise NotFound("Event not found")
+    return dict(stored.event.content)
+
+
+def get_state(room_id: str) -> list[dict[str, Any]]:
+    current = deps()
+    requester = authenticate(current, allow_guest=True)
+    with current.database.read() as conn:
+        require_joined(current, conn, room_id, requester.user_id)
+        state = current.stores.state.get_current_state_ids(conn, room_id)
+        events = current.stores.events.get_events(conn, state.values())
+    now = current.clock.now_ms()
+    return [client_event(stored, now) for stored in sorted(events.values(), key=lambda s: s.stream_ordering)]
+
+
+def get_event(room_id: str, event_id: str) -> dict[str, Any]:
+    current = deps()
+    requester = authenticate(current, allow_guest=True)
+    with current.database.read() as conn:
+        require_joined(current, conn, room_id, requester.user_id)
+        stored = current.stores.events.get_event(conn, event_id)
+    if stored is None or stored.rejected_reason is not None or stored.room_id != room_id:
+        raise NotFound("Event not found")
+    return client_event(stored, current.clock.now_ms())
+
+
+def get_joined_rooms() -> dict[str, Any]:
+    current = deps()
+    requester = authenticate(current, allow_guest=True)
+    with current.database.read() as conn:
+        rooms = current.stores.state.list_rooms_with_membership(conn, requester.user_id, "join")
+    return {"joined_rooms": rooms}
+
+
+def register_routes(blueprint: Blueprint) -> None:
+    client_route(blueprint, "/createRoom", methods=["POST"])(create_room)
+    client_route(blueprint, "/rooms/<room_id>/send/<event_type>/<txn_id>", methods=["PUT"])(send_event)
+    client_route(blueprint, "/rooms/<room_id>/state/<event_type>", methods=["PUT"])(set_state)
+    client_route(blueprint, "/rooms/<room_id>/state/<event_type>/", methods=["PUT"])(set_state)
+    client_route(blueprint, "/rooms/<room_id>/state/<event_type>/<path:state_key>", methods=["PUT"])(set_state)
+    client_route(blueprint, "/rooms/<room_id>/state/<event_type>", methods=["GET"])(get_state_event)
+    client_route(blueprint, "/rooms/<room_id>/state/<event_type>/", methods=["GET"])(get_state_event)
+    client_route(blueprint, "/rooms/<room_id>/state/<event_type>/<path:state_key>",
+                 methods=["GET"])(get_state_event)
+    client_route(blueprint, "/rooms/<room_id>/state", methods=["GET"])(get_state)
+    client_route(blueprint, "/rooms/<room_id>/event/<event_id>", methods=["GET"])(get_event)
+    client_route(blueprint, "/joined_rooms", methods=["GET"])(get_joined_rooms)
