@@ -281,3 +281,58 @@ event_txn_ids = Table(
     Column("created_ts", BigInteger, nullable=False),
     PrimaryKeyConstraint("user_id", "device_id", "room_id", "txn_id"),
 )
+
+# --- What the events writer derives from events, for the read paths -------------------------------------------
+
+# Redactions as they arrive; whether one applies (and so whether to serve the target redacted) is decided with
+# the room version's rules when the target is read, as the spec lets a redaction precede its target.
+redactions = Table(
+    "redactions",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("redacts", Text, nullable=False),
+    Column("room_id", Text, nullable=False),
+    Index(None, "redacts"),
+)
+
+# m.relates_to of every event that has one (edits, reactions, replies in threads, references).
+event_relations = Table(
+    "event_relations",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("room_id", Text, nullable=False),
+    Column("relates_to_id", Text, nullable=False),
+    Column("relation_type", Text, nullable=False),
+    Column("aggregation_key", Text, nullable=True),
+    Index(None, "relates_to_id", "relation_type"),
+)
+
+room_aliases = Table(
+    "room_aliases",
+    metadata,
+    Column("room_alias", Text, primary_key=True),
+    Column("room_id", Text, nullable=False),
+    Column("creator", Text, nullable=False),
+    Column("created_ts", BigInteger, nullable=False),
+    Index(None, "room_id"),
+)
+
+# Rooms published in this server's room directory (``/directory/list/room`` and ``/publicRooms``).
+room_directory = Table(
+    "room_directory",
+    metadata,
+    Column("room_id", Text, primary_key=True),
+    Column("published_ts", BigInteger, nullable=False),
+)
+
+event_reports = Table(
+    "event_reports",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("room_id", Text, nullable=False),
+    Column("event_id", Text, nullable=True),
+    Column("user_id", Text, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("score", Integer, nullable=True),
+    Column("received_ts", BigInteger, nullable=False),
+)

@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 
 from persistence.doorbell import Ring
 from persistence.locks import lock_room
+from persistence.stores.relations import Relation
 from persistence.stores.rooms import Room
 from protocol.auth import CREATE_KEY, auth_types_for_event, check_auth
 from protocol.errors import MatrixError, NotFound
@@ -86,8 +87,30 @@ def _store(context: TaskContext, conn: Connection, room_id: str, event: Event, e
                                                 stores.state.get_current_state_ids(conn, room_id))
     stores.state.insert_event_state_group(conn, event.event_id, group)
     stores.events.replace_forward_extremities(conn, room_id, extremities, event.event_id)
+    _record_derived(context, conn, room_id, event)
     stores.stream_ids.advance_position(conn, STREAM, context.instance_name, stream_ordering)
     return Appended(event, stream_ordering)
+
+
+def _record_derived(context: TaskContext, conn: Connection, room_id: str, event: Event) -> None:
+    """Index what read paths look events up by: the redaction's target, the relation's parent."""
+    if event.redacts is not None:
+        context.stores.relations.insert_redaction(conn, event.event_id, event.redacts, room_id)
+    relation = relation_of(event)
+    if relation is not None:
+        context.stores.relations.insert_relation(conn, room_id, relation)
+
+
+def relation_of(event: Event) -> Relation | None:
+    """``content.m.relates_to`` with a ``rel_type`` and an ``event_id`` (spec: "Forming relationships")."""
+    relates_to = event.content.get("m.relates_to")
+    if not isinstance(relates_to, Mapping):
+        return None
+    rel_type, parent = relates_to.get("rel_type"), relates_to.get("event_id")
+    if not isinstance(rel_type, str) or not isinstance(parent, str):
+        return None
+    key = relates_to.get("key") if rel_type == "m.annotation" else None
+    return Relation(event.event_id, parent, rel_type, key if isinstance(key, str) else None)
 
 
 def create_event(

@@ -11,6 +11,7 @@ from persistence.stores.events import EventStore
 from persistence.stores.outbox import OutboxStore
 from persistence.stores.profiles import ProfileStore
 from persistence.stores.registration_tokens import RegistrationTokenStore
+from persistence.stores.relations import RelationStore
 from persistence.stores.rooms import RoomStore
 from persistence.stores.state import StateStore
 from persistence.stores.tokens import TokenStore
@@ -36,3 +37,4 @@ class Stores:
     rooms: RoomStore = field(default_factory=RoomStore)
     events: EventStore = field(default_factory=EventStore)
     state: StateStore = field(default_factory=StateStore)
+    relations: RelationStore = field(default_factory=RelationStore)

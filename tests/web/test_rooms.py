@@ -139,3 +139,21 @@ def test_room_dag_stays_linear(homeserver: HomeserverUnderTest) -> None:
     for earlier, later in itertools.pairwise(events):
         assert later.event.prev_event_ids == (earlier.event_id,)
         assert later.event.depth == earlier.event.depth + 1
+
+
+def test_redactions_and_relations_are_indexed_by_the_writer(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice)
+    send = f"/_matrix/client/v3/rooms/{room_id}/send"
+    parent = homeserver.put(f"{send}/m.room.message/p", token=alice, json={"body": "hi"}).json["event_id"]
+    reaction = homeserver.put(f"{send}/m.reaction/r", token=alice, json={
+        "m.relates_to": {"rel_type": "m.annotation", "event_id": parent, "key": "👍"}}).json["event_id"]
+    redaction = homeserver.put(f"{send}/m.room.redaction/x", token=alice,
+                               json={"redacts": reaction}).json["event_id"]
+    with homeserver.deps.database.read() as conn:
+        relations = homeserver.deps.stores.relations
+        assert relations.list_redactions_of(conn, [reaction]) == {reaction: [redaction]}
+    with homeserver.deps.database.read() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT event_id, relates_to_id, relation_type, aggregation_key FROM event_relations").fetchall()
+    assert [tuple(row) for row in rows] == [(reaction, parent, "m.annotation", "👍")]
