@@ -65,6 +65,8 @@ class RedisConfig:
 
     enabled: bool
     url: str
+    key_prefix: str = ""
+    """Ganglion's addition: prepended to every Redis key and channel, so servers can share one Redis."""
 
 
 def parse_redis(section: Section) -> RedisConfig:
@@ -75,9 +77,10 @@ def parse_redis(section: Section) -> RedisConfig:
     dbid = section.integer("dbid", 0, minimum=0)
     password = section.text("password", None)
     use_tls = section.flag("use_tls", False)
+    key_prefix = section.text("key_prefix", "")
     auth = f":{quote(password, safe='')}@" if password else ""
     if path:
         url = f"redis+socket://{auth}{path}?db={dbid}"
     else:
         url = f"{'rediss' if use_tls else 'redis'}://{auth}{host}:{port}/{dbid}"
-    return RedisConfig(enabled=enabled, url=url)
+    return RedisConfig(enabled=enabled, url=url, key_prefix=key_prefix)

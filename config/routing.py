@@ -112,7 +112,7 @@ class RoutingTable:
         return tuple(dict.fromkeys(i for instances in self._instances.values() for i in instances))
 
 
-def celery_settings(broker_url: str, result_url: str) -> dict[str, Any]:
+def celery_settings(broker_url: str, result_url: str, key_prefix: str = "") -> dict[str, Any]:
     """Celery settings every Ganglion process shares (DESIGN.md, "Streams, queues and config").
 
     ``task_acks_late`` + ``task_reject_on_worker_lost`` make delivery at-least-once (tasks are idempotent);
@@ -120,6 +120,7 @@ def celery_settings(broker_url: str, result_url: str) -> dict[str, Any]:
     message can only go to a declared queue. The visibility timeout bounds how long a message held by a dead
     worker waits before redelivery.
     """
+    prefix = {"global_keyprefix": key_prefix} if key_prefix else {}
     return {
         "broker_url": broker_url,
         "result_backend": result_url,
@@ -132,8 +133,8 @@ def celery_settings(broker_url: str, result_url: str) -> dict[str, Any]:
         "task_create_missing_queues": False,
         "task_ignore_result": True,
         "result_expires": 3600,
-        "broker_transport_options": {"visibility_timeout": 600},
-        "result_backend_transport_options": {"retry_policy": {"timeout": 5.0}},
+        "broker_transport_options": {"visibility_timeout": 600, **prefix},
+        "result_backend_transport_options": {"retry_policy": {"timeout": 5.0}, **prefix},
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,
     }

@@ -27,7 +27,7 @@ from web.token_cache import TokenCache
 
 
 def replication_channel(config: HomeserverConfig) -> str:
-    return f"ganglion:{config.server_name}:replication"
+    return f"{config.redis.key_prefix}ganglion:{config.server_name}:replication"
 
 
 def redis_doorbell(config: HomeserverConfig) -> Doorbell:
@@ -61,7 +61,7 @@ def build_web_worker(config: HomeserverConfig, clock: Clock | None = None) -> De
     celery = create_celery(config)
     dispatcher = CeleryDispatcher(celery, catalogue(), config.routing, config.workers.replication_secret)
     client = redis.Redis.from_url(config.redis.url, socket_timeout=2, socket_connect_timeout=2)
-    buckets = RedisBuckets(client, f"ganglion:{config.server_name}:ratelimit:")
+    buckets = RedisBuckets(client, f"{config.redis.key_prefix}ganglion:{config.server_name}:ratelimit:")
     return Deps(config, Database(config.database), Stores(), dispatcher, redis_doorbell(config), clock, buckets,
                 TokenCache())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from tests.services import (
     PG_HOST,
     PG_PORT,
     PG_USER,
+    drop_pg_database,
     pg_database_args,
     recreate_pg_database,
     redis_client,
@@ -40,21 +42,28 @@ def worker_slot(worker_id: str) -> int:
     return worker_index(worker_id)
 
 
+# Databases and Redis keys carry the test process's pid, so test runs sharing a machine never collide.
+RUN_ID = f"{os.getpid()}"
+
+
 @pytest.fixture(scope="session")
-def pg_database_name(worker_slot: int) -> str:
-    name = f"ganglion_test_{worker_slot}"
+def pg_database_name(worker_slot: int) -> Iterator[str]:
+    name = f"ganglion_test_{RUN_ID}"
     recreate_pg_database(name)
     database = Database(parse_config(_data_for("workers", name, 0)).database)
     migrate.upgrade(database)
     database.dispose()
-    return name
+    yield name
+    drop_pg_database(name)
 
 
 @pytest.fixture(scope="session")
-def redis_db(worker_slot: int) -> int:
+def redis_db(worker_slot: int) -> Iterator[int]:
     db = redis_db_for(worker_slot)
-    redis_client(db).flushdb()
-    return db
+    yield db
+    client = redis_client(db)
+    for key in client.scan_iter(match=f"test{RUN_ID}:*"):
+        client.delete(key)
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +82,8 @@ def _data_for(shape: str, pg_name: str, redis_db: int, sqlite_path: str = ":memo
     data = base_config_data()
     if shape == "workers":
         data["database"] = {"name": "psycopg2", "args": pg_database_args(pg_name)}
-        data["redis"] = {"enabled": True, "host": "127.0.0.1", "port": 6379, "dbid": redis_db}
+        data["redis"] = {"enabled": True, "host": "127.0.0.1", "port": 6379, "dbid": redis_db,
+                         "key_prefix": f"test{RUN_ID}:"}
     else:
         data["database"] = {"name": "sqlite3", "args": {"database": sqlite_path}}
     return data
@@ -150,7 +160,7 @@ def make_homeserver(shape: str, request: pytest.FixtureRequest, tmp_path: Path,
             deps = build_web_worker(config, clock)
             _reset_postgres(deps.database)
             client = redis_client(db)
-            for key in client.scan_iter(match="ganglion:*:ratelimit:*"):
+            for key in client.scan_iter(match=f"test{RUN_ID}:ganglion:*:ratelimit:*"):
                 client.delete(key)
         else:
             sqlite_path = tmp_path / f"homeserver{len(built)}.db"

@@ -20,6 +20,15 @@ def worker_index(worker_id: str) -> int:
 
 
 def recreate_pg_database(name: str) -> None:
+    drop_pg_database(name)
+    connection = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres")
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    connection.close()
+
+
+def drop_pg_database(name: str) -> None:
     connection = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres")
     connection.autocommit = True
     with connection.cursor() as cursor:
@@ -28,7 +37,6 @@ def recreate_pg_database(name: str) -> None:
             (name,),
         )
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
     connection.close()
 
 

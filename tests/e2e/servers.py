@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 from sqlalchemy import create_engine, text
 
-from tests.services import pg_database_args, recreate_pg_database, redis_client, worker_index
+from tests.services import drop_pg_database, pg_database_args, recreate_pg_database, redis_client, worker_index
 
 HOST = "127.0.0.1"
 SERVER_NAME = "localhost"
@@ -100,6 +100,13 @@ class RunningServer:
         # Web tier first, so nothing enqueues work while the Celery worker shuts down.
         for process in reversed(self.processes):
             process.stop()
+        if self.pg_database is not None:
+            drop_pg_database(self.pg_database)
+        if self.redis_db is not None:
+            client = redis_client(self.redis_db)
+            for key in client.scan_iter(match=f"{self.pg_database}:*"):
+                client.delete(key)
+            client.close()
 
     def run_cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         """Run a ``ganglion`` admin command against this server's config."""
@@ -196,17 +203,15 @@ def start_workers(directory: Path, *, slot: int | None = None, web_workers: int 
     """The worker shape: a fresh PostgreSQL database, a dedicated Redis db, ``ganglion worker NAME`` for each of
     ``instances`` and ``ganglion web``."""
     slot = xdist_slot() if slot is None else slot
-    pg_name = f"ganglion_e2e_{slot}"
+    port = free_port()
+    # Named after this process and port: test runs sharing the machine never share a database or Redis keys.
+    pg_name = f"ganglion_e2e_{os.getpid()}_{port}"
     redis_db = e2e_redis_db(slot)
     recreate_pg_database(pg_name)
-    client = redis_client(redis_db)
-    client.flushdb()
-    client.close()
-
-    port = free_port()
     config_path = write_config(directory, port, {
         "database": {"name": "psycopg2", "args": pg_database_args(pg_name)},
-        "redis": {"enabled": True, "host": "127.0.0.1", "port": 6379, "dbid": redis_db},
+        "redis": {"enabled": True, "host": "127.0.0.1", "port": 6379, "dbid": redis_db,
+                  "key_prefix": f"{pg_name}:"},
         **overrides,
     })
     server = RunningServer("workers", directory, config_path, port, pg_database=pg_name, redis_db=redis_db)
