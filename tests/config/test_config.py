@@ -31,6 +31,16 @@ def test_postgres_and_redis_sections_become_urls() -> None:
     assert config.database.url == "postgresql+psycopg2://synapse:p%40ss@db:5433/synapse"
     assert (config.database.pool_min, config.database.pool_max) == (2, 7)
     assert config.redis.url == "redis://cache:6379/3"
+    assert config.redis.key_prefix == ""
+
+
+def test_redis_key_prefix_reaches_broker_and_results() -> None:
+    from config.routing import celery_settings
+
+    config = parse_config({**MINIMAL, "redis": {"enabled": True, "key_prefix": "hs1:"}})
+    settings = celery_settings("redis://x/0", "redis://x/0", config.redis.key_prefix)
+    assert settings["broker_transport_options"]["global_keyprefix"] == "hs1:"
+    assert settings["result_backend_transport_options"]["global_keyprefix"] == "hs1:"
 
 
 @pytest.mark.parametrize(
