@@ -24,77 +24,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import platform
 import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from bench.harness import OperationFailed, PhaseResult, describe, format_table, run_items
+
 REGISTER_PATH = "/_matrix/client/v3/register"
 LOGIN_PATH = "/_matrix/client/v3/login"
 VERSIONS_PATH = "/_matrix/client/versions"
 MAX_USERS = 10_000
-MAX_ERROR_SAMPLES = 5
-
-
-class OperationFailed(Exception):
-    """An operation got an answer it should not have; the message says which."""
-
-
-@dataclass
-class PhaseResult:
-    operation: str
-    mode: str
-    concurrency: int
-    attempted: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    wall_seconds: float = 0.0
-    latencies_ms: list[float] = field(default_factory=list, repr=False)
-    error_samples: list[str] = field(default_factory=list)
-
-    @property
-    def throughput(self) -> float:
-        return self.succeeded / self.wall_seconds if self.wall_seconds > 0 else 0.0
-
-    def summary(self) -> dict[str, Any]:
-        ordered = sorted(self.latencies_ms)
-        return {
-            "operation": self.operation,
-            "mode": self.mode,
-            "concurrency": self.concurrency,
-            "attempted": self.attempted,
-            "succeeded": self.succeeded,
-            "failed": self.failed,
-            "wall_seconds": round(self.wall_seconds, 3),
-            "throughput_per_s": round(self.throughput, 2),
-            "p50_ms": _rounded(percentile(ordered, 50)),
-            "p90_ms": _rounded(percentile(ordered, 90)),
-            "p99_ms": _rounded(percentile(ordered, 99)),
-            "max_ms": _rounded(ordered[-1] if ordered else None),
-            "mean_ms": _rounded(sum(ordered) / len(ordered) if ordered else None),
-            "error_samples": self.error_samples,
-        }
-
-
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
-
-
-def percentile(ordered: Sequence[float], pct: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default) over an already sorted sequence."""
-    if not ordered:
-        return None
-    rank = (len(ordered) - 1) * pct / 100
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 @dataclass(frozen=True)
@@ -103,27 +50,17 @@ class Account:
     password: str
 
 
-def _describe(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return f"HTTP {response.status_code}: {response.text[:200]!r}"
-    if isinstance(body, dict):
-        return f"HTTP {response.status_code} {body.get('errcode')}: {body.get('error')}"
-    return f"HTTP {response.status_code}"
-
-
 async def register(client: httpx.AsyncClient, account: Account) -> None:
     """The dummy UIA flow: get a session from the 401, then complete ``m.login.dummy`` with it."""
     body: dict[str, Any] = {"username": account.localpart, "password": account.password,
                             "initial_device_display_name": "bench"}
     first = await client.post(REGISTER_PATH, json=body)
     if first.status_code != 401 or "session" not in first.json():
-        raise OperationFailed(f"register (no auth) expected 401 with a session, got {_describe(first)}")
+        raise OperationFailed(f"register (no auth) expected 401 with a session, got {describe(first)}")
     session = first.json()["session"]
     second = await client.post(REGISTER_PATH, json={**body, "auth": {"type": "m.login.dummy", "session": session}})
     if second.status_code != 200 or "user_id" not in second.json():
-        raise OperationFailed(f"register (dummy auth) failed: {_describe(second)}")
+        raise OperationFailed(f"register (dummy auth) failed: {describe(second)}")
 
 
 async def login(client: httpx.AsyncClient, account: Account) -> None:
@@ -131,41 +68,15 @@ async def login(client: httpx.AsyncClient, account: Account) -> None:
             "password": account.password, "initial_device_display_name": "bench"}
     response = await client.post(LOGIN_PATH, json=body)
     if response.status_code != 200 or "access_token" not in response.json():
-        raise OperationFailed(f"login failed: {_describe(response)}")
+        raise OperationFailed(f"login failed: {describe(response)}")
 
 
-Operation = Callable[[httpx.AsyncClient, Account], Awaitable[None]]
-
-
-async def run_phase(client: httpx.AsyncClient, name: str, operation: Operation, accounts: Sequence[Account],
-                    concurrency: int, deadline: float) -> tuple[PhaseResult, list[Account]]:
-    """Run ``operation`` once per account with ``concurrency`` in flight; returns the result and the accounts
-    it succeeded for. Nothing starts after ``deadline`` (a ``time.monotonic()`` value)."""
-    result = PhaseResult(name, "sequential" if concurrency == 1 else "concurrent", concurrency)
-    succeeded: list[Account] = []
-    pending = iter(accounts)
-
-    async def worker() -> None:
-        for account in pending:  # shared iterator: each account is taken by exactly one worker
-            if time.monotonic() >= deadline:
-                return
-            result.attempted += 1
-            started = time.perf_counter()
-            try:
-                await operation(client, account)
-            except (OperationFailed, httpx.HTTPError, ValueError) as error:
-                result.failed += 1
-                if len(result.error_samples) < MAX_ERROR_SAMPLES:
-                    result.error_samples.append(f"{type(error).__name__}: {error}")
-                continue
-            result.latencies_ms.append((time.perf_counter() - started) * 1000)
-            succeeded.append(account)
-            result.succeeded += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(accounts))))))
-    result.wall_seconds = time.perf_counter() - started
-    return result, succeeded
+async def run_phase(client: httpx.AsyncClient, name: str,
+                    operation: Callable[[httpx.AsyncClient, Account], Awaitable[None]],
+                    accounts: Sequence[Account], concurrency: int,
+                    deadline: float) -> tuple[PhaseResult, list[Account]]:
+    """One phase over ``accounts``; returns the result and the accounts it succeeded for."""
+    return await run_items(name, lambda account: operation(client, account), accounts, concurrency, deadline)
 
 
 def new_accounts(count: int, run_id: str, tag: str) -> list[Account]:
@@ -207,30 +118,6 @@ async def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "deadline_hit": time.monotonic() >= deadline,
         "results": [phase.summary() for phase in results],
     }
-
-
-def format_table(report: dict[str, Any]) -> str:
-    headers = ["operation", "mode", "conc", "ok", "failed", "p50 ms", "p90 ms", "p99 ms", "max ms", "req/s"]
-    rows = [[r["operation"], r["mode"], str(r["concurrency"]), str(r["succeeded"]), str(r["failed"]),
-             *(_cell(r[key]) for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms")),
-             f"{r['throughput_per_s']:.1f}"] for r in report["results"]]
-    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(len(headers))]
-    lines = [" | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),
-             "-+-".join("-" * w for w in widths)]
-    lines += [" | ".join(c.rjust(w) if i >= 2 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths,
-                                                                                          strict=True)))
-              for row in rows]
-    notes = [f"server {report['url']}, {report['users']} users per phase, {report['date']}"]
-    if report["deadline_hit"]:
-        notes.append(f"deadline of {report['deadline_seconds']}s reached: later phases may be partial")
-    for r in report["results"]:
-        for sample in r["error_samples"]:
-            notes.append(f"{r['operation']}/{r['mode']} error: {sample}")
-    return "\n".join([*lines, "", *notes])
-
-
-def _cell(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

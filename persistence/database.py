@@ -7,6 +7,7 @@ from ``database.args.cp_min``/``cp_max``, as Synapse does.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -42,6 +43,7 @@ class Database:
 
     def __init__(self, config: DatabaseConfig) -> None:
         self.config = config
+        self._sqlite_writer = threading.RLock()
         if config.is_sqlite:
             in_memory = config.url == "sqlite://"
             self.engine = create_engine(
@@ -65,10 +67,18 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A transaction that will write: committed on success, rolled back on any exception."""
-        with self.engine.connect() as connection:
-            if self.is_sqlite:
-                connection = connection.execution_options(sqlite_immediate=True)
+        """A transaction that will write: committed on success, rolled back on any exception.
+
+        On SQLite the writers of this process first queue on a lock: SQLite allows one writer at a time anyway,
+        and a thread waiting on a lock wakes the moment it is free, where SQLite's busy handler sleeps in
+        growing steps and turns contention into tail latency.
+        """
+        if not self.is_sqlite:
+            with self.engine.connect() as connection, connection.begin():
+                yield connection
+            return
+        with self._sqlite_writer, self.engine.connect() as connection:
+            connection = connection.execution_options(sqlite_immediate=True)
             with connection.begin():
                 yield connection
 

@@ -49,8 +49,8 @@ def append_event(context: TaskContext, conn: Connection, room: Room, template: E
     room_version = KNOWN_ROOM_VERSIONS[room.room_version]
     extremities = stores.events.list_forward_extremities(conn, room.room_id)
     prev_events = [stored.event for stored in stores.events.get_events(conn, extremities).values()]
-    current = stores.state.get_current_state_ids(conn, room.room_id)
     wanted = auth_types_for_event(template.type, sender, template.state_key, template.content, room_version)
+    current = stores.state.get_current_state_ids_for(conn, room.room_id, wanted | {CREATE_KEY})
     auth_ids = {key: current[key] for key in wanted if key in current}
     auth_events = stores.events.get_events(conn, auth_ids.values())
     auth_state: dict[StateKey, Event] = {key: auth_events[event_id].event for key, event_id in auth_ids.items()}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Connection, delete, insert, select
 
@@ -68,6 +68,21 @@ class StateStore:
     def get_current_state_ids(self, conn: Connection, room_id: str) -> dict[StateKey, str]:
         rows = conn.execute(select(current_state_events).where(current_state_events.c.room_id == room_id))
         return {(row.type, row.state_key): row.event_id for row in rows}
+
+    def get_current_state_ids_for(self, conn: Connection, room_id: str,
+                                  keys: Iterable[StateKey]) -> dict[StateKey, str]:
+        """Only the named entries of the current state: what building one event needs, whatever the room size."""
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        types = {key[0] for key in wanted}
+        state_keys = {key[1] for key in wanted}
+        rows = conn.execute(select(current_state_events.c.type, current_state_events.c.state_key,
+                                   current_state_events.c.event_id).where(
+            current_state_events.c.room_id == room_id, current_state_events.c.type.in_(types),
+            current_state_events.c.state_key.in_(state_keys)))
+        found = {(row.type, row.state_key): row.event_id for row in rows}
+        return {key: event_id for key, event_id in found.items() if key in wanted}
 
     def get_current_state_event_id(self, conn: Connection, room_id: str, key: StateKey) -> str | None:
         return conn.execute(select(current_state_events.c.event_id).where(

@@ -1,0 +1,141 @@
+"""What every benchmark here shares: timing phases of operations, percentiles, and the report table.
+
+A phase runs one operation per item with a fixed number in flight; nothing starts after the deadline, failures
+are counted (with a few samples) and left out of the latencies, and nothing is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+
+MAX_ERROR_SAMPLES = 5
+T = TypeVar("T")
+
+
+class OperationFailed(Exception):
+    """An operation got an answer it should not have; the message says which."""
+
+
+@dataclass
+class PhaseResult:
+    operation: str
+    mode: str
+    concurrency: int
+    attempted: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    wall_seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+    error_samples: list[str] = field(default_factory=list)
+
+    @property
+    def throughput(self) -> float:
+        return self.succeeded / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies_ms)
+        return {
+            "operation": self.operation,
+            "mode": self.mode,
+            "concurrency": self.concurrency,
+            "attempted": self.attempted,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "wall_seconds": round(self.wall_seconds, 3),
+            "throughput_per_s": round(self.throughput, 2),
+            "p50_ms": _rounded(percentile(ordered, 50)),
+            "p90_ms": _rounded(percentile(ordered, 90)),
+            "p99_ms": _rounded(percentile(ordered, 99)),
+            "max_ms": _rounded(ordered[-1] if ordered else None),
+            "mean_ms": _rounded(sum(ordered) / len(ordered) if ordered else None),
+            "error_samples": self.error_samples,
+        }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def percentile(ordered: Sequence[float], pct: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default) over an already sorted sequence."""
+    if not ordered:
+        return None
+    rank = (len(ordered) - 1) * pct / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+
+def describe(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}: {response.text[:200]!r}"
+    if isinstance(body, dict):
+        return f"HTTP {response.status_code} {body.get('errcode')}: {body.get('error')}"
+    return f"HTTP {response.status_code}"
+
+
+
+async def run_items(name: str, operation: Callable[[T], Awaitable[None]], items: Sequence[T], concurrency: int,
+                    deadline: float, mode: str | None = None) -> tuple[PhaseResult, list[T]]:
+    """Run ``operation`` once per item with ``concurrency`` in flight; returns the result and the items it
+    succeeded for. Nothing starts after ``deadline`` (a ``time.monotonic()`` value)."""
+    result = PhaseResult(name, mode or ("sequential" if concurrency == 1 else "concurrent"), concurrency)
+    succeeded: list[T] = []
+    pending = iter(items)
+
+    async def worker() -> None:
+        for item in pending:  # shared iterator: each item is taken by exactly one worker
+            if time.monotonic() >= deadline:
+                return
+            result.attempted += 1
+            started = time.perf_counter()
+            try:
+                await operation(item)
+            except (OperationFailed, httpx.HTTPError, ValueError, KeyError) as error:
+                result.failed += 1
+                if len(result.error_samples) < MAX_ERROR_SAMPLES:
+                    result.error_samples.append(f"{type(error).__name__}: {error}")
+                continue
+            result.latencies_ms.append((time.perf_counter() - started) * 1000)
+            succeeded.append(item)
+            result.succeeded += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(items))))))
+    result.wall_seconds = time.perf_counter() - started
+    return result, succeeded
+
+
+def format_table(report: dict[str, Any]) -> str:
+    headers = ["operation", "mode", "conc", "ok", "failed", "p50 ms", "p90 ms", "p99 ms", "max ms", "req/s"]
+    rows = [[r["operation"], r["mode"], str(r["concurrency"]), str(r["succeeded"]), str(r["failed"]),
+             *(_cell(r[key]) for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms")),
+             f"{r['throughput_per_s']:.1f}"] for r in report["results"]]
+    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(len(headers))]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),
+             "-+-".join("-" * w for w in widths)]
+    lines += [" | ".join(c.rjust(w) if i >= 2 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths,
+                                                                                          strict=True)))
+              for row in rows]
+    notes = [f"server {report['url']}, {report['users']} items per phase, {report['date']}"]
+    if report["deadline_hit"]:
+        notes.append(f"deadline of {report['deadline_seconds']}s reached: later phases may be partial")
+    for r in report["results"]:
+        for sample in r["error_samples"]:
+            notes.append(f"{r['operation']}/{r['mode']} error: {sample}")
+    return "\n".join([*lines, "", *notes])
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+

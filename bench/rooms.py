@@ -1,0 +1,173 @@
+"""Room latencies and throughput against any Matrix homeserver: create, send, join, paginate.
+
+  python -m bench.rooms --url http://127.0.0.1:8008 --messages 200 --concurrency 8 --members 200 [--json out.json]
+
+Phases (accounts are registered first and not measured; raise the server's rate limits, see bench/README.md):
+
+  createRoom/sequential       one private room at a time
+  send/sequential             messages into one room, one at a time (each a new txn id)
+  send/one-room concurrent    ``--concurrency`` members sending into one shared room
+  send/many-rooms concurrent  ``--concurrency`` users each sending into their own room
+  join/sequential             ``--members`` users joining one public room, one after another (the room grows)
+  messages/sequential         paginating that room's history backwards, 20 events a page
+
+Every loop is bounded by its count and by ``--deadline``; failures are counted, never retried.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import secrets
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from bench.harness import OperationFailed, PhaseResult, describe, format_table, run_items
+
+CLIENT = "/_matrix/client/v3"
+MAX_COUNT = 10_000
+
+
+async def register(client: httpx.AsyncClient, localpart: str) -> str:
+    """A new account through the dummy flow (the first request only asks for the flows); returns its token."""
+    first = await client.post(f"{CLIENT}/register", json={})
+    session = first.json().get("session")
+    body = {"username": localpart, "password": secrets.token_urlsafe(12),
+            "auth": {"type": "m.login.dummy", "session": session}}
+    second = await client.post(f"{CLIENT}/register", json=body)
+    if second.status_code != 200:
+        raise OperationFailed(f"register failed: {describe(second)}")
+    return str(second.json()["access_token"])
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def create_room(client: httpx.AsyncClient, token: str, **body: Any) -> str:
+    response = await client.post(f"{CLIENT}/createRoom", json=body, headers=_auth(token))
+    if response.status_code != 200:
+        raise OperationFailed(f"createRoom failed: {describe(response)}")
+    return str(response.json()["room_id"])
+
+
+async def send(client: httpx.AsyncClient, token: str, room_id: str, text: str) -> None:
+    txn = secrets.token_hex(8)
+    response = await client.put(f"{CLIENT}/rooms/{room_id}/send/m.room.message/{txn}",
+                                json={"msgtype": "m.text", "body": text}, headers=_auth(token))
+    if response.status_code != 200:
+        raise OperationFailed(f"send failed: {describe(response)}")
+
+
+async def join(client: httpx.AsyncClient, token: str, room_id: str) -> None:
+    response = await client.post(f"{CLIENT}/rooms/{room_id}/join", json={}, headers=_auth(token))
+    if response.status_code != 200:
+        raise OperationFailed(f"join failed: {describe(response)}")
+
+
+async def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    deadline = time.monotonic() + args.deadline
+    run_id = secrets.token_hex(4)
+    limits = httpx.Limits(max_connections=args.concurrency + 4, max_keepalive_connections=args.concurrency + 4)
+    results: list[PhaseResult] = []
+    async with httpx.AsyncClient(base_url=args.url, timeout=args.timeout, limits=limits) as client:
+        (await client.get("/_matrix/client/versions")).raise_for_status()
+        tokens = await asyncio.gather(*(register(client, f"bench_{run_id}_{i}")
+                                        for i in range(args.concurrency + 1)))
+        owner, senders = tokens[0], tokens[1:]
+
+        async def create(_: int) -> None:
+            await create_room(client, owner, preset="private_chat")
+
+        results.append((await run_items("createRoom", create, range(args.rooms), 1, deadline))[0])
+
+        own_room = await create_room(client, owner, preset="private_chat")
+        texts = [f"message {i}" for i in range(args.messages)]
+        results.append((await run_items("send", lambda text: send(client, owner, own_room, text), texts, 1,
+                                        deadline))[0])
+
+        shared = await create_room(client, owner, preset="public_chat")
+        await asyncio.gather(*(join(client, token, shared) for token in senders))
+        jobs = [(senders[i % len(senders)], f"shared {i}") for i in range(args.messages)]
+        results.append((await run_items("send", lambda job: send(client, job[0], shared, job[1]), jobs,
+                                        args.concurrency, deadline, mode="one-room concurrent"))[0])
+
+        rooms = await asyncio.gather(*(create_room(client, token, preset="private_chat") for token in senders))
+        mine = [(senders[i % len(senders)], rooms[i % len(rooms)], f"own {i}") for i in range(args.messages)]
+        results.append((await run_items("send", lambda job: send(client, job[0], job[1], job[2]), mine,
+                                        args.concurrency, deadline, mode="many-rooms concurrent"))[0])
+
+        lobby = await create_room(client, owner, preset="public_chat")
+        joiners = list(await asyncio.gather(*(register(client, f"bench_{run_id}_m{i}")
+                                              for i in range(args.members))))
+        results.append((await run_items("join", lambda token: join(client, token, lobby), joiners, 1,
+                                        deadline))[0])
+
+        pages: list[str | None] = [None]
+
+        async def page(_: int) -> None:
+            query = {"dir": "b", "limit": "20"} | ({"from": pages[-1]} if pages[-1] else {})
+            response = await client.get(f"{CLIENT}/rooms/{shared}/messages", params=query, headers=_auth(owner))
+            if response.status_code != 200:
+                raise OperationFailed(f"messages failed: {describe(response)}")
+            pages.append(response.json().get("end"))
+
+        results.append((await run_items("messages", page, range(max(1, args.messages // 20)), 1, deadline))[0])
+
+    return {
+        "url": args.url,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "users": args.messages,
+        "concurrency": args.concurrency,
+        "deadline_seconds": args.deadline,
+        "deadline_hit": time.monotonic() >= deadline,
+        "results": [phase.summary() for phase in results],
+    }
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.rooms", description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8008", help="homeserver base URL")
+    parser.add_argument("--rooms", type=int, default=20, help="rooms created in the createRoom phase")
+    parser.add_argument("--messages", type=int, default=200, help="messages per send phase")
+    parser.add_argument("--members", type=int, default=100, help="users joining the growing room")
+    parser.add_argument("--concurrency", type=int, default=8, help="clients in flight in concurrent phases")
+    parser.add_argument("--deadline", type=float, default=600.0, help="seconds after which nothing new starts")
+    parser.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in seconds")
+    parser.add_argument("--json", metavar="PATH", help="also write the full report as JSON here")
+    args = parser.parse_args(argv)
+    for name in ("rooms", "messages", "members"):
+        if not 1 <= getattr(args, name) <= MAX_COUNT:
+            parser.error(f"--{name} must be between 1 and {MAX_COUNT}")
+    if not 1 <= args.concurrency <= 256 or args.deadline <= 0 or args.timeout <= 0:
+        parser.error("--concurrency 1..256, --deadline and --timeout positive")
+    args.url = args.url.rstrip("/")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        report = asyncio.run(run_benchmark(args))
+    except (httpx.HTTPError, OperationFailed) as error:
+        print(f"benchmark setup failed against {args.url}: {error}", file=sys.stderr)
+        return 1
+    print(format_table(report))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(report, handle, indent=2)
+            handle.write("\n")
+    return 1 if any(r["failed"] for r in report["results"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
