@@ -57,6 +57,7 @@ class ServerProcess:
     name: str
     popen: subprocess.Popen[bytes]
     log_path: Path
+    argv: tuple[str, ...] = ()
 
     def log_tail(self, chars: int = 4000) -> str:
         try:
@@ -96,6 +97,15 @@ class RunningServer:
     def logs(self) -> str:
         return "\n".join(f"--- {process.name} ---\n{process.log_tail()}" for process in self.processes)
 
+    def restart(self) -> None:
+        """Stop every process and start the same commands again on the same database and config."""
+        for process in reversed(self.processes):
+            process.stop()
+        self.processes = [_spawn(process.name, process.argv, self.directory) for process in self.processes]
+        if self.shape == "workers":
+            wait_for_celery(self, workers=len(self.processes) - 1)
+        wait_for_versions(self)
+
     def stop(self) -> None:
         # Web tier first, so nothing enqueues work while the Celery worker shuts down.
         for process in reversed(self.processes):
@@ -132,6 +142,8 @@ def write_config(directory: Path, port: int, overrides: dict[str, Any]) -> Path:
         "rc_registration": GENEROUS,
         "rc_login": {"address": GENEROUS, "account": GENEROUS, "failed_attempts": GENEROUS},
         "rc_profile": GENEROUS,
+        "rc_message": GENEROUS,
+        "rc_room_creation": GENEROUS,
         **overrides,
     })
     config_path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -140,10 +152,10 @@ def write_config(directory: Path, port: int, overrides: dict[str, Any]) -> Path:
 
 def _spawn(name: str, argv: Sequence[str], directory: Path) -> ServerProcess:
     log_path = directory / f"{name}.log"
-    with open(log_path, "wb") as log:
+    with open(log_path, "ab") as log:
         popen = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                  cwd=directory, start_new_session=True)
-    return ServerProcess(name, popen, log_path)
+    return ServerProcess(name, popen, log_path, tuple(argv))
 
 
 def wait_for_versions(server: RunningServer, timeout: float = STARTUP_TIMEOUT) -> None:
