@@ -48,10 +48,10 @@ def build_monolith(config: HomeserverConfig, clock: Clock | None = None) -> Mono
     doorbell = LocalDoorbell()
     holder: list[TaskContext] = []
     dispatcher = InlineDispatcher(catalogue(), lambda: holder[0])
-    context = TaskContext(config, database, stores, doorbell, clock, dispatcher,
-                          load_signing_key(config.signing_key_path))
+    signing_key = load_signing_key(config.signing_key_path)
+    context = TaskContext(config, database, stores, doorbell, clock, dispatcher, signing_key)
     holder.append(context)
-    deps = Deps(config, database, stores, dispatcher, doorbell, clock, MemoryBuckets(), TokenCache())
+    deps = Deps(config, database, stores, dispatcher, doorbell, clock, MemoryBuckets(), TokenCache(), signing_key)
     return Monolith(deps, context)
 
 
@@ -63,7 +63,7 @@ def build_web_worker(config: HomeserverConfig, clock: Clock | None = None) -> De
     client = redis.Redis.from_url(config.redis.url, socket_timeout=2, socket_connect_timeout=2)
     buckets = RedisBuckets(client, f"{config.redis.key_prefix}ganglion:{config.server_name}:ratelimit:")
     return Deps(config, Database(config.database), Stores(), dispatcher, redis_doorbell(config), clock, buckets,
-                TokenCache())
+                TokenCache(), load_signing_key(config.signing_key_path))
 
 
 def build_task_worker(config: HomeserverConfig, clock: Clock | None = None) -> tuple[Celery, TaskContext]:

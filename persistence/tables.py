@@ -336,3 +336,20 @@ event_reports = Table(
     Column("score", Integer, nullable=True),
     Column("received_ts", BigInteger, nullable=False),
 )
+
+# Searchable text of events (spec: "Server Side Search"), one row per message body, room name or topic, keyed by
+# the event's stream ordering (so SQLite's FTS5 index can use it as its rowid). The full-text indexes differ per
+# database and exist only in migration 0004: a GIN index on to_tsvector('english', value) in PostgreSQL, the FTS5
+# table event_search_fts (kept in step by triggers) in SQLite.
+event_search = Table(
+    "event_search",
+    metadata,
+    Column("stream_ordering", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("event_id", Text, nullable=False),
+    Column("room_id", Text, nullable=False),
+    Column("sender", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("origin_server_ts", BigInteger, nullable=False),
+    Index(None, "room_id", "stream_ordering"),
+)

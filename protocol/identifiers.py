@@ -1,4 +1,4 @@
-"""Matrix identifiers: server names and user ids (spec: Appendices, "Identifier Grammar")."""
+"""Matrix identifiers: server names, user ids and room aliases (spec: Appendices, "Identifier Grammar")."""
 
 from __future__ import annotations
 
@@ -98,3 +98,43 @@ def localpart_of(user_id_or_localpart: str, server_name: str) -> str | None:
             return None
         return user_id.localpart.lower()
     return user_id_or_localpart.lower()
+
+
+MAX_ROOM_ALIAS_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class RoomAlias:
+    """A parsed ``#localpart:server_name`` (Appendices, "Room Aliases")."""
+
+    localpart: str
+    server_name: str
+
+    def __str__(self) -> str:
+        return f"#{self.localpart}:{self.server_name}"
+
+    @staticmethod
+    def parse(text: str) -> RoomAlias:
+        """Parse a room alias: any non-surrogate code points but ':' and NUL in the localpart, a valid server name,
+        at most 255 bytes in all. Raises ValueError when ``text`` is not one."""
+        if not text.startswith("#") or ":" not in text or "\x00" in text:
+            raise ValueError(f"not a room alias: {text!r}")
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate
+            raise ValueError(f"not a room alias: {text!r}") from None
+        localpart, _, server_name = text[1:].partition(":")
+        if size > MAX_ROOM_ALIAS_LENGTH or not localpart or not is_valid_server_name(server_name):
+            raise ValueError(f"not a room alias: {text!r}")
+        return RoomAlias(localpart, server_name)
+
+
+def is_valid_room_alias(text: object) -> bool:
+    """Whether ``text`` is a room alias string :meth:`RoomAlias.parse` accepts."""
+    if not isinstance(text, str):
+        return False
+    try:
+        RoomAlias.parse(text)
+    except ValueError:
+        return False
+    return True

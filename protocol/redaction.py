@@ -10,10 +10,15 @@ and rooms/v11 (the revised algorithm, also used by v12).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from protocol.canonical_json import JsonDict
+from protocol.errors import Forbidden, NotFound
 from protocol.room_versions import RoomVersion
+
+if TYPE_CHECKING:  # the event model hashes through this module, so it is only named for the type checker
+    from protocol.auth.power_levels import PowerLevels
+    from protocol.events.model import Event
 
 # Spec: rooms/v11 "Redactions": the top-level keys every version keeps.
 _ALWAYS_KEPT_KEYS = frozenset(
@@ -101,3 +106,57 @@ def _redact_content(event_type: Any, content: Any, room_version: RoomVersion) ->
         if isinstance(third_party_invite, Mapping) and "signed" in third_party_invite:
             redacted["third_party_invite"] = {"signed": third_party_invite["signed"]}
     return redacted
+
+
+def _server_of(user_id: str) -> str:
+    return user_id.partition(":")[2]
+
+
+def redaction_needs_power_levels(redaction: Event, target: Event) -> bool:
+    """Whether :func:`redaction_applies` must be given the power levels at ``redaction`` to decide.
+
+    Only a v3+ redaction of another server's user's event needs them; read paths load state for those alone.
+    """
+    return (not redaction.room_version.redactions_in_auth_rules
+            and _server_of(redaction.sender) != _server_of(target.sender))
+
+
+def redaction_applies(redaction: Event, target: Event, levels_at_redaction: PowerLevels | None) -> bool:
+    """Whether the accepted ``redaction`` takes effect on ``target``, so clients are served ``target`` redacted.
+
+    Both events must be of one room and the redaction must name the target. In v1 and v2 the authorization
+    rules (rule 11) already decided. From v3 (spec: rooms/v3 "Handling redactions") the redaction applies when
+    its sender's server is the target sender's server, or when its sender has the *redact level* in the power
+    levels at the redaction (``levels_at_redaction``; None when unknown, which refuses).
+    """
+    if redaction.redacts != target.event_id or redaction.type != "m.room.redaction":
+        return False
+    if not redaction_needs_power_levels(redaction, target):
+        return True
+    if levels_at_redaction is None:
+        return False
+    return levels_at_redaction.user_level(redaction.sender) >= levels_at_redaction.redact
+
+
+# Synapse refuses these outright when its own users send them: a redacted create event loses the room's
+# settings and a redacted ACL lets every server back in.
+_UNREDACTABLE_TYPES = frozenset({"m.room.create", "m.room.server_acl"})
+
+
+def check_local_redaction(redaction: Event, target: Event | None, levels: PowerLevels) -> None:
+    """What this server checks, beyond the auth rules, before its own user's ``redaction`` is sent.
+
+    Client-Server API, ``PUT /rooms/{roomId}/redact``: a user may redact their own events; redacting someone
+    else's needs the *redact level*. From v3 the auth rules accept any redaction and its effect is decided when
+    served, so a refusal here keeps an under-powered local user from emitting a redaction that would never apply.
+    ``target`` is None when the event is not known in this room: only a user with the redact level may then
+    redact it (as Synapse does, for events not yet received).
+    """
+    if target is not None and target.type in _UNREDACTABLE_TYPES:
+        raise Forbidden(f"Redacting {target.type} events is not permitted")
+    if levels.user_level(redaction.sender) >= levels.redact:
+        return
+    if target is None:
+        raise NotFound(f"Unknown event {redaction.redacts}")
+    if target.sender != redaction.sender:
+        raise Forbidden("You don't have permission to redact other users' events")

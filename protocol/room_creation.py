@@ -32,6 +32,8 @@ class RoomRequest:
     invite: Sequence[str] = ()
     is_direct: bool = False
     power_level_content_override: Mapping[str, Any] | None = None
+    canonical_alias: str | None = None
+    """The full alias made from ``room_alias_name`` (already created and mapped to the room)."""
 
 
 def default_preset(visibility: str) -> str:
@@ -97,6 +99,8 @@ def initial_events(request: RoomRequest, creator: str, room_version: RoomVersion
         EventTemplate("m.room.member", {"membership": "join", **creator_profile}, state_key=creator),
         EventTemplate("m.room.power_levels", default_power_levels(request, creator, room_version), state_key=""),
     ]
+    if request.canonical_alias is not None:  # step 4
+        plan.append(EventTemplate("m.room.canonical_alias", {"alias": request.canonical_alias}, state_key=""))
     overridden = {(template.type, template.state_key) for template in request.initial_state}
     for event_type, preset_content in (
         ("m.room.join_rules", {"join_rule": preset["join_rule"]}),
@@ -120,3 +124,112 @@ def initial_events(request: RoomRequest, creator: str, room_version: RoomVersion
             content["is_direct"] = True
         plan.append(EventTemplate("m.room.member", content, state_key=invitee))
     return plan
+
+
+# --- Room upgrades (Client-Server API, "Room Upgrades", "Server behaviour") ----------------------------------------
+
+# Step 3's recommended transferable state. Membership is never copied (a server cannot sign for remote users),
+# nor state outside the Matrix namespace, whose meaning may hang on who sent it.
+TRANSFERABLE_STATE = (
+    "m.room.server_acl",
+    "m.room.encryption",
+    "m.room.name",
+    "m.room.avatar",
+    "m.room.topic",
+    "m.room.guest_access",
+    "m.room.history_visibility",
+    "m.room.join_rules",
+)
+RESTRICTED_LEVEL = 50
+CREATOR_TOMBSTONE_LEVEL = 150
+
+
+def upgrade_create_content(old_create: Mapping[str, Any], old_room_id: str, last_event_id: str | None,
+                           creator: str, room_version: RoomVersion,
+                           additional_creators: Sequence[str]) -> dict[str, Any]:
+    """The replacement room's ``m.room.create`` content (step 2).
+
+    ``predecessor.event_id`` names the old room's last event before the upgrade; from v12 it may be left out
+    (and is: the room id then depends on this content alone). ``type`` and ``m.federate`` carry over, as in
+    Synapse; additional creators never do: the upgrader names the full set again.
+    """
+    predecessor: dict[str, Any] = {"room_id": old_room_id}
+    if not room_version.room_creators_have_infinite_power and last_event_id is not None:
+        predecessor["event_id"] = last_event_id
+    content: dict[str, Any] = {"room_version": room_version.identifier, "predecessor": predecessor}
+    for key in ("type", "m.federate"):
+        if key in old_create:
+            content[key] = old_create[key]
+    if room_version.create_event_has_creator:
+        content["creator"] = creator
+    extra = [user for user in dict.fromkeys(additional_creators) if user != creator]
+    if room_version.room_creators_have_infinite_power and extra:
+        content["additional_creators"] = extra
+    return content
+
+
+def upgrade_power_levels(old: Mapping[str, Any] | None, creators: Sequence[str],
+                         room_version: RoomVersion) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The replacement room's power levels: ``(first, final)``, ``final`` None when ``first`` is already it.
+
+    Before v12 the upgrader (``creators[0]``) may hold less than some level the copied state needs; like
+    Synapse, the first power levels event lifts them to the highest level in the content and a final event
+    restores the old levels once the state is copied. From v12 the creators hold infinite power and must not
+    be listed in ``users``, and tombstones need more than any listed user can hold by default (150).
+    """
+    content: dict[str, Any] = {key: (dict(value) if isinstance(value, Mapping) else value)
+                               for key, value in (old or default_power_levels(
+                                   RoomRequest(preset="private_chat"), creators[0], room_version)).items()}
+    users: dict[str, Any] = content["users"] if isinstance(content.get("users"), dict) else {}
+    if room_version.room_creators_have_infinite_power:
+        content["users"] = {user: level for user, level in users.items() if user not in creators}
+        events: dict[str, Any] = content["events"] if isinstance(content.get("events"), dict) else {}
+        tombstone = events.get("m.room.tombstone", content.get("state_default", 50))
+        if not isinstance(tombstone, int) or isinstance(tombstone, bool) or tombstone < CREATOR_TOMBSTONE_LEVEL:
+            content["events"] = {**events, "m.room.tombstone": CREATOR_TOMBSTONE_LEVEL}
+        return content, None
+    if creators[0] not in users:  # a creator of a v12 room held infinite power without a users entry
+        users = content["users"] = {**users, creators[0]: 100}
+    needed = max([level for level in _levels(content) if level is not None] or [100])
+    current = users.get(creators[0], content.get("users_default", 0))
+    if isinstance(current, int) and not isinstance(current, bool) and current >= needed:
+        return content, None
+    return {**content, "users": {**users, creators[0]: needed}}, content
+
+
+def _levels(content: Mapping[str, Any]) -> list[int | None]:
+    def level(value: Any) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    events = content.get("events")
+    values = [level(content.get(key)) for key in ("state_default", "ban", "kick", "redact", "invite")]
+    if isinstance(events, Mapping):
+        values.extend(level(value) for value in events.values())
+    return values
+
+
+def upgrade_events(creator: str, creator_profile: Mapping[str, str], power_levels: tuple[dict[str, Any],
+                   dict[str, Any] | None], transferred: Mapping[str, Mapping[str, Any]]) -> list[EventTemplate]:
+    """What follows the create event in the replacement room: the upgrader's join, power levels, the copied
+    state (``transferred``: event type -> content, state key ``""``) and the final power levels if any."""
+    first, final = power_levels
+    plan = [EventTemplate("m.room.member", {"membership": "join", **creator_profile}, state_key=creator),
+            EventTemplate("m.room.power_levels", first, state_key="")]
+    plan.extend(EventTemplate(event_type, dict(transferred[event_type]), state_key="")
+                for event_type in TRANSFERABLE_STATE if event_type in transferred)
+    if final is not None:
+        plan.append(EventTemplate("m.room.power_levels", final, state_key=""))
+    return plan
+
+
+def restricted_power_levels(content: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Step 6: the old room's power levels with sending and inviting raised to ``max(50, users_default + 1)``;
+    None when both are already that high."""
+    users_default = content.get("users_default", 0)
+    floor = max(RESTRICTED_LEVEL, (users_default if isinstance(users_default, int) else 0) + 1)
+    changed = dict(content)
+    for key in ("events_default", "invite"):
+        value = content.get(key, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < floor:
+            changed[key] = floor
+    return changed if changed != dict(content) else None

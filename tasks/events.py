@@ -20,11 +20,13 @@ from persistence.doorbell import Ring
 from persistence.locks import lock_room
 from persistence.stores.relations import Relation
 from persistence.stores.rooms import Room
-from protocol.auth import CREATE_KEY, auth_types_for_event, check_auth
+from protocol.auth import CREATE_KEY, auth_types_for_event, check_auth, power_levels_from_state
 from protocol.errors import MatrixError, NotFound
 from protocol.events.builder import EventTemplate, build_event
 from protocol.events.model import Event, StateKey
+from protocol.redaction import check_local_redaction
 from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomIdFormat
+from protocol.search import searchable_text
 from tasks.api import CREATE_EVENT, CREATE_ROOM
 from tasks.context import TaskContext
 from tasks.registry import TaskSpec
@@ -66,6 +68,10 @@ def append_event(context: TaskContext, conn: Connection, room: Room, template: E
     if CREATE_KEY not in check_state and CREATE_KEY in current:
         check_state[CREATE_KEY] = stores.events.get_events(conn, [current[CREATE_KEY]])[current[CREATE_KEY]].event
     check_auth(event, check_state)
+    if event.redacts is not None:
+        target = stores.events.get_event(conn, event.redacts)
+        check_local_redaction(event, target.event if target and target.room_id == room.room_id else None,
+                              power_levels_from_state(check_state))
     return _store(context, conn, room.room_id, event, extremities)
 
 
@@ -87,13 +93,20 @@ def _store(context: TaskContext, conn: Connection, room_id: str, event: Event, e
                                                 stores.state.get_current_state_ids(conn, room_id))
     stores.state.insert_event_state_group(conn, event.event_id, group)
     stores.events.replace_forward_extremities(conn, room_id, extremities, event.event_id)
-    _record_derived(context, conn, room_id, event)
+    _record_derived(context, conn, room_id, event, stream_ordering)
     stores.stream_ids.advance_position(conn, STREAM, context.instance_name, stream_ordering)
     return Appended(event, stream_ordering)
 
 
-def _record_derived(context: TaskContext, conn: Connection, room_id: str, event: Event) -> None:
-    """Index what read paths look events up by: the redaction's target, the relation's parent."""
+def _record_derived(context: TaskContext, conn: Connection, room_id: str, event: Event,
+                    stream_ordering: int) -> None:
+    """Index what read paths look events up by: the redaction's target, the relation's parent, the searchable
+    text (spec: "Server Side Search")."""
+    searchable = searchable_text(event.type, event.content) if event.state_key in (None, "") else None
+    if searchable is not None:
+        context.stores.search.insert_entry(
+            conn, stream_ordering=stream_ordering, event_id=event.event_id, room_id=room_id, sender=event.sender,
+            key=searchable[0], value=searchable[1], origin_server_ts=event.origin_server_ts)
     if event.redacts is not None:
         context.stores.relations.insert_redaction(conn, event.event_id, event.redacts, room_id)
     relation = relation_of(event)

@@ -12,6 +12,7 @@ from persistence.doorbell import Doorbell
 from persistence.ratelimit import Buckets
 from persistence.stores import Stores
 from protocol.clock import Clock
+from protocol.signing import SigningKey
 from tasks.api import Dispatcher
 from web.last_seen import LastSeenRecorder
 from web.token_cache import TokenCache
@@ -27,6 +28,8 @@ class Deps:
     clock: Clock
     buckets: Buckets
     token_cache: TokenCache
+    signing_key: SigningKey
+    """The server's ed25519 key: published at ``/_matrix/key/v2/server``, signs what the web tier answers."""
     last_seen: LastSeenRecorder = field(default_factory=LastSeenRecorder)
 
 

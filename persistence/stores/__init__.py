@@ -5,14 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from persistence.stores.admin_nonces import AdminNonceStore
+from persistence.stores.aliases import AliasStore
 from persistence.stores.device_lists import DeviceListStore
 from persistence.stores.devices import DeviceStore
+from persistence.stores.directory import DirectoryStore
 from persistence.stores.events import EventStore
 from persistence.stores.outbox import OutboxStore
 from persistence.stores.profiles import ProfileStore
 from persistence.stores.registration_tokens import RegistrationTokenStore
 from persistence.stores.relations import RelationStore
+from persistence.stores.reports import ReportStore
 from persistence.stores.rooms import RoomStore
+from persistence.stores.search import SearchStore
 from persistence.stores.state import StateStore
 from persistence.stores.tokens import TokenStore
 from persistence.stores.ui_auth import UiAuthStore
@@ -38,3 +42,7 @@ class Stores:
     events: EventStore = field(default_factory=EventStore)
     state: StateStore = field(default_factory=StateStore)
     relations: RelationStore = field(default_factory=RelationStore)
+    aliases: AliasStore = field(default_factory=AliasStore)
+    directory: DirectoryStore = field(default_factory=DirectoryStore)
+    reports: ReportStore = field(default_factory=ReportStore)
+    search: SearchStore = field(default_factory=SearchStore)

@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import ColumnElement, Connection, Select, delete, func, insert, select, tuple_
 
 from persistence.tables import event_auth, event_edges, event_forward_extremities, event_txn_ids, events, rooms
 from protocol.canonical_json import encode_canonical_json
 from protocol.events.model import Event
 from protocol.room_versions import KNOWN_ROOM_VERSIONS
+from protocol.tokens import RoomPosition
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,32 @@ def _load(row: object) -> StoredEvent:
 
 _COLUMNS = (events.c.event_id, events.c.room_id, events.c.json, events.c.stream_ordering, events.c.rejected_reason,
             rooms.c.room_version)
+
+
+def topological_key(stored: StoredEvent) -> tuple[int, int]:
+    """Where an event sorts in its room's timeline: (depth, stream_ordering), as /messages orders it."""
+    return stored.event.depth, stored.stream_ordering
+
+
+def after_position(position: RoomPosition) -> ColumnElement[bool]:
+    """Events ordered strictly after the gap ``position`` (the ``(depth, stream_ordering)`` index serves it)."""
+    return tuple_(events.c.depth, events.c.stream_ordering) > tuple_(position.depth, position.stream)
+
+
+def timeline_window(query: Select[Any], *, from_: RoomPosition | None, to: RoomPosition | None,
+                    backwards: bool) -> Select[Any]:
+    """Narrow ``query`` (over ``events``) to the events met walking from ``from_`` towards ``to``, in that order.
+
+    Backwards: events at or before ``from_`` and after ``to``, latest first; forwards: events after ``from_``
+    and at or before ``to``, earliest first (spec: "Pagination"). ``None`` leaves that end open.
+    """
+    lower, upper = (to, from_) if backwards else (from_, to)
+    if lower is not None:
+        query = query.where(after_position(lower))
+    if upper is not None:
+        query = query.where(~after_position(upper))
+    key = (events.c.depth, events.c.stream_ordering)
+    return query.order_by(*(column.desc() for column in key) if backwards else key)
 
 
 class EventStore:
@@ -109,3 +137,45 @@ class EventStore:
             query = query.where(events.c.stream_ordering > after)
         order = events.c.stream_ordering.desc() if backwards else events.c.stream_ordering.asc()
         return [_load(row) for row in conn.execute(query.order_by(order).limit(limit))]
+
+    def list_room_timeline(self, conn: Connection, room_id: str, *, from_: RoomPosition | None,
+                           to: RoomPosition | None, limit: int, backwards: bool) -> list[StoredEvent]:
+        """Accepted, non-outlier events of a room in topological order between two positions (``/messages``)."""
+        query = (select(*_COLUMNS).join(rooms, rooms.c.room_id == events.c.room_id)
+                 .where(events.c.room_id == room_id, events.c.rejected_reason.is_(None), events.c.outlier.is_(False)))
+        return [_load(row) for row in conn.execute(
+            timeline_window(query, from_=from_, to=to, backwards=backwards).limit(limit))]
+
+    def get_room_end_position(self, conn: Connection, room_id: str) -> RoomPosition:
+        """The gap after every event of the room this server has (``START`` for an empty room)."""
+        row = conn.execute(select(func.max(events.c.depth), func.max(events.c.stream_ordering))
+                           .where(events.c.room_id == room_id)).one()
+        return RoomPosition(int(row[0] or 0), int(row[1] or 0))
+
+    def get_position_at_stream(self, conn: Connection, room_id: str, stream: int) -> RoomPosition:
+        """A stream position as a topological one: the deepest room event stored by then, with that stream."""
+        depth = conn.execute(select(func.max(events.c.depth)).where(
+            events.c.room_id == room_id, events.c.stream_ordering <= stream)).scalar_one_or_none()
+        return RoomPosition(int(depth or 0), stream)
+
+    def list_events_by_timestamp(self, conn: Connection, room_id: str, ts: int, *, backwards: bool,
+                                 limit: int) -> list[StoredEvent]:
+        """Accepted timeline events nearest ``ts``: sent at or after it (earliest first), or at or before it
+        (latest first) when ``backwards`` (``/timestamp_to_event``)."""
+        query = (select(*_COLUMNS).join(rooms, rooms.c.room_id == events.c.room_id)
+                 .where(events.c.room_id == room_id, events.c.rejected_reason.is_(None), events.c.outlier.is_(False)))
+        key = (events.c.origin_server_ts, events.c.depth, events.c.stream_ordering)
+        if backwards:
+            query = query.where(events.c.origin_server_ts <= ts).order_by(*(column.desc() for column in key))
+        else:
+            query = query.where(events.c.origin_server_ts >= ts).order_by(*key)
+        return [_load(row) for row in conn.execute(query.limit(limit))]
+
+    def list_member_events(self, conn: Connection, room_id: str, user_id: str) -> list[StoredEvent]:
+        """Every accepted ``m.room.member`` event about ``user_id`` in ``room_id``, in stream order (history
+        visibility asks whether a departed user joined after an event)."""
+        query = (select(*_COLUMNS).join(rooms, rooms.c.room_id == events.c.room_id)
+                 .where(events.c.room_id == room_id, events.c.type == "m.room.member",
+                        events.c.state_key == user_id, events.c.rejected_reason.is_(None))
+                 .order_by(events.c.stream_ordering))
+        return [_load(row) for row in conn.execute(query)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, literal, select
 
 from persistence.tables import current_state_events, event_state_groups, state_group_entries, state_groups
 from protocol.events.model import StateKey
@@ -57,6 +57,51 @@ class StateStore:
         return conn.execute(select(event_state_groups.c.state_group)
                             .where(event_state_groups.c.event_id == event_id)).scalar_one_or_none()
 
+    def get_event_state_groups(self, conn: Connection, event_ids: Iterable[str]) -> dict[str, int]:
+        """event id -> the group of the state after it, for every listed event that has one (one query)."""
+        wanted = list(dict.fromkeys(event_ids))
+        if not wanted:
+            return {}
+        rows = conn.execute(select(event_state_groups.c.event_id, event_state_groups.c.state_group)
+                            .where(event_state_groups.c.event_id.in_(wanted)))
+        return {row.event_id: int(row.state_group) for row in rows}
+
+    def get_state_ids_for_groups(self, conn: Connection, groups: Iterable[int],
+                                 keys: Iterable[StateKey] | None = None) -> dict[int, dict[StateKey, str]]:
+        """The state of several groups at once, only the entries at ``keys`` (all of them for None).
+
+        One recursive query walks every group's delta chain to its snapshot; per group and key, the entry
+        nearest the group wins. What a batch of events needs (who may see them) costs two round trips, not one
+        per chain link.
+        """
+        starts = list(dict.fromkeys(groups))
+        if not starts:
+            return {}
+        chain = select(state_groups.c.id.label("start"), state_groups.c.id.label("member"),
+                       state_groups.c.prev_group.label("prev_group"), literal(0).label("distance")
+                       ).where(state_groups.c.id.in_(starts)).cte("chain", recursive=True)
+        earlier = state_groups.alias("earlier")
+        chain = chain.union_all(select(chain.c.start, earlier.c.id, earlier.c.prev_group, chain.c.distance + 1)
+                                .join(earlier, earlier.c.id == chain.c.prev_group))
+        query = (select(chain.c.start, chain.c.distance, state_group_entries.c.type,
+                        state_group_entries.c.state_key, state_group_entries.c.event_id)
+                 .join(state_group_entries, state_group_entries.c.state_group == chain.c.member))
+        wanted = None if keys is None else set(keys)
+        if wanted is not None:
+            if not wanted:
+                return {start: {} for start in starts}
+            query = query.where(state_group_entries.c.type.in_({key[0] for key in wanted}),
+                                state_group_entries.c.state_key.in_({key[1] for key in wanted}))
+        nearest: dict[int, dict[StateKey, tuple[int, str]]] = {start: {} for start in starts}
+        for row in conn.execute(query):
+            key = (row.type, row.state_key)
+            if wanted is not None and key not in wanted:
+                continue
+            found = nearest[int(row.start)]
+            if key not in found or row.distance < found[key][0]:
+                found[key] = (int(row.distance), row.event_id)
+        return {start: {key: event_id for key, (_, event_id) in found.items()} for start, found in nearest.items()}
+
     def upsert_current_state(self, conn: Connection, room_id: str, key: StateKey, event_id: str,
                              membership: str | None) -> None:
         conn.execute(delete(current_state_events).where(
@@ -88,6 +133,19 @@ class StateStore:
         return conn.execute(select(current_state_events.c.event_id).where(
             current_state_events.c.room_id == room_id, current_state_events.c.type == key[0],
             current_state_events.c.state_key == key[1])).scalar_one_or_none()
+
+    def list_current_state_of_type(self, conn: Connection, room_id: str, event_type: str) -> dict[str, str]:
+        """state key -> event id for one type of the room's current state (e.g. a space's ``m.space.child``)."""
+        rows = conn.execute(select(current_state_events.c.state_key, current_state_events.c.event_id).where(
+            current_state_events.c.room_id == room_id, current_state_events.c.type == event_type))
+        return {row.state_key: row.event_id for row in rows}
+
+    def get_membership(self, conn: Connection, room_id: str, user_id: str) -> tuple[str | None, str] | None:
+        """``(membership, member event id)`` of ``user_id`` in the current state of ``room_id``, or None."""
+        row = conn.execute(select(current_state_events.c.membership, current_state_events.c.event_id).where(
+            current_state_events.c.room_id == room_id, current_state_events.c.type == "m.room.member",
+            current_state_events.c.state_key == user_id)).first()
+        return (row.membership, row.event_id) if row else None
 
     def list_rooms_with_membership(self, conn: Connection, user_id: str, membership: str) -> list[str]:
         rows = conn.execute(select(current_state_events.c.room_id).where(

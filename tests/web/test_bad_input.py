@@ -238,7 +238,9 @@ ENDPOINTS: dict[str, Endpoint] = {
         invalid=(Invalid("room_version", "999", 400, frozenset({"M_UNSUPPORTED_ROOM_VERSION"})),
                  Invalid("preset", "bogus", 400), Invalid("visibility", "bogus", 400),
                  Invalid("invite", ["not-a-user-id"], 400, frozenset({"M_BAD_JSON"})),
-                 Invalid("initial_state", [{"type": "m.room.topic"}], 400, frozenset({"M_MISSING_PARAM"}))),
+                 Invalid("initial_state", [{"type": "m.room.topic"}], 400, frozenset({"M_MISSING_PARAM"})),
+                 Invalid("room_alias_name", "has space", 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("room_alias_name", "a:b", 400, frozenset({"M_INVALID_PARAM"}))),
     ),)),
     "client.send_event": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"msgtype": "m.text", "body": "hello"}, {}),)),
@@ -257,7 +259,76 @@ ENDPOINTS: dict[str, Endpoint] = {
         invalid=(Invalid("user_id", "not-a-user-id", 400, frozenset({"M_BAD_JSON"})),)),))
        for action in ("invite", "kick", "ban", "unban")},
     "client.get_members": Endpoint(auth=True),
+    # redaction.yaml: the body is required; its one field is the optional reason.
+    "client.redact_event": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"reason": "walking"}, {"reason": "string"}),)),
     "client.get_joined_members": Endpoint(auth=True),
+    "client.get_room_events": Endpoint(auth=True),
+    "client.get_event_context": Endpoint(auth=True),
+    "client.get_event_by_timestamp": Endpoint(auth=True),
+    "client.get_relating_events": Endpoint(auth=True),
+    "client.get_thread_roots": Endpoint(auth=True),
+    "keys.get_server_key": Endpoint(auth=False),
+    "keys.get_server_key_by_id": Endpoint(auth=False),
+    # Aliases and the published room directory: the walk's alias and room id name nothing, so nothing changes.
+    "client.set_room_alias": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"room_id": "!nowhere:test.local"}, {"room_id": "string"}, required=("room_id",),
+        invalid=(Invalid("room_id", "not-a-room-id", 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("room_id", "!nowhere:test.local", 404, frozenset({"M_NOT_FOUND"})))),)),
+    "client.get_room_id_by_alias": Endpoint(auth=False),
+    "client.delete_room_alias": Endpoint(auth=True),
+    "client.get_local_aliases": Endpoint(auth=True),
+    "client.get_room_visibility_on_directory": Endpoint(auth=False),
+    "client.set_room_visibility_on_directory": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"visibility": "public"}, {"visibility": "string"},
+        invalid=(Invalid("visibility", "bogus", 400, frozenset({"M_INVALID_PARAM"})),)),)),
+    "client.get_public_rooms": Endpoint(auth=False),
+    "client.query_public_rooms": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"limit": 10, "filter": {"generic_search_term": "walk"}, "include_all_networks": False},
+        {"since": "string", "filter": "object", "filter.generic_search_term": "string",
+         "include_all_networks": "boolean", "third_party_instance_id": "string"},
+        invalid=(Invalid("since", "not-a-token", 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("limit", -1, 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("limit", "ten", 400, frozenset({"M_BAD_JSON"})),
+                 Invalid("filter.room_types", "m.space", 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("filter.room_types", [1], 400, frozenset({"M_INVALID_PARAM"})))),)),
+    "client.get_space_hierarchy": Endpoint(auth=True),
+    # Upgrades, reports and search: bodies are checked before the walk's room and event (which name nothing).
+    "client.upgrade_room": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"new_version": "11", "additional_creators": ["@someone:test.local"]},
+        {"new_version": "string", "additional_creators": "strings"}, required=("new_version",),
+        invalid=(Invalid("new_version", "999", 400, frozenset({"M_UNSUPPORTED_ROOM_VERSION"})),
+                 Invalid("additional_creators", ["not-a-user-id"], 400, frozenset({"M_BAD_JSON"})),
+                 Invalid("new_version", "11", 404, frozenset({"M_NOT_FOUND"})))),)),
+    "client.report_event": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"reason": "walking", "score": -50}, {"reason": "string"},
+        invalid=(Invalid("score", 1, 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("score", -101, 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("score", "-50", 400, frozenset({"M_BAD_JSON"})),
+                 Invalid("reason", "walking", 404, frozenset({"M_NOT_FOUND"})))),)),
+    "client.report_room": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"reason": "walking"}, {"reason": "string"}, required=("reason",),
+        invalid=(Invalid("reason", "walking", 404, frozenset({"M_NOT_FOUND"})),)),)),
+    "client.search": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"search_categories": {"room_events": {
+            "search_term": "walk", "keys": ["content.body"], "order_by": "rank", "filter": {"limit": 5},
+            "event_context": {"before_limit": 1, "after_limit": 1, "include_profile": True},
+            "include_state": False, "groupings": {"group_by": [{"key": "room_id"}]}}}},
+        {"search_categories": "object", "search_categories.room_events": "object",
+         "search_categories.room_events.search_term": "string", "search_categories.room_events.keys": "strings",
+         "search_categories.room_events.order_by": "string", "search_categories.room_events.filter": "object",
+         "search_categories.room_events.event_context": "object",
+         "search_categories.room_events.event_context.include_profile": "boolean",
+         "search_categories.room_events.include_state": "boolean",
+         "search_categories.room_events.groupings": "object"},
+        required=("search_categories", "search_categories.room_events.search_term"),
+        invalid=(Invalid("search_categories.room_events.order_by", "bogus", 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("search_categories.room_events.keys", ["content.url"], 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("search_categories.room_events.event_context.before_limit", -1, 400,
+                         frozenset({"M_INVALID_PARAM"})),
+                 Invalid("search_categories.room_events.filter.limit", 0, 400, frozenset({"M_BAD_JSON"})),
+                 Invalid("search_categories.room_events.groupings.group_by", [{"key": "bogus"}], 400,
+                         frozenset({"M_INVALID_PARAM"})))),)),
     "wellknown.get_wellknown_client": Endpoint(auth=False),
     "wellknown.get_wellknown_server": Endpoint(auth=False),
     "admin.get_nonce": Endpoint(auth=False),
@@ -283,10 +354,12 @@ def path_values(walker: Walker) -> dict[str, str]:
     """Plausible values for path variables: the walker's own user id, their spare device, a real field."""
     return {"user_id": walker.user_id, "device_id": walker.spare_device_id, "field": "displayname",
             "room_id": "!nowhere:test.local", "event_type": "m.room.message", "txn_id": "walk1", "state_key": "",
-            "event_id": "$nowhere"}
+            "event_id": "$nowhere", "rel_type": "m.annotation", "key_id": "ed25519:walk",
+            "room_alias": "#nowhere:test.local"}
 
 
-PATH_VARIABLES = {"user_id", "device_id", "field", "room_id", "event_type", "txn_id", "state_key", "event_id"}
+PATH_VARIABLES = {"user_id", "device_id", "field", "room_id", "event_type", "txn_id", "state_key", "event_id",
+                  "rel_type", "key_id", "room_alias"}
 
 ROUTES = _routes_at_collection()
 BODY_ROUTES = [route for route in ROUTES if route.method in BODY_METHODS and endpoint_of(route).bodies]

@@ -6,9 +6,27 @@ from flask import Blueprint
 
 
 def create_client_blueprint() -> Blueprint:
-    from web.client import account, devices, login, membership, profile, register, rooms, server_info
+    from web.client import (
+        account,
+        aliases,
+        devices,
+        directory,
+        login,
+        membership,
+        messages,
+        profile,
+        register,
+        relations,
+        reports,
+        room_upgrades,
+        rooms,
+        search,
+        server_info,
+        spaces,
+    )
 
     blueprint = Blueprint("client", __name__)
-    for module in (server_info, register, login, account, devices, profile, rooms, membership):
+    for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
+                   relations, aliases, directory, spaces, room_upgrades, reports, search):
         module.register_routes(blueprint)
     return blueprint

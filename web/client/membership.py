@@ -7,12 +7,13 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from protocol.errors import BadJson, MatrixError
+from protocol.errors import BadJson, InvalidParam
 from protocol.identifiers import UserId
 from tasks import api as tasks_api
 from web.auth import authenticate
-from web.client.event_format import client_event
-from web.client.room_access import require_joined
+from web.client.aliases import resolve_alias
+from web.client.room_access import readable_state_ids, require_joined
+from web.client.serving import serve_events
 from web.deps import Deps, deps
 from web.requests import json_body
 from web.routing import client_route
@@ -41,8 +42,10 @@ def join_room(room_id: str) -> dict[str, Any]:
     requester = authenticate(current, allow_guest=True)
     body = json_body(optional=True)
     reason = body.text("reason", None, max_length=MAX_REASON_LENGTH)
-    if not room_id.startswith("!"):
-        raise MatrixError("Joining by room alias is not supported yet", status=400)
+    if room_id.startswith("#"):  # POST /join/{roomIdOrAlias}: local aliases only until federation exists
+        room_id = resolve_alias(current, room_id)
+    elif not room_id.startswith("!"):
+        raise InvalidParam(f"{room_id!r} is neither a room id nor a room alias")
     _member_event(current, room_id, requester.user_id, requester.user_id, "join", reason,
                   _own_profile(current, requester.user_id))
     return {"room_id": room_id}
@@ -79,15 +82,13 @@ def get_members(room_id: str) -> dict[str, Any]:
     requester = authenticate(current, allow_guest=True)
     wanted, unwanted = request.args.get("membership"), request.args.get("not_membership")
     with current.database.read() as conn:
-        require_joined(current, conn, room_id, requester.user_id)
-        state = current.stores.state.get_current_state_ids(conn, room_id)
+        state = readable_state_ids(current, conn, room_id, requester.user_id)
         member_ids = [event_id for (kind, _), event_id in state.items() if kind == "m.room.member"]
         events = current.stores.events.get_events(conn, member_ids)
-    now = current.clock.now_ms()
-    chunk = [client_event(stored, now) for stored in sorted(events.values(), key=lambda s: s.stream_ordering)
-             if (wanted is None or stored.event.membership == wanted)
-             and (unwanted is None or stored.event.membership != unwanted)]
-    return {"chunk": chunk}
+        chosen = [stored for stored in sorted(events.values(), key=lambda s: s.stream_ordering)
+                  if (wanted is None or stored.event.membership == wanted)
+                  and (unwanted is None or stored.event.membership != unwanted)]
+        return {"chunk": serve_events(current, conn, chosen, current.clock.now_ms())}
 
 
 def get_joined_members(room_id: str) -> dict[str, Any]:

@@ -16,8 +16,10 @@ from protocol.room_creation import PRESETS, RoomRequest, create_content, default
 from protocol.room_versions import DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS, RoomIdFormat
 from tasks import api as tasks_api
 from web.auth import authenticate
-from web.client.event_format import client_event
-from web.client.room_access import require_joined
+from web.client.aliases import check_canonical_alias, insert_alias, new_local_alias
+from web.client.directory import publish_room
+from web.client.room_access import readable_state_group, readable_state_ids, require_room, visible_events
+from web.client.serving import serve_event, serve_events
 from web.deps import Deps, deps
 from web.ratelimit import check_rate_limit
 from web.requests import Body, json_body
@@ -68,8 +70,8 @@ def create_room() -> dict[str, Any]:
     version_id = body.text("room_version", DEFAULT_ROOM_VERSION, max_length=32)
     if version_id not in KNOWN_ROOM_VERSIONS:
         raise UnsupportedRoomVersion(f"Room version {version_id!r} is not supported by this server")
-    if body.text("room_alias_name", None) is not None:
-        raise MatrixError("Room aliases are not supported yet", status=400)
+    alias_name = body.text("room_alias_name", None, max_length=255)
+    alias = new_local_alias(current, alias_name) if alias_name is not None else None
     if body.data.get("invite_3pid"):
         raise MatrixError("Third-party invites are not supported", status=400)
     creation = body.object("creation_content", required=False)
@@ -83,6 +85,7 @@ def create_room() -> dict[str, Any]:
         invite=_user_ids(body, "invite"),
         is_direct=body.flag("is_direct", False),
         power_level_content_override=override.data if override else None,
+        canonical_alias=str(alias) if alias else None,
     )
     room_version = KNOWN_ROOM_VERSIONS[version_id]
     creator = requester.user_id
@@ -97,8 +100,19 @@ def create_room() -> dict[str, Any]:
     profile = _profile_fields(current, creator)
     plan = [{"type": t.type, "state_key": t.state_key, "content": dict(t.content)}
             for t in initial_events(request, creator, room_version, profile)]
-    tasks_api.create_room(current.dispatcher, room_id=room_id, room_version=version_id, creator=creator,
-                          create_content=content, origin_server_ts=now, initial_events=plan)
+    if alias is not None:  # taken is a 400 M_ROOM_IN_USE (spec: createRoom), found before the room exists
+        insert_alias(current, alias, room_id, creator, status=400)
+    try:
+        tasks_api.create_room(current.dispatcher, room_id=room_id, room_version=version_id, creator=creator,
+                              create_content=content, origin_server_ts=now, initial_events=plan)
+    except MatrixError as error:
+        # The writer refused the room: free the alias. A timeout (5xx) may still see the room created; keep it.
+        if alias is not None and error.http_status < 500:
+            with current.database.write() as conn:
+                current.stores.aliases.delete_alias(conn, str(alias))
+        raise
+    if visibility == "public":
+        publish_room(current, room_id)
     return {"room_id": room_id}
 
 
@@ -131,6 +145,8 @@ def set_state(room_id: str, event_type: str, state_key: str = "") -> dict[str, A
     current = deps()
     requester = authenticate(current, allow_guest=True)
     content = json_body().data
+    if (event_type, state_key) == ("m.room.canonical_alias", ""):
+        check_canonical_alias(current, room_id, content)
     result = tasks_api.create_event(current.dispatcher, room_id=room_id, sender=requester.user_id,
                                     event_type=event_type, content=content, state_key=state_key)
     return {"event_id": result["event_id"]}
@@ -140,34 +156,63 @@ def get_state_event(room_id: str, event_type: str, state_key: str = "") -> dict[
     current = deps()
     requester = authenticate(current, allow_guest=True)
     with current.database.read() as conn:
-        require_joined(current, conn, room_id, requester.user_id)
-        event_id = current.stores.state.get_current_state_event_id(conn, room_id, (event_type, state_key))
+        group = readable_state_group(current, conn, room_id, requester.user_id)
+        key = (event_type, state_key)
+        if group is None:
+            event_id = current.stores.state.get_current_state_event_id(conn, room_id, key)
+        else:
+            event_id = current.stores.state.get_state_ids_for_groups(conn, [group], [key])[group].get(key)
         stored = current.stores.events.get_event(conn, event_id) if event_id else None
-    if stored is None:
+        served = serve_event(current, conn, stored, current.clock.now_ms()) if stored else None
+    if served is None:
         raise NotFound("Event not found")
-    return dict(stored.event.content)
+    return dict(served["content"])
 
 
 def get_state(room_id: str) -> list[dict[str, Any]]:
     current = deps()
     requester = authenticate(current, allow_guest=True)
     with current.database.read() as conn:
-        require_joined(current, conn, room_id, requester.user_id)
-        state = current.stores.state.get_current_state_ids(conn, room_id)
+        state = readable_state_ids(current, conn, room_id, requester.user_id)
         events = current.stores.events.get_events(conn, state.values())
-    now = current.clock.now_ms()
-    return [client_event(stored, now) for stored in sorted(events.values(), key=lambda s: s.stream_ordering)]
+        ordered = sorted(events.values(), key=lambda stored: stored.stream_ordering)
+        return serve_events(current, conn, ordered, current.clock.now_ms())
 
 
 def get_event(room_id: str, event_id: str) -> dict[str, Any]:
+    """404 for an event the reader may not see too, as the spec's ``getOneRoomEvent`` answers."""
     current = deps()
     requester = authenticate(current, allow_guest=True)
     with current.database.read() as conn:
-        require_joined(current, conn, room_id, requester.user_id)
+        require_room(current, conn, room_id)
         stored = current.stores.events.get_event(conn, event_id)
-    if stored is None or stored.rejected_reason is not None or stored.room_id != room_id:
-        raise NotFound("Event not found")
-    return client_event(stored, current.clock.now_ms())
+        if stored is None or stored.rejected_reason is not None or stored.room_id != room_id:
+            raise NotFound("Event not found")
+        if not visible_events(current, conn, room_id, requester.user_id, [stored]):
+            raise NotFound("Event not found or not visible to you")
+        return serve_event(current, conn, stored, current.clock.now_ms())
+
+
+def redact_event(room_id: str, event_id: str, txn_id: str) -> dict[str, Any]:
+    """``PUT /rooms/{roomId}/redact/{eventId}/{txnId}`` (spec: "Redactions"): an ``m.room.redaction`` event,
+    idempotent per transaction id; the events writer refuses redacting others' events below the redact level."""
+    current = deps()
+    requester = authenticate(current, allow_guest=True)
+    if len(txn_id) > MAX_TXN_ID_LENGTH:
+        raise InvalidParam("Transaction id too long")
+    body = json_body()
+    body.text("reason", None)
+    content = {key: value for key, value in body.data.items() if key != "redacts"}
+    with current.database.read() as conn:
+        earlier = current.stores.events.get_txn_event_id(conn, requester.user_id, requester.device_id, room_id,
+                                                         txn_id)
+    if earlier is not None:
+        return {"event_id": earlier}
+    check_rate_limit(current, "rc_message", requester.user_id)
+    result = tasks_api.create_event(current.dispatcher, room_id=room_id, sender=requester.user_id,
+                                    event_type="m.room.redaction", content=content, redacts=event_id,
+                                    device_id=requester.device_id, txn_id=txn_id)
+    return {"event_id": result["event_id"]}
 
 
 def get_joined_rooms() -> dict[str, Any]:
@@ -190,4 +235,5 @@ def register_routes(blueprint: Blueprint) -> None:
                  methods=["GET"])(get_state_event)
     client_route(blueprint, "/rooms/<room_id>/state", methods=["GET"])(get_state)
     client_route(blueprint, "/rooms/<room_id>/event/<event_id>", methods=["GET"])(get_event)
+    client_route(blueprint, "/rooms/<room_id>/redact/<event_id>/<txn_id>", methods=["PUT"])(redact_event)
     client_route(blueprint, "/joined_rooms", methods=["GET"])(get_joined_rooms)

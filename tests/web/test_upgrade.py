@@ -1,0 +1,133 @@
+"""Room upgrades (Client-Server API, "Room Upgrades"): the replacement room, the tombstone, the restricted old room."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.homeserver import HomeserverUnderTest
+
+CLIENT = "/_matrix/client/v3"
+
+
+def _room(server: HomeserverUnderTest, token: str, **body: Any) -> str:
+    response = server.post(f"{CLIENT}/createRoom", token=token, json=body)
+    assert response.status_code == 200, response.json
+    return str(response.json["room_id"])
+
+
+def _state(server: HomeserverUnderTest, token: str, room_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+    response = server.get(f"{CLIENT}/rooms/{room_id}/state", token=token)
+    assert response.status_code == 200, response.json
+    return {(event["type"], event["state_key"]): event for event in response.json}
+
+
+def _upgrade(server: HomeserverUnderTest, token: str, room_id: str, **body: Any) -> str:
+    response = server.post(f"{CLIENT}/rooms/{room_id}/upgrade", token=token, json=body)
+    assert response.status_code == 200, response.json
+    return str(response.json["replacement_room"])
+
+
+def test_upgrade_copies_state_and_tombstones_the_old_room(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    old = _room(homeserver, alice, room_version="10", preset="public_chat", name="Lobby", topic="Chat here",
+                creation_content={"type": "org.example.lounge"})
+    homeserver.put(f"{CLIENT}/rooms/{old}/state/m.room.avatar", token=alice, json={"url": "mxc://test.local/a"})
+    homeserver.put(f"{CLIENT}/rooms/{old}/state/org.example.private", token=alice, json={"kept": False})
+    new = _upgrade(homeserver, alice, old, new_version="11")
+    assert new != old
+
+    state = _state(homeserver, alice, new)
+    create = state[("m.room.create", "")]["content"]
+    assert create["room_version"] == "11"
+    assert create["type"] == "org.example.lounge"
+    assert create["predecessor"]["room_id"] == old
+    assert create["predecessor"]["event_id"].startswith("$")
+    assert state[("m.room.name", "")]["content"] == {"name": "Lobby"}
+    assert state[("m.room.topic", "")]["content"] == {"topic": "Chat here"}
+    assert state[("m.room.avatar", "")]["content"] == {"url": "mxc://test.local/a"}
+    assert state[("m.room.join_rules", "")]["content"] == {"join_rule": "public"}
+    assert state[("m.room.guest_access", "")]["content"] == {"guest_access": "forbidden"}
+    assert state[("m.room.power_levels", "")]["content"]["users"] == {"@alice:test.local": 100}
+    assert ("org.example.private", "") not in state, "state outside the Matrix namespace stays behind"
+    assert state[("m.room.member", "@alice:test.local")]["content"]["membership"] == "join"
+
+    old_state = _state(homeserver, alice, old)
+    tombstone = old_state[("m.room.tombstone", "")]
+    assert tombstone["content"]["replacement_room"] == new
+    assert tombstone["sender"] == "@alice:test.local"
+    levels = old_state[("m.room.power_levels", "")]["content"]
+    assert (levels["events_default"], levels["invite"]) == (50, 50)
+    assert create["predecessor"]["event_id"] != tombstone["event_id"], "the new room exists before the tombstone"
+
+
+def test_members_see_the_predecessor_and_successor_links(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    old = _room(homeserver, alice, preset="public_chat", name="Square")
+    assert homeserver.post(f"{CLIENT}/rooms/{old}/join", token=bob, json={}).status_code == 200
+    new = _upgrade(homeserver, alice, old, new_version="11")
+
+    successor = homeserver.get(f"{CLIENT}/rooms/{old}/state/m.room.tombstone", token=bob)
+    assert successor.status_code == 200
+    assert successor.json["replacement_room"] == new
+    denied = homeserver.put(f"{CLIENT}/rooms/{old}/send/m.room.message/late", token=bob, json={"body": "hi?"})
+    assert (denied.status_code, denied.json["errcode"]) == (403, "M_FORBIDDEN")
+
+    assert homeserver.post(f"{CLIENT}/rooms/{new}/join", token=bob, json={}).status_code == 200
+    predecessor = homeserver.get(f"{CLIENT}/rooms/{new}/state/m.room.create", token=bob)
+    assert predecessor.json["predecessor"]["room_id"] == old
+    assert _state(homeserver, bob, new)[("m.room.name", "")]["content"] == {"name": "Square"}
+
+
+def test_upgrade_to_v12_makes_the_upgrader_and_named_users_creators(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    homeserver.register("bob")
+    old = _room(homeserver, alice, room_version="11", preset="private_chat", name="Vault")
+    new = _upgrade(homeserver, alice, old, new_version="12", additional_creators=["@bob:test.local"])
+    state = _state(homeserver, alice, new)
+    create = state[("m.room.create", "")]
+    assert new == "!" + create["event_id"][1:]
+    assert create["content"]["predecessor"] == {"room_id": old}
+    assert create["content"]["additional_creators"] == ["@bob:test.local"]
+    levels = state[("m.room.power_levels", "")]["content"]
+    assert "@alice:test.local" not in levels["users"] and "@bob:test.local" not in levels["users"]
+    assert levels["events"]["m.room.tombstone"] == 150
+    assert state[("m.room.join_rules", "")]["content"] == {"join_rule": "invite"}
+
+    again = _upgrade(homeserver, alice, new, new_version="12")
+    assert _state(homeserver, alice, again)[("m.room.create", "")]["content"]["predecessor"] == {"room_id": new}
+
+
+def test_upgrade_needs_tombstone_power_and_a_known_version(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    eve = homeserver.register("eve")["access_token"]
+    room = _room(homeserver, alice, preset="public_chat")
+    homeserver.post(f"{CLIENT}/rooms/{room}/join", token=bob, json={})
+    path = f"{CLIENT}/rooms/{room}/upgrade"
+
+    weak = homeserver.post(path, token=bob, json={"new_version": "11"})
+    assert (weak.status_code, weak.json["errcode"]) == (403, "M_FORBIDDEN")
+    outsider = homeserver.post(path, token=eve, json={"new_version": "11"})
+    assert (outsider.status_code, outsider.json["errcode"]) == (403, "M_FORBIDDEN")
+    unknown = homeserver.post(path, token=alice, json={"new_version": "999"})
+    assert (unknown.status_code, unknown.json["errcode"]) == (400, "M_UNSUPPORTED_ROOM_VERSION")
+    missing = homeserver.post(f"{CLIENT}/rooms/!gone:test.local/upgrade", token=alice, json={"new_version": "11"})
+    assert (missing.status_code, missing.json["errcode"]) == (404, "M_NOT_FOUND")
+    assert ("m.room.tombstone", "") not in _state(homeserver, alice, room)
+    assert homeserver.get(f"{CLIENT}/joined_rooms", token=alice).json == {"joined_rooms": [room]}
+
+
+@pytest.mark.parametrize("old_version, new_version", [("1", "6"), ("6", "10"), ("12", "11")])
+def test_upgrade_between_versions_keeps_the_room_usable(homeserver: HomeserverUnderTest, old_version: str,
+                                                        new_version: str) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    old = _room(homeserver, alice, room_version=old_version, name="Hall")
+    new = _upgrade(homeserver, alice, old, new_version=new_version)
+    assert _state(homeserver, alice, new)[("m.room.create", "")]["content"]["room_version"] == new_version
+    sent = homeserver.put(f"{CLIENT}/rooms/{new}/send/m.room.message/t1", token=alice, json={"body": "hello"})
+    assert sent.status_code == 200, sent.json
+    renamed = homeserver.put(f"{CLIENT}/rooms/{new}/state/m.room.name", token=alice, json={"name": "Hall 2"})
+    assert renamed.status_code == 200, renamed.json

@@ -1,0 +1,116 @@
+"""Room upgrades (Client-Server API, "Room Upgrades"): ``POST /rooms/{roomId}/upgrade``.
+
+The web tier reads the old room's transferable state and plans the replacement with the pure helpers of
+:mod:`protocol.room_creation`; the events writers do the writing, in the spec's order of effects: the new room
+exists (created atomically with its copied state) before the tombstone points at it, and only then is the old
+room restricted. ``predecessor.event_id`` names the old room's last event before the upgrade (spec: "the last
+known event in the old room"), which lets the new room be created before the tombstone is sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import string
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint
+
+from protocol.auth import CREATE_KEY, POWER_LEVELS_KEY, power_levels_from_state
+from protocol.errors import Forbidden, MatrixError
+from protocol.events.builder import v12_room_id
+from protocol.events.ids import legacy_room_id
+from protocol.events.model import Event, StateKey
+from protocol.room_creation import (
+    TRANSFERABLE_STATE,
+    restricted_power_levels,
+    upgrade_create_content,
+    upgrade_events,
+    upgrade_power_levels,
+)
+from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomIdFormat, RoomVersion
+from tasks import api as tasks_api
+from web.auth import authenticate
+from web.client.room_access import require_joined
+from web.client.rooms import UnsupportedRoomVersion, _profile_fields, _user_ids
+from web.deps import Deps, deps
+from web.ratelimit import check_rate_limit
+from web.requests import json_body
+from web.routing import client_route
+
+TOMBSTONE_BODY = "This room has been replaced"
+
+
+def upgrade_room(room_id: str) -> dict[str, Any]:
+    current = deps()
+    requester = authenticate(current)
+    body = json_body()
+    version_id = body.text("new_version", max_length=32)
+    additional_creators = _user_ids(body, "additional_creators")
+    if version_id not in KNOWN_ROOM_VERSIONS:
+        raise UnsupportedRoomVersion(f"Room version {version_id!r} is not supported by this server")
+    check_rate_limit(current, "rc_room_creation", requester.user_id)
+    room_version = KNOWN_ROOM_VERSIONS[version_id]
+    upgrader = requester.user_id
+    state, last_event_id = _old_room(current, room_id, upgrader)
+    # Step 1: the upgrader must be able to send the tombstone.
+    levels = power_levels_from_state(state)
+    if levels.user_level(upgrader) < levels.event_level("m.room.tombstone", is_state=True):
+        raise Forbidden("You cannot upgrade this room")
+    create_content = upgrade_create_content(state[CREATE_KEY].content, room_id, last_event_id, upgrader,
+                                            room_version, additional_creators)
+    now = current.clock.now_ms()
+    new_room_id = _new_room_id(current, room_version, create_content, upgrader, now)
+    old_levels = state[POWER_LEVELS_KEY].content if POWER_LEVELS_KEY in state else None
+    power_levels = upgrade_power_levels(old_levels, [upgrader, *additional_creators], room_version)
+    transferred = {event_type: state[(event_type, "")].content for event_type in TRANSFERABLE_STATE
+                   if (event_type, "") in state}
+    plan = [{"type": t.type, "state_key": t.state_key, "content": dict(t.content)}
+            for t in upgrade_events(upgrader, _profile_fields(current, upgrader), power_levels, transferred)]
+    tasks_api.create_room(current.dispatcher, room_id=new_room_id, room_version=version_id, creator=upgrader,
+                          create_content=create_content, origin_server_ts=now, initial_events=plan)
+    tasks_api.create_event(current.dispatcher, room_id=room_id, sender=upgrader, event_type="m.room.tombstone",
+                           content={"body": TOMBSTONE_BODY, "replacement_room": new_room_id}, state_key="")
+    _restrict(current, room_id, upgrader, old_levels)
+    return {"replacement_room": new_room_id}
+
+
+def _old_room(current: Deps, room_id: str, user_id: str) -> tuple[dict[StateKey, Event], str | None]:
+    """The old room's create, power levels and transferable state events, and its last event's id."""
+    wanted: list[StateKey] = [CREATE_KEY, POWER_LEVELS_KEY, *((event_type, "") for event_type in TRANSFERABLE_STATE)]
+    with current.database.read() as conn:
+        require_joined(current, conn, room_id, user_id)
+        state_ids = current.stores.state.get_current_state_ids_for(conn, room_id, wanted)
+        events = current.stores.events.get_events(conn, state_ids.values())
+        last = current.stores.events.list_room_events(conn, room_id, limit=1, backwards=True)
+    state = {key: events[event_id].event for key, event_id in state_ids.items() if event_id in events}
+    return state, last[0].event_id if last else None
+
+
+def _new_room_id(current: Deps, room_version: RoomVersion, create_content: dict[str, Any], creator: str,
+                 now: int) -> str:
+    if room_version.room_id_format is RoomIdFormat.CREATE_EVENT_HASH:
+        return v12_room_id(room_version, create_content, sender=creator, origin_server_ts=now,
+                           server_name=current.config.server_name)
+    opaque = "".join(secrets.choice(string.ascii_letters) for _ in range(18))
+    return legacy_room_id(opaque, current.config.server_name)
+
+
+def _restrict(current: Deps, room_id: str, upgrader: str, old_levels: Mapping[str, Any] | None) -> None:
+    """Step 6: stop sending and inviting in the old room, if the upgrader may change its power levels.
+
+    The upgrade has happened by now; an upgrader allowed the tombstone but not power levels leaves the old room
+    as it was, as Synapse does. A room without power levels is left too: a first one would take the implicit
+    100 from its creator.
+    """
+    restricted = restricted_power_levels(old_levels) if old_levels is not None else None
+    if restricted is None:
+        return
+    with contextlib.suppress(MatrixError):
+        tasks_api.create_event(current.dispatcher, room_id=room_id, sender=upgrader,
+                               event_type="m.room.power_levels", content=restricted, state_key="")
+
+
+def register_routes(blueprint: Blueprint) -> None:
+    client_route(blueprint, "/rooms/<room_id>/upgrade", methods=["POST"])(upgrade_room)
