@@ -251,6 +251,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "client.get_joined_rooms": Endpoint(auth=True),
     "client.join_room": Endpoint(auth=True, body_optional=True, bodies=(BodySchema(
         lambda walker: {"reason": "walking"}, {"reason": "string"}),)),
+    "client.knock_room": Endpoint(auth=True, body_optional=True, bodies=(BodySchema(
+        lambda walker: {"reason": "walking"}, {"reason": "string"}),)),
     "client.leave_room": Endpoint(auth=True, body_optional=True, bodies=(BodySchema(
         lambda walker: {"reason": "walking"}, {"reason": "string"}),)),
     **{f"client.{action}_user": Endpoint(auth=True, bodies=(BodySchema(

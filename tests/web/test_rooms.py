@@ -157,3 +157,31 @@ def test_redactions_and_relations_are_indexed_by_the_writer(homeserver: Homeserv
         rows = conn.exec_driver_sql(
             "SELECT event_id, relates_to_id, relation_type, aggregation_key FROM event_relations").fetchall()
     assert [tuple(row) for row in rows] == [(reaction, parent, "m.annotation", "👍")]
+
+
+def test_knock_then_invite_lets_a_knocker_in(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    room_id = _room(homeserver, alice, room_version="10",
+                    initial_state=[{"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "knock"}}])
+    knocked = homeserver.post(f"/_matrix/client/v3/knock/{room_id}", token=bob, json={"reason": "let me in"})
+    assert knocked.json == {"room_id": room_id}
+    members = homeserver.get(f"/_matrix/client/v3/rooms/{room_id}/members?membership=knock", token=alice).json
+    assert [(e["state_key"], e["content"]["reason"]) for e in members["chunk"]] == [("@bob:test.local", "let me in")]
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/invite", token=alice, json={"user_id": "@bob:test.local"})
+    assert homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={}).status_code == 200
+
+
+def test_knocking_on_a_room_that_does_not_allow_it_is_forbidden(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    private = _room(homeserver, alice, preset="private_chat")
+    refused = homeserver.post(f"/_matrix/client/v3/knock/{private}", token=bob, json={})
+    assert (refused.status_code, refused.json["errcode"]) == (403, "M_FORBIDDEN")
+
+
+def test_capabilities_advertise_every_room_version(homeserver: HomeserverUnderTest) -> None:
+    token = homeserver.register("carol")["access_token"]
+    versions = homeserver.get("/_matrix/client/v3/capabilities", token=token).json["capabilities"]["m.room_versions"]
+    assert versions["default"] == "12"
+    assert set(versions["available"]) == {str(number) for number in range(1, 13)}

@@ -37,18 +37,29 @@ def _own_profile(current: Deps, user_id: str) -> dict[str, str]:
     return {key: value for key, value in fields.items() if value}
 
 
-def join_room(room_id: str) -> dict[str, Any]:
+def _own_membership(room_id_or_alias: str, membership: str, *, allow_guest: bool) -> dict[str, Any]:
+    """Join or knock: the requester's own membership event, with their profile, by room id or local alias."""
     current = deps()
-    requester = authenticate(current, allow_guest=True)
+    requester = authenticate(current, allow_guest=allow_guest)
     body = json_body(optional=True)
     reason = body.text("reason", None, max_length=MAX_REASON_LENGTH)
-    if room_id.startswith("#"):  # POST /join/{roomIdOrAlias}: local aliases only until federation exists
+    room_id = room_id_or_alias
+    if room_id.startswith("#"):  # local aliases only until federation exists
         room_id = resolve_alias(current, room_id)
     elif not room_id.startswith("!"):
         raise InvalidParam(f"{room_id!r} is neither a room id nor a room alias")
-    _member_event(current, room_id, requester.user_id, requester.user_id, "join", reason,
+    _member_event(current, room_id, requester.user_id, requester.user_id, membership, reason,
                   _own_profile(current, requester.user_id))
     return {"room_id": room_id}
+
+
+def join_room(room_id: str) -> dict[str, Any]:
+    return _own_membership(room_id, "join", allow_guest=True)
+
+
+def knock_room(room_id: str) -> dict[str, Any]:
+    """Ask to join (room versions 7+, join rule knock or knock_restricted; the auth rules decide)."""
+    return _own_membership(room_id, "knock", allow_guest=False)
 
 
 def leave_room(room_id: str) -> dict[str, Any]:
@@ -110,6 +121,7 @@ def get_joined_members(room_id: str) -> dict[str, Any]:
 def register_routes(blueprint: Blueprint) -> None:
     client_route(blueprint, "/rooms/<room_id>/join", methods=["POST"])(join_room)
     client_route(blueprint, "/join/<room_id>", methods=["POST"])(join_room)
+    client_route(blueprint, "/knock/<room_id>", methods=["POST"])(knock_room)
     client_route(blueprint, "/rooms/<room_id>/leave", methods=["POST"])(leave_room)
     for membership, path in (("invite", "invite"), ("leave", "kick"), ("ban", "ban"), ("leave", "unban")):
         view = _targeted(membership)

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from protocol.room_versions import room_version_capability
 from web.auth import authenticate
 from web.deps import deps
 from web.routing import client_route
@@ -32,6 +33,7 @@ def get_capabilities() -> dict[str, Any]:
             "m.set_avatar_url": {"enabled": True},
             "m.3pid_changes": {"enabled": False},
             "m.get_login_token": {"enabled": False},
+            "m.room_versions": room_version_capability(),
         }
     }
 
