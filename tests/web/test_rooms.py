@@ -185,3 +185,14 @@ def test_capabilities_advertise_every_room_version(homeserver: HomeserverUnderTe
     versions = homeserver.get("/_matrix/client/v3/capabilities", token=token).json["capabilities"]["m.room_versions"]
     assert versions["default"] == "12"
     assert set(versions["available"]) == {str(number) for number in range(1, 13)}
+
+
+def test_v12_rooms_created_in_the_same_millisecond_are_distinct(homeserver: HomeserverUnderTest) -> None:
+    """The fake clock stands still: identical create events would hash to one room id."""
+    alice = homeserver.register("alice")["access_token"]
+    first = _room(homeserver, alice, name="one")
+    second = _room(homeserver, alice, name="two")
+    assert first != second
+    base = "/_matrix/client/v3/rooms"
+    assert homeserver.get(f"{base}/{first}/state/m.room.name", token=alice).json == {"name": "one"}
+    assert homeserver.get(f"{base}/{second}/state/m.room.name", token=alice).json == {"name": "two"}

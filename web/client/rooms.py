@@ -13,7 +13,7 @@ from protocol.events.builder import EventTemplate, v12_room_id
 from protocol.events.ids import legacy_room_id
 from protocol.identifiers import UserId
 from protocol.room_creation import PRESETS, RoomRequest, create_content, default_preset, initial_events
-from protocol.room_versions import DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS, RoomIdFormat
+from protocol.room_versions import DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS, RoomIdFormat, RoomVersion
 from tasks import api as tasks_api
 from web.auth import authenticate
 from web.client.aliases import check_canonical_alias, insert_alias, new_local_alias
@@ -92,8 +92,7 @@ def create_room() -> dict[str, Any]:
     now = current.clock.now_ms()
     content = create_content(request, creator, room_version)
     if room_version.room_id_format is RoomIdFormat.CREATE_EVENT_HASH:
-        room_id = v12_room_id(room_version, content, sender=creator, origin_server_ts=now,
-                              server_name=current.config.server_name)
+        room_id, now = _unused_v12_room_id(current, room_version, content, creator, now)
     else:
         opaque = "".join(secrets.choice(string.ascii_letters) for _ in range(18))
         room_id = legacy_room_id(opaque, current.config.server_name)
@@ -114,6 +113,23 @@ def create_room() -> dict[str, Any]:
     if visibility == "public":
         publish_room(current, room_id)
     return {"room_id": room_id}
+
+
+def _unused_v12_room_id(current: Deps, room_version: RoomVersion, content: dict[str, Any], creator: str,
+                        now: int) -> tuple[str, int]:
+    """A v12 room id nobody holds yet, and the create event timestamp that yields it.
+
+    The id hashes the create event, so the same creator making rooms with the same creation content in one
+    millisecond would get one id (and the writer would take the second request for a retry of the first):
+    moving the timestamp on by a millisecond gives each new room its own id.
+    """
+    while True:
+        room_id = v12_room_id(room_version, content, sender=creator, origin_server_ts=now,
+                              server_name=current.config.server_name)
+        with current.database.read() as conn:
+            if current.stores.rooms.get_room(conn, room_id) is None:
+                return room_id, now
+        now += 1
 
 
 def _profile_fields(current: Deps, user_id: str) -> dict[str, str]:
