@@ -1,0 +1,306 @@
+"""The spec's facts about each endpoint, for the bad-input walk in test_bad_input.py.
+
+Whether it needs a token, one body it accepts, each body field's type (from data/api/client-server/*.yaml),
+which fields are required, and values of the right type that must still be refused. A new endpoint is entered
+here, or ``test_every_route_is_described`` fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tests.homeserver import PASSWORD
+from web.admin.register import expected_mac
+
+if TYPE_CHECKING:
+    from tests.web.test_bad_input import Walker
+
+SHARED_SECRET = "test-shared-secret"
+BAD_JSON = frozenset({"M_BAD_JSON"})
+MISSING = frozenset({"M_MISSING_PARAM"})
+
+
+# --- what the spec says about each endpoint ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Invalid:
+    """A value of the right type that the spec (or a documented limit) still refuses."""
+
+    path: str
+    value: Any
+    status: int
+    errcodes: frozenset[str] | None = None  # None: any M_ errcode
+
+    def __str__(self) -> str:
+        shown = repr(self.value)
+        return f"{self.path}={shown[:40]}{'...' if len(shown) > 40 else ''}"
+
+
+@dataclass(frozen=True)
+class BodySchema:
+    """One well-formed body, and what the spec says of its fields (dotted paths into nested objects)."""
+
+    base: Callable[[Walker], dict[str, Any]]  # a body the endpoint would accept (fresh each call)
+    fields: Mapping[str, str]  # path -> "string" | "boolean" | "object" | "strings"
+    required: tuple[str, ...] = ()  # leaving one out is M_MISSING_PARAM
+    invalid: tuple[Invalid, ...] = ()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    auth: bool  # needs an access token
+    bodies: tuple[BodySchema, ...] = ()  # empty: the endpoint reads no body
+    body_optional: bool = False  # an empty body is allowed (it starts user-interactive auth)
+
+
+def _password_uia(walker: Walker) -> dict[str, Any]:
+    return {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": walker.user_id},
+            "password": PASSWORD}
+
+
+# definitions/auth_data.yaml plus the m.login.password stage's own keys (spec: "Password-based").
+PASSWORD_UIA_FIELDS = {
+    "auth": "object", "auth.type": "string", "auth.session": "string", "auth.identifier": "object",
+    "auth.identifier.type": "string", "auth.identifier.user": "string", "auth.password": "string",
+}
+PASSWORD_UIA_REQUIRED = ("auth.identifier", "auth.identifier.type", "auth.identifier.user", "auth.password")
+FORBIDDEN = frozenset({"M_FORBIDDEN"})
+PASSWORD_UIA_INVALID = (
+    Invalid("auth.password", "not the password", 401, FORBIDDEN),
+    Invalid("auth.identifier.user", "@somebody-else:test.local", 401, FORBIDDEN),
+    Invalid("auth.identifier.type", "m.id.bogus", 400),
+    Invalid("auth.type", "m.login.bogus", 400),
+    Invalid("auth.session", "no-such-session", 400),
+)
+INVALID_USERNAME = frozenset({"M_INVALID_USERNAME"})
+
+
+def _register_body(walker: Walker) -> dict[str, Any]:
+    return {"username": "newbie", "password": "newbie's password", "device_id": "NEWBIEPHONE",
+            "initial_device_display_name": "Newbie's phone", "inhibit_login": False, "refresh_token": False,
+            "auth": {"type": "m.login.dummy"}}
+
+
+def _admin_register_body(walker: Walker) -> dict[str, Any]:
+    nonce = walker.server.get("/_synapse/admin/v1/register").json["nonce"]  # type: ignore[index]
+    mac = expected_mac(SHARED_SECRET, nonce, "adminbot", "bot password", False, "bot")
+    return {"nonce": nonce, "username": "adminbot", "password": "bot password", "admin": False,
+            "user_type": "bot", "displayname": "Bot", "mac": mac}
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    "client.get_versions": Endpoint(auth=False),
+    "client.get_capabilities": Endpoint(auth=True),
+    "client.register": Endpoint(auth=False, bodies=(BodySchema(
+        _register_body,
+        {"username": "string", "password": "string", "device_id": "string", "initial_device_display_name": "string",
+         "inhibit_login": "boolean", "refresh_token": "boolean", "auth": "object", "auth.type": "string",
+         "auth.session": "string"},
+        required=("password",),
+        invalid=(Invalid("username", "", 400, INVALID_USERNAME),
+                 Invalid("username", "has space", 400, INVALID_USERNAME),
+                 Invalid("username", "newbie\n", 400, INVALID_USERNAME),
+                 Invalid("username", "12345", 400, INVALID_USERNAME),
+                 Invalid("username", "x" * 300, 400),
+                 Invalid("username", "WALKER", 400, frozenset({"M_USER_IN_USE"})),
+                 Invalid("password", "x" * 600, 400),
+                 Invalid("auth.type", "m.login.bogus", 400),
+                 Invalid("auth.session", "no-such-session", 400)),
+    ),)),
+    "client.get_username_available": Endpoint(auth=False),
+    "client.get_registration_token_validity": Endpoint(auth=False),
+    "client.get_login_flows": Endpoint(auth=False),
+    # login.yaml also names token, medium and address; an m.login.password login does not read them.
+    "client.login": Endpoint(auth=False, bodies=(
+        BodySchema(
+            lambda walker: {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "walker"},
+                            "password": PASSWORD, "device_id": "LOGINPHONE",
+                            "initial_device_display_name": "Login phone", "refresh_token": False},
+            {"type": "string", "identifier": "object", "identifier.type": "string", "identifier.user": "string",
+             "password": "string", "device_id": "string", "initial_device_display_name": "string",
+             "refresh_token": "boolean"},
+            required=("type", "identifier", "identifier.type", "identifier.user", "password"),
+            invalid=(Invalid("type", "m.login.bogus", 400),
+                     Invalid("identifier.type", "m.id.bogus", 400),
+                     Invalid("identifier.user", "@walker:elsewhere.example", 403, FORBIDDEN),
+                     Invalid("password", "not the password", 403, FORBIDDEN),
+                     Invalid("device_id", "D" * 300, 400)),
+        ),
+        # The deprecated top-level "user" is read only when there is no "identifier".
+        BodySchema(lambda walker: {"type": "m.login.password", "user": "walker", "password": PASSWORD},
+                   {"user": "string"}),
+    )),
+    "client.refresh": Endpoint(auth=False, bodies=(BodySchema(
+        lambda walker: {"refresh_token": walker.refresh_token}, {"refresh_token": "string"},
+        required=("refresh_token",),
+        invalid=(Invalid("refresh_token", "syr_unknown", 401, frozenset({"M_UNKNOWN_TOKEN"})),),
+    ),)),
+    "client.logout": Endpoint(auth=True),
+    "client.logout_all": Endpoint(auth=True),
+    "client.get_whoami": Endpoint(auth=True),
+    "client.change_password": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"new_password": "a brand new password", "logout_devices": False,
+                        "auth": _password_uia(walker)},
+        {"new_password": "string", "logout_devices": "boolean", **PASSWORD_UIA_FIELDS},
+        required=("new_password", *PASSWORD_UIA_REQUIRED),
+        invalid=(Invalid("new_password", "x" * 600, 400), *PASSWORD_UIA_INVALID),
+    ),)),
+    "client.deactivate_account": Endpoint(auth=True, body_optional=True, bodies=(BodySchema(
+        lambda walker: {"auth": _password_uia(walker), "erase": False, "id_server": "id.example.org"},
+        {"erase": "boolean", "id_server": "string", **PASSWORD_UIA_FIELDS},
+        required=PASSWORD_UIA_REQUIRED, invalid=PASSWORD_UIA_INVALID,
+    ),)),
+    "client.list_devices": Endpoint(auth=True),
+    "client.get_device": Endpoint(auth=True),
+    "client.update_device": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"display_name": "Renamed"}, {"display_name": "string"},
+        invalid=(Invalid("display_name", "x" * 101, 400),),
+    ),)),
+    "client.delete_device": Endpoint(auth=True, body_optional=True, bodies=(BodySchema(
+        lambda walker: {"auth": _password_uia(walker)}, PASSWORD_UIA_FIELDS,
+        required=PASSWORD_UIA_REQUIRED, invalid=PASSWORD_UIA_INVALID,
+    ),)),
+    "client.delete_devices": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"devices": [walker.spare_device_id], "auth": _password_uia(walker)},
+        {"devices": "strings", **PASSWORD_UIA_FIELDS},
+        required=("devices", *PASSWORD_UIA_REQUIRED),
+        invalid=(Invalid("devices", ["D" * 256], 400), *PASSWORD_UIA_INVALID),
+    ),)),
+    "client.get_profile": Endpoint(auth=False),
+    "client.get_profile_field": Endpoint(auth=False),
+    # <field> is 'displayname' in the walk: its body key is the same name.
+    "client.set_profile_field": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"displayname": "Renamed Walker"}, {"displayname": "string"},
+        required=("displayname",), invalid=(Invalid("displayname", "x" * 257, 400),),
+    ),)),
+    # Rooms: the walk's room id names no room, so nothing it sends can create state; bodies are still checked
+    # before the room is looked up.
+    "client.create_room": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"name": "Walk", "preset": "private_chat"},
+        {"visibility": "string", "name": "string", "topic": "string", "invite": "strings", "room_version": "string",
+         "creation_content": "object", "preset": "string", "is_direct": "boolean",
+         "power_level_content_override": "object", "room_alias_name": "string"},
+        invalid=(Invalid("room_version", "999", 400, frozenset({"M_UNSUPPORTED_ROOM_VERSION"})),
+                 Invalid("preset", "bogus", 400), Invalid("visibility", "bogus", 400),
+                 Invalid("invite", ["not-a-user-id"], 400, frozenset({"M_BAD_JSON"})),
+                 Invalid("initial_state", [{"type": "m.room.topic"}], 400, frozenset({"M_MISSING_PARAM"})),
+                 Invalid("room_alias_name", "has space", 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("room_alias_name", "a:b", 400, frozenset({"M_INVALID_PARAM"}))),
+    ),)),
+    "client.send_event": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"msgtype": "m.text", "body": "hello"}, {}),)),
+    "client.set_state": Endpoint(auth=True, bodies=(BodySchema(lambda walker: {"topic": "walk"}, {}),)),
+    "client.get_state_event": Endpoint(auth=True),
+    "client.get_state": Endpoint(auth=True),
+    "client.get_event": Endpoint(auth=True),
+    "client.get_joined_rooms": Endpoint(auth=True),
+    "client.join_room": Endpoint(auth=True, body_optional=True, bodies=(BodySchema(
+        lambda walker: {"reason": "walking"}, {"reason": "string"}),)),
+    "client.knock_room": Endpoint(auth=True, body_optional=True, bodies=(BodySchema(
+        lambda walker: {"reason": "walking"}, {"reason": "string"}),)),
+    "client.leave_room": Endpoint(auth=True, body_optional=True, bodies=(BodySchema(
+        lambda walker: {"reason": "walking"}, {"reason": "string"}),)),
+    **{f"client.{action}_user": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"user_id": "@someone:test.local", "reason": "walking"},
+        {"user_id": "string", "reason": "string"}, required=("user_id",),
+        invalid=(Invalid("user_id", "not-a-user-id", 400, frozenset({"M_BAD_JSON"})),)),))
+       for action in ("invite", "kick", "ban", "unban")},
+    "client.get_members": Endpoint(auth=True),
+    # redaction.yaml: the body is required; its one field is the optional reason.
+    "client.redact_event": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"reason": "walking"}, {"reason": "string"}),)),
+    "client.get_joined_members": Endpoint(auth=True),
+    "client.get_room_events": Endpoint(auth=True),
+    "client.get_event_context": Endpoint(auth=True),
+    "client.get_event_by_timestamp": Endpoint(auth=True),
+    "client.get_relating_events": Endpoint(auth=True),
+    "client.get_thread_roots": Endpoint(auth=True),
+    "keys.get_server_key": Endpoint(auth=False),
+    "keys.get_server_key_by_id": Endpoint(auth=False),
+    # Aliases and the published room directory: the walk's alias and room id name nothing, so nothing changes.
+    "client.set_room_alias": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"room_id": "!nowhere:test.local"}, {"room_id": "string"}, required=("room_id",),
+        invalid=(Invalid("room_id", "not-a-room-id", 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("room_id", "!nowhere:test.local", 404, frozenset({"M_NOT_FOUND"})))),)),
+    "client.get_room_id_by_alias": Endpoint(auth=False),
+    "client.delete_room_alias": Endpoint(auth=True),
+    "client.get_local_aliases": Endpoint(auth=True),
+    "client.get_room_visibility_on_directory": Endpoint(auth=False),
+    "client.set_room_visibility_on_directory": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"visibility": "public"}, {"visibility": "string"},
+        invalid=(Invalid("visibility", "bogus", 400, frozenset({"M_INVALID_PARAM"})),)),)),
+    "client.get_public_rooms": Endpoint(auth=False),
+    "client.query_public_rooms": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"limit": 10, "filter": {"generic_search_term": "walk"}, "include_all_networks": False},
+        {"since": "string", "filter": "object", "filter.generic_search_term": "string",
+         "include_all_networks": "boolean", "third_party_instance_id": "string"},
+        invalid=(Invalid("since", "not-a-token", 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("limit", -1, 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("limit", "ten", 400, frozenset({"M_BAD_JSON"})),
+                 Invalid("filter.room_types", "m.space", 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("filter.room_types", [1], 400, frozenset({"M_INVALID_PARAM"})))),)),
+    "client.get_space_hierarchy": Endpoint(auth=True),
+    # Upgrades, reports and search: bodies are checked before the walk's room and event (which name nothing).
+    "client.upgrade_room": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"new_version": "11", "additional_creators": ["@someone:test.local"]},
+        {"new_version": "string", "additional_creators": "strings"}, required=("new_version",),
+        invalid=(Invalid("new_version", "999", 400, frozenset({"M_UNSUPPORTED_ROOM_VERSION"})),
+                 Invalid("additional_creators", ["not-a-user-id"], 400, frozenset({"M_BAD_JSON"})),
+                 Invalid("new_version", "11", 404, frozenset({"M_NOT_FOUND"})))),)),
+    "client.report_event": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"reason": "walking", "score": -50}, {"reason": "string"},
+        invalid=(Invalid("score", 1, 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("score", -101, 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("score", "-50", 400, frozenset({"M_BAD_JSON"})),
+                 Invalid("reason", "walking", 404, frozenset({"M_NOT_FOUND"})))),)),
+    "client.report_room": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"reason": "walking"}, {"reason": "string"}, required=("reason",),
+        invalid=(Invalid("reason", "walking", 404, frozenset({"M_NOT_FOUND"})),)),)),
+    "client.search": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"search_categories": {"room_events": {
+            "search_term": "walk", "keys": ["content.body"], "order_by": "rank", "filter": {"limit": 5},
+            "event_context": {"before_limit": 1, "after_limit": 1, "include_profile": True},
+            "include_state": False, "groupings": {"group_by": [{"key": "room_id"}]}}}},
+        {"search_categories": "object", "search_categories.room_events": "object",
+         "search_categories.room_events.search_term": "string", "search_categories.room_events.keys": "strings",
+         "search_categories.room_events.order_by": "string", "search_categories.room_events.filter": "object",
+         "search_categories.room_events.event_context": "object",
+         "search_categories.room_events.event_context.include_profile": "boolean",
+         "search_categories.room_events.include_state": "boolean",
+         "search_categories.room_events.groupings": "object"},
+        required=("search_categories", "search_categories.room_events.search_term"),
+        invalid=(Invalid("search_categories.room_events.order_by", "bogus", 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("search_categories.room_events.keys", ["content.url"], 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("search_categories.room_events.event_context.before_limit", -1, 400,
+                         frozenset({"M_INVALID_PARAM"})),
+                 Invalid("search_categories.room_events.filter.limit", 0, 400, frozenset({"M_BAD_JSON"})),
+                 Invalid("search_categories.room_events.groupings.group_by", [{"key": "bogus"}], 400,
+                         frozenset({"M_INVALID_PARAM"})))),)),
+    "wellknown.get_wellknown_client": Endpoint(auth=False),
+    "wellknown.get_wellknown_server": Endpoint(auth=False),
+    "admin.get_nonce": Endpoint(auth=False),
+    "admin.register_with_shared_secret": Endpoint(auth=False, bodies=(BodySchema(
+        _admin_register_body,
+        {"nonce": "string", "username": "string", "password": "string", "admin": "boolean", "user_type": "string",
+         "displayname": "string", "mac": "string"},
+        required=("nonce", "username", "password", "mac"),
+        invalid=(Invalid("user_type", "superuser", 400),
+                 Invalid("username", "Bad Name", 400, INVALID_USERNAME),
+                 Invalid("mac", "0" * 40, 403, FORBIDDEN)),
+    ),)),
+}
+# An endpoint not described yet is still walked, assuming the commonest shape: a token and a JSON object body.
+UNDESCRIBED = Endpoint(auth=True, bodies=(BodySchema(lambda walker: {}, {}),))
+
+
+def path_values(walker: Walker) -> dict[str, str]:
+    """Plausible values for path variables: the walker's own user id, their spare device, a real field."""
+    return {"user_id": walker.user_id, "device_id": walker.spare_device_id, "field": "displayname",
+            "room_id": "!nowhere:test.local", "event_type": "m.room.message", "txn_id": "walk1", "state_key": "",
+            "event_id": "$nowhere", "rel_type": "m.annotation", "key_id": "ed25519:walk",
+            "room_alias": "#nowhere:test.local"}
+
+
+PATH_VARIABLES = {"user_id", "device_id", "field", "room_id", "event_type", "txn_id", "state_key", "event_id",
+                  "rel_type", "key_id", "room_alias"}
