@@ -199,6 +199,7 @@ events = Table(
     Column("outlier", Boolean, nullable=False, default=False),
     Index(None, "room_id", "stream_ordering"),
     Index(None, "room_id", "depth", "stream_ordering"),
+    Index(None, "room_id", "origin_server_ts"),
 )
 
 event_edges = Table(
