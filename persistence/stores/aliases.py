@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from persistence.tables import room_aliases
@@ -43,6 +43,12 @@ class AliasStore:
         rows = conn.execute(select(room_aliases.c.room_alias).where(room_aliases.c.room_id == room_id)
                             .order_by(room_aliases.c.created_ts, room_aliases.c.room_alias))
         return [row.room_alias for row in rows]
+
+    def update_room_of_aliases(self, conn: Connection, old_room_id: str, new_room_id: str) -> list[str]:
+        """Point every alias of ``old_room_id`` at ``new_room_id`` (room upgrades); returns the aliases moved."""
+        moved = self.list_aliases(conn, old_room_id)
+        conn.execute(update(room_aliases).where(room_aliases.c.room_id == old_room_id).values(room_id=new_room_id))
+        return moved
 
     def delete_alias(self, conn: Connection, room_alias: str) -> bool:
         """Remove the mapping; whether there was one."""

@@ -131,3 +131,18 @@ def test_upgrade_between_versions_keeps_the_room_usable(homeserver: HomeserverUn
     assert sent.status_code == 200, sent.json
     renamed = homeserver.put(f"{CLIENT}/rooms/{new}/state/m.room.name", token=alice, json={"name": "Hall 2"})
     assert renamed.status_code == 200, renamed.json
+
+
+def test_upgrade_moves_local_aliases_and_the_canonical_alias(homeserver: HomeserverUnderTest) -> None:
+    token = homeserver.register("aliasowner")["access_token"]
+    old = homeserver.post("/_matrix/client/v3/createRoom", token=token,
+                          json={"room_version": "10", "room_alias_name": "moving"}).json["room_id"]
+    alias = "#moving:test.local"
+    directory = "/_matrix/client/v3/directory/room/%23moving:test.local"  # '#' escaped: it is not a fragment
+    assert homeserver.get(directory).json["room_id"] == old
+    new = homeserver.post(f"/_matrix/client/v3/rooms/{old}/upgrade", token=token,
+                          json={"new_version": "11"}).json["replacement_room"]
+    assert homeserver.get(directory).json["room_id"] == new
+    state = "/_matrix/client/v3/rooms/{}/state/m.room.canonical_alias"
+    assert homeserver.get(state.format(new), token=token).json == {"alias": alias}
+    assert homeserver.get(state.format(old), token=token).json == {}

@@ -10,8 +10,6 @@ known event in the old room"), which lets the new room be created before the tom
 from __future__ import annotations
 
 import contextlib
-import secrets
-import string
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,8 +17,6 @@ from flask import Blueprint
 
 from protocol.auth import CREATE_KEY, POWER_LEVELS_KEY, power_levels_from_state
 from protocol.errors import Forbidden, MatrixError
-from protocol.events.builder import v12_room_id
-from protocol.events.ids import legacy_room_id
 from protocol.events.model import Event, StateKey
 from protocol.room_creation import (
     TRANSFERABLE_STATE,
@@ -29,16 +25,18 @@ from protocol.room_creation import (
     upgrade_events,
     upgrade_power_levels,
 )
-from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomIdFormat, RoomVersion
+from protocol.room_versions import KNOWN_ROOM_VERSIONS
 from tasks import api as tasks_api
 from web.auth import authenticate
 from web.client.room_access import require_joined
 from web.client.rooms import UnsupportedRoomVersion, _profile_fields, _user_ids
+from web.client.rooms import new_room_id as choose_room_id
 from web.deps import Deps, deps
 from web.ratelimit import check_rate_limit
 from web.requests import json_body
 from web.routing import client_route
 
+CANONICAL_ALIAS_KEY: StateKey = ("m.room.canonical_alias", "")
 TOMBSTONE_BODY = "This room has been replaced"
 
 
@@ -60,8 +58,7 @@ def upgrade_room(room_id: str) -> dict[str, Any]:
         raise Forbidden("You cannot upgrade this room")
     create_content = upgrade_create_content(state[CREATE_KEY].content, room_id, last_event_id, upgrader,
                                             room_version, additional_creators)
-    now = current.clock.now_ms()
-    new_room_id = _new_room_id(current, room_version, create_content, upgrader, now)
+    new_room_id, now = choose_room_id(current, room_version, create_content, upgrader, current.clock.now_ms())
     old_levels = state[POWER_LEVELS_KEY].content if POWER_LEVELS_KEY in state else None
     power_levels = upgrade_power_levels(old_levels, [upgrader, *additional_creators], room_version)
     transferred = {event_type: state[(event_type, "")].content for event_type in TRANSFERABLE_STATE
@@ -73,12 +70,14 @@ def upgrade_room(room_id: str) -> dict[str, Any]:
     tasks_api.create_event(current.dispatcher, room_id=room_id, sender=upgrader, event_type="m.room.tombstone",
                            content={"body": TOMBSTONE_BODY, "replacement_room": new_room_id}, state_key="")
     _restrict(current, room_id, upgrader, old_levels)
+    _move_aliases(current, room_id, new_room_id, upgrader, state.get(CANONICAL_ALIAS_KEY))
     return {"replacement_room": new_room_id}
 
 
 def _old_room(current: Deps, room_id: str, user_id: str) -> tuple[dict[StateKey, Event], str | None]:
     """The old room's create, power levels and transferable state events, and its last event's id."""
-    wanted: list[StateKey] = [CREATE_KEY, POWER_LEVELS_KEY, *((event_type, "") for event_type in TRANSFERABLE_STATE)]
+    wanted: list[StateKey] = [CREATE_KEY, POWER_LEVELS_KEY, CANONICAL_ALIAS_KEY,
+                              *((event_type, "") for event_type in TRANSFERABLE_STATE)]
     with current.database.read() as conn:
         require_joined(current, conn, room_id, user_id)
         state_ids = current.stores.state.get_current_state_ids_for(conn, room_id, wanted)
@@ -88,13 +87,18 @@ def _old_room(current: Deps, room_id: str, user_id: str) -> tuple[dict[StateKey,
     return state, last[0].event_id if last else None
 
 
-def _new_room_id(current: Deps, room_version: RoomVersion, create_content: dict[str, Any], creator: str,
-                 now: int) -> str:
-    if room_version.room_id_format is RoomIdFormat.CREATE_EVENT_HASH:
-        return v12_room_id(room_version, create_content, sender=creator, origin_server_ts=now,
-                           server_name=current.config.server_name)
-    opaque = "".join(secrets.choice(string.ascii_letters) for _ in range(18))
-    return legacy_room_id(opaque, current.config.server_name)
+def _move_aliases(current: Deps, old_room_id: str, new_room_id: str, upgrader: str,
+                  canonical: Event | None) -> None:
+    """Step 5, as Synapse: local aliases now lead to the new room, and the canonical alias moves with them."""
+    with current.database.write() as conn:
+        moved = current.stores.aliases.update_room_of_aliases(conn, old_room_id, new_room_id)
+    if canonical is None or not (moved or canonical.content):
+        return
+    with contextlib.suppress(MatrixError):
+        tasks_api.create_event(current.dispatcher, room_id=new_room_id, sender=upgrader,
+                               event_type="m.room.canonical_alias", content=dict(canonical.content), state_key="")
+        tasks_api.create_event(current.dispatcher, room_id=old_room_id, sender=upgrader,
+                               event_type="m.room.canonical_alias", content={}, state_key="")
 
 
 def _restrict(current: Deps, room_id: str, upgrader: str, old_levels: Mapping[str, Any] | None) -> None:

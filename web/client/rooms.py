@@ -91,11 +91,7 @@ def create_room() -> dict[str, Any]:
     creator = requester.user_id
     now = current.clock.now_ms()
     content = create_content(request, creator, room_version)
-    if room_version.room_id_format is RoomIdFormat.CREATE_EVENT_HASH:
-        room_id, now = _unused_v12_room_id(current, room_version, content, creator, now)
-    else:
-        opaque = "".join(secrets.choice(string.ascii_letters) for _ in range(18))
-        room_id = legacy_room_id(opaque, current.config.server_name)
+    room_id, now = new_room_id(current, room_version, content, creator, now)
     profile = _profile_fields(current, creator)
     plan = [{"type": t.type, "state_key": t.state_key, "content": dict(t.content)}
             for t in initial_events(request, creator, room_version, profile)]
@@ -115,14 +111,18 @@ def create_room() -> dict[str, Any]:
     return {"room_id": room_id}
 
 
-def _unused_v12_room_id(current: Deps, room_version: RoomVersion, content: dict[str, Any], creator: str,
-                        now: int) -> tuple[str, int]:
-    """A v12 room id nobody holds yet, and the create event timestamp that yields it.
+def new_room_id(current: Deps, room_version: RoomVersion, content: dict[str, Any], creator: str,
+                now: int) -> tuple[str, int]:
+    """A room id nobody holds yet, and the create event timestamp to use: random before v12, derived from the
+    create event in v12.
 
     The id hashes the create event, so the same creator making rooms with the same creation content in one
     millisecond would get one id (and the writer would take the second request for a retry of the first):
     moving the timestamp on by a millisecond gives each new room its own id.
     """
+    if room_version.room_id_format is not RoomIdFormat.CREATE_EVENT_HASH:
+        opaque = "".join(secrets.choice(string.ascii_letters) for _ in range(18))
+        return legacy_room_id(opaque, current.config.server_name), now
     while True:
         room_id = v12_room_id(room_version, content, sender=creator, origin_server_ts=now,
                               server_name=current.config.server_name)
