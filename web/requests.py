@@ -13,6 +13,7 @@ from typing import Any
 from flask import request
 
 from protocol.errors import BadJson, InvalidParam, MissingParam, NotJson
+from protocol.identifiers import UserId
 
 _MISSING: Any = object()
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -109,6 +110,16 @@ class Body:
             for item in value:
                 self._check_nul(key, item)
         return value
+
+    def user_ids(self, key: str) -> list[str]:
+        """An optional list of user ids (duplicates dropped, order kept)."""
+        users = self.texts(key, [])
+        for user in users:
+            try:
+                UserId.parse(user)
+            except ValueError:
+                raise BadJson(f"'{self._name(key)}' must hold user ids; {user!r} is not one") from None
+        return list(dict.fromkeys(users))
 
     def object(self, key: str, *, required: bool = True) -> Body | None:
         value = self._get(key, (dict,), "an object", _MISSING if required else None)

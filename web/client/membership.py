@@ -12,6 +12,7 @@ from protocol.identifiers import UserId
 from tasks import api as tasks_api
 from web.auth import authenticate
 from web.client.aliases import resolve_alias
+from web.client.profile import membership_profile
 from web.client.room_access import readable_state_ids, require_joined
 from web.client.serving import serve_events
 from web.deps import Deps, deps
@@ -30,13 +31,6 @@ def _member_event(current: Deps, room_id: str, sender: str, target: str, members
                                   content=content, state_key=target)
 
 
-def _own_profile(current: Deps, user_id: str) -> dict[str, str]:
-    with current.database.read() as conn:
-        profile = current.stores.profiles.get_profile(conn, user_id)
-    fields = {"displayname": profile.displayname, "avatar_url": profile.avatar_url} if profile else {}
-    return {key: value for key, value in fields.items() if value}
-
-
 def _own_membership(room_id_or_alias: str, membership: str, *, allow_guest: bool) -> dict[str, Any]:
     """Join or knock: the requester's own membership event, with their profile, by room id or local alias."""
     current = deps()
@@ -49,7 +43,7 @@ def _own_membership(room_id_or_alias: str, membership: str, *, allow_guest: bool
     elif not room_id.startswith("!"):
         raise InvalidParam(f"{room_id!r} is neither a room id nor a room alias")
     _member_event(current, room_id, requester.user_id, requester.user_id, membership, reason,
-                  _own_profile(current, requester.user_id))
+                  membership_profile(current, requester.user_id))
     return {"room_id": room_id}
 
 

@@ -36,6 +36,14 @@ def _load_profile(current: Deps, user_id: str) -> Profile:
     return profile
 
 
+def membership_profile(current: Deps, user_id: str) -> dict[str, str]:
+    """The display name and avatar a user's membership events carry (only the fields that are set)."""
+    with current.database.read() as conn:
+        profile = current.stores.profiles.get_profile(conn, user_id)
+    fields = {"displayname": profile.displayname, "avatar_url": profile.avatar_url} if profile else {}
+    return {key: value for key, value in fields.items() if value}
+
+
 def get_profile(user_id: str) -> dict[str, Any]:
     profile = _load_profile(deps(), user_id)
     body = {"displayname": profile.displayname, "avatar_url": profile.avatar_url}

@@ -28,8 +28,9 @@ from protocol.room_creation import (
 from protocol.room_versions import KNOWN_ROOM_VERSIONS
 from tasks import api as tasks_api
 from web.auth import authenticate
+from web.client.profile import membership_profile
 from web.client.room_access import require_joined
-from web.client.rooms import UnsupportedRoomVersion, _profile_fields, _user_ids
+from web.client.rooms import UnsupportedRoomVersion
 from web.client.rooms import new_room_id as choose_room_id
 from web.deps import Deps, deps
 from web.ratelimit import check_rate_limit
@@ -45,7 +46,7 @@ def upgrade_room(room_id: str) -> dict[str, Any]:
     requester = authenticate(current)
     body = json_body()
     version_id = body.text("new_version", max_length=32)
-    additional_creators = _user_ids(body, "additional_creators")
+    additional_creators = body.user_ids("additional_creators")
     if version_id not in KNOWN_ROOM_VERSIONS:
         raise UnsupportedRoomVersion(f"Room version {version_id!r} is not supported by this server")
     check_rate_limit(current, "rc_room_creation", requester.user_id)
@@ -64,7 +65,7 @@ def upgrade_room(room_id: str) -> dict[str, Any]:
     transferred = {event_type: state[(event_type, "")].content for event_type in TRANSFERABLE_STATE
                    if (event_type, "") in state}
     plan = [{"type": t.type, "state_key": t.state_key, "content": dict(t.content)}
-            for t in upgrade_events(upgrader, _profile_fields(current, upgrader), power_levels, transferred)]
+            for t in upgrade_events(upgrader, membership_profile(current, upgrader), power_levels, transferred)]
     tasks_api.create_room(current.dispatcher, room_id=new_room_id, room_version=version_id, creator=upgrader,
                           create_content=create_content, origin_server_ts=now, initial_events=plan)
     tasks_api.create_event(current.dispatcher, room_id=room_id, sender=upgrader, event_type="m.room.tombstone",

@@ -11,13 +11,13 @@ from flask import Blueprint
 from protocol.errors import BadJson, InvalidParam, MatrixError, NotFound
 from protocol.events.builder import EventTemplate, v12_room_id
 from protocol.events.ids import legacy_room_id
-from protocol.identifiers import UserId
 from protocol.room_creation import PRESETS, RoomRequest, create_content, default_preset, initial_events
 from protocol.room_versions import DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS, RoomIdFormat, RoomVersion
 from tasks import api as tasks_api
 from web.auth import authenticate
 from web.client.aliases import check_canonical_alias, insert_alias, new_local_alias
 from web.client.directory import publish_room
+from web.client.profile import membership_profile
 from web.client.room_access import readable_state_group, readable_state_ids, require_room, visible_events
 from web.client.serving import serve_event, serve_events
 from web.deps import Deps, deps
@@ -30,16 +30,6 @@ MAX_TXN_ID_LENGTH = 255
 
 class UnsupportedRoomVersion(MatrixError):
     errcode = "M_UNSUPPORTED_ROOM_VERSION"
-
-
-def _user_ids(body: Body, key: str) -> list[str]:
-    users = body.texts(key, [])
-    for user in users:
-        try:
-            UserId.parse(user)
-        except ValueError:
-            raise BadJson(f"'{key}' must hold user ids; {user!r} is not one") from None
-    return list(dict.fromkeys(users))
 
 
 def _initial_state(body: Body) -> list[EventTemplate]:
@@ -82,7 +72,7 @@ def create_room() -> dict[str, Any]:
         initial_state=_initial_state(body),
         name=body.text("name", None, max_length=255),
         topic=body.text("topic", None, max_length=4096),
-        invite=_user_ids(body, "invite"),
+        invite=body.user_ids("invite"),
         is_direct=body.flag("is_direct", False),
         power_level_content_override=override.data if override else None,
         canonical_alias=str(alias) if alias else None,
@@ -92,7 +82,7 @@ def create_room() -> dict[str, Any]:
     now = current.clock.now_ms()
     content = create_content(request, creator, room_version)
     room_id, now = new_room_id(current, room_version, content, creator, now)
-    profile = _profile_fields(current, creator)
+    profile = membership_profile(current, creator)
     plan = [{"type": t.type, "state_key": t.state_key, "content": dict(t.content)}
             for t in initial_events(request, creator, room_version, profile)]
     if alias is not None:  # taken is a 400 M_ROOM_IN_USE (spec: createRoom), found before the room exists
@@ -130,13 +120,6 @@ def new_room_id(current: Deps, room_version: RoomVersion, content: dict[str, Any
             if current.stores.rooms.get_room(conn, room_id) is None:
                 return room_id, now
         now += 1
-
-
-def _profile_fields(current: Deps, user_id: str) -> dict[str, str]:
-    with current.database.read() as conn:
-        profile = current.stores.profiles.get_profile(conn, user_id)
-    fields = {"displayname": profile.displayname, "avatar_url": profile.avatar_url} if profile else {}
-    return {key: value for key, value in fields.items() if value}
 
 
 def send_event(room_id: str, event_type: str, txn_id: str) -> dict[str, Any]:
