@@ -23,20 +23,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
 import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from bench.harness import OperationFailed, PhaseResult, describe, format_table, run_items
+from bench.harness import OperationFailed, PhaseResult, build_report, describe, emit, run_items
 
 REGISTER_PATH = "/_matrix/client/v3/register"
 LOGIN_PATH = "/_matrix/client/v3/login"
@@ -107,17 +103,8 @@ async def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         login_conc, _ = await run_phase(client, "login", login, conc_ok, args.concurrency, deadline)
         results += [login_seq, login_conc]
 
-    return {
-        "url": args.url,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": os.cpu_count()},
-        "users": args.users,
-        "concurrency": args.concurrency,
-        "deadline_seconds": args.deadline,
-        "deadline_hit": time.monotonic() >= deadline,
-        "results": [phase.summary() for phase in results],
-    }
+    return build_report(args.url, results, items=args.users, concurrency=args.concurrency,
+                        deadline_seconds=args.deadline, deadline_hit=time.monotonic() >= deadline)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -148,13 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except httpx.HTTPError as error:
         print(f"cannot reach {args.url}: {error}", file=sys.stderr)
         return 1
-    print(format_table(report))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(report, handle, indent=2)
-            handle.write("\n")
-    failed = sum(r["failed"] for r in report["results"])
-    return 1 if failed else 0
+    return emit(report, args.json)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,14 @@ are counted (with a few samples) and left out of the latencies, and nothing is r
 from __future__ import annotations
 
 import asyncio
+import json
 import math
+import os
+import platform
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -139,3 +143,28 @@ def _cell(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+
+
+def build_report(url: str, phases: Sequence[PhaseResult], *, items: int, concurrency: int, deadline_seconds: float,
+                 deadline_hit: bool) -> dict[str, Any]:
+    """The report every benchmark prints and saves: where, when, on what machine, and each phase's summary."""
+    return {
+        "url": url,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "users": items,
+        "concurrency": concurrency,
+        "deadline_seconds": deadline_seconds,
+        "deadline_hit": deadline_hit,
+        "results": [phase.summary() for phase in phases],
+    }
+
+
+def emit(report: dict[str, Any], json_path: str | None) -> int:
+    """Print the table, write the JSON when asked; the exit status says whether any operation failed."""
+    print(format_table(report))
+    if json_path:
+        with open(json_path, "w", encoding="utf-8") as handle:
+            json.dump(report, handle, indent=2)
+            handle.write("\n")
+    return 1 if any(r["failed"] for r in report["results"]) else 0

@@ -18,19 +18,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
 import secrets
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from bench.harness import OperationFailed, PhaseResult, describe, format_table, run_items
+from bench.harness import OperationFailed, PhaseResult, build_report, describe, emit, run_items
 
 CLIENT = "/_matrix/client/v3"
 MAX_COUNT = 10_000
@@ -122,16 +118,8 @@ async def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
         results.append((await run_items("messages", page, range(max(1, args.messages // 20)), 1, deadline))[0])
 
-    return {
-        "url": args.url,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
-        "users": args.messages,
-        "concurrency": args.concurrency,
-        "deadline_seconds": args.deadline,
-        "deadline_hit": time.monotonic() >= deadline,
-        "results": [phase.summary() for phase in results],
-    }
+    return build_report(args.url, results, items=args.messages, concurrency=args.concurrency,
+                        deadline_seconds=args.deadline, deadline_hit=time.monotonic() >= deadline)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -161,12 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (httpx.HTTPError, OperationFailed) as error:
         print(f"benchmark setup failed against {args.url}: {error}", file=sys.stderr)
         return 1
-    print(format_table(report))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(report, handle, indent=2)
-            handle.write("\n")
-    return 1 if any(r["failed"] for r in report["results"]) else 0
+    return emit(report, args.json)
 
 
 if __name__ == "__main__":

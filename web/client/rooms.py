@@ -24,6 +24,7 @@ from web.deps import Deps, deps
 from web.ratelimit import check_rate_limit
 from web.requests import Body, json_body
 from web.routing import client_route
+from web.token_cache import Requester
 
 MAX_TXN_ID_LENGTH = 255
 
@@ -127,7 +128,12 @@ def send_event(room_id: str, event_type: str, txn_id: str) -> dict[str, Any]:
     requester = authenticate(current, allow_guest=True)
     if len(txn_id) > MAX_TXN_ID_LENGTH:
         raise InvalidParam("Transaction id too long")
-    content = json_body().data
+    return _send_once(current, requester, room_id, txn_id, event_type, json_body().data)
+
+
+def _send_once(current: Deps, requester: Requester, room_id: str, txn_id: str, event_type: str,
+               content: dict[str, Any], redacts: str | None = None) -> dict[str, Any]:
+    """Send for a client transaction: a retried txn id answers the first event at once, without a task."""
     with current.database.read() as conn:
         earlier = current.stores.events.get_txn_event_id(conn, requester.user_id, requester.device_id, room_id,
                                                          txn_id)
@@ -135,8 +141,8 @@ def send_event(room_id: str, event_type: str, txn_id: str) -> dict[str, Any]:
         return {"event_id": earlier}
     check_rate_limit(current, "rc_message", requester.user_id)
     result = tasks_api.create_event(current.dispatcher, room_id=room_id, sender=requester.user_id,
-                                    event_type=event_type, content=content, device_id=requester.device_id,
-                                    txn_id=txn_id)
+                                    event_type=event_type, content=content, redacts=redacts,
+                                    device_id=requester.device_id, txn_id=txn_id)
     return {"event_id": result["event_id"]}
 
 
@@ -202,16 +208,7 @@ def redact_event(room_id: str, event_id: str, txn_id: str) -> dict[str, Any]:
     body = json_body()
     body.text("reason", None)
     content = {key: value for key, value in body.data.items() if key != "redacts"}
-    with current.database.read() as conn:
-        earlier = current.stores.events.get_txn_event_id(conn, requester.user_id, requester.device_id, room_id,
-                                                         txn_id)
-    if earlier is not None:
-        return {"event_id": earlier}
-    check_rate_limit(current, "rc_message", requester.user_id)
-    result = tasks_api.create_event(current.dispatcher, room_id=room_id, sender=requester.user_id,
-                                    event_type="m.room.redaction", content=content, redacts=event_id,
-                                    device_id=requester.device_id, txn_id=txn_id)
-    return {"event_id": result["event_id"]}
+    return _send_once(current, requester, room_id, txn_id, "m.room.redaction", content, redacts=event_id)
 
 
 def get_joined_rooms() -> dict[str, Any]:
