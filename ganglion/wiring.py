@@ -22,6 +22,7 @@ from tasks.app import bind_tasks, create_celery
 from tasks.context import TaskContext
 from tasks.dispatch import CeleryDispatcher, InlineDispatcher
 from tasks.registry import catalogue
+from tasks.writers import start_stream_writers
 from web.deps import Deps
 from web.token_cache import TokenCache
 
@@ -51,6 +52,7 @@ def build_monolith(config: HomeserverConfig, clock: Clock | None = None) -> Mono
     signing_key = load_signing_key(config.signing_key_path)
     context = TaskContext(config, database, stores, doorbell, clock, dispatcher, signing_key)
     holder.append(context)
+    start_stream_writers(context)
     deps = Deps(config, database, stores, dispatcher, doorbell, clock, MemoryBuckets(), TokenCache(), signing_key)
     return Monolith(deps, context)
 
@@ -76,4 +78,5 @@ def build_task_worker(config: HomeserverConfig, clock: Clock | None = None) -> t
     context = TaskContext(config, Database(config.database), Stores(), redis_doorbell(config), clock, dispatcher,
                           load_signing_key(config.signing_key_path))
     bind_tasks(celery, tasks, context, secret)
+    start_stream_writers(context)
     return celery, context

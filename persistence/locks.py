@@ -24,3 +24,15 @@ def lock_room(conn: Connection, room_id: str) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:class, :key)"),
                      {"class": ROOM_LOCK_CLASS, "key": _key(room_id)})
+
+
+WRITER_LOCK_CLASS = 0x7374726D  # "strm"
+
+
+def lock_stream_writer(conn: Connection, stream: str, writer: str) -> None:
+    """Hold ``writer``'s lock on ``stream`` until the caller's transaction ends, so one writer's ids commit in the
+    order they were allocated even when it runs several tasks at once: readers may then trust "writer W is at P"
+    (``protocol/sync_tokens.py``). SQLite serialises every write transaction already."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:class, :key)"),
+                     {"class": WRITER_LOCK_CLASS, "key": _key(f"{stream}\x00{writer}")})

@@ -200,6 +200,8 @@ events = Table(
     Index(None, "room_id", "stream_ordering"),
     Index(None, "room_id", "depth", "stream_ordering"),
     Index(None, "room_id", "origin_server_ts"),
+    # /sync finds a user's membership changes since a token by (state_key, stream_ordering).
+    Index(None, "state_key", "stream_ordering"),
 )
 
 event_edges = Table(
@@ -353,4 +355,16 @@ event_search = Table(
     Column("value", Text, nullable=False),
     Column("origin_server_ts", BigInteger, nullable=False),
     Index(None, "room_id", "stream_ordering"),
+)
+
+# --- Sync ----------------------------------------------------------------------------------------------------
+
+# Filters uploaded with POST /user/{userId}/filter; ids count up per user (spec: "Filtering").
+user_filters = Table(
+    "user_filters",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("filter_id", BigInteger, nullable=False),
+    Column("filter_json", Text, nullable=False),
+    PrimaryKeyConstraint("user_id", "filter_id"),
 )

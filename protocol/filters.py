@@ -25,16 +25,16 @@ def type_matches(event_type: str, pattern: str) -> bool:
     return _type_pattern(pattern).fullmatch(event_type) is not None
 
 
-def _strings(data: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
+def string_list(data: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
     value = data.get(key)
     if value is None:
         return None
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise BadJson(f"Filter field '{key}' must be a list of strings")
+    if not isinstance(value, list) or not all(isinstance(item, str) and "\x00" not in item for item in value):
+        raise BadJson(f"Filter field '{key}' must be a list of strings (without NUL characters)")
     return tuple(value)
 
 
-def _flag(data: Mapping[str, Any], key: str) -> bool | None:
+def optional_flag(data: Mapping[str, Any], key: str) -> bool | None:
     value = data.get(key)
     if value is not None and not isinstance(value, bool):
         raise BadJson(f"Filter field '{key}' must be a boolean")
@@ -53,6 +53,7 @@ class RoomEventFilter:
     limit: int | None = None
     lazy_load_members: bool = False
     include_redundant_members: bool = False
+    unread_thread_notifications: bool = False
 
     @staticmethod
     def parse(data: Any) -> RoomEventFilter:
@@ -62,16 +63,17 @@ class RoomEventFilter:
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise BadJson("Filter field 'limit' must be an integer greater than 0")
         return RoomEventFilter(
-            types=_strings(data, "types"),
-            not_types=_strings(data, "not_types") or (),
-            senders=_strings(data, "senders"),
-            not_senders=_strings(data, "not_senders") or (),
-            rooms=_strings(data, "rooms"),
-            not_rooms=_strings(data, "not_rooms") or (),
-            contains_url=_flag(data, "contains_url"),
+            types=string_list(data, "types"),
+            not_types=string_list(data, "not_types") or (),
+            senders=string_list(data, "senders"),
+            not_senders=string_list(data, "not_senders") or (),
+            rooms=string_list(data, "rooms"),
+            not_rooms=string_list(data, "not_rooms") or (),
+            contains_url=optional_flag(data, "contains_url"),
             limit=limit,
-            lazy_load_members=bool(_flag(data, "lazy_load_members")),
-            include_redundant_members=bool(_flag(data, "include_redundant_members")),
+            lazy_load_members=bool(optional_flag(data, "lazy_load_members")),
+            include_redundant_members=bool(optional_flag(data, "include_redundant_members")),
+            unread_thread_notifications=bool(optional_flag(data, "unread_thread_notifications")),
         )
 
     def matches(self, event_type: str, sender: str, content: Mapping[str, Any], room_id: str | None = None) -> bool:

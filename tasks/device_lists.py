@@ -22,7 +22,7 @@ def drain(context: TaskContext, *, user_id: str) -> int:
         items = stores.outbox.list_items(conn, STREAM, user_id, lock=True)
         if not items:
             return 0
-        stream_ids = stores.stream_ids.allocate(conn, STREAM, len(items))
+        stream_ids = stores.stream_ids.allocate(conn, STREAM, len(items), writer=context.instance_name)
         changes = [
             DeviceListChange(stream_id, user_id, str(item.payload["device_id"]))
             for stream_id, item in zip(stream_ids, items, strict=True)

@@ -77,7 +77,7 @@ def append_event(context: TaskContext, conn: Connection, room: Room, template: E
 
 def _store(context: TaskContext, conn: Connection, room_id: str, event: Event, extremities: list[str]) -> Appended:
     stores = context.stores
-    stream_ordering = stores.stream_ids.allocate(conn, STREAM)[0]
+    stream_ordering = stores.stream_ids.allocate(conn, STREAM, writer=context.instance_name)[0]
     stores.events.insert_event(conn, event, room_id, stream_ordering, context.instance_name)
     prev_group = stores.state.get_event_state_group(conn, extremities[0]) if len(extremities) == 1 else None
     if event.is_state:
@@ -126,6 +126,13 @@ def relation_of(event: Event) -> Relation | None:
     return Relation(event.event_id, parent, rel_type, key if isinstance(key, str) else None)
 
 
+def ring_keys(room_id: str, appended: list[Event]) -> tuple[str, ...]:
+    """Who a ring concerns: the room's members (by room id) and anyone whose membership changed, who may not be
+    a member (an invitee's ``/sync`` must wake for the invite)."""
+    targets = [event.state_key for event in appended if event.type == "m.room.member" and event.state_key]
+    return (room_id, *dict.fromkeys(target for target in targets if target is not None))
+
+
 def create_event(
     context: TaskContext,
     *,
@@ -154,7 +161,8 @@ def create_event(
         if txn_id is not None and device_id is not None:
             stores.events.insert_txn_event_id(conn, sender, device_id, room_id, txn_id, appended.event.event_id,
                                               context.clock.now_ms())
-    context.doorbell.ring(Ring(STREAM, context.instance_name, appended.stream_ordering, (room_id,)))
+    context.doorbell.ring(Ring(STREAM, context.instance_name, appended.stream_ordering,
+                               ring_keys(room_id, [appended.event])))
     return {"event_id": appended.event.event_id, "stream_ordering": appended.stream_ordering}
 
 
@@ -192,10 +200,12 @@ def create_room(
             raise MatrixError("The create event does not match the room id", status=400)
         check_auth(create, {})
         last = _store(context, conn, room_id, create, [])
+        appended = [last.event]
         for template in initial_events:
             last = append_event(context, conn, room, EventTemplate(
                 template["type"], template.get("content") or {}, template.get("state_key")), creator)
-    context.doorbell.ring(Ring(STREAM, context.instance_name, last.stream_ordering, (room_id,)))
+            appended.append(last.event)
+    context.doorbell.ring(Ring(STREAM, context.instance_name, last.stream_ordering, ring_keys(room_id, appended)))
     return {"room_id": room_id}
 
 

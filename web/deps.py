@@ -15,6 +15,7 @@ from protocol.clock import Clock
 from protocol.signing import SigningKey
 from tasks.api import Dispatcher
 from web.last_seen import LastSeenRecorder
+from web.sync.notifier import SyncNotifier
 from web.token_cache import TokenCache
 
 
@@ -31,6 +32,8 @@ class Deps:
     signing_key: SigningKey
     """The server's ed25519 key: published at ``/_matrix/key/v2/server``, signs what the web tier answers."""
     last_seen: LastSeenRecorder = field(default_factory=LastSeenRecorder)
+    notifier: SyncNotifier = field(default_factory=SyncNotifier)
+    """This process's waiting ``/sync`` requests, woken by the doorbell."""
 
 
 _KEY = "ganglion.deps"

@@ -10,6 +10,7 @@ from persistence.stores.device_lists import DeviceListStore
 from persistence.stores.devices import DeviceStore
 from persistence.stores.directory import DirectoryStore
 from persistence.stores.events import EventStore
+from persistence.stores.filters import FilterStore
 from persistence.stores.outbox import OutboxStore
 from persistence.stores.profiles import ProfileStore
 from persistence.stores.registration_tokens import RegistrationTokenStore
@@ -46,3 +47,4 @@ class Stores:
     directory: DirectoryStore = field(default_factory=DirectoryStore)
     reports: ReportStore = field(default_factory=ReportStore)
     search: SearchStore = field(default_factory=SearchStore)
+    filters: FilterStore = field(default_factory=FilterStore)

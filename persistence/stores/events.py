@@ -12,10 +12,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, delete, func, insert, select, tuple_
 
+from persistence.stream_ranges import between, up_to
 from persistence.tables import event_auth, event_edges, event_forward_extremities, event_txn_ids, events, rooms
 from protocol.canonical_json import encode_canonical_json
 from protocol.events.model import Event
 from protocol.room_versions import KNOWN_ROOM_VERSIONS
+from protocol.sync_tokens import WriterPositions
 from protocol.tokens import RoomPosition
 
 
@@ -179,3 +181,54 @@ class EventStore:
                         events.c.state_key == user_id, events.c.rejected_reason.is_(None))
                  .order_by(events.c.stream_ordering))
         return [_load(row) for row in conn.execute(query)]
+
+    # --- what /sync reads: events between two tokens, writer by writer -------------------------------------------
+    def list_rooms_with_events(self, conn: Connection, since: WriterPositions,
+                               until: WriterPositions) -> set[str]:
+        """Rooms with any event stored after ``since`` and at or before ``until`` (reads only the new rows)."""
+        rows = conn.execute(select(events.c.room_id).distinct().where(
+            between(events.c.instance_name, events.c.stream_ordering, since, until)))
+        return {row.room_id for row in rows}
+
+    def list_membership_changes(self, conn: Connection, user_id: str, since: WriterPositions | None,
+                                until: WriterPositions) -> list[StoredEvent]:
+        """Accepted ``m.room.member`` events about ``user_id`` in the range, in stream order."""
+        query = (select(*_COLUMNS).join(rooms, rooms.c.room_id == events.c.room_id)
+                 .where(events.c.state_key == user_id, events.c.type == "m.room.member",
+                        events.c.rejected_reason.is_(None), events.c.outlier.is_(False),
+                        between(events.c.instance_name, events.c.stream_ordering, since, until))
+                 .order_by(events.c.stream_ordering))
+        return [_load(row) for row in conn.execute(query)]
+
+    def list_latest_room_events(self, conn: Connection, room_id: str, since: WriterPositions | None,
+                                until: WriterPositions, limit: int, *,
+                                at_most: int | None = None) -> list[StoredEvent]:
+        """Up to ``limit`` accepted timeline events of a room in the range, latest first; ``at_most`` cuts the
+        range at a stream ordering (a departed member's leave, or the next page of a long range)."""
+        query = (select(*_COLUMNS).join(rooms, rooms.c.room_id == events.c.room_id)
+                 .where(events.c.room_id == room_id, events.c.rejected_reason.is_(None),
+                        events.c.outlier.is_(False),
+                        between(events.c.instance_name, events.c.stream_ordering, since, until))
+                 .order_by(events.c.stream_ordering.desc()).limit(limit))
+        if at_most is not None:
+            query = query.where(events.c.stream_ordering <= at_most)
+        return [_load(row) for row in conn.execute(query)]
+
+    def get_latest_event_up_to(self, conn: Connection, room_id: str, until: WriterPositions) -> str | None:
+        """The room's last accepted event at or before ``until``: the state after it is the state there."""
+        return conn.execute(
+            select(events.c.event_id).where(
+                events.c.room_id == room_id, events.c.rejected_reason.is_(None), events.c.outlier.is_(False),
+                up_to(events.c.instance_name, events.c.stream_ordering, until))
+            .order_by(events.c.stream_ordering.desc()).limit(1)).scalar_one_or_none()
+
+    def list_txn_ids(self, conn: Connection, user_id: str, device_id: str,
+                     event_ids: Iterable[str]) -> dict[str, str]:
+        """event id -> the client transaction id ``device_id`` sent it with, for those of ``event_ids`` it sent."""
+        wanted = list(dict.fromkeys(event_ids))
+        if not wanted:
+            return {}
+        rows = conn.execute(select(event_txn_ids.c.event_id, event_txn_ids.c.txn_id).where(
+            event_txn_ids.c.user_id == user_id, event_txn_ids.c.device_id == device_id,
+            event_txn_ids.c.event_id.in_(wanted)))
+        return {row.event_id: row.txn_id for row in rows}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import Connection, delete, insert, literal, select
+from sqlalchemy import Connection, delete, func, insert, literal, select
 
 from persistence.tables import current_state_events, event_state_groups, state_group_entries, state_groups
 from protocol.events.model import StateKey
@@ -160,3 +160,26 @@ class StateStore:
         if membership is not None:
             query = query.where(current_state_events.c.membership == membership)
         return {row.state_key: row.membership for row in conn.execute(query)}
+
+    def list_user_memberships(self, conn: Connection, user_id: str) -> dict[str, tuple[str, str]]:
+        """room id -> ``(membership, member event id)`` for every room whose current state names ``user_id``."""
+        rows = conn.execute(select(current_state_events.c.room_id, current_state_events.c.membership,
+                                   current_state_events.c.event_id).where(
+            current_state_events.c.type == "m.room.member", current_state_events.c.state_key == user_id))
+        return {row.room_id: (row.membership, row.event_id) for row in rows}
+
+    def count_memberships(self, conn: Connection, room_id: str) -> dict[str, int]:
+        """membership -> how many users hold it in the room's current state (one grouped query)."""
+        rows = conn.execute(select(current_state_events.c.membership, func.count()).where(
+            current_state_events.c.room_id == room_id, current_state_events.c.type == "m.room.member")
+            .group_by(current_state_events.c.membership))
+        return {row[0]: int(row[1]) for row in rows}
+
+    def list_some_members(self, conn: Connection, room_id: str, memberships: tuple[str, ...], *, exclude: str,
+                          limit: int) -> list[str]:
+        """Up to ``limit`` users with one of ``memberships``, by user id, without reading the whole member list."""
+        rows = conn.execute(select(current_state_events.c.state_key).where(
+            current_state_events.c.room_id == room_id, current_state_events.c.type == "m.room.member",
+            current_state_events.c.membership.in_(memberships), current_state_events.c.state_key != exclude)
+            .order_by(current_state_events.c.state_key).limit(limit))
+        return [row.state_key for row in rows]

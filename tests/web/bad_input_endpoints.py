@@ -277,6 +277,18 @@ ENDPOINTS: dict[str, Endpoint] = {
                  Invalid("search_categories.room_events.filter.limit", 0, 400, frozenset({"M_BAD_JSON"})),
                  Invalid("search_categories.room_events.groupings.group_by", [{"key": "bogus"}], 400,
                          frozenset({"M_INVALID_PARAM"})))),)),
+    # filter.yaml: every part of a filter is optional; what /sync could not use is refused at upload.
+    "client.create_filter": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"room": {"timeline": {"limit": 5}, "state": {"lazy_load_members": True}}},
+        {"event_fields": "strings", "event_format": "string", "presence": "object", "account_data": "object",
+         "room": "object", "room.rooms": "strings", "room.not_rooms": "strings", "room.include_leave": "boolean",
+         "room.timeline": "object", "room.timeline.types": "strings", "room.timeline.not_senders": "strings",
+         "room.state": "object", "room.state.lazy_load_members": "boolean", "room.ephemeral": "object"},
+        invalid=(Invalid("event_format", "bogus", 400, BAD_JSON),
+                 Invalid("room.timeline.limit", 0, 400, BAD_JSON),
+                 Invalid("room.timeline.limit", "5", 400, BAD_JSON))),)),
+    "client.get_filter": Endpoint(auth=True),
+    "client.sync": Endpoint(auth=True),
     "wellknown.get_wellknown_client": Endpoint(auth=False),
     "wellknown.get_wellknown_server": Endpoint(auth=False),
     "admin.get_nonce": Endpoint(auth=False),
@@ -299,8 +311,8 @@ def path_values(walker: Walker) -> dict[str, str]:
     return {"user_id": walker.user_id, "device_id": walker.spare_device_id, "field": "displayname",
             "room_id": "!nowhere:test.local", "event_type": "m.room.message", "txn_id": "walk1", "state_key": "",
             "event_id": "$nowhere", "rel_type": "m.annotation", "key_id": "ed25519:walk",
-            "room_alias": "#nowhere:test.local"}
+            "room_alias": "#nowhere:test.local", "filter_id": "0"}
 
 
 PATH_VARIABLES = {"user_id", "device_id", "field", "room_id", "event_type", "txn_id", "state_key", "event_id",
-                  "rel_type", "key_id", "room_alias"}
+                  "rel_type", "key_id", "room_alias", "filter_id"}

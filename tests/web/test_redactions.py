@@ -136,7 +136,7 @@ def _store_remote_redaction(server: HomeserverUnderTest, room_id: str, sender: s
             room_id=room_id, sender=sender, prev_events=[prev.event], auth_events=[],
             origin_server_ts=deps.clock.now_ms(), server_name=sender.partition(":")[2],
             signing_key=generate_signing_key("remote"), opaque_id=secrets.token_hex(9))
-        stream = stores.stream_ids.allocate(conn, "events")[0]
+        stream = stores.stream_ids.allocate(conn, "events", writer=deps.config.workers.name)[0]
         stores.events.insert_event(conn, event, room_id, stream, deps.config.workers.name)
         group = stores.state.get_event_state_group(conn, prev.event_id)
         assert group is not None

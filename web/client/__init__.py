@@ -11,6 +11,7 @@ def create_client_blueprint() -> Blueprint:
         aliases,
         devices,
         directory,
+        filters,
         login,
         membership,
         messages,
@@ -23,10 +24,11 @@ def create_client_blueprint() -> Blueprint:
         search,
         server_info,
         spaces,
+        sync,
     )
 
     blueprint = Blueprint("client", __name__)
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
-                   relations, aliases, directory, spaces, room_upgrades, reports, search):
+                   relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync):
         module.register_routes(blueprint)
     return blueprint

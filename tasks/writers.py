@@ -1,0 +1,16 @@
+"""What a process that writes streams does once, before it takes its first task."""
+
+from __future__ import annotations
+
+from config.workers import STREAMS
+from tasks.context import TaskContext
+
+
+def start_stream_writers(context: TaskContext) -> None:
+    """Catch this instance's position up on every stream it writes (``StreamIds.catch_up_writer``), so readers
+    never mistake a writer with nothing committed yet for one that stands with the others."""
+    name = context.instance_name
+    streams = [stream for stream in STREAMS if name in context.config.routing.instances(stream)]
+    with context.database.write() as conn:
+        for stream in streams:
+            context.stores.stream_ids.catch_up_writer(conn, stream, name)

@@ -1,0 +1,243 @@
+"""/sync and filters as HTTP conversations, in both shapes: what a client's sync loop sees."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+from urllib.parse import quote
+
+from tests.homeserver import HomeserverUnderTest
+
+SYNC = "/_matrix/client/v3/sync"
+
+
+def _room(server: HomeserverUnderTest, token: str, **body: Any) -> str:
+    response = server.post("/_matrix/client/v3/createRoom", token=token, json=body)
+    assert response.status_code == 200, response.json
+    return str(response.json["room_id"])
+
+
+def _send(server: HomeserverUnderTest, token: str, room_id: str, body: str, txn: str | None = None) -> str:
+    txn = txn or f"t{time.monotonic_ns()}"
+    response = server.put(f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/{txn}", token=token,
+                          json={"msgtype": "m.text", "body": body})
+    assert response.status_code == 200, response.json
+    return str(response.json["event_id"])
+
+
+def _sync(server: HomeserverUnderTest, token: str, since: str | None = None, **params: Any) -> dict[str, Any]:
+    query = {**({"since": since} if since else {}), **params}
+    if isinstance(query.get("filter"), dict):
+        query["filter"] = json.dumps(query["filter"])
+    url = SYNC + ("?" + "&".join(f"{key}={quote(str(value))}" for key, value in query.items()) if query else "")
+    response = server.get(url, token=token)
+    assert response.status_code == 200, response.json
+    return response.json  # type: ignore[no-any-return]
+
+
+def _bodies(section: dict[str, Any]) -> list[str]:
+    return [event["content"]["body"] for event in section["timeline"]["events"]
+            if event["type"] == "m.room.message"]
+
+
+def test_filters_are_numbered_per_user_and_identical_ones_shared(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    path = "/_matrix/client/v3/user/@alice:test.local/filter"
+    first = {"room": {"timeline": {"limit": 5}}, "event_fields": ["type", "content.body"]}
+    assert homeserver.post(path, token=alice, json=first).json == {"filter_id": "0"}
+    assert homeserver.post(path, token=alice, json={"presence": {"not_types": ["*"]}}).json == {"filter_id": "1"}
+    assert homeserver.post(path, token=alice, json=first).json == {"filter_id": "0"}
+    assert homeserver.get(f"{path}/0", token=alice).json == first
+    assert homeserver.post("/_matrix/client/v3/user/@bob:test.local/filter", token=bob,
+                           json=first).json == {"filter_id": "0"}
+    refused = homeserver.get(f"{path}/0", token=bob)
+    assert (refused.status_code, refused.json["errcode"]) == (403, "M_FORBIDDEN")
+    assert homeserver.post(path, token=bob, json=first).status_code == 403
+    for unknown in ("7", "x", "01"):
+        missing = homeserver.get(f"{path}/{unknown}", token=alice)
+        assert (missing.status_code, missing.json["errcode"]) == (404, "M_NOT_FOUND")
+    bad = homeserver.post(path, token=alice, json={"room": {"timeline": {"limit": "five"}}})
+    assert (bad.status_code, bad.json["errcode"]) == (400, "M_BAD_JSON")
+
+
+def test_initial_sync_has_each_joined_room_with_its_timeline(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice, name="Lobby")
+    for body in ("one", "two", "three"):
+        _send(homeserver, alice, room_id, body)
+    synced = _sync(homeserver, alice)
+    room = synced["rooms"]["join"][room_id]
+    assert _bodies(room) == ["one", "two", "three"]
+    types = [event["type"] for event in room["timeline"]["events"]]
+    assert types[0] == "m.room.create" and room["timeline"]["limited"] is False
+    assert room["state"]["events"] == [], "the whole history is in the timeline, so no state precedes it"
+    assert room["summary"]["m.joined_member_count"] == 1
+    assert synced["next_batch"]
+
+
+def test_a_limited_timeline_comes_with_the_state_before_it_and_a_usable_prev_batch(
+        homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice, name="Lobby", topic="Old")
+    for index in range(6):
+        _send(homeserver, alice, room_id, f"m{index}")
+    room = _sync(homeserver, alice, filter={"room": {"timeline": {"limit": 2}}})["rooms"]["join"][room_id]
+    assert _bodies(room) == ["m4", "m5"] and room["timeline"]["limited"] is True
+    state = {(event["type"], event["state_key"]): event["content"] for event in room["state"]["events"]}
+    assert state[("m.room.name", "")] == {"name": "Lobby"}
+    assert state[("m.room.member", "@alice:test.local")]["membership"] == "join"
+    assert ("m.room.create", "") in state
+    page = homeserver.get(f"/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=3"
+                          f"&from={room['timeline']['prev_batch']}", token=alice).json
+    assert [event["content"].get("body") for event in page["chunk"]] == ["m3", "m2", "m1"]
+
+
+def test_incremental_sync_brings_only_what_is_new_with_the_senders_transaction_id(
+        homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    other_device = homeserver.login("alice")["access_token"]
+    room_id = _room(homeserver, alice)
+    since = _sync(homeserver, alice)["next_batch"]
+    assert _sync(homeserver, alice, since)["rooms"]["join"] == {}
+    event_id = _send(homeserver, alice, room_id, "fresh", txn="my-txn")
+    mine = _sync(homeserver, alice, since)
+    [event] = mine["rooms"]["join"][room_id]["timeline"]["events"]
+    assert (event["event_id"], event["unsigned"]["transaction_id"]) == (event_id, "my-txn")
+    assert mine["rooms"]["join"][room_id]["timeline"]["limited"] is False
+    [seen_elsewhere] = _sync(homeserver, other_device, since)["rooms"]["join"][room_id]["timeline"]["events"]
+    assert "transaction_id" not in seen_elsewhere["unsigned"]
+    assert _sync(homeserver, alice, mine["next_batch"])["rooms"]["join"] == {}
+
+
+def test_invite_then_join_then_kick_move_the_room_between_sections(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    room_id = _room(homeserver, alice, name="Secret", preset="private_chat")
+    _send(homeserver, alice, room_id, "before bob")
+    since = _sync(homeserver, bob)["next_batch"]
+    assert homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/invite", token=alice,
+                           json={"user_id": "@bob:test.local"}).status_code == 200
+    invited = _sync(homeserver, bob, since)
+    invite_state = invited["rooms"]["invite"][room_id]["invite_state"]["events"]
+    assert {"type": "m.room.name", "state_key": "", "sender": "@alice:test.local",
+            "content": {"name": "Secret"}} in invite_state
+    assert invite_state[-1]["content"]["membership"] == "invite"
+    assert room_id not in invited["rooms"]["join"]
+    assert homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={}).status_code == 200
+    joined = _sync(homeserver, bob, invited["next_batch"])
+    room = joined["rooms"]["join"][room_id]
+    everything = room["state"]["events"] + room["timeline"]["events"]
+    assert any(event["type"] == "m.room.name" for event in everything), "a new join is sent in full"
+    assert room["summary"]["m.joined_member_count"] == 2 and room["summary"]["m.heroes"] == ["@alice:test.local"]
+    assert room_id not in joined["rooms"]["invite"]
+    assert homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/kick", token=alice,
+                           json={"user_id": "@bob:test.local", "reason": "bye"}).status_code == 200
+    _send(homeserver, alice, room_id, "after bob")
+    kicked = _sync(homeserver, bob, joined["next_batch"])
+    left = kicked["rooms"]["leave"][room_id]
+    assert left["timeline"]["events"][-1]["content"] == {"membership": "leave", "reason": "bye"}
+    assert "after bob" not in _bodies(left), "nothing after the kick reaches bob"
+    assert room_id not in kicked["rooms"]["join"]
+    later = _sync(homeserver, bob, kicked["next_batch"])
+    assert room_id not in later["rooms"]["leave"]
+    assert room_id in _sync(homeserver, bob, filter={"room": {"include_leave": True}})["rooms"]["leave"]
+    assert room_id not in _sync(homeserver, bob)["rooms"]["leave"]
+
+
+def test_lazy_loading_sends_only_the_members_who_speak(homeserver: HomeserverUnderTest) -> None:
+    tokens = {name: homeserver.register(name)["access_token"] for name in ("alice", "bob", "carol")}
+    room_id = _room(homeserver, tokens["alice"], preset="public_chat")
+    for name in ("bob", "carol"):
+        homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=tokens[name], json={})
+    for index in range(3):
+        _send(homeserver, tokens["bob"], room_id, f"bob {index}")
+    lazy = {"room": {"timeline": {"limit": 3}, "state": {"lazy_load_members": True}}}
+    room = _sync(homeserver, tokens["carol"], filter=lazy)["rooms"]["join"][room_id]
+    members = {event["state_key"] for event in room["state"]["events"] if event["type"] == "m.room.member"}
+    assert members == {"@bob:test.local", "@carol:test.local"}
+    assert room["summary"]["m.joined_member_count"] == 3
+    eager = _sync(homeserver, tokens["carol"], filter={"room": {"timeline": {"limit": 3}}})["rooms"]["join"]
+    assert {event["state_key"] for event in eager[room_id]["state"]["events"]
+            if event["type"] == "m.room.member"} == {"@alice:test.local", "@bob:test.local", "@carol:test.local"}
+
+
+def test_a_gap_sends_the_state_that_changed_inside_it(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice, topic="Old")
+    since = _sync(homeserver, alice)["next_batch"]
+    homeserver.put(f"/_matrix/client/v3/rooms/{room_id}/state/m.room.topic", token=alice, json={"topic": "New"})
+    for index in range(5):
+        _send(homeserver, alice, room_id, f"m{index}")
+    room = _sync(homeserver, alice, since, filter={"room": {"timeline": {"limit": 3}}})["rooms"]["join"][room_id]
+    assert room["timeline"]["limited"] is True and _bodies(room) == ["m2", "m3", "m4"]
+    assert [(event["type"], event["content"]) for event in room["state"]["events"]] == [
+        ("m.room.topic", {"topic": "New"})], "only the change inside the gap, not the whole state"
+    full = _sync(homeserver, alice, since, full_state="true", filter={"room": {"timeline": {"limit": 3}}})
+    assert len(full["rooms"]["join"][room_id]["state"]["events"]) > 3
+
+
+def test_filters_shape_what_is_returned(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    first, second = _room(homeserver, alice), _room(homeserver, alice)
+    _send(homeserver, alice, first, "hello")
+    upload = homeserver.post("/_matrix/client/v3/user/@alice:test.local/filter", token=alice, json={
+        "event_fields": ["type", "content.body"], "room": {"rooms": [first],
+                                                           "timeline": {"types": ["m.room.message"]}}})
+    synced = _sync(homeserver, alice, filter=upload.json["filter_id"])
+    assert list(synced["rooms"]["join"]) == [first]
+    assert synced["rooms"]["join"][first]["timeline"]["events"] == [{"type": "m.room.message",
+                                                                     "content": {"body": "hello"}}]
+    federation = _sync(homeserver, alice, filter={"event_format": "federation", "room": {"rooms": [second]}})
+    create = federation["rooms"]["join"][second]["timeline"]["events"][0]
+    assert create["type"] == "m.room.create" and "hashes" in create and "signatures" in create
+
+
+def test_bad_sync_parameters_are_refused(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    cases = [("since=bogus", 400, "M_INVALID_PARAM"), ("since=g%25%25", 400, "M_INVALID_PARAM"),
+             ("filter=42", 404, "M_NOT_FOUND"), ("filter=%7Bnot-json", 400, "M_NOT_JSON"),
+             ("filter=" + quote('{"room": {"timeline": {"limit": -1}}}'), 400, "M_BAD_JSON"),
+             ("timeout=soon", 400, "M_INVALID_PARAM"), ("timeout=-5", 400, "M_INVALID_PARAM"),
+             ("full_state=yes", 400, "M_INVALID_PARAM"), ("set_presence=busy", 400, "M_INVALID_PARAM")]
+    for query, status, errcode in cases:
+        response = homeserver.get(f"{SYNC}?{query}", token=alice)
+        assert (response.status_code, response.json["errcode"]) == (status, errcode), query
+
+
+def test_a_waiting_sync_wakes_when_a_message_arrives(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={})
+    since = _sync(homeserver, bob)["next_batch"]
+    answered: dict[str, Any] = {}
+
+    def long_poll() -> None:
+        started = time.monotonic()
+        answered["body"] = homeserver.app.test_client().get(
+            f"{SYNC}?since={since}&timeout=20000", headers={"Authorization": f"Bearer {bob}"}).json
+        answered["seconds"] = time.monotonic() - started
+
+    poll = threading.Thread(target=long_poll)
+    poll.start()
+    time.sleep(0.5)
+    assert poll.is_alive(), "nothing new yet: the sync waits"
+    _send(homeserver, alice, room_id, "wake up")
+    poll.join(timeout=15)
+    assert not poll.is_alive()
+    assert _bodies(answered["body"]["rooms"]["join"][room_id]) == ["wake up"]
+    assert answered["seconds"] < 10, "woken by the doorbell, not by the timeout"
+
+
+def test_an_empty_long_poll_returns_at_its_timeout_with_a_usable_token(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    _room(homeserver, alice)
+    since = _sync(homeserver, alice)["next_batch"]
+    started = time.monotonic()
+    waited = _sync(homeserver, alice, since, timeout=300)
+    assert time.monotonic() - started >= 0.25
+    assert waited["rooms"]["join"] == {}
+    assert _sync(homeserver, alice, waited["next_batch"])["rooms"]["join"] == {}

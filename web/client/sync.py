@@ -1,0 +1,78 @@
+"""``GET /sync`` (Client-Server API, "Syncing"): the client's view since its token, long-polling when empty.
+
+A sync with nothing new waits up to ``timeout`` milliseconds for the doorbell to ring for its user or one of its
+rooms (``web/sync/notifier.py``), then looks again. It registers before its first look, so no ring is missed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from flask import Blueprint
+
+from protocol.errors import InvalidParam, NotJson
+from protocol.sync_filters import DEFAULT_FILTER, SyncFilter
+from protocol.sync_tokens import parse_sync_token
+from web.auth import authenticate
+from web.client.filters import load_filter
+from web.client.paging import MAX_FILTER_LENGTH, query_integer
+from web.deps import Deps, deps
+from web.requests import query_text
+from web.routing import client_route
+from web.sync.response import SyncRequest, build_sync, listen_keys
+
+MAX_TIMEOUT_MS = 120_000
+"""The longest a sync waits, whatever the client asks (gunicorn's worker timeout is longer)."""
+PRESENCE_STATES = ("online", "offline", "unavailable")
+
+
+def _sync_filter(current: Deps, user_id: str) -> SyncFilter:
+    """``filter``: a stored filter's id, or a filter inline as JSON (spec: it starts with ``{``)."""
+    value = query_text("filter", max_length=MAX_FILTER_LENGTH)
+    if value is None:
+        return DEFAULT_FILTER
+    if value.startswith("{"):
+        try:
+            data = json.loads(value)
+        except (ValueError, RecursionError):
+            raise NotJson("Query parameter 'filter' is not JSON") from None
+        return SyncFilter.parse(data)
+    return SyncFilter.parse(load_filter(current, user_id, value))
+
+
+def _flag(name: str) -> bool:
+    value = query_text(name, max_length=8)
+    if value not in (None, "true", "false"):
+        raise InvalidParam(f"Query parameter '{name}' must be 'true' or 'false'")
+    return value == "true"
+
+
+def sync() -> dict[str, Any]:
+    current = deps()
+    requester = authenticate(current, allow_guest=True)
+    since_text = query_text("since", max_length=4096)
+    since = parse_sync_token(since_text) if since_text is not None else None
+    timeout = query_integer("timeout") or 0
+    if timeout < 0:
+        raise InvalidParam("Query parameter 'timeout' must not be negative")
+    presence = query_text("set_presence", max_length=16)
+    if presence is not None and presence not in PRESENCE_STATES:
+        raise InvalidParam(f"Query parameter 'set_presence' must be one of {', '.join(PRESENCE_STATES)}")
+    request = SyncRequest(requester.user_id, requester.device_id, since, _sync_filter(current, requester.user_id),
+                          _flag("full_state"))
+    if since is None or request.full_state or timeout == 0:
+        return build_sync(current, request).body
+    deadline = time.monotonic() + min(timeout, MAX_TIMEOUT_MS) / 1000
+    with current.notifier.listening(listen_keys(current, requester.user_id)) as waiter:
+        while True:
+            result = build_sync(current, request)
+            remaining = deadline - time.monotonic()
+            if not result.empty or remaining <= 0:
+                return result.body
+            waiter.wait(remaining)
+
+
+def register_routes(blueprint: Blueprint) -> None:
+    client_route(blueprint, "/sync", methods=["GET"])(sync)

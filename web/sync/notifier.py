@@ -1,0 +1,68 @@
+"""Waking ``/sync`` long-polls when the doorbell rings for something they listen to (DESIGN.md guarantee 5).
+
+A waiting sync registers the keys it cares about (its user id and its rooms) *before* it looks at the database,
+so a ring that lands between its look and its wait still wakes it. A ring carries keys (room ids, user ids);
+:data:`RESYNC` wakes everyone, since rings may have been lost. A wake-up is only a hint: the sync re-reads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from persistence.doorbell import RESYNC, Ring
+
+
+class Waiter:
+    def __init__(self, keys: frozenset[str]) -> None:
+        self.keys = keys
+        self._woken = threading.Event()
+
+    def wake(self) -> None:
+        self._woken.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Block until woken or ``timeout`` seconds pass; answers whether it was woken. Re-arms itself."""
+        woken = self._woken.wait(timeout)
+        self._woken.clear()
+        return woken
+
+
+class SyncNotifier:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_key: dict[str, set[Waiter]] = {}
+        self._all: set[Waiter] = set()
+
+    @contextmanager
+    def listening(self, keys: Iterable[str]) -> Iterator[Waiter]:
+        waiter = Waiter(frozenset(keys))
+        with self._lock:
+            self._all.add(waiter)
+            for key in waiter.keys:
+                self._by_key.setdefault(key, set()).add(waiter)
+        try:
+            yield waiter
+        finally:
+            with self._lock:
+                self._all.discard(waiter)
+                for key in waiter.keys:
+                    waiters = self._by_key.get(key)
+                    if waiters is not None:
+                        waiters.discard(waiter)
+                        if not waiters:
+                            del self._by_key[key]
+
+    def on_ring(self, ring: Ring) -> None:
+        with self._lock:
+            if ring.stream == RESYNC.stream:
+                woken = list(self._all)
+            else:
+                woken = [waiter for key in ring.keys for waiter in self._by_key.get(key, ())]
+        for waiter in woken:
+            waiter.wake()
+
+    def count_waiting(self) -> int:
+        with self._lock:
+            return len(self._all)

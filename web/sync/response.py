@@ -1,0 +1,172 @@
+"""Building one ``/sync`` response: what changed for a user between their token and now.
+
+``until`` is read first, as each writer's committed position, and every read is bounded by it, so nothing
+committed later leaks into this response and nothing committed earlier can be skipped by the next one (DESIGN.md
+guarantee 4). Membership is read from the current state *after* ``until``; where it ran ahead, the next
+incremental sync sees the change inside its range and repairs the view (a new join is sent in full).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from persistence.stores.events import StoredEvent
+from protocol.sync_filters import SyncFilter
+from protocol.sync_tokens import SyncToken, WriterPositions
+from protocol.tokens import START, RoomPosition
+from web.deps import Deps
+from web.sync.rooms import (
+    SyncReader,
+    mentions_members,
+    prev_batch,
+    read_timeline,
+    state_at,
+    state_before,
+    state_section,
+    stripped_state,
+    summary,
+)
+
+EVENTS = "events"
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    user_id: str
+    device_id: str
+    since: SyncToken | None
+    filter: SyncFilter
+    full_state: bool
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    body: dict[str, Any]
+    empty: bool
+    """Nothing for the client in it: a long-poll keeps waiting."""
+
+
+def current_token(deps: Deps, conn: Any) -> SyncToken:
+    return SyncToken.of({EVENTS: WriterPositions.of_writers(deps.stores.stream_ids.get_positions(conn, EVENTS))})
+
+
+def listen_keys(deps: Deps, user_id: str) -> list[str]:
+    """What a waiting sync is woken by: rings naming the user, or any room they are joined to."""
+    with deps.database.read() as conn:
+        rooms = deps.stores.state.list_rooms_with_membership(conn, user_id, "join")
+    return [user_id, *rooms]
+
+
+def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
+    with deps.database.read() as conn:
+        until = current_token(deps, conn)
+        reader = SyncReader(deps, conn, request.user_id, request.device_id, request.filter, deps.clock.now_ms())
+        rooms = _rooms(reader, request, until.stream(EVENTS))
+    body: dict[str, Any] = {
+        "next_batch": until.format(),
+        "rooms": rooms,
+        "account_data": {"events": []},
+        "presence": {"events": []},
+        "to_device": {"events": []},
+        "device_lists": {"changed": [], "left": []},
+        "device_one_time_keys_count": {},
+    }
+    return SyncResult(body, empty=not any(rooms.values()))
+
+
+def _rooms(reader: SyncReader, request: SyncRequest, until: WriterPositions) -> dict[str, dict[str, Any]]:
+    stores = reader.deps.stores
+    since = request.since.stream(EVENTS) if request.since is not None else None
+    sections: dict[str, dict[str, Any]] = {"join": {}, "invite": {}, "leave": {}, "knock": {}}
+    memberships = stores.state.list_user_memberships(reader.conn, reader.user_id)
+    room_filter = reader.filter.room
+    if since is None:
+        changes: dict[str, StoredEvent] = {}
+        with_events: set[str] = set()
+        candidates = set(memberships)
+    else:
+        changes = {stored.room_id: stored for stored in
+                   stores.events.list_membership_changes(reader.conn, reader.user_id, since, until)}
+        with_events = stores.events.list_rooms_with_events(reader.conn, since, until)
+        joined = {room_id for room_id, (membership, _) in memberships.items() if membership == "join"}
+        candidates = set(changes) | (joined if request.full_state else joined & with_events)
+    member_events = stores.events.get_events(
+        reader.conn, [memberships[room_id][1] for room_id in candidates - set(changes) if room_id in memberships])
+    for room_id in sorted(candidates):
+        if not room_filter.wants_room(room_id):
+            continue
+        member = changes.get(room_id) or member_events.get(memberships.get(room_id, ("", ""))[1])
+        if member is None:
+            continue
+        membership = member.event.membership
+        if membership == "join":
+            fresh = since is None or (room_id in changes and not _joined_at(reader, room_id, since))
+            section = _joined(reader, room_id, None if fresh else since, until,
+                              full=fresh or request.full_state)
+            if section is not None:
+                sections["join"][room_id] = section
+        elif membership == "invite":
+            sections["invite"][room_id] = {"invite_state": {"events": stripped_state(reader, member)}}
+        elif membership == "knock":
+            sections["knock"][room_id] = {"knock_state": {"events": stripped_state(reader, member)}}
+        elif membership in ("leave", "ban") and (since is not None or room_filter.include_leave):
+            full = since is None or not _joined_at(reader, room_id, since)
+            sections["leave"][room_id] = _left(reader, room_id, None if full else since, until, member, full=full)
+    return sections
+
+
+def _joined_at(reader: SyncReader, room_id: str, since: WriterPositions) -> bool:
+    """Whether the user was joined to the room at the ``since`` token (so the client already has the room)."""
+    event_id = state_at(reader, room_id, since).get(("m.room.member", reader.user_id))
+    stored = reader.deps.stores.events.get_event(reader.conn, event_id) if event_id else None
+    return stored is not None and stored.event.membership == "join"
+
+
+def _end_of(reader: SyncReader, room_id: str, until: WriterPositions) -> RoomPosition:
+    event_id = reader.deps.stores.events.get_latest_event_up_to(reader.conn, room_id, until)
+    stored = reader.deps.stores.events.get_event(reader.conn, event_id) if event_id else None
+    return RoomPosition.after(stored.event.depth, stored.stream_ordering) if stored else START
+
+
+def _timeline_and_state(reader: SyncReader, room_id: str, since: WriterPositions | None, until: WriterPositions,
+                        *, full: bool, at_most: int | None = None) -> tuple[dict[str, Any], list[StoredEvent],
+                                                                              list[StoredEvent]]:
+    timeline = read_timeline(reader, room_id, since, until, at_most=at_most)
+    start_state = state_before(reader, timeline.events[0]) if timeline.events else state_at(reader, room_id, until)
+    if full:
+        since_state = None
+    elif timeline.limited and since is not None:
+        since_state = state_at(reader, room_id, since)
+    else:
+        since_state = {}
+    state = state_section(reader, room_id, timeline, start_state, since_state)
+    end = _end_of(reader, room_id, until) if not timeline.events else START
+    body = {
+        "timeline": {"events": reader.serve(timeline.events, with_txn_ids=True), "limited": timeline.limited,
+                     "prev_batch": prev_batch(timeline, end)},
+        "state": {"events": reader.serve(state)},
+        "account_data": {"events": []},
+    }
+    return body, timeline.events, state
+
+
+def _joined(reader: SyncReader, room_id: str, since: WriterPositions | None, until: WriterPositions, *,
+            full: bool) -> dict[str, Any] | None:
+    """A joined room's section; None when an incremental sync has nothing for it."""
+    body, timeline, state = _timeline_and_state(reader, room_id, since, until, full=full)
+    if not full and not timeline and not state:
+        return None
+    body["ephemeral"] = {"events": []}
+    if full or mentions_members(timeline) or mentions_members(state):
+        body["summary"] = summary(reader, room_id)
+    else:
+        body["summary"] = {}
+    return body
+
+
+def _left(reader: SyncReader, room_id: str, since: WriterPositions | None, until: WriterPositions,
+          member: StoredEvent, *, full: bool) -> dict[str, Any]:
+    """A room the user left (or was kicked or banned from): history up to their leave, no further."""
+    body, _, _ = _timeline_and_state(reader, room_id, since, until, full=full, at_most=member.stream_ordering)
+    return body

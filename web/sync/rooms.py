@@ -1,0 +1,181 @@
+"""One room's part of a ``/sync`` response (Client-Server API, "Syncing"): timeline, state, summary, and the
+stripped state of invites and knocks.
+
+The timeline is the latest events in the token range (stream order), through the timeline filter and history
+visibility, at most ``limit`` of them; ``limited`` says older ones were left out, and ``prev_batch`` is where
+``/messages`` picks up. The state section is the state at the *start* of the timeline: all of it for a room the
+client has not seen (initial sync, a new join, ``full_state``), else only what changed since the token and is not
+already in the timeline. With lazy-loaded members only the timeline senders' (and the user's own) memberships
+are sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from persistence.stores.events import StoredEvent
+from protocol.events.model import StateKey
+from protocol.sync_filters import SyncFilter, project_fields
+from protocol.sync_tokens import WriterPositions
+from protocol.tokens import RoomPosition
+from web.client.room_access import visible_events
+from web.client.serving import serve_events
+from web.deps import Deps
+
+DEFAULT_TIMELINE_LIMIT = 10
+MAX_TIMELINE_LIMIT = 1000
+FETCH_ROUNDS = 4
+"""Store reads one timeline may take when the filter or visibility hides most events (bounded work per room)."""
+MAX_HEROES = 5
+STRIPPED_STATE_KEYS: tuple[StateKey, ...] = tuple((kind, "") for kind in (
+    "m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias",
+    "m.room.encryption", "m.room.topic"))
+"""What an invitee or knocker sees of a room before joining (Synapse's default ``room_prejoin_state``)."""
+
+
+@dataclass(frozen=True)
+class SyncReader:
+    """Who is syncing and how they filter: everything the room builders share within one response."""
+
+    deps: Deps
+    conn: Connection
+    user_id: str
+    device_id: str
+    filter: SyncFilter
+    now_ms: int
+
+    def serve(self, events: Sequence[StoredEvent], *, with_txn_ids: bool = False) -> list[dict[str, Any]]:
+        """Events as this client asked for them: redacted where due, then in the filter's format and fields;
+        the sender's own device gets back the transaction id it sent with (spec: "Transaction identifiers")."""
+        if self.filter.event_format == "federation":
+            served = [dict(stored.event.pdu) for stored in events]
+        else:
+            served = serve_events(self.deps, self.conn, events, self.now_ms)
+            if with_txn_ids:
+                txn_ids = self.deps.stores.events.list_txn_ids(
+                    self.conn, self.user_id, self.device_id,
+                    [stored.event_id for stored in events if stored.event.sender == self.user_id])
+                for body in served:
+                    if body["event_id"] in txn_ids:
+                        body["unsigned"]["transaction_id"] = txn_ids[body["event_id"]]
+        if self.filter.event_fields is not None:
+            served = [project_fields(body, self.filter.event_fields) for body in served]
+        return served
+
+
+@dataclass(frozen=True)
+class Timeline:
+    events: list[StoredEvent]
+    """Oldest first."""
+    limited: bool
+
+
+def read_timeline(reader: SyncReader, room_id: str, since: WriterPositions | None, until: WriterPositions, *,
+                  at_most: int | None = None) -> Timeline:
+    """The latest events of the range the reader may see through the timeline filter, at most ``limit``."""
+    event_filter = reader.filter.room.timeline
+    limit = min(event_filter.limit or DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT)
+    kept: list[StoredEvent] = []
+    size, cursor, exhausted = limit + 1, at_most, False
+    for _ in range(FETCH_ROUNDS):
+        batch = reader.deps.stores.events.list_latest_room_events(reader.conn, room_id, since, until, size,
+                                                                  at_most=cursor)
+        matching = [stored for stored in batch
+                    if event_filter.matches(stored.event.type, stored.event.sender, stored.event.content)]
+        kept.extend(visible_events(reader.deps, reader.conn, room_id, reader.user_id, matching))
+        if len(batch) < size:
+            exhausted = True
+            break
+        if len(kept) > limit:
+            break
+        cursor = batch[-1].stream_ordering - 1
+        size = min(size * 2, MAX_TIMELINE_LIMIT)
+    limited = len(kept) > limit or not exhausted
+    return Timeline(list(reversed(kept[:limit])), limited)
+
+
+def state_at(reader: SyncReader, room_id: str, until: WriterPositions) -> dict[StateKey, str]:
+    """The room's state after its last event at or before ``until`` (empty before the room existed)."""
+    stores = reader.deps.stores
+    event_id = stores.events.get_latest_event_up_to(reader.conn, room_id, until)
+    group = stores.state.get_event_state_group(reader.conn, event_id) if event_id else None
+    return stores.state.get_state(reader.conn, group) if group is not None else {}
+
+
+def state_before(reader: SyncReader, first: StoredEvent) -> dict[StateKey, str]:
+    """The state just before ``first``: the state after its (first) prev event. Local rooms are linear; where
+    the DAG forks this is the state on one branch, which the events on the other will correct."""
+    stores = reader.deps.stores
+    prevs = first.event.prev_event_ids
+    group = stores.state.get_event_state_group(reader.conn, prevs[0]) if prevs else None
+    return stores.state.get_state(reader.conn, group) if group is not None else {}
+
+
+def state_section(reader: SyncReader, room_id: str, timeline: Timeline, start_state: Mapping[StateKey, str],
+                  since_state: Mapping[StateKey, str] | None) -> list[StoredEvent]:
+    """State events to send: all of ``start_state`` when ``since_state`` is None, else what differs from it."""
+    if since_state is None:
+        chosen = dict(start_state)
+    elif timeline.limited:
+        chosen = {key: event_id for key, event_id in start_state.items() if since_state.get(key) != event_id}
+    else:
+        chosen = {}
+    state_filter = reader.filter.room.state
+    if state_filter.lazy_load_members:
+        senders = {stored.event.sender for stored in timeline.events} | {reader.user_id}
+        chosen = {key: event_id for key, event_id in chosen.items()
+                  if key[0] != "m.room.member" or key[1] in senders}
+        in_timeline = {stored.event_id for stored in timeline.events}
+        # The client may not have this sender's membership yet. Sending it again is redundant, never wrong;
+        # remembering per device what was sent (include_redundant_members: false) is a later saving.
+        for sender in senders:
+            event_id = start_state.get(("m.room.member", sender))
+            if event_id is not None and event_id not in in_timeline:
+                chosen[("m.room.member", sender)] = event_id
+    found = reader.deps.stores.events.get_events(reader.conn, chosen.values())
+    events = [stored for stored in found.values()
+              if state_filter.matches(stored.event.type, stored.event.sender, stored.event.content)]
+    return sorted(events, key=lambda stored: stored.stream_ordering)
+
+
+def prev_batch(timeline: Timeline, end: RoomPosition) -> str:
+    """Where ``/messages`` continues backwards: just before the first timeline event (or at the room's end)."""
+    if not timeline.events:
+        return end.format()
+    first = timeline.events[0]
+    return RoomPosition.before(first.event.depth, first.stream_ordering).format()
+
+
+def summary(reader: SyncReader, room_id: str) -> dict[str, Any]:
+    """``summary`` (spec: "Calculating the display name for a room"): member counts and up to five heroes."""
+    stores = reader.deps.stores
+    counts = stores.state.count_memberships(reader.conn, room_id)
+    heroes = stores.state.list_some_members(reader.conn, room_id, ("join", "invite"), exclude=reader.user_id,
+                                            limit=MAX_HEROES)
+    if not heroes:
+        heroes = stores.state.list_some_members(reader.conn, room_id, ("leave", "ban"), exclude=reader.user_id,
+                                                limit=MAX_HEROES)
+    return {"m.heroes": heroes, "m.joined_member_count": counts.get("join", 0),
+            "m.invited_member_count": counts.get("invite", 0)}
+
+
+def mentions_members(events: Iterable[StoredEvent]) -> bool:
+    return any(stored.event.type == "m.room.member" for stored in events)
+
+
+def stripped_state(reader: SyncReader, member_event: StoredEvent) -> list[dict[str, Any]]:
+    """The room as an invitee or knocker may see it: a few state events, stripped to type, state key, sender and
+    content, as of their own membership event — which comes last, in full."""
+    stores = reader.deps.stores
+    group = stores.state.get_event_state_group(reader.conn, member_event.event_id)
+    state = stores.state.get_state_ids_for_groups(reader.conn, [group], STRIPPED_STATE_KEYS).get(group, {}) \
+        if group is not None else {}
+    found = stores.events.get_events(reader.conn, state.values())
+    stripped = [{"type": stored.event.type, "state_key": stored.event.state_key, "sender": stored.event.sender,
+                 "content": dict(stored.event.content)}
+                for stored in sorted(found.values(), key=lambda s: s.stream_ordering)]
+    return [*stripped, *reader.serve([member_event])]
