@@ -52,7 +52,6 @@ def build_monolith(config: HomeserverConfig, clock: Clock | None = None) -> Mono
     signing_key = load_signing_key(config.signing_key_path)
     context = TaskContext(config, database, stores, doorbell, clock, dispatcher, signing_key)
     holder.append(context)
-    start_stream_writers(context)
     deps = Deps(config, database, stores, dispatcher, doorbell, clock, MemoryBuckets(), TokenCache(), signing_key)
     return Monolith(deps, context)
 

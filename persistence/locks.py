@@ -1,4 +1,4 @@
-"""Per-room write locks (DESIGN.md guarantee 1).
+"""Advisory write locks: per room (DESIGN.md guarantee 1), per stream writer, per user.
 
 Routing already sends a room's events to one writer; the lock keeps per-room order true even while a room moves
 between writers (a moment of overlap then only waits). On PostgreSQL it is a transaction-scoped advisory lock;
@@ -36,3 +36,14 @@ def lock_stream_writer(conn: Connection, stream: str, writer: str) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:class, :key)"),
                      {"class": WRITER_LOCK_CLASS, "key": _key(f"{stream}\x00{writer}")})
+
+
+USER_LOCK_CLASS = 0x75736572  # "user"
+
+
+def lock_user(conn: Connection, stream: str, user_id: str) -> None:
+    """Hold ``user_id``'s lock on ``stream`` until the transaction ends: a read-modify-write of one user's rows
+    (tags inside ``m.tag``) stays whole even when their shard moves between writers mid-flight."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:class, :key)"),
+                     {"class": USER_LOCK_CLASS, "key": _key(f"{stream}\x00{user_id}")})

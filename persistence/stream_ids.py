@@ -79,3 +79,11 @@ class StreamIds:
             )
         )
         return {row.instance_name: int(row.position) for row in rows}
+
+    def get_all_positions(self, conn: Connection, streams: tuple[str, ...]) -> dict[str, dict[str, int]]:
+        """stream -> writer -> position for several streams in one query (what a /sync token is made of)."""
+        rows = conn.execute(select(stream_positions).where(stream_positions.c.stream_name.in_(streams)))
+        found: dict[str, dict[str, int]] = {stream: {} for stream in streams}
+        for row in rows:
+            found[row.stream_name][row.instance_name] = int(row.position)
+        return found

@@ -368,3 +368,18 @@ user_filters = Table(
     Column("filter_json", Text, nullable=False),
     PrimaryKeyConstraint("user_id", "filter_id"),
 )
+
+# Account data, global (room_id '') and per room (spec: "Client Config"), one row per (user, room, type) holding
+# the latest content; each write moves the row to a new position in the account_data stream.
+account_data = Table(
+    "account_data",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("room_id", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("stream_id", BigInteger, nullable=False),
+    Column("instance_name", Text, nullable=False),
+    PrimaryKeyConstraint("user_id", "room_id", "type"),
+    Index(None, "user_id", "stream_id"),
+)

@@ -12,6 +12,8 @@ DRAIN_DEVICE_LISTS = "device_lists.drain"
 REFRESH_USER_DIRECTORY = "user_directory.refresh_user"
 CREATE_EVENT = "events.create"
 CREATE_ROOM = "events.create_room"
+PUT_ACCOUNT_DATA = "account_data.put"
+UPDATE_TAG = "account_data.update_tag"
 EVENT_TIMEOUT_SECONDS = 30.0
 
 
@@ -53,3 +55,17 @@ def create_room(dispatcher: Dispatcher, *, room_id: str, room_version: str, crea
         create_content=create_content, origin_server_ts=origin_server_ts, initial_events=initial_events,
     )
     return result
+
+
+def put_account_data(dispatcher: Dispatcher, *, user_id: str, room_id: str, event_type: str,
+                     content: dict[str, Any]) -> None:
+    """Have the user's account_data writer store an entry (``room_id`` ``""`` for global); returns once committed."""
+    dispatcher.call(PUT_ACCOUNT_DATA, timeout=EVENT_TIMEOUT_SECONDS, user_id=user_id, room_id=room_id,
+                    event_type=event_type, content=content)
+
+
+def update_tag(dispatcher: Dispatcher, *, user_id: str, room_id: str, tag: str,
+               content: dict[str, Any] | None) -> None:
+    """Set (``content``) or remove (None) one room tag; returns once committed."""
+    dispatcher.call(UPDATE_TAG, timeout=EVENT_TIMEOUT_SECONDS, user_id=user_id, room_id=room_id, tag=tag,
+                    content=content)

@@ -12,10 +12,11 @@ CLIENT_VERSIONS = ("r0", "v3")
 
 
 class SegmentConverter(BaseConverter):
-    """The default ``<name>`` converter, one path segment, minus NUL: no identifier may hold one, and a NUL
-    passed on to PostgreSQL is an error rather than a miss. Such a path matches no route (404)."""
+    """The default ``<name>`` converter, one path segment, minus NUL and U+FFFD: no identifier may hold a NUL
+    (PostgreSQL refuses it), and U+FFFD is what bytes that are not UTF-8 decode to, so such a segment names
+    nothing a client could have meant. Such a path matches no route (404)."""
 
-    regex = r"[^/\x00]+"
+    regex = r"[^/\x00\ufffd]+"
     part_isolating = True  # still exactly one segment, though the regex mentions '/'
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from persistence.stores.account_data import AccountDataStore
 from persistence.stores.admin_nonces import AdminNonceStore
 from persistence.stores.aliases import AliasStore
 from persistence.stores.device_lists import DeviceListStore
@@ -48,3 +49,4 @@ class Stores:
     reports: ReportStore = field(default_factory=ReportStore)
     search: SearchStore = field(default_factory=SearchStore)
     filters: FilterStore = field(default_factory=FilterStore)
+    account_data: AccountDataStore = field(default_factory=AccountDataStore)

@@ -289,6 +289,15 @@ ENDPOINTS: dict[str, Endpoint] = {
                  Invalid("room.timeline.limit", "5", 400, BAD_JSON))),)),
     "client.get_filter": Endpoint(auth=True),
     "client.sync": Endpoint(auth=True),
+    # account-data.yaml and tags.yaml: any object is content; a tag's order must be a number.
+    "client.set_account_data": Endpoint(auth=True, bodies=(BodySchema(lambda walker: {"walk": True}, {}),)),
+    "client.get_account_data": Endpoint(auth=True),
+    "client.set_room_account_data": Endpoint(auth=True, bodies=(BodySchema(lambda walker: {"walk": True}, {}),)),
+    "client.get_room_account_data": Endpoint(auth=True),
+    "client.get_room_tags": Endpoint(auth=True),
+    "client.set_room_tag": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"order": 0.5}, {}, invalid=(Invalid("order", "first", 400, BAD_JSON),)),)),
+    "client.delete_room_tag": Endpoint(auth=True),
     "wellknown.get_wellknown_client": Endpoint(auth=False),
     "wellknown.get_wellknown_server": Endpoint(auth=False),
     "admin.get_nonce": Endpoint(auth=False),
@@ -311,8 +320,8 @@ def path_values(walker: Walker) -> dict[str, str]:
     return {"user_id": walker.user_id, "device_id": walker.spare_device_id, "field": "displayname",
             "room_id": "!nowhere:test.local", "event_type": "m.room.message", "txn_id": "walk1", "state_key": "",
             "event_id": "$nowhere", "rel_type": "m.annotation", "key_id": "ed25519:walk",
-            "room_alias": "#nowhere:test.local", "filter_id": "0"}
+            "room_alias": "#nowhere:test.local", "filter_id": "0", "tag": "u.walk"}
 
 
 PATH_VARIABLES = {"user_id", "device_id", "field", "room_id", "event_type", "txn_id", "state_key", "event_id",
-                  "rel_type", "key_id", "room_alias", "filter_id"}
+                  "rel_type", "key_id", "room_alias", "filter_id", "tag"}

@@ -342,6 +342,11 @@ def test_missing_unknown_or_malformed_tokens_are_rejected(
     walker.assert_untouched(before)
 
 
+# Path variables any string is a fine value of, where the rest of the path names something that exists: a user's
+# own account data type or room tag. The walk's "unknown" value is then a legitimate name, not garbage.
+FREE_FORM_VARIABLES = {("client.set_account_data", "event_type"), ("client.get_account_data", "event_type"),
+                       ("client.set_room_account_data", "event_type"), ("client.get_room_account_data", "event_type"),
+                       ("client.delete_room_tag", "tag"), ("client.set_room_tag", "tag")}
 GARBAGE_SEGMENTS = {
     "NUL": "%00",
     "invalid UTF-8": "%FF%FE",
@@ -358,6 +363,8 @@ def test_garbage_path_variables_are_rejected(route: Route, walker: Walker, subte
     before = walker.snapshot()
     for name in route.variables:
         for label, segment in GARBAGE_SEGMENTS.items():
+            if label == "unknown" and (route.endpoint, name) in FREE_FORM_VARIABLES:
+                continue
             with subtests.test(msg=f"<{name}> {label}"):
                 response = walker.send(route, body=body, token=walker.token_for(route),
                                        path=walker.path(route, **{name: segment}))

@@ -8,6 +8,7 @@ from flask import Blueprint
 def create_client_blueprint() -> Blueprint:
     from web.client import (
         account,
+        account_data,
         aliases,
         devices,
         directory,
@@ -29,6 +30,7 @@ def create_client_blueprint() -> Blueprint:
 
     blueprint = Blueprint("client", __name__)
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
-                   relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync):
+                   relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync,
+                   account_data):
         module.register_routes(blueprint)
     return blueprint

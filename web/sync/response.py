@@ -29,6 +29,8 @@ from web.sync.rooms import (
 )
 
 EVENTS = "events"
+ACCOUNT_DATA = "account_data"
+SYNC_STREAMS = (EVENTS, ACCOUNT_DATA)
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,17 @@ class SyncResult:
     """Nothing for the client in it: a long-poll keeps waiting."""
 
 
+@dataclass(frozen=True)
+class Range:
+    """One stream's part of the request: from the client's token (None: from the start) to now."""
+
+    since: WriterPositions | None
+    until: WriterPositions
+
+
 def current_token(deps: Deps, conn: Any) -> SyncToken:
-    return SyncToken.of({EVENTS: WriterPositions.of_writers(deps.stores.stream_ids.get_positions(conn, EVENTS))})
+    positions = deps.stores.stream_ids.get_all_positions(conn, SYNC_STREAMS)
+    return SyncToken.of({stream: WriterPositions.of_writers(writers) for stream, writers in positions.items()})
 
 
 def listen_keys(deps: Deps, user_id: str) -> list[str]:
@@ -62,35 +73,55 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
     with deps.database.read() as conn:
         until = current_token(deps, conn)
         reader = SyncReader(deps, conn, request.user_id, request.device_id, request.filter, deps.clock.now_ms())
-        rooms = _rooms(reader, request, until.stream(EVENTS))
+        ranges = {stream: Range(request.since.stream(stream) if request.since else None, until.stream(stream))
+                  for stream in SYNC_STREAMS}
+        global_data, room_data = _account_data(reader, ranges[ACCOUNT_DATA])
+        rooms = _rooms(reader, request, ranges[EVENTS], room_data)
     body: dict[str, Any] = {
         "next_batch": until.format(),
         "rooms": rooms,
-        "account_data": {"events": []},
+        "account_data": {"events": global_data},
         "presence": {"events": []},
         "to_device": {"events": []},
         "device_lists": {"changed": [], "left": []},
         "device_one_time_keys_count": {},
     }
-    return SyncResult(body, empty=not any(rooms.values()))
+    return SyncResult(body, empty=not any(rooms.values()) and not global_data)
 
 
-def _rooms(reader: SyncReader, request: SyncRequest, until: WriterPositions) -> dict[str, dict[str, Any]]:
+def _account_data(reader: SyncReader, span: Range) -> tuple[list[dict[str, Any]],
+                                                            dict[str, list[dict[str, Any]]]]:
+    """Global account data events, and room account data events by room, changed in the range."""
+    entries = reader.deps.stores.account_data.list_account_data(reader.conn, reader.user_id, span.since,
+                                                                span.until)
+    global_filter, room_filter = reader.filter.account_data, reader.filter.room.account_data
+    global_events = [{"type": entry.type, "content": entry.content} for entry in entries
+                     if not entry.room_id and global_filter.matches(entry.type, reader.user_id, entry.content)]
+    by_room: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        if entry.room_id and room_filter.matches(entry.type, reader.user_id, entry.content, entry.room_id):
+            by_room.setdefault(entry.room_id, []).append({"type": entry.type, "content": entry.content})
+    if global_filter.limit is not None:
+        global_events = global_events[-global_filter.limit:]
+    return global_events, by_room
+
+
+def _rooms(reader: SyncReader, request: SyncRequest, span: Range,
+           room_data: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     stores = reader.deps.stores
-    since = request.since.stream(EVENTS) if request.since is not None else None
+    since, until = span.since, span.until
     sections: dict[str, dict[str, Any]] = {"join": {}, "invite": {}, "leave": {}, "knock": {}}
     memberships = stores.state.list_user_memberships(reader.conn, reader.user_id)
     room_filter = reader.filter.room
     if since is None:
         changes: dict[str, StoredEvent] = {}
-        with_events: set[str] = set()
         candidates = set(memberships)
     else:
         changes = {stored.room_id: stored for stored in
                    stores.events.list_membership_changes(reader.conn, reader.user_id, since, until)}
-        with_events = stores.events.list_rooms_with_events(reader.conn, since, until)
+        touched = stores.events.list_rooms_with_events(reader.conn, since, until) | set(room_data)
         joined = {room_id for room_id, (membership, _) in memberships.items() if membership == "join"}
-        candidates = set(changes) | (joined if request.full_state else joined & with_events)
+        candidates = set(changes) | (joined if request.full_state else joined & touched)
     member_events = stores.events.get_events(
         reader.conn, [memberships[room_id][1] for room_id in candidates - set(changes) if room_id in memberships])
     for room_id in sorted(candidates):
@@ -103,7 +134,7 @@ def _rooms(reader: SyncReader, request: SyncRequest, until: WriterPositions) -> 
         if membership == "join":
             fresh = since is None or (room_id in changes and not _joined_at(reader, room_id, since))
             section = _joined(reader, room_id, None if fresh else since, until,
-                              full=fresh or request.full_state)
+                              full=fresh or request.full_state, account_data=room_data.get(room_id, []))
             if section is not None:
                 sections["join"][room_id] = section
         elif membership == "invite":
@@ -152,11 +183,12 @@ def _timeline_and_state(reader: SyncReader, room_id: str, since: WriterPositions
 
 
 def _joined(reader: SyncReader, room_id: str, since: WriterPositions | None, until: WriterPositions, *,
-            full: bool) -> dict[str, Any] | None:
+            full: bool, account_data: list[dict[str, Any]]) -> dict[str, Any] | None:
     """A joined room's section; None when an incremental sync has nothing for it."""
     body, timeline, state = _timeline_and_state(reader, room_id, since, until, full=full)
-    if not full and not timeline and not state:
+    if not full and not timeline and not state and not account_data:
         return None
+    body["account_data"] = {"events": account_data}
     body["ephemeral"] = {"events": []}
     if full or mentions_members(timeline) or mentions_members(state):
         body["summary"] = summary(reader, room_id)

@@ -1,4 +1,5 @@
-"""Sync: uploaded filters, and an index for finding a user's membership changes by stream position.
+"""Sync: uploaded filters, an index for finding a user's membership changes by stream position, account data,
+and the id sequences of the per-user and per-room streams.
 
 Revision ID: 0006
 Revises: 0005
@@ -12,6 +13,8 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
+NEW_STREAMS = ("account_data", "typing", "receipts", "to_device", "presence", "push_rules")
+
 
 def upgrade() -> None:
     op.create_table(
@@ -22,8 +25,30 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", "filter_id", name="pk_user_filters"),
     )
     op.create_index("ix_events_state_key_stream_ordering", "events", ["state_key", "stream_ordering"])
+    op.create_table(
+        "account_data",
+        sa.Column("user_id", sa.Text(), nullable=False),
+        sa.Column("room_id", sa.Text(), nullable=False),
+        sa.Column("type", sa.Text(), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("stream_id", sa.BigInteger(), nullable=False),
+        sa.Column("instance_name", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("user_id", "room_id", "type", name="pk_account_data"),
+    )
+    op.create_index("ix_account_data_user_id_stream_id", "account_data", ["user_id", "stream_id"])
+    for stream in NEW_STREAMS:
+        if op.get_bind().dialect.name == "postgresql":
+            op.execute(f"CREATE SEQUENCE {stream}_stream_seq")
+        else:
+            op.execute(f"INSERT INTO stream_counters (stream_name, last_id) VALUES ('{stream}', 0)")
 
 
 def downgrade() -> None:
+    for stream in NEW_STREAMS:
+        if op.get_bind().dialect.name == "postgresql":
+            op.execute(f"DROP SEQUENCE {stream}_stream_seq")
+        else:
+            op.execute(f"DELETE FROM stream_counters WHERE stream_name = '{stream}'")
+    op.drop_table("account_data")
     op.drop_index("ix_events_state_key_stream_ordering", table_name="events")
     op.drop_table("user_filters")
