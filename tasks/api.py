@@ -14,6 +14,8 @@ CREATE_EVENT = "events.create"
 CREATE_ROOM = "events.create_room"
 PUT_ACCOUNT_DATA = "account_data.put"
 UPDATE_TAG = "account_data.update_tag"
+SEND_TO_DEVICE = "to_device.send"
+ACKNOWLEDGE_TO_DEVICE = "to_device.acknowledge"
 EVENT_TIMEOUT_SECONDS = 30.0
 
 
@@ -69,3 +71,17 @@ def update_tag(dispatcher: Dispatcher, *, user_id: str, room_id: str, tag: str,
     """Set (``content``) or remove (None) one room tag; returns once committed."""
     dispatcher.call(UPDATE_TAG, timeout=EVENT_TIMEOUT_SECONDS, user_id=user_id, room_id=room_id, tag=tag,
                     content=content)
+
+
+def send_to_device(dispatcher: Dispatcher, *, shard_key: str, sender: str, sender_device: str, txn_id: str,
+                   event_type: str, messages: dict[str, dict[str, Any]]) -> None:
+    """Have one to_device writer deliver ``messages`` to the recipients it owns (``shard_key`` is any one of
+    them); returns once they are committed."""
+    dispatcher.call(SEND_TO_DEVICE, timeout=EVENT_TIMEOUT_SECONDS, shard_key=shard_key, sender=sender,
+                    sender_device=sender_device, txn_id=txn_id, event_type=event_type, messages=messages)
+
+
+def acknowledge_to_device(dispatcher: Dispatcher, *, user_id: str, device_id: str, floor: int,
+                          ahead: dict[str, int]) -> None:
+    """The device synced past these to_device positions: what it holds up to there may go."""
+    dispatcher.send(ACKNOWLEDGE_TO_DEVICE, user_id=user_id, device_id=device_id, floor=floor, ahead=ahead)

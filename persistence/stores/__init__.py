@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from persistence.stores.account_data import AccountDataStore
 from persistence.stores.admin_nonces import AdminNonceStore
 from persistence.stores.aliases import AliasStore
+from persistence.stores.device_inbox import DeviceInboxStore
 from persistence.stores.device_lists import DeviceListStore
 from persistence.stores.devices import DeviceStore
 from persistence.stores.directory import DirectoryStore
@@ -50,3 +51,4 @@ class Stores:
     search: SearchStore = field(default_factory=SearchStore)
     filters: FilterStore = field(default_factory=FilterStore)
     account_data: AccountDataStore = field(default_factory=AccountDataStore)
+    device_inbox: DeviceInboxStore = field(default_factory=DeviceInboxStore)

@@ -298,6 +298,12 @@ ENDPOINTS: dict[str, Endpoint] = {
     "client.set_room_tag": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"order": 0.5}, {}, invalid=(Invalid("order", "first", 400, BAD_JSON),)),)),
     "client.delete_room_tag": Endpoint(auth=True),
+    # to_device.yaml: messages maps user ids to device ids (or *) to content objects.
+    "client.send_to_device": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"messages": {walker.user_id: {"*": {"walk": True}}}}, {"messages": "object"},
+        required=("messages",),
+        invalid=(Invalid("messages", {"not-a-user": {}}, 400, BAD_JSON),
+                 Invalid("messages", {"@a:test.local": {"D": "text"}}, 400, BAD_JSON))),)),
     "wellknown.get_wellknown_client": Endpoint(auth=False),
     "wellknown.get_wellknown_server": Endpoint(auth=False),
     "admin.get_nonce": Endpoint(auth=False),

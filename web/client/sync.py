@@ -21,7 +21,7 @@ from web.client.paging import MAX_FILTER_LENGTH, query_integer
 from web.deps import Deps, deps
 from web.requests import query_text
 from web.routing import client_route
-from web.sync.response import SyncRequest, build_sync, listen_keys
+from web.sync.response import SyncRequest, acknowledge_to_device, build_sync, listen_keys
 
 MAX_TIMEOUT_MS = 120_000
 """The longest a sync waits, whatever the client asks (gunicorn's worker timeout is longer)."""
@@ -62,6 +62,7 @@ def sync() -> dict[str, Any]:
         raise InvalidParam(f"Query parameter 'set_presence' must be one of {', '.join(PRESENCE_STATES)}")
     request = SyncRequest(requester.user_id, requester.device_id, since, _sync_filter(current, requester.user_id),
                           _flag("full_state"))
+    acknowledge_to_device(current, request)
     if since is None or request.full_state or timeout == 0:
         return build_sync(current, request).body
     deadline = time.monotonic() + min(timeout, MAX_TIMEOUT_MS) / 1000

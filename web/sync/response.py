@@ -15,6 +15,7 @@ from persistence.stores.events import StoredEvent
 from protocol.sync_filters import SyncFilter
 from protocol.sync_tokens import SyncToken, WriterPositions
 from protocol.tokens import START, RoomPosition
+from tasks import api as tasks_api
 from web.deps import Deps
 from web.sync.rooms import (
     SyncReader,
@@ -30,7 +31,10 @@ from web.sync.rooms import (
 
 EVENTS = "events"
 ACCOUNT_DATA = "account_data"
-SYNC_STREAMS = (EVENTS, ACCOUNT_DATA)
+TO_DEVICE = "to_device"
+SYNC_STREAMS = (EVENTS, ACCOUNT_DATA, TO_DEVICE)
+MAX_TO_DEVICE = 100
+"""To-device messages per response, as Synapse sends; the token then stops after the last one sent."""
 
 
 @dataclass(frozen=True)
@@ -77,16 +81,50 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
                   for stream in SYNC_STREAMS}
         global_data, room_data = _account_data(reader, ranges[ACCOUNT_DATA])
         rooms = _rooms(reader, request, ranges[EVENTS], room_data)
+        to_device, to_device_until = _to_device(reader, ranges[TO_DEVICE])
+    next_batch = SyncToken.of({**dict(until.streams), TO_DEVICE: to_device_until})
     body: dict[str, Any] = {
-        "next_batch": until.format(),
+        "next_batch": next_batch.format(),
         "rooms": rooms,
         "account_data": {"events": global_data},
         "presence": {"events": []},
-        "to_device": {"events": []},
+        "to_device": {"events": to_device},
         "device_lists": {"changed": [], "left": []},
         "device_one_time_keys_count": {},
     }
-    return SyncResult(body, empty=not any(rooms.values()) and not global_data)
+    return SyncResult(body, empty=not any(rooms.values()) and not global_data and not to_device)
+
+
+def acknowledge_to_device(deps: Deps, request: SyncRequest) -> None:
+    """A sync from ``since`` proves the device received every to-device message up to it: let its writer
+    delete them (spec: "Send-to-Device messaging", server behaviour). Checked first, so most syncs send
+    nothing."""
+    if request.since is None:
+        return
+    received = request.since.stream(TO_DEVICE)
+    with deps.database.read() as conn:
+        held = deps.stores.device_inbox.has_inbox_up_to(conn, request.user_id, request.device_id, received)
+    if held:
+        tasks_api.acknowledge_to_device(deps.dispatcher, user_id=request.user_id, device_id=request.device_id,
+                                        floor=received.floor, ahead=received.writers())
+
+
+def _to_device(reader: SyncReader, span: Range) -> tuple[list[dict[str, Any]], WriterPositions]:
+    """The device's messages in the range, and how far the token may move: to ``until``, or, when more
+    messages wait than one response carries, only past the last one sent."""
+    items = reader.deps.stores.device_inbox.list_inbox(reader.conn, reader.user_id, reader.device_id, span.since,
+                                                       span.until, MAX_TO_DEVICE + 1)
+    events = [{"sender": item.sender, "type": item.type, "content": item.content}
+              for item in items[:MAX_TO_DEVICE]]
+    if len(items) <= MAX_TO_DEVICE:
+        return events, span.until
+    cutoff = items[MAX_TO_DEVICE - 1].stream_id
+    since = span.since or WriterPositions()
+    writers = {*span.until.writers(), *since.writers()}
+    positions = {writer: max(since.position_of(writer), min(span.until.position_of(writer), cutoff))
+                 for writer in writers}
+    floor = max(since.floor, min(span.until.floor, cutoff))
+    return events, WriterPositions(floor, tuple(sorted((w, p) for w, p in positions.items() if p > floor)))
 
 
 def _account_data(reader: SyncReader, span: Range) -> tuple[list[dict[str, Any]],
