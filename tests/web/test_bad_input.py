@@ -342,8 +342,9 @@ def test_missing_unknown_or_malformed_tokens_are_rejected(
     walker.assert_untouched(before)
 
 
-# Path variables any string is a fine value of, where the rest of the path names something that exists: a user's
-# own account data type or room tag, a to-device message type or transaction id. The walk's "unknown" value is then a legitimate name, not garbage.
+# Path variables any string is a fine value of, where the rest of the path names something that exists: a
+# user's own account data type or room tag, a to-device message type or transaction id. The walk's "unknown"
+# value is then a legitimate name, not garbage.
 FREE_FORM_VARIABLES = {("client.set_account_data", "event_type"), ("client.get_account_data", "event_type"),
                        ("client.set_room_account_data", "event_type"), ("client.get_room_account_data", "event_type"),
                        ("client.delete_room_tag", "tag"), ("client.set_room_tag", "tag"),
