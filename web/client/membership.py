@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from protocol.errors import BadJson, InvalidParam
+from protocol.errors import BadJson, InvalidParam, MatrixError
 from protocol.identifiers import UserId
 from tasks import api as tasks_api
 from web.auth import authenticate
@@ -20,6 +20,8 @@ from web.requests import json_body
 from web.routing import client_route
 
 MAX_REASON_LENGTH = 1024
+FORGETTABLE = ("leave", "ban")
+"""Memberships a room may be forgotten in: the user is no longer joined, invited or knocking."""
 
 
 def _member_event(current: Deps, room_id: str, sender: str, target: str, membership: str,
@@ -61,6 +63,25 @@ def leave_room(room_id: str) -> dict[str, Any]:
     requester = authenticate(current, allow_guest=True)
     reason = json_body(optional=True).text("reason", None, max_length=MAX_REASON_LENGTH)
     _member_event(current, room_id, requester.user_id, requester.user_id, "leave", reason)
+    return {}
+
+
+def forget_room(room_id: str) -> dict[str, Any]:
+    """``POST /rooms/{roomId}/forget`` (spec: "Leaving rooms"): allowed once the user has left or been banned;
+    while joined, invited or knocking it is the spec's 400 ``M_UNKNOWN``. A room the user holds no membership in
+    is answered 200 with nothing recorded, as Synapse does. Read and write share one transaction, and the forget
+    names the membership event it saw, so a rejoin landing meanwhile is not forgotten."""
+    current = deps()
+    requester = authenticate(current)
+    user_id = requester.user_id
+    with current.database.write() as conn:
+        found = current.stores.state.get_membership(conn, room_id, user_id)
+        if found is None:
+            return {}
+        membership, event_id = found
+        if membership not in FORGETTABLE:
+            raise MatrixError(f"User {user_id} is in room {room_id}")
+        current.stores.forgotten_rooms.upsert_forgotten(conn, user_id, room_id, event_id, current.clock.now_ms())
     return {}
 
 
@@ -117,6 +138,7 @@ def register_routes(blueprint: Blueprint) -> None:
     client_route(blueprint, "/join/<room_id>", methods=["POST"])(join_room)
     client_route(blueprint, "/knock/<room_id>", methods=["POST"])(knock_room)
     client_route(blueprint, "/rooms/<room_id>/leave", methods=["POST"])(leave_room)
+    client_route(blueprint, "/rooms/<room_id>/forget", methods=["POST"])(forget_room)
     for membership, path in (("invite", "invite"), ("leave", "kick"), ("ban", "ban"), ("leave", "unban")):
         view = _targeted(membership)
         view.__name__ = f"{path}_user"
