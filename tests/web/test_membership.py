@@ -86,3 +86,81 @@ def test_guests_cannot_forget(make_homeserver: Any) -> None:
     guest = server.post(f"{CLIENT}/register?kind=guest", json={}).json["access_token"]
     refused = server.post(f"{CLIENT}/rooms/!any:test.local/forget", token=guest, json={})
     assert (refused.status_code, refused.json["errcode"]) == (403, "M_GUEST_ACCESS_FORBIDDEN")
+
+
+# --- GET /rooms/{roomId}/members?at= -----------------------------------------------------------------------------
+def _now_token(server: HomeserverUnderTest, token: str, room_id: str) -> str:
+    """A topological token for "now": where a backwards /messages with no ``from`` starts."""
+    return str(server.get(f"{CLIENT}/rooms/{room_id}/messages?dir=b&limit=1", token=token).json["start"])
+
+
+def _members(server: HomeserverUnderTest, token: str, room_id: str, query: str) -> dict[str, str]:
+    response = server.get(f"{CLIENT}/rooms/{room_id}/members?{query}", token=token)
+    assert response.status_code == 200, response.json
+    return {event["state_key"]: event["content"]["membership"] for event in response.json["chunk"]}
+
+
+def test_members_at_a_token_are_the_members_of_then(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    carol = homeserver.register("carol")["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    base = f"{CLIENT}/rooms/{room_id}"
+    homeserver.post(f"{base}/join", token=bob, json={})
+    joined = homeserver.put(f"{base}/send/m.room.message/t1", token=alice, json={"body": "hi"}).json["event_id"]
+    then = _now_token(homeserver, alice, room_id)
+    homeserver.post(f"{base}/join", token=carol, json={})
+    homeserver.post(f"{base}/kick", token=alice, json={"user_id": "@bob:test.local"})
+
+    assert _members(homeserver, alice, room_id, "") == {
+        "@alice:test.local": "join", "@bob:test.local": "leave", "@carol:test.local": "join"}
+    assert _members(homeserver, alice, room_id, f"at={then}") == {
+        "@alice:test.local": "join", "@bob:test.local": "join"}
+    assert _members(homeserver, carol, room_id, f"at={then}&not_membership=leave") == {
+        "@alice:test.local": "join", "@bob:test.local": "join"}
+    assert _members(homeserver, alice, room_id, f"at={then}&membership=leave") == {}
+
+    with homeserver.deps.database.read() as conn:
+        stored = homeserver.deps.stores.events.get_event(conn, joined)
+    assert stored is not None
+    stream_token = f"s{stored.stream_ordering}"  # a /sync-style token is placed like /messages places it
+    assert _members(homeserver, alice, room_id, f"at={stream_token}&membership=join") == {
+        "@alice:test.local": "join", "@bob:test.local": "join"}
+
+
+def test_a_departed_member_sees_members_no_later_than_their_leave(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    carol = homeserver.register("carol")["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    base = f"{CLIENT}/rooms/{room_id}"
+    homeserver.post(f"{base}/join", token=bob, json={})
+    homeserver.post(f"{base}/leave", token=bob, json={})
+    homeserver.post(f"{base}/join", token=carol, json={})
+    later = _now_token(homeserver, alice, room_id)
+    assert _members(homeserver, bob, room_id, f"at={later}") == {
+        "@alice:test.local": "join", "@bob:test.local": "leave"}, "carol joined after bob left"
+
+
+def test_members_at_refuses_outsiders_unseen_history_and_bad_tokens(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    dave = homeserver.register("dave")["access_token"]
+    eve = homeserver.register("eve")["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat", initial_state=[
+        {"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "joined"}}])
+    homeserver.put(f"{CLIENT}/rooms/{room_id}/send/m.room.message/t1", token=alice, json={"body": "members only"})
+    before_dave = _now_token(homeserver, alice, room_id)
+    homeserver.post(f"{CLIENT}/rooms/{room_id}/join", token=dave, json={})
+    members = f"{CLIENT}/rooms/{room_id}/members"
+
+    unseen = homeserver.get(f"{members}?at={before_dave}", token=dave)
+    assert (unseen.status_code, unseen.json["errcode"]) == (403, "M_FORBIDDEN")
+    assert "@alice:test.local" in _members(homeserver, dave, room_id, f"at={_now_token(homeserver, dave, room_id)}")
+    outsider = homeserver.get(f"{members}?at={before_dave}", token=eve)
+    assert (outsider.status_code, outsider.json["errcode"]) == (403, "M_FORBIDDEN")
+    malformed = homeserver.get(f"{members}?at=yesterday", token=alice)
+    assert (malformed.status_code, malformed.json["errcode"]) == (400, "M_INVALID_PARAM")
+    too_early = homeserver.get(f"{members}?at=t0-0", token=alice)
+    assert (too_early.status_code, too_early.json["errcode"]) == (404, "M_NOT_FOUND")
+    unknown = homeserver.get(f"{CLIENT}/rooms/!unknown:test.local/members?at={before_dave}", token=alice)
+    assert unknown.status_code == 404
