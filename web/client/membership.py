@@ -148,7 +148,7 @@ def get_members(room_id: str) -> dict[str, Any]:
         chosen = [stored for stored in sorted(events.values(), key=lambda s: s.stream_ordering)
                   if (wanted is None or stored.event.membership == wanted)
                   and (unwanted is None or stored.event.membership != unwanted)]
-        return {"chunk": serve_events(current, conn, chosen, current.clock.now_ms())}
+        return {"chunk": serve_events(current, conn, chosen, current.clock.now_ms(), requester.user_id)}
 
 
 def get_joined_members(room_id: str) -> dict[str, Any]:
