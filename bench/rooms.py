@@ -1,6 +1,7 @@
 """Room latencies and throughput against any Matrix homeserver: create, send, join, paginate.
 
   python -m bench.rooms --url http://127.0.0.1:8008 --messages 200 --concurrency 8 --members 200 [--json out.json]
+  python -m bench.rooms --url http://127.0.0.1:8008 --phases join --members 1000      # only the growing room
 
 Phases (accounts are registered first and not measured; raise the server's rate limits, see bench/README.md):
 
@@ -8,10 +9,12 @@ Phases (accounts are registered first and not measured; raise the server's rate 
   send/sequential             messages into one room, one at a time (each a new txn id)
   send/one-room concurrent    ``--concurrency`` members sending into one shared room
   send/many-rooms concurrent  ``--concurrency`` users each sending into their own room
-  join/sequential             ``--members`` users joining one public room, one after another (the room grows)
+  join/sequential             ``--members`` users joining one public room, one after another (the room grows);
+                              reported overall and for each quarter of the joins, so growth shows as a trend
   messages/sequential         paginating that room's history backwards, 20 events a page
 
-Every loop is bounded by its count and by ``--deadline``; failures are counted, never retried.
+``--phases`` picks a subset (``create,send,join,messages``; ``messages`` pages the room the send phases fill, so it
+needs ``send``). Every loop is bounded by its count and by ``--deadline``; failures are counted, never retried.
 """
 
 from __future__ import annotations
@@ -26,10 +29,20 @@ from typing import Any
 
 import httpx
 
-from bench.harness import OperationFailed, PhaseResult, build_report, describe, emit, run_items
+from bench.harness import (
+    MAX_ERROR_SAMPLES,
+    OperationFailed,
+    PhaseResult,
+    build_report,
+    describe,
+    emit,
+    run_items,
+)
 
 CLIENT = "/_matrix/client/v3"
 MAX_COUNT = 10_000
+PHASES = ("create", "send", "join", "messages")
+JOIN_SLICES = 4
 
 
 async def register(client: httpx.AsyncClient, localpart: str) -> str:
@@ -69,6 +82,19 @@ async def join(client: httpx.AsyncClient, token: str, room_id: str) -> None:
         raise OperationFailed(f"join failed: {describe(response)}")
 
 
+def combined(parts: Sequence[PhaseResult], mode: str) -> PhaseResult:
+    """One phase made of consecutive parts run one after another (their wall times add up)."""
+    whole = PhaseResult(parts[0].operation, mode, parts[0].concurrency)
+    for part in parts:
+        whole.attempted += part.attempted
+        whole.succeeded += part.succeeded
+        whole.failed += part.failed
+        whole.wall_seconds += part.wall_seconds
+        whole.latencies_ms += part.latencies_ms
+        whole.error_samples += part.error_samples[:MAX_ERROR_SAMPLES - len(whole.error_samples)]
+    return whole
+
+
 async def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     deadline = time.monotonic() + args.deadline
     run_id = secrets.token_hex(4)
@@ -76,50 +102,76 @@ async def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     results: list[PhaseResult] = []
     async with httpx.AsyncClient(base_url=args.url, timeout=args.timeout, limits=limits) as client:
         (await client.get("/_matrix/client/versions")).raise_for_status()
-        tokens = await asyncio.gather(*(register(client, f"bench_{run_id}_{i}")
-                                        for i in range(args.concurrency + 1)))
+        senders_needed = args.concurrency if "send" in args.phases else 0
+        tokens = await asyncio.gather(*(register(client, f"bench_{run_id}_{i}") for i in range(senders_needed + 1)))
         owner, senders = tokens[0], tokens[1:]
 
-        async def create(_: int) -> None:
-            await create_room(client, owner, preset="private_chat")
+        if "create" in args.phases:
+            async def create(_: int) -> None:
+                await create_room(client, owner, preset="private_chat")
 
-        results.append((await run_items("createRoom", create, range(args.rooms), 1, deadline))[0])
+            results.append((await run_items("createRoom", create, range(args.rooms), 1, deadline))[0])
 
-        own_room = await create_room(client, owner, preset="private_chat")
-        texts = [f"message {i}" for i in range(args.messages)]
-        results.append((await run_items("send", lambda text: send(client, owner, own_room, text), texts, 1,
-                                        deadline))[0])
+        if "send" in args.phases:
+            shared = await send_phases(client, args, owner, senders, deadline, results)
 
-        shared = await create_room(client, owner, preset="public_chat")
-        await asyncio.gather(*(join(client, token, shared) for token in senders))
-        jobs = [(senders[i % len(senders)], f"shared {i}") for i in range(args.messages)]
-        results.append((await run_items("send", lambda job: send(client, job[0], shared, job[1]), jobs,
-                                        args.concurrency, deadline, mode="one-room concurrent"))[0])
+        if "join" in args.phases:
+            await join_phase(client, args, owner, run_id, deadline, results)
 
-        rooms = await asyncio.gather(*(create_room(client, token, preset="private_chat") for token in senders))
-        mine = [(senders[i % len(senders)], rooms[i % len(rooms)], f"own {i}") for i in range(args.messages)]
-        results.append((await run_items("send", lambda job: send(client, job[0], job[1], job[2]), mine,
-                                        args.concurrency, deadline, mode="many-rooms concurrent"))[0])
+        if "messages" in args.phases:
+            pages: list[str | None] = [None]
 
-        lobby = await create_room(client, owner, preset="public_chat")
-        joiners = list(await asyncio.gather(*(register(client, f"bench_{run_id}_m{i}")
-                                              for i in range(args.members))))
-        results.append((await run_items("join", lambda token: join(client, token, lobby), joiners, 1,
-                                        deadline))[0])
+            async def page(_: int) -> None:
+                query = {"dir": "b", "limit": "20"} | ({"from": pages[-1]} if pages[-1] else {})
+                response = await client.get(f"{CLIENT}/rooms/{shared}/messages", params=query,
+                                            headers=_auth(owner))
+                if response.status_code != 200:
+                    raise OperationFailed(f"messages failed: {describe(response)}")
+                pages.append(response.json().get("end"))
 
-        pages: list[str | None] = [None]
-
-        async def page(_: int) -> None:
-            query = {"dir": "b", "limit": "20"} | ({"from": pages[-1]} if pages[-1] else {})
-            response = await client.get(f"{CLIENT}/rooms/{shared}/messages", params=query, headers=_auth(owner))
-            if response.status_code != 200:
-                raise OperationFailed(f"messages failed: {describe(response)}")
-            pages.append(response.json().get("end"))
-
-        results.append((await run_items("messages", page, range(max(1, args.messages // 20)), 1, deadline))[0])
+            results.append((await run_items("messages", page, range(max(1, args.messages // 20)), 1,
+                                            deadline))[0])
 
     return build_report(args.url, results, items=args.messages, concurrency=args.concurrency,
                         deadline_seconds=args.deadline, deadline_hit=time.monotonic() >= deadline)
+
+
+async def send_phases(client: httpx.AsyncClient, args: argparse.Namespace, owner: str, senders: Sequence[str],
+                      deadline: float, results: list[PhaseResult]) -> str:
+    """Sequential sends, then concurrent ones into one shared room and into a room each; returns the shared room."""
+    own_room = await create_room(client, owner, preset="private_chat")
+    texts = [f"message {i}" for i in range(args.messages)]
+    results.append((await run_items("send", lambda text: send(client, owner, own_room, text), texts, 1,
+                                    deadline))[0])
+
+    shared = await create_room(client, owner, preset="public_chat")
+    await asyncio.gather(*(join(client, token, shared) for token in senders))
+    jobs = [(senders[i % len(senders)], f"shared {i}") for i in range(args.messages)]
+    results.append((await run_items("send", lambda job: send(client, job[0], shared, job[1]), jobs,
+                                    args.concurrency, deadline, mode="one-room concurrent"))[0])
+
+    rooms = await asyncio.gather(*(create_room(client, token, preset="private_chat") for token in senders))
+    mine = [(senders[i % len(senders)], rooms[i % len(rooms)], f"own {i}") for i in range(args.messages)]
+    results.append((await run_items("send", lambda job: send(client, job[0], job[1], job[2]), mine,
+                                    args.concurrency, deadline, mode="many-rooms concurrent"))[0])
+    return shared
+
+
+async def join_phase(client: httpx.AsyncClient, args: argparse.Namespace, owner: str, run_id: str,
+                     deadline: float, results: list[PhaseResult]) -> None:
+    """``--members`` joins into one public room, one at a time: overall, then per quarter of the joins."""
+    lobby = await create_room(client, owner, preset="public_chat")
+    joiners = list(await asyncio.gather(*(register(client, f"bench_{run_id}_m{i}") for i in range(args.members))))
+    step = -(-len(joiners) // JOIN_SLICES)
+    slices = []
+    for start in range(0, len(joiners), step):
+        part = joiners[start:start + step]
+        mode = f"members {start + 2}-{start + len(part) + 1}"  # the owner is member 1
+        slices.append((await run_items("join", lambda token: join(client, token, lobby), part, 1, deadline,
+                                       mode=mode))[0])
+    results.append(combined(slices, f"room growing to {len(joiners) + 1}"))
+    if len(slices) > 1:
+        results.extend(slices)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -131,8 +183,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8, help="clients in flight in concurrent phases")
     parser.add_argument("--deadline", type=float, default=600.0, help="seconds after which nothing new starts")
     parser.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in seconds")
+    parser.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
     parser.add_argument("--json", metavar="PATH", help="also write the full report as JSON here")
     args = parser.parse_args(argv)
+    args.phases = {phase.strip() for phase in args.phases.split(",") if phase.strip()}
+    if not args.phases or not args.phases <= set(PHASES):
+        parser.error(f"--phases: choose from {', '.join(PHASES)}")
+    if "messages" in args.phases and "send" not in args.phases:
+        parser.error("--phases: messages pages the room the send phases fill; add send")
     for name in ("rooms", "messages", "members"):
         if not 1 <= getattr(args, name) <= MAX_COUNT:
             parser.error(f"--{name} must be between 1 and {MAX_COUNT}")

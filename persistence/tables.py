@@ -328,6 +328,19 @@ room_directory = Table(
     Column("published_ts", BigInteger, nullable=False),
 )
 
+# Rooms a user asked to forget (``POST /rooms/{roomId}/forget``), and the membership event that was theirs then.
+# A room stays forgotten only while that event is still the user's current membership: any later membership event
+# (a rejoin, an invite) brings the room back, as in Synapse, without the events writer touching this table.
+forgotten_rooms = Table(
+    "forgotten_rooms",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("room_id", Text, nullable=False),
+    Column("membership_event_id", Text, nullable=False),
+    Column("forgotten_ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "room_id"),
+)
+
 event_reports = Table(
     "event_reports",
     metadata,

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from protocol.auth.power_levels import PowerLevels
 from protocol.events.builder import EventTemplate
 from protocol.room_versions import RoomVersion
 
@@ -128,8 +129,9 @@ def initial_events(request: RoomRequest, creator: str, room_version: RoomVersion
 
 # --- Room upgrades (Client-Server API, "Room Upgrades", "Server behaviour") ----------------------------------------
 
-# Step 3's recommended transferable state. Membership is never copied (a server cannot sign for remote users),
-# nor state outside the Matrix namespace, whose meaning may hang on who sent it.
+# Step 3's recommended transferable state (the same list Synapse copies). Membership is not copied (a server
+# cannot sign for remote users) except bans, which the upgrader re-issues; nor is state outside the Matrix
+# namespace, whose meaning may hang on who sent it. A space also takes its children (Synapse does the same).
 TRANSFERABLE_STATE = (
     "m.room.server_acl",
     "m.room.encryption",
@@ -140,6 +142,8 @@ TRANSFERABLE_STATE = (
     "m.room.history_visibility",
     "m.room.join_rules",
 )
+SPACE_CHILD = "m.space.child"
+SPACE_ROOM_TYPE = "m.space"
 RESTRICTED_LEVEL = 50
 CREATOR_TOMBSTONE_LEVEL = 150
 
@@ -208,15 +212,48 @@ def _levels(content: Mapping[str, Any]) -> list[int | None]:
     return values
 
 
+def space_children_to_copy(old_create: Mapping[str, Any],
+                           children: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The ``m.space.child`` events (state key -> content) a space's replacement takes: every child still in the
+    space; a child with empty content was removed (spec: "Spaces"), and a room that is no space takes none."""
+    if old_create.get("type") != SPACE_ROOM_TYPE:
+        return {}
+    return {state_key: dict(content) for state_key, content in sorted(children.items()) if content}
+
+
+def bans_to_copy(bans: Mapping[str, Mapping[str, Any]], first_power_levels: Mapping[str, Any],
+                 creators: Sequence[str], room_version: RoomVersion) -> dict[str, dict[str, Any]]:
+    """The bans (user id -> ban content) the upgrader re-issues in the replacement room, as Synapse does.
+
+    They are sent under the first power levels, which lift the upgrader to at least the ban level. A banned user
+    holding as much power as the upgrader there cannot be banned by them (the auth rules need a lower target);
+    that ban is left behind rather than failing the whole upgrade.
+    """
+    infinite = frozenset(creators) if room_version.room_creators_have_infinite_power else frozenset()
+    levels = PowerLevels.from_content(first_power_levels, room_version, infinite)
+    upgrader = levels.user_level(creators[0])
+    if upgrader < levels.ban:
+        return {}
+    return {user_id: dict(content) for user_id, content in sorted(bans.items())
+            if levels.user_level(user_id) < upgrader}
+
+
 def upgrade_events(creator: str, creator_profile: Mapping[str, str], power_levels: tuple[dict[str, Any],
-                   dict[str, Any] | None], transferred: Mapping[str, Mapping[str, Any]]) -> list[EventTemplate]:
+                   dict[str, Any] | None], transferred: Mapping[str, Mapping[str, Any]], *,
+                   space_children: Mapping[str, Mapping[str, Any]] | None = None,
+                   bans: Mapping[str, Mapping[str, Any]] | None = None) -> list[EventTemplate]:
     """What follows the create event in the replacement room: the upgrader's join, power levels, the copied
-    state (``transferred``: event type -> content, state key ``""``) and the final power levels if any."""
+    state (``transferred``: event type -> content, state key ``""``), the space's children, the bans (state key
+    -> content), and the final power levels if any: everything copied is sent under the first, lifted levels."""
     first, final = power_levels
     plan = [EventTemplate("m.room.member", {"membership": "join", **creator_profile}, state_key=creator),
             EventTemplate("m.room.power_levels", first, state_key="")]
     plan.extend(EventTemplate(event_type, dict(transferred[event_type]), state_key="")
                 for event_type in TRANSFERABLE_STATE if event_type in transferred)
+    plan.extend(EventTemplate(SPACE_CHILD, dict(content), state_key=state_key)
+                for state_key, content in (space_children or {}).items())
+    plan.extend(EventTemplate("m.room.member", dict(content), state_key=user_id)
+                for user_id, content in (bans or {}).items())
     if final is not None:
         plan.append(EventTemplate("m.room.power_levels", final, state_key=""))
     return plan

@@ -13,6 +13,7 @@ from persistence.stores.devices import DeviceStore
 from persistence.stores.directory import DirectoryStore
 from persistence.stores.events import EventStore
 from persistence.stores.filters import FilterStore
+from persistence.stores.forgotten_rooms import ForgottenRoomStore
 from persistence.stores.outbox import OutboxStore
 from persistence.stores.profiles import ProfileStore
 from persistence.stores.registration_tokens import RegistrationTokenStore
@@ -47,6 +48,7 @@ class Stores:
     relations: RelationStore = field(default_factory=RelationStore)
     aliases: AliasStore = field(default_factory=AliasStore)
     directory: DirectoryStore = field(default_factory=DirectoryStore)
+    forgotten_rooms: ForgottenRoomStore = field(default_factory=ForgottenRoomStore)
     reports: ReportStore = field(default_factory=ReportStore)
     search: SearchStore = field(default_factory=SearchStore)
     filters: FilterStore = field(default_factory=FilterStore)

@@ -1,17 +1,57 @@
-"""Redactions and relations, recorded by the events writer as events are stored; read by the event read paths."""
+"""Redactions and relations, recorded by the events writer as events are stored; read by the event read paths.
+
+A child event counts towards its parent's relations (threads, edits, references) while it is accepted and no
+accepted redaction in its room names it: Synapse drops a child's relation as soon as a redaction of it is
+stored, so a redacted reply, edit or reference stops counting; the same rule is applied here at read time.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, FromClause, Select, and_, func, insert, or_, select
 
 from persistence.stores.events import timeline_window
 from persistence.tables import event_relations, events, redactions
 from protocol.tokens import RoomPosition
 
 THREAD = "m.thread"
+REPLACE = "m.replace"
+REFERENCE = "m.reference"
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    """What the ``m.thread`` bundled aggregation of a root is made of (the reader's participation apart)."""
+
+    latest_event_id: str
+    count: int
+
+
+def counted_child(child: FromClause) -> ColumnElement[bool]:
+    """``child`` (an alias of ``events``) is accepted and no accepted redaction in its room names it."""
+    redaction = events.alias("redaction_event")
+    redacted = (select(redactions.c.event_id)
+                .join(redaction, redaction.c.event_id == redactions.c.event_id)
+                .where(redactions.c.redacts == child.c.event_id, redactions.c.room_id == child.c.room_id,
+                       redaction.c.rejected_reason.is_(None)))
+    return and_(child.c.rejected_reason.is_(None), ~redacted.exists())
+
+
+def _children_in_room(relation_type: str, parent_ids: Sequence[str]) -> tuple[Select[Any], FromClause, FromClause]:
+    """A query over the counted children of ``parent_ids`` of one relation type, each in its parent's room;
+    with the ``child`` and ``parent`` aliases, for the caller to select from and narrow."""
+    child, parent = events.alias("child"), events.alias("parent")
+    query = (select()
+             .select_from(event_relations)
+             .join(child, child.c.event_id == event_relations.c.event_id)
+             .join(parent, and_(parent.c.event_id == event_relations.c.relates_to_id,
+                                parent.c.room_id == child.c.room_id))
+             .where(event_relations.c.relates_to_id.in_(list(parent_ids)),
+                    event_relations.c.relation_type == relation_type, counted_child(child)))
+    return query, child, parent
 
 
 @dataclass(frozen=True)
@@ -88,7 +128,7 @@ class RelationStore:
                           func.count().label("replies"))
                    .join(child, child.c.event_id == event_relations.c.event_id)
                    .where(event_relations.c.room_id == room_id, event_relations.c.relation_type == THREAD,
-                          child.c.rejected_reason.is_(None))
+                          counted_child(child))
                    .group_by(event_relations.c.relates_to_id).subquery())
         query = (select(threads.c.root_id, threads.c.replies, events.c.event_id, events.c.depth,
                         events.c.stream_ordering)
@@ -106,11 +146,49 @@ class RelationStore:
                 for row in conn.execute(query)]
 
     def list_threads_participated(self, conn: Connection, root_ids: Collection[str], user_id: str) -> set[str]:
-        """Which of ``root_ids`` have a thread reply sent by ``user_id``."""
+        """Which of ``root_ids`` have a counted thread reply sent by ``user_id``."""
         if not root_ids:
             return set()
-        rows = conn.execute(select(event_relations.c.relates_to_id)
-                            .join(events, events.c.event_id == event_relations.c.event_id)
-                            .where(event_relations.c.relates_to_id.in_(list(root_ids)),
-                                   event_relations.c.relation_type == THREAD, events.c.sender == user_id))
+        query, child, _ = _children_in_room(THREAD, list(root_ids))
+        rows = conn.execute(query.add_columns(event_relations.c.relates_to_id).where(child.c.sender == user_id))
         return {row.relates_to_id for row in rows}
+
+    def list_thread_summaries(self, conn: Connection, root_ids: Collection[str]) -> dict[str, ThreadSummary]:
+        """root id -> its thread's latest counted reply (the last stored, as for ``/threads``) and reply count,
+        for the roots that have any; one query."""
+        if not root_ids:
+            return {}
+        query, child, _ = _children_in_room(THREAD, list(root_ids))
+        threads = (query.add_columns(event_relations.c.relates_to_id.label("root_id"),
+                                     func.max(child.c.stream_ordering).label("latest_stream"),
+                                     func.count().label("replies"))
+                   .group_by(event_relations.c.relates_to_id).subquery())
+        rows = conn.execute(select(threads.c.root_id, threads.c.replies, events.c.event_id)
+                            .join(events, events.c.stream_ordering == threads.c.latest_stream))
+        return {row.root_id: ThreadSummary(row.event_id, int(row.replies)) for row in rows}
+
+    def list_replacement_candidates(self, conn: Connection, parent_ids: Collection[str]) -> dict[str, list[str]]:
+        """parent id -> ids of its counted ``m.replace`` children sent by the parent's sender, of the parent's type,
+        in its room and not state; which one applies is ``protocol.edits``' to decide. One query."""
+        if not parent_ids:
+            return {}
+        query, child, parent = _children_in_room(REPLACE, list(parent_ids))
+        rows = conn.execute(query.add_columns(event_relations.c.relates_to_id, child.c.event_id)
+                            .where(child.c.sender == parent.c.sender, child.c.type == parent.c.type,
+                                   child.c.state_key.is_(None)))
+        found: dict[str, list[str]] = {}
+        for row in rows:
+            found.setdefault(row.relates_to_id, []).append(row.event_id)
+        return found
+
+    def list_references(self, conn: Connection, parent_ids: Collection[str]) -> dict[str, list[str]]:
+        """parent id -> ids of its counted ``m.reference`` children in topological order; one query."""
+        if not parent_ids:
+            return {}
+        query, child, _ = _children_in_room(REFERENCE, list(parent_ids))
+        rows = conn.execute(query.add_columns(event_relations.c.relates_to_id, child.c.event_id)
+                            .order_by(child.c.depth, child.c.stream_ordering))
+        found: dict[str, list[str]] = {}
+        for row in rows:
+            found.setdefault(row.relates_to_id, []).append(row.event_id)
+        return found

@@ -1,9 +1,11 @@
 """matrix-nio drives rooms end to end, in both shapes: presets, invites, joins, messages, edits, reactions,
-names and topics, kicks and bans — and everything is still there after the server restarts."""
+names and topics, kicks and bans — and everything is still there after the server restarts; then redactions,
+history paged both ways, aliases and the published room directory, on the same server."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,16 +16,25 @@ from nio import (
     JoinedMembersResponse,
     JoinedRoomsResponse,
     JoinResponse,
+    MessageDirection,
     RoomBanResponse,
     RoomCreateResponse,
+    RoomDeleteAliasResponse,
     RoomGetEventResponse,
     RoomGetStateEventResponse,
     RoomGetStateResponse,
+    RoomGetVisibilityResponse,
     RoomKickResponse,
+    RoomMessagesResponse,
     RoomPreset,
+    RoomPutAliasResponse,
     RoomPutStateResponse,
+    RoomRedactResponse,
+    RoomResolveAliasError,
+    RoomResolveAliasResponse,
     RoomSendResponse,
 )
+from nio.responses import PublicRoomsResponse
 
 from tests.e2e.servers import SERVER_NAME, RunningServer, start_server
 
@@ -105,3 +116,67 @@ def test_rooms_conversation_survives_a_restart(server: RunningServer) -> None:
             await alice.close()
 
     asyncio.run(after_restart())
+
+
+async def _pages(client: AsyncClient, room_id: str, direction: MessageDirection) -> list[list[dict[str, Any]]]:
+    """Every page of the room's history in one direction, five events at a time, until no ``end`` is given."""
+    pages: list[list[dict[str, Any]]] = []
+    token: str | None = None
+    while True:
+        page = _ok(await client.room_messages(room_id, start=token, direction=direction, limit=5),
+                   RoomMessagesResponse)
+        pages.append([event.source for event in page.chunk])
+        if page.end is None:
+            return pages
+        assert len(pages) < 20, "pagination does not end"
+        token = page.end
+
+
+def test_redact_paginate_aliases_and_the_directory(server: RunningServer) -> None:
+    async def conversation() -> None:
+        carol, dave = await _client(server, "carol"), await _client(server, "dave")
+        try:
+            room_id = _ok(await carol.room_create(name="Gallery", preset=RoomPreset.public_chat),
+                          RoomCreateResponse).room_id
+            _ok(await dave.join(room_id), JoinResponse)
+            sent = [_ok(await carol.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": f"m{n}"}),
+                        RoomSendResponse).event_id for n in range(12)]
+            _ok(await carol.room_redact(room_id, sent[3], reason="oops"), RoomRedactResponse)
+
+            backwards = await _pages(dave, room_id, MessageDirection.back)
+            forwards = await _pages(dave, room_id, MessageDirection.front)
+            assert len(backwards) >= 3 and len(forwards) >= 3
+            newest_first = [event for page in backwards for event in page]
+            oldest_first = [event for page in forwards for event in page]
+            assert [event["event_id"] for event in oldest_first] == [event["event_id"] for event in
+                                                                     reversed(newest_first)]
+            messages = [event for event in oldest_first if event["event_id"] in sent]
+            assert [event["event_id"] for event in messages] == sent
+            redacted = messages[3]
+            because = redacted["unsigned"]["redacted_because"]
+            assert redacted["content"] == {} and because["content"]["reason"] == "oops"
+            assert because["redacts"] == because["content"]["redacts"] == sent[3]
+            assert [event["content"]["body"] for event in messages if event is not redacted] == [
+                f"m{n}" for n in range(12) if n != 3]
+
+            alias = f"#gallery:{SERVER_NAME}"
+            _ok(await carol.room_put_alias(alias, room_id), RoomPutAliasResponse)
+            assert _ok(await dave.room_resolve_alias(alias), RoomResolveAliasResponse).room_id == room_id
+            _ok(await carol.room_delete_alias(alias), RoomDeleteAliasResponse)
+            _ok(await dave.room_resolve_alias(alias), RoomResolveAliasError)
+
+            assert _ok(await dave.room_get_visibility(room_id), RoomGetVisibilityResponse).visibility == "private"
+            published = await carol.send("PUT", f"/_matrix/client/v3/directory/list/room/{room_id}",
+                                         json.dumps({"visibility": "public"}),
+                                         headers={"Authorization": f"Bearer {carol.access_token}",
+                                                  "Content-Type": "application/json"})
+            assert published.status == 200, await published.text()
+            assert _ok(await dave.room_get_visibility(room_id), RoomGetVisibilityResponse).visibility == "public"
+            listed = _ok(await dave.list_public_rooms(), PublicRoomsResponse).public_rooms
+            assert [(room.room_id, room.name, room.num_joined_members) for room in listed
+                    if room.room_id == room_id] == [(room_id, "Gallery", 2)]
+        finally:
+            await carol.close()
+            await dave.close()
+
+    asyncio.run(conversation())

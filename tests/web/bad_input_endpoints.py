@@ -201,6 +201,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         lambda walker: {"reason": "walking"}, {"reason": "string"}),)),
     "client.leave_room": Endpoint(auth=True, body_optional=True, bodies=(BodySchema(
         lambda walker: {"reason": "walking"}, {"reason": "string"}),)),
+    "client.forget_room": Endpoint(auth=True),
     **{f"client.{action}_user": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"user_id": "@someone:test.local", "reason": "walking"},
         {"user_id": "string", "reason": "string"}, required=("user_id",),

@@ -1,10 +1,14 @@
-"""Relationships: /relations and /threads over edits, reactions, replies and threads, in both shapes."""
+"""Relationships: /relations and /threads over edits, reactions, replies and threads, and the bundled
+aggregations every read path serves, in both shapes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 
 from tests.homeserver import HomeserverUnderTest
 
@@ -58,6 +62,27 @@ class Conversation:
 
     def ids(self, path: str, **query: Any) -> list[str]:
         return [event["event_id"] for event in self.relations(path, **query)["chunk"]]
+
+    def reference(self, token: str, parent: str) -> str:
+        return self.send(token, {"m.relates_to": {"rel_type": "m.reference", "event_id": parent}},
+                         "org.example.note")
+
+    def redact(self, token: str, event_id: str) -> None:
+        self._txn += 1
+        response = self.server.put(f"{V3}/rooms/{self.room_id}/redact/{event_id}/r{self._txn}", token=token, json={})
+        assert response.status_code == 200, response.json
+
+    def event(self, event_id: str, token: str | None = None) -> Any:
+        response = self.server.get(f"{V3}/rooms/{self.room_id}/event/{event_id}", token=token or self.alice)
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def messages(self, token: str | None = None, limit: int = 50) -> dict[str, Any]:
+        """The room's events by id, as one backwards /messages page serves them."""
+        response = self.server.get(f"{V3}/rooms/{self.room_id}/messages?dir=b&limit={limit}",
+                                   token=token or self.alice)
+        assert response.status_code == 200, response.json
+        return {event["event_id"]: event for event in response.json["chunk"]}
 
     def threads(self, token: str | None = None, **query: Any) -> Any:
         params = "&".join(f"{key}={value}" for key, value in query.items())
@@ -192,3 +217,132 @@ def test_outsiders_cannot_read_relations_or_threads(talk: Conversation) -> None:
                 f"{V1}/rooms/{talk.room_id}/relations/{parent}/m.annotation/m.reaction"):
         response = talk.server.get(url, token=eve)
         assert (response.status_code, response.json["errcode"]) == (403, "M_FORBIDDEN"), url
+
+
+# --- bundled aggregations (spec: "Aggregations of child events") ---------------------------------------------------
+def _relations(event: dict[str, Any]) -> dict[str, Any]:
+    return dict(event["unsigned"].get("m.relations", {}))
+
+
+def _most_recent(talk: Conversation, edit_ids: list[str]) -> str:
+    """The edit the spec says applies: greatest origin_server_ts, ties to the largest event id."""
+    served = [talk.event(edit_id) for edit_id in edit_ids]
+    return str(max(served, key=lambda event: (event["origin_server_ts"], event["event_id"]))["event_id"])
+
+
+def test_events_are_served_with_their_most_recent_valid_edit(talk: Conversation) -> None:
+    parent = talk.text(talk.alice, "hello")
+    valid = [talk.edit(talk.alice, parent, "hello there")]
+    talk.server.clock.advance(10)
+    valid.append(talk.edit(talk.alice, parent, "hello again"))
+    talk.server.clock.advance(10)
+    talk.edit(talk.bob, parent, "not yours to edit")
+    talk.send(talk.alice, {"body": "* no new content", "m.relates_to": {"rel_type": "m.replace", "event_id": parent}})
+    talk.send(talk.alice, {"body": "* other type", "m.new_content": {"body": "x"},
+                           "m.relates_to": {"rel_type": "m.replace", "event_id": parent}}, "org.example.other")
+    expected = _most_recent(talk, valid)
+
+    for served in (talk.event(parent), talk.messages()[parent],
+                   talk.server.get(f"{V3}/rooms/{talk.room_id}/context/{parent}", token=talk.bob).json["event"]):
+        replacement = _relations(served)["m.replace"]
+        assert replacement["event_id"] == expected
+        assert replacement["sender"] == "@alice:test.local" and replacement["type"] == "m.room.message"
+        assert "m.new_content" in replacement["content"], "v1.7+: the whole replacement event is bundled"
+        assert served["content"]["body"] == "hello", "the original's content is left as it was"
+    assert "m.relations" not in talk.event(expected)["unsigned"], "an edit has no bundles of its own"
+
+    talk.redact(talk.alice, expected)
+    remaining = [edit_id for edit_id in valid if edit_id != expected]
+    assert _relations(talk.event(parent))["m.replace"]["event_id"] == remaining[0], "a redacted edit does not count"
+    talk.redact(talk.alice, remaining[0])
+    assert "m.replace" not in _relations(talk.event(parent))
+
+
+def test_thread_roots_carry_their_summary_wherever_they_are_served(talk: Conversation) -> None:
+    carol = talk.server.register("carol")["access_token"]
+    talk.server.post(f"{V3}/rooms/{talk.room_id}/join", token=carol, json={})
+    root = talk.text(talk.alice, "topic")
+    first = talk.reply_in_thread(talk.bob, root, "one")
+    latest = talk.reply_in_thread(talk.bob, root, "two")
+    latest_edit = talk.edit(talk.bob, latest, "two, edited")
+    note = talk.reference(talk.alice, latest)
+
+    for token, participated in ((talk.alice, True), (talk.bob, True), (carol, False)):
+        for served in (talk.event(root, token), talk.messages(token)[root]):
+            thread = _relations(served)["m.thread"]
+            assert (thread["count"], thread["current_user_participated"]) == (2, participated)
+            assert thread["latest_event"]["event_id"] == latest
+            assert thread["latest_event"]["content"]["body"] == "two", "served in the same form as the event"
+            latest_relations = thread["latest_event"]["unsigned"]["m.relations"]
+            assert latest_relations["m.replace"]["event_id"] == latest_edit
+            assert latest_relations["m.reference"] == {"chunk": [{"event_id": note}]}
+    assert "m.thread" not in _relations(talk.event(latest)), "a reply in a thread is no thread root"
+    assert talk.threads()["chunk"][0]["unsigned"]["m.relations"]["m.thread"]["count"] == 2
+
+    talk.redact(talk.bob, latest)
+    thread = _relations(talk.event(root))["m.thread"]
+    assert (thread["count"], thread["latest_event"]["event_id"]) == (1, first), "a redacted reply does not count"
+    assert talk.threads()["chunk"][0]["unsigned"]["m.relations"]["m.thread"]["count"] == 1
+
+
+def test_a_departed_member_is_not_shown_a_reply_sent_after_they_left(talk: Conversation) -> None:
+    root = talk.text(talk.alice, "topic")
+    talk.reply_in_thread(talk.alice, root, "before bob left")
+    talk.server.post(f"{V3}/rooms/{talk.room_id}/leave", token=talk.bob, json={})
+    talk.reply_in_thread(talk.alice, root, "after bob left")
+    assert _relations(talk.event(root))["m.thread"]["count"] == 2
+    assert "m.thread" not in _relations(talk.messages(talk.bob)[root])
+
+
+def test_references_are_bundled_as_a_chunk_of_event_ids(talk: Conversation) -> None:
+    parent = talk.text(talk.alice, "start verification")
+    notes = [talk.reference(talk.bob, parent), talk.reference(talk.alice, parent), talk.reference(talk.bob, parent)]
+    talk.redact(talk.bob, notes[2])
+    expected = {"chunk": [{"event_id": notes[0]}, {"event_id": notes[1]}]}
+    assert _relations(talk.event(parent))["m.reference"] == expected
+
+
+def test_redacted_parents_and_state_events_get_no_bundles(talk: Conversation) -> None:
+    parent = talk.text(talk.alice, "soon gone")
+    talk.edit(talk.alice, parent, "edited")
+    talk.reply_in_thread(talk.bob, parent, "reply")
+    talk.reference(talk.bob, parent)
+    assert set(_relations(talk.event(parent))) == {"m.replace", "m.thread", "m.reference"}
+    talk.redact(talk.alice, parent)
+    assert "m.relations" not in talk.event(parent)["unsigned"]
+    assert "m.relations" not in talk.messages()[parent]["unsigned"]
+
+    topic = talk.server.put(f"{V3}/rooms/{talk.room_id}/state/m.room.topic", token=talk.alice,
+                            json={"topic": "t"}).json["event_id"]
+    talk.reference(talk.bob, topic)
+    talk.reply_in_thread(talk.bob, topic, "about the topic")
+    assert "m.relations" not in talk.event(topic)["unsigned"]
+
+
+@contextmanager
+def _counted_queries(server: HomeserverUnderTest) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = server.deps.database.engine
+    sqlalchemy_event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sqlalchemy_event.remove(engine, "before_cursor_execute", record)
+
+
+def test_bundling_costs_the_same_queries_for_a_page_of_two_or_of_twenty(talk: Conversation) -> None:
+    def page_cost(limit: int) -> int:
+        with _counted_queries(talk.server) as statements:
+            served = talk.messages(limit=limit)
+        assert sum("m.relations" in event["unsigned"] for event in served.values()) >= limit // 4
+        return len(statements)
+
+    for index in range(10):
+        parent = talk.text(talk.alice, f"message {index}")
+        talk.edit(talk.alice, parent, f"message {index}, edited")
+        talk.reference(talk.bob, talk.reply_in_thread(talk.bob, parent, "reply"))
+    assert page_cost(limit=4) == page_cost(limit=40)

@@ -145,6 +145,9 @@ def test_invite_then_join_then_kick_move_the_room_between_sections(homeserver: H
     assert room_id not in later["rooms"]["leave"]
     assert room_id in _sync(homeserver, bob, filter={"room": {"include_leave": True}})["rooms"]["leave"]
     assert room_id not in _sync(homeserver, bob)["rooms"]["leave"]
+    assert homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/forget", token=bob, json={}).status_code == 200
+    assert room_id not in _sync(homeserver, bob, filter={"room": {"include_leave": True}})["rooms"]["leave"], \
+        "a forgotten room is left out"
 
 
 def test_lazy_loading_sends_only_the_members_who_speak(homeserver: HomeserverUnderTest) -> None:

@@ -146,3 +146,68 @@ def test_upgrade_moves_local_aliases_and_the_canonical_alias(homeserver: Homeser
     state = "/_matrix/client/v3/rooms/{}/state/m.room.canonical_alias"
     assert homeserver.get(state.format(new), token=token).json == {"alias": alias}
     assert homeserver.get(state.format(old), token=token).json == {}
+
+
+def test_upgrade_re_issues_bans_under_the_lifted_power_levels(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    carol = homeserver.register("carol")["access_token"]
+    # A custom state event at 150 makes the upgrader (100) need lifting in the new room, then restoring.
+    old = _room(homeserver, alice, room_version="10", preset="public_chat",
+                power_level_content_override={"events": {"org.example.high": 150}})
+    for token in (bob, carol):
+        homeserver.post(f"{CLIENT}/rooms/{old}/join", token=token, json={})
+    for banned, reason in (("@bob:test.local", "spam"), ("@faraway:elsewhere.example", "abuse")):
+        assert homeserver.post(f"{CLIENT}/rooms/{old}/ban", token=alice,
+                               json={"user_id": banned, "reason": reason}).status_code == 200
+    new = _upgrade(homeserver, alice, old, new_version="11")
+
+    state = _state(homeserver, alice, new)
+    for banned, reason in (("@bob:test.local", "spam"), ("@faraway:elsewhere.example", "abuse")):
+        ban = state[("m.room.member", banned)]
+        assert (ban["content"], ban["sender"]) == ({"membership": "ban", "reason": reason}, "@alice:test.local")
+    assert ("m.room.member", "@carol:test.local") not in state, "only bans are membership that moves"
+    refused = homeserver.post(f"{CLIENT}/rooms/{new}/join", token=bob, json={})
+    assert (refused.status_code, refused.json["errcode"]) == (403, "M_FORBIDDEN")
+    assert homeserver.post(f"{CLIENT}/rooms/{new}/join", token=carol, json={}).status_code == 200
+
+    timeline = homeserver.get(f"{CLIENT}/rooms/{new}/messages?dir=f&limit=50", token=alice).json["chunk"]
+    order = [(event["type"], event.get("state_key")) for event in timeline]
+    levels = [index for index, key in enumerate(order) if key == ("m.room.power_levels", "")]
+    bans = [index for index, event in enumerate(timeline) if event["content"].get("membership") == "ban"]
+    assert len(levels) == 2 and levels[0] < min(bans) and max(bans) < levels[1]
+    assert timeline[levels[0]]["content"]["users"]["@alice:test.local"] == 150
+    assert state[("m.room.power_levels", "")]["content"]["users"]["@alice:test.local"] == 100
+
+
+def test_upgrading_a_space_takes_the_children_still_in_it(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    space = _room(homeserver, alice, room_version="10", creation_content={"type": "m.space"})
+    via = {"via": ["test.local"]}
+    for child, content in (("!kept:test.local", via), ("!removed:test.local", via), ("!removed:test.local", {})):
+        homeserver.put(f"{CLIENT}/rooms/{space}/state/m.space.child/{child}", token=alice, json=content)
+    new = _upgrade(homeserver, alice, space, new_version="11")
+    state = _state(homeserver, alice, new)
+    assert state[("m.room.create", "")]["content"]["type"] == "m.space"
+    children = {key[1]: event["content"] for key, event in state.items() if key[0] == "m.space.child"}
+    assert children == {"!kept:test.local": via}
+
+    plain = _room(homeserver, alice, room_version="10")
+    homeserver.put(f"{CLIENT}/rooms/{plain}/state/m.space.child/!kept:test.local", token=alice, json=via)
+    successor = _upgrade(homeserver, alice, plain, new_version="11")
+    assert not [key for key in _state(homeserver, alice, successor) if key[0] == "m.space.child"]
+
+
+def test_a_published_room_is_replaced_by_its_successor_in_the_directory(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    old = _room(homeserver, alice, room_version="10", visibility="public", name="Listed")
+    new = _upgrade(homeserver, alice, old, new_version="11")
+    listing = f"{CLIENT}/directory/list/room"
+    assert homeserver.get(f"{listing}/{old}").json == {"visibility": "private"}
+    assert homeserver.get(f"{listing}/{new}").json == {"visibility": "public"}
+    listed = [room["room_id"] for room in homeserver.get(f"{CLIENT}/publicRooms").json["chunk"]]
+    assert listed == [new]
+
+    unlisted = _room(homeserver, alice, room_version="10")
+    successor = _upgrade(homeserver, alice, unlisted, new_version="11")
+    assert homeserver.get(f"{listing}/{successor}").json == {"visibility": "private"}

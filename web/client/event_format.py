@@ -20,6 +20,9 @@ def client_event(stored: StoredEvent, now_ms: int) -> dict[str, Any]:
     }
     if event.state_key is not None:
         body["state_key"] = event.state_key
-    if event.redacts is not None and "redacts" not in body["content"]:
+    if event.redacts is not None and event.type == "m.room.redaction":
+        # rooms/v11 moved ``redacts`` into the content; clients written for either place find it in both, as
+        # Synapse serves it (matrix-nio, for one, drops a redaction without the top-level key).
         body["redacts"] = event.redacts
+        body["content"].setdefault("redacts", event.redacts)
     return body

@@ -1,25 +1,32 @@
 """Room membership (Client-Server API, "Room membership"): joining, leaving, inviting, kicking and banning are
-all ``m.room.member`` state events, written by the room's events writer and judged by the auth rules."""
+all ``m.room.member`` state events, written by the room's events writer and judged by the auth rules. Also
+forgetting a room once left, and who is in a room, now or as of a pagination token."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, request
+from sqlalchemy import Connection
 
-from protocol.errors import BadJson, InvalidParam
+from protocol.errors import BadJson, Forbidden, InvalidParam, MatrixError, NotFound
+from protocol.events.model import StateKey
 from protocol.identifiers import UserId
+from protocol.tokens import RoomPosition, StreamPosition
 from tasks import api as tasks_api
 from web.auth import authenticate
 from web.client.aliases import resolve_alias
+from web.client.paging import query_token, reader_horizon, room_position
 from web.client.profile import membership_profile
-from web.client.room_access import readable_state_ids, require_joined
+from web.client.room_access import readable_state_ids, require_joined, visible_events
 from web.client.serving import serve_events
 from web.deps import Deps, deps
 from web.requests import json_body
 from web.routing import client_route
 
 MAX_REASON_LENGTH = 1024
+FORGETTABLE = ("leave", "ban")
+"""Memberships a room may be forgotten in: the user is no longer joined, invited or knocking."""
 
 
 def _member_event(current: Deps, room_id: str, sender: str, target: str, membership: str,
@@ -64,6 +71,25 @@ def leave_room(room_id: str) -> dict[str, Any]:
     return {}
 
 
+def forget_room(room_id: str) -> dict[str, Any]:
+    """``POST /rooms/{roomId}/forget`` (spec: "Leaving rooms"): allowed once the user has left or been banned;
+    while joined, invited or knocking it is the spec's 400 ``M_UNKNOWN``. A room the user holds no membership in
+    is answered 200 with nothing recorded, as Synapse does. Read and write share one transaction, and the forget
+    names the membership event it saw, so a rejoin landing meanwhile is not forgotten."""
+    current = deps()
+    requester = authenticate(current)
+    user_id = requester.user_id
+    with current.database.write() as conn:
+        found = current.stores.state.get_membership(conn, room_id, user_id)
+        if found is None:
+            return {}
+        membership, event_id = found
+        if membership not in FORGETTABLE:
+            raise MatrixError(f"User {user_id} is in room {room_id}")
+        current.stores.forgotten_rooms.upsert_forgotten(conn, user_id, room_id, event_id, current.clock.now_ms())
+    return {}
+
+
 def _targeted(membership: str) -> Any:
     def view(room_id: str) -> dict[str, Any]:
         current = deps()
@@ -82,18 +108,47 @@ def _targeted(membership: str) -> Any:
     return view
 
 
+def _state_at(current: Deps, conn: Connection, room_id: str, user_id: str,
+              token: RoomPosition | StreamPosition) -> dict[StateKey, str]:
+    """The room state as of a pagination token (spec: getMembersByRoom ``at``): the state after the latest event
+    at or before the token's position, with a stream token placed topologically as ``/messages`` does.
+
+    The reader's bounds are those of :func:`readable_state_group`: a departed member sees no further than their
+    leave; an outsider of a room that is not world-readable gets 403. As in Synapse, the reader must also be
+    allowed to see that latest event (so ``joined`` history stays closed to a later joiner), and a token before
+    any event of the room is 404.
+    """
+    horizon = reader_horizon(current, conn, room_id, user_id)
+    position = room_position(current, conn, room_id, token)
+    assert position is not None
+    if horizon is not None:
+        position = min(position, horizon)
+    latest = current.stores.events.list_room_timeline(conn, room_id, from_=position, to=None, limit=1,
+                                                      backwards=True)
+    group = current.stores.state.get_event_state_group(conn, latest[0].event_id) if latest else None
+    if group is None:
+        raise NotFound("No event of the room at or before the token 'at'")
+    if not visible_events(current, conn, room_id, user_id, latest):
+        raise Forbidden(f"User {user_id} may not see the room {room_id} as of the token 'at'")
+    return current.stores.state.get_state(conn, group)
+
+
 def get_members(room_id: str) -> dict[str, Any]:
     current = deps()
     requester = authenticate(current, allow_guest=True)
     wanted, unwanted = request.args.get("membership"), request.args.get("not_membership")
+    at = query_token("at")
     with current.database.read() as conn:
-        state = readable_state_ids(current, conn, room_id, requester.user_id)
+        if at is None:
+            state = readable_state_ids(current, conn, room_id, requester.user_id)
+        else:
+            state = _state_at(current, conn, room_id, requester.user_id, at)
         member_ids = [event_id for (kind, _), event_id in state.items() if kind == "m.room.member"]
         events = current.stores.events.get_events(conn, member_ids)
         chosen = [stored for stored in sorted(events.values(), key=lambda s: s.stream_ordering)
                   if (wanted is None or stored.event.membership == wanted)
                   and (unwanted is None or stored.event.membership != unwanted)]
-        return {"chunk": serve_events(current, conn, chosen, current.clock.now_ms())}
+        return {"chunk": serve_events(current, conn, chosen, current.clock.now_ms(), requester.user_id)}
 
 
 def get_joined_members(room_id: str) -> dict[str, Any]:
@@ -117,6 +172,7 @@ def register_routes(blueprint: Blueprint) -> None:
     client_route(blueprint, "/join/<room_id>", methods=["POST"])(join_room)
     client_route(blueprint, "/knock/<room_id>", methods=["POST"])(knock_room)
     client_route(blueprint, "/rooms/<room_id>/leave", methods=["POST"])(leave_room)
+    client_route(blueprint, "/rooms/<room_id>/forget", methods=["POST"])(forget_room)
     for membership, path in (("invite", "invite"), ("leave", "kick"), ("ban", "ban"), ("leave", "unban")):
         view = _targeted(membership)
         view.__name__ = f"{path}_user"

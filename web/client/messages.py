@@ -39,9 +39,10 @@ TIMESTAMP_CANDIDATES = 20
 """Events ``/timestamp_to_event`` considers before concluding the reader may see none near the timestamp."""
 
 
-def serve(current: Deps, conn: Connection, events: Iterable[StoredEvent]) -> list[dict[str, Any]]:
-    """Events in client format (redacted where a redaction applies); call inside the read transaction."""
-    return serve_events(current, conn, list(events), current.clock.now_ms())
+def serve(current: Deps, conn: Connection, events: Iterable[StoredEvent], user_id: str) -> list[dict[str, Any]]:
+    """Events in client format for ``user_id`` (redacted where a redaction applies, else with their bundled
+    aggregations); call inside the read transaction."""
+    return serve_events(current, conn, list(events), current.clock.now_ms(), user_id)
 
 
 def _member_state(current: Deps, conn: Connection, room_id: str, user_id: str, at_event: str,
@@ -81,14 +82,14 @@ def get_room_events(room_id: str) -> dict[str, Any]:
                 to = horizon if to is None else min(to, horizon)
         page = walk_timeline(current, conn, room_id, requester.user_id, from_=from_, to=to, backwards=backwards,
                              limit=limit, event_filter=event_filter)
-        body: dict[str, Any] = {"chunk": serve(current, conn, page.items), "start": start}
+        body: dict[str, Any] = {"chunk": serve(current, conn, page.items, requester.user_id), "start": start}
         if not page.exhausted and page.position is not None:
             body["end"] = page.position.format()
         if event_filter.lazy_load_members and page.items:
             state = _member_state(current, conn, room_id, requester.user_id, page.items[0].event_id,
                                   (stored.event.sender for stored in page.items))
             if state:
-                body["state"] = serve(current, conn, state)
+                body["state"] = serve(current, conn, state, requester.user_id)
     return body
 
 
@@ -133,12 +134,12 @@ def get_event_context(room_id: str, event_id: str) -> dict[str, Any]:
         state = _context_state(current, conn, room_id, user_id, last.event_id,
                                [*before.items, stored, *after.items], event_filter)
         return {
-            "event": serve(current, conn, shown)[0],
-            "events_before": serve(current, conn, before.items),
-            "events_after": serve(current, conn, after.items),
+            "event": serve(current, conn, shown, user_id)[0],
+            "events_before": serve(current, conn, before.items, user_id),
+            "events_after": serve(current, conn, after.items, user_id),
             "start": (before.position or RoomPosition.before(depth, stream)).format(),
             "end": (after.position or RoomPosition.after(depth, stream)).format(),
-            "state": serve(current, conn, state),
+            "state": serve(current, conn, state, user_id),
         }
 
 

@@ -2,7 +2,8 @@
 
 The events writer indexes every ``m.relates_to`` as it stores the event (``event_relations``); these views page
 through that index in topological order with the same tokens as ``/messages``. Thread roots come with the
-``m.thread`` bundled aggregation the spec requires of ``/threads``; other bundled aggregations are not served yet.
+``m.thread`` bundled aggregation the spec requires of ``/threads``, from ``web.client.aggregations`` like every
+served event's.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def get_relating_events(room_id: str, event_id: str, rel_type: str | None = None
         page = walk(fetch, lambda batch: visible_events(current, conn, room_id, user_id, batch),
                     lambda stored: stored.event_id, lambda stored: gap_after(stored, backwards),
                     from_=from_, limit=limit)
-        body: dict[str, Any] = {"chunk": serve(current, conn, page.items)}
+        body: dict[str, Any] = {"chunk": serve(current, conn, page.items, user_id)}
     if not page.exhausted and page.position is not None:
         body["next_batch"] = page.position.format()
     given = query_text("from", max_length=64)
@@ -105,30 +106,6 @@ def get_relating_events(room_id: str, event_id: str, rel_type: str | None = None
     if recurse is not None:
         body["recursion_depth"] = depth
     return body
-
-
-def _with_thread_summaries(current: Deps, conn: Connection, room_id: str, user_id: str,
-                           threads: list[ThreadRoot], roots: dict[str, StoredEvent]) -> list[dict[str, Any]]:
-    """Serve thread roots with their ``m.thread`` aggregation (spec: "Server-side aggregation of m.thread
-    relationships"): the latest reply, the reply count and whether the reader took part."""
-    latest = current.stores.events.get_events(conn, [thread.latest_event_id for thread in threads])
-    visible_latest = {stored.event_id: stored for stored in visible_events(
-        current, conn, room_id, user_id, sorted(latest.values(), key=topological_key))}
-    participated = current.stores.relations.list_threads_participated(
-        conn, [thread.root_id for thread in threads], user_id)
-    served_roots = serve(current, conn, [roots[thread.root_id] for thread in threads])
-    replies = list(visible_latest.values())
-    served_replies = dict(zip((reply.event_id for reply in replies), serve(current, conn, replies), strict=True))
-    for thread, event in zip(threads, served_roots, strict=True):
-        reply = served_replies.get(thread.latest_event_id)
-        if reply is not None:
-            event["unsigned"].setdefault("m.relations", {})["m.thread"] = {
-                "latest_event": reply,
-                "count": thread.count,
-                "current_user_participated": (thread.root_id in participated
-                                              or roots[thread.root_id].event.sender == user_id),
-            }
-    return served_roots
 
 
 def get_thread_roots(room_id: str) -> dict[str, Any]:
@@ -163,7 +140,8 @@ def get_thread_roots(room_id: str) -> dict[str, Any]:
         page = walk(fetch, keep, lambda thread: thread.root_id,
                     lambda thread: RoomPosition.before(thread.latest_depth, thread.latest_stream),
                     from_=from_, limit=limit)
-        chunk = _with_thread_summaries(current, conn, room_id, user_id, page.items, roots)
+        # Each root is served with its m.thread bundled aggregation, as the spec requires of /threads.
+        chunk = serve(current, conn, [roots[thread.root_id] for thread in page.items], user_id)
     body: dict[str, Any] = {"chunk": chunk}
     if not page.exhausted and page.position is not None:
         body["next_batch"] = page.position.format()

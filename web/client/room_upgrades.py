@@ -4,7 +4,9 @@ The web tier reads the old room's transferable state and plans the replacement w
 :mod:`protocol.room_creation`; the events writers do the writing, in the spec's order of effects: the new room
 exists (created atomically with its copied state) before the tombstone points at it, and only then is the old
 room restricted. ``predecessor.event_id`` names the old room's last event before the upgrade (spec: "the last
-known event in the old room"), which lets the new room be created before the tombstone is sent.
+known event in the old room"), which lets the new room be created before the tombstone is sent. As in Synapse,
+the upgrader re-issues the old room's bans in the new one, a space takes its children along, and aliases and the
+directory listing move to the successor.
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ from protocol.auth import CREATE_KEY, POWER_LEVELS_KEY, power_levels_from_state
 from protocol.errors import Forbidden, MatrixError
 from protocol.events.model import Event, StateKey
 from protocol.room_creation import (
+    SPACE_CHILD,
+    SPACE_ROOM_TYPE,
     TRANSFERABLE_STATE,
+    bans_to_copy,
     restricted_power_levels,
+    space_children_to_copy,
     upgrade_create_content,
     upgrade_events,
     upgrade_power_levels,
@@ -64,26 +70,40 @@ def upgrade_room(room_id: str) -> dict[str, Any]:
     power_levels = upgrade_power_levels(old_levels, [upgrader, *additional_creators], room_version)
     transferred = {event_type: state[(event_type, "")].content for event_type in TRANSFERABLE_STATE
                    if (event_type, "") in state}
-    plan = [{"type": t.type, "state_key": t.state_key, "content": dict(t.content)}
-            for t in upgrade_events(upgrader, membership_profile(current, upgrader), power_levels, transferred)]
+    children = {key[1]: event.content for key, event in state.items() if key[0] == SPACE_CHILD}
+    bans = {key[1]: event.content for key, event in state.items()
+            if key[0] == "m.room.member" and event.membership == "ban"}
+    templates = upgrade_events(
+        upgrader, membership_profile(current, upgrader), power_levels, transferred,
+        space_children=space_children_to_copy(state[CREATE_KEY].content, children),
+        bans=bans_to_copy(bans, power_levels[0], [upgrader, *additional_creators], room_version))
+    plan = [{"type": t.type, "state_key": t.state_key, "content": dict(t.content)} for t in templates]
     tasks_api.create_room(current.dispatcher, room_id=new_room_id, room_version=version_id, creator=upgrader,
                           create_content=create_content, origin_server_ts=now, initial_events=plan)
     tasks_api.create_event(current.dispatcher, room_id=room_id, sender=upgrader, event_type="m.room.tombstone",
                            content={"body": TOMBSTONE_BODY, "replacement_room": new_room_id}, state_key="")
     _restrict(current, room_id, upgrader, old_levels)
     _move_aliases(current, room_id, new_room_id, upgrader, state.get(CANONICAL_ALIAS_KEY))
+    _move_publication(current, room_id, new_room_id)
     return {"replacement_room": new_room_id}
 
 
 def _old_room(current: Deps, room_id: str, user_id: str) -> tuple[dict[StateKey, Event], str | None]:
-    """The old room's create, power levels and transferable state events, and its last event's id."""
+    """The old room's create, power levels, transferable state, ban and (for a space) ``m.space.child`` events,
+    and its last event's id."""
     wanted: list[StateKey] = [CREATE_KEY, POWER_LEVELS_KEY, CANONICAL_ALIAS_KEY,
                               *((event_type, "") for event_type in TRANSFERABLE_STATE)]
     with current.database.read() as conn:
         require_joined(current, conn, room_id, user_id)
-        state_ids = current.stores.state.get_current_state_ids_for(conn, room_id, wanted)
-        events = current.stores.events.get_events(conn, state_ids.values())
-        last = current.stores.events.list_room_events(conn, room_id, limit=1, backwards=True)
+        stores = current.stores
+        wanted += [("m.room.member", banned) for banned in stores.state.list_members(conn, room_id, "ban")]
+        state_ids = stores.state.get_current_state_ids_for(conn, room_id, wanted)
+        create = stores.events.get_event(conn, state_ids[CREATE_KEY]) if CREATE_KEY in state_ids else None
+        if create is not None and create.event.content.get("type") == SPACE_ROOM_TYPE:
+            state_ids.update({(SPACE_CHILD, state_key): event_id for state_key, event_id
+                              in stores.state.list_current_state_of_type(conn, room_id, SPACE_CHILD).items()})
+        events = stores.events.get_events(conn, state_ids.values())
+        last = stores.events.list_room_events(conn, room_id, limit=1, backwards=True)
     state = {key: events[event_id].event for key, event_id in state_ids.items() if event_id in events}
     return state, last[0].event_id if last else None
 
@@ -100,6 +120,15 @@ def _move_aliases(current: Deps, old_room_id: str, new_room_id: str, upgrader: s
                                event_type="m.room.canonical_alias", content=dict(canonical.content), state_key="")
         tasks_api.create_event(current.dispatcher, room_id=old_room_id, sender=upgrader,
                                event_type="m.room.canonical_alias", content={}, state_key="")
+
+
+def _move_publication(current: Deps, old_room_id: str, new_room_id: str) -> None:
+    """As Synapse: a room published in the directory is replaced there by its successor."""
+    with current.database.write() as conn:
+        directory = current.stores.directory
+        if directory.is_published(conn, old_room_id):
+            directory.delete_published(conn, old_room_id)
+            directory.insert_published(conn, new_room_id, current.clock.now_ms())
 
 
 def _restrict(current: Deps, room_id: str, upgrader: str, old_levels: Mapping[str, Any] | None) -> None:

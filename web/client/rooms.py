@@ -168,7 +168,7 @@ def get_state_event(room_id: str, event_type: str, state_key: str = "") -> dict[
         else:
             event_id = current.stores.state.get_state_ids_for_groups(conn, [group], [key])[group].get(key)
         stored = current.stores.events.get_event(conn, event_id) if event_id else None
-        served = serve_event(current, conn, stored, current.clock.now_ms()) if stored else None
+        served = serve_event(current, conn, stored, current.clock.now_ms(), requester.user_id) if stored else None
     if served is None:
         raise NotFound("Event not found")
     return dict(served["content"])
@@ -181,7 +181,7 @@ def get_state(room_id: str) -> list[dict[str, Any]]:
         state = readable_state_ids(current, conn, room_id, requester.user_id)
         events = current.stores.events.get_events(conn, state.values())
         ordered = sorted(events.values(), key=lambda stored: stored.stream_ordering)
-        return serve_events(current, conn, ordered, current.clock.now_ms())
+        return serve_events(current, conn, ordered, current.clock.now_ms(), requester.user_id)
 
 
 def get_event(room_id: str, event_id: str) -> dict[str, Any]:
@@ -195,7 +195,7 @@ def get_event(room_id: str, event_id: str) -> dict[str, Any]:
             raise NotFound("Event not found")
         if not visible_events(current, conn, room_id, requester.user_id, [stored]):
             raise NotFound("Event not found or not visible to you")
-        return serve_event(current, conn, stored, current.clock.now_ms())
+        return serve_event(current, conn, stored, current.clock.now_ms(), requester.user_id)
 
 
 def redact_event(room_id: str, event_id: str, txn_id: str) -> dict[str, Any]:

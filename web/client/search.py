@@ -207,7 +207,7 @@ def _allowed(current: Deps, conn: Connection, user_id: str, event_filter: RoomEv
 def _result(current: Deps, conn: Connection, user_id: str, stored: StoredEvent, rank: float,
             criteria: Criteria) -> dict[str, Any]:
     now = current.clock.now_ms()
-    result: dict[str, Any] = {"rank": rank, "result": serve_event(current, conn, stored, now)}
+    result: dict[str, Any] = {"rank": rank, "result": serve_event(current, conn, stored, now, user_id)}
     if criteria.context is None:
         return result
     before_limit, after_limit, include_profile = criteria.context
@@ -220,8 +220,8 @@ def _result(current: Deps, conn: Connection, user_id: str, stored: StoredEvent, 
     after = visible_events(current, conn, stored.room_id, user_id, after)
     first, last = (before[-1] if before else stored), (after[-1] if after else stored)
     context: dict[str, Any] = {
-        "events_before": serve_events(current, conn, before, now),
-        "events_after": serve_events(current, conn, after, now),
+        "events_before": serve_events(current, conn, before, now, user_id),
+        "events_after": serve_events(current, conn, after, now, user_id),
         "start": RoomPosition.before(first.event.depth, first.stream_ordering).format(),
         "end": RoomPosition.after(last.event.depth, last.stream_ordering).format(),
     }
@@ -262,7 +262,7 @@ def _current_state(current: Deps, conn: Connection, user_id: str, room_ids: set[
         events = current.stores.events.get_events(conn, current.stores.state.get_current_state_ids(conn, room_id)
                                                   .values())
         state[room_id] = serve_events(current, conn, sorted(events.values(), key=lambda event: event.stream_ordering),
-                                      now)
+                                      now, user_id)
     return state
 
 

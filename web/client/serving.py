@@ -3,7 +3,8 @@
 An event with a redaction that applies is served redacted (``protocol.redaction.redact_event``) with the
 redaction under ``unsigned.redacted_because`` (Client-Server API, "Redactions"). Redactions are looked up for the
 whole batch at once: candidates and their events in two queries, and the power levels at a redaction only for the
-rare redaction sent by another server's user (rooms/v3 "Handling redactions").
+rare redaction sent by another server's user (rooms/v3 "Handling redactions"). Unredacted events come with their
+bundled aggregations (``web.client.aggregations``), which need the reader: every caller names them.
 """
 
 from __future__ import annotations
@@ -17,18 +18,26 @@ from persistence.stores.events import StoredEvent
 from protocol.auth import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels, power_levels_from_state
 from protocol.events.model import Event
 from protocol.redaction import redact_event, redaction_applies, redaction_needs_power_levels
+from web.client.aggregations import bundled_aggregations
 from web.client.event_format import client_event
 from web.deps import Deps
 
 
-def serve_events(deps: Deps, conn: Connection, events: Sequence[StoredEvent], now_ms: int) -> list[dict[str, Any]]:
-    """``events`` in client format, in the given order, redacted where a valid redaction names them."""
+def serve_events(deps: Deps, conn: Connection, events: Sequence[StoredEvent], now_ms: int,
+                 user_id: str) -> list[dict[str, Any]]:
+    """``events`` in client format for ``user_id``, in the given order: redacted where a valid redaction names
+    them, else with their bundled aggregations."""
     applied = applied_redactions(deps, conn, events)
+    bundles = bundled_aggregations(deps, conn, [stored for stored in events if stored.event_id not in applied],
+                                   user_id, now_ms)
     served = []
     for stored in events:
         redaction = applied.get(stored.event_id)
         if redaction is None:
-            served.append(client_event(stored, now_ms))
+            body = client_event(stored, now_ms)
+            if stored.event_id in bundles:
+                body["unsigned"]["m.relations"] = bundles[stored.event_id]
+            served.append(body)
             continue
         version = stored.event.room_version
         redacted = Event(stored.event_id, version, redact_event(stored.event.pdu, version))
@@ -39,8 +48,8 @@ def serve_events(deps: Deps, conn: Connection, events: Sequence[StoredEvent], no
     return served
 
 
-def serve_event(deps: Deps, conn: Connection, stored: StoredEvent, now_ms: int) -> dict[str, Any]:
-    return serve_events(deps, conn, [stored], now_ms)[0]
+def serve_event(deps: Deps, conn: Connection, stored: StoredEvent, now_ms: int, user_id: str) -> dict[str, Any]:
+    return serve_events(deps, conn, [stored], now_ms, user_id)[0]
 
 
 def applied_redactions(deps: Deps, conn: Connection, events: Sequence[StoredEvent]) -> dict[str, StoredEvent]:

@@ -151,6 +151,7 @@ def _rooms(reader: SyncReader, request: SyncRequest, span: Range,
     sections: dict[str, dict[str, Any]] = {"join": {}, "invite": {}, "leave": {}, "knock": {}}
     memberships = stores.state.list_user_memberships(reader.conn, reader.user_id)
     room_filter = reader.filter.room
+    forgotten = set(stores.forgotten_rooms.list_forgotten_rooms(reader.conn, reader.user_id))
     if since is None:
         changes: dict[str, StoredEvent] = {}
         candidates = set(memberships)
@@ -179,7 +180,8 @@ def _rooms(reader: SyncReader, request: SyncRequest, span: Range,
             sections["invite"][room_id] = {"invite_state": {"events": stripped_state(reader, member)}}
         elif membership == "knock":
             sections["knock"][room_id] = {"knock_state": {"events": stripped_state(reader, member)}}
-        elif membership in ("leave", "ban") and (since is not None or room_filter.include_leave):
+        elif membership in ("leave", "ban") and (since is not None or room_filter.include_leave) \
+                and room_id not in forgotten:
             full = since is None or not _joined_at(reader, room_id, since)
             sections["leave"][room_id] = _left(reader, room_id, None if full else since, until, member, full=full)
     return sections

@@ -54,7 +54,7 @@ class SyncReader:
         if self.filter.event_format == "federation":
             served = [dict(stored.event.pdu) for stored in events]
         else:
-            served = serve_events(self.deps, self.conn, events, self.now_ms)
+            served = serve_events(self.deps, self.conn, events, self.now_ms, self.user_id)
             if with_txn_ids:
                 txn_ids = self.deps.stores.events.list_txn_ids(
                     self.conn, self.user_id, self.device_id,
