@@ -197,6 +197,8 @@ events = Table(
     Column("json", Text, nullable=False),
     Column("rejected_reason", Text, nullable=True),
     Column("outlier", Boolean, nullable=False, default=False),
+    # The state event this one replaced in the room's state, served as unsigned.prev_content.
+    Column("replaces_state", Text, nullable=True),
     Index(None, "room_id", "stream_ordering"),
     Index(None, "room_id", "depth", "stream_ordering"),
     Index(None, "room_id", "origin_server_ts"),

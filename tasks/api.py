@@ -12,6 +12,7 @@ DRAIN_DEVICE_LISTS = "device_lists.drain"
 REFRESH_USER_DIRECTORY = "user_directory.refresh_user"
 CREATE_EVENT = "events.create"
 CREATE_ROOM = "events.create_room"
+REFRESH_MEMBER_PROFILES = "events.refresh_member_profiles"
 PUT_ACCOUNT_DATA = "account_data.put"
 UPDATE_TAG = "account_data.update_tag"
 SEND_TO_DEVICE = "to_device.send"
@@ -35,6 +36,11 @@ def device_list_changed(dispatcher: Dispatcher, user_id: str) -> None:
 def user_directory_changed(dispatcher: Dispatcher, user_id: str) -> None:
     """The profile or account state of ``user_id`` changed; its directory entry must follow."""
     dispatcher.send(REFRESH_USER_DIRECTORY, user_id=user_id)
+
+
+def member_profiles_changed(dispatcher: Dispatcher, room_id: str) -> None:
+    """A member of ``room_id`` changed their profile (the outbox row is committed): their join event follows."""
+    dispatcher.send(REFRESH_MEMBER_PROFILES, room_id=room_id)
 
 
 def create_event(dispatcher: Dispatcher, *, room_id: str, sender: str, event_type: str, content: dict[str, Any],

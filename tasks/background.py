@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from config.routing import RoutingTable
-from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_USER_DIRECTORY
+from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_MEMBER_PROFILES, REFRESH_USER_DIRECTORY
 from tasks.context import TaskContext
 from tasks.envelope import signed_headers
 from tasks.registry import TaskSpec
@@ -24,6 +24,7 @@ TO_DEVICE_TXN_LIFETIME_MS = 24 * 3600 * 1000
 _DRAINERS = {
     "device_lists": (DRAIN_DEVICE_LISTS, "user_id"),
     "user_directory": (REFRESH_USER_DIRECTORY, "user_id"),
+    "member_profiles": (REFRESH_MEMBER_PROFILES, "room_id"),
 }
 
 SWEEP_OUTBOX = "background.sweep_outbox"

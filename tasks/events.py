@@ -78,7 +78,9 @@ def append_event(context: TaskContext, conn: Connection, room: Room, template: E
 def _store(context: TaskContext, conn: Connection, room_id: str, event: Event, extremities: list[str]) -> Appended:
     stores = context.stores
     stream_ordering = stores.stream_ids.allocate(conn, STREAM, writer=context.instance_name)[0]
-    stores.events.insert_event(conn, event, room_id, stream_ordering, context.instance_name)
+    replaced = stores.state.get_current_state_event_id(conn, room_id, event.state_tuple) if event.is_state else None
+    stores.events.insert_event(conn, event, room_id, stream_ordering, context.instance_name,
+                               replaces_state=replaced)
     prev_group = stores.state.get_event_state_group(conn, extremities[0]) if len(extremities) == 1 else None
     if event.is_state:
         delta: Mapping[StateKey, str] = {event.state_tuple: event.event_id}

@@ -28,6 +28,8 @@ class StoredEvent:
     """Stored apart from the PDU: v12 create events carry no room id."""
     stream_ordering: int
     rejected_reason: str | None
+    replaces_state: str | None = None
+    """The state event this one replaced (``unsigned.replaces_state`` / ``prev_content``)."""
 
     @property
     def event_id(self) -> str:
@@ -38,11 +40,12 @@ def _load(row: object) -> StoredEvent:
     room_version = KNOWN_ROOM_VERSIONS[row.room_version]  # type: ignore[attr-defined]
     pdu = json.loads(row.json)  # type: ignore[attr-defined]
     event = Event(row.event_id, room_version, pdu)  # type: ignore[attr-defined]
-    return StoredEvent(event, row.room_id, int(row.stream_ordering), row.rejected_reason)  # type: ignore[attr-defined]
+    return StoredEvent(event, row.room_id, int(row.stream_ordering), row.rejected_reason,  # type: ignore[attr-defined]
+                       row.replaces_state)  # type: ignore[attr-defined]
 
 
 _COLUMNS = (events.c.event_id, events.c.room_id, events.c.json, events.c.stream_ordering, events.c.rejected_reason,
-            rooms.c.room_version)
+            events.c.replaces_state, rooms.c.room_version)
 
 
 def topological_key(stored: StoredEvent) -> tuple[int, int]:
@@ -73,13 +76,14 @@ def timeline_window(query: Select[Any], *, from_: RoomPosition | None, to: RoomP
 
 class EventStore:
     def insert_event(self, conn: Connection, event: Event, room_id: str, stream_ordering: int,
-                     instance_name: str, rejected_reason: str | None = None) -> None:
+                     instance_name: str, rejected_reason: str | None = None,
+                     replaces_state: str | None = None) -> None:
         conn.execute(insert(events).values(
             event_id=event.event_id, room_id=room_id, stream_ordering=stream_ordering, depth=event.depth,
             type=event.type, state_key=event.state_key, sender=event.sender,
             origin_server_ts=event.origin_server_ts, instance_name=instance_name,
             json=encode_canonical_json(dict(event.pdu)).decode("utf-8"), rejected_reason=rejected_reason,
-            outlier=False,
+            outlier=False, replaces_state=replaces_state,
         ))
         if event.prev_event_ids:
             conn.execute(insert(event_edges), [

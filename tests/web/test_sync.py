@@ -244,3 +244,55 @@ def test_an_empty_long_poll_returns_at_its_timeout_with_a_usable_token(homeserve
     assert time.monotonic() - started >= 0.25
     assert waited["rooms"]["join"] == {}
     assert _sync(homeserver, alice, waited["next_batch"])["rooms"]["join"] == {}
+
+
+def test_state_changes_carry_what_they_replaced(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice, topic="Old")
+    since = _sync(homeserver, alice)["next_batch"]
+    homeserver.put(f"/_matrix/client/v3/rooms/{room_id}/state/m.room.topic", token=alice, json={"topic": "New"})
+    homeserver.put("/_matrix/client/v3/profile/@alice:test.local/displayname", token=alice,
+                   json={"displayname": "Alice A."})
+    [topic] = [event for event in _sync(homeserver, alice, since)["rooms"]["join"][room_id]["timeline"]["events"]
+               if event["type"] == "m.room.topic"]
+    assert topic["content"] == {"topic": "New"}
+    assert topic["unsigned"]["prev_content"] == {"topic": "Old"}
+    assert topic["unsigned"]["prev_sender"] == "@alice:test.local"
+    state = homeserver.get(f"/_matrix/client/v3/rooms/{room_id}/state", token=alice).json
+    assert next(event for event in state if event["type"] == "m.room.create")["unsigned"].get("prev_content") is None
+
+
+def test_a_profile_change_reaches_the_membership_in_every_joined_room(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    rooms = [_room(homeserver, alice, preset="public_chat") for _ in range(2)]
+    left = _room(homeserver, alice, preset="public_chat")
+    for room_id in [*rooms, left]:
+        homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={})
+    homeserver.post(f"/_matrix/client/v3/rooms/{left}/leave", token=bob, json={})
+    since = _sync(homeserver, alice)["next_batch"]
+    homeserver.put("/_matrix/client/v3/profile/@bob:test.local/displayname", token=bob,
+                   json={"displayname": "Bobby"})
+
+    def member(room_id: str) -> dict[str, Any]:
+        return homeserver.get(f"/_matrix/client/v3/rooms/{room_id}/state/m.room.member/@bob:test.local",
+                              token=alice).json  # type: ignore[no-any-return]
+
+    for room_id in rooms:
+        homeserver.eventually(lambda room_id=room_id: member(room_id).get("displayname") == "Bobby")
+    assert member(left)["membership"] == "leave", "no join event in a room bob left"
+    timeline = _sync(homeserver, alice, since)["rooms"]["join"][rooms[0]]["timeline"]["events"]
+    [change] = [event for event in timeline if event["type"] == "m.room.member"]
+    assert change["content"] == {"membership": "join", "displayname": "Bobby"}
+    assert change["unsigned"]["prev_content"] == {"membership": "join", "displayname": "bob"}
+    since = _sync(homeserver, alice)["next_batch"]
+    homeserver.put("/_matrix/client/v3/profile/@bob:test.local/displayname", token=bob,
+                   json={"displayname": "Bobby"})
+
+    def drained() -> bool:
+        with homeserver.deps.database.read() as conn:
+            return not any(homeserver.deps.stores.outbox.list_items(conn, "member_profiles", room_id, lock=False)
+                           for room_id in rooms)
+
+    homeserver.eventually(drained)
+    assert _sync(homeserver, alice, since)["rooms"]["join"] == {}, "the same name again changes nothing"

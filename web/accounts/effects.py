@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 DEVICE_LISTS = "device_lists"
 USER_DIRECTORY = "user_directory"
+MEMBER_PROFILES = "member_profiles"
 
 
 @dataclass
@@ -27,6 +28,7 @@ class AfterCommit:
     revoked_tokens: list[str] = field(default_factory=list)
     device_list_users: set[str] = field(default_factory=set)
     directory_users: set[str] = field(default_factory=set)
+    profile_rooms: set[str] = field(default_factory=set)
 
     def device_changed(self, deps: Deps, conn: Connection, user_id: str, device_id: str) -> None:
         """Record (durably, in ``conn``'s transaction) that a device of ``user_id`` appeared, changed or went."""
@@ -37,6 +39,12 @@ class AfterCommit:
         deps.stores.outbox.insert_item(conn, USER_DIRECTORY, user_id, {}, deps.clock.now_ms())
         self.directory_users.add(user_id)
 
+    def member_profile_changed(self, deps: Deps, conn: Connection, user_id: str) -> None:
+        """The user's membership events in every joined room must carry their new profile."""
+        for room_id in deps.stores.state.list_rooms_with_membership(conn, user_id, "join"):
+            deps.stores.outbox.insert_item(conn, MEMBER_PROFILES, room_id, {"user_id": user_id}, deps.clock.now_ms())
+            self.profile_rooms.add(room_id)
+
     def apply(self, deps: Deps) -> None:
         if self.revoked_tokens:
             deps.token_cache.evict(self.revoked_tokens)
@@ -45,3 +53,5 @@ class AfterCommit:
             tasks_api.device_list_changed(deps.dispatcher, user_id)
         for user_id in sorted(self.directory_users):
             tasks_api.user_directory_changed(deps.dispatcher, user_id)
+        for room_id in sorted(self.profile_rooms):
+            tasks_api.member_profiles_changed(deps.dispatcher, room_id)

@@ -1,4 +1,5 @@
-"""Profiles of local users (Client-Server API, "Profiles"). Changes also refresh the user directory entry."""
+"""Profiles of local users (Client-Server API, "Profiles"). Changes also refresh the user directory entry and,
+through each room's events writer, the user's membership events in the rooms they are joined to."""
 
 from __future__ import annotations
 
@@ -80,6 +81,7 @@ def set_profile_field(user_id: str, field: str) -> dict[str, Any]:
         else:
             current.stores.profiles.update_avatar_url(conn, user_id, value or None)
         effects.directory_changed(current, conn, user_id)
+        effects.member_profile_changed(current, conn, user_id)
     effects.apply(current)
     return {}
 

@@ -4,7 +4,8 @@ An event with a redaction that applies is served redacted (``protocol.redaction.
 redaction under ``unsigned.redacted_because`` (Client-Server API, "Redactions"). Redactions are looked up for the
 whole batch at once: candidates and their events in two queries, and the power levels at a redaction only for the
 rare redaction sent by another server's user (rooms/v3 "Handling redactions"). Unredacted events come with their
-bundled aggregations (``web.client.aggregations``), which need the reader: every caller names them.
+bundled aggregations (``web.client.aggregations``), which need the reader: every caller names them, and state
+events with what they replaced (``unsigned.prev_content``), read for the batch in one query.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def serve_events(deps: Deps, conn: Connection, events: Sequence[StoredEvent], no
     applied = applied_redactions(deps, conn, events)
     bundles = bundled_aggregations(deps, conn, [stored for stored in events if stored.event_id not in applied],
                                    user_id, now_ms)
+    replaced = deps.stores.events.get_events(conn, [stored.replaces_state for stored in events
+                                                    if stored.replaces_state and stored.event_id not in applied])
     served = []
     for stored in events:
         redaction = applied.get(stored.event_id)
@@ -37,6 +40,10 @@ def serve_events(deps: Deps, conn: Connection, events: Sequence[StoredEvent], no
             body = client_event(stored, now_ms)
             if stored.event_id in bundles:
                 body["unsigned"]["m.relations"] = bundles[stored.event_id]
+            previous = replaced.get(stored.replaces_state or "")
+            if previous is not None:  # spec: "prev_content", what a state change replaced
+                body["unsigned"].update(prev_content=dict(previous.event.content), prev_sender=previous.event.sender,
+                                        replaces_state=previous.event_id)
             served.append(body)
             continue
         version = stored.event.room_version

@@ -1,5 +1,6 @@
-"""Sync: uploaded filters, an index for finding a user's membership changes by stream position, account data,
-to-device inboxes, and the id sequences of the per-user and per-room streams.
+"""Sync: uploaded filters, the state event each state event replaced (for prev_content), an index for finding
+a user's membership changes by stream position, account data, to-device inboxes, and the id sequences of the
+per-user and per-room streams.
 
 Revision ID: 0006
 Revises: 0005
@@ -25,6 +26,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", "filter_id", name="pk_user_filters"),
     )
     op.create_index("ix_events_state_key_stream_ordering", "events", ["state_key", "stream_ordering"])
+    op.add_column("events", sa.Column("replaces_state", sa.Text(), nullable=True))
     op.create_table(
         "account_data",
         sa.Column("user_id", sa.Text(), nullable=False),
@@ -73,5 +75,6 @@ def downgrade() -> None:
     op.drop_table("to_device_txns")
     op.drop_table("device_inbox")
     op.drop_table("account_data")
+    op.drop_column("events", "replaces_state")
     op.drop_index("ix_events_state_key_stream_ordering", table_name="events")
     op.drop_table("user_filters")
