@@ -30,7 +30,9 @@ def drain(context: TaskContext, *, user_id: str) -> int:
         stores.device_lists.insert_changes(conn, changes, context.instance_name)
         stores.outbox.delete_items(conn, [item.id for item in items])
         stores.stream_ids.advance_position(conn, STREAM, context.instance_name, stream_ids[-1])
-    context.doorbell.ring(Ring(STREAM, context.instance_name, stream_ids[-1], (user_id,)))
+        # Everyone sharing a room with the user must look again, so the ring names the user's rooms too.
+        rooms = stores.state.list_rooms_with_membership(conn, user_id, "join")
+    context.doorbell.ring(Ring(STREAM, context.instance_name, stream_ids[-1], (user_id, *rooms)))
     return len(changes)
 
 

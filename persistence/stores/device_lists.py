@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, or_, select
 
-from persistence.tables import device_lists_stream
+from persistence.stream_ranges import between
+from persistence.tables import current_state_events, device_lists_stream
+from protocol.sync_tokens import WriterPositions
 
 
 @dataclass(frozen=True)
@@ -33,3 +35,16 @@ class DeviceListStore:
             .order_by(device_lists_stream.c.stream_id)
         )
         return [DeviceListChange(row.stream_id, row.user_id, row.device_id) for row in rows]
+
+    def list_changed_users_sharing_rooms(self, conn: Connection, user_id: str, since: WriterPositions,
+                                         until: WriterPositions) -> set[str]:
+        """Users who changed a device in the range and are ``user_id`` or share a room with them now: the
+        ``device_lists.changed`` of a sync, in one query that reads only the range's rows."""
+        mine, members = current_state_events.alias("mine"), current_state_events.alias("members")
+        sharing = (select(members.c.state_key).join(mine, mine.c.room_id == members.c.room_id)
+                   .where(mine.c.type == "m.room.member", mine.c.state_key == user_id, mine.c.membership == "join",
+                          members.c.type == "m.room.member", members.c.membership == "join"))
+        rows = conn.execute(select(device_lists_stream.c.user_id).distinct().where(
+            between(device_lists_stream.c.instance_name, device_lists_stream.c.stream_id, since, until),
+            or_(device_lists_stream.c.user_id == user_id, device_lists_stream.c.user_id.in_(sharing))))
+        return {row.user_id for row in rows}

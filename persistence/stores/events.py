@@ -236,3 +236,21 @@ class EventStore:
             event_txn_ids.c.user_id == user_id, event_txn_ids.c.device_id == device_id,
             event_txn_ids.c.event_id.in_(wanted)))
         return {row.event_id: row.txn_id for row in rows}
+
+    def list_member_changes_in_rooms(self, conn: Connection, room_ids: Iterable[str], since: WriterPositions,
+                                     until: WriterPositions) -> list[tuple[str, str | None]]:
+        """``(member, membership)`` of every accepted membership event in the rooms in the range, in
+        stream order (who arrived in or left the reader's rooms)."""
+        wanted = sorted(set(room_ids))
+        if not wanted:
+            return []
+        rows = conn.execute(select(events.c.state_key, events.c.json)
+                            .where(events.c.type == "m.room.member", events.c.room_id.in_(wanted),
+                                   events.c.rejected_reason.is_(None), events.c.outlier.is_(False),
+                                   between(events.c.instance_name, events.c.stream_ordering, since, until))
+                            .order_by(events.c.stream_ordering))
+        found = []
+        for row in rows:
+            membership = json.loads(row.json).get("content", {}).get("membership")
+            found.append((row.state_key, membership if isinstance(membership, str) else None))
+        return found

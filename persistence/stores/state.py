@@ -183,3 +183,17 @@ class StateStore:
             current_state_events.c.membership.in_(memberships), current_state_events.c.state_key != exclude)
             .order_by(current_state_events.c.state_key).limit(limit))
         return [row.state_key for row in rows]
+
+    def list_users_sharing_a_room(self, conn: Connection, user_id: str, candidates: Iterable[str]) -> set[str]:
+        """Which of ``candidates`` are joined to some room ``user_id`` is joined to now."""
+        wanted = sorted(set(candidates))
+        if not wanted:
+            return set()
+        mine = current_state_events.alias("mine")
+        rows = conn.execute(select(current_state_events.c.state_key).distinct()
+                            .join(mine, mine.c.room_id == current_state_events.c.room_id)
+                            .where(mine.c.type == "m.room.member", mine.c.state_key == user_id,
+                                   mine.c.membership == "join", current_state_events.c.type == "m.room.member",
+                                   current_state_events.c.membership == "join",
+                                   current_state_events.c.state_key.in_(wanted)))
+        return {row.state_key for row in rows}

@@ -17,6 +17,7 @@ from protocol.sync_tokens import SyncToken, WriterPositions
 from protocol.tokens import START, RoomPosition
 from tasks import api as tasks_api
 from web.deps import Deps
+from web.sync.device_lists import device_list_changes
 from web.sync.rooms import (
     SyncReader,
     mentions_members,
@@ -32,7 +33,8 @@ from web.sync.rooms import (
 EVENTS = "events"
 ACCOUNT_DATA = "account_data"
 TO_DEVICE = "to_device"
-SYNC_STREAMS = (EVENTS, ACCOUNT_DATA, TO_DEVICE)
+DEVICE_LISTS = "device_lists"
+SYNC_STREAMS = (EVENTS, ACCOUNT_DATA, TO_DEVICE, DEVICE_LISTS)
 MAX_TO_DEVICE = 100
 """To-device messages per response, as Synapse sends; the token then stops after the last one sent."""
 
@@ -80,8 +82,11 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
         ranges = {stream: Range(request.since.stream(stream) if request.since else None, until.stream(stream))
                   for stream in SYNC_STREAMS}
         global_data, room_data = _account_data(reader, ranges[ACCOUNT_DATA])
-        rooms = _rooms(reader, request, ranges[EVENTS], room_data)
+        rooms, fresh_joins = _rooms(reader, request, ranges[EVENTS], room_data)
         to_device, to_device_until = _to_device(reader, ranges[TO_DEVICE])
+        events, devices = ranges[EVENTS], ranges[DEVICE_LISTS]
+        device_lists = device_list_changes(reader, events.since, events.until, devices.since, devices.until,
+                                           fresh_joins=fresh_joins, left_rooms=set(rooms["leave"]))
     next_batch = SyncToken.of({**dict(until.streams), TO_DEVICE: to_device_until})
     body: dict[str, Any] = {
         "next_batch": next_batch.format(),
@@ -89,10 +94,11 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
         "account_data": {"events": global_data},
         "presence": {"events": []},
         "to_device": {"events": to_device},
-        "device_lists": {"changed": [], "left": []},
+        "device_lists": device_lists,
         "device_one_time_keys_count": {},
     }
-    return SyncResult(body, empty=not any(rooms.values()) and not global_data and not to_device)
+    empty = not any(rooms.values()) and not global_data and not to_device and not any(device_lists.values())
+    return SyncResult(body, empty=empty)
 
 
 def acknowledge_to_device(deps: Deps, request: SyncRequest) -> None:
@@ -145,10 +151,12 @@ def _account_data(reader: SyncReader, span: Range) -> tuple[list[dict[str, Any]]
 
 
 def _rooms(reader: SyncReader, request: SyncRequest, span: Range,
-           room_data: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+           room_data: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """The rooms sections, and which joined rooms are new to the client (sent in full)."""
     stores = reader.deps.stores
     since, until = span.since, span.until
     sections: dict[str, dict[str, Any]] = {"join": {}, "invite": {}, "leave": {}, "knock": {}}
+    fresh_joins: set[str] = set()
     memberships = stores.state.list_user_memberships(reader.conn, reader.user_id)
     room_filter = reader.filter.room
     forgotten = set(stores.forgotten_rooms.list_forgotten_rooms(reader.conn, reader.user_id))
@@ -172,6 +180,8 @@ def _rooms(reader: SyncReader, request: SyncRequest, span: Range,
         membership = member.event.membership
         if membership == "join":
             fresh = since is None or (room_id in changes and not _joined_at(reader, room_id, since))
+            if fresh:
+                fresh_joins.add(room_id)
             section = _joined(reader, room_id, None if fresh else since, until,
                               full=fresh or request.full_state, account_data=room_data.get(room_id, []))
             if section is not None:
@@ -184,7 +194,7 @@ def _rooms(reader: SyncReader, request: SyncRequest, span: Range,
                 and room_id not in forgotten:
             full = since is None or not _joined_at(reader, room_id, since)
             sections["leave"][room_id] = _left(reader, room_id, None if full else since, until, member, full=full)
-    return sections
+    return sections, fresh_joins
 
 
 def _joined_at(reader: SyncReader, room_id: str, since: WriterPositions) -> bool:

@@ -1,0 +1,41 @@
+"""``device_lists`` of an incremental sync (Client-Server API, "End-to-End Encryption": "Tracking the device
+list for a user"): whose device lists the client must fetch again, and whom it may stop tracking.
+
+``changed``: users who share a room with the syncing user (or are the user) and changed a device in the range,
+plus everyone who came to share a room in it (they joined one of the user's rooms, or the user joined theirs).
+``left``: users who left one of the user's rooms, or whose room the user left, and now share none. An initial
+sync has neither: the client fetches every list it needs then.
+"""
+
+from __future__ import annotations
+
+from protocol.sync_tokens import WriterPositions
+from web.sync.rooms import SyncReader
+
+
+def device_list_changes(reader: SyncReader, events_since: WriterPositions | None, events_until: WriterPositions,
+                        devices_since: WriterPositions | None, devices_until: WriterPositions, *,
+                        fresh_joins: set[str], left_rooms: set[str]) -> dict[str, list[str]]:
+    if devices_since is None or events_since is None:
+        return {"changed": [], "left": []}
+    stores = reader.deps.stores
+    changed = stores.device_lists.list_changed_users_sharing_rooms(reader.conn, reader.user_id, devices_since,
+                                                                   devices_until)
+    joined_now = set(stores.state.list_rooms_with_membership(reader.conn, reader.user_id, "join"))
+    arrived: set[str] = set()
+    gone: set[str] = set()
+    for member, membership in stores.events.list_member_changes_in_rooms(
+            reader.conn, joined_now, events_since, events_until):
+        if membership == "join":
+            arrived.add(member)
+        elif membership in ("leave", "ban"):
+            gone.add(member)
+    for room_id in fresh_joins & joined_now:
+        arrived.update(stores.state.list_members(reader.conn, room_id, "join"))
+    for room_id in left_rooms:
+        gone.update(stores.state.list_members(reader.conn, room_id, "join"))
+    arrived.discard(reader.user_id)
+    gone.discard(reader.user_id)
+    still_sharing = stores.state.list_users_sharing_a_room(reader.conn, reader.user_id, gone)
+    return {"changed": sorted(changed | arrived), "left": sorted(gone - still_sharing - arrived)}
+
