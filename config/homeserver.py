@@ -27,6 +27,7 @@ from config.listeners import Listener, parse_listeners
 from config.ratelimits import RateLimits, parse_ratelimits
 from config.reader import Section
 from config.routing import RoutingTable
+from config.user_directory import UserDirectoryConfig, parse_user_directory
 from config.workers import WorkerConfig, parse_workers
 from protocol.identifiers import is_valid_server_name
 
@@ -35,7 +36,7 @@ from protocol.identifiers import is_valid_server_name
 _SYNAPSE_ONLY_KEYS = (
     "report_stats", "pid_file", "macaroon_secret_key", "form_secret", "trusted_key_servers",
     "suppress_key_server_warning", "media_store_path", "url_preview_enabled", "enable_metrics",
-    "user_directory", "room_list_publication_rules", "alias_creation_rules", "presence",
+    "room_list_publication_rules", "alias_creation_rules", "presence",
     "max_upload_size", "web_client_location", "default_room_version",
 )
 
@@ -56,6 +57,7 @@ class HomeserverConfig:
     workers: WorkerConfig
     serve_server_wellknown: bool = False
     max_request_size: int = 1024 * 1024
+    user_directory: UserDirectoryConfig = field(default_factory=UserDirectoryConfig)
     warnings: tuple[str, ...] = field(default=(), compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -111,6 +113,7 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
         workers=workers,
         serve_server_wellknown=top.flag("serve_server_wellknown", False),
         max_request_size=max_request,
+        user_directory=parse_user_directory(top),
         raw=dict(data),
     )
     for key in _SYNAPSE_ONLY_KEYS:

@@ -13,7 +13,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, delete, func, insert, select, tuple_
 
 from persistence.stream_ranges import between, up_to
-from persistence.tables import event_auth, event_edges, event_forward_extremities, event_txn_ids, events, rooms
+from persistence.tables import (
+    current_state_events,
+    event_auth,
+    event_edges,
+    event_forward_extremities,
+    event_txn_ids,
+    events,
+    rooms,
+)
 from protocol.canonical_json import encode_canonical_json
 from protocol.events.model import Event
 from protocol.room_versions import KNOWN_ROOM_VERSIONS
@@ -254,3 +262,14 @@ class EventStore:
             membership = json.loads(row.json).get("content", {}).get("membership")
             found.append((row.state_key, membership if isinstance(membership, str) else None))
         return found
+
+    def list_current_state_contents(self, conn: Connection, event_type: str) -> dict[str, dict[str, Any]]:
+        """room id -> content of the ``(event_type, "")`` event in each room's current state (one query)."""
+        rows = conn.execute(select(current_state_events.c.room_id, events.c.json)
+                            .join(events, events.c.event_id == current_state_events.c.event_id)
+                            .where(current_state_events.c.type == event_type, current_state_events.c.state_key == ""))
+        contents = {}
+        for row in rows:
+            content = json.loads(row.json).get("content")
+            contents[row.room_id] = content if isinstance(content, dict) else {}
+        return contents

@@ -299,6 +299,10 @@ ENDPOINTS: dict[str, Endpoint] = {
     "client.set_room_tag": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"order": 0.5}, {}, invalid=(Invalid("order", "first", 400, BAD_JSON),)),)),
     "client.delete_room_tag": Endpoint(auth=True),
+    "client.search_user_directory": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"search_term": "walk", "limit": 5}, {"search_term": "string"}, required=("search_term",),
+        invalid=(Invalid("limit", 0, 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("limit", "5", 400, BAD_JSON))),)),
     # to_device.yaml: messages maps user ids to device ids (or *) to content objects.
     "client.send_to_device": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"messages": {walker.user_id: {"*": {"walk": True}}}}, {"messages": "object"},

@@ -27,11 +27,12 @@ def create_client_blueprint() -> Blueprint:
         spaces,
         sync,
         to_device,
+        user_directory,
     )
 
     blueprint = Blueprint("client", __name__)
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
                    relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync,
-                   account_data, to_device):
+                   account_data, to_device, user_directory):
         module.register_routes(blueprint)
     return blueprint
