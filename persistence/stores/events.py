@@ -273,3 +273,16 @@ class EventStore:
             content = json.loads(row.json).get("content")
             contents[row.room_id] = content if isinstance(content, dict) else {}
         return contents
+
+    def list_events_in_rooms(self, conn: Connection, room_ids: Iterable[str], since: WriterPositions,
+                             until: WriterPositions, limit: int) -> list[StoredEvent]:
+        """Up to ``limit`` accepted timeline events of the rooms in the range, oldest first (legacy ``/events``)."""
+        wanted = sorted(set(room_ids))
+        if not wanted:
+            return []
+        query = (select(*_COLUMNS).join(rooms, rooms.c.room_id == events.c.room_id)
+                 .where(events.c.room_id.in_(wanted), events.c.rejected_reason.is_(None),
+                        events.c.outlier.is_(False),
+                        between(events.c.instance_name, events.c.stream_ordering, since, until))
+                 .order_by(events.c.stream_ordering).limit(limit))
+        return [_load(row) for row in conn.execute(query)]

@@ -290,6 +290,10 @@ ENDPOINTS: dict[str, Endpoint] = {
                  Invalid("room.timeline.limit", "5", 400, BAD_JSON))),)),
     "client.get_filter": Endpoint(auth=True),
     "client.sync": Endpoint(auth=True),
+    "client.get_events": Endpoint(auth=True),
+    "client.get_one_event": Endpoint(auth=True),
+    "client.initial_sync": Endpoint(auth=True),
+    "client.room_initial_sync": Endpoint(auth=True),
     # account-data.yaml and tags.yaml: any object is content; a tag's order must be a number.
     "client.set_account_data": Endpoint(auth=True, bodies=(BodySchema(lambda walker: {"walk": True}, {}),)),
     "client.get_account_data": Endpoint(auth=True),

@@ -13,6 +13,7 @@ def create_client_blueprint() -> Blueprint:
         devices,
         directory,
         filters,
+        legacy_sync,
         login,
         membership,
         messages,
@@ -33,6 +34,6 @@ def create_client_blueprint() -> Blueprint:
     blueprint = Blueprint("client", __name__)
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
                    relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync,
-                   account_data, to_device, user_directory):
+                   account_data, to_device, user_directory, legacy_sync):
         module.register_routes(blueprint)
     return blueprint
