@@ -2,12 +2,14 @@
 
 DESIGN.md guarantee 1 and the "Concurrency" check of the rooms issue: every event persisted exactly once (txn
 retries included), each sender's order kept, each room's DAG a single chain with one forward extremity, and both
-writers doing their share.
+writers doing their share. Guarantee 4 too: clients syncing all the while see every event once, in order.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -92,3 +94,65 @@ def test_concurrent_senders_keep_order_and_linear_rooms_across_two_writers(serve
     assert writers_used == set(WRITERS)
 
 
+
+
+READERS = 3
+
+
+def _read_until(base_url: str, token: str, done: threading.Event, seen: list[tuple[str, str]],
+                limited: list[bool]) -> None:
+    """One client's sync loop: incremental syncs from its own tokens until the senders are done and a last
+    sync brings nothing new; records (room, event id) of every message in the order they arrived."""
+    lazy_filter = json.dumps({"room": {"timeline": {"limit": 1000}}})
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+        since = client.get("/_matrix/client/v3/sync", params={"filter": lazy_filter}).json()["next_batch"]
+        quiet_after_done = False
+        while not quiet_after_done:
+            finished = done.is_set()
+            body = client.get("/_matrix/client/v3/sync", params={
+                "since": since, "timeout": 0 if finished else 500, "filter": lazy_filter}).json()
+            new = [(room, event["event_id"]) for room, section in body["rooms"]["join"].items()
+                   for event in section["timeline"]["events"] if event["type"] == "m.room.message"]
+            limited.extend(section["timeline"]["limited"] for section in body["rooms"]["join"].values())
+            seen.extend(new)
+            since = body["next_batch"]
+            quiet_after_done = finished and not new
+
+
+@pytest.mark.e2e
+def test_incremental_syncs_see_every_event_once_in_order_while_two_writers_commit(server: RunningServer) -> None:
+    """DESIGN.md guarantee 4: readers syncing all along, while two writers commit out of order with each
+    other, end up with exactly the persisted messages of their rooms, each once, in each room's order."""
+    with httpx.Client(base_url=server.base_url, timeout=60) as client:
+        tokens = [_register(client, f"syncsender{i}") for i in range(USERS)]
+        readers = [_register(client, f"reader{i}") for i in range(READERS)]
+        auth = {"Authorization": f"Bearer {tokens[0]}"}
+        shared: list[str] = []
+        while {shard_for(WRITERS, room) for room in shared} != set(WRITERS) or len(shared) < 2:
+            shared.append(client.post("/_matrix/client/v3/createRoom", json={"preset": "public_chat"},
+                                      headers=auth).json()["room_id"])
+        for token in tokens[1:] + readers:
+            for room in shared:
+                assert client.post(f"/_matrix/client/v3/rooms/{room}/join", json={},
+                                   headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+    done = threading.Event()
+    seen: list[list[tuple[str, str]]] = [[] for _ in readers]
+    limited: list[bool] = []
+    reading = [threading.Thread(target=_read_until, args=(server.base_url, token, done, seen[i], limited))
+               for i, token in enumerate(readers)]
+    for thread in reading:
+        thread.start()
+    with ThreadPoolExecutor(USERS) as pool:
+        list(pool.map(lambda i: _send_all(server.base_url, tokens[i], shared, i), range(USERS)))
+    done.set()
+    for thread in reading:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in reading)
+    assert not any(limited), "no gaps: every timeline came whole"
+    for room in shared:
+        persisted = [row[0] for row in query(
+            server, "SELECT event_id FROM events WHERE room_id = :room AND type = 'm.room.message' "
+                    "ORDER BY stream_ordering", room=room)]
+        for reader_seen in seen:
+            assert [event_id for seen_room, event_id in reader_seen if seen_room == room] == persisted
