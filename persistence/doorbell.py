@@ -45,6 +45,10 @@ class Doorbell(Protocol):
 
     def listen(self, listener: Listener) -> None: ...
 
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Block until rings reach this process's listeners (at most ``timeout`` seconds); answers whether they
+        do. A process serves long-polls only after this, so none waits out its timeout for a ring it missed."""
+
     def close(self) -> None: ...
 
 
@@ -78,6 +82,9 @@ class LocalDoorbell:
 
     def listen(self, listener: Listener) -> None:
         self._listeners.add(listener)
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        return True
 
     def close(self) -> None:
         pass

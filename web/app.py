@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -14,6 +16,9 @@ from web.errors import install_error_handlers
 from web.keys import create_keys_blueprint
 from web.routing import SegmentConverter
 from web.wellknown import create_wellknown_blueprint
+
+logger = logging.getLogger(__name__)
+DOORBELL_WAIT_SECONDS = 5.0
 
 
 def create_app(config: HomeserverConfig, deps: Deps) -> Flask:
@@ -37,4 +42,6 @@ def create_app(config: HomeserverConfig, deps: Deps) -> Flask:
     app.register_blueprint(create_keys_blueprint())
     deps.doorbell.listen(deps.token_cache.on_ring)
     deps.doorbell.listen(deps.notifier.on_ring)
+    if not deps.doorbell.wait_subscribed(DOORBELL_WAIT_SECONDS):
+        logger.warning("replication doorbell not subscribed yet: early long-polls may wake late")
     return app

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from tests.homeserver import HomeserverUnderTest
-from tests.web.test_sync import SYNC, _room, _sync
+from tests.web.test_sync import SYNC, _room, _sync, settled_since
 
 ALICE = "@alice:test.local"
 
@@ -92,7 +92,7 @@ def test_sync_sends_account_data_once_then_only_changes(homeserver: HomeserverUn
 
 def test_a_waiting_sync_wakes_for_account_data(homeserver: HomeserverUnderTest) -> None:
     alice = homeserver.register("alice")["access_token"]
-    since = _sync(homeserver, alice)["next_batch"]
+    since = settled_since(homeserver, alice)
     answered: dict[str, Any] = {}
 
     def long_poll() -> None:

@@ -37,6 +37,17 @@ def _sync(server: HomeserverUnderTest, token: str, since: str | None = None, **p
     return response.json  # type: ignore[no-any-return]
 
 
+def settled_since(server: HomeserverUnderTest, token: str) -> str:
+    """A token taken once every device change so far (registrations, logins) has reached the device_lists
+    stream — a queue hop away in the worker shape — so no earlier change can still wake a sync from it."""
+    def drained() -> bool:
+        with server.deps.database.read() as conn:
+            return not server.deps.stores.outbox.list_stale_keys(conn, "device_lists", 2**62)
+
+    server.eventually(drained)
+    return str(_sync(server, token)["next_batch"])
+
+
 def _bodies(section: dict[str, Any]) -> list[str]:
     return [event["content"]["body"] for event in section["timeline"]["events"]
             if event["type"] == "m.room.message"]
@@ -215,7 +226,7 @@ def test_a_waiting_sync_wakes_when_a_message_arrives(homeserver: HomeserverUnder
     bob = homeserver.register("bob")["access_token"]
     room_id = _room(homeserver, alice, preset="public_chat")
     homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={})
-    since = _sync(homeserver, bob)["next_batch"]
+    since = settled_since(homeserver, bob)
     answered: dict[str, Any] = {}
 
     def long_poll() -> None:
@@ -238,7 +249,7 @@ def test_a_waiting_sync_wakes_when_a_message_arrives(homeserver: HomeserverUnder
 def test_an_empty_long_poll_returns_at_its_timeout_with_a_usable_token(homeserver: HomeserverUnderTest) -> None:
     alice = homeserver.register("alice")["access_token"]
     _room(homeserver, alice)
-    since = _sync(homeserver, alice)["next_batch"]
+    since = settled_since(homeserver, alice)
     started = time.monotonic()
     waited = _sync(homeserver, alice, since, timeout=300)
     assert time.monotonic() - started >= 0.25

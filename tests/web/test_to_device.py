@@ -8,7 +8,7 @@ from typing import Any
 
 from protocol.sync_tokens import WriterPositions
 from tests.homeserver import HomeserverUnderTest
-from tests.web.test_sync import SYNC, _sync
+from tests.web.test_sync import SYNC, _sync, settled_since
 
 BOB = "@bob:test.local"
 EVERYTHING = WriterPositions(2**62)
@@ -92,7 +92,7 @@ def test_malformed_messages_are_refused(homeserver: HomeserverUnderTest) -> None
 def test_a_waiting_sync_wakes_for_a_to_device_message(homeserver: HomeserverUnderTest) -> None:
     alice = homeserver.register("alice")["access_token"]
     bob = homeserver.register("bob", device_id="PHONE")["access_token"]
-    since = _sync(homeserver, bob)["next_batch"]
+    since = settled_since(homeserver, bob)
     answered: dict[str, Any] = {}
 
     def long_poll() -> None:

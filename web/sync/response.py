@@ -214,13 +214,16 @@ def _timeline_and_state(reader: SyncReader, room_id: str, since: WriterPositions
                         *, full: bool, at_most: int | None = None) -> tuple[dict[str, Any], list[StoredEvent],
                                                                               list[StoredEvent]]:
     timeline = read_timeline(reader, room_id, since, until, at_most=at_most)
-    start_state = state_before(reader, timeline.events[0]) if timeline.events else state_at(reader, room_id, until)
-    if full:
-        since_state = None
-    elif timeline.limited and since is not None:
-        since_state = state_at(reader, room_id, since)
-    else:
-        since_state = {}
+    gap = timeline.limited and since is not None
+    # A whole timeline since the token carries every state change itself: only lazy-loaded members may be due,
+    # so only their entries are read, not the room's whole state.
+    keys = None if full or gap else [("m.room.member", sender) for sender in
+                                     {stored.event.sender for stored in timeline.events} | {reader.user_id}]
+    if keys is not None and not reader.filter.room.state.lazy_load_members:
+        keys = []
+    start_state = (state_before(reader, timeline.events[0], keys) if timeline.events
+                   else state_at(reader, room_id, until, keys))
+    since_state = None if full else state_at(reader, room_id, since) if gap and since is not None else {}
     state = state_section(reader, room_id, timeline, start_state, since_state)
     end = _end_of(reader, room_id, until) if not timeline.events else START
     body = {

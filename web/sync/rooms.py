@@ -98,21 +98,32 @@ def read_timeline(reader: SyncReader, room_id: str, since: WriterPositions | Non
     return Timeline(list(reversed(kept[:limit])), limited)
 
 
-def state_at(reader: SyncReader, room_id: str, until: WriterPositions) -> dict[StateKey, str]:
-    """The room's state after its last event at or before ``until`` (empty before the room existed)."""
+def _group_state(reader: SyncReader, group: int | None, keys: Iterable[StateKey] | None) -> dict[StateKey, str]:
+    if group is None:
+        return {}
+    if keys is None:
+        return reader.deps.stores.state.get_state(reader.conn, group)
+    return reader.deps.stores.state.get_state_ids_for_groups(reader.conn, [group], keys).get(group, {})
+
+
+def state_at(reader: SyncReader, room_id: str, until: WriterPositions,
+             keys: Iterable[StateKey] | None = None) -> dict[StateKey, str]:
+    """The room's state (only ``keys``, when given) after its last event at or before ``until`` (empty before
+    the room existed)."""
     stores = reader.deps.stores
     event_id = stores.events.get_latest_event_up_to(reader.conn, room_id, until)
-    group = stores.state.get_event_state_group(reader.conn, event_id) if event_id else None
-    return stores.state.get_state(reader.conn, group) if group is not None else {}
+    return _group_state(reader, stores.state.get_event_state_group(reader.conn, event_id) if event_id else None,
+                        keys)
 
 
-def state_before(reader: SyncReader, first: StoredEvent) -> dict[StateKey, str]:
-    """The state just before ``first``: the state after its (first) prev event. Local rooms are linear; where
-    the DAG forks this is the state on one branch, which the events on the other will correct."""
-    stores = reader.deps.stores
+def state_before(reader: SyncReader, first: StoredEvent, keys: Iterable[StateKey] | None = None
+                 ) -> dict[StateKey, str]:
+    """The state (only ``keys``, when given) just before ``first``: the state after its (first) prev event.
+    Local rooms are linear; where the DAG forks this is the state on one branch, which the events on the other
+    will correct."""
     prevs = first.event.prev_event_ids
-    group = stores.state.get_event_state_group(reader.conn, prevs[0]) if prevs else None
-    return stores.state.get_state(reader.conn, group) if group is not None else {}
+    group = reader.deps.stores.state.get_event_state_group(reader.conn, prevs[0]) if prevs else None
+    return _group_state(reader, group, keys)
 
 
 def state_section(reader: SyncReader, room_id: str, timeline: Timeline, start_state: Mapping[StateKey, str],
