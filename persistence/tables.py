@@ -383,3 +383,22 @@ account_data = Table(
     PrimaryKeyConstraint("user_id", "room_id", "type"),
     Index(None, "user_id", "stream_id"),
 )
+
+# --- Ephemeral streams: typing, receipts, presence --------------------------------------------------------------
+
+# Who is typing in which room (spec: "Typing Notifications"), one row per (room, user) that ever typed there. A row
+# moves to a new typing stream position whenever the room's set of typers changes because of it; ``expires_ts`` is
+# when the typing stops by itself, 0 once it has stopped. Rows are kept when typing stops, so a /sync whose range
+# covers the stop still sees that the room's set changed.
+typing = Table(
+    "typing",
+    metadata,
+    Column("room_id", Text, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("expires_ts", BigInteger, nullable=False),
+    Column("stream_id", BigInteger, nullable=False),
+    Column("instance_name", Text, nullable=False),
+    PrimaryKeyConstraint("room_id", "user_id"),
+    Index(None, "room_id", "stream_id"),
+    Index(None, "expires_ts"),
+)

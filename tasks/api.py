@@ -14,6 +14,7 @@ CREATE_EVENT = "events.create"
 CREATE_ROOM = "events.create_room"
 PUT_ACCOUNT_DATA = "account_data.put"
 UPDATE_TAG = "account_data.update_tag"
+SET_TYPING = "typing.set"
 EVENT_TIMEOUT_SECONDS = 30.0
 
 
@@ -69,3 +70,10 @@ def update_tag(dispatcher: Dispatcher, *, user_id: str, room_id: str, tag: str,
     """Set (``content``) or remove (None) one room tag; returns once committed."""
     dispatcher.call(UPDATE_TAG, timeout=EVENT_TIMEOUT_SECONDS, user_id=user_id, room_id=room_id, tag=tag,
                     content=content)
+
+
+def set_typing(dispatcher: Dispatcher, *, room_id: str, user_id: str, typing: bool, timeout_ms: int) -> None:
+    """Have the room's typing writer record that the user is typing for ``timeout_ms`` (or stopped); returns once
+    committed."""
+    dispatcher.call(SET_TYPING, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id, user_id=user_id, typing=typing,
+                    timeout_ms=timeout_ms)

@@ -124,3 +124,14 @@ class HomeserverUnderTest:
             if time.monotonic() > deadline:
                 raise AssertionError(f"condition not reached within {timeout}s")
             time.sleep(0.05)
+
+    def run_beat_job(self, name: str) -> Any:
+        """Run one of beat's periodic jobs now, by this server's (fake) clock. Its follow-up tasks go where the
+        dispatcher sends them: inline in the monolith, to the Celery worker in the worker shape."""
+        from tasks.context import TaskContext
+        from tasks.registry import catalogue
+
+        deps = self.deps
+        context = TaskContext(self.config, deps.database, deps.stores, deps.doorbell, self.clock, deps.dispatcher,
+                              deps.signing_key)
+        return catalogue()[name].body(context)

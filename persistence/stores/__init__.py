@@ -21,6 +21,7 @@ from persistence.stores.rooms import RoomStore
 from persistence.stores.search import SearchStore
 from persistence.stores.state import StateStore
 from persistence.stores.tokens import TokenStore
+from persistence.stores.typing_notifications import TypingStore
 from persistence.stores.ui_auth import UiAuthStore
 from persistence.stores.user_directory import UserDirectoryStore
 from persistence.stores.users import UserStore
@@ -50,3 +51,4 @@ class Stores:
     search: SearchStore = field(default_factory=SearchStore)
     filters: FilterStore = field(default_factory=FilterStore)
     account_data: AccountDataStore = field(default_factory=AccountDataStore)
+    typing: TypingStore = field(default_factory=TypingStore)

@@ -298,6 +298,12 @@ ENDPOINTS: dict[str, Endpoint] = {
     "client.set_room_tag": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"order": 0.5}, {}, invalid=(Invalid("order", "first", 400, BAD_JSON),)),)),
     "client.delete_room_tag": Endpoint(auth=True),
+    # typing.yaml: "typing" is required; "timeout" is an integer of milliseconds.
+    "client.set_typing": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"typing": True, "timeout": 30000}, {"typing": "boolean"}, required=("typing",),
+        invalid=(Invalid("timeout", "soon", 400, BAD_JSON), Invalid("timeout", 1.5, 400, BAD_JSON),
+                 Invalid("timeout", -1, 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("typing", True, 403, FORBIDDEN))),)),
     "wellknown.get_wellknown_client": Endpoint(auth=False),
     "wellknown.get_wellknown_server": Endpoint(auth=False),
     "admin.get_nonce": Endpoint(auth=False),

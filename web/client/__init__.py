@@ -26,11 +26,12 @@ def create_client_blueprint() -> Blueprint:
         server_info,
         spaces,
         sync,
+        typing_notifications,
     )
 
     blueprint = Blueprint("client", __name__)
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
                    relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync,
-                   account_data):
+                   account_data, typing_notifications):
         module.register_routes(blueprint)
     return blueprint

@@ -16,7 +16,9 @@ from protocol.sync_filters import SyncFilter
 from protocol.sync_tokens import SyncToken, WriterPositions
 from protocol.tokens import START, RoomPosition
 from web.deps import Deps
+from web.sync.ephemeral import RoomEphemeral
 from web.sync.rooms import (
+    Range,
     SyncReader,
     mentions_members,
     prev_batch,
@@ -30,7 +32,8 @@ from web.sync.rooms import (
 
 EVENTS = "events"
 ACCOUNT_DATA = "account_data"
-SYNC_STREAMS = (EVENTS, ACCOUNT_DATA)
+TYPING = "typing"
+SYNC_STREAMS = (EVENTS, ACCOUNT_DATA, TYPING)
 
 
 @dataclass(frozen=True)
@@ -47,14 +50,6 @@ class SyncResult:
     body: dict[str, Any]
     empty: bool
     """Nothing for the client in it: a long-poll keeps waiting."""
-
-
-@dataclass(frozen=True)
-class Range:
-    """One stream's part of the request: from the client's token (None: from the start) to now."""
-
-    since: WriterPositions | None
-    until: WriterPositions
 
 
 def current_token(deps: Deps, conn: Any) -> SyncToken:
@@ -76,7 +71,9 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
         ranges = {stream: Range(request.since.stream(stream) if request.since else None, until.stream(stream))
                   for stream in SYNC_STREAMS}
         global_data, room_data = _account_data(reader, ranges[ACCOUNT_DATA])
-        rooms = _rooms(reader, request, ranges[EVENTS], room_data)
+        joined = deps.stores.state.list_rooms_with_membership(conn, request.user_id, "join")
+        ephemeral = RoomEphemeral(reader, joined, ranges[TYPING])
+        rooms = _rooms(reader, request, ranges[EVENTS], room_data, ephemeral)
     body: dict[str, Any] = {
         "next_batch": until.format(),
         "rooms": rooms,
@@ -106,8 +103,8 @@ def _account_data(reader: SyncReader, span: Range) -> tuple[list[dict[str, Any]]
     return global_events, by_room
 
 
-def _rooms(reader: SyncReader, request: SyncRequest, span: Range,
-           room_data: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+def _rooms(reader: SyncReader, request: SyncRequest, span: Range, room_data: dict[str, list[dict[str, Any]]],
+           ephemeral: RoomEphemeral) -> dict[str, dict[str, Any]]:
     stores = reader.deps.stores
     since, until = span.since, span.until
     sections: dict[str, dict[str, Any]] = {"join": {}, "invite": {}, "leave": {}, "knock": {}}
@@ -119,7 +116,7 @@ def _rooms(reader: SyncReader, request: SyncRequest, span: Range,
     else:
         changes = {stored.room_id: stored for stored in
                    stores.events.list_membership_changes(reader.conn, reader.user_id, since, until)}
-        touched = stores.events.list_rooms_with_events(reader.conn, since, until) | set(room_data)
+        touched = stores.events.list_rooms_with_events(reader.conn, since, until) | set(room_data) | ephemeral.rooms()
         joined = {room_id for room_id, (membership, _) in memberships.items() if membership == "join"}
         candidates = set(changes) | (joined if request.full_state else joined & touched)
     member_events = stores.events.get_events(
@@ -134,7 +131,8 @@ def _rooms(reader: SyncReader, request: SyncRequest, span: Range,
         if membership == "join":
             fresh = since is None or (room_id in changes and not _joined_at(reader, room_id, since))
             section = _joined(reader, room_id, None if fresh else since, until,
-                              full=fresh or request.full_state, account_data=room_data.get(room_id, []))
+                              full=fresh or request.full_state, account_data=room_data.get(room_id, []),
+                              ephemeral=ephemeral.events(room_id, fresh=fresh))
             if section is not None:
                 sections["join"][room_id] = section
         elif membership == "invite":
@@ -183,13 +181,14 @@ def _timeline_and_state(reader: SyncReader, room_id: str, since: WriterPositions
 
 
 def _joined(reader: SyncReader, room_id: str, since: WriterPositions | None, until: WriterPositions, *,
-            full: bool, account_data: list[dict[str, Any]]) -> dict[str, Any] | None:
+            full: bool, account_data: list[dict[str, Any]],
+            ephemeral: list[dict[str, Any]]) -> dict[str, Any] | None:
     """A joined room's section; None when an incremental sync has nothing for it."""
     body, timeline, state = _timeline_and_state(reader, room_id, since, until, full=full)
-    if not full and not timeline and not state and not account_data:
+    if not full and not timeline and not state and not account_data and not ephemeral:
         return None
     body["account_data"] = {"events": account_data}
-    body["ephemeral"] = {"events": []}
+    body["ephemeral"] = {"events": ephemeral}
     if full or mentions_members(timeline) or mentions_members(state):
         body["summary"] = summary(reader, room_id)
     else:
