@@ -402,3 +402,23 @@ typing = Table(
     Index(None, "room_id", "stream_id"),
     Index(None, "expires_ts"),
 )
+
+# Receipts (spec: "Receipts"), one row per (room, user, receipt type, thread) holding the latest; ``thread_id`` is
+# '' for an unthreaded receipt, else 'main' or a thread root's event id. ``event_stream_ordering`` is where the
+# acknowledged event sorts in the events stream, which is how "later" is judged. Each accepted receipt moves the
+# row to a new position in the receipts stream.
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("room_id", Text, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("receipt_type", Text, nullable=False),
+    Column("thread_id", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("event_stream_ordering", BigInteger, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("stream_id", BigInteger, nullable=False),
+    Column("instance_name", Text, nullable=False),
+    PrimaryKeyConstraint("room_id", "user_id", "receipt_type", "thread_id"),
+    Index(None, "room_id", "stream_id"),
+)

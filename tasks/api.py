@@ -15,6 +15,8 @@ CREATE_ROOM = "events.create_room"
 PUT_ACCOUNT_DATA = "account_data.put"
 UPDATE_TAG = "account_data.update_tag"
 SET_TYPING = "typing.set"
+PUT_RECEIPT = "receipts.put"
+SET_FULLY_READ = "account_data.set_fully_read"
 EVENT_TIMEOUT_SECONDS = 30.0
 
 
@@ -77,3 +79,18 @@ def set_typing(dispatcher: Dispatcher, *, room_id: str, user_id: str, typing: bo
     committed."""
     dispatcher.call(SET_TYPING, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id, user_id=user_id, typing=typing,
                     timeout_ms=timeout_ms)
+
+
+def put_receipt(dispatcher: Dispatcher, *, room_id: str, user_id: str, receipt_type: str, event_id: str,
+                thread_id: str | None) -> None:
+    """Have the room's receipts writer store a read receipt (ignored if it is not ahead of the one held); returns
+    once committed."""
+    dispatcher.call(PUT_RECEIPT, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id, user_id=user_id,
+                    receipt_type=receipt_type, event_id=event_id, thread_id=thread_id)
+
+
+def set_fully_read(dispatcher: Dispatcher, *, user_id: str, room_id: str, event_id: str) -> None:
+    """Have the user's account_data writer move their ``m.fully_read`` marker forward to ``event_id``; returns once
+    committed."""
+    dispatcher.call(SET_FULLY_READ, timeout=EVENT_TIMEOUT_SECONDS, user_id=user_id, room_id=room_id,
+                    event_id=event_id)

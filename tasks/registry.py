@@ -24,8 +24,8 @@ class TaskSpec:
 
 def catalogue() -> dict[str, TaskSpec]:
     """Every task Ganglion defines, by name."""
-    from tasks import account_data, background, device_lists, events, typing_notifications, user_directory
+    from tasks import account_data, background, device_lists, events, receipts, typing_notifications, user_directory
 
     specs = (*device_lists.TASKS, *user_directory.TASKS, *background.TASKS, *events.TASKS, *account_data.TASKS,
-             *typing_notifications.TASKS)
+             *typing_notifications.TASKS, *receipts.TASKS)
     return {spec.name: spec for spec in specs}

@@ -304,6 +304,11 @@ ENDPOINTS: dict[str, Endpoint] = {
         invalid=(Invalid("timeout", "soon", 400, BAD_JSON), Invalid("timeout", 1.5, 400, BAD_JSON),
                  Invalid("timeout", -1, 400, frozenset({"M_INVALID_PARAM"})),
                  Invalid("typing", True, 403, FORBIDDEN))),)),
+    # receipts.yaml: the optional thread_id is a non-empty string, not for m.fully_read; the walk's room is unknown.
+    "client.post_receipt": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"thread_id": "main"}, {"thread_id": "string"},
+        invalid=(Invalid("thread_id", "", 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("thread_id", "main", 404, frozenset({"M_NOT_FOUND"})))),)),
     "wellknown.get_wellknown_client": Endpoint(auth=False),
     "wellknown.get_wellknown_server": Endpoint(auth=False),
     "admin.get_nonce": Endpoint(auth=False),
@@ -326,8 +331,8 @@ def path_values(walker: Walker) -> dict[str, str]:
     return {"user_id": walker.user_id, "device_id": walker.spare_device_id, "field": "displayname",
             "room_id": "!nowhere:test.local", "event_type": "m.room.message", "txn_id": "walk1", "state_key": "",
             "event_id": "$nowhere", "rel_type": "m.annotation", "key_id": "ed25519:walk",
-            "room_alias": "#nowhere:test.local", "filter_id": "0", "tag": "u.walk"}
+            "room_alias": "#nowhere:test.local", "filter_id": "0", "tag": "u.walk", "receipt_type": "m.read"}
 
 
 PATH_VARIABLES = {"user_id", "device_id", "field", "room_id", "event_type", "txn_id", "state_key", "event_id",
-                  "rel_type", "key_id", "room_alias", "filter_id", "tag"}
+                  "rel_type", "key_id", "room_alias", "filter_id", "tag", "receipt_type"}

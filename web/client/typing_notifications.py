@@ -20,7 +20,7 @@ MAX_TIMEOUT_MS = 120_000
 """Synapse's ceiling on ``timeout``, so nobody is shown typing for hours by one request."""
 
 
-def require_member(current: Deps, room_id: str, user_id: str) -> None:
+def _require_member(current: Deps, room_id: str, user_id: str) -> None:
     """403 unless ``user_id`` is joined to ``room_id`` now (an unknown room included, as Synapse answers)."""
     with current.database.read() as conn:
         found = current.stores.state.get_membership(conn, room_id, user_id)
@@ -38,7 +38,7 @@ def set_typing(room_id: str, user_id: str) -> dict[str, Any]:
     timeout = body.integer("timeout", DEFAULT_TIMEOUT_MS)
     if timeout < 0:
         raise InvalidParam("'timeout' must not be negative")
-    require_member(current, room_id, user_id)
+    _require_member(current, room_id, user_id)
     tasks_api.set_typing(current.dispatcher, room_id=room_id, user_id=user_id, typing=typing,
                          timeout_ms=min(timeout, MAX_TIMEOUT_MS))
     return {}

@@ -33,7 +33,8 @@ from web.sync.rooms import (
 EVENTS = "events"
 ACCOUNT_DATA = "account_data"
 TYPING = "typing"
-SYNC_STREAMS = (EVENTS, ACCOUNT_DATA, TYPING)
+RECEIPTS = "receipts"
+SYNC_STREAMS = (EVENTS, ACCOUNT_DATA, TYPING, RECEIPTS)
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
                   for stream in SYNC_STREAMS}
         global_data, room_data = _account_data(reader, ranges[ACCOUNT_DATA])
         joined = deps.stores.state.list_rooms_with_membership(conn, request.user_id, "join")
-        ephemeral = RoomEphemeral(reader, joined, ranges[TYPING])
+        ephemeral = RoomEphemeral(reader, joined, ranges[TYPING], ranges[RECEIPTS])
         rooms = _rooms(reader, request, ranges[EVENTS], room_data, ephemeral)
     body: dict[str, Any] = {
         "next_batch": until.format(),

@@ -1,4 +1,4 @@
-"""Ephemeral streams: who is typing in each room.
+"""Ephemeral streams: who is typing in each room, and the latest receipt per room, user, type and thread.
 
 Revision ID: 0007
 Revises: 0006
@@ -25,7 +25,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_typing_room_id_stream_id", "typing", ["room_id", "stream_id"])
     op.create_index("ix_typing_expires_ts", "typing", ["expires_ts"])
+    op.create_table(
+        "receipts",
+        sa.Column("room_id", sa.Text(), nullable=False),
+        sa.Column("user_id", sa.Text(), nullable=False),
+        sa.Column("receipt_type", sa.Text(), nullable=False),
+        sa.Column("thread_id", sa.Text(), nullable=False),
+        sa.Column("event_id", sa.Text(), nullable=False),
+        sa.Column("event_stream_ordering", sa.BigInteger(), nullable=False),
+        sa.Column("ts", sa.BigInteger(), nullable=False),
+        sa.Column("stream_id", sa.BigInteger(), nullable=False),
+        sa.Column("instance_name", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("room_id", "user_id", "receipt_type", "thread_id", name="pk_receipts"),
+    )
+    op.create_index("ix_receipts_room_id_stream_id", "receipts", ["room_id", "stream_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("receipts")
     op.drop_table("typing")
