@@ -309,6 +309,11 @@ ENDPOINTS: dict[str, Endpoint] = {
         lambda walker: {"thread_id": "main"}, {"thread_id": "string"},
         invalid=(Invalid("thread_id", "", 400, frozenset({"M_INVALID_PARAM"})),
                  Invalid("thread_id", "main", 404, frozenset({"M_NOT_FOUND"})))),)),
+    # read_markers.yaml: three optional event ids. Their keys hold dots, which the walk's field paths cannot name;
+    # tests/web/test_receipts.py refuses their wrong types instead.
+    "client.set_read_marker": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"m.fully_read": "$nowhere", "m.read": "$nowhere"}, {},
+        invalid=(Invalid("walk", True, 404, frozenset({"M_NOT_FOUND"})),)),)),
     "wellknown.get_wellknown_client": Endpoint(auth=False),
     "wellknown.get_wellknown_server": Endpoint(auth=False),
     "admin.get_nonce": Endpoint(auth=False),

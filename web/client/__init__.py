@@ -17,6 +17,7 @@ def create_client_blueprint() -> Blueprint:
         membership,
         messages,
         profile,
+        read_markers,
         receipts,
         register,
         relations,
@@ -33,6 +34,6 @@ def create_client_blueprint() -> Blueprint:
     blueprint = Blueprint("client", __name__)
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
                    relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync,
-                   account_data, typing_notifications, receipts):
+                   account_data, typing_notifications, receipts, read_markers):
         module.register_routes(blueprint)
     return blueprint
