@@ -422,3 +422,20 @@ receipts = Table(
     PrimaryKeyConstraint("room_id", "user_id", "receipt_type", "thread_id"),
     Index(None, "room_id", "stream_id"),
 )
+
+# Presence (spec: "Presence"), one row per local user who ever had any. A row moves to a new presence stream
+# position only when clients must hear of it (its state or status message changed); newer activity or syncing
+# is recorded in place (protocol/presence.py).
+presence = Table(
+    "presence",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("status_msg", Text, nullable=True),
+    Column("last_active_ts", BigInteger, nullable=False),
+    Column("syncing_until_ts", BigInteger, nullable=False),
+    Column("stream_id", BigInteger, nullable=False),
+    Column("instance_name", Text, nullable=False),
+    Index(None, "stream_id"),
+    Index(None, "state"),
+)

@@ -17,6 +17,9 @@ UPDATE_TAG = "account_data.update_tag"
 SET_TYPING = "typing.set"
 PUT_RECEIPT = "receipts.put"
 SET_FULLY_READ = "account_data.set_fully_read"
+SET_PRESENCE = "presence.set"
+RECORD_SYNC = "presence.record_sync"
+PRESENCE_TIMEOUT_SECONDS = 5.0
 EVENT_TIMEOUT_SECONDS = 30.0
 
 
@@ -94,3 +97,16 @@ def set_fully_read(dispatcher: Dispatcher, *, user_id: str, room_id: str, event_
     committed."""
     dispatcher.call(SET_FULLY_READ, timeout=EVENT_TIMEOUT_SECONDS, user_id=user_id, room_id=room_id,
                     event_id=event_id)
+
+
+def set_presence(dispatcher: Dispatcher, *, user_id: str, presence: str, status_msg: str | None) -> None:
+    """Have the user's presence writer set their state and status message; returns once committed."""
+    dispatcher.call(SET_PRESENCE, timeout=EVENT_TIMEOUT_SECONDS, user_id=user_id, presence=presence,
+                    status_msg=status_msg)
+
+
+def record_sync(dispatcher: Dispatcher, *, user_id: str, presence: str, wait_ms: int) -> None:
+    """Have the user's presence writer record a sync that may be held open ``wait_ms``; returns once committed,
+    so the sync's own response already shows the change. Bounded briefly: a sync does not wait long for it."""
+    dispatcher.call(RECORD_SYNC, timeout=PRESENCE_TIMEOUT_SECONDS, user_id=user_id, presence=presence,
+                    wait_ms=wait_ms)

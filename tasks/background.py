@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from config.routing import RoutingTable
+from protocol.presence import Cutoffs
 from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_USER_DIRECTORY
 from tasks.context import TaskContext
 from tasks.envelope import signed_headers
+from tasks.presence import TIME_OUT_PRESENCE
 from tasks.registry import TaskSpec
 from tasks.typing_notifications import EXPIRE_TYPING
 
@@ -30,6 +32,7 @@ _DRAINERS = {
 SWEEP_OUTBOX = "background.sweep_outbox"
 DELETE_EXPIRED = "background.delete_expired"
 SWEEP_TYPING = "background.sweep_typing"
+SWEEP_PRESENCE = "background.sweep_presence"
 
 
 def sweep_outbox(context: TaskContext) -> int:
@@ -67,13 +70,29 @@ def sweep_typing(context: TaskContext) -> int:
     return len(rooms)
 
 
+def sweep_presence(context: TaskContext) -> int:
+    """Have the presence writer of each user whose idle or offline timeout ran out apply it, at this job's cutoffs
+    (its clock, its ``presence`` timers); returns the number of users poked."""
+    presence = context.config.presence
+    if not presence.tracked:
+        return 0
+    cutoffs = Cutoffs.at(context.clock.now_ms(), presence.timers)
+    with context.database.read() as conn:
+        users = context.stores.presence.list_timed_out(conn, cutoffs)
+    for user_id in users:
+        context.dispatcher.send(TIME_OUT_PRESENCE, user_id=user_id, idle_before=cutoffs.idle_before,
+                                synced_before=cutoffs.synced_before, active_before=cutoffs.active_before)
+    return len(users)
+
+
 TASKS = (
     TaskSpec(SWEEP_OUTBOX, family="background", body=sweep_outbox),
     TaskSpec(DELETE_EXPIRED, family="background", body=delete_expired),
     TaskSpec(SWEEP_TYPING, family="background", body=sweep_typing),
+    TaskSpec(SWEEP_PRESENCE, family="background", body=sweep_presence),
 )
 
-SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0, SWEEP_TYPING: 5.0}
+SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0, SWEEP_TYPING: 5.0, SWEEP_PRESENCE: 5.0}
 """Beat's timetable: task name -> interval."""
 
 

@@ -24,8 +24,17 @@ class TaskSpec:
 
 def catalogue() -> dict[str, TaskSpec]:
     """Every task Ganglion defines, by name."""
-    from tasks import account_data, background, device_lists, events, receipts, typing_notifications, user_directory
+    from tasks import (
+        account_data,
+        background,
+        device_lists,
+        events,
+        presence,
+        receipts,
+        typing_notifications,
+        user_directory,
+    )
 
     specs = (*device_lists.TASKS, *user_directory.TASKS, *background.TASKS, *events.TASKS, *account_data.TASKS,
-             *typing_notifications.TASKS, *receipts.TASKS)
+             *typing_notifications.TASKS, *receipts.TASKS, *presence.TASKS)
     return {spec.name: spec for spec in specs}

@@ -54,6 +54,7 @@ def base_config_data() -> dict[str, Any]:
         "rc_registration_token_validity": GENEROUS,
         "rc_room_creation": GENEROUS,
         "rc_message": GENEROUS,
+        "rc_presence": {"per_user": GENEROUS},
     }
 
 

@@ -13,6 +13,7 @@ from persistence.stores.directory import DirectoryStore
 from persistence.stores.events import EventStore
 from persistence.stores.filters import FilterStore
 from persistence.stores.outbox import OutboxStore
+from persistence.stores.presence import PresenceStore
 from persistence.stores.profiles import ProfileStore
 from persistence.stores.receipts import ReceiptStore
 from persistence.stores.registration_tokens import RegistrationTokenStore
@@ -54,3 +55,4 @@ class Stores:
     account_data: AccountDataStore = field(default_factory=AccountDataStore)
     typing: TypingStore = field(default_factory=TypingStore)
     receipts: ReceiptStore = field(default_factory=ReceiptStore)
+    presence: PresenceStore = field(default_factory=PresenceStore)

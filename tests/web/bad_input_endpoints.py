@@ -314,6 +314,11 @@ ENDPOINTS: dict[str, Endpoint] = {
     "client.set_read_marker": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"m.fully_read": "$nowhere", "m.read": "$nowhere"}, {},
         invalid=(Invalid("walk", True, 404, frozenset({"M_NOT_FOUND"})),)),)),
+    # presence.yaml: "presence" is required and one of three states; "status_msg" is a string.
+    "client.set_presence": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"presence": "online", "status_msg": "walking"}, {"presence": "string", "status_msg": "string"},
+        required=("presence",), invalid=(Invalid("presence", "busy", 400, frozenset({"M_INVALID_PARAM"})),)),)),
+    "client.get_presence": Endpoint(auth=True),
     "wellknown.get_wellknown_client": Endpoint(auth=False),
     "wellknown.get_wellknown_server": Endpoint(auth=False),
     "admin.get_nonce": Endpoint(auth=False),

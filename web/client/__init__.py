@@ -16,6 +16,7 @@ def create_client_blueprint() -> Blueprint:
         login,
         membership,
         messages,
+        presence,
         profile,
         read_markers,
         receipts,
@@ -34,6 +35,6 @@ def create_client_blueprint() -> Blueprint:
     blueprint = Blueprint("client", __name__)
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
                    relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync,
-                   account_data, typing_notifications, receipts, read_markers):
+                   account_data, typing_notifications, receipts, read_markers, presence):
         module.register_routes(blueprint)
     return blueprint

@@ -17,6 +17,7 @@ from protocol.sync_tokens import SyncToken, WriterPositions
 from protocol.tokens import START, RoomPosition
 from web.deps import Deps
 from web.sync.ephemeral import RoomEphemeral
+from web.sync.presence import presence_events
 from web.sync.rooms import (
     Range,
     SyncReader,
@@ -34,7 +35,8 @@ EVENTS = "events"
 ACCOUNT_DATA = "account_data"
 TYPING = "typing"
 RECEIPTS = "receipts"
-SYNC_STREAMS = (EVENTS, ACCOUNT_DATA, TYPING, RECEIPTS)
+PRESENCE = "presence"
+SYNC_STREAMS = (EVENTS, ACCOUNT_DATA, TYPING, RECEIPTS, PRESENCE)
 
 
 @dataclass(frozen=True)
@@ -75,16 +77,17 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
         joined = deps.stores.state.list_rooms_with_membership(conn, request.user_id, "join")
         ephemeral = RoomEphemeral(reader, joined, ranges[TYPING], ranges[RECEIPTS])
         rooms = _rooms(reader, request, ranges[EVENTS], room_data, ephemeral)
+        presence = presence_events(reader, ranges[PRESENCE], ranges[EVENTS], joined)
     body: dict[str, Any] = {
         "next_batch": until.format(),
         "rooms": rooms,
         "account_data": {"events": global_data},
-        "presence": {"events": []},
+        "presence": {"events": presence},
         "to_device": {"events": []},
         "device_lists": {"changed": [], "left": []},
         "device_one_time_keys_count": {},
     }
-    return SyncResult(body, empty=not any(rooms.values()) and not global_data)
+    return SyncResult(body, empty=not any(rooms.values()) and not global_data and not presence)
 
 
 def _account_data(reader: SyncReader, span: Range) -> tuple[list[dict[str, Any]],

@@ -1,4 +1,5 @@
-"""Ephemeral streams: who is typing in each room, and the latest receipt per room, user, type and thread.
+"""Ephemeral streams: who is typing in each room, the latest receipt per room, user, type and thread, and each
+user's presence.
 
 Revision ID: 0007
 Revises: 0006
@@ -39,8 +40,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("room_id", "user_id", "receipt_type", "thread_id", name="pk_receipts"),
     )
     op.create_index("ix_receipts_room_id_stream_id", "receipts", ["room_id", "stream_id"])
+    op.create_table(
+        "presence",
+        sa.Column("user_id", sa.Text(), nullable=False),
+        sa.Column("state", sa.Text(), nullable=False),
+        sa.Column("status_msg", sa.Text(), nullable=True),
+        sa.Column("last_active_ts", sa.BigInteger(), nullable=False),
+        sa.Column("syncing_until_ts", sa.BigInteger(), nullable=False),
+        sa.Column("stream_id", sa.BigInteger(), nullable=False),
+        sa.Column("instance_name", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("user_id", name="pk_presence"),
+    )
+    op.create_index("ix_presence_stream_id", "presence", ["stream_id"])
+    op.create_index("ix_presence_state", "presence", ["state"])
 
 
 def downgrade() -> None:
+    op.drop_table("presence")
     op.drop_table("receipts")
     op.drop_table("typing")
