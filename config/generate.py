@@ -60,6 +60,9 @@ bcrypt_rounds: 12
 # Access tokens of clients that support refresh tokens expire after this long.
 refreshable_access_token_lifetime: 5m
 
+# Presence (online, unavailable, offline), on by default; `enabled: false` switches it off. Synapse's timers:
+# presence: {{enabled: true, idle_timeout: 5m, sync_online_timeout: 30s, last_active_granularity: 1m}}
+
 # Rate limits (Synapse's defaults shown). Set per_second to 0 to switch one off.
 rc_message: {{per_second: 0.2, burst_count: 10}}
 rc_registration: {{per_second: 0.17, burst_count: 3}}

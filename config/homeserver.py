@@ -24,6 +24,7 @@ from config.accounts import (
 from config.database import DatabaseConfig, RedisConfig, parse_database, parse_redis
 from config.errors import ConfigError
 from config.listeners import Listener, parse_listeners
+from config.presence import PresenceConfig, parse_presence
 from config.ratelimits import RateLimits, parse_ratelimits
 from config.reader import Section
 from config.routing import RoutingTable
@@ -36,7 +37,7 @@ from protocol.identifiers import is_valid_server_name
 _SYNAPSE_ONLY_KEYS = (
     "report_stats", "pid_file", "macaroon_secret_key", "form_secret", "trusted_key_servers",
     "suppress_key_server_warning", "media_store_path", "url_preview_enabled", "enable_metrics",
-    "room_list_publication_rules", "alias_creation_rules", "presence",
+    "room_list_publication_rules", "alias_creation_rules",
     "max_upload_size", "web_client_location", "default_room_version",
 )
 
@@ -58,6 +59,7 @@ class HomeserverConfig:
     serve_server_wellknown: bool = False
     max_request_size: int = 1024 * 1024
     user_directory: UserDirectoryConfig = field(default_factory=UserDirectoryConfig)
+    presence: PresenceConfig = field(default_factory=PresenceConfig)
     warnings: tuple[str, ...] = field(default=(), compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -114,6 +116,7 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
         serve_server_wellknown=top.flag("serve_server_wellknown", False),
         max_request_size=max_request,
         user_directory=parse_user_directory(top),
+        presence=parse_presence(top),
         raw=dict(data),
     )
     for key in _SYNAPSE_ONLY_KEYS:

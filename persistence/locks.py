@@ -47,3 +47,15 @@ def lock_user(conn: Connection, stream: str, user_id: str) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:class, :key)"),
                      {"class": USER_LOCK_CLASS, "key": _key(f"{stream}\x00{user_id}")})
+
+
+ROOM_STREAM_LOCK_CLASS = 0x72737472  # "rstr"
+
+
+def lock_room_on_stream(conn: Connection, stream: str, room_id: str) -> None:
+    """Hold ``room_id``'s lock on one room-sharded stream other than events (typing, receipts) until the
+    transaction ends: a read-modify-write of the room's rows stays whole when several tasks of one writer run at
+    once, or the room's shard moves. Apart from :func:`lock_room`, so it never waits on the events writer."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:class, :key)"),
+                     {"class": ROOM_STREAM_LOCK_CLASS, "key": _key(f"{stream}\x00{room_id}")})

@@ -17,6 +17,12 @@ PUT_ACCOUNT_DATA = "account_data.put"
 UPDATE_TAG = "account_data.update_tag"
 SEND_TO_DEVICE = "to_device.send"
 ACKNOWLEDGE_TO_DEVICE = "to_device.acknowledge"
+SET_TYPING = "typing.set"
+PUT_RECEIPT = "receipts.put"
+SET_FULLY_READ = "account_data.set_fully_read"
+SET_PRESENCE = "presence.set"
+RECORD_SYNC = "presence.record_sync"
+PRESENCE_TIMEOUT_SECONDS = 5.0
 EVENT_TIMEOUT_SECONDS = 30.0
 
 
@@ -91,3 +97,38 @@ def acknowledge_to_device(dispatcher: Dispatcher, *, user_id: str, device_id: st
                           ahead: dict[str, int]) -> None:
     """The device synced past these to_device positions: what it holds up to there may go."""
     dispatcher.send(ACKNOWLEDGE_TO_DEVICE, user_id=user_id, device_id=device_id, floor=floor, ahead=ahead)
+
+
+def set_typing(dispatcher: Dispatcher, *, room_id: str, user_id: str, typing: bool, timeout_ms: int) -> None:
+    """Have the room's typing writer record that the user is typing for ``timeout_ms`` (or stopped); returns once
+    committed."""
+    dispatcher.call(SET_TYPING, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id, user_id=user_id, typing=typing,
+                    timeout_ms=timeout_ms)
+
+
+def put_receipt(dispatcher: Dispatcher, *, room_id: str, user_id: str, receipt_type: str, event_id: str,
+                thread_id: str | None) -> None:
+    """Have the room's receipts writer store a read receipt (ignored if it is not ahead of the one held); returns
+    once committed."""
+    dispatcher.call(PUT_RECEIPT, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id, user_id=user_id,
+                    receipt_type=receipt_type, event_id=event_id, thread_id=thread_id)
+
+
+def set_fully_read(dispatcher: Dispatcher, *, user_id: str, room_id: str, event_id: str) -> None:
+    """Have the user's account_data writer move their ``m.fully_read`` marker forward to ``event_id``; returns once
+    committed."""
+    dispatcher.call(SET_FULLY_READ, timeout=EVENT_TIMEOUT_SECONDS, user_id=user_id, room_id=room_id,
+                    event_id=event_id)
+
+
+def set_presence(dispatcher: Dispatcher, *, user_id: str, presence: str, status_msg: str | None) -> None:
+    """Have the user's presence writer set their state and status message; returns once committed."""
+    dispatcher.call(SET_PRESENCE, timeout=EVENT_TIMEOUT_SECONDS, user_id=user_id, presence=presence,
+                    status_msg=status_msg)
+
+
+def record_sync(dispatcher: Dispatcher, *, user_id: str, presence: str, wait_ms: int) -> None:
+    """Have the user's presence writer record a sync that may be held open ``wait_ms``; returns once committed,
+    so the sync's own response already shows the change. Bounded briefly: a sync does not wait long for it."""
+    dispatcher.call(RECORD_SYNC, timeout=PRESENCE_TIMEOUT_SECONDS, user_id=user_id, presence=presence,
+                    wait_ms=wait_ms)

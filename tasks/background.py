@@ -1,7 +1,9 @@
-"""Periodic housekeeping run by beat (``run_background_tasks_on``): re-poke stale outbox keys, expire leftovers.
+"""Periodic housekeeping run by beat (``run_background_tasks_on``): re-poke stale outbox keys, expire leftovers,
+and find the timeouts of the ephemeral streams.
 
 The outbox sweep is what turns "a poke may be lost" into "a poke is only ever delayed": any outbox row older than
-:data:`STALE_AFTER_MS` gets its drain task sent again.
+:data:`STALE_AFTER_MS` gets its drain task sent again. The timeout sweeps only read: they find what has timed out
+by this job's clock and send each key's stream writer a task naming that moment, since only the writer writes.
 """
 
 from __future__ import annotations
@@ -9,10 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from config.routing import RoutingTable
+from protocol.presence import Cutoffs
 from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_MEMBER_PROFILES, REFRESH_USER_DIRECTORY
 from tasks.context import TaskContext
 from tasks.envelope import signed_headers
+from tasks.presence import TIME_OUT_PRESENCE
 from tasks.registry import TaskSpec
+from tasks.typing_notifications import EXPIRE_TYPING
 
 STALE_AFTER_MS = 30_000
 UI_AUTH_SESSION_LIFETIME_MS = 48 * 3600 * 1000
@@ -29,6 +34,8 @@ _DRAINERS = {
 
 SWEEP_OUTBOX = "background.sweep_outbox"
 DELETE_EXPIRED = "background.delete_expired"
+SWEEP_TYPING = "background.sweep_typing"
+SWEEP_PRESENCE = "background.sweep_presence"
 
 
 def sweep_outbox(context: TaskContext) -> int:
@@ -57,12 +64,40 @@ def delete_expired(context: TaskContext) -> None:
         stores.tokens.delete_expired(conn, access_before=now - UI_AUTH_SESSION_LIFETIME_MS, refresh_before=now)
 
 
+def sweep_typing(context: TaskContext) -> int:
+    """Have the typing writer of each room holding typers whose time ran out record their stop; returns the
+    number of rooms poked. A lost poke is sent again by the next sweep."""
+    now = context.clock.now_ms()
+    with context.database.read() as conn:
+        rooms = context.stores.typing.list_rooms_with_expired(conn, now)
+    for room_id in rooms:
+        context.dispatcher.send(EXPIRE_TYPING, room_id=room_id, before_ts=now)
+    return len(rooms)
+
+
+def sweep_presence(context: TaskContext) -> int:
+    """Have the presence writer of each user whose idle or offline timeout ran out apply it, at this job's cutoffs
+    (its clock, its ``presence`` timers); returns the number of users poked."""
+    presence = context.config.presence
+    if not presence.tracked:
+        return 0
+    cutoffs = Cutoffs.at(context.clock.now_ms(), presence.timers)
+    with context.database.read() as conn:
+        users = context.stores.presence.list_timed_out(conn, cutoffs)
+    for user_id in users:
+        context.dispatcher.send(TIME_OUT_PRESENCE, user_id=user_id, idle_before=cutoffs.idle_before,
+                                synced_before=cutoffs.synced_before, active_before=cutoffs.active_before)
+    return len(users)
+
+
 TASKS = (
     TaskSpec(SWEEP_OUTBOX, family="background", body=sweep_outbox),
     TaskSpec(DELETE_EXPIRED, family="background", body=delete_expired),
+    TaskSpec(SWEEP_TYPING, family="background", body=sweep_typing),
+    TaskSpec(SWEEP_PRESENCE, family="background", body=sweep_presence),
 )
 
-SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0}
+SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0, SWEEP_TYPING: 5.0, SWEEP_PRESENCE: 5.0}
 """Beat's timetable: task name -> interval."""
 
 

@@ -24,8 +24,20 @@ class TaskSpec:
 
 def catalogue() -> dict[str, TaskSpec]:
     """Every task Ganglion defines, by name."""
-    from tasks import account_data, background, device_lists, events, member_profiles, to_device, user_directory
+    from tasks import (
+        account_data,
+        background,
+        device_lists,
+        events,
+        member_profiles,
+        presence,
+        receipts,
+        to_device,
+        typing_notifications,
+        user_directory,
+    )
 
     specs = (*device_lists.TASKS, *user_directory.TASKS, *background.TASKS, *events.TASKS, *account_data.TASKS,
-             *to_device.TASKS, *member_profiles.TASKS)
+             *to_device.TASKS, *member_profiles.TASKS, *typing_notifications.TASKS, *receipts.TASKS,
+             *presence.TASKS)
     return {spec.name: spec for spec in specs}

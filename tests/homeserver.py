@@ -54,6 +54,7 @@ def base_config_data() -> dict[str, Any]:
         "rc_registration_token_validity": GENEROUS,
         "rc_room_creation": GENEROUS,
         "rc_message": GENEROUS,
+        "rc_presence": {"per_user": GENEROUS},
     }
 
 
@@ -124,3 +125,14 @@ class HomeserverUnderTest:
             if time.monotonic() > deadline:
                 raise AssertionError(f"condition not reached within {timeout}s")
             time.sleep(0.05)
+
+    def run_beat_job(self, name: str) -> Any:
+        """Run one of beat's periodic jobs now, by this server's (fake) clock. Its follow-up tasks go where the
+        dispatcher sends them: inline in the monolith, to the Celery worker in the worker shape."""
+        from tasks.context import TaskContext
+        from tasks.registry import catalogue
+
+        deps = self.deps
+        context = TaskContext(self.config, deps.database, deps.stores, deps.doorbell, self.clock, deps.dispatcher,
+                              deps.signing_key)
+        return catalogue()[name].body(context)

@@ -15,7 +15,9 @@ from persistence.stores.events import EventStore
 from persistence.stores.filters import FilterStore
 from persistence.stores.forgotten_rooms import ForgottenRoomStore
 from persistence.stores.outbox import OutboxStore
+from persistence.stores.presence import PresenceStore
 from persistence.stores.profiles import ProfileStore
+from persistence.stores.receipts import ReceiptStore
 from persistence.stores.registration_tokens import RegistrationTokenStore
 from persistence.stores.relations import RelationStore
 from persistence.stores.reports import ReportStore
@@ -23,6 +25,7 @@ from persistence.stores.rooms import RoomStore
 from persistence.stores.search import SearchStore
 from persistence.stores.state import StateStore
 from persistence.stores.tokens import TokenStore
+from persistence.stores.typing_notifications import TypingStore
 from persistence.stores.ui_auth import UiAuthStore
 from persistence.stores.user_directory import UserDirectoryStore
 from persistence.stores.users import UserStore
@@ -54,3 +57,6 @@ class Stores:
     filters: FilterStore = field(default_factory=FilterStore)
     account_data: AccountDataStore = field(default_factory=AccountDataStore)
     device_inbox: DeviceInboxStore = field(default_factory=DeviceInboxStore)
+    typing: TypingStore = field(default_factory=TypingStore)
+    receipts: ReceiptStore = field(default_factory=ReceiptStore)
+    presence: PresenceStore = field(default_factory=PresenceStore)

@@ -91,6 +91,17 @@ class RelationStore:
     def insert_relation(self, conn: Connection, room_id: str, relation: Relation) -> None:
         conn.execute(insert(event_relations).values(room_id=room_id, **relation.__dict__))
 
+    def get_parent(self, conn: Connection, event_id: str) -> tuple[str, str] | None:
+        """``(relates_to_id, relation_type)`` of the event's relation, or None."""
+        row = conn.execute(select(event_relations.c.relates_to_id, event_relations.c.relation_type)
+                           .where(event_relations.c.event_id == event_id)).first()
+        return (row.relates_to_id, row.relation_type) if row else None
+
+    def has_thread_replies(self, conn: Connection, event_id: str) -> bool:
+        found = conn.execute(select(event_relations.c.event_id).where(
+            event_relations.c.relates_to_id == event_id, event_relations.c.relation_type == THREAD).limit(1)).first()
+        return found is not None
+
     def list_children_ids(self, conn: Connection, parent_ids: Collection[str]) -> list[str]:
         """Ids of the events relating directly to any of ``parent_ids`` (of any relation type)."""
         if not parent_ids:

@@ -153,6 +153,16 @@ class StateStore:
             current_state_events.c.membership == membership))
         return sorted(row.room_id for row in rows)
 
+    def share_a_room(self, conn: Connection, user_id: str, other_id: str) -> bool:
+        """Whether both users are joined to one room (whom presence is shown to, as Synapse's is_visible)."""
+        mine = select(current_state_events.c.room_id).where(
+            current_state_events.c.type == "m.room.member", current_state_events.c.state_key == user_id,
+            current_state_events.c.membership == "join")
+        found = conn.execute(select(current_state_events.c.room_id).where(
+            current_state_events.c.type == "m.room.member", current_state_events.c.state_key == other_id,
+            current_state_events.c.membership == "join", current_state_events.c.room_id.in_(mine)).limit(1)).first()
+        return found is not None
+
     def list_members(self, conn: Connection, room_id: str, membership: str | None = None) -> dict[str, str]:
         """user id -> membership for every member event in the room's current state."""
         query = select(current_state_events.c.state_key, current_state_events.c.membership).where(

@@ -177,3 +177,36 @@ def test_open_registration_without_any_check_must_be_asked_for() -> None:
         parse_config({**MINIMAL, "enable_registration": True})
     assert caught.value.path == "enable_registration"
     assert parse_config({**MINIMAL, "enable_registration": True, "registration_requires_token": True})
+
+
+def test_presence_is_on_with_synapse_timers_unless_disabled() -> None:
+    presence = parse_config(MINIMAL).presence
+    assert (presence.enabled, presence.tracked, presence.include_offline_users_on_sync) == (True, True, False)
+    assert (presence.timers.sync_online_timeout_ms, presence.timers.idle_timeout_ms,
+            presence.timers.last_active_granularity_ms) == (30_000, 300_000, 60_000)
+    assert parse_config({**MINIMAL, "presence": {"enabled": False}}).presence.enabled is False
+    assert parse_config({**MINIMAL, "use_presence": False}).presence.enabled is False, "Synapse's older key"
+    assert parse_config({**MINIMAL, "use_presence": False, "presence": {"enabled": True}}).presence.enabled
+    untracked = parse_config({**MINIMAL, "presence": {"enabled": "untracked"}}).presence
+    assert (untracked.enabled, untracked.tracked) == (True, False)
+    tuned = parse_config({**MINIMAL, "presence": {"idle_timeout": "10m", "sync_online_timeout": 45000,
+                                                  "include_offline_users_on_sync": True}}).presence
+    assert (tuned.timers.idle_timeout_ms, tuned.timers.sync_online_timeout_ms) == (600_000, 45_000)
+    assert tuned.include_offline_users_on_sync is True
+
+
+@pytest.mark.parametrize(("presence", "path", "reason"), [
+    ({"enabled": "sometimes"}, "presence.enabled", "expected true, false or 'untracked'"),
+    ({"idle_timeout": "30s"}, "presence.idle_timeout", "greater than last_active_granularity"),
+    ({"sync_online_timeout": 0}, "presence.sync_online_timeout", "positive"),
+    ({"include_offline_users_on_sync": "yes"}, "presence.include_offline_users_on_sync", "true or false"),
+])
+def test_bad_presence_settings_name_their_path(presence: dict, path: str, reason: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ConfigError) as caught:
+        parse_config({**MINIMAL, "presence": presence})
+    assert (caught.value.path, reason in caught.value.reason) == (path, True)
+
+
+def test_unknown_presence_keys_are_reported() -> None:
+    config = parse_config({**MINIMAL, "presence": {"enabled": True, "presence_router": {"module": "x"}}})
+    assert "presence.presence_router: unknown key, ignored" in config.warnings

@@ -7,7 +7,15 @@ from ganglion.inline_beat import InlineBeat
 from persistence.database import Database
 from persistence.stores.ui_auth import UiAuthSession
 from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_USER_DIRECTORY
-from tasks.background import DELETE_EXPIRED, SWEEP_OUTBOX, beat_schedule, delete_expired, sweep_outbox
+from tasks.background import (
+    DELETE_EXPIRED,
+    SWEEP_OUTBOX,
+    SWEEP_PRESENCE,
+    SWEEP_TYPING,
+    beat_schedule,
+    delete_expired,
+    sweep_outbox,
+)
 from tasks.context import TaskContext
 from tasks.envelope import MAC_HEADER, is_authentic
 from tests.clock import FakeClock
@@ -53,7 +61,7 @@ def test_delete_expired_drops_old_ui_auth_sessions_and_nonces(database: Database
 def test_beat_schedule_targets_the_background_instance() -> None:
     routing = parse_config({"server_name": "test.local", "run_background_tasks_on": "bg1"}).routing
     schedule = beat_schedule(routing, "secret")
-    assert set(schedule) == {SWEEP_OUTBOX, DELETE_EXPIRED}
+    assert set(schedule) == {SWEEP_OUTBOX, DELETE_EXPIRED, SWEEP_TYPING, SWEEP_PRESENCE}
     assert all(entry["options"]["queue"] == "background" for entry in schedule.values())
     assert all(is_authentic("secret", name, {}, entry["options"]["headers"][MAC_HEADER])
                for name, entry in schedule.items())

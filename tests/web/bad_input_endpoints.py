@@ -313,6 +313,27 @@ ENDPOINTS: dict[str, Endpoint] = {
         required=("messages",),
         invalid=(Invalid("messages", {"not-a-user": {}}, 400, BAD_JSON),
                  Invalid("messages", {"@a:test.local": {"D": "text"}}, 400, BAD_JSON))),)),
+    # typing.yaml: "typing" is required; "timeout" is an integer of milliseconds.
+    "client.set_typing": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"typing": True, "timeout": 30000}, {"typing": "boolean"}, required=("typing",),
+        invalid=(Invalid("timeout", "soon", 400, BAD_JSON), Invalid("timeout", 1.5, 400, BAD_JSON),
+                 Invalid("timeout", -1, 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("typing", True, 403, FORBIDDEN))),)),
+    # receipts.yaml: the optional thread_id is a non-empty string, not for m.fully_read; the walk's room is unknown.
+    "client.post_receipt": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"thread_id": "main"}, {"thread_id": "string"},
+        invalid=(Invalid("thread_id", "", 400, frozenset({"M_INVALID_PARAM"})),
+                 Invalid("thread_id", "main", 404, frozenset({"M_NOT_FOUND"})))),)),
+    # read_markers.yaml: three optional event ids. Their keys hold dots, which the walk's field paths cannot name;
+    # tests/web/test_receipts.py refuses their wrong types instead.
+    "client.set_read_marker": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"m.fully_read": "$nowhere", "m.read": "$nowhere"}, {},
+        invalid=(Invalid("walk", True, 404, frozenset({"M_NOT_FOUND"})),)),)),
+    # presence.yaml: "presence" is required and one of three states; "status_msg" is a string.
+    "client.set_presence": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"presence": "online", "status_msg": "walking"}, {"presence": "string", "status_msg": "string"},
+        required=("presence",), invalid=(Invalid("presence", "busy", 400, frozenset({"M_INVALID_PARAM"})),)),)),
+    "client.get_presence": Endpoint(auth=True),
     "wellknown.get_wellknown_client": Endpoint(auth=False),
     "wellknown.get_wellknown_server": Endpoint(auth=False),
     "admin.get_nonce": Endpoint(auth=False),
@@ -335,8 +356,8 @@ def path_values(walker: Walker) -> dict[str, str]:
     return {"user_id": walker.user_id, "device_id": walker.spare_device_id, "field": "displayname",
             "room_id": "!nowhere:test.local", "event_type": "m.room.message", "txn_id": "walk1", "state_key": "",
             "event_id": "$nowhere", "rel_type": "m.annotation", "key_id": "ed25519:walk",
-            "room_alias": "#nowhere:test.local", "filter_id": "0", "tag": "u.walk"}
+            "room_alias": "#nowhere:test.local", "filter_id": "0", "tag": "u.walk", "receipt_type": "m.read"}
 
 
 PATH_VARIABLES = {"user_id", "device_id", "field", "room_id", "event_type", "txn_id", "state_key", "event_id",
-                  "rel_type", "key_id", "room_alias", "filter_id", "tag"}
+                  "rel_type", "key_id", "room_alias", "filter_id", "tag", "receipt_type"}

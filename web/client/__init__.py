@@ -17,7 +17,10 @@ def create_client_blueprint() -> Blueprint:
         login,
         membership,
         messages,
+        presence,
         profile,
+        read_markers,
+        receipts,
         register,
         relations,
         reports,
@@ -28,12 +31,14 @@ def create_client_blueprint() -> Blueprint:
         spaces,
         sync,
         to_device,
+        typing_notifications,
         user_directory,
     )
 
     blueprint = Blueprint("client", __name__)
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
                    relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync,
-                   account_data, to_device, user_directory, legacy_sync):
+                   account_data, to_device, user_directory, legacy_sync, typing_notifications, receipts,
+                   read_markers, presence):
         module.register_routes(blueprint)
     return blueprint

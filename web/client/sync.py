@@ -2,6 +2,7 @@
 
 A sync with nothing new waits up to ``timeout`` milliseconds for the doorbell to ring for its user or one of its
 rooms (``web/sync/notifier.py``), then looks again. It registers before its first look, so no ring is missed.
+Before its first look it brings the user's presence up to date (``set_presence``; ``web/sync/presence.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from web.client.paging import MAX_FILTER_LENGTH, query_integer
 from web.deps import Deps, deps
 from web.requests import query_text
 from web.routing import client_route
+from web.sync.presence import record_sync
 from web.sync.response import SyncRequest, acknowledge_to_device, build_sync, listen_keys
 
 MAX_TIMEOUT_MS = 120_000
@@ -63,9 +65,12 @@ def sync() -> dict[str, Any]:
     request = SyncRequest(requester.user_id, requester.device_id, since, _sync_filter(current, requester.user_id),
                           _flag("full_state"))
     acknowledge_to_device(current, request)
-    if since is None or request.full_state or timeout == 0:
+    waits = since is not None and not request.full_state and timeout > 0
+    wait_ms = min(timeout, MAX_TIMEOUT_MS) if waits else 0
+    record_sync(current, requester.user_id, presence, wait_ms)
+    if not waits:
         return build_sync(current, request).body
-    deadline = time.monotonic() + min(timeout, MAX_TIMEOUT_MS) / 1000
+    deadline = time.monotonic() + wait_ms / 1000
     with current.notifier.listening(listen_keys(current, requester.user_id)) as waiter:
         while True:
             result = build_sync(current, request)

@@ -18,7 +18,10 @@ from protocol.tokens import START, RoomPosition
 from tasks import api as tasks_api
 from web.deps import Deps
 from web.sync.device_lists import device_list_changes
+from web.sync.ephemeral import RoomEphemeral
+from web.sync.presence import presence_events
 from web.sync.rooms import (
+    Range,
     SyncReader,
     mentions_members,
     prev_batch,
@@ -34,7 +37,10 @@ EVENTS = "events"
 ACCOUNT_DATA = "account_data"
 TO_DEVICE = "to_device"
 DEVICE_LISTS = "device_lists"
-SYNC_STREAMS = (EVENTS, ACCOUNT_DATA, TO_DEVICE, DEVICE_LISTS)
+TYPING = "typing"
+RECEIPTS = "receipts"
+PRESENCE = "presence"
+SYNC_STREAMS = (EVENTS, ACCOUNT_DATA, TO_DEVICE, DEVICE_LISTS, TYPING, RECEIPTS, PRESENCE)
 MAX_TO_DEVICE = 100
 """To-device messages per response, as Synapse sends; the token then stops after the last one sent."""
 
@@ -53,14 +59,6 @@ class SyncResult:
     body: dict[str, Any]
     empty: bool
     """Nothing for the client in it: a long-poll keeps waiting."""
-
-
-@dataclass(frozen=True)
-class Range:
-    """One stream's part of the request: from the client's token (None: from the start) to now."""
-
-    since: WriterPositions | None
-    until: WriterPositions
 
 
 def current_token(deps: Deps, conn: Any) -> SyncToken:
@@ -82,7 +80,10 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
         ranges = {stream: Range(request.since.stream(stream) if request.since else None, until.stream(stream))
                   for stream in SYNC_STREAMS}
         global_data, room_data = _account_data(reader, ranges[ACCOUNT_DATA])
-        rooms, fresh_joins = _rooms(reader, request, ranges[EVENTS], room_data)
+        joined = deps.stores.state.list_rooms_with_membership(conn, request.user_id, "join")
+        ephemeral = RoomEphemeral(reader, joined, ranges[TYPING], ranges[RECEIPTS])
+        rooms, fresh_joins = _rooms(reader, request, ranges[EVENTS], room_data, ephemeral)
+        presence = presence_events(reader, ranges[PRESENCE], ranges[EVENTS], joined)
         to_device, to_device_until = _to_device(reader, ranges[TO_DEVICE])
         events, devices = ranges[EVENTS], ranges[DEVICE_LISTS]
         device_lists = device_list_changes(reader, events.since, events.until, devices.since, devices.until,
@@ -92,12 +93,13 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
         "next_batch": next_batch.format(),
         "rooms": rooms,
         "account_data": {"events": global_data},
-        "presence": {"events": []},
+        "presence": {"events": presence},
         "to_device": {"events": to_device},
         "device_lists": device_lists,
         "device_one_time_keys_count": {},
     }
-    empty = not any(rooms.values()) and not global_data and not to_device and not any(device_lists.values())
+    empty = (not any(rooms.values()) and not global_data and not presence and not to_device
+             and not any(device_lists.values()))
     return SyncResult(body, empty=empty)
 
 
@@ -150,8 +152,8 @@ def _account_data(reader: SyncReader, span: Range) -> tuple[list[dict[str, Any]]
     return global_events, by_room
 
 
-def _rooms(reader: SyncReader, request: SyncRequest, span: Range,
-           room_data: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+def _rooms(reader: SyncReader, request: SyncRequest, span: Range, room_data: dict[str, list[dict[str, Any]]],
+           ephemeral: RoomEphemeral) -> tuple[dict[str, dict[str, Any]], set[str]]:
     """The rooms sections, and which joined rooms are new to the client (sent in full)."""
     stores = reader.deps.stores
     since, until = span.since, span.until
@@ -166,7 +168,7 @@ def _rooms(reader: SyncReader, request: SyncRequest, span: Range,
     else:
         changes = {stored.room_id: stored for stored in
                    stores.events.list_membership_changes(reader.conn, reader.user_id, since, until)}
-        touched = stores.events.list_rooms_with_events(reader.conn, since, until) | set(room_data)
+        touched = stores.events.list_rooms_with_events(reader.conn, since, until) | set(room_data) | ephemeral.rooms()
         joined = {room_id for room_id, (membership, _) in memberships.items() if membership == "join"}
         candidates = set(changes) | (joined if request.full_state else joined & touched)
     member_events = stores.events.get_events(
@@ -183,7 +185,8 @@ def _rooms(reader: SyncReader, request: SyncRequest, span: Range,
             if fresh:
                 fresh_joins.add(room_id)
             section = _joined(reader, room_id, None if fresh else since, until,
-                              full=fresh or request.full_state, account_data=room_data.get(room_id, []))
+                              full=fresh or request.full_state, account_data=room_data.get(room_id, []),
+                              ephemeral=ephemeral.events(room_id, fresh=fresh))
             if section is not None:
                 sections["join"][room_id] = section
         elif membership == "invite":
@@ -236,13 +239,14 @@ def _timeline_and_state(reader: SyncReader, room_id: str, since: WriterPositions
 
 
 def _joined(reader: SyncReader, room_id: str, since: WriterPositions | None, until: WriterPositions, *,
-            full: bool, account_data: list[dict[str, Any]]) -> dict[str, Any] | None:
+            full: bool, account_data: list[dict[str, Any]],
+            ephemeral: list[dict[str, Any]]) -> dict[str, Any] | None:
     """A joined room's section; None when an incremental sync has nothing for it."""
     body, timeline, state = _timeline_and_state(reader, room_id, since, until, full=full)
-    if not full and not timeline and not state and not account_data:
+    if not full and not timeline and not state and not account_data and not ephemeral:
         return None
     body["account_data"] = {"events": account_data}
-    body["ephemeral"] = {"events": []}
+    body["ephemeral"] = {"events": ephemeral}
     if full or mentions_members(timeline) or mentions_members(state):
         body["summary"] = summary(reader, room_id)
     else:

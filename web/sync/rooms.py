@@ -68,6 +68,14 @@ class SyncReader:
 
 
 @dataclass(frozen=True)
+class Range:
+    """One stream's part of the request: from the client's token (None: from the start) to now."""
+
+    since: WriterPositions | None
+    until: WriterPositions
+
+
+@dataclass(frozen=True)
 class Timeline:
     events: list[StoredEvent]
     """Oldest first."""
