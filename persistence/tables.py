@@ -412,3 +412,43 @@ to_device_txns = Table(
     PrimaryKeyConstraint("sender", "sender_device", "txn_id", "recipient"),
     Index(None, "created_ts"),
 )
+
+# --- Push rules (spec: "Push Notifications"), written only by the push_rules stream writers ------------------
+
+# A user's own rules; within a kind, ``position`` 0 is the most important. ``conditions`` (override and underride
+# rules) and ``actions`` are JSON lists as the client sent them; ``pattern`` is a content rule's glob.
+push_rules = Table(
+    "push_rules",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("rule_id", Text, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("conditions", Text, nullable=True),
+    Column("pattern", Text, nullable=True),
+    Column("actions", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    PrimaryKeyConstraint("user_id", "kind", "rule_id"),
+)
+
+# What a user changed of a server-default rule (NULL: as the server defines it).
+push_rule_defaults = Table(
+    "push_rule_defaults",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("rule_id", Text, nullable=False),
+    Column("enabled", Boolean, nullable=True),
+    Column("actions", Text, nullable=True),
+    PrimaryKeyConstraint("user_id", "kind", "rule_id"),
+)
+
+# The push_rules stream: the position of each user's latest change. /sync sends m.push_rules when it lies in
+# the token range; the events writer compares it with its cached rulesets, so a cache is never stale.
+push_rules_changes = Table(
+    "push_rules_changes",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("stream_id", BigInteger, nullable=False),
+    Column("instance_name", Text, nullable=False),
+)

@@ -16,6 +16,10 @@ PUT_ACCOUNT_DATA = "account_data.put"
 UPDATE_TAG = "account_data.update_tag"
 SEND_TO_DEVICE = "to_device.send"
 ACKNOWLEDGE_TO_DEVICE = "to_device.acknowledge"
+PUT_PUSH_RULE = "push_rules.put"
+DELETE_PUSH_RULE = "push_rules.delete"
+SET_PUSH_RULE_ENABLED = "push_rules.set_enabled"
+SET_PUSH_RULE_ACTIONS = "push_rules.set_actions"
 EVENT_TIMEOUT_SECONDS = 30.0
 
 
@@ -85,3 +89,26 @@ def acknowledge_to_device(dispatcher: Dispatcher, *, user_id: str, device_id: st
                           ahead: dict[str, int]) -> None:
     """The device synced past these to_device positions: what it holds up to there may go."""
     dispatcher.send(ACKNOWLEDGE_TO_DEVICE, user_id=user_id, device_id=device_id, floor=floor, ahead=ahead)
+
+
+def put_push_rule(dispatcher: Dispatcher, *, user_id: str, kind: str, rule_id: str, actions: list[Any],
+                  conditions: list[dict[str, Any]] | None, pattern: str | None, before: str | None,
+                  after: str | None) -> None:
+    """Have the user's push_rules writer create or replace a rule; returns once committed."""
+    dispatcher.call(PUT_PUSH_RULE, timeout=EVENT_TIMEOUT_SECONDS, user_id=user_id, kind=kind, rule_id=rule_id,
+                    actions=actions, conditions=conditions, pattern=pattern, before=before, after=after)
+
+
+def delete_push_rule(dispatcher: Dispatcher, *, user_id: str, kind: str, rule_id: str) -> None:
+    dispatcher.call(DELETE_PUSH_RULE, timeout=EVENT_TIMEOUT_SECONDS, user_id=user_id, kind=kind, rule_id=rule_id)
+
+
+def set_push_rule_enabled(dispatcher: Dispatcher, *, user_id: str, kind: str, rule_id: str, enabled: bool) -> None:
+    dispatcher.call(SET_PUSH_RULE_ENABLED, timeout=EVENT_TIMEOUT_SECONDS, user_id=user_id, kind=kind,
+                    rule_id=rule_id, enabled=enabled)
+
+
+def set_push_rule_actions(dispatcher: Dispatcher, *, user_id: str, kind: str, rule_id: str,
+                          actions: list[Any]) -> None:
+    dispatcher.call(SET_PUSH_RULE_ACTIONS, timeout=EVENT_TIMEOUT_SECONDS, user_id=user_id, kind=kind,
+                    rule_id=rule_id, actions=actions)

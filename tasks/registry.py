@@ -24,8 +24,8 @@ class TaskSpec:
 
 def catalogue() -> dict[str, TaskSpec]:
     """Every task Ganglion defines, by name."""
-    from tasks import account_data, background, device_lists, events, to_device, user_directory
+    from tasks import account_data, background, device_lists, events, push_rules, to_device, user_directory
 
     specs = (*device_lists.TASKS, *user_directory.TASKS, *background.TASKS, *events.TASKS, *account_data.TASKS,
-             *to_device.TASKS)
+             *to_device.TASKS, *push_rules.TASKS)
     return {spec.name: spec for spec in specs}

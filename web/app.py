@@ -37,4 +37,5 @@ def create_app(config: HomeserverConfig, deps: Deps) -> Flask:
     app.register_blueprint(create_keys_blueprint())
     deps.doorbell.listen(deps.token_cache.on_ring)
     deps.doorbell.listen(deps.notifier.on_ring)
+    deps.doorbell.listen(deps.push_rules.on_ring)
     return app

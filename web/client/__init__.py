@@ -17,6 +17,7 @@ def create_client_blueprint() -> Blueprint:
         membership,
         messages,
         profile,
+        push_rules,
         register,
         relations,
         reports,
@@ -32,6 +33,6 @@ def create_client_blueprint() -> Blueprint:
     blueprint = Blueprint("client", __name__)
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
                    relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync,
-                   account_data, to_device):
+                   account_data, to_device, push_rules):
         module.register_routes(blueprint)
     return blueprint

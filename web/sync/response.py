@@ -32,7 +32,9 @@ from web.sync.rooms import (
 EVENTS = "events"
 ACCOUNT_DATA = "account_data"
 TO_DEVICE = "to_device"
-SYNC_STREAMS = (EVENTS, ACCOUNT_DATA, TO_DEVICE)
+PUSH_RULES = "push_rules"
+SYNC_STREAMS = (EVENTS, ACCOUNT_DATA, TO_DEVICE, PUSH_RULES)
+PUSH_RULES_TYPE = "m.push_rules"
 MAX_TO_DEVICE = 100
 """To-device messages per response, as Synapse sends; the token then stops after the last one sent."""
 
@@ -80,6 +82,7 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
         ranges = {stream: Range(request.since.stream(stream) if request.since else None, until.stream(stream))
                   for stream in SYNC_STREAMS}
         global_data, room_data = _account_data(reader, ranges[ACCOUNT_DATA])
+        global_data += _push_rules(reader, ranges[PUSH_RULES])
         rooms = _rooms(reader, request, ranges[EVENTS], room_data)
         to_device, to_device_until = _to_device(reader, ranges[TO_DEVICE])
     next_batch = SyncToken.of({**dict(until.streams), TO_DEVICE: to_device_until})
@@ -142,6 +145,18 @@ def _account_data(reader: SyncReader, span: Range) -> tuple[list[dict[str, Any]]
     if global_filter.limit is not None:
         global_events = global_events[-global_filter.limit:]
     return global_events, by_room
+
+
+def _push_rules(reader: SyncReader, span: Range) -> list[dict[str, Any]]:
+    """``m.push_rules`` with the user's whole ruleset (spec: "Push Rules: Events"), in the global account data of
+    an initial sync and of any sync whose range holds a change to the user's rules, as Synapse sends it."""
+    if span.since is not None and (span.since.covers(span.until) or not reader.deps.stores.push_rules.has_changed(
+            reader.conn, reader.user_id, span.since, span.until)):
+        return []
+    if not reader.filter.account_data.matches(PUSH_RULES_TYPE, reader.user_id, {}):
+        return []
+    ruleset = reader.deps.push_rules.ruleset(reader.conn, reader.user_id)
+    return [{"type": PUSH_RULES_TYPE, "content": {"global": ruleset.to_client()}}]
 
 
 def _rooms(reader: SyncReader, request: SyncRequest, span: Range,
