@@ -452,3 +452,22 @@ push_rules_changes = Table(
     Column("stream_id", BigInteger, nullable=False),
     Column("instance_name", Text, nullable=False),
 )
+
+# What the events writer's push rule evaluation decided, per local recipient and event: only rows that notify or
+# highlight. /sync counts a room's unread notifications from them (those above the user's read position), per
+# thread (``thread_id``: the m.thread root, or "main"); ``actions`` (JSON) is what a pusher sends on.
+event_push_actions = Table(
+    "event_push_actions",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("room_id", Text, nullable=False),
+    Column("stream_ordering", BigInteger, nullable=False),
+    Column("instance_name", Text, nullable=False),
+    Column("thread_id", Text, nullable=False),
+    Column("notify", Boolean, nullable=False),
+    Column("highlight", Boolean, nullable=False),
+    Column("actions", Text, nullable=False),
+    PrimaryKeyConstraint("user_id", "event_id"),
+    Index(None, "user_id", "room_id", "stream_ordering"),
+)

@@ -160,7 +160,7 @@ class Glob:
         return position
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def compile_glob(pattern: str, *, words: bool = False) -> Glob:
     """``words``: match any substring that starts and ends at a word boundary (the ``content.body`` rule)."""
     pieces = re.split(r"\*+", pattern)
@@ -269,14 +269,21 @@ class NeverMatches(Condition):
         return False
 
 
-def holds(condition: Condition, event: EventView, user_id: str) -> bool:
-    if condition.per_user:
-        return condition.matches(event, user_id)
-    key = id(condition)
-    found = event.memo.get(key)
-    if found is None:
-        found = event.memo[key] = condition.matches(event, user_id)
-    return found
+def all_hold(conditions: tuple[Condition, ...], event: EventView, user_id: str) -> bool:
+    """Whether every condition holds, each recipient-independent one matched at most once per event (the hot
+    loop of the events writer: written out rather than with ``all()``)."""
+    memo = event.memo
+    for condition in conditions:
+        if condition.per_user:
+            if not condition.matches(event, user_id):
+                return False
+            continue
+        found = memo.get(id(condition))
+        if found is None:
+            found = memo[id(condition)] = condition.matches(event, user_id)
+        if not found:
+            return False
+    return True
 
 
 def event_match(key: str, pattern: str) -> EventMatch:
@@ -284,11 +291,35 @@ def event_match(key: str, pattern: str) -> EventMatch:
 
 
 def parse_condition(raw: Mapping[str, Any]) -> Condition:
-    """A stored or predefined condition, leniently: whatever cannot be used never matches."""
+    """A stored or predefined condition, leniently: whatever cannot be used never matches.
+
+    Equal conditions parse to the same object (for every user that has them), so an event's memo of a
+    condition's outcome serves all of those users.
+    """
+    # The type is part of the key: True == 1 in Python, but not in a condition.
+    key = tuple((name, type(value), value) for name, value in sorted(raw.items()))
+    try:
+        return _shared_condition(key)
+    except TypeError:  # an unhashable value, which no condition accepts (a list, an object): uncached
+        return _parse_leniently(raw)
+
+
+@lru_cache(maxsize=65536)
+def _shared_condition(key: tuple[tuple[str, type, Any], ...]) -> Condition:
+    return _parse_leniently({name: value for name, _, value in key})
+
+
+def _parse_leniently(raw: Mapping[str, Any]) -> Condition:
     try:
         return _parse(raw)
     except (BadJson, InvalidParam):
         return NeverMatches()
+
+
+@lru_cache(maxsize=65536)
+def property_is(key: str, value: str) -> EventPropertyIs:
+    """The implied condition of a room (``room_id``) or sender (``sender``) rule, shared like the others."""
+    return EventPropertyIs(property_path(key), value)
 
 
 def check_condition(raw: object, index: int) -> None:

@@ -23,12 +23,12 @@ from protocol.identifiers import is_valid_user_id
 from protocol.push_conditions import (
     Condition,
     ContainsDisplayName,
-    EventPropertyIs,
     EventView,
+    all_hold,
     check_condition,
     event_match,
-    holds,
     parse_condition,
+    property_is,
 )
 
 KINDS = ("override", "content", "room", "sender", "underride")
@@ -139,9 +139,9 @@ class PushRule:
 
     def _matchers(self) -> list[Condition]:
         if self.kind == "room":
-            return [EventPropertyIs(("room_id",), self.rule_id)]
+            return [property_is("room_id", self.rule_id)]
         if self.kind == "sender":
-            return [EventPropertyIs(("sender",), self.rule_id)]
+            return [property_is("sender", self.rule_id)]
         if self.kind == "content":
             return [event_match("content.body", self.pattern or "")]
         return [parse_condition(condition) for condition in self.conditions or ()]
@@ -249,7 +249,7 @@ def _changed(rule: PushRule, change: DefaultRuleChange | None) -> PushRule:
 def evaluate(ruleset: Ruleset, event: EventView, user_id: str) -> Outcome | None:
     """The outcome of the first enabled rule all of whose conditions hold, or None when no rule matches."""
     for rule in ruleset.active:
-        if all(holds(matcher, event, user_id) for matcher in rule.matchers):
+        if all_hold(rule.matchers, event, user_id):
             return rule.outcome
     return None
 

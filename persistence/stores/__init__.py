@@ -15,6 +15,7 @@ from persistence.stores.events import EventStore
 from persistence.stores.filters import FilterStore
 from persistence.stores.outbox import OutboxStore
 from persistence.stores.profiles import ProfileStore
+from persistence.stores.push_actions import PushActionsStore
 from persistence.stores.push_rules import PushRulesStore
 from persistence.stores.registration_tokens import RegistrationTokenStore
 from persistence.stores.relations import RelationStore
@@ -54,3 +55,4 @@ class Stores:
     account_data: AccountDataStore = field(default_factory=AccountDataStore)
     device_inbox: DeviceInboxStore = field(default_factory=DeviceInboxStore)
     push_rules: PushRulesStore = field(default_factory=PushRulesStore)
+    push_actions: PushActionsStore = field(default_factory=PushActionsStore)

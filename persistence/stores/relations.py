@@ -51,6 +51,11 @@ class RelationStore:
     def insert_relation(self, conn: Connection, room_id: str, relation: Relation) -> None:
         conn.execute(insert(event_relations).values(room_id=room_id, **relation.__dict__))
 
+    def get_thread_root(self, conn: Connection, event_id: str) -> str | None:
+        """The root of the thread ``event_id`` replies in (its own ``m.thread`` relation), if any."""
+        return conn.execute(select(event_relations.c.relates_to_id).where(
+            event_relations.c.event_id == event_id, event_relations.c.relation_type == THREAD)).scalar_one_or_none()
+
     def list_children_ids(self, conn: Connection, parent_ids: Collection[str]) -> list[str]:
         """Ids of the events relating directly to any of ``parent_ids`` (of any relation type)."""
         if not parent_ids:

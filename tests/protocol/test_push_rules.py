@@ -166,6 +166,15 @@ def test_contains_display_name_is_literal_and_word_bounded() -> None:
     assert not _matches(condition, _event(content={"body": "hi alice"}), Room())
 
 
+def test_equal_conditions_are_one_object_so_an_events_memo_serves_every_user() -> None:
+    first = parse_condition({"kind": "event_match", "key": "type", "pattern": "m.room.message"})
+    assert first is parse_condition({"pattern": "m.room.message", "key": "type", "kind": "event_match"})
+    assert effective_ruleset(ALICE, []).find("underride", ".m.rule.message").matchers == (  # type: ignore[union-attr]
+        effective_ruleset(BOB, []).find("underride", ".m.rule.message").matchers)  # type: ignore[union-attr]
+    assert parse_condition({"kind": "event_property_is", "key": "k", "value": True}) is not parse_condition(
+        {"kind": "event_property_is", "key": "k", "value": 1})
+
+
 def test_unknown_or_incomplete_conditions_never_match() -> None:
     assert not _matches({"kind": "org.example.future"}, _event())
     assert not _matches({"kind": "event_match", "key": "type"}, _event())

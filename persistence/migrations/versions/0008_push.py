@@ -1,4 +1,5 @@
-"""Push: each user's push rules, their changes to the server-default rules, and the push_rules stream.
+"""Push: each user's push rules, their changes to the server-default rules, the push_rules stream, and the push
+actions the events writer records per recipient and event.
 
 Revision ID: 0008
 Revises: 0006
@@ -42,9 +43,25 @@ def upgrade() -> None:
         sa.Column("instance_name", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("user_id", name="pk_push_rules_changes"),
     )
+    op.create_table(
+        "event_push_actions",
+        sa.Column("user_id", sa.Text(), nullable=False),
+        sa.Column("event_id", sa.Text(), nullable=False),
+        sa.Column("room_id", sa.Text(), nullable=False),
+        sa.Column("stream_ordering", sa.BigInteger(), nullable=False),
+        sa.Column("instance_name", sa.Text(), nullable=False),
+        sa.Column("thread_id", sa.Text(), nullable=False),
+        sa.Column("notify", sa.Boolean(), nullable=False),
+        sa.Column("highlight", sa.Boolean(), nullable=False),
+        sa.Column("actions", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("user_id", "event_id", name="pk_event_push_actions"),
+    )
+    op.create_index("ix_event_push_actions_user_id_room_id_stream_ordering", "event_push_actions",
+                    ["user_id", "room_id", "stream_ordering"])
 
 
 def downgrade() -> None:
+    op.drop_table("event_push_actions")
     op.drop_table("push_rules_changes")
     op.drop_table("push_rule_defaults")
     op.drop_table("push_rules")
