@@ -202,6 +202,8 @@ events = Table(
     Index(None, "room_id", "origin_server_ts"),
     # /sync finds a user's membership changes since a token by (state_key, stream_ordering).
     Index(None, "state_key", "stream_ordering"),
+    # /sync reads where a user last spoke in each room (what they have read up to, until receipts say more).
+    Index(None, "sender", "room_id", "stream_ordering"),
 )
 
 event_edges = Table(

@@ -21,14 +21,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from persistence.stores.push_actions import PushAction
+from persistence.stores.push_actions import MAIN_THREAD, PushAction
 from protocol.auth import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels, power_levels_from_state
 from protocol.events.model import Event, StateKey
 from protocol.push_conditions import EventView
 from protocol.push_rules import evaluate
 from tasks.context import TaskContext
 
-MAIN_THREAD = "main"
 THREAD = "m.thread"
 
 

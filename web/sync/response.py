@@ -17,6 +17,7 @@ from protocol.sync_tokens import SyncToken, WriterPositions
 from protocol.tokens import START, RoomPosition
 from tasks import api as tasks_api
 from web.deps import Deps
+from web.sync.notifications import unread_sections
 from web.sync.rooms import (
     SyncReader,
     mentions_members,
@@ -197,6 +198,8 @@ def _rooms(reader: SyncReader, request: SyncRequest, span: Range,
         elif membership in ("leave", "ban") and (since is not None or room_filter.include_leave):
             full = since is None or not _joined_at(reader, room_id, since)
             sections["leave"][room_id] = _left(reader, room_id, None if full else since, until, member, full=full)
+    for room_id, counts in unread_sections(reader, list(sections["join"]), until).items():
+        sections["join"][room_id].update(counts)
     return sections
 
 

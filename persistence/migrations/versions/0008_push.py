@@ -1,5 +1,5 @@
 """Push: each user's push rules, their changes to the server-default rules, the push_rules stream, and the push
-actions the events writer records per recipient and event.
+actions the events writer records per recipient and event; an index for where each user last spoke in a room.
 
 Revision ID: 0008
 Revises: 0006
@@ -58,9 +58,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_event_push_actions_user_id_room_id_stream_ordering", "event_push_actions",
                     ["user_id", "room_id", "stream_ordering"])
+    op.create_index("ix_events_sender_room_id_stream_ordering", "events", ["sender", "room_id", "stream_ordering"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_events_sender_room_id_stream_ordering", table_name="events")
     op.drop_table("event_push_actions")
     op.drop_table("push_rules_changes")
     op.drop_table("push_rule_defaults")
