@@ -22,17 +22,16 @@ from typing import Any
 from sqlalchemy import Connection
 
 from persistence.stores.push_actions import MAIN_THREAD, PushAction
+from persistence.stores.relations import THREAD
 from protocol.auth import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels, power_levels_from_state
 from protocol.events.model import Event, StateKey
 from protocol.push_conditions import EventView
 from protocol.push_rules import evaluate
 from tasks.context import TaskContext
 
-THREAD = "m.thread"
 
-
-class RoomFacts:
-    """What conditions read of the room, each part read once per event, and only when first asked."""
+class LazyRoomFacts:
+    """The ``RoomFacts`` port of protocol/push_conditions.py: each part read once per event, when first asked."""
 
     def __init__(self, context: TaskContext, conn: Connection, room_id: str, sender: str, member_count: int,
                  named: Iterable[str]) -> None:
@@ -100,7 +99,7 @@ def record_push_actions(context: TaskContext, conn: Connection, room_id: str, ev
     if not recipients:
         return 0
     rulesets = context.push_rules.rulesets(conn, recipients)
-    room = RoomFacts(context, conn, room_id, event.sender, member_count,
+    room = LazyRoomFacts(context, conn, room_id, event.sender, member_count,
                      (user for user, ruleset in rulesets.items() if ruleset.uses_display_name))
     view = EventView({**event.pdu, "event_id": event.event_id, "room_id": room_id}, room)
     actions = []
