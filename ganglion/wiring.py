@@ -14,6 +14,7 @@ from celery import Celery
 from config import HomeserverConfig
 from persistence.database import Database
 from persistence.doorbell import Doorbell, LocalDoorbell, RedisDoorbell
+from persistence.push_rules_cache import PushRulesCache
 from persistence.ratelimit import MemoryBuckets, RedisBuckets
 from persistence.signing_key import load_signing_key
 from persistence.stores import Stores
@@ -50,9 +51,11 @@ def build_monolith(config: HomeserverConfig, clock: Clock | None = None) -> Mono
     holder: list[TaskContext] = []
     dispatcher = InlineDispatcher(catalogue(), lambda: holder[0])
     signing_key = load_signing_key(config.signing_key_path)
-    context = TaskContext(config, database, stores, doorbell, clock, dispatcher, signing_key)
+    push_rules = PushRulesCache(stores.push_rules)  # one process: the writer and the views share it
+    context = TaskContext(config, database, stores, doorbell, clock, dispatcher, signing_key, push_rules)
     holder.append(context)
-    deps = Deps(config, database, stores, dispatcher, doorbell, clock, MemoryBuckets(), TokenCache(), signing_key)
+    deps = Deps(config, database, stores, dispatcher, doorbell, clock, MemoryBuckets(), TokenCache(), signing_key,
+                push_rules=push_rules)
     return Monolith(deps, context)
 
 
@@ -76,6 +79,7 @@ def build_task_worker(config: HomeserverConfig, clock: Clock | None = None) -> t
     dispatcher = CeleryDispatcher(celery, tasks, config.routing, secret)
     context = TaskContext(config, Database(config.database), Stores(), redis_doorbell(config), clock, dispatcher,
                           load_signing_key(config.signing_key_path))
+    context.doorbell.listen(context.push_rules.on_ring)
     bind_tasks(celery, tasks, context, secret)
     start_stream_writers(context)
     return celery, context

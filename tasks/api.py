@@ -23,6 +23,10 @@ SET_FULLY_READ = "account_data.set_fully_read"
 SET_PRESENCE = "presence.set"
 RECORD_SYNC = "presence.record_sync"
 PRESENCE_TIMEOUT_SECONDS = 5.0
+PUT_PUSH_RULE = "push_rules.put"
+DELETE_PUSH_RULE = "push_rules.delete"
+SET_PUSH_RULE_ENABLED = "push_rules.set_enabled"
+SET_PUSH_RULE_ACTIONS = "push_rules.set_actions"
 EVENT_TIMEOUT_SECONDS = 30.0
 
 
@@ -132,3 +136,26 @@ def record_sync(dispatcher: Dispatcher, *, user_id: str, presence: str, wait_ms:
     so the sync's own response already shows the change. Bounded briefly: a sync does not wait long for it."""
     dispatcher.call(RECORD_SYNC, timeout=PRESENCE_TIMEOUT_SECONDS, user_id=user_id, presence=presence,
                     wait_ms=wait_ms)
+
+
+def put_push_rule(dispatcher: Dispatcher, *, user_id: str, kind: str, rule_id: str, actions: list[Any],
+                  conditions: list[dict[str, Any]] | None, pattern: str | None, before: str | None,
+                  after: str | None) -> None:
+    """Have the user's push_rules writer create or replace a rule; returns once committed."""
+    dispatcher.call(PUT_PUSH_RULE, timeout=EVENT_TIMEOUT_SECONDS, user_id=user_id, kind=kind, rule_id=rule_id,
+                    actions=actions, conditions=conditions, pattern=pattern, before=before, after=after)
+
+
+def delete_push_rule(dispatcher: Dispatcher, *, user_id: str, kind: str, rule_id: str) -> None:
+    dispatcher.call(DELETE_PUSH_RULE, timeout=EVENT_TIMEOUT_SECONDS, user_id=user_id, kind=kind, rule_id=rule_id)
+
+
+def set_push_rule_enabled(dispatcher: Dispatcher, *, user_id: str, kind: str, rule_id: str, enabled: bool) -> None:
+    dispatcher.call(SET_PUSH_RULE_ENABLED, timeout=EVENT_TIMEOUT_SECONDS, user_id=user_id, kind=kind,
+                    rule_id=rule_id, enabled=enabled)
+
+
+def set_push_rule_actions(dispatcher: Dispatcher, *, user_id: str, kind: str, rule_id: str,
+                          actions: list[Any]) -> None:
+    dispatcher.call(SET_PUSH_RULE_ACTIONS, timeout=EVENT_TIMEOUT_SECONDS, user_id=user_id, kind=kind,
+                    rule_id=rule_id, actions=actions)

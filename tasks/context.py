@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from config import HomeserverConfig
 from persistence.database import Database
 from persistence.doorbell import Doorbell
+from persistence.push_rules_cache import PushRulesCache
 from persistence.stores import Stores
 from protocol.clock import Clock
 from protocol.signing import SigningKey
@@ -23,6 +24,8 @@ class TaskContext:
     dispatcher: Dispatcher
     """For follow-up pokes only: a task never waits on another task."""
     signing_key: SigningKey
+    push_rules: PushRulesCache = field(default_factory=PushRulesCache)
+    """Users' effective push rulesets, which the events writer evaluates for every member of a room."""
 
     @property
     def instance_name(self) -> str:

@@ -4,7 +4,8 @@ Sharded by room id (``stream_writers.events``). Everything for one event happens
 room's lock: the client's transaction id is checked again (a retried send returns the first event), the event is
 built on the room's forward extremities with auth events chosen from the current state, checked by the room
 version's authorization rules, hashed and signed, and stored together with its DAG edges, its state group, the
-new current state and the writer's stream position. The doorbell rings after the commit.
+new current state, the push actions of its recipients (``tasks/push_actions.py``) and the writer's stream
+position. The doorbell rings after the commit.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomIdFormat
 from protocol.search import searchable_text
 from tasks.api import CREATE_EVENT, CREATE_ROOM
 from tasks.context import TaskContext
+from tasks.push_actions import record_push_actions
 from tasks.registry import TaskSpec
 
 STREAM = "events"
@@ -96,6 +98,7 @@ def _store(context: TaskContext, conn: Connection, room_id: str, event: Event, e
     stores.state.insert_event_state_group(conn, event.event_id, group)
     stores.events.replace_forward_extremities(conn, room_id, extremities, event.event_id)
     _record_derived(context, conn, room_id, event, stream_ordering)
+    record_push_actions(context, conn, room_id, event, stream_ordering)
     stores.stream_ids.advance_position(conn, STREAM, context.instance_name, stream_ordering)
     return Appended(event, stream_ordering)
 

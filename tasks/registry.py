@@ -31,6 +31,7 @@ def catalogue() -> dict[str, TaskSpec]:
         events,
         member_profiles,
         presence,
+        push_rules,
         receipts,
         to_device,
         typing_notifications,
@@ -39,5 +40,5 @@ def catalogue() -> dict[str, TaskSpec]:
 
     specs = (*device_lists.TASKS, *user_directory.TASKS, *background.TASKS, *events.TASKS, *account_data.TASKS,
              *to_device.TASKS, *member_profiles.TASKS, *typing_notifications.TASKS, *receipts.TASKS,
-             *presence.TASKS)
+             *presence.TASKS, *push_rules.TASKS)
     return {spec.name: spec for spec in specs}

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from config import parse_config
 from config.database import DatabaseConfig
@@ -128,9 +129,18 @@ def _wait_for_worker(config_path: Path, process: subprocess.Popen[bytes], log_pa
 
 
 def _reset_postgres(database: Database) -> None:
+    """Empty every table for the next test. A task the previous test poked may still be running in the shared
+    Celery worker; if its locks and the TRUNCATE's deadlock, PostgreSQL aborts one of them: try again."""
     tables = ", ".join(table.name for table in metadata.sorted_tables if table.name != "stream_counters")
-    with database.write() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    for attempt in range(5):
+        try:
+            with database.write() as conn:
+                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError as error:
+            if "deadlock detected" not in str(error) or attempt == 4:
+                raise
+            time.sleep(0.1)
 
 
 HomeserverFactory = Callable[..., HomeserverUnderTest]

@@ -42,6 +42,7 @@ def create_app(config: HomeserverConfig, deps: Deps) -> Flask:
     app.register_blueprint(create_keys_blueprint())
     deps.doorbell.listen(deps.token_cache.on_ring)
     deps.doorbell.listen(deps.notifier.on_ring)
+    deps.doorbell.listen(deps.push_rules.on_ring)
     if not deps.doorbell.wait_subscribed(DOORBELL_WAIT_SECONDS):
         logger.warning("replication doorbell not subscribed yet: early long-polls may wake late")
     return app

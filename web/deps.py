@@ -9,6 +9,7 @@ from flask import current_app
 from config import HomeserverConfig
 from persistence.database import Database
 from persistence.doorbell import Doorbell
+from persistence.push_rules_cache import PushRulesCache
 from persistence.ratelimit import Buckets
 from persistence.stores import Stores
 from protocol.clock import Clock
@@ -34,6 +35,8 @@ class Deps:
     last_seen: LastSeenRecorder = field(default_factory=LastSeenRecorder)
     notifier: SyncNotifier = field(default_factory=SyncNotifier)
     """This process's waiting ``/sync`` requests, woken by the doorbell."""
+    push_rules: PushRulesCache = field(default_factory=PushRulesCache)
+    """Users' effective push rulesets (shared with the task context in the monolith)."""
 
 
 _KEY = "ganglion.deps"

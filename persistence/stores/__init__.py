@@ -17,6 +17,8 @@ from persistence.stores.forgotten_rooms import ForgottenRoomStore
 from persistence.stores.outbox import OutboxStore
 from persistence.stores.presence import PresenceStore
 from persistence.stores.profiles import ProfileStore
+from persistence.stores.push_actions import PushActionsStore
+from persistence.stores.push_rules import PushRulesStore
 from persistence.stores.receipts import ReceiptStore
 from persistence.stores.registration_tokens import RegistrationTokenStore
 from persistence.stores.relations import RelationStore
@@ -60,3 +62,5 @@ class Stores:
     typing: TypingStore = field(default_factory=TypingStore)
     receipts: ReceiptStore = field(default_factory=ReceiptStore)
     presence: PresenceStore = field(default_factory=PresenceStore)
+    push_rules: PushRulesStore = field(default_factory=PushRulesStore)
+    push_actions: PushActionsStore = field(default_factory=PushActionsStore)

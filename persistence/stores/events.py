@@ -234,6 +234,21 @@ class EventStore:
                 up_to(events.c.instance_name, events.c.stream_ordering, until))
             .order_by(events.c.stream_ordering.desc()).limit(1)).scalar_one_or_none()
 
+    def list_latest_sent(self, conn: Connection, sender: str, room_ids: Iterable[str],
+                         until: WriterPositions) -> dict[str, int]:
+        """room id -> stream ordering of the last event ``sender`` sent there at or before ``until``, for the
+        rooms where they sent any (one query per 500 rooms, each served by the (sender, room, stream) index)."""
+        wanted = sorted(set(room_ids))
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), 500):
+            rows = conn.execute(
+                select(events.c.room_id, func.max(events.c.stream_ordering))
+                .where(events.c.sender == sender, events.c.room_id.in_(wanted[start:start + 500]),
+                       up_to(events.c.instance_name, events.c.stream_ordering, until))
+                .group_by(events.c.room_id))
+            found.update({room_id: int(position) for room_id, position in rows})
+        return found
+
     def list_txn_ids(self, conn: Connection, user_id: str, device_id: str,
                      event_ids: Iterable[str]) -> dict[str, str]:
         """event id -> the client transaction id ``device_id`` sent it with, for those of ``event_ids`` it sent."""

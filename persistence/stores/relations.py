@@ -102,6 +102,11 @@ class RelationStore:
             event_relations.c.relates_to_id == event_id, event_relations.c.relation_type == THREAD).limit(1)).first()
         return found is not None
 
+    def get_thread_root(self, conn: Connection, event_id: str) -> str | None:
+        """The root of the thread ``event_id`` replies in (its own ``m.thread`` relation), if any."""
+        return conn.execute(select(event_relations.c.relates_to_id).where(
+            event_relations.c.event_id == event_id, event_relations.c.relation_type == THREAD)).scalar_one_or_none()
+
     def list_children_ids(self, conn: Connection, parent_ids: Collection[str]) -> list[str]:
         """Ids of the events relating directly to any of ``parent_ids`` (of any relation type)."""
         if not parent_ids:

@@ -99,18 +99,19 @@ def test_concurrent_senders_keep_order_and_linear_rooms_across_two_writers(serve
 READERS = 3
 
 
-def _read_until(base_url: str, token: str, done: threading.Event, seen: list[tuple[str, str]],
-                limited: list[bool]) -> None:
+def _read_until(base_url: str, token: str, ready: threading.Barrier, done: threading.Event,
+                seen: list[tuple[str, str]], limited: list[bool]) -> None:
     """One client's sync loop: incremental syncs from its own tokens until the senders are done and a last
     sync brings nothing new; records (room, event id) of every message in the order they arrived."""
-    lazy_filter = json.dumps({"room": {"timeline": {"limit": 1000}}})
+    wide_filter = json.dumps({"room": {"timeline": {"limit": 1000}}})
     with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
-        since = client.get("/_matrix/client/v3/sync", params={"filter": lazy_filter}).json()["next_batch"]
+        since = client.get("/_matrix/client/v3/sync", params={"filter": wide_filter}).json()["next_batch"]
+        ready.wait(timeout=60)  # every reader holds its first token before the first message is sent
         quiet_after_done = False
         while not quiet_after_done:
             finished = done.is_set()
             body = client.get("/_matrix/client/v3/sync", params={
-                "since": since, "timeout": 0 if finished else 500, "filter": lazy_filter}).json()
+                "since": since, "timeout": 0 if finished else 500, "filter": wide_filter}).json()
             new = [(room, event["event_id"]) for room, section in body["rooms"]["join"].items()
                    for event in section["timeline"]["events"] if event["type"] == "m.room.message"]
             limited.extend(section["timeline"]["limited"] for section in body["rooms"]["join"].values())
@@ -137,12 +138,14 @@ def test_incremental_syncs_see_every_event_once_in_order_while_two_writers_commi
                                    headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
     done = threading.Event()
+    ready = threading.Barrier(READERS + 1)
     seen: list[list[tuple[str, str]]] = [[] for _ in readers]
     limited: list[bool] = []
-    reading = [threading.Thread(target=_read_until, args=(server.base_url, token, done, seen[i], limited))
+    reading = [threading.Thread(target=_read_until, args=(server.base_url, token, ready, done, seen[i], limited))
                for i, token in enumerate(readers)]
     for thread in reading:
         thread.start()
+    ready.wait(timeout=60)
     with ThreadPoolExecutor(USERS) as pool:
         list(pool.map(lambda i: _send_all(server.base_url, tokens[i], shared, i), range(USERS)))
     done.set()

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 SHARED_SECRET = "test-shared-secret"
 BAD_JSON = frozenset({"M_BAD_JSON"})
 MISSING = frozenset({"M_MISSING_PARAM"})
+INVALID_PARAM = frozenset({"M_INVALID_PARAM"})
+NOT_FOUND = frozenset({"M_NOT_FOUND"})
 
 
 # --- what the spec says about each endpoint ------------------------------------------------------------------------
@@ -334,6 +336,31 @@ ENDPOINTS: dict[str, Endpoint] = {
         lambda walker: {"presence": "online", "status_msg": "walking"}, {"presence": "string", "status_msg": "string"},
         required=("presence",), invalid=(Invalid("presence", "busy", 400, frozenset({"M_INVALID_PARAM"})),)),)),
     "client.get_presence": Endpoint(auth=True),
+    # pushrules.yaml. "actions" is a list of strings and {"set_tweak": ...} objects; the walk's "strings" spoils
+    # it the right ways (not a list, numbers, lists, a NUL). The walk's rule (override/walkrule) does not exist.
+    "client.get_push_rules": Endpoint(auth=True),
+    "client.get_push_rules_global": Endpoint(auth=True),
+    "client.get_push_rule": Endpoint(auth=True),
+    "client.set_push_rule": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"actions": ["notify", {"set_tweak": "sound", "value": "default"}], "pattern": "walk",
+                        "conditions": [{"kind": "event_match", "key": "content.body", "pattern": "walk"}]},
+        {"actions": "strings", "pattern": "string"}, required=("actions",),
+        invalid=(Invalid("actions", ["ring"], 400, INVALID_PARAM),
+                 Invalid("actions", [{"value": "default"}], 400, BAD_JSON),
+                 Invalid("conditions", "everything", 400, BAD_JSON),
+                 Invalid("conditions", [{"key": "type", "pattern": "x"}], 400, BAD_JSON),
+                 Invalid("conditions", [{"kind": "event_match", "key": "type"}], 400, BAD_JSON),
+                 Invalid("conditions", [{"kind": "room_member_count", "is": "many"}], 400, INVALID_PARAM),
+                 Invalid("conditions", [{"kind": "event_property_is", "key": "k", "value": {}}], 400, BAD_JSON))),)),
+    "client.delete_push_rule": Endpoint(auth=True),
+    "client.is_push_rule_enabled": Endpoint(auth=True),
+    "client.set_push_rule_enabled": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"enabled": False}, {"enabled": "boolean"}, required=("enabled",),
+        invalid=(Invalid("enabled", True, 404, NOT_FOUND),)),)),
+    "client.get_push_rule_actions": Endpoint(auth=True),
+    "client.set_push_rule_actions": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"actions": ["notify"]}, {"actions": "strings"}, required=("actions",),
+        invalid=(Invalid("actions", ["ring"], 400, INVALID_PARAM), Invalid("actions", [], 404, NOT_FOUND))),)),
     "wellknown.get_wellknown_client": Endpoint(auth=False),
     "wellknown.get_wellknown_server": Endpoint(auth=False),
     "admin.get_nonce": Endpoint(auth=False),
@@ -356,8 +383,9 @@ def path_values(walker: Walker) -> dict[str, str]:
     return {"user_id": walker.user_id, "device_id": walker.spare_device_id, "field": "displayname",
             "room_id": "!nowhere:test.local", "event_type": "m.room.message", "txn_id": "walk1", "state_key": "",
             "event_id": "$nowhere", "rel_type": "m.annotation", "key_id": "ed25519:walk",
-            "room_alias": "#nowhere:test.local", "filter_id": "0", "tag": "u.walk", "receipt_type": "m.read"}
+            "room_alias": "#nowhere:test.local", "filter_id": "0", "tag": "u.walk", "receipt_type": "m.read",
+            "kind": "override", "rule_id": "walkrule"}
 
 
 PATH_VARIABLES = {"user_id", "device_id", "field", "room_id", "event_type", "txn_id", "state_key", "event_id",
-                  "rel_type", "key_id", "room_alias", "filter_id", "tag", "receipt_type"}
+                  "rel_type", "key_id", "room_alias", "filter_id", "tag", "receipt_type", "kind", "rule_id"}

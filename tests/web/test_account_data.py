@@ -77,7 +77,8 @@ def test_sync_sends_account_data_once_then_only_changes(homeserver: HomeserverUn
     homeserver.put(_path(ALICE, "account_data/org.example.a"), token=alice, json={"n": 1})
     homeserver.put(_path(ALICE, "account_data/org.example.b"), token=alice, json={"n": 1})
     first = _sync(homeserver, alice)
-    assert {event["type"] for event in first["account_data"]["events"]} == {"org.example.a", "org.example.b"}
+    assert {event["type"] for event in first["account_data"]["events"]} == {
+        "org.example.a", "org.example.b", "m.push_rules"}, "an initial sync also carries the push rules"
     assert _sync(homeserver, alice, first["next_batch"])["account_data"]["events"] == []
     homeserver.put(_path(ALICE, "account_data/org.example.b"), token=alice, json={"n": 2})
     homeserver.put(_path(ALICE, f"rooms/{room_id}/account_data/org.example.c"), token=alice, json={"n": 3})
@@ -86,7 +87,7 @@ def test_sync_sends_account_data_once_then_only_changes(homeserver: HomeserverUn
     room = later["rooms"]["join"][room_id]
     assert room["account_data"]["events"] == [{"type": "org.example.c", "content": {"n": 3}}]
     assert room["timeline"]["events"] == [], "only account data changed in the room"
-    filtered = _sync(homeserver, alice, filter={"account_data": {"not_types": ["org.example.a"]}})
+    filtered = _sync(homeserver, alice, filter={"account_data": {"not_types": ["org.example.a", "m.push_rules"]}})
     assert {event["type"] for event in filtered["account_data"]["events"]} == {"org.example.b"}
 
 

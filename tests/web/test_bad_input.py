@@ -343,12 +343,13 @@ def test_missing_unknown_or_malformed_tokens_are_rejected(
 
 
 # Path variables any string is a fine value of, where the rest of the path names something that exists: a
-# user's own account data type or room tag, a to-device message type or transaction id. The walk's "unknown"
-# value is then a legitimate name, not garbage.
+# user's own account data type or room tag, a to-device message type or transaction id, a new push rule's id.
+# The walk's "unknown" value is then a legitimate name, not garbage.
 FREE_FORM_VARIABLES = {("client.set_account_data", "event_type"), ("client.get_account_data", "event_type"),
                        ("client.set_room_account_data", "event_type"), ("client.get_room_account_data", "event_type"),
                        ("client.delete_room_tag", "tag"), ("client.set_room_tag", "tag"),
-                       ("client.send_to_device", "event_type"), ("client.send_to_device", "txn_id")}
+                       ("client.send_to_device", "event_type"), ("client.send_to_device", "txn_id"),
+                       ("client.set_push_rule", "rule_id")}
 GARBAGE_SEGMENTS = {
     "NUL": "%00",
     "invalid UTF-8": "%FF%FE",

@@ -19,6 +19,7 @@ def create_client_blueprint() -> Blueprint:
         messages,
         presence,
         profile,
+        push_rules,
         read_markers,
         receipts,
         register,
@@ -39,6 +40,6 @@ def create_client_blueprint() -> Blueprint:
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
                    relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync,
                    account_data, to_device, user_directory, legacy_sync, typing_notifications, receipts,
-                   read_markers, presence):
+                   read_markers, presence, push_rules):
         module.register_routes(blueprint)
     return blueprint

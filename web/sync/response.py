@@ -19,6 +19,7 @@ from tasks import api as tasks_api
 from web.deps import Deps
 from web.sync.device_lists import device_list_changes
 from web.sync.ephemeral import RoomEphemeral
+from web.sync.notifications import unread_sections
 from web.sync.presence import presence_events
 from web.sync.rooms import (
     Range,
@@ -40,7 +41,9 @@ DEVICE_LISTS = "device_lists"
 TYPING = "typing"
 RECEIPTS = "receipts"
 PRESENCE = "presence"
-SYNC_STREAMS = (EVENTS, ACCOUNT_DATA, TO_DEVICE, DEVICE_LISTS, TYPING, RECEIPTS, PRESENCE)
+PUSH_RULES = "push_rules"
+SYNC_STREAMS = (EVENTS, ACCOUNT_DATA, TO_DEVICE, DEVICE_LISTS, TYPING, RECEIPTS, PRESENCE, PUSH_RULES)
+PUSH_RULES_TYPE = "m.push_rules"
 MAX_TO_DEVICE = 100
 """To-device messages per response, as Synapse sends; the token then stops after the last one sent."""
 
@@ -80,6 +83,7 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
         ranges = {stream: Range(request.since.stream(stream) if request.since else None, until.stream(stream))
                   for stream in SYNC_STREAMS}
         global_data, room_data = _account_data(reader, ranges[ACCOUNT_DATA])
+        global_data += _push_rules(reader, ranges[PUSH_RULES])
         joined = deps.stores.state.list_rooms_with_membership(conn, request.user_id, "join")
         ephemeral = RoomEphemeral(reader, joined, ranges[TYPING], ranges[RECEIPTS])
         rooms, fresh_joins = _rooms(reader, request, ranges[EVENTS], room_data, ephemeral)
@@ -152,6 +156,18 @@ def _account_data(reader: SyncReader, span: Range) -> tuple[list[dict[str, Any]]
     return global_events, by_room
 
 
+def _push_rules(reader: SyncReader, span: Range) -> list[dict[str, Any]]:
+    """``m.push_rules`` with the user's whole ruleset (spec: "Push Rules: Events"), in the global account data of
+    an initial sync and of any sync whose range holds a change to the user's rules, as Synapse sends it."""
+    if span.since is not None and (span.since.covers(span.until) or not reader.deps.stores.push_rules.has_changed(
+            reader.conn, reader.user_id, span.since, span.until)):
+        return []
+    if not reader.filter.account_data.matches(PUSH_RULES_TYPE, reader.user_id, {}):
+        return []
+    ruleset = reader.deps.push_rules.ruleset(reader.conn, reader.user_id)
+    return [{"type": PUSH_RULES_TYPE, "content": {"global": ruleset.to_client()}}]
+
+
 def _rooms(reader: SyncReader, request: SyncRequest, span: Range, room_data: dict[str, list[dict[str, Any]]],
            ephemeral: RoomEphemeral) -> tuple[dict[str, dict[str, Any]], set[str]]:
     """The rooms sections, and which joined rooms are new to the client (sent in full)."""
@@ -197,6 +213,8 @@ def _rooms(reader: SyncReader, request: SyncRequest, span: Range, room_data: dic
                 and room_id not in forgotten:
             full = since is None or not _joined_at(reader, room_id, since)
             sections["leave"][room_id] = _left(reader, room_id, None if full else since, until, member, full=full)
+    for room_id, counts in unread_sections(reader, list(sections["join"]), until).items():
+        sections["join"][room_id].update(counts)
     return sections, fresh_joins
 
 

@@ -1,0 +1,104 @@
+"""Push actions: what the events writer's push rule evaluation decided per local recipient and event, kept only
+where it notifies or highlights; ``/sync`` counts a user's unread notifications from them.
+
+Written by the events writers, in the event's own transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, case, func, insert, or_, select
+
+from persistence.stream_ranges import up_to
+from persistence.tables import event_push_actions
+from protocol.sync_tokens import WriterPositions
+
+MAIN_THREAD = "main"
+"""The thread id of events outside any thread (spec: the main timeline is its own thread)."""
+ROOMS_PER_QUERY = 200
+"""Rooms whose counts one query reads: each room is one clause of an OR, and SQLite bounds expression depth."""
+
+
+@dataclass(frozen=True)
+class PushAction:
+    user_id: str
+    notify: bool
+    highlight: bool
+    actions: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class UnreadCounts:
+    """Unread notifications (spec: /sync ``unread_notifications``): those that notify, those that highlight."""
+
+    notification_count: int = 0
+    highlight_count: int = 0
+
+    def to_client(self) -> dict[str, int]:
+        return {"notification_count": self.notification_count, "highlight_count": self.highlight_count}
+
+
+def _batches(after: Mapping[str, int | None]) -> Iterator[list[tuple[str, int | None]]]:
+    items = sorted(after.items())
+    for start in range(0, len(items), ROOMS_PER_QUERY):
+        yield items[start:start + ROOMS_PER_QUERY]
+
+
+def _unread(batch: list[tuple[str, int | None]]) -> ColumnElement[bool]:
+    """Rows of these rooms above each room's read position (every row of a room read nowhere yet)."""
+    table = event_push_actions.c
+    unread_anywhere = [room_id for room_id, position in batch if position is None]
+    clauses = [and_(table.room_id == room_id, table.stream_ordering > position)
+               for room_id, position in batch if position is not None]
+    if unread_anywhere:
+        clauses.append(table.room_id.in_(unread_anywhere))
+    return or_(*clauses)
+
+
+class PushActionsStore:
+    def insert_push_actions(self, conn: Connection, *, event_id: str, room_id: str, stream_ordering: int,
+                            instance_name: str, thread_id: str, actions: Sequence[PushAction]) -> None:
+        """One event's rows, in one multi-row insert."""
+        if not actions:
+            return
+        encoded: dict[int, str] = {}  # most recipients share a few rules' actions: encode each once
+        rows = []
+        for action in actions:
+            text = encoded.get(id(action.actions))
+            if text is None:
+                text = encoded[id(action.actions)] = json.dumps(list(action.actions), separators=(",", ":"))
+            rows.append({"user_id": action.user_id, "event_id": event_id, "room_id": room_id,
+                         "stream_ordering": stream_ordering, "instance_name": instance_name, "thread_id": thread_id,
+                         "notify": action.notify, "highlight": action.highlight, "actions": text})
+        conn.execute(insert(event_push_actions), rows)
+
+    def count_unread(self, conn: Connection, user_id: str, after_stream_ordering: Mapping[str, int | None],
+                     until: WriterPositions) -> dict[str, UnreadCounts]:
+        """room id -> the user's unread counts there: rows after the room's ``after_stream_ordering`` (all of
+        them when None) and at or before ``until``. One query per ``ROOMS_PER_QUERY`` rooms."""
+        by_thread = self.count_unread_by_thread(conn, user_id, after_stream_ordering, until)
+        return {room_id: UnreadCounts(sum(c.notification_count for c in threads.values()),
+                                      sum(c.highlight_count for c in threads.values()))
+                for room_id, threads in by_thread.items()}
+
+    def count_unread_by_thread(self, conn: Connection, user_id: str,
+                               after_stream_ordering: Mapping[str, int | None],
+                               until: WriterPositions) -> dict[str, dict[str, UnreadCounts]]:
+        """room id -> thread id ("main" for the main timeline) -> unread counts, as :meth:`count_unread` counts
+        them. Rooms and threads without any unread row are left out."""
+        table = event_push_actions.c
+        found: dict[str, dict[str, UnreadCounts]] = {}
+        for batch in _batches(after_stream_ordering):
+            rows = conn.execute(
+                select(table.room_id, table.thread_id,
+                       func.sum(case((table.notify, 1), else_=0)), func.sum(case((table.highlight, 1), else_=0)))
+                .where(table.user_id == user_id, _unread(batch),
+                       up_to(table.instance_name, table.stream_ordering, until))
+                .group_by(table.room_id, table.thread_id))
+            for room_id, thread_id, notifications, highlights in rows:
+                found.setdefault(room_id, {})[thread_id] = UnreadCounts(int(notifications), int(highlights))
+        return found

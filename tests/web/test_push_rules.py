@@ -1,0 +1,163 @@
+"""Push rules as HTTP conversations, in both shapes: the ruleset API, its errors, and m.push_rules in /sync."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+from urllib.parse import quote
+
+from tests.homeserver import HomeserverUnderTest
+from tests.web.test_sync import SYNC, _sync
+
+RULES = "/_matrix/client/v3/pushrules/global"
+ALICE = "@alice:test.local"
+
+
+def _ids(ruleset: dict[str, Any], kind: str) -> list[str]:
+    return [rule["rule_id"] for rule in ruleset[kind]]
+
+
+def _push_rules_event(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [event for event in body["account_data"]["events"] if event["type"] == "m.push_rules"]
+
+
+def test_a_new_user_reads_the_server_default_rules(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    everything = homeserver.get("/_matrix/client/v3/pushrules/", token=alice)
+    assert everything.status_code == 200
+    ruleset = everything.json["global"]
+    assert homeserver.get(f"{RULES}/", token=alice).json == ruleset
+    assert _ids(ruleset, "override")[:5] == [".m.rule.master", ".m.rule.suppress_notices", ".m.rule.invite_for_me",
+                                             ".m.rule.member_event", ".m.rule.is_user_mention"]
+    assert _ids(ruleset, "underride")[:3] == [".m.rule.call", ".m.rule.encrypted_room_one_to_one",
+                                              ".m.rule.room_one_to_one"]
+    assert ruleset["content"] == ruleset["room"] == ruleset["sender"] == []
+    mention = homeserver.get(f"{RULES}/override/.m.rule.is_user_mention", token=alice).json
+    assert mention["conditions"][0]["value"] == ALICE and mention["default"] is True
+    assert homeserver.get(f"{RULES}/override/.m.rule.master/enabled", token=alice).json == {"enabled": False}
+    assert homeserver.get(f"{RULES}/underride/.m.rule.message/actions", token=alice).json == {"actions": ["notify"]}
+
+
+def test_user_rules_are_created_placed_changed_and_deleted(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    cake = {"pattern": "cake", "actions": ["notify", {"set_tweak": "sound", "value": "cakealarm.wav"}]}
+    assert homeserver.put(f"{RULES}/content/cake", token=alice, json=cake).status_code == 200
+    lie = {"pattern": "cake*lie", "actions": ["notify"]}
+    assert homeserver.put(f"{RULES}/content/lie?before=cake", token=alice, json=lie).status_code == 200
+    assert homeserver.put(f"{RULES}/content/last?after=cake", token=alice,
+                          json={"pattern": "x", "actions": []}).status_code == 200
+    assert homeserver.put(f"{RULES}/content/first", token=alice,
+                          json={"pattern": "y", "actions": []}).status_code == 200
+    assert _ids(homeserver.get(f"{RULES}/", token=alice).json, "content") == ["first", "lie", "cake", "last"]
+    assert homeserver.get(f"{RULES}/content/lie", token=alice).json == {
+        "rule_id": "lie", "default": False, "enabled": True, "pattern": "cake*lie", "actions": ["notify"]}
+    assert homeserver.put(f"{RULES}/content/lie/enabled", token=alice, json={"enabled": False}).status_code == 200
+    assert homeserver.put(f"{RULES}/content/lie", token=alice, json={**lie, "pattern": "pie"}).status_code == 200
+    replaced = homeserver.get(f"{RULES}/content/lie", token=alice).json
+    assert (replaced["pattern"], replaced["enabled"]) == ("pie", False), "an update keeps the flag and place"
+    assert _ids(homeserver.get(f"{RULES}/", token=alice).json, "content") == ["first", "lie", "cake", "last"]
+    assert homeserver.put(f"{RULES}/content/cake/actions", token=alice, json={"actions": []}).status_code == 200
+    assert homeserver.get(f"{RULES}/content/cake/actions", token=alice).json == {"actions": []}
+    assert homeserver.delete(f"{RULES}/content/cake", token=alice).status_code == 200
+    gone = homeserver.get(f"{RULES}/content/cake", token=alice)
+    assert (gone.status_code, gone.json["errcode"]) == (404, "M_NOT_FOUND")
+    room_rule = homeserver.put(f"{RULES}/room/{quote('!dj234r78wl45Gh4D:test.local')}", token=alice,
+                               json={"actions": []})
+    assert room_rule.status_code == 200
+    beer = {"conditions": [{"kind": "event_match", "key": "content.body", "pattern": "beer"},
+                           {"kind": "room_member_count", "is": "<=10"}], "actions": ["notify"]}
+    assert homeserver.put(f"{RULES}/override/beer", token=alice, json=beer).status_code == 200
+    ruleset = homeserver.get(f"{RULES}/", token=alice).json
+    assert _ids(ruleset, "override")[:2] == [".m.rule.master", "beer"], "master stays above user overrides"
+    assert ruleset["override"][1]["conditions"] == beer["conditions"]
+    assert ruleset["room"] == [{"rule_id": "!dj234r78wl45Gh4D:test.local", "default": False, "enabled": True,
+                                "actions": []}]
+
+
+def test_server_default_rules_can_be_disabled_and_given_actions_but_not_replaced(
+        homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    assert homeserver.put(f"{RULES}/override/.m.rule.master/enabled", token=alice,
+                          json={"enabled": True}).status_code == 200
+    louder = ["notify", {"set_tweak": "highlight"}]
+    assert homeserver.put(f"{RULES}/underride/.m.rule.message/actions", token=alice,
+                          json={"actions": louder}).status_code == 200
+    message = homeserver.get(f"{RULES}/underride/.m.rule.message", token=alice).json
+    assert (message["actions"], message["default"]) == (louder, True)
+    assert homeserver.get(f"{RULES}/override/.m.rule.master/enabled", token=alice).json == {"enabled": True}
+    assert homeserver.get(f"{RULES}/override/.m.rule.master/enabled", token=bob).json == {"enabled": False}
+    reserved = homeserver.put(f"{RULES}/underride/.m.rule.message", token=alice, json={"actions": []})
+    assert (reserved.status_code, reserved.json["errcode"]) == (400, "M_INVALID_PARAM")
+    undeletable = homeserver.delete(f"{RULES}/underride/.m.rule.message", token=alice)
+    assert (undeletable.status_code, undeletable.json["errcode"]) == (404, "M_NOT_FOUND")
+
+
+def test_bad_kinds_rule_ids_anchors_and_bodies_get_the_specs_errors(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    homeserver.put(f"{RULES}/content/cake", token=alice, json={"pattern": "cake", "actions": []})
+    cases = [
+        ("GET", f"{RULES}/bogus/cake", None, 400, "M_INVALID_PARAM"),
+        ("PUT", f"{RULES}/bogus/cake", {"actions": []}, 400, "M_INVALID_PARAM"),
+        ("GET", f"{RULES}/content/nothing", None, 404, "M_NOT_FOUND"),
+        ("GET", f"{RULES}/override/cake", None, 404, "M_NOT_FOUND"),
+        ("DELETE", f"{RULES}/content/nothing", None, 404, "M_NOT_FOUND"),
+        ("PUT", f"{RULES}/content/nothing/enabled", {"enabled": True}, 404, "M_NOT_FOUND"),
+        ("PUT", f"{RULES}/content/nothing/actions", {"actions": []}, 404, "M_NOT_FOUND"),
+        ("PUT", f"{RULES}/content/.mine", {"pattern": "x", "actions": []}, 400, "M_INVALID_PARAM"),
+        ("PUT", f"{RULES}/room/not-a-room", {"actions": []}, 400, "M_INVALID_PARAM"),
+        ("PUT", f"{RULES}/sender/not-a-user", {"actions": []}, 400, "M_INVALID_PARAM"),
+        ("PUT", f"{RULES}/content/new?before=nothing", {"pattern": "x", "actions": []}, 400, "M_UNKNOWN"),
+        ("PUT", f"{RULES}/content/new?after=.m.rule.master", {"pattern": "x", "actions": []}, 400, "M_UNKNOWN"),
+        ("PUT", f"{RULES}/content/new", {"actions": []}, 400, "M_MISSING_PARAM"),
+        ("PUT", f"{RULES}/content/new", {"pattern": "x"}, 400, "M_MISSING_PARAM"),
+        ("PUT", f"{RULES}/content/new", {"pattern": "x", "actions": ["ring"]}, 400, "M_INVALID_PARAM"),
+        ("PUT", f"{RULES}/override/new", {"actions": [], "conditions": [{"key": "type"}]}, 400, "M_BAD_JSON"),
+        ("PUT", f"{RULES}/content/cake/enabled", {"enabled": "yes"}, 400, "M_BAD_JSON"),
+        ("PUT", f"{RULES}/content/cake/actions", {}, 400, "M_MISSING_PARAM"),
+    ]
+    for method, path, body, status, errcode in cases:
+        response = homeserver.request(method, path, token=alice, json=body)
+        assert (response.status_code, response.json["errcode"]) == (status, errcode), (method, path, body)
+    assert _ids(homeserver.get(f"{RULES}/", token=alice).json, "content") == ["cake"], "nothing else was stored"
+
+
+def test_guests_have_no_push_rules(make_homeserver: Any) -> None:
+    server: HomeserverUnderTest = make_homeserver(allow_guest_access=True)
+    guest = server.post("/_matrix/client/v3/register?kind=guest", json={}).json["access_token"]
+    refused = server.get(f"{RULES}/", token=guest)
+    assert (refused.status_code, refused.json["errcode"]) == (403, "M_GUEST_ACCESS_FORBIDDEN")
+
+
+def test_sync_carries_the_push_rules_initially_and_after_each_change(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    first = _sync(homeserver, alice)
+    [initial] = _push_rules_event(first)
+    assert initial["content"]["global"] == homeserver.get(f"{RULES}/", token=alice).json
+    assert _push_rules_event(_sync(homeserver, alice, first["next_batch"])) == []
+    homeserver.put(f"{RULES}/sender/{quote('@spambot:test.local')}", token=alice, json={"actions": []})
+    [changed] = _push_rules_event(_sync(homeserver, alice, first["next_batch"]))
+    assert _ids(changed["content"]["global"], "sender") == ["@spambot:test.local"]
+    hidden = _sync(homeserver, alice, filter={"account_data": {"not_types": ["m.push_rules"]}})
+    assert _push_rules_event(hidden) == []
+
+
+def test_a_waiting_sync_wakes_for_a_push_rule_change(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    since = _sync(homeserver, alice)["next_batch"]
+    answered: dict[str, Any] = {}
+
+    def long_poll() -> None:
+        answered["body"] = homeserver.app.test_client().get(
+            f"{SYNC}?since={since}&timeout=20000", headers={"Authorization": f"Bearer {alice}"}).json
+
+    poll = threading.Thread(target=long_poll)
+    poll.start()
+    time.sleep(0.3)
+    homeserver.put(f"{RULES}/override/.m.rule.master/enabled", token=alice, json={"enabled": True})
+    poll.join(timeout=10)
+    assert not poll.is_alive()
+    [event] = _push_rules_event(answered["body"])
+    assert event["content"]["global"]["override"][0] == {
+        "rule_id": ".m.rule.master", "default": True, "enabled": True, "conditions": [], "actions": []}
