@@ -27,6 +27,9 @@ from persistence import migrate
 from persistence.database import Database
 from persistence.signing_key import generate_key_file
 
+WORKER_CLASSES = ("gevent", "gthread")
+DEFAULT_WORKER_CLASS = "gevent"
+
 DEFAULT_CONFIG = "homeserver.yaml"
 
 
@@ -72,16 +75,19 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gunicorn_options(config: HomeserverConfig, *, workers: int, threads: int, access_log: bool) -> dict[str, object]:
+def _gunicorn_options(config: HomeserverConfig, args: argparse.Namespace, *, workers: int) -> dict[str, object]:
+    """gthread holds a thread per request; gevent a greenlet, so a worker holds ``--connections`` long-polls."""
     binds = [address for listener in config.http_listeners for address in listener.bind]
+    concurrency: dict[str, object] = (
+        {"threads": args.threads} if args.worker_class == "gthread" else {"worker_connections": args.connections})
     return {
         "bind": binds or ["127.0.0.1:8008"],
         "workers": workers,
-        "worker_class": "gthread",
-        "threads": threads,
+        "worker_class": args.worker_class,
+        **concurrency,
         "timeout": 120,
         "graceful_timeout": 10,
-        "accesslog": "-" if access_log else None,
+        "accesslog": "-" if args.access_log else None,
         # Several servers may share a machine (tests, side-by-side runs): no shared control socket path.
         "control_socket_disable": True,
     }
@@ -90,7 +96,7 @@ def _gunicorn_options(config: HomeserverConfig, *, workers: int, threads: int, a
 def cmd_run(args: argparse.Namespace) -> int:
     from ganglion.inline_beat import InlineBeat
     from ganglion.logs import configure_logging
-    from ganglion.server import GunicornServer
+    from ganglion.server import GunicornServer, prepare_worker
     from ganglion.wiring import build_monolith
     from tasks.background import SCHEDULE_SECONDS
     from web.app import create_app
@@ -107,19 +113,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     _migrate(config)
 
     def app_factory() -> object:
+        prepare_worker(args.worker_class)
         monolith = build_monolith(config)
         InlineBeat(monolith.deps.dispatcher, SCHEDULE_SECONDS).start()
         return create_app(config, monolith.deps)
 
     # One worker process: the monolith's doorbell, rate limits and inline tasks live in memory.
-    options = _gunicorn_options(config, workers=1, threads=args.threads, access_log=args.access_log)
+    options = _gunicorn_options(config, args, workers=1)
     GunicornServer(app_factory, options).run()
     return 0
 
 
 def cmd_web(args: argparse.Namespace) -> int:
     from ganglion.logs import configure_logging
-    from ganglion.server import GunicornServer
+    from ganglion.server import GunicornServer, prepare_worker
     from ganglion.wiring import build_web_worker
     from web.app import create_app
 
@@ -131,9 +138,10 @@ def cmd_web(args: argparse.Namespace) -> int:
     _migrate(config)
 
     def app_factory() -> object:
+        prepare_worker(args.worker_class)
         return create_app(config, build_web_worker(config))
 
-    options = _gunicorn_options(config, workers=args.workers, threads=args.threads, access_log=args.access_log)
+    options = _gunicorn_options(config, args, workers=args.workers)
     GunicornServer(app_factory, options).run()
     return 0
 
@@ -186,6 +194,14 @@ def cmd_register_user(args: argparse.Namespace) -> int:
     return register_user_interactively(config, args)
 
 
+def _serving_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--worker-class", choices=WORKER_CLASSES, default=DEFAULT_WORKER_CLASS,
+                         help="gevent (default): a greenlet per request; gthread: a thread per request")
+    command.add_argument("--connections", type=int, default=2000, help="gevent: requests one worker holds at once")
+    command.add_argument("--threads", type=int, default=32, help="gthread: requests one worker serves at once")
+    command.add_argument("--access-log", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ganglion", description="A Matrix homeserver that scales out on Celery.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -199,14 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--server-name", default="localhost", help="used only when generating a first config")
     run.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
     run.add_argument("--port", type=int, default=8008, help=argparse.SUPPRESS)
-    run.add_argument("--threads", type=int, default=32)
-    run.add_argument("--access-log", action="store_true")
+    _serving_options(run)
     run.set_defaults(func=cmd_run)
 
     web = with_config(commands.add_parser("web", help="start gunicorn web workers (worker shape)"))
     web.add_argument("--workers", type=int, default=2)
-    web.add_argument("--threads", type=int, default=32)
-    web.add_argument("--access-log", action="store_true")
+    _serving_options(web)
     web.set_defaults(func=cmd_web)
 
     worker = with_config(commands.add_parser("worker", help="start the Celery worker of one instance"))

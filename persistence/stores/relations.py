@@ -74,6 +74,14 @@ class Relation:
 
 
 class RelationStore:
+    def list_parents_with_children(self, conn: Connection, event_ids: Sequence[str]) -> set[str]:
+        """Which of ``event_ids`` any event relates to (of any relation type, redacted or not)."""
+        if not event_ids:
+            return set()
+        rows = conn.execute(select(event_relations.c.relates_to_id).distinct()
+                            .where(event_relations.c.relates_to_id.in_(list(event_ids))))
+        return {row.relates_to_id for row in rows}
+
     def insert_redaction(self, conn: Connection, event_id: str, redacts: str, room_id: str) -> None:
         conn.execute(insert(redactions).values(event_id=event_id, redacts=redacts, room_id=room_id))
 

@@ -41,6 +41,9 @@ def bundled_aggregations(deps: Deps, conn: Connection, events: Sequence[StoredEv
     have any."""
     parents = {stored.event_id: stored for stored in events
                if not stored.event.is_state and relation_type(stored.event) not in WITHOUT_BUNDLES}
+    if parents:  # most events have no children at all: one cheap look spares the three aggregation queries
+        with_children = deps.stores.relations.list_parents_with_children(conn, list(parents))
+        parents = {event_id: stored for event_id, stored in parents.items() if event_id in with_children}
     if not parents:
         return {}
     roots = [stored for stored in parents.values() if relation_type(stored.event) is None]

@@ -9,23 +9,23 @@ sync has neither: the client fetches every list it needs then.
 
 from __future__ import annotations
 
-from protocol.sync_tokens import WriterPositions
-from web.sync.rooms import SyncReader
+from web.sync.rooms import Range, SyncReader
 
 
-def device_list_changes(reader: SyncReader, events_since: WriterPositions | None, events_until: WriterPositions,
-                        devices_since: WriterPositions | None, devices_until: WriterPositions, *,
+def device_list_changes(reader: SyncReader, events: Range, devices: Range, *, joined: set[str],
                         fresh_joins: set[str], left_rooms: set[str]) -> dict[str, list[str]]:
-    if devices_since is None or events_since is None:
+    """``joined``: the user's rooms now. Each read is skipped when its stream did not move."""
+    if devices.since is None or events.since is None:
         return {"changed": [], "left": []}
     stores = reader.deps.stores
-    changed = stores.device_lists.list_changed_users_sharing_rooms(reader.conn, reader.user_id, devices_since,
-                                                                   devices_until)
-    joined_now = set(stores.state.list_rooms_with_membership(reader.conn, reader.user_id, "join"))
+    changed = set() if devices.unchanged else stores.device_lists.list_changed_users_sharing_rooms(
+        reader.conn, reader.user_id, devices.since, devices.until)
+    joined_now = joined
     arrived: set[str] = set()
     gone: set[str] = set()
-    for member, membership in stores.events.list_member_changes_in_rooms(
-            reader.conn, joined_now, events_since, events_until):
+    member_changes = [] if events.unchanged else stores.events.list_member_changes_in_rooms(
+        reader.conn, joined_now, events.since, events.until)
+    for member, membership in member_changes:
         if membership == "join":
             arrived.add(member)
         elif membership in ("leave", "ban"):

@@ -26,6 +26,8 @@ def _typing(reader: SyncReader, room_ids: Collection[str], span: Range) -> dict[
     if span.since is None:
         typers = stores.typing.list_typing(conn, room_ids, reader.now_ms)
         changed: Collection[str] = typers
+    elif span.unchanged:
+        return {}
     else:
         changed = stores.typing.list_changed_rooms(conn, room_ids, span.since, span.until)
         typers = stores.typing.list_typing(conn, changed, reader.now_ms)
@@ -34,6 +36,8 @@ def _typing(reader: SyncReader, room_ids: Collection[str], span: Range) -> dict[
 
 
 def _receipts(reader: SyncReader, room_ids: Collection[str], span: Range) -> dict[str, dict[str, Any]]:
+    if span.unchanged:
+        return {}
     found = reader.deps.stores.receipts.list_receipts(reader.conn, room_ids, reader.user_id, span.since,
                                                       span.until)
     by_room: dict[str, list[Receipt]] = {}

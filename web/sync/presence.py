@@ -55,9 +55,10 @@ def presence_events(reader: SyncReader, span: Range, events_span: Range,
     if not config.enabled:
         return []
     store = reader.deps.stores.presence
-    changes = store.list_visible_changes(reader.conn, reader.user_id, span.since, span.until,
-                                         include_offline=span.since is not None or config.include_offline_users_on_sync)
-    if events_span.since is not None:
+    changes = [] if span.unchanged else store.list_visible_changes(
+        reader.conn, reader.user_id, span.since, span.until,
+        include_offline=span.since is not None or config.include_offline_users_on_sync)
+    if events_span.since is not None and not events_span.unchanged:
         known = {change.user_id for change in changes}
         changes += [state for state in store.list_newly_visible(reader.conn, reader.user_id, joined,
                                                                 events_span.since, events_span.until)

@@ -90,8 +90,8 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
         presence = presence_events(reader, ranges[PRESENCE], ranges[EVENTS], joined)
         to_device, to_device_until = _to_device(reader, ranges[TO_DEVICE])
         events, devices = ranges[EVENTS], ranges[DEVICE_LISTS]
-        device_lists = device_list_changes(reader, events.since, events.until, devices.since, devices.until,
-                                           fresh_joins=fresh_joins, left_rooms=set(rooms["leave"]))
+        device_lists = device_list_changes(reader, events, devices, joined=set(joined), fresh_joins=fresh_joins,
+                                           left_rooms=set(rooms["leave"]))
     next_batch = SyncToken.of({**dict(until.streams), TO_DEVICE: to_device_until})
     body: dict[str, Any] = {
         "next_batch": next_batch.format(),
@@ -124,6 +124,8 @@ def acknowledge_to_device(deps: Deps, request: SyncRequest) -> None:
 def _to_device(reader: SyncReader, span: Range) -> tuple[list[dict[str, Any]], WriterPositions]:
     """The device's messages in the range, and how far the token may move: to ``until``, or, when more
     messages wait than one response carries, only past the last one sent."""
+    if span.unchanged:
+        return [], span.until
     items = reader.deps.stores.device_inbox.list_inbox(reader.conn, reader.user_id, reader.device_id, span.since,
                                                        span.until, MAX_TO_DEVICE + 1)
     events = [{"sender": item.sender, "type": item.type, "content": item.content}
@@ -142,6 +144,8 @@ def _to_device(reader: SyncReader, span: Range) -> tuple[list[dict[str, Any]], W
 def _account_data(reader: SyncReader, span: Range) -> tuple[list[dict[str, Any]],
                                                             dict[str, list[dict[str, Any]]]]:
     """Global account data events, and room account data events by room, changed in the range."""
+    if span.unchanged:
+        return [], {}
     entries = reader.deps.stores.account_data.list_account_data(reader.conn, reader.user_id, span.since,
                                                                 span.until)
     global_filter, room_filter = reader.filter.account_data, reader.filter.room.account_data
@@ -182,9 +186,12 @@ def _rooms(reader: SyncReader, request: SyncRequest, span: Range, room_data: dic
         changes: dict[str, StoredEvent] = {}
         candidates = set(memberships)
     else:
-        changes = {stored.room_id: stored for stored in
-                   stores.events.list_membership_changes(reader.conn, reader.user_id, since, until)}
-        touched = stores.events.list_rooms_with_events(reader.conn, since, until) | set(room_data) | ephemeral.rooms()
+        touched = set(room_data) | ephemeral.rooms()
+        changes = {}
+        if not span.unchanged:
+            changes = {stored.room_id: stored for stored in
+                       stores.events.list_membership_changes(reader.conn, reader.user_id, since, until)}
+            touched |= stores.events.list_rooms_with_events(reader.conn, since, until)
         joined = {room_id for room_id, (membership, _) in memberships.items() if membership == "join"}
         candidates = set(changes) | (joined if request.full_state else joined & touched)
     member_events = stores.events.get_events(

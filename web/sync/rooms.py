@@ -74,6 +74,12 @@ class Range:
     since: WriterPositions | None
     until: WriterPositions
 
+    @property
+    def unchanged(self) -> bool:
+        """No writer of the stream committed anything in the range: whatever reads it would find nothing, so
+        an incremental sync skips those reads (most streams, most of the time)."""
+        return self.since is not None and self.since.covers(self.until)
+
 
 @dataclass(frozen=True)
 class Timeline:
