@@ -1,5 +1,6 @@
 """matrix-js-sdk (from npm) runs its own sync loop against both shapes: two clients see each other's invite,
-join, messages (local echo confirmed through the transaction id), account data and to-device messages.
+join, messages (local echo confirmed through the transaction id), typing, read receipts, account data and
+to-device messages.
 
 The SDK lives in tests/e2e/js (package.json + package-lock.json; scripts/test runs ``npm ci`` there).
 """
@@ -41,5 +42,6 @@ def test_matrix_js_sdk_clients_sync_with_each_other(server: RunningServer) -> No
     assert observed["invitedRoomName"] == "JS room"
     assert observed["bobTimeline"][-2:] == ["hello from js", "hello back"]
     assert observed["aliceTimeline"][-2:] == ["hello from js", "hello back"]
+    assert observed["typing"] is True and observed["receipt"] is True
     assert observed["accountData"] is True
     assert observed["toDevice"] == [{"n": 1}]

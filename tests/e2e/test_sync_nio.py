@@ -1,5 +1,6 @@
 """matrix-nio's sync loop against both shapes: invites, joins, messages, names and leaves arrive through /sync,
-long-polls wake for new messages, and to-device messages reach the addressed device once."""
+long-polls wake for new messages, typing and read receipts reach the other member (and reading clears the unread
+count), and to-device messages reach the addressed device once."""
 
 from __future__ import annotations
 
@@ -14,13 +15,17 @@ from nio import (
     AsyncClient,
     InviteMemberEvent,
     JoinResponse,
+    ReceiptEvent,
     RoomCreateResponse,
     RoomMemberEvent,
     RoomMessageText,
     RoomPreset,
+    RoomReadMarkersResponse,
     RoomSendResponse,
+    RoomTypingResponse,
     SyncResponse,
     ToDeviceMessage,
+    TypingNoticeEvent,
     UnknownToDeviceEvent,
 )
 
@@ -133,5 +138,41 @@ def test_to_device_messages_reach_the_addressed_device(server: RunningServer) ->
         finally:
             await erin.close()
             await frank.close()
+
+    asyncio.run(conversation())
+
+
+def test_typing_and_read_receipts_reach_the_other_member(server: RunningServer) -> None:
+    async def conversation() -> None:
+        gina, hank = await _client(server, "gina"), await _client(server, "hank")
+        try:
+            room_id = _ok(await gina.room_create(preset=RoomPreset.public_chat), RoomCreateResponse).room_id
+            _ok(await hank.join(room_id), JoinResponse)
+            await _sync(gina)
+            await _sync(hank)
+            _ok(await gina.room_typing(room_id, True, timeout=30_000), RoomTypingResponse)
+            typing = await _sync(hank)
+            notices = [event for event in typing.rooms.join[room_id].ephemeral
+                       if isinstance(event, TypingNoticeEvent)]
+            assert notices and notices[-1].users == [gina.user_id]
+            sent = _ok(await hank.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": "read me"}),
+                       RoomSendResponse).event_id
+            await _sync(gina)
+            assert gina.rooms[room_id].unread_notifications >= 1
+            _ok(await gina.room_read_markers(room_id, sent, read_event=sent), RoomReadMarkersResponse)
+            read = await _sync(hank)
+            receipts = [receipt for event in read.rooms.join[room_id].ephemeral if isinstance(event, ReceiptEvent)
+                        for receipt in event.receipts]
+            assert any(receipt.event_id == sent and receipt.user_id == gina.user_id
+                       and receipt.receipt_type == "m.read" for receipt in receipts)
+            await _sync(gina)
+            assert gina.rooms[room_id].unread_notifications == 0, "reading clears the count"
+            _ok(await gina.room_typing(room_id, False), RoomTypingResponse)
+            stopped = await _sync(hank)
+            assert [event.users for event in stopped.rooms.join[room_id].ephemeral
+                    if isinstance(event, TypingNoticeEvent)] == [[]]
+        finally:
+            await gina.close()
+            await hank.close()
 
     asyncio.run(conversation())

@@ -307,3 +307,49 @@ def test_a_profile_change_reaches_the_membership_in_every_joined_room(homeserver
 
     homeserver.eventually(drained)
     assert _sync(homeserver, alice, since)["rooms"]["join"] == {}, "the same name again changes nothing"
+
+
+def test_use_state_after_sends_the_state_at_the_end_of_the_timeline(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice, name="Lobby", topic="Old")
+    first = _sync(homeserver, alice, use_state_after="true")
+    room = first["rooms"]["join"][room_id]
+    assert "state" not in room
+    state = {(event["type"], event["state_key"]): event["content"] for event in room["state_after"]["events"]}
+    assert state[("m.room.topic", "")] == {"topic": "Old"} and ("m.room.create", "") in state
+    homeserver.put(f"/_matrix/client/v3/rooms/{room_id}/state/m.room.topic", token=alice, json={"topic": "New"})
+    _send(homeserver, alice, room_id, "after the topic")
+    later = _sync(homeserver, alice, first["next_batch"], **{"org.matrix.msc4222.use_state_after": "true"})
+    room = later["rooms"]["join"][room_id]
+    assert [(event["type"], event["content"]) for event in room["state_after"]["events"]] == [
+        ("m.room.topic", {"topic": "New"})], "the change, though the timeline holds it too; nothing unchanged"
+    quiet = _sync(homeserver, alice, later["next_batch"], use_state_after="true")
+    assert quiet["rooms"]["join"] == {}
+    plain = _sync(homeserver, alice, first["next_batch"])["rooms"]["join"][room_id]
+    assert "state_after" not in plain and plain["state"]["events"] == []
+
+
+def test_lazy_loading_does_not_resend_members_the_device_holds(homeserver: HomeserverUnderTest) -> None:
+    tokens = {name: homeserver.register(name)["access_token"] for name in ("alice", "bob", "carol")}
+    room_id = _room(homeserver, tokens["alice"], preset="public_chat")
+    for name in ("bob", "carol"):
+        homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=tokens[name], json={})
+    _send(homeserver, tokens["bob"], room_id, "first")
+    lazy = {"room": {"timeline": {"limit": 1}, "state": {"lazy_load_members": True}}}
+
+    def members(body: dict[str, Any]) -> set[str]:
+        section = body["rooms"]["join"].get(room_id, {"state": {"events": []}})
+        return {event["state_key"] for event in section["state"]["events"] if event["type"] == "m.room.member"}
+
+    first = _sync(homeserver, tokens["carol"], filter=lazy)
+    assert "@bob:test.local" in members(first)
+    _send(homeserver, tokens["bob"], room_id, "second")
+    second = _sync(homeserver, tokens["carol"], first["next_batch"], filter=lazy)
+    assert _bodies(second["rooms"]["join"][room_id]) == ["second"]
+    assert members(second) == set(), "carol's device holds bob's membership since the first sync"
+    retried = _sync(homeserver, tokens["carol"], first["next_batch"], filter=lazy)
+    assert "@bob:test.local" in members(retried), "a sync from an older token may have lost it: sent again"
+    redundant = {"room": {"timeline": {"limit": 1},
+                          "state": {"lazy_load_members": True, "include_redundant_members": True}}}
+    again = _sync(homeserver, tokens["carol"], first["next_batch"], filter=redundant)
+    assert "@bob:test.local" in members(again)

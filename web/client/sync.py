@@ -28,6 +28,8 @@ from web.sync.response import SyncRequest, acknowledge_to_device, build_sync, li
 MAX_TIMEOUT_MS = 120_000
 """The longest a sync waits, whatever the client asks (gunicorn's worker timeout is longer)."""
 PRESENCE_STATES = ("online", "offline", "unavailable")
+UNSTABLE_USE_STATE_AFTER = "org.matrix.msc4222.use_state_after"
+"""MSC4222's name for ``use_state_after`` (spec v1.16), which clients may send ahead of the stable one."""
 
 
 def _sync_filter(current: Deps, user_id: str) -> SyncFilter:
@@ -63,7 +65,7 @@ def sync() -> dict[str, Any]:
     if presence is not None and presence not in PRESENCE_STATES:
         raise InvalidParam(f"Query parameter 'set_presence' must be one of {', '.join(PRESENCE_STATES)}")
     request = SyncRequest(requester.user_id, requester.device_id, since, _sync_filter(current, requester.user_id),
-                          _flag("full_state"))
+                          _flag("full_state"), _flag("use_state_after") or _flag(UNSTABLE_USE_STATE_AFTER))
     acknowledge_to_device(current, request)
     waits = since is not None and not request.full_state and timeout > 0
     wait_ms = min(timeout, MAX_TIMEOUT_MS) if waits else 0

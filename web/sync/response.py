@@ -27,6 +27,7 @@ from web.sync.rooms import (
     mentions_members,
     prev_batch,
     read_timeline,
+    state_after_section,
     state_at,
     state_before,
     state_section,
@@ -55,6 +56,7 @@ class SyncRequest:
     since: SyncToken | None
     filter: SyncFilter
     full_state: bool
+    use_state_after: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,10 @@ def listen_keys(deps: Deps, user_id: str) -> list[str]:
 def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
     with deps.database.read() as conn:
         until = current_token(deps, conn)
-        reader = SyncReader(deps, conn, request.user_id, request.device_id, request.filter, deps.clock.now_ms())
+        since_text = request.since.format() if request.since is not None else None
+        known = deps.sent_members.known(request.user_id, request.device_id, since_text)
+        reader = SyncReader(deps, conn, request.user_id, request.device_id, request.filter, deps.clock.now_ms(),
+                            request.use_state_after, known)
         ranges = {stream: Range(request.since.stream(stream) if request.since else None, until.stream(stream))
                   for stream in SYNC_STREAMS}
         global_data, room_data = _account_data(reader, ranges[ACCOUNT_DATA])
@@ -93,6 +98,9 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
         device_lists = device_list_changes(reader, events, devices, joined=set(joined), fresh_joins=fresh_joins,
                                            left_rooms=set(rooms["leave"]))
     next_batch = SyncToken.of({**dict(until.streams), TO_DEVICE: to_device_until})
+    if request.filter.room.state.lazy_load_members:
+        deps.sent_members.remember(request.user_id, request.device_id, next_batch.format(), known,
+                                   reader.sent_members, reader.rebuilt_rooms)
     body: dict[str, Any] = {
         "next_batch": next_batch.format(),
         "rooms": rooms,
@@ -242,6 +250,16 @@ def _timeline_and_state(reader: SyncReader, room_id: str, since: WriterPositions
                         *, full: bool, at_most: int | None = None) -> tuple[dict[str, Any], list[StoredEvent],
                                                                               list[StoredEvent]]:
     timeline = read_timeline(reader, room_id, since, until, at_most=at_most)
+    if reader.use_state_after:
+        since_state = None if full or since is None else state_at(reader, room_id, since)
+        after = state_after_section(reader, room_id, timeline, until, since_state)
+        end = _end_of(reader, room_id, until) if not timeline.events else START
+        return {
+            "timeline": {"events": reader.serve(timeline.events, with_txn_ids=True), "limited": timeline.limited,
+                         "prev_batch": prev_batch(timeline, end)},
+            "state_after": {"events": reader.serve(after)},
+            "account_data": {"events": []},
+        }, timeline.events, after
     gap = timeline.limited and since is not None
     # A whole timeline since the token carries every state change itself: only lazy-loaded members may be due,
     # so only their entries are read, not the room's whole state.

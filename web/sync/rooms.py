@@ -12,7 +12,7 @@ are sent.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
@@ -47,6 +47,14 @@ class SyncReader:
     device_id: str
     filter: SyncFilter
     now_ms: int
+    use_state_after: bool = False
+    """The client asked for ``state_after`` (state up to the *end* of the timeline) instead of ``state``."""
+    known_members: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """room id -> membership events the device holds already (``web/sync/lazy_members.py``)."""
+    sent_members: dict[str, set[str]] = field(default_factory=dict)
+    """Filled while building: room id -> membership events this response sends."""
+    rebuilt_rooms: set[str] = field(default_factory=set)
+    """Filled while building: rooms whose state the client rebuilds from this response (full or a gap)."""
 
     def serve(self, events: Sequence[StoredEvent], *, with_txn_ids: bool = False) -> list[dict[str, Any]]:
         """Events as this client asked for them: redacted where due, then in the filter's format and fields;
@@ -161,10 +169,47 @@ def state_section(reader: SyncReader, room_id: str, timeline: Timeline, start_st
             event_id = start_state.get(("m.room.member", sender))
             if event_id is not None and event_id not in in_timeline:
                 chosen[("m.room.member", sender)] = event_id
+    if since_state is None or timeline.limited:
+        reader.rebuilt_rooms.add(room_id)
+    elif state_filter.lazy_load_members and not state_filter.include_redundant_members:
+        held = reader.known_members.get(room_id, frozenset())
+        chosen = {key: event_id for key, event_id in chosen.items()
+                  if key[0] != "m.room.member" or event_id not in held}
     found = reader.deps.stores.events.get_events(reader.conn, chosen.values())
     events = [stored for stored in found.values()
               if state_filter.matches(stored.event.type, stored.event.sender, stored.event.content)]
+    members = {stored.event_id for stored in events if stored.event.type == "m.room.member"} | {
+        stored.event_id for stored in timeline.events if stored.event.type == "m.room.member"}
+    if members:
+        reader.sent_members.setdefault(room_id, set()).update(members)
     return sorted(events, key=lambda stored: stored.stream_ordering)
+
+
+def state_after_section(reader: SyncReader, room_id: str, timeline: Timeline, until: WriterPositions,
+                        since_state: Mapping[StateKey, str] | None) -> list[StoredEvent]:
+    """``state_after`` (spec v1.16, ``use_state_after``): the state at the *end* of the timeline, all of it when
+    ``since_state`` is None, else what differs from it; lazy-loaded members as for ``state``."""
+    stores = reader.deps.stores
+    if timeline.events:
+        end_state = _group_state(reader, stores.state.get_event_state_group(reader.conn, timeline.events[-1].event_id),
+                                 None)
+    else:
+        end_state = state_at(reader, room_id, until)
+    chosen = dict(end_state) if since_state is None else {
+        key: event_id for key, event_id in end_state.items() if since_state.get(key) != event_id}
+    if reader.filter.room.state.lazy_load_members:
+        senders = {stored.event.sender for stored in timeline.events} | {reader.user_id}
+        chosen = {key: event_id for key, event_id in chosen.items()
+                  if key[0] != "m.room.member" or key[1] in senders}
+        for sender in senders:
+            event_id = end_state.get(("m.room.member", sender))
+            if event_id is not None:
+                chosen[("m.room.member", sender)] = event_id
+    state_filter = reader.filter.room.state
+    found = stores.events.get_events(reader.conn, chosen.values())
+    return sorted((stored for stored in found.values()
+                   if state_filter.matches(stored.event.type, stored.event.sender, stored.event.content)),
+                  key=lambda stored: stored.stream_ordering)
 
 
 def prev_batch(timeline: Timeline, end: RoomPosition) -> str:

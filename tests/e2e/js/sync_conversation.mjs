@@ -1,5 +1,6 @@
 // A matrix-js-sdk conversation for Ganglion's e2e tests: two clients run the SDK's own sync loop against the
-// server at argv[2] and must see each other's invites, joins, messages, account data and to-device messages.
+// server at argv[2] and must see each other's invites, joins, messages, typing, read receipts, account data and
+// to-device messages.
 // Prints one line, "RESULT " and JSON of what it observed; exits non-zero (with the reason) on any failure or timeout.
 import * as sdk from "matrix-js-sdk";
 
@@ -75,6 +76,15 @@ try {
     .some((event) => event.getContent().body === "hello back" && !event.isSending() && event.getId().startsWith("$")));
   observed.bobTimeline = bodies(bob, roomId);
   observed.aliceTimeline = bodies(alice, roomId);
+  await alice.sendTyping(roomId, true, 30000);
+  await waitFor("bob seeing alice type", () => bob.getRoom(roomId).getMember(alice.getUserId())?.typing);
+  observed.typing = true;
+  const hello = alice.getRoom(roomId).getLiveTimeline().getEvents()
+    .find((event) => event.getContent().body === "hello back");
+  await alice.sendReadReceipt(hello);
+  await waitFor("bob seeing alice's read receipt", () => bob.getRoom(roomId)
+    .getUsersReadUpTo(bob.getRoom(roomId).findEventById(hello.getId())).includes(alice.getUserId()));
+  observed.receipt = true;
   await alice.setAccountData("org.example.js", { ok: true });
   await waitFor("account data coming back", () => alice.getAccountData("org.example.js")?.getContent().ok);
   observed.accountData = true;
