@@ -197,7 +197,7 @@ def cmd_register_user(args: argparse.Namespace) -> int:
 def _serving_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--worker-class", choices=WORKER_CLASSES, default=DEFAULT_WORKER_CLASS,
                          help="gevent (default): a greenlet per request; gthread: a thread per request")
-    command.add_argument("--connections", type=int, default=2000, help="gevent: requests one worker holds at once")
+    command.add_argument("--connections", type=int, default=10_000, help="gevent: requests one worker holds at once")
     command.add_argument("--threads", type=int, default=32, help="gthread: requests one worker serves at once")
     command.add_argument("--access-log", action="store_true")
 
