@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, literal, select
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, literal, select
 
 from persistence.tables import current_state_events, event_state_groups, state_group_entries, state_groups
 from protocol.events.model import StateKey
 
 STATE_SNAPSHOT_EVERY = 100
 """A delta chain longer than this is cut by storing a full snapshot, bounding the reads a lookup needs."""
+
+
+def _chain_entries(at_keys: bool) -> Select[Any]:
+    """Every group in ``:starts`` walked down its delta chain to its snapshot, with each link's entries (only
+    those of ``:types`` x ``:state_keys`` when ``at_keys``). Built once: the hot read paths (visibility, /sync)
+    run it with new parameters instead of assembling a recursive query each time."""
+    chain = select(state_groups.c.id.label("start"), state_groups.c.id.label("member"),
+                   state_groups.c.prev_group.label("prev_group"), literal(0).label("distance")
+                   ).where(state_groups.c.id.in_(bindparam("starts", expanding=True))).cte("chain", recursive=True)
+    earlier = state_groups.alias("earlier")
+    chain = chain.union_all(select(chain.c.start, earlier.c.id, earlier.c.prev_group, chain.c.distance + 1)
+                            .join(earlier, earlier.c.id == chain.c.prev_group))
+    query = (select(chain.c.start, chain.c.distance, state_group_entries.c.type, state_group_entries.c.state_key,
+                    state_group_entries.c.event_id)
+             .join(state_group_entries, state_group_entries.c.state_group == chain.c.member))
+    if at_keys:
+        query = query.where(state_group_entries.c.type.in_(bindparam("types", expanding=True)),
+                            state_group_entries.c.state_key.in_(bindparam("state_keys", expanding=True)))
+    return query
+
+
+_CHAIN_ENTRIES = _chain_entries(at_keys=False)
+_CHAIN_ENTRIES_AT_KEYS = _chain_entries(at_keys=True)
 
 
 class StateStore:
@@ -77,23 +101,16 @@ class StateStore:
         starts = list(dict.fromkeys(groups))
         if not starts:
             return {}
-        chain = select(state_groups.c.id.label("start"), state_groups.c.id.label("member"),
-                       state_groups.c.prev_group.label("prev_group"), literal(0).label("distance")
-                       ).where(state_groups.c.id.in_(starts)).cte("chain", recursive=True)
-        earlier = state_groups.alias("earlier")
-        chain = chain.union_all(select(chain.c.start, earlier.c.id, earlier.c.prev_group, chain.c.distance + 1)
-                                .join(earlier, earlier.c.id == chain.c.prev_group))
-        query = (select(chain.c.start, chain.c.distance, state_group_entries.c.type,
-                        state_group_entries.c.state_key, state_group_entries.c.event_id)
-                 .join(state_group_entries, state_group_entries.c.state_group == chain.c.member))
         wanted = None if keys is None else set(keys)
-        if wanted is not None:
-            if not wanted:
-                return {start: {} for start in starts}
-            query = query.where(state_group_entries.c.type.in_({key[0] for key in wanted}),
-                                state_group_entries.c.state_key.in_({key[1] for key in wanted}))
+        if wanted is None:
+            rows = conn.execute(_CHAIN_ENTRIES, {"starts": starts})
+        elif not wanted:
+            return {start: {} for start in starts}
+        else:
+            rows = conn.execute(_CHAIN_ENTRIES_AT_KEYS, {"starts": starts, "types": sorted({k[0] for k in wanted}),
+                                                         "state_keys": sorted({k[1] for k in wanted})})
         nearest: dict[int, dict[StateKey, tuple[int, str]]] = {start: {} for start in starts}
-        for row in conn.execute(query):
+        for row in rows:
             key = (row.type, row.state_key)
             if wanted is not None and key not in wanted:
                 continue

@@ -89,9 +89,10 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
                   for stream in SYNC_STREAMS}
         global_data, room_data = _account_data(reader, ranges[ACCOUNT_DATA])
         global_data += _push_rules(reader, ranges[PUSH_RULES])
-        joined = deps.stores.state.list_rooms_with_membership(conn, request.user_id, "join")
+        memberships = deps.stores.state.list_user_memberships(conn, request.user_id)
+        joined = sorted(room_id for room_id, (membership, _) in memberships.items() if membership == "join")
         ephemeral = RoomEphemeral(reader, joined, ranges[TYPING], ranges[RECEIPTS])
-        rooms, fresh_joins = _rooms(reader, request, ranges[EVENTS], room_data, ephemeral)
+        rooms, fresh_joins = _rooms(reader, request, ranges[EVENTS], memberships, room_data, ephemeral)
         presence = presence_events(reader, ranges[PRESENCE], ranges[EVENTS], joined)
         to_device, to_device_until = _to_device(reader, ranges[TO_DEVICE])
         events, devices = ranges[EVENTS], ranges[DEVICE_LISTS]
@@ -180,16 +181,17 @@ def _push_rules(reader: SyncReader, span: Range) -> list[dict[str, Any]]:
     return [{"type": PUSH_RULES_TYPE, "content": {"global": ruleset.to_client()}}]
 
 
-def _rooms(reader: SyncReader, request: SyncRequest, span: Range, room_data: dict[str, list[dict[str, Any]]],
+def _rooms(reader: SyncReader, request: SyncRequest, span: Range, memberships: dict[str, tuple[str, str]],
+           room_data: dict[str, list[dict[str, Any]]],
            ephemeral: RoomEphemeral) -> tuple[dict[str, dict[str, Any]], set[str]]:
-    """The rooms sections, and which joined rooms are new to the client (sent in full)."""
+    """The rooms sections, and which joined rooms are new to the client (sent in full); ``memberships`` is the
+    user's current membership per room."""
     stores = reader.deps.stores
     since, until = span.since, span.until
     sections: dict[str, dict[str, Any]] = {"join": {}, "invite": {}, "leave": {}, "knock": {}}
     fresh_joins: set[str] = set()
-    memberships = stores.state.list_user_memberships(reader.conn, reader.user_id)
     room_filter = reader.filter.room
-    forgotten = set(stores.forgotten_rooms.list_forgotten_rooms(reader.conn, reader.user_id))
+    forgotten: set[str] | None = None  # read only if a left room is a candidate
     if since is None:
         changes: dict[str, StoredEvent] = {}
         candidates = set(memberships)
@@ -224,8 +226,11 @@ def _rooms(reader: SyncReader, request: SyncRequest, span: Range, room_data: dic
             sections["invite"][room_id] = {"invite_state": {"events": stripped_state(reader, member)}}
         elif membership == "knock":
             sections["knock"][room_id] = {"knock_state": {"events": stripped_state(reader, member)}}
-        elif membership in ("leave", "ban") and (since is not None or room_filter.include_leave) \
-                and room_id not in forgotten:
+        elif membership in ("leave", "ban") and (since is not None or room_filter.include_leave):
+            if forgotten is None:
+                forgotten = set(stores.forgotten_rooms.list_forgotten_rooms(reader.conn, reader.user_id))
+            if room_id in forgotten:
+                continue
             full = since is None or not _joined_at(reader, room_id, since)
             sections["leave"][room_id] = _left(reader, room_id, None if full else since, until, member, full=full)
     for room_id, counts in unread_sections(reader, list(sections["join"]), until).items():
