@@ -23,8 +23,7 @@ from collections.abc import Sequence
 
 from config import ConfigError, HomeserverConfig, load_config
 from config.generate import render_homeserver_yaml
-from persistence import migrate
-from persistence.database import Database
+from ganglion.cooperative import make_cooperative
 from persistence.signing_key import generate_key_file
 
 WORKER_CLASSES = ("gevent", "gthread")
@@ -46,6 +45,9 @@ def _ensure_signing_key(config: HomeserverConfig) -> None:
 
 
 def _migrate(config: HomeserverConfig) -> None:
+    from persistence import migrate
+    from persistence.database import Database
+
     database = Database(config.database)
     try:
         migrate.upgrade(database)
@@ -71,6 +73,8 @@ def cmd_generate_config(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     config = _load(args.config)
     _migrate(config)
+    from persistence import migrate
+
     print(f"database is at schema revision {migrate.head_revision()}")
     return 0
 
@@ -94,9 +98,10 @@ def _gunicorn_options(config: HomeserverConfig, args: argparse.Namespace, *, wor
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    make_cooperative(args.worker_class)
     from ganglion.inline_beat import InlineBeat
     from ganglion.logs import configure_logging
-    from ganglion.server import GunicornServer, prepare_worker
+    from ganglion.server import GunicornServer
     from ganglion.wiring import build_monolith
     from tasks.background import SCHEDULE_SECONDS
     from web.app import create_app
@@ -113,7 +118,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     _migrate(config)
 
     def app_factory() -> object:
-        prepare_worker(args.worker_class)
         monolith = build_monolith(config)
         InlineBeat(monolith.deps.dispatcher, SCHEDULE_SECONDS).start()
         return create_app(config, monolith.deps)
@@ -125,8 +129,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_web(args: argparse.Namespace) -> int:
+    make_cooperative(args.worker_class)
     from ganglion.logs import configure_logging
-    from ganglion.server import GunicornServer, prepare_worker
+    from ganglion.server import GunicornServer
     from ganglion.wiring import build_web_worker
     from web.app import create_app
 
@@ -138,7 +143,6 @@ def cmd_web(args: argparse.Namespace) -> int:
     _migrate(config)
 
     def app_factory() -> object:
-        prepare_worker(args.worker_class)
         return create_app(config, build_web_worker(config))
 
     options = _gunicorn_options(config, args, workers=args.workers)

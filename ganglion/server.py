@@ -25,12 +25,3 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         return self._app_factory()
 
-
-def prepare_worker(worker_class: str) -> None:
-    """Run first in each worker, before anything connects. Under gevent, gunicorn has already made sockets,
-    locks and threads cooperative; psycopg2 talks to PostgreSQL in C, so it is made to yield to the hub too
-    (SQLite's calls are short and local: they run as they are)."""
-    if worker_class == "gevent":
-        from psycogreen.gevent import patch_psycopg
-
-        patch_psycopg()
