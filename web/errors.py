@@ -13,6 +13,7 @@ from flask import Flask, Response, jsonify
 from kombu.exceptions import OperationalError as BrokerUnavailable
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from protocol.errors import LimitExceeded, MatrixError
 
@@ -34,6 +35,8 @@ def _render_matrix_error(error: MatrixError) -> Response:
 
 
 def _render_http_error(error: HTTPException) -> Response:
+    if isinstance(error, RequestRedirect):  # a path the spec gives with a trailing slash, asked without: say where
+        return error.get_response()
     status = error.code or 500
     if status in (404, 405):
         return error_response("M_UNRECOGNIZED", "Unrecognized request", status)

@@ -108,3 +108,13 @@ def test_a_waiting_sync_wakes_for_account_data(homeserver: HomeserverUnderTest) 
     assert not poll.is_alive()
     assert answered["body"]["account_data"]["events"] == [
         {"type": "m.direct", "content": {"@bob:test.local": ["!r:x"]}}]
+
+
+def test_server_managed_push_rules_are_readable_as_account_data(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    content = homeserver.get(_path(ALICE, "account_data/m.push_rules"), token=alice).json
+    assert content == homeserver.get("/_matrix/client/v3/pushrules/", token=alice).json
+    assert any(rule["rule_id"] == ".m.rule.master" for rule in content["global"]["override"])
+    redirected = homeserver.get("/_matrix/client/v3/pushrules", token=alice)
+    assert redirected.status_code == 308
+    assert redirected.headers["Location"].endswith("/_matrix/client/v3/pushrules/")

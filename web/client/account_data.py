@@ -19,6 +19,7 @@ SERVER_MANAGED = ("m.fully_read", "m.push_rules")
 """Types a client reads but may only change through their own APIs (read markers, push rules)."""
 MAX_TYPE_LENGTH = 255
 TAG_TYPE = "m.tag"
+PUSH_RULES_TYPE = "m.push_rules"
 
 
 class ServerManaged(MatrixError):
@@ -55,6 +56,8 @@ def _get(user_id: str, room_id: str, event_type: str) -> dict[str, Any]:
     _owner(user_id)
     current = deps()
     with current.database.read() as conn:
+        if (room_id, event_type) == (GLOBAL, PUSH_RULES_TYPE):  # readable as normal (spec: "Server Behaviour")
+            return {"global": current.push_rules.ruleset(conn, user_id).to_client()}
         content = current.stores.account_data.get_account_data(conn, user_id, room_id, event_type)
     if content is None:
         raise NotFound("Account data not found")
