@@ -28,7 +28,7 @@ from protocol.events.model import Event, StateKey
 from protocol.redaction import check_local_redaction
 from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomIdFormat
 from protocol.search import searchable_text
-from tasks.api import CREATE_EVENT, CREATE_ROOM
+from tasks.api import CREATE_EVENT, CREATE_ROOM, STOP_TYPING
 from tasks.context import TaskContext
 from tasks.push_actions import record_push_actions
 from tasks.registry import TaskSpec
@@ -168,6 +168,11 @@ def create_event(
                                               context.clock.now_ms())
     context.doorbell.ring(Ring(STREAM, context.instance_name, appended.stream_ordering,
                                ring_keys(room_id, [appended.event])))
+    event = appended.event
+    if event.type == "m.room.member" and event.membership in ("leave", "ban") and event.state_key:
+        # Whoever leaves stops typing there (follow-up on the typing stream's own writer; a lost poke only
+        # leaves them typing until their timeout).
+        context.dispatcher.send(STOP_TYPING, room_id=room_id, user_id=event.state_key)
     return {"event_id": appended.event.event_id, "stream_ordering": appended.stream_ordering}
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from persistence.doorbell import Ring
 from persistence.locks import lock_room_on_stream
 from persistence.stores.typing_notifications import STOPPED
-from tasks.api import SET_TYPING
+from tasks.api import SET_TYPING, STOP_TYPING
 from tasks.context import TaskContext
 from tasks.registry import TaskSpec
 
@@ -65,6 +65,12 @@ def set_typing(context: TaskContext, *, room_id: str, user_id: str, typing: bool
     return {}
 
 
+def stop_typing(context: TaskContext, *, room_id: str, user_id: str) -> None:
+    """The user left the room (or was kicked or banned): their typing stops now, not at its timeout. Poked by
+    the events writer after the membership commits; nothing happens if they were not typing."""
+    set_typing(context, room_id=room_id, user_id=user_id, typing=False, timeout_ms=0)
+
+
 def expire_typing(context: TaskContext, *, room_id: str, before_ts: int) -> None:
     """Record the stop of every typer of ``room_id`` whose typing ended at or before ``before_ts`` (the sweep's
     clock decides; a typer who refreshed since is left alone). Running it twice changes nothing more."""
@@ -78,4 +84,5 @@ def expire_typing(context: TaskContext, *, room_id: str, before_ts: int) -> None
 TASKS = (
     TaskSpec(SET_TYPING, family=STREAM, body=set_typing, shard_param="room_id", returns_result=True),
     TaskSpec(EXPIRE_TYPING, family=STREAM, body=expire_typing, shard_param="room_id"),
+    TaskSpec(STOP_TYPING, family=STREAM, body=stop_typing, shard_param="room_id"),
 )

@@ -124,3 +124,13 @@ def test_a_waiting_sync_wakes_for_typing(homeserver: HomeserverUnderTest) -> Non
     assert not poll.is_alive()
     assert _typers(answered["body"], room_id) == [[ALICE]]
     assert answered["seconds"] < 10, "woken by the doorbell, not by the timeout"
+
+
+def test_leaving_the_room_stops_typing_at_once(homeserver: HomeserverUnderTest) -> None:
+    alice, bob, room_id = _shared_room(homeserver)
+    assert _typing(homeserver, bob, room_id, BOB, typing=True, timeout=30000).status_code == 200
+    since = _sync(homeserver, alice)["next_batch"]
+    assert homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/kick", token=alice,
+                           json={"user_id": BOB}).status_code == 200
+    homeserver.eventually(lambda: [] in _typers(_sync(homeserver, alice, since), room_id))
+    assert _typers(_sync(homeserver, alice), room_id) == [], "bob no longer types there, timeout or not"
