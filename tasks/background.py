@@ -52,14 +52,15 @@ def sweep_outbox(context: TaskContext) -> int:
 
 
 def delete_expired(context: TaskContext) -> None:
-    """Drop abandoned UI-auth sessions, stale admin nonces, old sendToDevice transaction ids and tokens that
-    can never be used again."""
+    """Drop abandoned UI-auth sessions, stale admin nonces, old sendToDevice transaction ids, push actions
+    their users have read past, and tokens that can never be used again."""
     now = context.clock.now_ms()
     stores = context.stores
     with context.database.write() as conn:
         stores.ui_auth.delete_sessions_created_before(conn, now - UI_AUTH_SESSION_LIFETIME_MS)
         stores.admin_nonces.delete_nonces_created_before(conn, now - ADMIN_NONCE_LIFETIME_MS)
         stores.device_inbox.delete_delivered_txns_before(conn, now - TO_DEVICE_TXN_LIFETIME_MS)
+        stores.push_actions.delete_read_actions(conn)
         # Expired access tokens are kept a while so their holders get soft_logout rather than a hard logout.
         stores.tokens.delete_expired(conn, access_before=now - UI_AUTH_SESSION_LIFETIME_MS, refresh_before=now)
 

@@ -11,14 +11,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, func, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, case, delete, func, insert, or_, select
 
 from persistence.stream_ranges import up_to
-from persistence.tables import event_push_actions
+from persistence.tables import event_push_actions, receipts
+from protocol.receipts import MAIN_THREAD, READ_RECEIPTS, UNTHREADED
 from protocol.sync_tokens import WriterPositions
 
-MAIN_THREAD = "main"
-"""The thread id of events outside any thread (spec: the main timeline is its own thread)."""
 ROOMS_PER_QUERY = 200
 """Rooms whose counts one query reads: each room is one clause of an OR, and SQLite bounds expression depth."""
 
@@ -60,6 +59,18 @@ def _unread(batch: list[tuple[str, int | None]]) -> ColumnElement[bool]:
 
 
 class PushActionsStore:
+    def delete_read_actions(self, conn: Connection) -> int:
+        """Drop the rows at or before each user's main read receipt in their room: counts only look above it,
+        so they can never matter again (a housekeeping job; the table would otherwise only grow)."""
+        read_up_to = (select(func.max(receipts.c.event_stream_ordering))
+                      .where(receipts.c.user_id == event_push_actions.c.user_id,
+                             receipts.c.room_id == event_push_actions.c.room_id,
+                             receipts.c.receipt_type.in_(READ_RECEIPTS),
+                             receipts.c.thread_id.in_((UNTHREADED, MAIN_THREAD)))
+                      .scalar_subquery())
+        return int(conn.execute(delete(event_push_actions)
+                                .where(event_push_actions.c.stream_ordering <= read_up_to)).rowcount)
+
     def insert_push_actions(self, conn: Connection, *, event_id: str, room_id: str, stream_ordering: int,
                             instance_name: str, thread_id: str, actions: Sequence[PushAction]) -> None:
         """One event's rows, in one multi-row insert."""

@@ -7,7 +7,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event as sa_event
+from sqlalchemy import select
 
+from persistence.tables import event_push_actions
+from tasks.background import DELETE_EXPIRED
 from tests.homeserver import HomeserverUnderTest
 from tests.web.test_push_actions import BOB, _send, _trio
 from tests.web.test_sync import _room, _sync
@@ -118,3 +121,23 @@ def test_a_read_receipt_brings_the_count_down_to_what_follows_it(homeserver: Hom
                                    token=bob, json={})
         assert response.status_code == 200, response.json
         assert counts()["notification_count"] == left, (receipt_type, event_id)
+
+
+def test_housekeeping_drops_only_the_push_actions_read_past(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={})
+    sent = [_send(homeserver, alice, room_id, _text(f"m{index}")) for index in range(3)]
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/receipt/m.read/{sent[1]}", token=bob, json={})
+
+    def rows() -> int:
+        with homeserver.deps.database.read() as conn:
+            return len(conn.execute(select(event_push_actions.c.event_id).where(
+                event_push_actions.c.user_id == BOB)).all())
+
+    assert rows() == 3
+    homeserver.run_beat_job(DELETE_EXPIRED)
+    assert rows() == 1, "the two read past are gone, the unread one stays"
+    counts = _sync(homeserver, bob)["rooms"]["join"][room_id]["unread_notifications"]
+    assert counts["notification_count"] == 1
