@@ -353,3 +353,26 @@ def test_lazy_loading_does_not_resend_members_the_device_holds(homeserver: Homes
                           "state": {"lazy_load_members": True, "include_redundant_members": True}}}
     again = _sync(homeserver, tokens["carol"], first["next_batch"], filter=redundant)
     assert "@bob:test.local" in members(again)
+
+
+def test_ignored_users_events_and_invites_are_not_sent(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={})
+    homeserver.put("/_matrix/client/v3/user/@bob:test.local/account_data/m.ignored_user_list", token=bob,
+                   json={"ignored_users": {"@alice:test.local": {}}})
+    since = _sync(homeserver, bob)["next_batch"]
+    _send(homeserver, alice, room_id, "you will not see this")
+    homeserver.put(f"/_matrix/client/v3/rooms/{room_id}/state/m.room.topic", token=alice, json={"topic": "Seen"})
+    _send(homeserver, bob, room_id, "bob speaks")
+    timeline = _sync(homeserver, bob, since)["rooms"]["join"][room_id]["timeline"]["events"]
+    assert [event.get("content", {}).get("body") or event["type"] for event in timeline] == [
+        "m.room.topic", "bob speaks"], "state events of ignored users still come; their messages do not"
+    page = homeserver.get(f"/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=10", token=bob).json
+    assert "you will not see this" not in [event["content"].get("body") for event in page["chunk"]]
+    invited = _room(homeserver, alice, preset="private_chat", invite=["@bob:test.local"])
+    assert invited not in _sync(homeserver, bob)["rooms"]["invite"], "invites from ignored users are hidden"
+    homeserver.put("/_matrix/client/v3/user/@bob:test.local/account_data/m.ignored_user_list", token=bob,
+                   json={"ignored_users": {}})
+    assert invited in _sync(homeserver, bob)["rooms"]["invite"]

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection
 
+from persistence.stores.account_data import GLOBAL
 from persistence.stores.events import StoredEvent
 from protocol.errors import Forbidden, NotFound
 from protocol.events.model import StateKey
@@ -27,6 +28,15 @@ from protocol.visibility import (
     member_key,
 )
 from web.deps import Deps
+
+IGNORED_USERS_TYPE = "m.ignored_user_list"
+
+
+def ignored_users(deps: Deps, conn: Connection, user_id: str) -> frozenset[str]:
+    """Whom ``user_id`` ignores: the keys of ``ignored_users`` in their global ``m.ignored_user_list``."""
+    content = deps.stores.account_data.get_account_data(conn, user_id, GLOBAL, IGNORED_USERS_TYPE) or {}
+    listed = content.get("ignored_users")
+    return frozenset(key for key in listed if isinstance(key, str)) if isinstance(listed, dict) else frozenset()
 
 
 def require_room(deps: Deps, conn: Connection, room_id: str) -> None:
@@ -78,9 +88,15 @@ def readable_state_ids(deps: Deps, conn: Connection, room_id: str, user_id: str)
 
 def visible_events(deps: Deps, conn: Connection, room_id: str, user_id: str,
                    events: Sequence[StoredEvent]) -> list[StoredEvent]:
-    """The subset of ``events`` (all of ``room_id``) that ``user_id`` may see, in the given order."""
+    """The subset of ``events`` (all of ``room_id``) that ``user_id`` may see, in the given order: by history
+    visibility, and without the (non-state) events of users they ignore (spec: "Ignoring Users")."""
     if not events:
         return []
+    ignored = ignored_users(deps, conn, user_id)
+    if ignored:
+        events = [stored for stored in events if stored.event.is_state or stored.event.sender not in ignored]
+        if not events:
+            return []
     stores = deps.stores
     changes = {stored.event_id: stored.event.prev_event_ids for stored in events
                if stored.event.type == HISTORY_VISIBILITY_TYPE and stored.event.state_key == ""}

@@ -16,6 +16,7 @@ from protocol.sync_filters import SyncFilter
 from protocol.sync_tokens import SyncToken, WriterPositions
 from protocol.tokens import START, RoomPosition
 from tasks import api as tasks_api
+from web.client.room_access import ignored_users
 from web.deps import Deps
 from web.sync.device_lists import device_list_changes
 from web.sync.ephemeral import RoomEphemeral
@@ -223,6 +224,8 @@ def _rooms(reader: SyncReader, request: SyncRequest, span: Range, memberships: d
             if section is not None:
                 sections["join"][room_id] = section
         elif membership == "invite":
+            if member.event.sender in ignored_users(reader.deps, reader.conn, reader.user_id):
+                continue  # spec: "Ignoring Users" — invites from ignored users are not shown
             sections["invite"][room_id] = {"invite_state": {"events": stripped_state(reader, member)}}
         elif membership == "knock":
             sections["knock"][room_id] = {"knock_state": {"events": stripped_state(reader, member)}}
