@@ -3,7 +3,8 @@ member of the room but the sender has their push rules evaluated against the new
 transaction, and what notifies or highlights is stored as push actions (so the counts "appear in the same
 /sync response as the event itself").
 
-Cost per event, whatever the room size: one query for the joined members with their rule versions, none for
+Cost per event, whatever the room size: one query for the joined members with their rule versions, one for
+who among them ignores the sender (spec: "Ignoring Users"; only users keeping such a list have a row), none for
 rulesets the process has cached at that version (a user who never changed their rules costs no query even on a
 cold cache), one multi-row insert. The power levels are read only when a rule asks whether the sender may
 notify (an ``@room`` mention), display names only for users whose rules still use ``contains_display_name``, and
@@ -74,6 +75,9 @@ def _recipients(context: TaskContext, conn: Connection, room_id: str, event: Eve
     invitee = event.state_key if event.membership == "invite" else None
     if invitee and invitee != event.sender and invitee.endswith(suffix) and invitee not in recipients:
         recipients[invitee] = push_rules.get_version(conn, invitee)
+    if not event.is_state:  # those who ignore the sender never see the event, so it cannot notify them
+        for user in context.stores.account_data.list_users_ignoring(conn, recipients, event.sender):
+            del recipients[user]
     return recipients, len(joined)
 
 

@@ -7,6 +7,7 @@ Written only by the account_data stream writers; a row carries the stream positi
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from protocol.sync_tokens import WriterPositions
 
 GLOBAL = ""
 """The room id of global account data."""
+IGNORED_USERS_TYPE = "m.ignored_user_list"
 
 
 @dataclass(frozen=True)
@@ -55,3 +57,19 @@ class AccountDataStore:
             between(account_data.c.instance_name, account_data.c.stream_id, since, until))
             .order_by(account_data.c.stream_id))
         return [_entry(row) for row in rows]
+
+    def list_users_ignoring(self, conn: Connection, user_ids: Iterable[str], sender: str) -> set[str]:
+        """Which of ``user_ids`` list ``sender`` in their ``m.ignored_user_list`` (one query; only users who
+        keep such a list have a row to read)."""
+        wanted = sorted(set(user_ids))
+        if not wanted:
+            return set()
+        rows = conn.execute(select(account_data.c.user_id, account_data.c.content).where(
+            account_data.c.type == IGNORED_USERS_TYPE, account_data.c.room_id == GLOBAL,
+            account_data.c.user_id.in_(wanted)))
+        ignoring = set()
+        for row in rows:
+            listed = json.loads(row.content).get("ignored_users")
+            if isinstance(listed, dict) and sender in listed:
+                ignoring.add(row.user_id)
+        return ignoring

@@ -111,3 +111,16 @@ def test_a_rule_change_applies_to_the_very_next_event(homeserver: HomeserverUnde
                           json={"enabled": False}).status_code == 200
     assert BOB in _actions(homeserver, _send(homeserver, tokens["alice"], room_id, {"msgtype": "m.text",
                                                                                     "body": "three"}))
+
+
+def test_an_ignored_sender_notifies_nobody_who_ignores_them(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    carol = homeserver.register("carol")["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    for token in (bob, carol):
+        homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=token, json={})
+    homeserver.put("/_matrix/client/v3/user/@bob:test.local/account_data/m.ignored_user_list", token=bob,
+                   json={"ignored_users": {"@alice:test.local": {}}})
+    event_id = _send(homeserver, alice, room_id, {"msgtype": "m.text", "body": "hello"})
+    assert set(_actions(homeserver, event_id)) == {"@carol:test.local"}, "bob ignores alice; carol does not"

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection
 
-from persistence.stores.account_data import GLOBAL
+from persistence.stores.account_data import GLOBAL, IGNORED_USERS_TYPE
 from persistence.stores.events import StoredEvent
 from protocol.errors import Forbidden, NotFound
 from protocol.events.model import StateKey
@@ -28,8 +28,6 @@ from protocol.visibility import (
     member_key,
 )
 from web.deps import Deps
-
-IGNORED_USERS_TYPE = "m.ignored_user_list"
 
 
 def ignored_users(deps: Deps, conn: Connection, user_id: str) -> frozenset[str]:
