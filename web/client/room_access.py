@@ -84,13 +84,15 @@ def readable_state_ids(deps: Deps, conn: Connection, room_id: str, user_id: str)
     return deps.stores.state.get_state(conn, group)
 
 
-def visible_events(deps: Deps, conn: Connection, room_id: str, user_id: str,
-                   events: Sequence[StoredEvent]) -> list[StoredEvent]:
+def visible_events(deps: Deps, conn: Connection, room_id: str, user_id: str, events: Sequence[StoredEvent], *,
+                   ignored: frozenset[str] | None = None) -> list[StoredEvent]:
     """The subset of ``events`` (all of ``room_id``) that ``user_id`` may see, in the given order: by history
-    visibility, and without the (non-state) events of users they ignore (spec: "Ignoring Users")."""
+    visibility, and without the (non-state) events of users they ignore (spec: "Ignoring Users"). A caller
+    filtering many batches for one reader (a /sync) passes ``ignored`` read once, else it is read here."""
     if not events:
         return []
-    ignored = ignored_users(deps, conn, user_id)
+    if ignored is None:
+        ignored = ignored_users(deps, conn, user_id)
     if ignored:
         events = [stored for stored in events if stored.event.is_state or stored.event.sender not in ignored]
         if not events:

@@ -85,7 +85,7 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
         since_text = request.since.format() if request.since is not None else None
         known = deps.sent_members.known(request.user_id, request.device_id, since_text)
         reader = SyncReader(deps, conn, request.user_id, request.device_id, request.filter, deps.clock.now_ms(),
-                            request.use_state_after, known)
+                            request.use_state_after, known, ignored=ignored_users(deps, conn, request.user_id))
         ranges = {stream: Range(request.since.stream(stream) if request.since else None, until.stream(stream))
                   for stream in SYNC_STREAMS}
         global_data, room_data = _account_data(reader, ranges[ACCOUNT_DATA])
@@ -224,7 +224,7 @@ def _rooms(reader: SyncReader, request: SyncRequest, span: Range, memberships: d
             if section is not None:
                 sections["join"][room_id] = section
         elif membership == "invite":
-            if member.event.sender in ignored_users(reader.deps, reader.conn, reader.user_id):
+            if reader.ignored and member.event.sender in reader.ignored:
                 continue  # spec: "Ignoring Users" — invites from ignored users are not shown
             sections["invite"][room_id] = {"invite_state": {"events": stripped_state(reader, member)}}
         elif membership == "knock":

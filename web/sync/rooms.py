@@ -55,6 +55,8 @@ class SyncReader:
     """Filled while building: room id -> membership events this response sends."""
     rebuilt_rooms: set[str] = field(default_factory=set)
     """Filled while building: rooms whose state the client rebuilds from this response (full or a gap)."""
+    ignored: frozenset[str] | None = None
+    """Whom the user ignores, read once per response (None: each read path looks it up itself)."""
 
     def serve(self, events: Sequence[StoredEvent], *, with_txn_ids: bool = False) -> list[dict[str, Any]]:
         """Events as this client asked for them: redacted where due, then in the filter's format and fields;
@@ -108,7 +110,8 @@ def read_timeline(reader: SyncReader, room_id: str, since: WriterPositions | Non
                                                                   at_most=cursor)
         matching = [stored for stored in batch
                     if event_filter.matches(stored.event.type, stored.event.sender, stored.event.content)]
-        kept.extend(visible_events(reader.deps, reader.conn, room_id, reader.user_id, matching))
+        kept.extend(visible_events(reader.deps, reader.conn, room_id, reader.user_id, matching,
+                                   ignored=reader.ignored))
         if len(batch) < size:
             exhausted = True
             break
