@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from typing import Any
-
 from tests.homeserver import HomeserverUnderTest
+from tests.web.long_poll import LongPoll
 from tests.web.test_sync import SYNC, _room, _sync, settled_since
 
 ALICE = "@alice:test.local"
@@ -94,18 +91,9 @@ def test_sync_sends_account_data_once_then_only_changes(homeserver: HomeserverUn
 def test_a_waiting_sync_wakes_for_account_data(homeserver: HomeserverUnderTest) -> None:
     alice = homeserver.register("alice")["access_token"]
     since = settled_since(homeserver, alice)
-    answered: dict[str, Any] = {}
-
-    def long_poll() -> None:
-        answered["body"] = homeserver.app.test_client().get(
-            f"{SYNC}?since={since}&timeout=20000", headers={"Authorization": f"Bearer {alice}"}).json
-
-    poll = threading.Thread(target=long_poll)
-    poll.start()
-    time.sleep(0.3)
+    poll = LongPoll(homeserver, alice, f"{SYNC}?since={since}&timeout=20000")
     homeserver.put(_path(ALICE, "account_data/m.direct"), token=alice, json={"@bob:test.local": ["!r:x"]})
-    poll.join(timeout=10)
-    assert not poll.is_alive()
+    answered = poll.answer()
     assert answered["body"]["account_data"]["events"] == [
         {"type": "m.direct", "content": {"@bob:test.local": ["!r:x"]}}]
 

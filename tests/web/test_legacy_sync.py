@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from typing import Any
-
 from tests.homeserver import HomeserverUnderTest
+from tests.web.long_poll import LongPoll
 from tests.web.test_sync import _room, _send
 
 
@@ -49,18 +46,9 @@ def test_events_streams_what_happened_after_from(homeserver: HomeserverUnderTest
     single = homeserver.get(f"/_matrix/client/v3/events/{event_id}", token=alice).json
     assert single["content"]["body"] == "later"
     assert homeserver.get("/_matrix/client/v3/events/$nope", token=alice).status_code == 404
-    answered: dict[str, Any] = {}
-
-    def long_poll() -> None:
-        answered["body"] = homeserver.app.test_client().get(
-            f"/_matrix/client/v3/events?from={page['end']}&timeout=20000",
-            headers={"Authorization": f"Bearer {alice}"}).json
-
-    poll = threading.Thread(target=long_poll)
-    poll.start()
-    time.sleep(0.3)
+    poll = LongPoll(homeserver, alice, f"/_matrix/client/v3/events?from={page['end']}&timeout=20000")
     _send(homeserver, alice, room_id, "woken")
-    poll.join(timeout=10)
+    answered = poll.answer()
     assert [event["content"]["body"] for event in answered["body"]["chunk"]] == ["woken"]
     bad = homeserver.get("/_matrix/client/v3/events?from=nonsense", token=alice)
     assert (bad.status_code, bad.json["errcode"]) == (400, "M_INVALID_PARAM")

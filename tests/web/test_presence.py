@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 from protocol.presence import UserPresence
 from tasks.background import SWEEP_PRESENCE
 from tests.homeserver import HomeserverUnderTest
+from tests.web.long_poll import LongPoll
 from tests.web.test_sync import SYNC, _room, _send, _sync
 
 ALICE, BOB = "@alice:test.local", "@bob:test.local"
@@ -181,20 +180,9 @@ def test_setting_presence_is_rate_limited(make_homeserver: Any) -> None:
 def test_a_waiting_sync_wakes_for_presence(homeserver: HomeserverUnderTest) -> None:
     alice, bob, _ = _shared_room(homeserver)
     since = _sync(homeserver, bob)["next_batch"]
-    answered: dict[str, Any] = {}
-
-    def long_poll() -> None:
-        started = time.monotonic()
-        answered["body"] = homeserver.app.test_client().get(
-            f"{SYNC}?since={since}&timeout=20000", headers={"Authorization": f"Bearer {bob}"}).json
-        answered["seconds"] = time.monotonic() - started
-
-    poll = threading.Thread(target=long_poll)
-    poll.start()
-    time.sleep(0.5)
-    assert poll.is_alive(), "nothing new yet: the sync waits"
+    poll = LongPoll(homeserver, bob, f"{SYNC}?since={since}&timeout=20000")
+    assert poll.waiting, "nothing new yet: the sync waits"
     homeserver.put(_status(ALICE), token=alice, json={"presence": "online", "status_msg": "back"})
-    poll.join(timeout=15)
-    assert not poll.is_alive()
+    answered = poll.answer()
     assert [content.get("status_msg") for content in _seen(answered["body"], ALICE)] == ["back"]
     assert answered["seconds"] < 10, "woken by the doorbell, not by the timeout"

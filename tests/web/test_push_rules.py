@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 from urllib.parse import quote
 
 from tests.homeserver import HomeserverUnderTest
+from tests.web.long_poll import LongPoll
 from tests.web.test_sync import SYNC, _sync
 
 RULES = "/_matrix/client/v3/pushrules/global"
@@ -146,18 +145,9 @@ def test_sync_carries_the_push_rules_initially_and_after_each_change(homeserver:
 def test_a_waiting_sync_wakes_for_a_push_rule_change(homeserver: HomeserverUnderTest) -> None:
     alice = homeserver.register("alice")["access_token"]
     since = _sync(homeserver, alice)["next_batch"]
-    answered: dict[str, Any] = {}
-
-    def long_poll() -> None:
-        answered["body"] = homeserver.app.test_client().get(
-            f"{SYNC}?since={since}&timeout=20000", headers={"Authorization": f"Bearer {alice}"}).json
-
-    poll = threading.Thread(target=long_poll)
-    poll.start()
-    time.sleep(0.3)
+    poll = LongPoll(homeserver, alice, f"{SYNC}?since={since}&timeout=20000")
     homeserver.put(f"{RULES}/override/.m.rule.master/enabled", token=alice, json={"enabled": True})
-    poll.join(timeout=10)
-    assert not poll.is_alive()
+    answered = poll.answer()
     [event] = _push_rules_event(answered["body"])
     assert event["content"]["global"]["override"][0] == {
         "rule_id": ".m.rule.master", "default": True, "enabled": True, "conditions": [], "actions": []}

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 from tests.homeserver import HomeserverUnderTest
+from tests.web.long_poll import LongPoll
 from tests.web.test_receipts import _ordering, _read_position, _receipts, _shared_room
 from tests.web.test_sync import SYNC, _send, _sync
 
@@ -72,18 +71,9 @@ def test_a_waiting_sync_wakes_for_a_read_marker_set_elsewhere(homeserver: Homese
     event_id = _send(homeserver, alice, room_id, "one")
     phone = homeserver.login("bob")["access_token"]
     since = _sync(homeserver, bob)["next_batch"]
-    answered: dict[str, Any] = {}
-
-    def long_poll() -> None:
-        answered["body"] = homeserver.app.test_client().get(
-            f"{SYNC}?since={since}&timeout=20000", headers={"Authorization": f"Bearer {bob}"}).json
-
-    poll = threading.Thread(target=long_poll)
-    poll.start()
-    time.sleep(0.5)
-    assert poll.is_alive(), "nothing new yet: the sync waits"
+    poll = LongPoll(homeserver, bob, f"{SYNC}?since={since}&timeout=20000")
+    assert poll.waiting, "nothing new yet: the sync waits"
     _markers(homeserver, phone, room_id, {"m.fully_read": event_id})
-    poll.join(timeout=15)
-    assert not poll.is_alive()
+    answered = poll.answer()
     assert answered["body"]["rooms"]["join"][room_id]["account_data"]["events"] == [
         {"type": "m.fully_read", "content": {"event_id": event_id}}]

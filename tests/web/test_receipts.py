@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 from tests.homeserver import HomeserverUnderTest
+from tests.web.long_poll import LongPoll
 from tests.web.test_sync import SYNC, _room, _send, _sync
 
 ALICE, BOB = "@alice:test.local", "@bob:test.local"
@@ -152,20 +151,9 @@ def test_a_waiting_sync_wakes_for_a_receipt(homeserver: HomeserverUnderTest) -> 
     alice, bob, room_id = _shared_room(homeserver)
     event_id = _send(homeserver, alice, room_id, "hello")
     since = _sync(homeserver, alice)["next_batch"]
-    answered: dict[str, Any] = {}
-
-    def long_poll() -> None:
-        started = time.monotonic()
-        answered["body"] = homeserver.app.test_client().get(
-            f"{SYNC}?since={since}&timeout=20000", headers={"Authorization": f"Bearer {alice}"}).json
-        answered["seconds"] = time.monotonic() - started
-
-    poll = threading.Thread(target=long_poll)
-    poll.start()
-    time.sleep(0.5)
-    assert poll.is_alive(), "nothing new yet: the sync waits"
+    poll = LongPoll(homeserver, alice, f"{SYNC}?since={since}&timeout=20000")
+    assert poll.waiting, "nothing new yet: the sync waits"
     _receipt(homeserver, bob, room_id, event_id)
-    poll.join(timeout=15)
-    assert not poll.is_alive()
+    answered = poll.answer()
     assert [list(content) for content in _receipts(answered["body"], room_id)] == [[event_id]]
     assert answered["seconds"] < 10, "woken by the doorbell, not by the timeout"

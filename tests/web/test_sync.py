@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import Any
 from urllib.parse import quote
 
 from tests.homeserver import HomeserverUnderTest
+from tests.web.long_poll import LongPoll
 
 SYNC = "/_matrix/client/v3/sync"
 
@@ -227,21 +227,10 @@ def test_a_waiting_sync_wakes_when_a_message_arrives(homeserver: HomeserverUnder
     room_id = _room(homeserver, alice, preset="public_chat")
     homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={})
     since = settled_since(homeserver, bob)
-    answered: dict[str, Any] = {}
-
-    def long_poll() -> None:
-        started = time.monotonic()
-        answered["body"] = homeserver.app.test_client().get(
-            f"{SYNC}?since={since}&timeout=20000", headers={"Authorization": f"Bearer {bob}"}).json
-        answered["seconds"] = time.monotonic() - started
-
-    poll = threading.Thread(target=long_poll)
-    poll.start()
-    time.sleep(0.5)
-    assert poll.is_alive(), "nothing new yet: the sync waits"
+    poll = LongPoll(homeserver, bob, f"{SYNC}?since={since}&timeout=20000")
+    assert poll.waiting, "nothing new yet: the sync waits"
     _send(homeserver, alice, room_id, "wake up")
-    poll.join(timeout=15)
-    assert not poll.is_alive()
+    answered = poll.answer()
     assert _bodies(answered["body"]["rooms"]["join"][room_id]) == ["wake up"]
     assert answered["seconds"] < 10, "woken by the doorbell, not by the timeout"
 

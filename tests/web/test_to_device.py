@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 from protocol.sync_tokens import WriterPositions
 from tests.homeserver import HomeserverUnderTest
+from tests.web.long_poll import LongPoll
 from tests.web.test_sync import SYNC, _sync, settled_since
 
 BOB = "@bob:test.local"
@@ -93,16 +92,7 @@ def test_a_waiting_sync_wakes_for_a_to_device_message(homeserver: HomeserverUnde
     alice = homeserver.register("alice")["access_token"]
     bob = homeserver.register("bob", device_id="PHONE")["access_token"]
     since = settled_since(homeserver, bob)
-    answered: dict[str, Any] = {}
-
-    def long_poll() -> None:
-        answered["body"] = homeserver.app.test_client().get(
-            f"{SYNC}?since={since}&timeout=20000", headers={"Authorization": f"Bearer {bob}"}).json
-
-    poll = threading.Thread(target=long_poll)
-    poll.start()
-    time.sleep(0.3)
+    poll = LongPoll(homeserver, bob, f"{SYNC}?since={since}&timeout=20000")
     _send(homeserver, alice, "t1", {BOB: {"PHONE": {"ping": True}}})
-    poll.join(timeout=10)
-    assert not poll.is_alive()
+    answered = poll.answer()
     assert _received(answered["body"]) == [("@alice:test.local", "m.room_key_request", {"ping": True})]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 from tasks.background import SWEEP_TYPING
 from tests.homeserver import HomeserverUnderTest
+from tests.web.long_poll import LongPoll
 from tests.web.test_sync import SYNC, _room, _sync
 
 ALICE, BOB = "@alice:test.local", "@bob:test.local"
@@ -107,21 +106,10 @@ def test_the_ephemeral_filter_can_leave_typing_out(homeserver: HomeserverUnderTe
 def test_a_waiting_sync_wakes_for_typing(homeserver: HomeserverUnderTest) -> None:
     alice, bob, room_id = _shared_room(homeserver)
     since = _sync(homeserver, bob)["next_batch"]
-    answered: dict[str, Any] = {}
-
-    def long_poll() -> None:
-        started = time.monotonic()
-        answered["body"] = homeserver.app.test_client().get(
-            f"{SYNC}?since={since}&timeout=20000", headers={"Authorization": f"Bearer {bob}"}).json
-        answered["seconds"] = time.monotonic() - started
-
-    poll = threading.Thread(target=long_poll)
-    poll.start()
-    time.sleep(0.5)
-    assert poll.is_alive(), "nothing new yet: the sync waits"
+    poll = LongPoll(homeserver, bob, f"{SYNC}?since={since}&timeout=20000")
+    assert poll.waiting, "nothing new yet: the sync waits"
     _typing(homeserver, alice, room_id, ALICE, typing=True)
-    poll.join(timeout=15)
-    assert not poll.is_alive()
+    answered = poll.answer()
     assert _typers(answered["body"], room_id) == [[ALICE]]
     assert answered["seconds"] < 10, "woken by the doorbell, not by the timeout"
 
