@@ -36,6 +36,7 @@ from nio import (
 )
 from nio.responses import PublicRoomsResponse
 
+from tests.e2e.nio_clients import expect, registered_client
 from tests.e2e.servers import SERVER_NAME, RunningServer, start_server
 
 pytestmark = pytest.mark.e2e
@@ -48,45 +49,33 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     running.stop()
 
 
-async def _client(server: RunningServer, name: str) -> AsyncClient:
-    client = AsyncClient(server.base_url, f"@{name}:{SERVER_NAME}")
-    response = await client.register(name, "pw")
-    assert response.user_id == f"@{name}:{SERVER_NAME}", response
-    return client
-
-
-def _ok(response: Any, kind: type) -> Any:
-    assert isinstance(response, kind), response
-    return response
-
-
 def test_rooms_conversation_survives_a_restart(server: RunningServer) -> None:
     async def conversation() -> dict[str, str]:
-        alice, bob = await _client(server, "alice"), await _client(server, "bob")
+        alice, bob = await registered_client(server, "alice"), await registered_client(server, "bob")
         try:
-            public = _ok(await alice.room_create(name="Lobby", topic="Say hi", preset=RoomPreset.public_chat),
+            public = expect(await alice.room_create(name="Lobby", topic="Say hi", preset=RoomPreset.public_chat),
                          RoomCreateResponse).room_id
-            private = _ok(await alice.room_create(preset=RoomPreset.private_chat, invite=[bob.user_id],
+            private = expect(await alice.room_create(preset=RoomPreset.private_chat, invite=[bob.user_id],
                                                   is_direct=True), RoomCreateResponse).room_id
-            trusted = _ok(await alice.room_create(preset=RoomPreset.trusted_private_chat), RoomCreateResponse)
+            trusted = expect(await alice.room_create(preset=RoomPreset.trusted_private_chat), RoomCreateResponse)
             assert trusted.room_id.startswith("!")
 
-            _ok(await bob.join(public), JoinResponse)
-            _ok(await bob.join(private), JoinResponse)
-            hello = _ok(await bob.room_send(public, "m.room.message", {"msgtype": "m.text", "body": "hello"}),
+            expect(await bob.join(public), JoinResponse)
+            expect(await bob.join(private), JoinResponse)
+            hello = expect(await bob.room_send(public, "m.room.message", {"msgtype": "m.text", "body": "hello"}),
                         RoomSendResponse).event_id
             edit = {"msgtype": "m.text", "body": "* hello!", "m.new_content": {"msgtype": "m.text", "body": "hello!"},
                     "m.relates_to": {"rel_type": "m.replace", "event_id": hello}}
-            edited = _ok(await bob.room_send(public, "m.room.message", edit), RoomSendResponse).event_id
+            edited = expect(await bob.room_send(public, "m.room.message", edit), RoomSendResponse).event_id
             reaction = {"m.relates_to": {"rel_type": "m.annotation", "event_id": hello, "key": "👋"}}
-            _ok(await alice.room_send(public, "m.reaction", reaction), RoomSendResponse)
-            _ok(await alice.room_put_state(public, "m.room.name", {"name": "The Lobby"}), RoomPutStateResponse)
+            expect(await alice.room_send(public, "m.reaction", reaction), RoomSendResponse)
+            expect(await alice.room_put_state(public, "m.room.name", {"name": "The Lobby"}), RoomPutStateResponse)
 
-            members = _ok(await alice.joined_members(public), JoinedMembersResponse).members
+            members = expect(await alice.joined_members(public), JoinedMembersResponse).members
             assert {member.user_id for member in members} == {alice.user_id, bob.user_id}
-            _ok(await alice.room_kick(private, bob.user_id, reason="bye"), RoomKickResponse)
-            _ok(await alice.room_ban(private, bob.user_id), RoomBanResponse)
-            assert private not in _ok(await bob.joined_rooms(), JoinedRoomsResponse).rooms
+            expect(await alice.room_kick(private, bob.user_id, reason="bye"), RoomKickResponse)
+            expect(await alice.room_ban(private, bob.user_id), RoomBanResponse)
+            assert private not in expect(await bob.joined_rooms(), JoinedRoomsResponse).rooms
             return {"public": public, "private": private, "hello": hello, "edited": edited}
         finally:
             await alice.close()
@@ -99,17 +88,17 @@ def test_rooms_conversation_survives_a_restart(server: RunningServer) -> None:
         alice = AsyncClient(server.base_url, f"@alice:{SERVER_NAME}")
         try:
             await alice.login("pw")
-            rooms = set(_ok(await alice.joined_rooms(), JoinedRoomsResponse).rooms)
+            rooms = set(expect(await alice.joined_rooms(), JoinedRoomsResponse).rooms)
             assert {ids["public"], ids["private"]} <= rooms
-            name = _ok(await alice.room_get_state_event(ids["public"], "m.room.name"), RoomGetStateEventResponse)
+            name = expect(await alice.room_get_state_event(ids["public"], "m.room.name"), RoomGetStateEventResponse)
             assert name.content == {"name": "The Lobby"}
-            topic = _ok(await alice.room_get_state_event(ids["public"], "m.room.topic"), RoomGetStateEventResponse)
+            topic = expect(await alice.room_get_state_event(ids["public"], "m.room.topic"), RoomGetStateEventResponse)
             assert topic.content == {"topic": "Say hi"}
-            state = _ok(await alice.room_get_state(ids["private"]), RoomGetStateResponse).events
+            state = expect(await alice.room_get_state(ids["private"]), RoomGetStateResponse).events
             bans = [event for event in state if event["type"] == "m.room.member"
                     and event["content"]["membership"] == "ban"]
             assert [event["state_key"] for event in bans] == [f"@bob:{SERVER_NAME}"]
-            edited = _ok(await alice.room_get_event(ids["public"], ids["edited"]), RoomGetEventResponse)
+            edited = expect(await alice.room_get_event(ids["public"], ids["edited"]), RoomGetEventResponse)
             assert edited.event.source["content"]["m.relates_to"] == {"rel_type": "m.replace",
                                                                     "event_id": ids["hello"]}
         finally:
@@ -123,7 +112,7 @@ async def _pages(client: AsyncClient, room_id: str, direction: MessageDirection)
     pages: list[list[dict[str, Any]]] = []
     token: str | None = None
     while True:
-        page = _ok(await client.room_messages(room_id, start=token, direction=direction, limit=5),
+        page = expect(await client.room_messages(room_id, start=token, direction=direction, limit=5),
                    RoomMessagesResponse)
         pages.append([event.source for event in page.chunk])
         if page.end is None:
@@ -134,14 +123,14 @@ async def _pages(client: AsyncClient, room_id: str, direction: MessageDirection)
 
 def test_redact_paginate_aliases_and_the_directory(server: RunningServer) -> None:
     async def conversation() -> None:
-        carol, dave = await _client(server, "carol"), await _client(server, "dave")
+        carol, dave = await registered_client(server, "carol"), await registered_client(server, "dave")
         try:
-            room_id = _ok(await carol.room_create(name="Gallery", preset=RoomPreset.public_chat),
+            room_id = expect(await carol.room_create(name="Gallery", preset=RoomPreset.public_chat),
                           RoomCreateResponse).room_id
-            _ok(await dave.join(room_id), JoinResponse)
-            sent = [_ok(await carol.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": f"m{n}"}),
+            expect(await dave.join(room_id), JoinResponse)
+            sent = [expect(await carol.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": f"m{n}"}),
                         RoomSendResponse).event_id for n in range(12)]
-            _ok(await carol.room_redact(room_id, sent[3], reason="oops"), RoomRedactResponse)
+            expect(await carol.room_redact(room_id, sent[3], reason="oops"), RoomRedactResponse)
 
             backwards = await _pages(dave, room_id, MessageDirection.back)
             forwards = await _pages(dave, room_id, MessageDirection.front)
@@ -160,19 +149,19 @@ def test_redact_paginate_aliases_and_the_directory(server: RunningServer) -> Non
                 f"m{n}" for n in range(12) if n != 3]
 
             alias = f"#gallery:{SERVER_NAME}"
-            _ok(await carol.room_put_alias(alias, room_id), RoomPutAliasResponse)
-            assert _ok(await dave.room_resolve_alias(alias), RoomResolveAliasResponse).room_id == room_id
-            _ok(await carol.room_delete_alias(alias), RoomDeleteAliasResponse)
-            _ok(await dave.room_resolve_alias(alias), RoomResolveAliasError)
+            expect(await carol.room_put_alias(alias, room_id), RoomPutAliasResponse)
+            assert expect(await dave.room_resolve_alias(alias), RoomResolveAliasResponse).room_id == room_id
+            expect(await carol.room_delete_alias(alias), RoomDeleteAliasResponse)
+            expect(await dave.room_resolve_alias(alias), RoomResolveAliasError)
 
-            assert _ok(await dave.room_get_visibility(room_id), RoomGetVisibilityResponse).visibility == "private"
+            assert expect(await dave.room_get_visibility(room_id), RoomGetVisibilityResponse).visibility == "private"
             published = await carol.send("PUT", f"/_matrix/client/v3/directory/list/room/{room_id}",
                                          json.dumps({"visibility": "public"}),
                                          headers={"Authorization": f"Bearer {carol.access_token}",
                                                   "Content-Type": "application/json"})
             assert published.status == 200, await published.text()
-            assert _ok(await dave.room_get_visibility(room_id), RoomGetVisibilityResponse).visibility == "public"
-            listed = _ok(await dave.list_public_rooms(), PublicRoomsResponse).public_rooms
+            assert expect(await dave.room_get_visibility(room_id), RoomGetVisibilityResponse).visibility == "public"
+            listed = expect(await dave.list_public_rooms(), PublicRoomsResponse).public_rooms
             assert [(room.room_id, room.name, room.num_joined_members) for room in listed
                     if room.room_id == room_id] == [(room_id, "Gallery", 2)]
         finally:

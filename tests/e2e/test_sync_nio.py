@@ -8,7 +8,6 @@ import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from nio import (
@@ -29,7 +28,8 @@ from nio import (
     UnknownToDeviceEvent,
 )
 
-from tests.e2e.servers import SERVER_NAME, RunningServer, start_server
+from tests.e2e.nio_clients import expect, registered_client
+from tests.e2e.servers import RunningServer, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -41,42 +41,30 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     running.stop()
 
 
-async def _client(server: RunningServer, name: str) -> AsyncClient:
-    client = AsyncClient(server.base_url, f"@{name}:{SERVER_NAME}")
-    response = await client.register(name, "pw")
-    assert response.user_id == f"@{name}:{SERVER_NAME}", response
-    return client
-
-
-def _ok(response: Any, kind: type) -> Any:
-    assert isinstance(response, kind), response
-    return response
-
-
 async def _sync(client: AsyncClient, timeout: int = 0) -> SyncResponse:
-    return _ok(await client.sync(timeout=timeout, full_state=False), SyncResponse)
+    return expect(await client.sync(timeout=timeout, full_state=False), SyncResponse)
 
 
 def test_a_sync_loop_sees_invites_joins_messages_and_leaves(server: RunningServer) -> None:
     async def conversation() -> None:
-        alice, bob = await _client(server, "alice"), await _client(server, "bob")
+        alice, bob = await registered_client(server, "alice"), await registered_client(server, "bob")
         try:
             await _sync(alice)
             await _sync(bob)
-            room_id = _ok(await alice.room_create(name="Sync room", preset=RoomPreset.private_chat,
+            room_id = expect(await alice.room_create(name="Sync room", preset=RoomPreset.private_chat,
                                                   invite=[bob.user_id]), RoomCreateResponse).room_id
             invited = await _sync(bob)
             assert room_id in invited.rooms.invite
             assert any(isinstance(event, InviteMemberEvent) and event.membership == "invite"
                        for event in invited.rooms.invite[room_id].invite_state)
             assert bob.invited_rooms[room_id].name == "Sync room"
-            _ok(await bob.join(room_id), JoinResponse)
+            expect(await bob.join(room_id), JoinResponse)
             joined = await _sync(bob)
             assert room_id in joined.rooms.join and room_id not in bob.invited_rooms
             assert bob.rooms[room_id].name == "Sync room"
             assert set(bob.rooms[room_id].users) == {alice.user_id, bob.user_id}
             for index in range(3):
-                _ok(await alice.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": f"hi {index}"}),
+                expect(await alice.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": f"hi {index}"}),
                     RoomSendResponse)
             received = await _sync(bob)
             bodies = [event.body for event in received.rooms.join[room_id].timeline.events
@@ -100,16 +88,16 @@ def test_a_sync_loop_sees_invites_joins_messages_and_leaves(server: RunningServe
 
 def test_a_long_poll_wakes_for_a_message_within_a_moment(server: RunningServer) -> None:
     async def conversation() -> float:
-        carol, dave = await _client(server, "carol"), await _client(server, "dave")
+        carol, dave = await registered_client(server, "carol"), await registered_client(server, "dave")
         try:
-            room_id = _ok(await carol.room_create(preset=RoomPreset.public_chat), RoomCreateResponse).room_id
-            _ok(await dave.join(room_id), JoinResponse)
+            room_id = expect(await carol.room_create(preset=RoomPreset.public_chat), RoomCreateResponse).room_id
+            expect(await dave.join(room_id), JoinResponse)
             await _sync(dave)
             waiting = asyncio.ensure_future(_sync(dave, timeout=20_000))
             await asyncio.sleep(0.5)
             assert not waiting.done(), "nothing new: the sync waits"
             sent_at = time.monotonic()
-            _ok(await carol.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": "wake"}),
+            expect(await carol.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": "wake"}),
                 RoomSendResponse)
             woken = await asyncio.wait_for(waiting, timeout=15)
             latency = time.monotonic() - sent_at
@@ -125,7 +113,7 @@ def test_a_long_poll_wakes_for_a_message_within_a_moment(server: RunningServer) 
 
 def test_to_device_messages_reach_the_addressed_device(server: RunningServer) -> None:
     async def conversation() -> None:
-        erin, frank = await _client(server, "erin"), await _client(server, "frank")
+        erin, frank = await registered_client(server, "erin"), await registered_client(server, "frank")
         try:
             await _sync(frank)
             message = ToDeviceMessage("org.example.ping", frank.user_id, frank.device_id, {"n": 1})
@@ -144,22 +132,22 @@ def test_to_device_messages_reach_the_addressed_device(server: RunningServer) ->
 
 def test_typing_and_read_receipts_reach_the_other_member(server: RunningServer) -> None:
     async def conversation() -> None:
-        gina, hank = await _client(server, "gina"), await _client(server, "hank")
+        gina, hank = await registered_client(server, "gina"), await registered_client(server, "hank")
         try:
-            room_id = _ok(await gina.room_create(preset=RoomPreset.public_chat), RoomCreateResponse).room_id
-            _ok(await hank.join(room_id), JoinResponse)
+            room_id = expect(await gina.room_create(preset=RoomPreset.public_chat), RoomCreateResponse).room_id
+            expect(await hank.join(room_id), JoinResponse)
             await _sync(gina)
             await _sync(hank)
-            _ok(await gina.room_typing(room_id, True, timeout=30_000), RoomTypingResponse)
+            expect(await gina.room_typing(room_id, True, timeout=30_000), RoomTypingResponse)
             typing = await _sync(hank)
             notices = [event for event in typing.rooms.join[room_id].ephemeral
                        if isinstance(event, TypingNoticeEvent)]
             assert notices and notices[-1].users == [gina.user_id]
-            sent = _ok(await hank.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": "read me"}),
+            sent = expect(await hank.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": "read me"}),
                        RoomSendResponse).event_id
             await _sync(gina)
             assert gina.rooms[room_id].unread_notifications >= 1
-            _ok(await gina.room_read_markers(room_id, sent, read_event=sent), RoomReadMarkersResponse)
+            expect(await gina.room_read_markers(room_id, sent, read_event=sent), RoomReadMarkersResponse)
             read = await _sync(hank)
             receipts = [receipt for event in read.rooms.join[room_id].ephemeral if isinstance(event, ReceiptEvent)
                         for receipt in event.receipts]
@@ -167,7 +155,7 @@ def test_typing_and_read_receipts_reach_the_other_member(server: RunningServer) 
                        and receipt.receipt_type == "m.read" for receipt in receipts)
             await _sync(gina)
             assert gina.rooms[room_id].unread_notifications == 0, "reading clears the count"
-            _ok(await gina.room_typing(room_id, False), RoomTypingResponse)
+            expect(await gina.room_typing(room_id, False), RoomTypingResponse)
             stopped = await _sync(hank)
             assert [event.users for event in stopped.rooms.join[room_id].ephemeral
                     if isinstance(event, TypingNoticeEvent)] == [[]]
