@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from persistence.database import Database
@@ -17,6 +12,7 @@ from protocol.room_versions import KNOWN_ROOM_VERSIONS
 from tasks.context import TaskContext
 from tasks.events import create_event, create_room
 from tasks.push_rules import put_push_rule
+from tests.statements import recorded_statements
 from tests.tasks.factories import make_context
 
 ALICE = "@alice:test.local"
@@ -37,22 +33,8 @@ def _room(context: TaskContext, room_id: str, members: int) -> list[str]:
     return users
 
 
-@contextmanager
-def _counting(database: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    sa_event.listen(database.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa_event.remove(database.engine, "before_cursor_execute", count)
-
-
 def _send(context: TaskContext, room_id: str, body: str) -> list[str]:
-    with _counting(context.database) as statements:
+    with recorded_statements(context.database) as statements:
         create_event(context, room_id=room_id, sender=ALICE, event_type="m.room.message",
                      content={"msgtype": "m.text", "body": body})
     return statements

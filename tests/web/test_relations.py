@@ -3,14 +3,12 @@ aggregations every read path serves, in both shapes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event as sqlalchemy_event
 
 from tests.homeserver import HomeserverUnderTest
+from tests.statements import recorded_statements
 
 V1 = "/_matrix/client/v1"
 V3 = "/_matrix/client/v3"
@@ -319,24 +317,9 @@ def test_redacted_parents_and_state_events_get_no_bundles(talk: Conversation) ->
     assert "m.relations" not in talk.event(topic)["unsigned"]
 
 
-@contextmanager
-def _counted_queries(server: HomeserverUnderTest) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    engine = server.deps.database.engine
-    sqlalchemy_event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sqlalchemy_event.remove(engine, "before_cursor_execute", record)
-
-
 def test_bundling_costs_the_same_queries_for_a_page_of_two_or_of_twenty(talk: Conversation) -> None:
     def page_cost(limit: int) -> int:
-        with _counted_queries(talk.server) as statements:
+        with recorded_statements(talk.server.deps.database) as statements:
             served = talk.messages(limit=limit)
         assert sum("m.relations" in event["unsigned"] for event in served.values()) >= limit // 4
         return len(statements)

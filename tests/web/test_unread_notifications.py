@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from persistence.tables import event_push_actions
 from tasks.background import DELETE_EXPIRED
 from tests.homeserver import HomeserverUnderTest
+from tests.statements import recorded_statements
 from tests.web.test_push_actions import BOB, _send, _trio
 from tests.web.test_sync import _room, _sync
 
@@ -66,28 +64,13 @@ def test_threads_are_counted_apart_only_when_the_filter_asks(homeserver: Homeser
     assert "unread_thread_notifications" not in read, "a thread without notifications is left out"
 
 
-@contextmanager
-def _statements(server: HomeserverUnderTest) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    engine = server.deps.database.engine
-    sa_event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", record)
-
-
 def test_the_counts_of_all_rooms_take_the_same_three_queries(homeserver: HomeserverUnderTest) -> None:
     alice = homeserver.register("alice")["access_token"]
     bob = homeserver.register("bob")["access_token"]
     rooms = [_room(homeserver, alice, preset="public_chat") for _ in range(4)]
 
     def queries() -> tuple[int, int, int]:
-        with _statements(homeserver) as seen:
+        with recorded_statements(homeserver.deps.database) as seen:
             body = _sync(homeserver, bob)
         assert set(body["rooms"]["join"]) == set(joined)
         return (sum("event_push_actions" in statement for statement in seen),
