@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, delete, func, insert, literal, select
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, literal, select, union_all
 
 from persistence.tables import current_state_events, event_state_groups, state_group_entries, state_groups
 from protocol.events.model import StateKey
 
 STATE_SNAPSHOT_EVERY = 100
 """A delta chain longer than this is cut by storing a full snapshot, bounding the reads a lookup needs."""
+ROOMS_PER_QUERY = 100
+"""Rooms per statement in the many-room reads of /sync (one ``UNION ALL`` branch each)."""
 
 
 def _chain_entries(at_keys: bool) -> Select[Any]:
@@ -195,21 +197,36 @@ class StateStore:
             current_state_events.c.type == "m.room.member", current_state_events.c.state_key == user_id))
         return {row.room_id: (row.membership, row.event_id) for row in rows}
 
-    def count_memberships(self, conn: Connection, room_id: str) -> dict[str, int]:
-        """membership -> how many users hold it in the room's current state (one grouped query)."""
-        rows = conn.execute(select(current_state_events.c.membership, func.count()).where(
-            current_state_events.c.room_id == room_id, current_state_events.c.type == "m.room.member")
-            .group_by(current_state_events.c.membership))
-        return {row[0]: int(row[1]) for row in rows}
+    def count_memberships_in_rooms(self, conn: Connection, room_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """:meth:`count_memberships` for many rooms in one grouped query: room id -> membership -> count."""
+        wanted = sorted(set(room_ids))
+        if not wanted:
+            return {}
+        rows = conn.execute(select(current_state_events.c.room_id, current_state_events.c.membership, func.count())
+                            .where(current_state_events.c.room_id.in_(wanted),
+                                   current_state_events.c.type == "m.room.member")
+                            .group_by(current_state_events.c.room_id, current_state_events.c.membership))
+        counts: dict[str, dict[str, int]] = {}
+        for room_id, membership, count in rows:
+            counts.setdefault(room_id, {})[membership] = int(count)
+        return counts
 
-    def list_some_members(self, conn: Connection, room_id: str, memberships: tuple[str, ...], *, exclude: str,
-                          limit: int) -> list[str]:
-        """Up to ``limit`` users with one of ``memberships``, by user id, without reading the whole member list."""
-        rows = conn.execute(select(current_state_events.c.state_key).where(
-            current_state_events.c.room_id == room_id, current_state_events.c.type == "m.room.member",
-            current_state_events.c.membership.in_(memberships), current_state_events.c.state_key != exclude)
-            .order_by(current_state_events.c.state_key).limit(limit))
-        return [row.state_key for row in rows]
+    def list_some_members_in_rooms(self, conn: Connection, room_ids: Iterable[str], memberships: tuple[str, ...],
+                                   *, exclude: str, limit: int) -> dict[str, list[str]]:
+        """:meth:`list_some_members` for many rooms: one ``LIMIT``-ed branch per room in one ``UNION ALL``
+        (per 100 rooms), so no room's whole member list is read. Rooms with none are left out."""
+        wanted = sorted(set(room_ids))
+        found: dict[str, list[str]] = {}
+        for start in range(0, len(wanted), ROOMS_PER_QUERY):
+            branches = [select(select(current_state_events.c.room_id, current_state_events.c.state_key).where(
+                current_state_events.c.room_id == room_id, current_state_events.c.type == "m.room.member",
+                current_state_events.c.membership.in_(memberships), current_state_events.c.state_key != exclude)
+                .order_by(current_state_events.c.state_key).limit(limit).subquery())
+                for room_id in wanted[start:start + ROOMS_PER_QUERY]]
+            query = branches[0] if len(branches) == 1 else union_all(*branches)
+            for row in conn.execute(query):
+                found.setdefault(row.room_id, []).append(row.state_key)
+        return {room_id: sorted(members) for room_id, members in found.items()}
 
     def list_users_sharing_a_room(self, conn: Connection, user_id: str, candidates: Iterable[str]) -> set[str]:
         """Which of ``candidates`` are joined to some room ``user_id`` is joined to now."""

@@ -8,10 +8,11 @@ incremental sync sees the change inside its range and repairs the view (a new jo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from persistence.stores.events import StoredEvent
+from protocol.events.model import StateKey
 from protocol.sync_filters import SyncFilter
 from protocol.sync_tokens import SyncToken, WriterPositions
 from protocol.tokens import START, RoomPosition
@@ -25,15 +26,16 @@ from web.sync.presence import presence_events
 from web.sync.rooms import (
     Range,
     SyncReader,
+    Timeline,
+    choose_state,
     mentions_members,
     prev_batch,
-    read_timeline,
+    read_timelines,
     state_after_section,
     state_at,
-    state_before,
-    state_section,
+    state_events,
     stripped_state,
-    summary,
+    summaries,
 )
 
 EVENTS = "events"
@@ -193,6 +195,7 @@ def _rooms(reader: SyncReader, request: SyncRequest, span: Range, memberships: d
     fresh_joins: set[str] = set()
     room_filter = reader.filter.room
     forgotten: set[str] | None = None  # read only if a left room is a candidate
+    jobs: list[_RoomJob] = []
     if since is None:
         changes: dict[str, StoredEvent] = {}
         candidates = set(memberships)
@@ -218,11 +221,8 @@ def _rooms(reader: SyncReader, request: SyncRequest, span: Range, memberships: d
             fresh = since is None or (room_id in changes and not _joined_at(reader, room_id, since))
             if fresh:
                 fresh_joins.add(room_id)
-            section = _joined(reader, room_id, None if fresh else since, until,
-                              full=fresh or request.full_state, account_data=room_data.get(room_id, []),
-                              ephemeral=ephemeral.events(room_id, fresh=fresh))
-            if section is not None:
-                sections["join"][room_id] = section
+            jobs.append(_RoomJob(room_id, None if fresh else since, full=fresh or request.full_state,
+                                 ephemeral=ephemeral.events(room_id, fresh=fresh)))
         elif membership == "invite":
             if reader.ignored and member.event.sender in reader.ignored:
                 continue  # spec: "Ignoring Users" — invites from ignored users are not shown
@@ -235,7 +235,24 @@ def _rooms(reader: SyncReader, request: SyncRequest, span: Range, memberships: d
             if room_id in forgotten:
                 continue
             full = since is None or not _joined_at(reader, room_id, since)
-            sections["leave"][room_id] = _left(reader, room_id, None if full else since, until, member, full=full)
+            jobs.append(_RoomJob(room_id, None if full else since, full=full, at_most=member.stream_ordering))
+    joined_now = {room_id for room_id, (membership, _) in memberships.items() if membership == "join"}
+    built = _room_bodies(reader, jobs, until, joined_now)
+    wants_summary = [job.room_id for job in jobs if job.at_most is None and (
+        job.full or mentions_members(built[job.room_id][1]) or mentions_members(built[job.room_id][2]))]
+    summaries_by_room = summaries(reader, wants_summary) if wants_summary else {}
+    for job in jobs:
+        body, timeline, state = built[job.room_id]
+        if job.at_most is not None:
+            sections["leave"][job.room_id] = body
+            continue
+        account_data = room_data.get(job.room_id, [])
+        if not job.full and not timeline and not state and not account_data and not job.ephemeral:
+            continue
+        body["account_data"] = {"events": account_data}
+        body["ephemeral"] = {"events": job.ephemeral}
+        body["summary"] = summaries_by_room.get(job.room_id, {})
+        sections["join"][job.room_id] = body
     for room_id, counts in unread_sections(reader, list(sections["join"]), until).items():
         sections["join"][room_id].update(counts)
     return sections, fresh_joins
@@ -248,65 +265,98 @@ def _joined_at(reader: SyncReader, room_id: str, since: WriterPositions) -> bool
     return stored is not None and stored.event.membership == "join"
 
 
-def _end_of(reader: SyncReader, room_id: str, until: WriterPositions) -> RoomPosition:
-    event_id = reader.deps.stores.events.get_latest_event_up_to(reader.conn, room_id, until)
-    stored = reader.deps.stores.events.get_event(reader.conn, event_id) if event_id else None
-    return RoomPosition.after(stored.event.depth, stored.stream_ordering) if stored else START
+@dataclass(frozen=True)
+class _RoomJob:
+    """A joined or left room whose timeline and state this response sends."""
+
+    room_id: str
+    since: WriterPositions | None
+    """None: the room's history from its start (new to the client)."""
+    full: bool
+    """Send its whole state (new to the client, a left room it had not seen, or ``full_state``)."""
+    at_most: int | None = None
+    """A left room: its history ends at the user's leave (this stream ordering)."""
+    ephemeral: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _timeline_and_state(reader: SyncReader, room_id: str, since: WriterPositions | None, until: WriterPositions,
-                        *, full: bool, at_most: int | None = None) -> tuple[dict[str, Any], list[StoredEvent],
-                                                                              list[StoredEvent]]:
-    timeline = read_timeline(reader, room_id, since, until, at_most=at_most)
+def _room_bodies(reader: SyncReader, jobs: list[_RoomJob], until: WriterPositions, joined_now: set[str]
+                 ) -> dict[str, tuple[dict[str, Any], list[StoredEvent], list[StoredEvent]]]:
+    """room id -> (its timeline and state body, the timeline events, the state events) for every job, read for
+    all rooms at once: a fixed number of queries however many rooms a sync holds (rooms with a gap since the
+    token, or a timeline the filter mostly hides, read a little more each)."""
+    stores = reader.deps.stores
+    timelines = read_timelines(reader, {job.room_id: job.since for job in jobs}, until,
+                               at_most={job.room_id: job.at_most for job in jobs if job.at_most is not None},
+                               joined=joined_now)
+    latest = stores.events.list_latest_events_up_to(
+        reader.conn, [job.room_id for job in jobs if not timelines[job.room_id].events], until)
+    ends = {stored.room_id: RoomPosition.after(stored.event.depth, stored.stream_ordering)
+            for stored in stores.events.get_events(reader.conn, latest.values()).values()}
     if reader.use_state_after:
-        since_state = None if full or since is None else state_at(reader, room_id, since)
-        after = state_after_section(reader, room_id, timeline, until, since_state)
-        end = _end_of(reader, room_id, until) if not timeline.events else START
-        return {
-            "timeline": {"events": reader.serve(timeline.events, with_txn_ids=True), "limited": timeline.limited,
-                         "prev_batch": prev_batch(timeline, end)},
-            "state_after": {"events": reader.serve(after)},
-            "account_data": {"events": []},
-        }, timeline.events, after
-    gap = timeline.limited and since is not None
-    # A whole timeline since the token carries every state change itself: only lazy-loaded members may be due,
-    # so only their entries are read, not the room's whole state.
-    keys = None if full or gap else [("m.room.member", sender) for sender in
-                                     {stored.event.sender for stored in timeline.events} | {reader.user_id}]
-    if keys is not None and not reader.filter.room.state.lazy_load_members:
-        keys = []
-    start_state = (state_before(reader, timeline.events[0], keys) if timeline.events
-                   else state_at(reader, room_id, until, keys))
-    since_state = None if full else state_at(reader, room_id, since) if gap and since is not None else {}
-    state = state_section(reader, room_id, timeline, start_state, since_state)
-    end = _end_of(reader, room_id, until) if not timeline.events else START
-    body = {
-        "timeline": {"events": reader.serve(timeline.events, with_txn_ids=True), "limited": timeline.limited,
-                     "prev_batch": prev_batch(timeline, end)},
-        "state": {"events": reader.serve(state)},
-        "account_data": {"events": []},
-    }
-    return body, timeline.events, state
-
-
-def _joined(reader: SyncReader, room_id: str, since: WriterPositions | None, until: WriterPositions, *,
-            full: bool, account_data: list[dict[str, Any]],
-            ephemeral: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """A joined room's section; None when an incremental sync has nothing for it."""
-    body, timeline, state = _timeline_and_state(reader, room_id, since, until, full=full)
-    if not full and not timeline and not state and not account_data and not ephemeral:
-        return None
-    body["account_data"] = {"events": account_data}
-    body["ephemeral"] = {"events": ephemeral}
-    if full or mentions_members(timeline) or mentions_members(state):
-        body["summary"] = summary(reader, room_id)
+        states = {job.room_id: state_after_section(
+            reader, job.room_id, timelines[job.room_id], until,
+            None if job.full or job.since is None else state_at(reader, job.room_id, job.since)) for job in jobs}
     else:
-        body["summary"] = {}
-    return body
+        states = _state_sections(reader, jobs, timelines, latest)
+    served_timelines = reader.serve([stored for job in jobs for stored in timelines[job.room_id].events],
+                                    with_txn_ids=True)
+    served_states = reader.serve([stored for job in jobs for stored in states[job.room_id]])
+    bodies = {}
+    for job in jobs:
+        timeline, state = timelines[job.room_id], states[job.room_id]
+        events, served_timelines = served_timelines[:len(timeline.events)], served_timelines[len(timeline.events):]
+        state_body, served_states = served_states[:len(state)], served_states[len(state):]
+        end = ends.get(job.room_id, START) if not timeline.events else START
+        bodies[job.room_id] = ({
+            "timeline": {"events": events, "limited": timeline.limited, "prev_batch": prev_batch(timeline, end)},
+            "state_after" if reader.use_state_after else "state": {"events": state_body},
+            "account_data": {"events": []},
+        }, timeline.events, state)
+    return bodies
 
 
-def _left(reader: SyncReader, room_id: str, since: WriterPositions | None, until: WriterPositions,
-          member: StoredEvent, *, full: bool) -> dict[str, Any]:
-    """A room the user left (or was kicked or banned from): history up to their leave, no further."""
-    body, _, _ = _timeline_and_state(reader, room_id, since, until, full=full, at_most=member.stream_ordering)
-    return body
+def _state_sections(reader: SyncReader, jobs: list[_RoomJob], timelines: dict[str, Timeline],
+                    latest: dict[str, str]) -> dict[str, list[StoredEvent]]:
+    """room id -> its ``state`` section: the state at the start of its timeline (at ``until`` when the timeline
+    is empty, ``latest`` holding each such room's last event), whole or as what changed since the token."""
+    stores = reader.deps.stores
+    anchors: dict[str, str] = {}
+    keys: dict[str, set[StateKey] | None] = {}
+    for job in jobs:
+        timeline = timelines[job.room_id]
+        if timeline.events:
+            prevs = timeline.events[0].event.prev_event_ids
+            if prevs:
+                anchors[job.room_id] = prevs[0]
+        elif job.room_id in latest:
+            anchors[job.room_id] = latest[job.room_id]
+        gap = timeline.limited and job.since is not None
+        # A whole timeline since the token carries every state change itself: only lazy-loaded members may be
+        # due, so only their entries are read, not the room's whole state.
+        keys[job.room_id] = None if job.full or gap else {
+            ("m.room.member", sender) for sender in {stored.event.sender for stored in timeline.events}
+            | {reader.user_id}} if reader.filter.room.state.lazy_load_members else set()
+    groups = stores.state.get_event_state_groups(reader.conn, anchors.values())
+    group_of = {room_id: groups[event_id] for room_id, event_id in anchors.items() if event_id in groups}
+    whole = stores.state.get_state_ids_for_groups(
+        reader.conn, [group for room_id, group in group_of.items() if keys[room_id] is None])
+    wanted = {key for room_keys in keys.values() if room_keys for key in room_keys}
+    some = stores.state.get_state_ids_for_groups(
+        reader.conn, [group for room_id, group in group_of.items() if keys[room_id]], wanted)
+    chosen: dict[str, list[str]] = {}
+    for job in jobs:
+        room_keys, group = keys[job.room_id], group_of.get(job.room_id)
+        if group is None:
+            start_state: dict[StateKey, str] = {}
+        elif room_keys is None:
+            start_state = whole.get(group, {})
+        else:
+            start_state = {key: event_id for key, event_id in some.get(group, {}).items() if key in room_keys}
+        timeline = timelines[job.room_id]
+        gap = timeline.limited and job.since is not None
+        since_state = None if job.full else state_at(reader, job.room_id, job.since) if gap and job.since else {}
+        chosen[job.room_id] = choose_state(reader, job.room_id, timeline, start_state, since_state)
+    found = stores.events.get_events(reader.conn, [event_id for ids in chosen.values() for event_id in ids])
+    return {job.room_id: state_events(reader, job.room_id, timelines[job.room_id],
+                                      {event_id: found[event_id] for event_id in chosen[job.room_id]
+                                       if event_id in found}) for job in jobs}

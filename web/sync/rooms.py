@@ -11,7 +11,7 @@ are sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ from protocol.events.model import StateKey
 from protocol.sync_filters import SyncFilter, project_fields
 from protocol.sync_tokens import WriterPositions
 from protocol.tokens import RoomPosition
-from web.client.room_access import visible_events
+from web.client.room_access import visible_events_in_rooms
 from web.client.serving import serve_events
 from web.deps import Deps
 
@@ -101,26 +101,73 @@ class Timeline:
 def read_timeline(reader: SyncReader, room_id: str, since: WriterPositions | None, until: WriterPositions, *,
                   at_most: int | None = None) -> Timeline:
     """The latest events of the range the reader may see through the timeline filter, at most ``limit``."""
+    cuts = {room_id: at_most} if at_most is not None else {}
+    return read_timelines(reader, {room_id: since}, until, at_most=cuts)[room_id]
+
+
+def read_timelines(reader: SyncReader, sinces: Mapping[str, WriterPositions | None], until: WriterPositions, *,
+                   at_most: Mapping[str, int] | None = None,
+                   joined: Collection[str] = ()) -> dict[str, Timeline]:
+    """:func:`read_timeline` of many rooms (room id -> its ``since``): the first read of every room is one
+    query per distinct ``since`` (a sync has at most two: its token, and None for rooms new to the client), and
+    one visibility pass; only a room whose events the filter or visibility mostly hid reads on, alone.
+    ``joined``: rooms the reader is joined to now (saves a membership lookup per room)."""
     event_filter = reader.filter.room.timeline
     limit = min(event_filter.limit or DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT)
-    kept: list[StoredEvent] = []
-    size, cursor, exhausted = limit + 1, at_most, False
-    for _ in range(FETCH_ROUNDS):
+    size = limit + 1
+    cuts = at_most or {}
+    by_since: dict[WriterPositions | None, list[str]] = {}
+    for room_id, since in sinces.items():
+        by_since.setdefault(since, []).append(room_id)
+    batches: dict[str, list[StoredEvent]] = {}
+    for since, room_ids in by_since.items():
+        batches.update(reader.deps.stores.events.list_latest_events_in_rooms(
+            reader.conn, room_ids, since, until, size, at_most={r: cuts[r] for r in room_ids if r in cuts}))
+    kept = _visible(reader, [stored for room_id in sinces for stored in batches.get(room_id, [])], joined)
+    timelines = {}
+    for room_id, since in sinces.items():
+        batch = batches.get(room_id, [])
+        room_kept = kept.get(room_id, [])
+        if len(batch) < size or len(room_kept) > limit:
+            timelines[room_id] = _timeline(room_kept, limit, exhausted=len(batch) < size)
+        else:
+            timelines[room_id] = _read_on(reader, room_id, since, until, room_kept, limit, size,
+                                          batch[-1].stream_ordering - 1, joined)
+    return timelines
+
+
+def _visible(reader: SyncReader, batch: Sequence[StoredEvent],
+             joined: Collection[str]) -> dict[str, list[StoredEvent]]:
+    """The events of ``batch`` passing the timeline filter and history visibility, by room, in batch order."""
+    event_filter = reader.filter.room.timeline
+    matching = [stored for stored in batch
+                if event_filter.matches(stored.event.type, stored.event.sender, stored.event.content)]
+    by_room: dict[str, list[StoredEvent]] = {}
+    for stored in visible_events_in_rooms(reader.deps, reader.conn, reader.user_id, matching,
+                                          ignored=reader.ignored, joined_rooms=joined):
+        by_room.setdefault(stored.room_id, []).append(stored)
+    return by_room
+
+
+def _read_on(reader: SyncReader, room_id: str, since: WriterPositions | None, until: WriterPositions,
+             kept: list[StoredEvent], limit: int, size: int, cursor: int, joined: Collection[str]) -> Timeline:
+    """The further reads of one room whose first batch was mostly hidden, each twice as large, bounded."""
+    for _ in range(FETCH_ROUNDS - 1):
+        size = min(size * 2, MAX_TIMELINE_LIMIT)
         batch = reader.deps.stores.events.list_latest_room_events(reader.conn, room_id, since, until, size,
                                                                   at_most=cursor)
-        matching = [stored for stored in batch
-                    if event_filter.matches(stored.event.type, stored.event.sender, stored.event.content)]
-        kept.extend(visible_events(reader.deps, reader.conn, room_id, reader.user_id, matching,
-                                   ignored=reader.ignored))
+        kept.extend(_visible(reader, batch, joined).get(room_id, []))
         if len(batch) < size:
-            exhausted = True
-            break
+            return _timeline(kept, limit, exhausted=True)
         if len(kept) > limit:
             break
         cursor = batch[-1].stream_ordering - 1
-        size = min(size * 2, MAX_TIMELINE_LIMIT)
-    limited = len(kept) > limit or not exhausted
-    return Timeline(list(reversed(kept[:limit])), limited)
+    return _timeline(kept, limit, exhausted=False)
+
+
+def _timeline(kept: list[StoredEvent], limit: int, *, exhausted: bool) -> Timeline:
+    """``kept`` is latest first; a timeline is oldest first."""
+    return Timeline(list(reversed(kept[:limit])), len(kept) > limit or not exhausted)
 
 
 def _group_state(reader: SyncReader, group: int | None, keys: Iterable[StateKey] | None) -> dict[StateKey, str]:
@@ -141,19 +188,10 @@ def state_at(reader: SyncReader, room_id: str, until: WriterPositions,
                         keys)
 
 
-def state_before(reader: SyncReader, first: StoredEvent, keys: Iterable[StateKey] | None = None
-                 ) -> dict[StateKey, str]:
-    """The state (only ``keys``, when given) just before ``first``: the state after its (first) prev event.
-    Local rooms are linear; where the DAG forks this is the state on one branch, which the events on the other
-    will correct."""
-    prevs = first.event.prev_event_ids
-    group = reader.deps.stores.state.get_event_state_group(reader.conn, prevs[0]) if prevs else None
-    return _group_state(reader, group, keys)
-
-
-def state_section(reader: SyncReader, room_id: str, timeline: Timeline, start_state: Mapping[StateKey, str],
-                  since_state: Mapping[StateKey, str] | None) -> list[StoredEvent]:
-    """State events to send: all of ``start_state`` when ``since_state`` is None, else what differs from it."""
+def choose_state(reader: SyncReader, room_id: str, timeline: Timeline, start_state: Mapping[StateKey, str],
+                 since_state: Mapping[StateKey, str] | None) -> list[str]:
+    """The ids of the state events to send, before the state filter (which needs them read): all of
+    ``start_state`` when ``since_state`` is None, else what differs from it."""
     if since_state is None:
         chosen = dict(start_state)
     elif timeline.limited:
@@ -178,7 +216,14 @@ def state_section(reader: SyncReader, room_id: str, timeline: Timeline, start_st
         held = reader.known_members.get(room_id, frozenset())
         chosen = {key: event_id for key, event_id in chosen.items()
                   if key[0] != "m.room.member" or event_id not in held}
-    found = reader.deps.stores.events.get_events(reader.conn, chosen.values())
+    return list(chosen.values())
+
+
+def state_events(reader: SyncReader, room_id: str, timeline: Timeline,
+                 found: Mapping[str, StoredEvent]) -> list[StoredEvent]:
+    """The chosen state events (``found``, read for many rooms at once) through the state filter, in stream
+    order, noting the memberships sent for lazy loading."""
+    state_filter = reader.filter.room.state
     events = [stored for stored in found.values()
               if state_filter.matches(stored.event.type, stored.event.sender, stored.event.content)]
     members = {stored.event_id for stored in events if stored.event.type == "m.room.member"} | {
@@ -223,17 +268,20 @@ def prev_batch(timeline: Timeline, end: RoomPosition) -> str:
     return RoomPosition.before(first.event.depth, first.stream_ordering).format()
 
 
-def summary(reader: SyncReader, room_id: str) -> dict[str, Any]:
-    """``summary`` (spec: "Calculating the display name for a room"): member counts and up to five heroes."""
-    stores = reader.deps.stores
-    counts = stores.state.count_memberships(reader.conn, room_id)
-    heroes = stores.state.list_some_members(reader.conn, room_id, ("join", "invite"), exclude=reader.user_id,
-                                            limit=MAX_HEROES)
-    if not heroes:
-        heroes = stores.state.list_some_members(reader.conn, room_id, ("leave", "ban"), exclude=reader.user_id,
-                                                limit=MAX_HEROES)
-    return {"m.heroes": heroes, "m.joined_member_count": counts.get("join", 0),
-            "m.invited_member_count": counts.get("invite", 0)}
+def summaries(reader: SyncReader, room_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+    """:func:`summary` of many rooms in two or three queries, whatever their number."""
+    state = reader.deps.stores.state
+    counts = state.count_memberships_in_rooms(reader.conn, room_ids)
+    heroes = state.list_some_members_in_rooms(reader.conn, room_ids, ("join", "invite"), exclude=reader.user_id,
+                                              limit=MAX_HEROES)
+    lonely = [room_id for room_id in room_ids if room_id not in heroes]
+    if lonely:
+        heroes.update(state.list_some_members_in_rooms(reader.conn, lonely, ("leave", "ban"),
+                                                       exclude=reader.user_id, limit=MAX_HEROES))
+    return {room_id: {"m.heroes": heroes.get(room_id, []),
+                      "m.joined_member_count": counts.get(room_id, {}).get("join", 0),
+                      "m.invited_member_count": counts.get(room_id, {}).get("invite", 0)}
+            for room_id in room_ids}
 
 
 def mentions_members(events: Iterable[StoredEvent]) -> bool:
