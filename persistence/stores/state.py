@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, delete, func, insert, literal, select, union_all
+from sqlalchemy import Connection, Select, bindparam, case, delete, func, insert, literal, select
 
 from persistence.tables import current_state_events, event_state_groups, state_group_entries, state_groups
 from protocol.events.model import StateKey
 
 STATE_SNAPSHOT_EVERY = 100
 """A delta chain longer than this is cut by storing a full snapshot, bounding the reads a lookup needs."""
-ROOMS_PER_QUERY = 100
-"""Rooms per statement in the many-room reads of /sync (one ``UNION ALL`` branch each)."""
 
 
 def _chain_entries(at_keys: bool) -> Select[Any]:
@@ -35,6 +33,24 @@ def _chain_entries(at_keys: bool) -> Select[Any]:
     return query
 
 
+PRESENT = ("join", "invite")
+DEPARTED = ("leave", "ban")
+
+
+def _heroes() -> Select[Any]:
+    """Members of ``:rooms`` other than ``:exclude``, ranked by user id within each room's present
+    (joined, invited) and departed (left, banned) members, up to ``:limit`` of each."""
+    members = current_state_events.c
+    ranked = select(members.room_id, members.state_key, members.membership, func.row_number().over(
+        partition_by=(members.room_id, case((members.membership.in_(PRESENT), 0), else_=1)),
+        order_by=members.state_key).label("rank")).where(
+        members.room_id.in_(bindparam("rooms", expanding=True)), members.type == "m.room.member",
+        members.membership.in_(PRESENT + DEPARTED), members.state_key != bindparam("exclude")).subquery()
+    return select(ranked.c.room_id, ranked.c.state_key, ranked.c.membership).where(
+        ranked.c.rank <= bindparam("limit"))
+
+
+_HEROES = _heroes()
 _CHAIN_ENTRIES = _chain_entries(at_keys=False)
 _CHAIN_ENTRIES_AT_KEYS = _chain_entries(at_keys=True)
 
@@ -211,22 +227,20 @@ class StateStore:
             counts.setdefault(room_id, {})[membership] = int(count)
         return counts
 
-    def list_some_members_in_rooms(self, conn: Connection, room_ids: Iterable[str], memberships: tuple[str, ...],
-                                   *, exclude: str, limit: int) -> dict[str, list[str]]:
-        """:meth:`list_some_members` for many rooms: one ``LIMIT``-ed branch per room in one ``UNION ALL``
-        (per 100 rooms), so no room's whole member list is read. Rooms with none are left out."""
+    def list_heroes_in_rooms(self, conn: Connection, room_ids: Iterable[str], *, exclude: str,
+                             limit: int) -> dict[str, list[str]]:
+        """room id -> up to ``limit`` members by user id other than ``exclude``: those joined or invited, or,
+        in a room with none, those who left or were banned (a room summary's heroes). One prebuilt query
+        ranks each room's members within the two classes, whatever the number of rooms."""
         wanted = sorted(set(room_ids))
-        found: dict[str, list[str]] = {}
-        for start in range(0, len(wanted), ROOMS_PER_QUERY):
-            branches = [select(select(current_state_events.c.room_id, current_state_events.c.state_key).where(
-                current_state_events.c.room_id == room_id, current_state_events.c.type == "m.room.member",
-                current_state_events.c.membership.in_(memberships), current_state_events.c.state_key != exclude)
-                .order_by(current_state_events.c.state_key).limit(limit).subquery())
-                for room_id in wanted[start:start + ROOMS_PER_QUERY]]
-            query = branches[0] if len(branches) == 1 else union_all(*branches)
-            for row in conn.execute(query):
-                found.setdefault(row.room_id, []).append(row.state_key)
-        return {room_id: sorted(members) for room_id, members in found.items()}
+        if not wanted:
+            return {}
+        present: dict[str, list[str]] = {}
+        departed: dict[str, list[str]] = {}
+        for row in conn.execute(_HEROES, {"rooms": wanted, "exclude": exclude, "limit": limit}):
+            (present if row.membership in PRESENT else departed).setdefault(row.room_id, []).append(row.state_key)
+        return {room_id: sorted(present.get(room_id) or departed[room_id]) for room_id in wanted
+                if room_id in present or room_id in departed}
 
     def list_users_sharing_a_room(self, conn: Connection, user_id: str, candidates: Iterable[str]) -> set[str]:
         """Which of ``candidates`` are joined to some room ``user_id`` is joined to now."""

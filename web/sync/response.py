@@ -17,7 +17,6 @@ from protocol.sync_filters import SyncFilter
 from protocol.sync_tokens import SyncToken, WriterPositions
 from protocol.tokens import START, RoomPosition
 from tasks import api as tasks_api
-from web.client.room_access import ignored_users
 from web.deps import Deps
 from web.sync.device_lists import device_list_changes
 from web.sync.ephemeral import RoomEphemeral
@@ -47,6 +46,8 @@ RECEIPTS = "receipts"
 PRESENCE = "presence"
 PUSH_RULES = "push_rules"
 SYNC_STREAMS = (EVENTS, ACCOUNT_DATA, TO_DEVICE, DEVICE_LISTS, TYPING, RECEIPTS, PRESENCE, PUSH_RULES)
+ROOM_STREAMS = (EVENTS, ACCOUNT_DATA, TYPING, RECEIPTS)
+"""What can put something in ``rooms`` (or make presence and device lists look at the user's rooms)."""
 PUSH_RULES_TYPE = "m.push_rules"
 MAX_TO_DEVICE = 100
 """To-device messages per response, as Synapse sends; the token then stops after the last one sent."""
@@ -87,12 +88,16 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
         since_text = request.since.format() if request.since is not None else None
         known = deps.sent_members.known(request.user_id, request.device_id, since_text)
         reader = SyncReader(deps, conn, request.user_id, request.device_id, request.filter, deps.clock.now_ms(),
-                            request.use_state_after, known, ignored=ignored_users(deps, conn, request.user_id))
+                            request.use_state_after, known)
         ranges = {stream: Range(request.since.stream(stream) if request.since else None, until.stream(stream))
                   for stream in SYNC_STREAMS}
         global_data, room_data = _account_data(reader, ranges[ACCOUNT_DATA])
         global_data += _push_rules(reader, ranges[PUSH_RULES])
-        memberships = deps.stores.state.list_user_memberships(conn, request.user_id)
+        # The user's rooms matter only if something of theirs may have moved: when none of the streams that
+        # reach rooms did (most long-poll wake-ups and empty syncs), every room section is empty anyway.
+        rooms_moved = request.since is None or request.full_state or not all(
+            ranges[stream].unchanged for stream in ROOM_STREAMS)
+        memberships = deps.stores.state.list_user_memberships(conn, request.user_id) if rooms_moved else {}
         joined = sorted(room_id for room_id, (membership, _) in memberships.items() if membership == "join")
         ephemeral = RoomEphemeral(reader, joined, ranges[TYPING], ranges[RECEIPTS])
         rooms, fresh_joins = _rooms(reader, request, ranges[EVENTS], memberships, room_data, ephemeral)
@@ -126,6 +131,8 @@ def acknowledge_to_device(deps: Deps, request: SyncRequest) -> None:
     if request.since is None:
         return
     received = request.since.stream(TO_DEVICE)
+    if received.highest <= 0:
+        return  # a token from before any to-device message: nothing can be held up to it
     with deps.database.read() as conn:
         held = deps.stores.device_inbox.has_inbox_up_to(conn, request.user_id, request.device_id, received)
     if held:

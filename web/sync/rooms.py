@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection
@@ -22,7 +23,7 @@ from protocol.events.model import StateKey
 from protocol.sync_filters import SyncFilter, project_fields
 from protocol.sync_tokens import WriterPositions
 from protocol.tokens import RoomPosition
-from web.client.room_access import visible_events_in_rooms
+from web.client.room_access import ignored_users, visible_events_in_rooms
 from web.client.serving import serve_events
 from web.deps import Deps
 
@@ -55,8 +56,12 @@ class SyncReader:
     """Filled while building: room id -> membership events this response sends."""
     rebuilt_rooms: set[str] = field(default_factory=set)
     """Filled while building: rooms whose state the client rebuilds from this response (full or a gap)."""
-    ignored: frozenset[str] | None = None
-    """Whom the user ignores, read once per response (None: each read path looks it up itself)."""
+
+    @cached_property
+    def ignored(self) -> frozenset[str]:
+        """Whom the user ignores: read once per response, and only if something needs it (an empty sync
+        does not)."""
+        return ignored_users(self.deps, self.conn, self.user_id)
 
     def serve(self, events: Sequence[StoredEvent], *, with_txn_ids: bool = False) -> list[dict[str, Any]]:
         """Events as this client asked for them: redacted where due, then in the filter's format and fields;
@@ -269,15 +274,11 @@ def prev_batch(timeline: Timeline, end: RoomPosition) -> str:
 
 
 def summaries(reader: SyncReader, room_ids: Collection[str]) -> dict[str, dict[str, Any]]:
-    """:func:`summary` of many rooms in two or three queries, whatever their number."""
+    """``summary`` (spec: "Calculating the display name for a room") of many rooms: member counts and up to
+    five heroes each, in two queries whatever their number."""
     state = reader.deps.stores.state
     counts = state.count_memberships_in_rooms(reader.conn, room_ids)
-    heroes = state.list_some_members_in_rooms(reader.conn, room_ids, ("join", "invite"), exclude=reader.user_id,
-                                              limit=MAX_HEROES)
-    lonely = [room_id for room_id in room_ids if room_id not in heroes]
-    if lonely:
-        heroes.update(state.list_some_members_in_rooms(reader.conn, lonely, ("leave", "ban"),
-                                                       exclude=reader.user_id, limit=MAX_HEROES))
+    heroes = state.list_heroes_in_rooms(reader.conn, room_ids, exclude=reader.user_id, limit=MAX_HEROES)
     return {room_id: {"m.heroes": heroes.get(room_id, []),
                       "m.joined_member_count": counts.get(room_id, {}).get("join", 0),
                       "m.invited_member_count": counts.get(room_id, {}).get("invite", 0)}
