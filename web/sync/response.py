@@ -291,6 +291,8 @@ def _room_bodies(reader: SyncReader, jobs: list[_RoomJob], until: WriterPosition
     """room id -> (its timeline and state body, the timeline events, the state events) for every job, read for
     all rooms at once: a fixed number of queries however many rooms a sync holds (rooms with a gap since the
     token, or a timeline the filter mostly hides, read a little more each)."""
+    if not jobs:
+        return {}
     stores = reader.deps.stores
     timelines = read_timelines(reader, {job.room_id: job.since for job in jobs}, until,
                                at_most={job.room_id: job.at_most for job in jobs if job.at_most is not None},

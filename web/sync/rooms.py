@@ -147,6 +147,8 @@ def _visible(reader: SyncReader, batch: Sequence[StoredEvent],
     event_filter = reader.filter.room.timeline
     matching = [stored for stored in batch
                 if event_filter.matches(stored.event.type, stored.event.sender, stored.event.content)]
+    if not matching:
+        return {}
     by_room: dict[str, list[StoredEvent]] = {}
     for stored in visible_events_in_rooms(reader.deps, reader.conn, reader.user_id, matching,
                                           ignored=reader.ignored, joined_rooms=joined):
