@@ -55,6 +55,8 @@ def _load(row: object) -> StoredEvent:
                        row.replaces_state)  # type: ignore[attr-defined]
 
 
+_ACCEPTED = (events.c.rejected_reason.is_(None), events.c.outlier.is_(False))
+"""Events in the room's timeline: neither rejected nor outliers (built once; clauses are immutable)."""
 _COLUMNS = (events.c.event_id, events.c.room_id, events.c.json, events.c.stream_ordering, events.c.rejected_reason,
             events.c.replaces_state, rooms.c.room_version)
 
@@ -159,7 +161,7 @@ class EventStore:
                            to: RoomPosition | None, limit: int, backwards: bool) -> list[StoredEvent]:
         """Accepted, non-outlier events of a room in topological order between two positions (``/messages``)."""
         query = (select(*_COLUMNS).join(rooms, rooms.c.room_id == events.c.room_id)
-                 .where(events.c.room_id == room_id, events.c.rejected_reason.is_(None), events.c.outlier.is_(False)))
+                 .where(events.c.room_id == room_id, *_ACCEPTED))
         return [_load(row) for row in conn.execute(
             timeline_window(query, from_=from_, to=to, backwards=backwards).limit(limit))]
 
@@ -180,7 +182,7 @@ class EventStore:
         """Accepted timeline events nearest ``ts``: sent at or after it (earliest first), or at or before it
         (latest first) when ``backwards`` (``/timestamp_to_event``)."""
         query = (select(*_COLUMNS).join(rooms, rooms.c.room_id == events.c.room_id)
-                 .where(events.c.room_id == room_id, events.c.rejected_reason.is_(None), events.c.outlier.is_(False)))
+                 .where(events.c.room_id == room_id, *_ACCEPTED))
         key = (events.c.origin_server_ts, events.c.depth, events.c.stream_ordering)
         if backwards:
             query = query.where(events.c.origin_server_ts <= ts).order_by(*(column.desc() for column in key))
@@ -210,7 +212,7 @@ class EventStore:
         """Accepted ``m.room.member`` events about ``user_id`` in the range, in stream order."""
         query = (select(*_COLUMNS).join(rooms, rooms.c.room_id == events.c.room_id)
                  .where(events.c.state_key == user_id, events.c.type == "m.room.member",
-                        events.c.rejected_reason.is_(None), events.c.outlier.is_(False),
+                        *_ACCEPTED,
                         between(events.c.instance_name, events.c.stream_ordering, since, until))
                  .order_by(events.c.stream_ordering))
         return [_load(row) for row in conn.execute(query)]
@@ -221,8 +223,7 @@ class EventStore:
         """Up to ``limit`` accepted timeline events of a room in the range, latest first; ``at_most`` cuts the
         range at a stream ordering (a departed member's leave, or the next page of a long range)."""
         query = (select(*_COLUMNS).join(rooms, rooms.c.room_id == events.c.room_id)
-                 .where(events.c.room_id == room_id, events.c.rejected_reason.is_(None),
-                        events.c.outlier.is_(False),
+                 .where(events.c.room_id == room_id, *_ACCEPTED,
                         between(events.c.instance_name, events.c.stream_ordering, since, until))
                  .order_by(events.c.stream_ordering.desc()).limit(limit))
         if at_most is not None:
@@ -243,14 +244,13 @@ class EventStore:
             branches = []
             for room_id in wanted[start:start + ROOMS_PER_QUERY]:
                 branch = (select(*_COLUMNS).join(rooms, rooms.c.room_id == events.c.room_id)
-                          .where(events.c.room_id == room_id, events.c.rejected_reason.is_(None),
-                                 events.c.outlier.is_(False),
+                          .where(events.c.room_id == room_id, *_ACCEPTED,
                                  between(events.c.instance_name, events.c.stream_ordering, since, until))
                           .order_by(events.c.stream_ordering.desc()).limit(limit))
                 if room_id in cuts:
                     branch = branch.where(events.c.stream_ordering <= cuts[room_id])
-                branches.append(select(branch.subquery()))
-            query = branches[0] if len(branches) == 1 else union_all(*branches)
+                branches.append(branch)
+            query = branches[0] if len(branches) == 1 else union_all(*(select(b.subquery()) for b in branches))
             for row in conn.execute(query):
                 found.setdefault(row.room_id, []).append(_load(row))
         for batch in found.values():
@@ -264,12 +264,12 @@ class EventStore:
         wanted = sorted(set(room_ids))
         found: dict[str, str] = {}
         for start in range(0, len(wanted), ROOMS_PER_QUERY):
-            branches = [select(select(events.c.room_id, events.c.event_id).where(
-                events.c.room_id == room_id, events.c.rejected_reason.is_(None), events.c.outlier.is_(False),
+            branches = [select(events.c.room_id, events.c.event_id).where(
+                events.c.room_id == room_id, *_ACCEPTED,
                 up_to(events.c.instance_name, events.c.stream_ordering, until))
-                .order_by(events.c.stream_ordering.desc()).limit(1).subquery())
+                .order_by(events.c.stream_ordering.desc()).limit(1)
                 for room_id in wanted[start:start + ROOMS_PER_QUERY]]
-            query = branches[0] if len(branches) == 1 else union_all(*branches)
+            query = branches[0] if len(branches) == 1 else union_all(*(select(b.subquery()) for b in branches))
             found.update({row.room_id: row.event_id for row in conn.execute(query)})
         return found
 
@@ -277,7 +277,7 @@ class EventStore:
         """The room's last accepted event at or before ``until``: the state after it is the state there."""
         return conn.execute(
             select(events.c.event_id).where(
-                events.c.room_id == room_id, events.c.rejected_reason.is_(None), events.c.outlier.is_(False),
+                events.c.room_id == room_id, *_ACCEPTED,
                 up_to(events.c.instance_name, events.c.stream_ordering, until))
             .order_by(events.c.stream_ordering.desc()).limit(1)).scalar_one_or_none()
 
@@ -316,7 +316,7 @@ class EventStore:
             return []
         rows = conn.execute(select(events.c.state_key, events.c.json)
                             .where(events.c.type == "m.room.member", events.c.room_id.in_(wanted),
-                                   events.c.rejected_reason.is_(None), events.c.outlier.is_(False),
+                                   *_ACCEPTED,
                                    between(events.c.instance_name, events.c.stream_ordering, since, until))
                             .order_by(events.c.stream_ordering))
         found = []
@@ -343,8 +343,7 @@ class EventStore:
         if not wanted:
             return []
         query = (select(*_COLUMNS).join(rooms, rooms.c.room_id == events.c.room_id)
-                 .where(events.c.room_id.in_(wanted), events.c.rejected_reason.is_(None),
-                        events.c.outlier.is_(False),
+                 .where(events.c.room_id.in_(wanted), *_ACCEPTED,
                         between(events.c.instance_name, events.c.stream_ordering, since, until))
                  .order_by(events.c.stream_ordering).limit(limit))
         return [_load(row) for row in conn.execute(query)]

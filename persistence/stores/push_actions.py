@@ -58,6 +58,11 @@ def _unread(batch: list[tuple[str, int | None]]) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
+_SUMS = (func.sum(case((event_push_actions.c.notify, 1), else_=0)),
+         func.sum(case((event_push_actions.c.highlight, 1), else_=0)))
+"""Notifications and highlights of a group of rows (built once)."""
+
+
 class PushActionsStore:
     def delete_read_actions(self, conn: Connection) -> int:
         """Drop the rows at or before each user's main read receipt in their room: counts only look above it,
@@ -105,8 +110,7 @@ class PushActionsStore:
         found: dict[str, dict[str, UnreadCounts]] = {}
         for batch in _batches(after_stream_ordering):
             rows = conn.execute(
-                select(table.room_id, table.thread_id,
-                       func.sum(case((table.notify, 1), else_=0)), func.sum(case((table.highlight, 1), else_=0)))
+                select(table.room_id, table.thread_id, *_SUMS)
                 .where(table.user_id == user_id, _unread(batch),
                        up_to(table.instance_name, table.stream_ordering, until))
                 .group_by(table.room_id, table.thread_id))
