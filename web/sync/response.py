@@ -311,10 +311,12 @@ def _room_bodies(reader: SyncReader, jobs: list[_RoomJob], until: WriterPosition
                                     with_txn_ids=True)
     served_states = reader.serve([stored for job in jobs for stored in states[job.room_id]])
     bodies = {}
+    next_event, next_state = 0, 0  # where the job's part of the served lists starts
     for job in jobs:
         timeline, state = timelines[job.room_id], states[job.room_id]
-        events, served_timelines = served_timelines[:len(timeline.events)], served_timelines[len(timeline.events):]
-        state_body, served_states = served_states[:len(state)], served_states[len(state):]
+        events = served_timelines[next_event:next_event + len(timeline.events)]
+        state_body = served_states[next_state:next_state + len(state)]
+        next_event, next_state = next_event + len(timeline.events), next_state + len(state)
         end = ends.get(job.room_id, START) if not timeline.events else START
         bodies[job.room_id] = ({
             "timeline": {"events": events, "limited": timeline.limited, "prev_batch": prev_batch(timeline, end)},
@@ -363,7 +365,8 @@ def _state_sections(reader: SyncReader, jobs: list[_RoomJob], timelines: dict[st
             start_state = {key: event_id for key, event_id in some.get(group, {}).items() if key in room_keys}
         timeline = timelines[job.room_id]
         gap = timeline.limited and job.since is not None
-        since_state = None if job.full else state_at(reader, job.room_id, job.since) if gap and job.since else {}
+        since_state = (None if job.full else state_at(reader, job.room_id, job.since)
+                       if gap and job.since is not None else {})
         chosen[job.room_id] = choose_state(reader, job.room_id, timeline, start_state, since_state)
     found = stores.events.get_events(reader.conn, [event_id for ids in chosen.values() for event_id in ids])
     return {job.room_id: state_events(reader, job.room_id, timelines[job.room_id],
