@@ -73,7 +73,8 @@ def check_device_keys(value: Any, user_id: str, device_id: str) -> dict[str, Any
     if _text(value.get("device_id"), "device_keys.device_id") != device_id:
         raise BadJson("'device_keys.device_id' does not match the authenticated device")
     algorithms = value.get("algorithms")
-    if not isinstance(algorithms, list) or not all(isinstance(item, str) for item in algorithms):
+    if not isinstance(algorithms, list) or not all(isinstance(item, str) and "\x00" not in item
+                                                   for item in algorithms):
         raise BadJson("'device_keys.algorithms' must be a list of strings")
     keys = value.get("keys")
     if not isinstance(keys, dict) or not all(isinstance(key, str) for key in keys.values()):
