@@ -180,3 +180,23 @@ def test_key_uploads_show_in_sync_and_key_changes(homeserver: HomeserverUnderTes
     assert (bad.status_code, bad.json["errcode"]) == (400, "M_INVALID_PARAM")
     missing = homeserver.get(f"{KEYS}/changes?from={until}", token=alice)
     assert (missing.status_code, missing.json["errcode"]) == (400, "M_MISSING_PARAM")
+
+
+def test_changed_device_keys_replace_the_old_ones_and_are_announced(homeserver: HomeserverUnderTest) -> None:
+    """As Synapse does: new identity keys for a device replace the stored ones (clients notice the change and
+    warn), and only an upload that changes something moves the device list."""
+    alice, device = _keyed(homeserver, "alice", "ALICE1")
+    first = device.device_keys()
+    _upload(homeserver, alice, device_keys=first)
+
+    def rows() -> int:
+        with homeserver.deps.database.read() as conn:
+            return len(homeserver.deps.stores.device_lists.list_changes(conn, device.user_id))
+
+    homeserver.eventually(lambda: rows() == 2)  # the device's creation, then its keys
+    _upload(homeserver, alice, device_keys=first)
+    replacement = KeyedDevice(device.user_id, "ALICE1").device_keys()
+    _upload(homeserver, alice, device_keys=replacement)
+    homeserver.eventually(lambda: rows() == 3)
+    served = _query(homeserver, alice, {device.user_id: ["ALICE1"]})["device_keys"][device.user_id]["ALICE1"]
+    assert served["keys"] == replacement["keys"]
