@@ -544,3 +544,66 @@ event_push_actions = Table(
     PrimaryKeyConstraint("user_id", "event_id"),
     Index(None, "user_id", "room_id", "stream_ordering"),
 )
+
+# End-to-end encryption (Client-Server API, "End-to-End Encryption"). Key objects are kept as the canonical JSON
+# the client uploaded; signatures uploaded later through /keys/signatures/upload live apart and are merged in
+# when the keys are read, so each signer's signatures can be shown only to whom the spec allows.
+e2e_device_keys = Table(
+    "e2e_device_keys",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("device_id", Text, nullable=False),
+    Column("key_json", Text, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "device_id"),
+)
+
+e2e_one_time_keys = Table(
+    "e2e_one_time_keys",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("device_id", Text, nullable=False),
+    Column("algorithm", Text, nullable=False),
+    Column("key_id", Text, nullable=False),
+    Column("key_json", Text, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "device_id", "algorithm", "key_id"),
+)
+
+# At most one fallback key per (device, algorithm); ``used`` once it was handed out by /keys/claim.
+e2e_fallback_keys = Table(
+    "e2e_fallback_keys",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("device_id", Text, nullable=False),
+    Column("algorithm", Text, nullable=False),
+    Column("key_id", Text, nullable=False),
+    Column("key_json", Text, nullable=False),
+    Column("used", Boolean, nullable=False),
+    PrimaryKeyConstraint("user_id", "device_id", "algorithm"),
+)
+
+# key_type: master, self_signing or user_signing; public_key is the key's unpadded base64 ed25519 key.
+e2e_cross_signing_keys = Table(
+    "e2e_cross_signing_keys",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("key_type", Text, nullable=False),
+    Column("public_key", Text, nullable=False),
+    Column("key_json", Text, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "key_type"),
+)
+
+# user_id signed (target_user_id, target_device_id) with key_id; the target is a device id or a master key's
+# public key.
+e2e_cross_signing_signatures = Table(
+    "e2e_cross_signing_signatures",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("key_id", Text, nullable=False),
+    Column("target_user_id", Text, nullable=False),
+    Column("target_device_id", Text, nullable=False),
+    Column("signature", Text, nullable=False),
+    PrimaryKeyConstraint("target_user_id", "target_device_id", "user_id", "key_id"),
+)

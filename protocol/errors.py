@@ -126,6 +126,12 @@ class UnknownError(MatrixError):
     errcode = "M_UNKNOWN"
 
 
+class BadSignature(MatrixError):
+    """A signature on a key object is missing or does not verify (End-to-End Encryption, "Cross-signing")."""
+
+    errcode = "M_INVALID_SIGNATURE"
+
+
 class ServerUnavailable(MatrixError):
     """The request could not be completed now (a queue or the database is down); the client may retry."""
 
@@ -154,5 +160,6 @@ _BY_ERRCODE: dict[str, type[MatrixError]] = {
         GuestAccessForbidden,
         Unauthorized,
         UnknownError,
+        BadSignature,
     )
 }

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from persistence.stores.account_data import AccountDataStore
 from persistence.stores.admin_nonces import AdminNonceStore
 from persistence.stores.aliases import AliasStore
+from persistence.stores.cross_signing import CrossSigningStore
 from persistence.stores.device_inbox import DeviceInboxStore
 from persistence.stores.device_lists import DeviceListStore
 from persistence.stores.devices import DeviceStore
 from persistence.stores.directory import DirectoryStore
+from persistence.stores.e2e_keys import E2eKeyStore
 from persistence.stores.events import EventStore
 from persistence.stores.filters import FilterStore
 from persistence.stores.forgotten_rooms import ForgottenRoomStore
@@ -64,3 +66,5 @@ class Stores:
     presence: PresenceStore = field(default_factory=PresenceStore)
     push_rules: PushRulesStore = field(default_factory=PushRulesStore)
     push_actions: PushActionsStore = field(default_factory=PushActionsStore)
+    e2e_keys: E2eKeyStore = field(default_factory=E2eKeyStore)
+    cross_signing: CrossSigningStore = field(default_factory=CrossSigningStore)

@@ -1,10 +1,12 @@
-"""What the matrix-nio end-to-end tests share: a registered client, and expecting a response type."""
+"""What the matrix-nio end-to-end tests share: a registered client (plain or encrypting), the key traffic of a
+sync loop, and expecting a response type."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from nio import AsyncClient
+from nio import AsyncClient, AsyncClientConfig, KeysClaimResponse, KeysQueryResponse, KeysUploadResponse, SyncResponse
 
 from tests.e2e.servers import SERVER_NAME, RunningServer
 
@@ -20,4 +22,29 @@ async def registered_client(server: RunningServer, name: str) -> AsyncClient:
 def expect(response: Any, kind: type) -> Any:
     """``response`` if it is a ``kind`` (nio answers errors as other response types), else fail with it."""
     assert isinstance(response, kind), response
+    return response
+
+
+async def encrypting_client(server: RunningServer, name: str, store: Path, *, register: bool = True) -> AsyncClient:
+    """A nio client with end-to-end encryption (vodozemac) and its crypto store under ``store``: registers
+    ``name`` (password ``pw``), or logs in as a new device of that account when ``register`` is False."""
+    store.mkdir(parents=True, exist_ok=True)
+    client = AsyncClient(server.base_url, f"@{name}:{SERVER_NAME}", store_path=str(store),
+                         config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False))
+    response = await (client.register(name, "pw") if register else client.login("pw"))
+    assert getattr(response, "user_id", None) == f"@{name}:{SERVER_NAME}", response
+    assert client.olm is not None, "nio was installed without its e2e extra"
+    return client
+
+
+async def sync_and_keep_keys(client: AsyncClient) -> SyncResponse:
+    """One sync, then the key traffic nio's sync loop would do: upload keys the server needs, fetch the device
+    lists that changed, and claim keys for devices it has no Olm session with."""
+    response = expect(await client.sync(timeout=0, full_state=False), SyncResponse)
+    if client.should_upload_keys:
+        expect(await client.keys_upload(), KeysUploadResponse)
+    if client.should_query_keys:
+        expect(await client.keys_query(), KeysQueryResponse)
+    if client.should_claim_keys:
+        expect(await client.keys_claim(client.get_users_for_key_claiming()), KeysClaimResponse)
     return response

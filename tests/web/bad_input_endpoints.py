@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tests.homeserver import PASSWORD
+from tests.web.key_owners import CrossSigning, KeyedDevice
 from web.admin.register import expected_mac
 
 if TYPE_CHECKING:
@@ -89,6 +90,12 @@ def _admin_register_body(walker: Walker) -> dict[str, Any]:
     mac = expected_mac(SHARED_SECRET, nonce, "adminbot", "bot password", False, "bot")
     return {"nonce": nonce, "username": "adminbot", "password": "bot password", "admin": False,
             "user_type": "bot", "displayname": "Bot", "mac": mac}
+
+
+def _upload_keys_body(walker: Walker) -> dict[str, Any]:
+    device = KeyedDevice(walker.user_id, walker.device_id, stable=True)
+    return {"device_keys": device.device_keys(), "one_time_keys": device.one_time_keys(1),
+            "fallback_keys": device.fallback_key()}
 
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -361,6 +368,59 @@ ENDPOINTS: dict[str, Endpoint] = {
     "client.set_push_rule_actions": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"actions": ["notify"]}, {"actions": "strings"}, required=("actions",),
         invalid=(Invalid("actions", ["ring"], 400, INVALID_PARAM), Invalid("actions", [], 404, NOT_FOUND))),)),
+    # keys.yaml. The walker's device keys are signed by the walker's device; one-time and fallback keys are
+    # "<algorithm>:<key_id>" names for a string or a signed object.
+    "client.upload_keys": Endpoint(auth=True, bodies=(BodySchema(
+        _upload_keys_body,
+        {"device_keys": "object", "device_keys.user_id": "string", "device_keys.device_id": "string",
+         "device_keys.algorithms": "strings", "device_keys.keys": "object", "device_keys.signatures": "object",
+         "one_time_keys": "object", "fallback_keys": "object"},
+        invalid=(Invalid("device_keys.user_id", "@somebody-else:test.local", 400, BAD_JSON),
+                 Invalid("device_keys.device_id", "OTHERDEVICE", 400, BAD_JSON),
+                 Invalid("device_keys.algorithms", ["m.megolm.v1.aes-sha2"], 400,
+                         frozenset({"M_INVALID_SIGNATURE"})),
+                 Invalid("device_keys.keys", {"no_colon": "x"}, 400, BAD_JSON),
+                 Invalid("one_time_keys", {"no_colon": "x"}, 400, BAD_JSON),
+                 Invalid("one_time_keys", {"signed_curve25519:A": 5}, 400, BAD_JSON),
+                 Invalid("one_time_keys", {"signed_curve25519:A": {"key": 5}}, 400, BAD_JSON),
+                 Invalid("fallback_keys", {"a:1": "x", "a:2": "y"}, 400, BAD_JSON)),
+    ),)),
+    "client.query_keys": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"device_keys": {walker.user_id: []}, "timeout": 10000}, {"device_keys": "object"},
+        required=("device_keys",),
+        invalid=(Invalid("device_keys", {"not-a-user": []}, 400, BAD_JSON),
+                 Invalid("device_keys", {"@a:test": "DEVICE"}, 400, BAD_JSON),
+                 Invalid("device_keys", {"@a:test": [1]}, 400, BAD_JSON),
+                 Invalid("timeout", "soon", 400, BAD_JSON)),
+    ),)),
+    "client.claim_keys": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"one_time_keys": {walker.user_id: {"NODEVICE": "signed_curve25519"}}, "timeout": 10000},
+        {"one_time_keys": "object"}, required=("one_time_keys",),
+        invalid=(Invalid("one_time_keys", {"not-a-user": {}}, 400, BAD_JSON),
+                 Invalid("one_time_keys", {"@a:test": {"DEVICE": 1}}, 400, BAD_JSON),
+                 Invalid("one_time_keys", {"@a:test": ["DEVICE"]}, 400, BAD_JSON),
+                 Invalid("timeout", "soon", 400, BAD_JSON)),
+    ),)),
+    "client.get_key_changes": Endpoint(auth=True),
+    # cross_signing.yaml. The walker's keys are the same on every call, so the accepted body is idempotent and
+    # needs no UIA after the first; every spoiled one is refused before UIA is considered.
+    "client.upload_cross_signing_keys": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: CrossSigning.stable(walker.user_id).upload_body(),
+        {"master_key": "object", "master_key.user_id": "string", "master_key.usage": "strings",
+         "master_key.keys": "object", "self_signing_key": "object", "self_signing_key.usage": "strings",
+         "self_signing_key.signatures": "object", "user_signing_key": "object",
+         "user_signing_key.user_id": "string"},
+        invalid=(Invalid("master_key.user_id", "@somebody-else:test.local", 400, BAD_JSON),
+                 Invalid("master_key.usage", ["self_signing"], 400, BAD_JSON),
+                 Invalid("master_key.keys", {"ed25519:a": "b"}, 400, BAD_JSON),
+                 Invalid("self_signing_key.signatures", {}, 400, frozenset({"M_INVALID_SIGNATURE"}))),
+    ),)),
+    # The body maps user ids (whose dots the walk's field paths cannot name) to key ids to signed objects.
+    "client.upload_signatures": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {}, {},
+        invalid=(Invalid("not-a-user", {}, 400, BAD_JSON), Invalid("@a:test", "signed", 400, BAD_JSON),
+                 Invalid("@a:test", {"KEY": "signed"}, 400, BAD_JSON)),
+    ),)),
     "wellknown.get_wellknown_client": Endpoint(auth=False),
     "wellknown.get_wellknown_server": Endpoint(auth=False),
     "admin.get_nonce": Endpoint(auth=False),

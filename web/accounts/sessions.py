@@ -96,8 +96,11 @@ def issue_tokens(
 
 
 def end_sessions(deps: Deps, conn: Connection, effects: AfterCommit, user_id: str, device_ids: list[str]) -> None:
-    """Delete devices with all their tokens (logout, device deletion, deactivation)."""
+    """Delete devices with all their tokens and end-to-end keys (logout, device deletion, deactivation)."""
     stores = deps.stores
     effects.revoked_tokens.extend(stores.tokens.delete_tokens_for_devices(conn, user_id, device_ids))
-    for device_id in stores.devices.delete_devices(conn, user_id, device_ids):
+    deleted = stores.devices.delete_devices(conn, user_id, device_ids)
+    stores.e2e_keys.delete_keys_of_devices(conn, user_id, deleted)
+    stores.cross_signing.delete_signatures_of_devices(conn, user_id, deleted)
+    for device_id in deleted:
         effects.device_changed(deps, conn, user_id, device_id)

@@ -10,9 +10,12 @@ def create_client_blueprint() -> Blueprint:
         account,
         account_data,
         aliases,
+        cross_signing,
         devices,
         directory,
         filters,
+        key_query,
+        keys,
         legacy_sync,
         login,
         membership,
@@ -40,6 +43,6 @@ def create_client_blueprint() -> Blueprint:
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
                    relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync,
                    account_data, to_device, user_directory, legacy_sync, typing_notifications, receipts,
-                   read_markers, presence, push_rules):
+                   read_markers, presence, push_rules, keys, key_query, cross_signing):
         module.register_routes(blueprint)
     return blueprint

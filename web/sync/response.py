@@ -49,6 +49,8 @@ SYNC_STREAMS = (EVENTS, ACCOUNT_DATA, TO_DEVICE, DEVICE_LISTS, TYPING, RECEIPTS,
 ROOM_STREAMS = (EVENTS, ACCOUNT_DATA, TYPING, RECEIPTS)
 """What can put something in ``rooms`` (or make presence and device lists look at the user's rooms)."""
 PUSH_RULES_TYPE = "m.push_rules"
+SIGNED_CURVE25519 = "signed_curve25519"
+"""Always counted, as in /keys/upload's answer: a missing count must not read as "unknown"."""
 MAX_TO_DEVICE = 100
 """To-device messages per response, as Synapse sends; the token then stops after the last one sent."""
 
@@ -106,6 +108,10 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
         events, devices = ranges[EVENTS], ranges[DEVICE_LISTS]
         device_lists = device_list_changes(reader, events, devices, joined=set(joined), fresh_joins=fresh_joins,
                                            left_rooms=set(rooms["leave"]))
+        # Exact for this device at this moment (spec: "Extensions to /sync"), read in the response's snapshot.
+        one_time_key_counts = deps.stores.e2e_keys.count_one_time_keys(conn, request.user_id, request.device_id)
+        unused_fallback = deps.stores.e2e_keys.list_unused_fallback_algorithms(conn, request.user_id,
+                                                                               request.device_id)
     next_batch = SyncToken.of({**dict(until.streams), TO_DEVICE: to_device_until})
     if request.filter.room.state.lazy_load_members:
         deps.sent_members.remember(request.user_id, request.device_id, next_batch.format(), known,
@@ -117,7 +123,8 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
         "presence": {"events": presence},
         "to_device": {"events": to_device},
         "device_lists": device_lists,
-        "device_one_time_keys_count": {},
+        "device_one_time_keys_count": {SIGNED_CURVE25519: 0, **one_time_key_counts},
+        "device_unused_fallback_key_types": unused_fallback,
     }
     empty = (not any(rooms.values()) and not global_data and not presence and not to_device
              and not any(device_lists.values()))

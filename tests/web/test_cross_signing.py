@@ -1,0 +1,144 @@
+"""Cross-signing: uploading the three keys (UIA only to replace them), signatures on devices and master keys,
+who sees which key and signature, and the device-list changes it causes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from protocol.signing import sign_json
+from tests.homeserver import HomeserverUnderTest
+from tests.web.key_owners import CrossSigning, KeyedDevice
+from tests.web.test_sync import _room, _sync
+
+KEYS = "/_matrix/client/v3/keys"
+DEVICE_SIGNING = f"{KEYS}/device_signing/upload"
+
+
+def _account(server: HomeserverUnderTest, name: str) -> tuple[str, KeyedDevice, CrossSigning]:
+    account = server.register(name, device_id=f"{name.upper()}1")
+    device = KeyedDevice(account["user_id"], f"{name.upper()}1")
+    response = server.post(f"{KEYS}/upload", token=account["access_token"], json={"device_keys": device.device_keys()})
+    assert response.status_code == 200
+    return account["access_token"], device, CrossSigning(account["user_id"])
+
+
+def _set_up(server: HomeserverUnderTest, name: str) -> tuple[str, KeyedDevice, CrossSigning]:
+    token, device, cross = _account(server, name)
+    response = server.post(DEVICE_SIGNING, token=token, json=cross.upload_body())
+    assert response.status_code == 200, response.json
+    return token, device, cross
+
+
+def _query(server: HomeserverUnderTest, token: str, *users: str) -> Any:
+    response = server.post(f"{KEYS}/query", token=token, json={"device_keys": {user: [] for user in users}})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def _sign_upload(server: HomeserverUnderTest, token: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = server.post(f"{KEYS}/signatures/upload", token=token, json=body)
+    assert response.status_code == 200, response.json
+    return response.json["failures"]  # type: ignore[no-any-return]
+
+
+def test_first_upload_needs_no_uia_but_replacing_does(homeserver: HomeserverUnderTest) -> None:
+    token, _, cross = _set_up(homeserver, "alice")
+    again = homeserver.post(DEVICE_SIGNING, token=token, json=cross.upload_body())
+    assert (again.status_code, again.json) == (200, {}), "the same keys again are idempotent, without UIA"
+
+    replacement = CrossSigning(cross.user_id)
+    challenge = homeserver.post(DEVICE_SIGNING, token=token, json=replacement.upload_body())
+    assert challenge.status_code == 401 and challenge.json["flows"] == [{"stages": ["m.login.password"]}]
+    assert _query(homeserver, token, cross.user_id)["master_keys"][cross.user_id] == cross.master_key()
+    auth = homeserver.password_auth(cross.user_id, session=challenge.json["session"])
+    done = homeserver.post(DEVICE_SIGNING, token=token, json={**replacement.upload_body(), "auth": auth})
+    assert done.status_code == 200, done.json
+    assert _query(homeserver, token, cross.user_id)["master_keys"][cross.user_id] == replacement.master_key()
+
+
+def test_subkeys_need_a_master_key_and_its_signature(homeserver: HomeserverUnderTest) -> None:
+    token, _, cross = _account(homeserver, "alice")
+    alone = homeserver.post(DEVICE_SIGNING, token=token, json={"self_signing_key": cross.self_signing_key()})
+    assert (alone.status_code, alone.json["errcode"]) == (400, "M_MISSING_PARAM")
+    forged = {**cross.self_signing_key(), "signatures": {}}
+    unsigned = homeserver.post(DEVICE_SIGNING, token=token, json={"master_key": cross.master_key(),
+                                                                  "self_signing_key": forged})
+    assert (unsigned.status_code, unsigned.json["errcode"]) == (400, "M_INVALID_SIGNATURE")
+    wrong_usage = {**cross.master_key(), "usage": ["self_signing"]}
+    bad = homeserver.post(DEVICE_SIGNING, token=token, json={"master_key": wrong_usage})
+    assert (bad.status_code, bad.json["errcode"]) == (400, "M_BAD_JSON")
+    other_user = {**cross.master_key(), "user_id": "@bob:test.local"}
+    assert homeserver.post(DEVICE_SIGNING, token=token, json={"master_key": other_user}).status_code == 400
+    assert _query(homeserver, token, cross.user_id)["master_keys"] == {}, "nothing was stored"
+
+
+def test_user_signing_keys_are_shown_to_their_owner_only(homeserver: HomeserverUnderTest) -> None:
+    alice, _, cross = _set_up(homeserver, "alice")
+    bob = homeserver.register("bob")["access_token"]
+    own = _query(homeserver, alice, cross.user_id)
+    assert own["master_keys"] == {cross.user_id: cross.master_key()}
+    assert own["self_signing_keys"] == {cross.user_id: cross.self_signing_key()}
+    assert own["user_signing_keys"] == {cross.user_id: cross.user_signing_key()}
+    theirs = _query(homeserver, bob, cross.user_id)
+    assert theirs["master_keys"] == own["master_keys"] and theirs["self_signing_keys"] == own["self_signing_keys"]
+    assert theirs["user_signing_keys"] == {}
+
+
+def test_signing_own_devices_and_master_key(homeserver: HomeserverUnderTest) -> None:
+    alice, device, cross = _set_up(homeserver, "alice")
+    bob = homeserver.register("bob")["access_token"]
+    stored = _query(homeserver, alice, cross.user_id)["device_keys"][cross.user_id][device.device_id]
+    signed_device = sign_json({k: v for k, v in stored.items() if k != "unsigned"}, cross.user_id, cross.self_signing)
+    signed_master = device.sign(cross.master_key())
+    assert _sign_upload(homeserver, alice, {cross.user_id: {device.device_id: signed_device,
+                                                              cross.public(cross.master): signed_master}}) == {}
+    seen = _query(homeserver, bob, cross.user_id)
+    ssk_id = f"ed25519:{cross.public(cross.self_signing)}"
+    assert ssk_id in seen["device_keys"][cross.user_id][device.device_id]["signatures"][cross.user_id]
+    assert f"ed25519:{device.device_id}" in seen["master_keys"][cross.user_id]["signatures"][cross.user_id]
+
+    forged = {**signed_device, "signatures": {cross.user_id: {ssk_id: signed_master["signatures"][cross.user_id][
+        f"ed25519:{device.device_id}"]}}}
+    changed = sign_json({**stored, "algorithms": ["x"]}, cross.user_id, cross.self_signing)
+    unknown = sign_json({**stored, "device_id": "NOPE"}, cross.user_id, cross.self_signing)
+    failures = _sign_upload(homeserver, alice, {cross.user_id: {device.device_id: forged, "NOPE": unknown}})
+    assert failures[cross.user_id][device.device_id]["errcode"] == "M_INVALID_SIGNATURE"
+    assert failures[cross.user_id]["NOPE"]["errcode"] == "M_NOT_FOUND"
+    mismatch = _sign_upload(homeserver, alice, {cross.user_id: {device.device_id: changed}})
+    assert mismatch[cross.user_id][device.device_id]["errcode"] == "M_UNKNOWN"
+    unsigned = _sign_upload(homeserver, alice, {cross.user_id: {device.device_id: {**stored, "signatures": {}}}})
+    assert unsigned[cross.user_id][device.device_id]["errcode"] == "M_INVALID_SIGNATURE"
+
+
+def test_signatures_of_other_users_are_seen_by_the_signer_only(homeserver: HomeserverUnderTest) -> None:
+    alice, _, alice_cross = _set_up(homeserver, "alice")
+    bob, _, bob_cross = _set_up(homeserver, "bob")
+    carol = homeserver.register("carol")["access_token"]
+    carol_cross = CrossSigning("@carol:test.local")
+    signed = sign_json(bob_cross.master_key(), alice_cross.user_id, alice_cross.user_signing)
+    bob_master = bob_cross.public(bob_cross.master)
+    assert _sign_upload(homeserver, alice, {bob_cross.user_id: {bob_master: signed}}) == {}
+    usk_id = f"ed25519:{alice_cross.public(alice_cross.user_signing)}"
+    alices_view = _query(homeserver, alice, bob_cross.user_id)["master_keys"][bob_cross.user_id]
+    assert alices_view["signatures"][alice_cross.user_id] == {usk_id: signed["signatures"][alice_cross.user_id][usk_id]}
+    bobs_view = _query(homeserver, bob, bob_cross.user_id)["master_keys"][bob_cross.user_id]
+    assert bobs_view == bob_cross.master_key(), "a user-signing signature is for its signer alone"
+
+    no_usk = _sign_upload(homeserver, carol, {bob_cross.user_id: {bob_master: sign_json(
+        bob_cross.master_key(), carol_cross.user_id, carol_cross.user_signing)}})
+    assert no_usk[bob_cross.user_id][bob_master]["errcode"] == "M_MISSING_PARAM"
+    wrong_target = _sign_upload(homeserver, alice, {bob_cross.user_id: {"SOMEDEVICE": signed}})
+    assert wrong_target[bob_cross.user_id]["SOMEDEVICE"]["errcode"] == "M_NOT_FOUND"
+    bad = homeserver.post(f"{KEYS}/signatures/upload", token=alice, json={"not-a-user": {}})
+    assert (bad.status_code, bad.json["errcode"]) == (400, "M_BAD_JSON")
+
+
+def test_cross_signing_changes_reach_room_members_syncs(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob, _, bob_cross = _account(homeserver, "bob")
+    room_id = _room(homeserver, alice, preset="public_chat")
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={})
+    since = _sync(homeserver, alice)["next_batch"]
+    assert homeserver.post(DEVICE_SIGNING, token=bob, json=bob_cross.upload_body()).status_code == 200
+    homeserver.eventually(
+        lambda: _sync(homeserver, alice, since)["device_lists"]["changed"] == [bob_cross.user_id])

@@ -1,0 +1,118 @@
+"""``POST /keys/upload`` and ``POST /keys/claim`` (Client-Server API, "End-to-End Encryption", "Key management
+API"): a device publishes its identity, one-time and fallback keys; another device claims one of them to start an
+Olm session.
+
+Writes: key rows are not a stream, so the web tier writes them itself, in one transaction with the
+``device_lists`` outbox row when the device's identity keys changed; the device-lists stream writer
+(``tasks/device_lists.py``) then appends the change to the stream and rings the doorbell, exactly as for a new or
+renamed device. Claims delete one-time keys (and mark fallback keys used) in their own transaction; nothing is
+announced, since the owner learns its counts from ``/sync``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from protocol.e2e_keys import MAX_ID_LENGTH, UploadedKey, check_device_keys, check_uploaded_keys, signed_part
+from protocol.errors import BadJson, InvalidParam
+from protocol.identifiers import UserId
+from web.accounts.effects import AfterCommit
+from web.auth import authenticate
+from web.client.remote_users import REMOTE_FAILURE, split_local
+from web.deps import deps
+from web.requests import Body, json_body
+from web.routing import client_route
+
+SIGNED_CURVE25519 = "signed_curve25519"
+
+
+def _same_key(stored: Any, uploaded: Any) -> bool:
+    """A one-time key uploaded again is the same key when all but its signatures match."""
+    if isinstance(stored, dict) and isinstance(uploaded, dict):
+        return signed_part(stored) == signed_part(uploaded)
+    return bool(stored == uploaded)
+
+
+def _uploaded(body: Body, field: str) -> list[UploadedKey]:
+    value = body.data.get(field)
+    return [] if value is None else check_uploaded_keys(value, field)
+
+
+def upload_keys() -> dict[str, Any]:
+    current = deps()
+    requester = authenticate(current, allow_guest=True)
+    body = json_body()
+    user_id, device_id = requester.user_id, requester.device_id
+    device_keys = body.data.get("device_keys")
+    if device_keys is not None:
+        device_keys = check_device_keys(device_keys, user_id, device_id)
+    one_time_keys = _uploaded(body, "one_time_keys")
+    fallback_keys = _uploaded(body, "fallback_keys")
+    if len({key.algorithm for key in fallback_keys}) != len(fallback_keys):
+        raise BadJson("'fallback_keys' holds at most one key per algorithm")
+    stores, effects, now = current.stores, AfterCommit(), current.clock.now_ms()
+    with current.database.write() as conn:
+        if device_keys is not None and stores.e2e_keys.upsert_device_keys(conn, user_id, device_id, device_keys,
+                                                                          now):
+            effects.device_changed(current, conn, user_id, device_id)
+        stored = stores.e2e_keys.get_one_time_keys(conn, user_id, device_id,
+                                                   [(key.algorithm, key.key_id) for key in one_time_keys])
+        fresh = []
+        for key in one_time_keys:
+            existing = stored.get((key.algorithm, key.key_id))
+            if existing is None:
+                fresh.append((key.algorithm, key.key_id, key.value))
+            elif not _same_key(existing, key.value):
+                raise InvalidParam(f"One time key {key.algorithm}:{key.key_id} already exists with other content")
+        stores.e2e_keys.insert_one_time_keys(conn, user_id, device_id, fresh, now)
+        for key in fallback_keys:
+            stores.e2e_keys.upsert_fallback_key(conn, user_id, device_id, key.algorithm, key.key_id, key.value)
+        counts = stores.e2e_keys.count_one_time_keys(conn, user_id, device_id)
+    effects.apply(current)
+    # signed_curve25519 is always listed, as Synapse does: clients that read an absent count as "unknown" rather
+    # than zero would otherwise never upload their first batch.
+    return {"one_time_key_counts": {SIGNED_CURVE25519: 0, **counts}}
+
+
+def _claims(body: Body) -> dict[str, dict[str, str]]:
+    wanted = body.object("one_time_keys")
+    assert wanted is not None
+    claims: dict[str, dict[str, str]] = {}
+    for user_id, by_device in wanted.data.items():
+        try:
+            UserId.parse(user_id)
+        except ValueError:
+            raise BadJson(f"'one_time_keys' must be keyed by user ids; {user_id!r} is not one") from None
+        if not isinstance(by_device, dict) or not all(
+                isinstance(algorithm, str) and 0 < len(algorithm) <= MAX_ID_LENGTH and "\x00" not in algorithm
+                for algorithm in by_device.values()):
+            raise BadJson(f"'one_time_keys.{user_id}' must map device ids to algorithm names")
+        if any(len(device_id) > MAX_ID_LENGTH or "\x00" in device_id for device_id in by_device):
+            raise BadJson(f"'one_time_keys.{user_id}' holds an invalid device id")
+        claims[user_id] = by_device
+    return claims
+
+
+def claim_keys() -> dict[str, Any]:
+    current = deps()
+    authenticate(current, allow_guest=True)
+    body = json_body()
+    body.integer("timeout", None)  # only bounds waiting for remote servers, of which there are none yet
+    local, remote_servers = split_local(_claims(body), current.config.server_name)
+    claimed: dict[str, dict[str, dict[str, Any]]] = {}
+    with current.database.write() as conn:
+        for user_id, by_device in local.items():
+            for device_id, algorithm in sorted(by_device.items()):
+                # One-time keys first; the fallback key only when none is left ("Claiming one-time keys").
+                key = (current.stores.e2e_keys.claim_one_time_key(conn, user_id, device_id, algorithm)
+                       or current.stores.e2e_keys.claim_fallback_key(conn, user_id, device_id, algorithm))
+                if key is not None:
+                    claimed.setdefault(user_id, {})[device_id] = {key.name: key.value}
+    return {"one_time_keys": claimed, "failures": dict.fromkeys(remote_servers, REMOTE_FAILURE)}
+
+
+def register_routes(blueprint: Blueprint) -> None:
+    client_route(blueprint, "/keys/upload", methods=["POST"])(upload_keys)
+    client_route(blueprint, "/keys/claim", methods=["POST"])(claim_keys)
