@@ -544,3 +544,35 @@ event_push_actions = Table(
     PrimaryKeyConstraint("user_id", "event_id"),
     Index(None, "user_id", "room_id", "stream_ordering"),
 )
+
+# Server-side key backups (spec: "Server-side key backups"), one row per backup version a user created, numbered
+# per user from 1. A deleted version keeps its row (``deleted``), so its number is never handed out again and
+# deleting it twice succeeds. ``etag`` counts the changes to its keys; ``key_count`` is kept exact with them, both
+# written only under the user's room_keys lock.
+room_key_backup_versions = Table(
+    "room_key_backup_versions",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("algorithm", Text, nullable=False),
+    Column("auth_data", Text, nullable=False),
+    Column("etag", BigInteger, nullable=False),
+    Column("key_count", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    PrimaryKeyConstraint("user_id", "version"),
+)
+
+# The backed-up megolm session keys of each backup version; ``session_data`` is the client's encrypted JSON.
+room_key_backup_keys = Table(
+    "room_key_backup_keys",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("room_id", Text, nullable=False),
+    Column("session_id", Text, nullable=False),
+    Column("first_message_index", BigInteger, nullable=False),
+    Column("forwarded_count", BigInteger, nullable=False),
+    Column("is_verified", Boolean, nullable=False),
+    Column("session_data", Text, nullable=False),
+    PrimaryKeyConstraint("user_id", "version", "room_id", "session_id"),
+)

@@ -126,6 +126,13 @@ class UnknownError(MatrixError):
     errcode = "M_UNKNOWN"
 
 
+class WrongRoomKeysVersion(MatrixError):
+    """A key backup write named a version that is not the current one; ``current_version`` says which is."""
+
+    errcode = "M_WRONG_ROOM_KEYS_VERSION"
+    status = 403
+
+
 class ServerUnavailable(MatrixError):
     """The request could not be completed now (a queue or the database is down); the client may retry."""
 
@@ -154,5 +161,6 @@ _BY_ERRCODE: dict[str, type[MatrixError]] = {
         GuestAccessForbidden,
         Unauthorized,
         UnknownError,
+        WrongRoomKeysVersion,
     )
 }

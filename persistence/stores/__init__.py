@@ -14,6 +14,7 @@ from persistence.stores.directory import DirectoryStore
 from persistence.stores.events import EventStore
 from persistence.stores.filters import FilterStore
 from persistence.stores.forgotten_rooms import ForgottenRoomStore
+from persistence.stores.key_backups import KeyBackupStore
 from persistence.stores.outbox import OutboxStore
 from persistence.stores.presence import PresenceStore
 from persistence.stores.profiles import ProfileStore
@@ -64,3 +65,4 @@ class Stores:
     presence: PresenceStore = field(default_factory=PresenceStore)
     push_rules: PushRulesStore = field(default_factory=PushRulesStore)
     push_actions: PushActionsStore = field(default_factory=PushActionsStore)
+    key_backups: KeyBackupStore = field(default_factory=KeyBackupStore)

@@ -24,6 +24,14 @@ INVALID_PARAM = frozenset({"M_INVALID_PARAM"})
 NOT_FOUND = frozenset({"M_NOT_FOUND"})
 
 
+MEGOLM_BACKUP = "m.megolm_backup.v1.curve25519-aes-sha2"
+
+
+def _backed_up_key() -> dict[str, Any]:
+    return {"first_message_index": 0, "forwarded_count": 0, "is_verified": False,
+            "session_data": {"ephemeral": "e", "ciphertext": "c", "mac": "m"}}
+
+
 # --- what the spec says about each endpoint ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Invalid:
@@ -361,6 +369,46 @@ ENDPOINTS: dict[str, Endpoint] = {
     "client.set_push_rule_actions": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"actions": ["notify"]}, {"actions": "strings"}, required=("actions",),
         invalid=(Invalid("actions", ["ring"], 400, INVALID_PARAM), Invalid("actions", [], 404, NOT_FOUND))),)),
+    # key_backup.yaml. Bodies are checked before the (absent) version query parameter and backup are looked up.
+    "client.post_room_keys_version": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"algorithm": MEGOLM_BACKUP, "auth_data": {"public_key": "walk"}},
+        {"algorithm": "string", "auth_data": "object", "auth_data.public_key": "string"},
+        required=("algorithm", "auth_data", "auth_data.public_key"),
+        invalid=(Invalid("algorithm", "", 400, INVALID_PARAM),)),)),
+    "client.get_room_keys_version_current": Endpoint(auth=True),
+    "client.get_room_keys_version": Endpoint(auth=True),
+    "client.put_room_keys_version": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"algorithm": MEGOLM_BACKUP, "auth_data": {"public_key": "walk"}, "version": "1"},
+        {"algorithm": "string", "auth_data": "object", "version": "string"}, required=("algorithm", "auth_data"),
+        invalid=(Invalid("version", "2", 400, INVALID_PARAM), Invalid("version", "1", 404, NOT_FOUND))),)),
+    "client.delete_room_keys_version": Endpoint(auth=True),
+    "client.put_room_keys": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"rooms": {"!walk:test.local": {"sessions": {"walksession": _backed_up_key()}}}},
+        {"rooms": "object"}, required=("rooms",),
+        invalid=(Invalid("rooms", {"walk": {"sessions": {}}}, 400, BAD_JSON),
+                 Invalid("rooms", {"!walk:test.local": {}}, 400, MISSING),
+                 Invalid("rooms", {"!walk:test.local": {"sessions": {"s": {}}}}, 400, MISSING),
+                 Invalid("rooms", {"!walk:test.local": {"sessions": {"s": 1}}}, 400, BAD_JSON))),)),
+    "client.get_room_keys": Endpoint(auth=True),
+    "client.delete_room_keys": Endpoint(auth=True),
+    "client.put_room_keys_by_room_id": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"sessions": {"walksession": _backed_up_key()}}, {"sessions": "object"},
+        required=("sessions",),
+        invalid=(Invalid("sessions", {"s": {**_backed_up_key(), "forwarded_count": -1}}, 400, BAD_JSON),
+                 Invalid("sessions", {"": _backed_up_key()}, 400, BAD_JSON))),)),
+    "client.get_room_keys_by_room_id": Endpoint(auth=True),
+    "client.delete_room_keys_by_room_id": Endpoint(auth=True),
+    "client.put_room_key_by_session_id": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: _backed_up_key(), {"is_verified": "boolean", "session_data": "object"},
+        required=("first_message_index", "forwarded_count", "is_verified", "session_data"),
+        invalid=(Invalid("first_message_index", -1, 400, BAD_JSON),
+                 Invalid("first_message_index", "1", 400, BAD_JSON),
+                 Invalid("first_message_index", 1.5, 400, BAD_JSON),
+                 Invalid("first_message_index", 2**53, 400, BAD_JSON),
+                 Invalid("forwarded_count", True, 400, BAD_JSON),
+                 Invalid("forwarded_count", None, 400, MISSING))),)),
+    "client.get_room_key_by_session_id": Endpoint(auth=True),
+    "client.delete_room_key_by_session_id": Endpoint(auth=True),
     "wellknown.get_wellknown_client": Endpoint(auth=False),
     "wellknown.get_wellknown_server": Endpoint(auth=False),
     "admin.get_nonce": Endpoint(auth=False),
@@ -384,8 +432,9 @@ def path_values(walker: Walker) -> dict[str, str]:
             "room_id": "!nowhere:test.local", "event_type": "m.room.message", "txn_id": "walk1", "state_key": "",
             "event_id": "$nowhere", "rel_type": "m.annotation", "key_id": "ed25519:walk",
             "room_alias": "#nowhere:test.local", "filter_id": "0", "tag": "u.walk", "receipt_type": "m.read",
-            "kind": "override", "rule_id": "walkrule"}
+            "kind": "override", "rule_id": "walkrule", "version": "1", "session_id": "walksession"}
 
 
 PATH_VARIABLES = {"user_id", "device_id", "field", "room_id", "event_type", "txn_id", "state_key", "event_id",
-                  "rel_type", "key_id", "room_alias", "filter_id", "tag", "receipt_type", "kind", "rule_id"}
+                  "rel_type", "key_id", "room_alias", "filter_id", "tag", "receipt_type", "kind", "rule_id",
+                  "version", "session_id"}

@@ -13,6 +13,7 @@ def create_client_blueprint() -> Blueprint:
         devices,
         directory,
         filters,
+        key_backup,
         legacy_sync,
         login,
         membership,
@@ -40,6 +41,6 @@ def create_client_blueprint() -> Blueprint:
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
                    relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync,
                    account_data, to_device, user_directory, legacy_sync, typing_notifications, receipts,
-                   read_markers, presence, push_rules):
+                   read_markers, presence, push_rules, key_backup):
         module.register_routes(blueprint)
     return blueprint
