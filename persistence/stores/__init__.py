@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from persistence.stores.account_data import AccountDataStore
 from persistence.stores.admin_nonces import AdminNonceStore
 from persistence.stores.aliases import AliasStore
+from persistence.stores.dehydrated_devices import DehydratedDeviceStore
 from persistence.stores.device_inbox import DeviceInboxStore
 from persistence.stores.device_lists import DeviceListStore
 from persistence.stores.devices import DeviceStore
@@ -66,3 +67,4 @@ class Stores:
     push_rules: PushRulesStore = field(default_factory=PushRulesStore)
     push_actions: PushActionsStore = field(default_factory=PushActionsStore)
     key_backups: KeyBackupStore = field(default_factory=KeyBackupStore)
+    dehydrated_devices: DehydratedDeviceStore = field(default_factory=DehydratedDeviceStore)

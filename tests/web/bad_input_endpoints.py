@@ -32,6 +32,13 @@ def _backed_up_key() -> dict[str, Any]:
             "session_data": {"ephemeral": "e", "ciphertext": "c", "mac": "m"}}
 
 
+def _dehydrated_device_body(walker: Walker) -> dict[str, Any]:
+    return {"device_id": "WALKDRY", "device_data": {"algorithm": "m.dehydration.v2", "device_pickle": "p"},
+            "initial_device_display_name": "Walk", "one_time_keys": {}, "fallback_keys": {},
+            "device_keys": {"user_id": walker.user_id, "device_id": "WALKDRY", "algorithms": ["m.olm.v1"],
+                            "keys": {"curve25519:WALKDRY": "k"}, "signatures": {}}}
+
+
 # --- what the spec says about each endpoint ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Invalid:
@@ -409,6 +416,27 @@ ENDPOINTS: dict[str, Endpoint] = {
                  Invalid("forwarded_count", None, 400, MISSING))),)),
     "client.get_room_key_by_session_id": Endpoint(auth=True),
     "client.delete_room_key_by_session_id": Endpoint(auth=True),
+    # MSC3814: the device's keys are /keys/upload's shapes and must name the user and the dehydrated device.
+    "client.put_dehydrated_device": Endpoint(auth=True, bodies=(BodySchema(
+        _dehydrated_device_body,
+        {"device_id": "string", "device_data": "object", "device_data.algorithm": "string",
+         "initial_device_display_name": "string", "device_keys": "object", "device_keys.user_id": "string",
+         "device_keys.device_id": "string", "device_keys.algorithms": "strings", "device_keys.keys": "object",
+         "device_keys.signatures": "object", "one_time_keys": "object", "fallback_keys": "object"},
+        required=("device_id", "device_data", "device_data.algorithm", "device_keys", "device_keys.user_id",
+                  "device_keys.device_id", "device_keys.algorithms", "device_keys.keys", "device_keys.signatures"),
+        invalid=(Invalid("device_id", "", 400, INVALID_PARAM),
+                 Invalid("device_id", "x" * 256, 400, BAD_JSON),
+                 Invalid("device_data.algorithm", "", 400, INVALID_PARAM),
+                 Invalid("device_keys.user_id", "@someone:test.local", 400, INVALID_PARAM),
+                 Invalid("device_keys.device_id", "OTHER", 400, INVALID_PARAM),
+                 Invalid("one_time_keys", {"signed_curve25519:A": 1}, 400, BAD_JSON))),)),
+    "client.get_dehydrated_device": Endpoint(auth=True),
+    "client.delete_dehydrated_device": Endpoint(auth=True),
+    "client.get_dehydrated_device_events": Endpoint(auth=True, body_optional=True, bodies=(BodySchema(
+        lambda walker: {}, {"next_batch": "string"},
+        invalid=(Invalid("next_batch", "bogus", 400, INVALID_PARAM),
+                 Invalid("next_batch", "g" + "A" * 5000, 400, BAD_JSON))),)),
     "wellknown.get_wellknown_client": Endpoint(auth=False),
     "wellknown.get_wellknown_server": Endpoint(auth=False),
     "admin.get_nonce": Endpoint(auth=False),

@@ -10,6 +10,7 @@ def create_client_blueprint() -> Blueprint:
         account,
         account_data,
         aliases,
+        dehydrated_devices,
         devices,
         directory,
         filters,
@@ -41,6 +42,7 @@ def create_client_blueprint() -> Blueprint:
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
                    relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync,
                    account_data, to_device, user_directory, legacy_sync, typing_notifications, receipts,
-                   read_markers, presence, push_rules, key_backup):
+                   read_markers, presence, push_rules, key_backup,
+                   dehydrated_devices):
         module.register_routes(blueprint)
     return blueprint

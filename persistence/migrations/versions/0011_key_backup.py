@@ -1,5 +1,5 @@
 """Server-side key backups: each user's backup versions (with their etag and key count) and the session keys
-stored in them.
+stored in them; each user's dehydrated device (MSC3814).
 
 Revision ID: 0011
 Revises: 0009
@@ -38,8 +38,21 @@ def upgrade() -> None:
         sa.Column("session_data", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("user_id", "version", "room_id", "session_id", name="pk_room_key_backup_keys"),
     )
+    op.create_table(
+        "dehydrated_devices",
+        sa.Column("user_id", sa.Text(), nullable=False),
+        sa.Column("device_id", sa.Text(), nullable=False),
+        sa.Column("device_data", sa.Text(), nullable=False),
+        sa.Column("device_keys", sa.Text(), nullable=False),
+        sa.Column("one_time_keys", sa.Text(), nullable=False),
+        sa.Column("fallback_keys", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(["user_id", "device_id"], ["devices.user_id", "devices.device_id"],
+                                name="fk_dehydrated_devices_user_id_devices", ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("user_id", name="pk_dehydrated_devices"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("dehydrated_devices")
     op.drop_table("room_key_backup_keys")
     op.drop_table("room_key_backup_versions")
