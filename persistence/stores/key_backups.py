@@ -103,6 +103,11 @@ class KeyBackupStore:
         conn.execute(update(versions).where(versions.c.user_id == user_id, versions.c.version == version)
                      .values(deleted=True, key_count=0))
 
+    def delete_user_backups(self, conn: Connection, user_id: str) -> None:
+        """Every version of the user's, with its keys (account deactivation)."""
+        conn.execute(delete(keys_table).where(keys_table.c.user_id == user_id))
+        conn.execute(update(versions).where(versions.c.user_id == user_id).values(deleted=True, key_count=0))
+
     # --- keys ---------------------------------------------------------------------------------------------------
     def list_keys(self, conn: Connection, user_id: str, version: int, room_id: str | None = None,
                   session_id: str | None = None) -> dict[SessionKey, RoomKeyData]:

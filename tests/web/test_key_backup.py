@@ -309,3 +309,21 @@ def test_devices_uploading_at_once_lose_no_key_and_keep_count_and_etag_exact(
     described = homeserver.get(f"{V3}/room_keys/version", token=alice).json
     assert described["count"] == devices * uploads + 1
     assert devices * uploads + 1 <= int(described["etag"]) <= devices * uploads + devices * uploads
+
+
+def test_deactivating_the_account_deletes_its_backups(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")
+    token = alice["access_token"]
+    old = _create(homeserver, token)
+    _put_session(homeserver, token, old, "s1", _key())
+    current = _create(homeserver, token)
+    _put_session(homeserver, token, current, "s2", _key())
+    challenge = homeserver.post(f"{V3}/account/deactivate", token=token, json={})
+    done = homeserver.post(f"{V3}/account/deactivate", token=token, json={
+        "auth": homeserver.password_auth(alice["user_id"], session=challenge.json["session"])})
+    assert done.status_code == 200, done.json
+    store = homeserver.deps.stores.key_backups
+    with homeserver.deps.database.read() as conn:
+        assert store.get_current_version(conn, alice["user_id"]) is None
+        for version in (old, current):
+            assert store.list_keys(conn, alice["user_id"], int(version)) == {}
