@@ -183,6 +183,22 @@ def test_a_batch_upload_applies_the_rules_per_session(homeserver: HomeserverUnde
     assert sessions == {"keep": _key(first_message_index=1), "swap": _key(first_message_index=2), "new": _key()}
 
 
+def test_a_large_upload_is_looked_up_in_chunks_and_counted_once(homeserver: HomeserverUnderTest) -> None:
+    """More sessions than one lookup query carries: a second upload of the same keys finds every one stored."""
+    alice = homeserver.register("alice")["access_token"]
+    version = _create(homeserver, alice)
+    rooms = {f"!room{r}:test.local": {"sessions": {f"s{n}": _key(first_message_index=2) for n in range(300)}}
+             for r in range(3)}
+    first = homeserver.put(f"{V3}/room_keys/keys?version={version}", token=alice, json={"rooms": rooms})
+    assert (first.status_code, first.json["count"]) == (200, 900), first.json
+    again = homeserver.put(f"{V3}/room_keys/keys?version={version}", token=alice, json={"rooms": rooms})
+    assert again.json == first.json
+    rooms["!room2:test.local"]["sessions"]["s299"] = _key(first_message_index=1)
+    better = homeserver.put(f"{V3}/room_keys/keys?version={version}", token=alice, json={"rooms": rooms})
+    assert better.json["count"] == 900 and better.json["etag"] != first.json["etag"]
+    assert _session(homeserver, alice, version, "s299", room="!room2:test.local") == _key(first_message_index=1)
+
+
 def test_writes_to_a_version_that_is_not_current_are_refused(homeserver: HomeserverUnderTest) -> None:
     alice = homeserver.register("alice")["access_token"]
     _error(_put_session(homeserver, alice, "1", "s", _key()), 404, "M_NOT_FOUND")
