@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -606,4 +607,52 @@ e2e_cross_signing_signatures = Table(
     Column("target_device_id", Text, nullable=False),
     Column("signature", Text, nullable=False),
     PrimaryKeyConstraint("target_user_id", "target_device_id", "user_id", "key_id"),
+)
+
+# Server-side key backups (spec: "Server-side key backups"), one row per backup version a user created, numbered
+# per user from 1. A deleted version keeps its row (``deleted``), so its number is never handed out again and
+# deleting it twice succeeds. ``etag`` counts the changes to its keys; ``key_count`` is kept exact with them, both
+# written only under the user's room_keys lock.
+room_key_backup_versions = Table(
+    "room_key_backup_versions",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("algorithm", Text, nullable=False),
+    Column("auth_data", Text, nullable=False),
+    Column("etag", BigInteger, nullable=False),
+    Column("key_count", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    PrimaryKeyConstraint("user_id", "version"),
+)
+
+# The backed-up megolm session keys of each backup version; ``session_data`` is the client's encrypted JSON.
+room_key_backup_keys = Table(
+    "room_key_backup_keys",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("room_id", Text, nullable=False),
+    Column("session_id", Text, nullable=False),
+    Column("first_message_index", BigInteger, nullable=False),
+    Column("forwarded_count", BigInteger, nullable=False),
+    Column("is_verified", Boolean, nullable=False),
+    Column("session_data", Text, nullable=False),
+    PrimaryKeyConstraint("user_id", "version", "room_id", "session_id"),
+)
+
+# Each user's dehydrated device (MSC3814), at most one: a real row in ``devices`` (so to-device messages reach it)
+# plus what only its owner may read back, the encrypted ``device_data``. The keys it was uploaded with wait in
+# ``device_keys``/``one_time_keys``/``fallback_keys`` (JSON) until they are published with the device keys. Deleting
+# the device (any way) deletes this row with it.
+dehydrated_devices = Table(
+    "dehydrated_devices",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("device_id", Text, nullable=False),
+    Column("device_data", Text, nullable=False),
+    Column("device_keys", Text, nullable=False),
+    Column("one_time_keys", Text, nullable=False),
+    Column("fallback_keys", Text, nullable=False),
+    ForeignKeyConstraint(["user_id", "device_id"], ["devices.user_id", "devices.device_id"], ondelete="CASCADE"),
 )

@@ -132,6 +132,13 @@ class BadSignature(MatrixError):
     errcode = "M_INVALID_SIGNATURE"
 
 
+class WrongRoomKeysVersion(MatrixError):
+    """A key backup write named a version that is not the current one; ``current_version`` says which is."""
+
+    errcode = "M_WRONG_ROOM_KEYS_VERSION"
+    status = 403
+
+
 class ServerUnavailable(MatrixError):
     """The request could not be completed now (a queue or the database is down); the client may retry."""
 
@@ -161,5 +168,6 @@ _BY_ERRCODE: dict[str, type[MatrixError]] = {
         Unauthorized,
         UnknownError,
         BadSignature,
+        WrongRoomKeysVersion,
     )
 }

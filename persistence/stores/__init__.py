@@ -8,6 +8,7 @@ from persistence.stores.account_data import AccountDataStore
 from persistence.stores.admin_nonces import AdminNonceStore
 from persistence.stores.aliases import AliasStore
 from persistence.stores.cross_signing import CrossSigningStore
+from persistence.stores.dehydrated_devices import DehydratedDeviceStore
 from persistence.stores.device_inbox import DeviceInboxStore
 from persistence.stores.device_lists import DeviceListStore
 from persistence.stores.devices import DeviceStore
@@ -16,6 +17,7 @@ from persistence.stores.e2e_keys import E2eKeyStore
 from persistence.stores.events import EventStore
 from persistence.stores.filters import FilterStore
 from persistence.stores.forgotten_rooms import ForgottenRoomStore
+from persistence.stores.key_backups import KeyBackupStore
 from persistence.stores.outbox import OutboxStore
 from persistence.stores.presence import PresenceStore
 from persistence.stores.profiles import ProfileStore
@@ -68,3 +70,5 @@ class Stores:
     push_actions: PushActionsStore = field(default_factory=PushActionsStore)
     e2e_keys: E2eKeyStore = field(default_factory=E2eKeyStore)
     cross_signing: CrossSigningStore = field(default_factory=CrossSigningStore)
+    key_backups: KeyBackupStore = field(default_factory=KeyBackupStore)
+    dehydrated_devices: DehydratedDeviceStore = field(default_factory=DehydratedDeviceStore)

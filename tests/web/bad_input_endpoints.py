@@ -25,6 +25,21 @@ INVALID_PARAM = frozenset({"M_INVALID_PARAM"})
 NOT_FOUND = frozenset({"M_NOT_FOUND"})
 
 
+MEGOLM_BACKUP = "m.megolm_backup.v1.curve25519-aes-sha2"
+
+
+def _backed_up_key() -> dict[str, Any]:
+    return {"first_message_index": 0, "forwarded_count": 0, "is_verified": False,
+            "session_data": {"ephemeral": "e", "ciphertext": "c", "mac": "m"}}
+
+
+def _dehydrated_device_body(walker: Walker) -> dict[str, Any]:
+    return {"device_id": "WALKDRY", "device_data": {"algorithm": "m.dehydration.v2", "device_pickle": "p"},
+            "initial_device_display_name": "Walk", "one_time_keys": {}, "fallback_keys": {},
+            "device_keys": {"user_id": walker.user_id, "device_id": "WALKDRY", "algorithms": ["m.olm.v1"],
+                            "keys": {"curve25519:WALKDRY": "k"}, "signatures": {}}}
+
+
 # --- what the spec says about each endpoint ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Invalid:
@@ -421,6 +436,67 @@ ENDPOINTS: dict[str, Endpoint] = {
         invalid=(Invalid("not-a-user", {}, 400, BAD_JSON), Invalid("@a:test", "signed", 400, BAD_JSON),
                  Invalid("@a:test", {"KEY": "signed"}, 400, BAD_JSON)),
     ),)),
+    # key_backup.yaml. Bodies are checked before the (absent) version query parameter and backup are looked up.
+    "client.post_room_keys_version": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"algorithm": MEGOLM_BACKUP, "auth_data": {"public_key": "walk"}},
+        {"algorithm": "string", "auth_data": "object", "auth_data.public_key": "string"},
+        required=("algorithm", "auth_data", "auth_data.public_key"),
+        invalid=(Invalid("algorithm", "", 400, INVALID_PARAM),)),)),
+    "client.get_room_keys_version_current": Endpoint(auth=True),
+    "client.get_room_keys_version": Endpoint(auth=True),
+    "client.put_room_keys_version": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"algorithm": MEGOLM_BACKUP, "auth_data": {"public_key": "walk"}, "version": "1"},
+        {"algorithm": "string", "auth_data": "object", "version": "string"}, required=("algorithm", "auth_data"),
+        invalid=(Invalid("version", "2", 400, INVALID_PARAM), Invalid("version", "1", 404, NOT_FOUND))),)),
+    "client.delete_room_keys_version": Endpoint(auth=True),
+    "client.put_room_keys": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"rooms": {"!walk:test.local": {"sessions": {"walksession": _backed_up_key()}}}},
+        {"rooms": "object"}, required=("rooms",),
+        invalid=(Invalid("rooms", {"walk": {"sessions": {}}}, 400, BAD_JSON),
+                 Invalid("rooms", {"!walk:test.local": {}}, 400, MISSING),
+                 Invalid("rooms", {"!walk:test.local": {"sessions": {"s": {}}}}, 400, MISSING),
+                 Invalid("rooms", {"!walk:test.local": {"sessions": {"s": 1}}}, 400, BAD_JSON))),)),
+    "client.get_room_keys": Endpoint(auth=True),
+    "client.delete_room_keys": Endpoint(auth=True),
+    "client.put_room_keys_by_room_id": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"sessions": {"walksession": _backed_up_key()}}, {"sessions": "object"},
+        required=("sessions",),
+        invalid=(Invalid("sessions", {"s": {**_backed_up_key(), "forwarded_count": -1}}, 400, BAD_JSON),
+                 Invalid("sessions", {"": _backed_up_key()}, 400, BAD_JSON))),)),
+    "client.get_room_keys_by_room_id": Endpoint(auth=True),
+    "client.delete_room_keys_by_room_id": Endpoint(auth=True),
+    "client.put_room_key_by_session_id": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: _backed_up_key(), {"is_verified": "boolean", "session_data": "object"},
+        required=("first_message_index", "forwarded_count", "is_verified", "session_data"),
+        invalid=(Invalid("first_message_index", -1, 400, BAD_JSON),
+                 Invalid("first_message_index", "1", 400, BAD_JSON),
+                 Invalid("first_message_index", 1.5, 400, BAD_JSON),
+                 Invalid("first_message_index", 2**53, 400, BAD_JSON),
+                 Invalid("forwarded_count", True, 400, BAD_JSON),
+                 Invalid("forwarded_count", None, 400, MISSING))),)),
+    "client.get_room_key_by_session_id": Endpoint(auth=True),
+    "client.delete_room_key_by_session_id": Endpoint(auth=True),
+    # MSC3814: the device's keys are /keys/upload's shapes and must name the user and the dehydrated device.
+    "client.put_dehydrated_device": Endpoint(auth=True, bodies=(BodySchema(
+        _dehydrated_device_body,
+        {"device_id": "string", "device_data": "object", "device_data.algorithm": "string",
+         "initial_device_display_name": "string", "device_keys": "object", "device_keys.user_id": "string",
+         "device_keys.device_id": "string", "device_keys.algorithms": "strings", "device_keys.keys": "object",
+         "device_keys.signatures": "object", "one_time_keys": "object", "fallback_keys": "object"},
+        required=("device_id", "device_data", "device_data.algorithm", "device_keys", "device_keys.user_id",
+                  "device_keys.device_id", "device_keys.algorithms", "device_keys.keys", "device_keys.signatures"),
+        invalid=(Invalid("device_id", "", 400, INVALID_PARAM),
+                 Invalid("device_id", "x" * 256, 400, BAD_JSON),
+                 Invalid("device_data.algorithm", "", 400, INVALID_PARAM),
+                 Invalid("device_keys.user_id", "@someone:test.local", 400, INVALID_PARAM),
+                 Invalid("device_keys.device_id", "OTHER", 400, INVALID_PARAM),
+                 Invalid("one_time_keys", {"signed_curve25519:A": 1}, 400, BAD_JSON))),)),
+    "client.get_dehydrated_device": Endpoint(auth=True),
+    "client.delete_dehydrated_device": Endpoint(auth=True),
+    "client.get_dehydrated_device_events": Endpoint(auth=True, body_optional=True, bodies=(BodySchema(
+        lambda walker: {}, {"next_batch": "string"},
+        invalid=(Invalid("next_batch", "bogus", 400, INVALID_PARAM),
+                 Invalid("next_batch", "g" + "A" * 5000, 400, BAD_JSON))),)),
     "wellknown.get_wellknown_client": Endpoint(auth=False),
     "wellknown.get_wellknown_server": Endpoint(auth=False),
     "admin.get_nonce": Endpoint(auth=False),
@@ -444,8 +520,9 @@ def path_values(walker: Walker) -> dict[str, str]:
             "room_id": "!nowhere:test.local", "event_type": "m.room.message", "txn_id": "walk1", "state_key": "",
             "event_id": "$nowhere", "rel_type": "m.annotation", "key_id": "ed25519:walk",
             "room_alias": "#nowhere:test.local", "filter_id": "0", "tag": "u.walk", "receipt_type": "m.read",
-            "kind": "override", "rule_id": "walkrule"}
+            "kind": "override", "rule_id": "walkrule", "version": "1", "session_id": "walksession"}
 
 
 PATH_VARIABLES = {"user_id", "device_id", "field", "room_id", "event_type", "txn_id", "state_key", "event_id",
-                  "rel_type", "key_id", "room_alias", "filter_id", "tag", "receipt_type", "kind", "rule_id"}
+                  "rel_type", "key_id", "room_alias", "filter_id", "tag", "receipt_type", "kind", "rule_id",
+                  "version", "session_id"}

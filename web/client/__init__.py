@@ -11,9 +11,11 @@ def create_client_blueprint() -> Blueprint:
         account_data,
         aliases,
         cross_signing,
+        dehydrated_devices,
         devices,
         directory,
         filters,
+        key_backup,
         key_query,
         keys,
         legacy_sync,
@@ -43,6 +45,7 @@ def create_client_blueprint() -> Blueprint:
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
                    relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync,
                    account_data, to_device, user_directory, legacy_sync, typing_notifications, receipts,
-                   read_markers, presence, push_rules, keys, key_query, cross_signing):
+                   read_markers, presence, push_rules, keys, key_query, cross_signing, key_backup,
+                   dehydrated_devices):
         module.register_routes(blueprint)
     return blueprint

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from persistence.stores.key_backups import lock_room_keys
 from protocol.errors import Forbidden
 from web.accounts.effects import AfterCommit
 from web.accounts.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
@@ -71,6 +72,8 @@ def deactivate_account() -> dict[str, Any]:
         stores.users.update_password_hash(conn, requester.user_id, None)
         stores.users.update_deactivated(conn, requester.user_id, True)
         stores.profiles.delete_profile_fields(conn, requester.user_id)
+        lock_room_keys(conn, requester.user_id)
+        stores.key_backups.delete_user_backups(conn, requester.user_id)  # encrypted, but no longer anyone's
         effects.directory_changed(current, conn, requester.user_id)
         finish_ui_auth(current, conn, authorised)
     effects.apply(current)

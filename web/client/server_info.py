@@ -17,9 +17,12 @@ SUPPORTED_VERSIONS = (
     "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12",
 )
 
+UNSTABLE_FEATURES = {"org.matrix.msc3814": True}
+"""MSCs served under their unstable prefixes, which clients look for here: dehydrated devices."""
+
 
 def get_versions() -> dict[str, Any]:
-    return {"versions": list(SUPPORTED_VERSIONS), "unstable_features": {}}
+    return {"versions": list(SUPPORTED_VERSIONS), "unstable_features": dict(UNSTABLE_FEATURES)}
 
 
 def get_capabilities() -> dict[str, Any]:

@@ -104,7 +104,8 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
         ephemeral = RoomEphemeral(reader, joined, ranges[TYPING], ranges[RECEIPTS])
         rooms, fresh_joins = _rooms(reader, request, ranges[EVENTS], memberships, room_data, ephemeral)
         presence = presence_events(reader, ranges[PRESENCE], ranges[EVENTS], joined)
-        to_device, to_device_until = _to_device(reader, ranges[TO_DEVICE])
+        to_device, to_device_until = to_device_batch(deps, conn, request.user_id, request.device_id,
+                                                       ranges[TO_DEVICE])
         events, devices = ranges[EVENTS], ranges[DEVICE_LISTS]
         device_lists = device_list_changes(reader, events, devices, joined=set(joined), fresh_joins=fresh_joins,
                                            left_rooms=set(rooms["leave"]))
@@ -147,13 +148,14 @@ def acknowledge_to_device(deps: Deps, request: SyncRequest) -> None:
                                         floor=received.floor, ahead=received.writers())
 
 
-def _to_device(reader: SyncReader, span: Range) -> tuple[list[dict[str, Any]], WriterPositions]:
+def to_device_batch(deps: Deps, conn: Any, user_id: str, device_id: str,
+                    span: Range) -> tuple[list[dict[str, Any]], WriterPositions]:
     """The device's messages in the range, and how far the token may move: to ``until``, or, when more
-    messages wait than one response carries, only past the last one sent."""
+    messages wait than one response carries, only past the last one sent. Also how a dehydrated device's
+    messages are fetched in batches (``web/client/dehydrated_devices.py``)."""
     if span.unchanged:
         return [], span.until
-    items = reader.deps.stores.device_inbox.list_inbox(reader.conn, reader.user_id, reader.device_id, span.since,
-                                                       span.until, MAX_TO_DEVICE + 1)
+    items = deps.stores.device_inbox.list_inbox(conn, user_id, device_id, span.since, span.until, MAX_TO_DEVICE + 1)
     events = [{"sender": item.sender, "type": item.type, "content": item.content}
               for item in items[:MAX_TO_DEVICE]]
     if len(items) <= MAX_TO_DEVICE:
