@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, literal, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from persistence.tables import devices, e2e_device_keys, e2e_fallback_keys, e2e_one_time_keys
@@ -21,6 +21,24 @@ from protocol.canonical_json import encode_canonical_json
 
 def _encode(value: Any) -> str:
     return encode_canonical_json(value).decode("utf-8")
+
+
+# What /sync tells a device about its own keys on every response, in one prebuilt statement (a sync hot path):
+# rows ("otk", algorithm, count) per one-time key algorithm and ("fallback", algorithm, 0) per unused fallback key.
+_KEY_COUNTS = union_all(
+    select(literal("otk").label("kind"), e2e_one_time_keys.c.algorithm, func.count().label("n")).where(
+        e2e_one_time_keys.c.user_id == bindparam("user_id"), e2e_one_time_keys.c.device_id == bindparam("device_id"))
+    .group_by(e2e_one_time_keys.c.algorithm),
+    select(literal("fallback").label("kind"), e2e_fallback_keys.c.algorithm, literal(0).label("n")).where(
+        e2e_fallback_keys.c.user_id == bindparam("user_id"), e2e_fallback_keys.c.device_id == bindparam("device_id"),
+        e2e_fallback_keys.c.used.is_(False)),
+)
+
+
+@dataclass(frozen=True)
+class DeviceKeyCounts:
+    one_time_keys: dict[str, int]
+    unused_fallback_algorithms: list[str]
 
 
 @dataclass(frozen=True)
@@ -157,12 +175,16 @@ class E2eKeyStore:
                                          table.c.algorithm == algorithm).values(used=True))
         return ClaimedKey(algorithm, row.key_id, json.loads(row.key_json))
 
-    def list_unused_fallback_algorithms(self, conn: Connection, user_id: str, device_id: str) -> list[str]:
-        table = e2e_fallback_keys
-        rows = conn.execute(select(table.c.algorithm).where(
-            table.c.user_id == user_id, table.c.device_id == device_id, table.c.used.is_(False))
-            .order_by(table.c.algorithm))
-        return [row.algorithm for row in rows]
+    def get_key_counts(self, conn: Connection, user_id: str, device_id: str) -> DeviceKeyCounts:
+        """The device's one-time keys per algorithm and its unused fallback key algorithms, in one query."""
+        one_time: dict[str, int] = {}
+        fallback: list[str] = []
+        for kind, algorithm, count in conn.execute(_KEY_COUNTS, {"user_id": user_id, "device_id": device_id}):
+            if kind == "otk":
+                one_time[algorithm] = int(count)
+            else:
+                fallback.append(algorithm)
+        return DeviceKeyCounts(one_time, sorted(fallback))
 
     # --- devices going away -----------------------------------------------------------------------------------
     def delete_keys_of_devices(self, conn: Connection, user_id: str, device_ids: list[str]) -> None:

@@ -110,9 +110,7 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
         device_lists = device_list_changes(reader, events, devices, joined=set(joined), fresh_joins=fresh_joins,
                                            left_rooms=set(rooms["leave"]))
         # Exact for this device at this moment (spec: "Extensions to /sync"), read in the response's snapshot.
-        one_time_key_counts = deps.stores.e2e_keys.count_one_time_keys(conn, request.user_id, request.device_id)
-        unused_fallback = deps.stores.e2e_keys.list_unused_fallback_algorithms(conn, request.user_id,
-                                                                               request.device_id)
+        key_counts = deps.stores.e2e_keys.get_key_counts(conn, request.user_id, request.device_id)
     next_batch = SyncToken.of({**dict(until.streams), TO_DEVICE: to_device_until})
     if request.filter.room.state.lazy_load_members:
         deps.sent_members.remember(request.user_id, request.device_id, next_batch.format(), known,
@@ -124,8 +122,8 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
         "presence": {"events": presence},
         "to_device": {"events": to_device},
         "device_lists": device_lists,
-        "device_one_time_keys_count": {SIGNED_CURVE25519: 0, **one_time_key_counts},
-        "device_unused_fallback_key_types": unused_fallback,
+        "device_one_time_keys_count": {SIGNED_CURVE25519: 0, **key_counts.one_time_keys},
+        "device_unused_fallback_key_types": key_counts.unused_fallback_algorithms,
     }
     empty = (not any(rooms.values()) and not global_data and not presence and not to_device
              and not any(device_lists.values()))
