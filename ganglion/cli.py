@@ -113,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             cmd_generate_config(args)
         paths = [DEFAULT_CONFIG]
     config = _load(paths)
-    configure_logging(config.log_config)
+    configure_logging(config)
     _ensure_signing_key(config)
     _migrate(config)
 
@@ -138,7 +138,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if not config.redis.enabled:
         raise ConfigError("redis.enabled", "the worker shape needs Redis; use `ganglion run` for the monolith")
-    configure_logging(config.workers.log_config or config.log_config)
+    configure_logging(config)
     _ensure_signing_key(config)
     _migrate(config)
 
@@ -166,7 +166,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise ConfigError(
             "", f"instance {args.name!r} consumes no queue: name it in stream_writers or an *_instances key"
         )
-    configure_logging(config.workers.log_config or config.log_config)
+    configure_logging(config)
     _migrate(config)
     celery, _context = build_task_worker(config)
     celery.worker_main([
@@ -183,7 +183,7 @@ def cmd_beat(args: argparse.Namespace) -> int:
     from tasks.background import beat_schedule
 
     config = _load(args.config)
-    configure_logging(config.log_config)
+    configure_logging(config)
     celery = create_celery(config)
     celery.conf.beat_schedule = beat_schedule(config.routing, config.workers.replication_secret)
     schedule_file = args.schedule or os.path.join(tempfile.gettempdir(), f"ganglion-beat-{os.getuid()}")
