@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 from config import ConfigError, HomeserverConfig, load_config
 from config.generate import render_homeserver_yaml
+from config.pools import PoolPlan
 from ganglion.cooperative import make_cooperative
 from persistence.signing_key import generate_key_file
 
@@ -157,24 +158,68 @@ def _for_instance(config: HomeserverConfig, name: str) -> HomeserverConfig:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from config.pools import plan_pools
     from ganglion.logs import configure_logging
-    from ganglion.wiring import build_task_worker
 
     config = _for_instance(_load(args.config), args.name)
-    queues = config.routing.queues_for_instance(args.name)
-    if not queues:
+    plans = plan_pools(config.routing, args.name, args.concurrency)
+    if not plans:
         raise ConfigError(
             "", f"instance {args.name!r} consumes no queue: name it in stream_writers or an *_instances key"
         )
     configure_logging(config)
-    _migrate(config)
-    celery, _context = build_task_worker(config)
-    celery.worker_main([
-        "worker", "--queues", ",".join(queues), "--hostname", f"{args.name}@%h", "--pool", "threads",
-        "--concurrency", str(args.concurrency), "--loglevel", args.loglevel, "--without-gossip",
-        "--without-mingle",
-    ])
+    if args.pool_kind is None:
+        _migrate(config)
+        if len(plans) > 1:
+            return _supervise_pools(args, [plan.kind for plan in plans])
+    plan = next((plan for plan in plans if args.pool_kind in (None, plan.kind)), None)
+    if plan is None:
+        raise ConfigError("", f"instance {args.name!r} has no {args.pool_kind} queues")
+    return _run_pool(config, args.name, plan, args.loglevel)
+
+
+def _supervise_pools(args: argparse.Namespace, kinds: list[str]) -> int:
+    """One child ``ganglion worker NAME --pool-kind KIND`` per pool, under one supervisor (config/pools.py)."""
+    from ganglion.worker_processes import Supervisor
+
+    layered = [item for path in args.config or [DEFAULT_CONFIG] for item in ("--config", path)]
+    commands = {
+        f"{args.name}/{kind}": [sys.executable, "-m", "ganglion.cli", "worker", args.name, *layered,
+                                "--pool-kind", kind, "--concurrency", str(args.concurrency),
+                                "--loglevel", args.loglevel]
+        for kind in kinds
+    }
+    return Supervisor(commands).run()
+
+
+def _run_pool(config: HomeserverConfig, name: str, plan: PoolPlan, loglevel: str) -> int:
+    """One Celery worker process. The ordered pool first takes the instance's lease, and exits at once if it is
+    ever lost: another copy may be consuming the same ordered queues by then."""
+    from config.pools import ORDERED, POOL
+    from ganglion.wiring import build_task_worker, instance_lease
+    from persistence.leases import LeaseKeeper
+
+    keeper = None
+    if plan.kind == ORDERED:
+        keeper = LeaseKeeper(instance_lease(config, f"worker:{name}"), on_lost=_exit_fenced).start()
+        keeper.wait_acquired()
+    try:
+        celery, _context = build_task_worker(config, writes_streams=plan.kind == ORDERED)
+        celery.worker_main([
+            "worker", "--queues", ",".join(plan.queues), "--hostname", plan.hostname(name), "--pool", POOL,
+            "--concurrency", str(plan.concurrency), "--loglevel", loglevel, "--without-gossip",
+            "--without-mingle",
+        ])
+    finally:
+        if keeper is not None:
+            keeper.stop()
     return 0
+
+
+def _exit_fenced(token: int) -> None:
+    print(f"lost the instance lease (token {token}): stopping before another copy consumes beside us",
+          file=sys.stderr)
+    os._exit(75)
 
 
 def cmd_beat(args: argparse.Namespace) -> int:
@@ -229,7 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = with_config(commands.add_parser("worker", help="start the Celery worker of one instance"))
     worker.add_argument("name", help="the instance name (worker_name / a name in stream_writers...)")
-    worker.add_argument("--concurrency", type=int, default=1)
+    worker.add_argument("--concurrency", type=int, default=8,
+                        help="tasks at once on the outbound/background queues; ordered queues always take one")
+    worker.add_argument("--pool-kind", choices=("ordered", "concurrent"), help=argparse.SUPPRESS)
     worker.add_argument("--loglevel", default="INFO")
     worker.set_defaults(func=cmd_worker)
 
