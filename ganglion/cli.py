@@ -18,7 +18,6 @@ import argparse
 import dataclasses
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 
 from config import ConfigError, HomeserverConfig, load_config
@@ -223,16 +222,20 @@ def _exit_fenced(token: int) -> None:
 
 
 def cmd_beat(args: argparse.Namespace) -> int:
+    from ganglion.beat import run_beat
     from ganglion.logs import configure_logging
+    from ganglion.wiring import instance_lease
+    from persistence.leases import LeaseKeeper
     from tasks.app import create_celery
     from tasks.background import beat_schedule
 
     config = _load(args.config)
+    if not config.redis.enabled:
+        raise ConfigError("redis.enabled", "beat sends to Celery over Redis; the monolith runs its jobs itself")
     configure_logging(config)
     celery = create_celery(config)
     celery.conf.beat_schedule = beat_schedule(config.routing, config.workers.replication_secret)
-    schedule_file = args.schedule or os.path.join(tempfile.gettempdir(), f"ganglion-beat-{os.getuid()}")
-    celery.start(["beat", "--loglevel", args.loglevel, "--schedule", schedule_file])
+    run_beat(celery, LeaseKeeper(instance_lease(config, "beat")), args.loglevel)
     return 0
 
 
@@ -281,7 +284,6 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
 
     beat = with_config(commands.add_parser("beat", help="start Celery beat (periodic jobs)"))
-    beat.add_argument("--schedule", help="beat's schedule state file")
     beat.add_argument("--loglevel", default="INFO")
     beat.set_defaults(func=cmd_beat)
 
