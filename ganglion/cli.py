@@ -18,7 +18,9 @@ import argparse
 import dataclasses
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from typing import Any
 
 from config import ConfigError, HomeserverConfig, load_config
 from config.generate import render_homeserver_yaml
@@ -81,7 +83,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def _gunicorn_options(config: HomeserverConfig, args: argparse.Namespace, *, workers: int) -> dict[str, object]:
     """gthread holds a thread per request; gevent a greenlet, so a worker holds ``--connections`` long-polls."""
-    binds = [address for listener in config.http_listeners for address in listener.bind]
+    binds = [address for listener in (*config.http_listeners, *config.metrics_listeners)
+             for address in listener.bind]
     concurrency: dict[str, object] = (
         {"threads": args.threads} if args.worker_class == "gthread" else {"worker_connections": args.connections})
     return {
@@ -94,7 +97,22 @@ def _gunicorn_options(config: HomeserverConfig, args: argparse.Namespace, *, wor
         "accesslog": "-" if args.access_log else None,
         # Several servers may share a machine (tests, side-by-side runs): no shared control socket path.
         "control_socket_disable": True,
+        "child_exit": _forget_worker_metrics,
     }
+
+
+def _use_multiprocess_metrics(config: HomeserverConfig) -> None:
+    """Before anything imports prometheus_client: gunicorn's workers write their metrics to one fresh directory
+    (prometheus-client's multiprocess mode), so a scrape answered by any worker reports every worker."""
+    if config.metrics_listeners and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ganglion-metrics-")
+
+
+def _forget_worker_metrics(_server: object, worker: Any) -> None:
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -130,14 +148,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_web(args: argparse.Namespace) -> int:
     make_cooperative(args.worker_class)
+    config = _load(args.config)
+    if not config.redis.enabled:
+        raise ConfigError("redis.enabled", "the worker shape needs Redis; use `ganglion run` for the monolith")
+    _use_multiprocess_metrics(config)
     from ganglion.logs import configure_logging
     from ganglion.server import GunicornServer
     from ganglion.wiring import build_web_worker
     from web.app import create_app
 
-    config = _load(args.config)
-    if not config.redis.enabled:
-        raise ConfigError("redis.enabled", "the worker shape needs Redis; use `ganglion run` for the monolith")
     configure_logging(config)
     _ensure_signing_key(config)
     _migrate(config)
@@ -170,17 +189,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.pool_kind is None:
         _migrate(config)
         if len(plans) > 1:
-            return _supervise_pools(args, [plan.kind for plan in plans])
+            return _supervise_pools(config, args, [plan.kind for plan in plans])
     plan = next((plan for plan in plans if args.pool_kind in (None, plan.kind)), None)
     if plan is None:
         raise ConfigError("", f"instance {args.name!r} has no {args.pool_kind} queues")
+    if args.pool_kind is None:
+        from ganglion.metrics import serve_instance_metrics
+
+        serve_instance_metrics(config)
     return _run_pool(config, args.name, plan, args.loglevel)
 
 
-def _supervise_pools(args: argparse.Namespace, kinds: list[str]) -> int:
-    """One child ``ganglion worker NAME --pool-kind KIND`` per pool, under one supervisor (config/pools.py)."""
+def _supervise_pools(config: HomeserverConfig, args: argparse.Namespace, kinds: list[str]) -> int:
+    """One child ``ganglion worker NAME --pool-kind KIND`` per pool, under one supervisor (config/pools.py) that
+    serves the children's metrics (multiprocess mode) on the instance's metrics listener."""
+    from ganglion.metrics import MULTIPROCESS_DIR_ENV, multiprocess_dir, serve_instance_metrics
     from ganglion.worker_processes import Supervisor
 
+    metrics_dir = multiprocess_dir() if config.metrics_listeners else None
+    env = {**os.environ, MULTIPROCESS_DIR_ENV: metrics_dir} if metrics_dir else None
     layered = [item for path in args.config or [DEFAULT_CONFIG] for item in ("--config", path)]
     commands = {
         f"{args.name}/{kind}": [sys.executable, "-m", "ganglion.cli", "worker", args.name, *layered,
@@ -188,7 +215,7 @@ def _supervise_pools(args: argparse.Namespace, kinds: list[str]) -> int:
                                 "--loglevel", args.loglevel]
         for kind in kinds
     }
-    return Supervisor(commands).run()
+    return Supervisor(commands, env).run(started=lambda: serve_instance_metrics(config, metrics_dir))
 
 
 def _run_pool(config: HomeserverConfig, name: str, plan: PoolPlan, loglevel: str) -> int:
@@ -197,7 +224,9 @@ def _run_pool(config: HomeserverConfig, name: str, plan: PoolPlan, loglevel: str
     from config.pools import ORDERED, POOL
     from ganglion.wiring import build_task_worker, instance_lease
     from persistence.leases import LeaseKeeper
+    from tasks.metrics import install_task_metrics
 
+    install_task_metrics()
     keeper = None
     if plan.kind == ORDERED:
         keeper = LeaseKeeper(instance_lease(config, f"worker:{name}"), on_lost=_exit_fenced).start()

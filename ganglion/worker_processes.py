@@ -18,7 +18,7 @@ import logging
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 logger = logging.getLogger(__name__)
@@ -41,11 +41,14 @@ class Supervisor:
         self._children: dict[int, tuple[str, subprocess.Popen[bytes]]] = {}
         self._stopping = False
 
-    def run(self) -> int:
+    def run(self, started: Callable[[], None] | None = None) -> int:
+        """Start the children, then ``started`` (threads are safe only after the forks), then wait."""
         for name, argv in self._commands.items():
             popen = subprocess.Popen(list(argv), env=self._env, preexec_fn=_die_with_parent)
             self._children[popen.pid] = (name, popen)
             logger.info("started %s (pid %d)", name, popen.pid)
+        if started is not None:
+            started()
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             return self._wait()

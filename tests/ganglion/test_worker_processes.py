@@ -11,11 +11,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from config import load_config
 from tasks.app import create_celery
+from tasks.background import SWEEP_OUTBOX
+from tasks.envelope import signed_headers
+from tests.e2e.servers import free_port
 from tests.homeserver import base_config_data
 from tests.services import pg_database_args
 
@@ -113,3 +117,28 @@ def test_a_second_copy_of_a_writer_waits_for_the_lease(
     _wait_for_nodes(config_path, ["persister1"], second, timeout=30)
     assert second.poll() is None
     assert "holding lease" in (config_path.parent / "second.log").read_text()
+
+
+def test_an_instance_serves_its_pools_task_metrics_and_queue_depths_on_its_metrics_listener(
+        config_path: Path, spawn: list[subprocess.Popen[bytes]]) -> None:
+    port = free_port()
+    data = yaml.safe_load(config_path.read_text())
+    data.update({"enable_metrics": True,
+                 "worker_listeners": [{"type": "metrics", "port": port, "bind_address": "127.0.0.1"}]})
+    config_path.write_text(yaml.safe_dump(data))
+    supervisor = _start(spawn, config_path, "main", "main.log")
+    _wait_for_nodes(config_path, ["main", "main.concurrent"], supervisor)
+    config = load_config([str(config_path)])
+    app = create_celery(config)
+    try:
+        app.send_task(SWEEP_OUTBOX, kwargs={}, queue="background",
+                      headers=signed_headers(config.workers.replication_secret, SWEEP_OUTBOX, {}))
+    finally:
+        app.close()
+    done = f'ganglion_tasks_total{{queue="background",state="SUCCESS",task="{SWEEP_OUTBOX}"}} 1.0'
+    deadline = time.monotonic() + 30
+    while done not in (text := httpx.get(f"http://127.0.0.1:{port}/metrics").text):
+        assert time.monotonic() < deadline, text[-3000:]
+        time.sleep(0.3)
+    assert f'ganglion_task_duration_seconds_count{{queue="background",task="{SWEEP_OUTBOX}"}} 1.0' in text
+    assert 'ganglion_queue_depth{queue="events.persister1"} 0.0' in text
