@@ -4,6 +4,7 @@
   ganglion web                 gunicorn web workers of the worker shape
   ganglion worker NAME         the Celery worker of instance NAME, consuming exactly its queues
   ganglion beat                Celery beat with the periodic jobs
+  ganglion routes [--nginx]    the queue routing table, or a reverse-proxy config for the web processes
   ganglion migrate             bring the database schema up to date
   ganglion generate-config     write a commented homeserver.yaml and a signing key
   ganglion register-user       create an account through shared-secret registration
@@ -268,6 +269,35 @@ def cmd_beat(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_routes(args: argparse.Namespace) -> int:
+    """The routing table of the config (which instance consumes which queue), or with ``--nginx`` a reverse-proxy
+    config for its web processes (config/nginx.py)."""
+    from config.nginx import NginxSite, render_nginx, web_server_addresses
+
+    shared = args.config or [DEFAULT_CONFIG]
+    config = _load(shared)
+    if not args.nginx:
+        routing = config.routing
+        for instance in routing.consuming_instances():
+            print(f"{instance}: {' '.join(routing.queues_for_instance(instance))}")
+        return 0
+    web_configs = [_load([*shared, path]) for path in args.web] or [config]
+    binds = [address for web in web_configs for listener in web.http_listeners
+             if listener.resources & {"client", "federation"} or not listener.resources
+             for address in listener.bind]
+    if not binds:
+        raise ConfigError("listeners", "no http listener with the client or federation resource to route to")
+    site = NginxSite(server_name=config.server_name, listen=args.listen, web_servers=web_server_addresses(binds),
+                     initial_sync_servers=args.initial_sync_servers, max_body_bytes=config.max_request_size)
+    text = render_nginx(site)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_register_user(args: argparse.Namespace) -> int:
     from ganglion.register_user import register_user_interactively
 
@@ -315,6 +345,16 @@ def build_parser() -> argparse.ArgumentParser:
     beat = with_config(commands.add_parser("beat", help="start Celery beat (periodic jobs)"))
     beat.add_argument("--loglevel", default="INFO")
     beat.set_defaults(func=cmd_beat)
+
+    routes = with_config(commands.add_parser("routes", help="show queue routing, or write an nginx config"))
+    routes.add_argument("--nginx", action="store_true", help="write an nginx config for the web processes")
+    routes.add_argument("--web", action="append", default=[], metavar="WORKER_YAML",
+                        help="a web process's worker file (its worker_listeners); repeat for each")
+    routes.add_argument("--listen", default="8008", help="what nginx listens on (nginx `listen` syntax)")
+    routes.add_argument("--initial-sync-servers", type=int, default=1,
+                        help="how many web processes (the last ones) take initial syncs apart from the others")
+    routes.add_argument("--output", "-o", help="write to this file instead of stdout")
+    routes.set_defaults(func=cmd_routes)
 
     migrate_cmd = with_config(commands.add_parser("migrate", help="apply database migrations"))
     migrate_cmd.set_defaults(func=cmd_migrate)
