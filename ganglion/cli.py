@@ -74,7 +74,10 @@ def cmd_generate_config(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    """Bring the schema up to date, and create the signing key if there is none yet: run once before starting
+    a deployment, so its processes never race to create the key."""
     config = _load(args.config)
+    _ensure_signing_key(config)
     _migrate(config)
     from persistence import migrate
 
