@@ -51,6 +51,10 @@ class MetricsEndpoint:
         return [b"this is a metrics listener: GET /metrics\n"]
 
 
+def _start_timer() -> None:
+    g.metrics_started = time.perf_counter()
+
+
 def _record(response: Response) -> Response:
     started = g.pop("metrics_started", None)
     route = request.url_rule.rule if request.url_rule is not None else "unmatched"
@@ -65,7 +69,7 @@ def install_metrics(app: Flask, config: HomeserverConfig, deps: Deps) -> None:
     ports = {str(listener.port) for listener in config.metrics_listeners if listener.port is not None}
     if not ports:
         return
-    app.before_request(lambda: g.setdefault("metrics_started", time.perf_counter()) and None)
+    app.before_request(_start_timer)
     app.after_request(_record)
     redis_url = config.redis.url if config.redis.enabled else None
     collectors = deployment_collectors(deps.database, redis_url, config.routing.all_queues(),
