@@ -21,6 +21,7 @@ from config.accounts import (
     parse_registration,
     parse_sessions,
 )
+from config.consistency import check_workers
 from config.database import DatabaseConfig, RedisConfig, parse_database, parse_redis
 from config.errors import ConfigError
 from config.listeners import Listener, parse_listeners
@@ -36,7 +37,7 @@ from protocol.identifiers import is_valid_server_name
 # does not have; accepted silently so an admin's existing config loads without noise.
 _SYNAPSE_ONLY_KEYS = (
     "report_stats", "pid_file", "macaroon_secret_key", "form_secret", "trusted_key_servers",
-    "suppress_key_server_warning", "media_store_path", "url_preview_enabled", "enable_metrics",
+    "suppress_key_server_warning", "media_store_path", "url_preview_enabled",
     "room_list_publication_rules", "alias_creation_rules",
     "max_upload_size", "web_client_location", "default_room_version",
 )
@@ -60,6 +61,8 @@ class HomeserverConfig:
     max_request_size: int = 1024 * 1024
     user_directory: UserDirectoryConfig = field(default_factory=UserDirectoryConfig)
     presence: PresenceConfig = field(default_factory=PresenceConfig)
+    enable_metrics: bool = False
+    """Synapse's switch for Prometheus metrics: with it, ``metrics`` listeners serve ``/metrics``."""
     warnings: tuple[str, ...] = field(default=(), compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -68,10 +71,20 @@ class HomeserverConfig:
         return RoutingTable(self.workers)
 
     @property
+    def process_listeners(self) -> tuple[Listener, ...]:
+        """This process's listeners: the worker's own when it has any, else the shared ones."""
+        return self.workers.listeners or self.listeners
+
+    @property
     def http_listeners(self) -> tuple[Listener, ...]:
-        """This process's HTTP listeners: the worker's own when it has any, else the shared ones."""
-        chosen = self.workers.listeners or self.listeners
-        return tuple(listener for listener in chosen if listener.type == "http")
+        return tuple(listener for listener in self.process_listeners if listener.type == "http")
+
+    @property
+    def metrics_listeners(self) -> tuple[Listener, ...]:
+        """Where this process serves Prometheus metrics: ``type: metrics`` listeners, when ``enable_metrics``."""
+        if not self.enable_metrics:
+            return ()
+        return tuple(listener for listener in self.process_listeners if listener.type == "metrics")
 
 
 def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = None,
@@ -95,6 +108,8 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
     database = parse_database(top.section("database"), resolve("homeserver.db"))
     redis = parse_redis(top.section("redis"))
     workers = parse_workers(top, warnings)
+    if workers.log_config is not None:
+        workers = replace(workers, log_config=resolve(workers.log_config))
     if workers.app is not None and not workers.is_main and database.is_sqlite:
         raise ConfigError(top.path_of("database"), "workers share one database: use psycopg2, not sqlite3")
     if workers.app is not None and not workers.is_main and not redis.enabled:
@@ -117,8 +132,10 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
         max_request_size=max_request,
         user_directory=parse_user_directory(top),
         presence=parse_presence(top),
+        enable_metrics=top.flag("enable_metrics", False),
         raw=dict(data),
     )
+    check_workers(top, workers, config.routing)
     for key in _SYNAPSE_ONLY_KEYS:
         top.raw(key)
     warnings.extend(f"{path}: unknown key, ignored" for path in top.unknown_keys())

@@ -80,20 +80,47 @@ class WorkerConfig:
     def is_main(self) -> bool:
         return self.name == MAIN
 
+    @property
+    def serves_media_repo(self) -> bool:
+        """Whether this process serves the media repository: ``synapse.app.media_repository`` implies it even
+        when the shared file sets ``enable_media_repo: false`` (which is there to keep it off the main process)."""
+        return self.enable_media_repo or self.app == MEDIA_REPOSITORY
+
     def writers(self, stream: str) -> tuple[str, ...]:
         """The instances writing ``stream``; the main process when the config names none."""
         return self.stream_writers.get(stream) or (MAIN,)
 
 
+# Legacy worker apps that claim a single-consumer role for themselves (workers.md: superseded by the key).
+_LEGACY_ROLE_APPS = {
+    "synapse.app.appservice": "notify_appservices_from_worker",
+    "synapse.app.user_dir": "update_user_directory_from_worker",
+}
+
+
 def _single_instance(top: Section, key: str) -> str | None:
+    """A role only one instance may hold: its queue has a single consumer, so a list of two is a conflict."""
     value = top.raw(key)
     if value is None:
         return None
     if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
         value = value[0]
+    if isinstance(value, list) and len(value) > 1:
+        raise ConfigError(top.path_of(key), f"only one instance may hold this role, got {len(value)}: {value!r}")
     if not isinstance(value, str) or not value:
         raise ConfigError(top.path_of(key), f"expected one instance name, got {value!r}")
     return value
+
+
+def _legacy_role(top: Section, app: str | None, name: str | None, key: str, value: str | None) -> str | None:
+    """``synapse.app.appservice``/``user_dir`` name their own worker for the role their key now holds; naming
+    another instance there would make two instances claim a single-consumer role."""
+    if app is None or _LEGACY_ROLE_APPS.get(app) != key:
+        return value
+    if value is not None and value != name:
+        raise ConfigError(top.path_of(key), (
+            f"names {value!r}, but worker_app {app} makes {name!r} claim the same single-instance role"))
+    return name
 
 
 def parse_workers(top: Section, warnings: list[str]) -> WorkerConfig:
@@ -145,9 +172,12 @@ def parse_workers(top: Section, warnings: list[str]) -> WorkerConfig:
         start_pushers=top.flag("start_pushers", True),
         federation_sender_instances=top.texts("federation_sender_instances", ()),
         send_federation=top.flag("send_federation", True),
-        notify_appservices_from_worker=_single_instance(top, "notify_appservices_from_worker"),
+        notify_appservices_from_worker=_legacy_role(
+            top, app, name, "notify_appservices_from_worker", _single_instance(top, "notify_appservices_from_worker")),
         notify_appservices=top.flag("notify_appservices", True),
-        update_user_directory_from_worker=_single_instance(top, "update_user_directory_from_worker"),
+        update_user_directory_from_worker=_legacy_role(
+            top, app, name, "update_user_directory_from_worker",
+            _single_instance(top, "update_user_directory_from_worker")),
         update_user_directory=top.flag("update_user_directory", True),
         run_background_tasks_on=_single_instance(top, "run_background_tasks_on") or MAIN,
         media_instance_running_background_jobs=_single_instance(top, "media_instance_running_background_jobs"),

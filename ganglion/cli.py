@@ -4,6 +4,7 @@
   ganglion web                 gunicorn web workers of the worker shape
   ganglion worker NAME         the Celery worker of instance NAME, consuming exactly its queues
   ganglion beat                Celery beat with the periodic jobs
+  ganglion routes [--nginx]    the queue routing table, or a reverse-proxy config for the web processes
   ganglion migrate             bring the database schema up to date
   ganglion generate-config     write a commented homeserver.yaml and a signing key
   ganglion register-user       create an account through shared-secret registration
@@ -20,9 +21,11 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
+from typing import Any
 
 from config import ConfigError, HomeserverConfig, load_config
 from config.generate import render_homeserver_yaml
+from config.pools import PoolPlan
 from ganglion.cooperative import make_cooperative
 from persistence.signing_key import generate_key_file
 
@@ -71,7 +74,10 @@ def cmd_generate_config(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    """Bring the schema up to date, and create the signing key if there is none yet: run once before starting
+    a deployment, so its processes never race to create the key."""
     config = _load(args.config)
+    _ensure_signing_key(config)
     _migrate(config)
     from persistence import migrate
 
@@ -81,7 +87,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def _gunicorn_options(config: HomeserverConfig, args: argparse.Namespace, *, workers: int) -> dict[str, object]:
     """gthread holds a thread per request; gevent a greenlet, so a worker holds ``--connections`` long-polls."""
-    binds = [address for listener in config.http_listeners for address in listener.bind]
+    binds = [address for listener in (*config.http_listeners, *config.metrics_listeners)
+             for address in listener.bind]
     concurrency: dict[str, object] = (
         {"threads": args.threads} if args.worker_class == "gthread" else {"worker_connections": args.connections})
     return {
@@ -94,7 +101,22 @@ def _gunicorn_options(config: HomeserverConfig, args: argparse.Namespace, *, wor
         "accesslog": "-" if args.access_log else None,
         # Several servers may share a machine (tests, side-by-side runs): no shared control socket path.
         "control_socket_disable": True,
+        "child_exit": _forget_worker_metrics,
     }
+
+
+def _use_multiprocess_metrics(config: HomeserverConfig) -> None:
+    """Before anything imports prometheus_client: gunicorn's workers write their metrics to one fresh directory
+    (prometheus-client's multiprocess mode), so a scrape answered by any worker reports every worker."""
+    if config.metrics_listeners and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ganglion-metrics-")
+
+
+def _forget_worker_metrics(_server: object, worker: Any) -> None:
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -113,7 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             cmd_generate_config(args)
         paths = [DEFAULT_CONFIG]
     config = _load(paths)
-    configure_logging(config.log_config)
+    configure_logging(config)
     _ensure_signing_key(config)
     _migrate(config)
 
@@ -130,15 +152,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_web(args: argparse.Namespace) -> int:
     make_cooperative(args.worker_class)
+    config = _load(args.config)
+    if not config.redis.enabled:
+        raise ConfigError("redis.enabled", "the worker shape needs Redis; use `ganglion run` for the monolith")
+    _use_multiprocess_metrics(config)
     from ganglion.logs import configure_logging
     from ganglion.server import GunicornServer
     from ganglion.wiring import build_web_worker
     from web.app import create_app
 
-    config = _load(args.config)
-    if not config.redis.enabled:
-        raise ConfigError("redis.enabled", "the worker shape needs Redis; use `ganglion run` for the monolith")
-    configure_logging(config.workers.log_config or config.log_config)
+    configure_logging(config)
     _ensure_signing_key(config)
     _migrate(config)
 
@@ -157,37 +180,124 @@ def _for_instance(config: HomeserverConfig, name: str) -> HomeserverConfig:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from config.pools import plan_pools
     from ganglion.logs import configure_logging
-    from ganglion.wiring import build_task_worker
 
     config = _for_instance(_load(args.config), args.name)
-    queues = config.routing.queues_for_instance(args.name)
-    if not queues:
+    plans = plan_pools(config.routing, args.name, args.concurrency)
+    if not plans:
         raise ConfigError(
             "", f"instance {args.name!r} consumes no queue: name it in stream_writers or an *_instances key"
         )
-    configure_logging(config.workers.log_config or config.log_config)
-    _migrate(config)
-    celery, _context = build_task_worker(config)
-    celery.worker_main([
-        "worker", "--queues", ",".join(queues), "--hostname", f"{args.name}@%h", "--pool", "threads",
-        "--concurrency", str(args.concurrency), "--loglevel", args.loglevel, "--without-gossip",
-        "--without-mingle",
-    ])
+    configure_logging(config)
+    if args.pool_kind is None:
+        _migrate(config)
+        if len(plans) > 1:
+            return _supervise_pools(config, args, [plan.kind for plan in plans])
+    plan = next((plan for plan in plans if args.pool_kind in (None, plan.kind)), None)
+    if plan is None:
+        raise ConfigError("", f"instance {args.name!r} has no {args.pool_kind} queues")
+    if args.pool_kind is None:
+        from ganglion.metrics import serve_instance_metrics
+
+        serve_instance_metrics(config)
+    return _run_pool(config, args.name, plan, args.loglevel)
+
+
+def _supervise_pools(config: HomeserverConfig, args: argparse.Namespace, kinds: list[str]) -> int:
+    """One child ``ganglion worker NAME --pool-kind KIND`` per pool, under one supervisor (config/pools.py) that
+    serves the children's metrics (multiprocess mode) on the instance's metrics listener."""
+    from ganglion.metrics import MULTIPROCESS_DIR_ENV, multiprocess_dir, serve_instance_metrics
+    from ganglion.worker_processes import Supervisor
+
+    metrics_dir = multiprocess_dir() if config.metrics_listeners else None
+    env = {**os.environ, MULTIPROCESS_DIR_ENV: metrics_dir} if metrics_dir else None
+    layered = [item for path in args.config or [DEFAULT_CONFIG] for item in ("--config", path)]
+    commands = {
+        f"{args.name}/{kind}": [sys.executable, "-m", "ganglion.cli", "worker", args.name, *layered,
+                                "--pool-kind", kind, "--concurrency", str(args.concurrency),
+                                "--loglevel", args.loglevel]
+        for kind in kinds
+    }
+    return Supervisor(commands, env).run(started=lambda: serve_instance_metrics(config, metrics_dir))
+
+
+def _run_pool(config: HomeserverConfig, name: str, plan: PoolPlan, loglevel: str) -> int:
+    """One Celery worker process. The ordered pool first takes the instance's lease, and exits at once if it is
+    ever lost: another copy may be consuming the same ordered queues by then."""
+    from config.pools import ORDERED, POOL
+    from ganglion.wiring import build_task_worker, instance_lease
+    from persistence.leases import LeaseKeeper
+    from tasks.metrics import install_task_metrics
+
+    install_task_metrics()
+    keeper = None
+    if plan.kind == ORDERED:
+        keeper = LeaseKeeper(instance_lease(config, f"worker:{name}"), on_lost=_exit_fenced).start()
+        keeper.wait_acquired()
+    try:
+        celery, _context = build_task_worker(config, writes_streams=plan.kind == ORDERED)
+        celery.worker_main([
+            "worker", "--queues", ",".join(plan.queues), "--hostname", plan.hostname(name), "--pool", POOL,
+            "--concurrency", str(plan.concurrency), "--loglevel", loglevel, "--without-gossip",
+            "--without-mingle",
+        ])
+    finally:
+        if keeper is not None:
+            keeper.stop()
     return 0
 
 
+def _exit_fenced(token: int) -> None:
+    print(f"lost the instance lease (token {token}): stopping before another copy consumes beside us",
+          file=sys.stderr)
+    os._exit(75)
+
+
 def cmd_beat(args: argparse.Namespace) -> int:
+    from ganglion.beat import run_beat
     from ganglion.logs import configure_logging
+    from ganglion.wiring import instance_lease
+    from persistence.leases import LeaseKeeper
     from tasks.app import create_celery
     from tasks.background import beat_schedule
 
     config = _load(args.config)
-    configure_logging(config.log_config)
+    if not config.redis.enabled:
+        raise ConfigError("redis.enabled", "beat sends to Celery over Redis; the monolith runs its jobs itself")
+    configure_logging(config)
     celery = create_celery(config)
     celery.conf.beat_schedule = beat_schedule(config.routing, config.workers.replication_secret)
-    schedule_file = args.schedule or os.path.join(tempfile.gettempdir(), f"ganglion-beat-{os.getuid()}")
-    celery.start(["beat", "--loglevel", args.loglevel, "--schedule", schedule_file])
+    run_beat(celery, LeaseKeeper(instance_lease(config, "beat")), args.loglevel)
+    return 0
+
+
+def cmd_routes(args: argparse.Namespace) -> int:
+    """The routing table of the config (which instance consumes which queue), or with ``--nginx`` a reverse-proxy
+    config for its web processes (config/nginx.py)."""
+    from config.nginx import NginxSite, render_nginx, web_server_addresses
+
+    shared = args.config or [DEFAULT_CONFIG]
+    config = _load(shared)
+    if not args.nginx:
+        routing = config.routing
+        for instance in routing.consuming_instances():
+            print(f"{instance}: {' '.join(routing.queues_for_instance(instance))}")
+        return 0
+    web_configs = [_load([*shared, path]) for path in args.web] or [config]
+    binds = [address for web in web_configs for listener in web.http_listeners
+             if listener.resources & {"client", "federation"} or not listener.resources
+             for address in listener.bind]
+    if not binds:
+        raise ConfigError("listeners", "no http listener with the client or federation resource to route to")
+    site = NginxSite(server_name=config.server_name, listen=args.listen, web_servers=web_server_addresses(binds),
+                     initial_sync_servers=args.initial_sync_servers, max_body_bytes=config.max_request_size)
+    text = render_nginx(site)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -229,14 +339,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = with_config(commands.add_parser("worker", help="start the Celery worker of one instance"))
     worker.add_argument("name", help="the instance name (worker_name / a name in stream_writers...)")
-    worker.add_argument("--concurrency", type=int, default=1)
+    worker.add_argument("--concurrency", type=int, default=8,
+                        help="tasks at once on the outbound/background queues; ordered queues always take one")
+    worker.add_argument("--pool-kind", choices=("ordered", "concurrent"), help=argparse.SUPPRESS)
     worker.add_argument("--loglevel", default="INFO")
     worker.set_defaults(func=cmd_worker)
 
     beat = with_config(commands.add_parser("beat", help="start Celery beat (periodic jobs)"))
-    beat.add_argument("--schedule", help="beat's schedule state file")
     beat.add_argument("--loglevel", default="INFO")
     beat.set_defaults(func=cmd_beat)
+
+    routes = with_config(commands.add_parser("routes", help="show queue routing, or write an nginx config"))
+    routes.add_argument("--nginx", action="store_true", help="write an nginx config for the web processes")
+    routes.add_argument("--web", action="append", default=[], metavar="WORKER_YAML",
+                        help="a web process's worker file (its worker_listeners); repeat for each")
+    routes.add_argument("--listen", default="8008", help="what nginx listens on (nginx `listen` syntax)")
+    routes.add_argument("--initial-sync-servers", type=int, default=1,
+                        help="how many web processes (the last ones) take initial syncs apart from the others")
+    routes.add_argument("--output", "-o", help="write to this file instead of stdout")
+    routes.set_defaults(func=cmd_routes)
 
     migrate_cmd = with_config(commands.add_parser("migrate", help="apply database migrations"))
     migrate_cmd.set_defaults(func=cmd_migrate)

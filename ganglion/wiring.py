@@ -14,6 +14,7 @@ from celery import Celery
 from config import HomeserverConfig
 from persistence.database import Database
 from persistence.doorbell import Doorbell, LocalDoorbell, RedisDoorbell
+from persistence.leases import Lease
 from persistence.push_rules_cache import PushRulesCache
 from persistence.ratelimit import MemoryBuckets, RedisBuckets
 from persistence.signing_key import load_signing_key
@@ -26,6 +27,9 @@ from tasks.registry import catalogue
 from tasks.writers import start_stream_writers
 from web.deps import Deps
 from web.token_cache import TokenCache
+
+LEASE_TTL_MS = 10_000
+"""How long a crashed singleton keeps its lease: the wait before a second copy takes over."""
 
 
 def replication_channel(config: HomeserverConfig) -> str:
@@ -70,8 +74,16 @@ def build_web_worker(config: HomeserverConfig, clock: Clock | None = None) -> De
                 TokenCache(), load_signing_key(config.signing_key_path))
 
 
-def build_task_worker(config: HomeserverConfig, clock: Clock | None = None) -> tuple[Celery, TaskContext]:
-    """A Celery worker: the app with every task bound to this process's context."""
+def instance_lease(config: HomeserverConfig, name: str, ttl_ms: int = LEASE_TTL_MS) -> Lease:
+    """The lease of a singleton of this deployment (``beat``, ``worker:NAME``), under the Redis key prefix."""
+    client = redis.Redis.from_url(config.redis.url, socket_timeout=2, socket_connect_timeout=2)
+    return Lease(client, f"{config.redis.key_prefix}ganglion:{config.server_name}:lease:{name}", ttl_ms)
+
+
+def build_task_worker(config: HomeserverConfig, clock: Clock | None = None, *,
+                      writes_streams: bool = True) -> tuple[Celery, TaskContext]:
+    """A Celery worker: the app with every task bound to this process's context. Only the process running the
+    instance's ordered pool catches up its stream writer positions (``writes_streams``)."""
     clock = clock or SystemClock()
     celery = create_celery(config)
     tasks = catalogue()
@@ -81,5 +93,6 @@ def build_task_worker(config: HomeserverConfig, clock: Clock | None = None) -> t
                           load_signing_key(config.signing_key_path))
     context.doorbell.listen(context.push_rules.on_ring)
     bind_tasks(celery, tasks, context, secret)
-    start_stream_writers(context)
+    if writes_streams:
+        start_stream_writers(context)
     return celery, context

@@ -1,5 +1,5 @@
 """Periodic housekeeping run by beat (``run_background_tasks_on``): re-poke stale outbox keys, expire leftovers,
-and find the timeouts of the ephemeral streams.
+find the timeouts of the ephemeral streams, and reconcile the user directory.
 
 The outbox sweep is what turns "a poke may be lost" into "a poke is only ever delayed": any outbox row older than
 :data:`STALE_AFTER_MS` gets its drain task sent again. The timeout sweeps only read: they find what has timed out
@@ -24,6 +24,10 @@ UI_AUTH_SESSION_LIFETIME_MS = 48 * 3600 * 1000
 ADMIN_NONCE_LIFETIME_MS = 60_000
 TO_DEVICE_TXN_LIFETIME_MS = 24 * 3600 * 1000
 """How long a sendToDevice transaction id is remembered: longer than any client retries one."""
+EVENT_TXN_LIFETIME_MS = 24 * 3600 * 1000
+"""How long a room send's transaction id is remembered (spec: "Transaction identifiers"), as for to-device."""
+USER_DIRECTORY_BATCH = 1000
+"""Users one directory reconciliation pokes at most; the next run continues."""
 
 # Outbox family -> (drain task, its shard parameter)
 _DRAINERS = {
@@ -36,6 +40,7 @@ SWEEP_OUTBOX = "background.sweep_outbox"
 DELETE_EXPIRED = "background.delete_expired"
 SWEEP_TYPING = "background.sweep_typing"
 SWEEP_PRESENCE = "background.sweep_presence"
+RECONCILE_USER_DIRECTORY = "background.reconcile_user_directory"
 
 
 def sweep_outbox(context: TaskContext) -> int:
@@ -52,7 +57,7 @@ def sweep_outbox(context: TaskContext) -> int:
 
 
 def delete_expired(context: TaskContext) -> None:
-    """Drop abandoned UI-auth sessions, stale admin nonces, old sendToDevice transaction ids, push actions
+    """Drop abandoned UI-auth sessions, stale admin nonces, old send and sendToDevice transaction ids, push actions
     their users have read past, and tokens that can never be used again."""
     now = context.clock.now_ms()
     stores = context.stores
@@ -60,6 +65,7 @@ def delete_expired(context: TaskContext) -> None:
         stores.ui_auth.delete_sessions_created_before(conn, now - UI_AUTH_SESSION_LIFETIME_MS)
         stores.admin_nonces.delete_nonces_created_before(conn, now - ADMIN_NONCE_LIFETIME_MS)
         stores.device_inbox.delete_delivered_txns_before(conn, now - TO_DEVICE_TXN_LIFETIME_MS)
+        stores.events.delete_txn_ids_before(conn, now - EVENT_TXN_LIFETIME_MS)
         stores.push_actions.delete_read_actions(conn)
         # Expired access tokens are kept a while so their holders get soft_logout rather than a hard logout.
         stores.tokens.delete_expired(conn, access_before=now - UI_AUTH_SESSION_LIFETIME_MS, refresh_before=now)
@@ -91,14 +97,28 @@ def sweep_presence(context: TaskContext) -> int:
     return len(users)
 
 
+def reconcile_user_directory(context: TaskContext) -> int:
+    """Have the user directory updater refresh every user whose entry disagrees with their account or profile;
+    returns the number of users poked. Only the updater writes the directory, so this job only reads and pokes."""
+    if context.config.routing.queue_for("user_directory", None) is None:
+        return 0  # update_user_directory: false and no updater named: nobody keeps the directory
+    with context.database.read() as conn:
+        user_ids = context.stores.user_directory.list_out_of_date_user_ids(conn, USER_DIRECTORY_BATCH)
+    for user_id in user_ids:
+        context.dispatcher.send(REFRESH_USER_DIRECTORY, user_id=user_id)
+    return len(user_ids)
+
+
 TASKS = (
     TaskSpec(SWEEP_OUTBOX, family="background", body=sweep_outbox),
     TaskSpec(DELETE_EXPIRED, family="background", body=delete_expired),
     TaskSpec(SWEEP_TYPING, family="background", body=sweep_typing),
     TaskSpec(SWEEP_PRESENCE, family="background", body=sweep_presence),
+    TaskSpec(RECONCILE_USER_DIRECTORY, family="background", body=reconcile_user_directory),
 )
 
-SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0, SWEEP_TYPING: 5.0, SWEEP_PRESENCE: 5.0}
+SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0, SWEEP_TYPING: 5.0, SWEEP_PRESENCE: 5.0,
+                    RECONCILE_USER_DIRECTORY: 600.0}
 """Beat's timetable: task name -> interval."""
 
 

@@ -116,14 +116,18 @@ def celery_worker(pg_database_name: str, redis_db: int, tmp_path_factory: pytest
 
 def _wait_for_worker(config_path: Path, process: subprocess.Popen[bytes], log_path: Path) -> None:
     from config import load_config
+    from config.pools import plan_pools
     from tasks.app import create_celery
 
-    app = create_celery(load_config([str(config_path)]))
+    config = load_config([str(config_path)])
+    app = create_celery(config)
+    # main runs two Celery processes (its ordered and its concurrent pool): wait for both.
+    nodes = len(plan_pools(config.routing, "main", 1))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"celery worker exited:\n{log_path.read_text()}")
-        if app.control.ping(timeout=0.5):
+        if len(app.control.ping(timeout=0.5)) >= nodes:
             return
     raise RuntimeError(f"celery worker did not answer pings:\n{log_path.read_text()}")
 

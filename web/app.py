@@ -14,6 +14,7 @@ from web.cors import install_cors
 from web.deps import Deps, install_deps
 from web.errors import install_error_handlers
 from web.keys import create_keys_blueprint
+from web.metrics import install_metrics
 from web.routing import SegmentConverter
 from web.wellknown import create_wellknown_blueprint
 
@@ -34,6 +35,7 @@ def create_app(config: HomeserverConfig, deps: Deps) -> Flask:
         # Behind a reverse proxy: take the client address from X-Forwarded-For (rate limits, last seen IP).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     install_deps(app, deps)
+    install_metrics(app, config, deps)
     install_error_handlers(app)
     install_cors(app)
     app.register_blueprint(create_client_blueprint())

@@ -145,6 +145,10 @@ class EventStore:
         conn.execute(insert(event_txn_ids).values(user_id=user_id, device_id=device_id, room_id=room_id,
                                                   txn_id=txn_id, event_id=event_id, created_ts=now_ms))
 
+    def delete_txn_ids_before(self, conn: Connection, before_ms: int) -> int:
+        """Forget client transaction ids older than ``before_ms``: a client retries a send for minutes, not days."""
+        return conn.execute(delete(event_txn_ids).where(event_txn_ids.c.created_ts < before_ms)).rowcount or 0
+
     def list_room_events(self, conn: Connection, room_id: str, *, before: int | None = None,
                          after: int | None = None, limit: int, backwards: bool) -> list[StoredEvent]:
         """Accepted events of a room in stream order, strictly between the given stream positions."""

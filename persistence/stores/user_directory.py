@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, func, or_, select
 
-from persistence.tables import current_state_events, user_directory
+from persistence.tables import current_state_events, profiles, user_directory, users
 from persistence.upsert import upsert
 
 
@@ -25,6 +25,30 @@ class UserDirectoryStore:
 
     def delete_entry(self, conn: Connection, user_id: str) -> None:
         conn.execute(delete(user_directory).where(user_directory.c.user_id == user_id))
+
+    def list_out_of_date_user_ids(self, conn: Connection, limit: int) -> list[str]:
+        """Users whose entry disagrees with their account and profile: listable users without an entry or with a
+        stale name or avatar, and entries of users who are gone, deactivated, guests or without a profile. The
+        updater's pokes normally keep these empty; this finds what a lost poke or an old bug left behind."""
+        listable = (users.c.deactivated.is_(False)) & (users.c.is_guest.is_(False))
+        missing_or_stale = (
+            select(users.c.user_id)
+            .join(profiles, profiles.c.user_id == users.c.user_id)
+            .outerjoin(user_directory, user_directory.c.user_id == users.c.user_id)
+            .where(listable, or_(user_directory.c.user_id.is_(None),
+                                 user_directory.c.display_name.is_distinct_from(profiles.c.displayname),
+                                 user_directory.c.avatar_url.is_distinct_from(profiles.c.avatar_url)))
+            .limit(limit)
+        )
+        unlistable = (
+            select(user_directory.c.user_id)
+            .outerjoin(users, users.c.user_id == user_directory.c.user_id)
+            .outerjoin(profiles, profiles.c.user_id == user_directory.c.user_id)
+            .where(or_(users.c.user_id.is_(None), ~listable, profiles.c.user_id.is_(None)))
+            .limit(limit)
+        )
+        found = list(conn.execute(missing_or_stale).scalars()) + list(conn.execute(unlistable).scalars())
+        return sorted(set(found))[:limit]
 
     def get_entry(self, conn: Connection, user_id: str) -> DirectoryEntry | None:
         row = conn.execute(

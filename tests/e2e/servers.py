@@ -103,7 +103,9 @@ class RunningServer:
             process.stop()
         self.processes = [_spawn(process.name, process.argv, self.directory) for process in self.processes]
         if self.shape == "workers":
-            wait_for_celery(self, workers=len(self.processes) - 1)
+            instances = [process.name.removeprefix("worker-") for process in self.processes
+                         if process.name.startswith("worker-")]
+            wait_for_celery(self, workers=celery_nodes(self.config_path, instances))
         wait_for_versions(self)
 
     def stop(self) -> None:
@@ -176,8 +178,18 @@ def wait_for_versions(server: RunningServer, timeout: float = STARTUP_TIMEOUT) -
     raise RuntimeError(f"{url} did not answer within {timeout}s:\n{server.logs()}")
 
 
+def celery_nodes(config_path: Path, instances: Sequence[str]) -> int:
+    """How many Celery processes ``ganglion worker`` starts for ``instances``: one per pool (config/pools.py)."""
+    from config import load_config
+    from config.pools import plan_pools
+
+    routing = load_config([str(config_path)]).routing
+    return sum(len(plan_pools(routing, instance, 1)) for instance in instances)
+
+
 def wait_for_celery(server: RunningServer, timeout: float = STARTUP_TIMEOUT, workers: int = 1) -> None:
-    """Wait until ``workers`` Celery workers answer a broadcast ping, so tasks are consumed from then on."""
+    """Wait until ``workers`` Celery worker processes answer a broadcast ping, so tasks are consumed from then
+    on."""
     from config import load_config
     from tasks.app import create_celery
 
@@ -237,7 +249,7 @@ def start_workers(directory: Path, *, slot: int | None = None, web_workers: int 
         server.processes.append(_spawn("web", ganglion("web", "--config", str(config_path),
                                                        "--workers", str(web_workers), "--threads", "8"),
                                        directory))
-        wait_for_celery(server, workers=len(instances))
+        wait_for_celery(server, workers=celery_nodes(config_path, instances))
         wait_for_versions(server)
     except BaseException:
         server.stop()

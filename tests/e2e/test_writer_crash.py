@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.servers import RunningServer, _spawn, query, start_workers, wait_for_celery
+from tests.e2e.servers import RunningServer, _spawn, celery_nodes, query, start_workers, wait_for_celery
 
 LIMIT = {"per_second": 100000, "burst_count": 100000}
 SENDERS = 3
@@ -74,7 +74,7 @@ def test_sigkilled_writer_loses_and_duplicates_nothing(server: RunningServer) ->
     persister.popen.wait(timeout=10)
     time.sleep(2)
     server.processes[server.processes.index(persister)] = _spawn(persister.name, persister.argv, server.directory)
-    wait_for_celery(server, workers=2)
+    wait_for_celery(server, workers=celery_nodes(server.config_path, ("main", "persister1")))
     for thread in threads:
         thread.join(timeout=160)
     assert set(results) == set(range(SENDERS)), "every sender finished"

@@ -6,14 +6,20 @@ from config import parse_config
 from ganglion.inline_beat import InlineBeat
 from persistence.database import Database
 from persistence.stores.ui_auth import UiAuthSession
+from persistence.stores.user_directory import DirectoryEntry
+from persistence.stores.users import User
 from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_USER_DIRECTORY
 from tasks.background import (
     DELETE_EXPIRED,
+    RECONCILE_USER_DIRECTORY,
+    SCHEDULE_SECONDS,
     SWEEP_OUTBOX,
     SWEEP_PRESENCE,
     SWEEP_TYPING,
+    TASKS,
     beat_schedule,
     delete_expired,
+    reconcile_user_directory,
     sweep_outbox,
 )
 from tasks.context import TaskContext
@@ -61,7 +67,7 @@ def test_delete_expired_drops_old_ui_auth_sessions_and_nonces(database: Database
 def test_beat_schedule_targets_the_background_instance() -> None:
     routing = parse_config({"server_name": "test.local", "run_background_tasks_on": "bg1"}).routing
     schedule = beat_schedule(routing, "secret")
-    assert set(schedule) == {SWEEP_OUTBOX, DELETE_EXPIRED, SWEEP_TYPING, SWEEP_PRESENCE}
+    assert set(schedule) == {SWEEP_OUTBOX, DELETE_EXPIRED, SWEEP_TYPING, SWEEP_PRESENCE, RECONCILE_USER_DIRECTORY}
     assert all(entry["options"]["queue"] == "background" for entry in schedule.values())
     assert all(is_authentic("secret", name, {}, entry["options"]["headers"][MAC_HEADER])
                for name, entry in schedule.items())
@@ -77,3 +83,55 @@ def test_inline_beat_sends_periodic_tasks() -> None:
     finally:
         beat.stop()
     assert dispatcher.sent[0] == (SWEEP_OUTBOX, {})
+
+
+def test_every_background_job_is_on_the_schedule() -> None:
+    assert {spec.name for spec in TASKS} == set(SCHEDULE_SECONDS)
+    assert all(spec.family == "background" for spec in TASKS)
+
+
+def test_delete_expired_forgets_day_old_send_transaction_ids(database: Database) -> None:
+    clock = FakeClock(10 * 24 * 3600 * 1000)
+    context = _context(database, clock, RecordingDispatcher())
+    events = context.stores.events
+    now = clock.now_ms()
+    with database.write() as conn:
+        events.insert_txn_event_id(conn, "@a:test.local", "D", "!r:test.local", "old", "$old", now - 25 * 3600_000)
+        events.insert_txn_event_id(conn, "@a:test.local", "D", "!r:test.local", "new", "$new", now - 60_000)
+    delete_expired(context)
+    with database.read() as conn:
+        assert events.get_txn_event_id(conn, "@a:test.local", "D", "!r:test.local", "old") is None
+        assert events.get_txn_event_id(conn, "@a:test.local", "D", "!r:test.local", "new") == "$new"
+
+
+def _user(user_id: str, *, deactivated: bool = False, is_guest: bool = False) -> User:
+    return User(user_id, None, 0, is_guest, False, None, deactivated)
+
+
+def test_reconcile_user_directory_pokes_only_users_whose_entry_is_wrong(database: Database) -> None:
+    clock, dispatcher = FakeClock(1_000_000), RecordingDispatcher()
+    context = _context(database, clock, dispatcher)
+    stores = context.stores
+    with database.write() as conn:
+        for user in (_user("@fine:test.local"), _user("@missing:test.local"), _user("@renamed:test.local"),
+                     _user("@gone:test.local", deactivated=True), _user("@guest:test.local", is_guest=True),
+                     _user("@unlisted:test.local", deactivated=True)):
+            stores.users.insert_user(conn, user)
+            stores.profiles.insert_profile(conn, user.user_id, user.user_id[1:5])
+        for user_id in ("@fine:test.local", "@renamed:test.local", "@gone:test.local", "@nobody:test.local"):
+            stores.user_directory.upsert_entry(conn, DirectoryEntry(user_id, user_id[1:5], None), 0)
+        stores.profiles.update_displayname(conn, "@renamed:test.local", "New name")
+    assert reconcile_user_directory(context) == 4
+    assert sorted(kwargs["user_id"] for _name, kwargs in dispatcher.sent) == [
+        "@gone:test.local", "@missing:test.local", "@nobody:test.local", "@renamed:test.local"]
+    assert {name for name, _kwargs in dispatcher.sent} == {REFRESH_USER_DIRECTORY}
+
+
+def test_reconcile_user_directory_is_off_when_nobody_keeps_the_directory(database: Database) -> None:
+    dispatcher = RecordingDispatcher()
+    context = make_context(database, clock=FakeClock(0), dispatcher=dispatcher, update_user_directory=False)
+    with database.write() as conn:
+        context.stores.users.insert_user(conn, _user("@missing:test.local"))
+        context.stores.profiles.insert_profile(conn, "@missing:test.local", "m")
+    assert reconcile_user_directory(context) == 0
+    assert dispatcher.sent == []
