@@ -7,7 +7,8 @@ per instance and a key (room, user, destination) that picks the instance.
 
 from __future__ import annotations
 
-import zlib
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,18 +34,28 @@ FAMILIES: dict[str, Family] = {
 }
 
 
+def _weight(instance: str, key: str) -> int:
+    digest = hashlib.blake2b(f"{instance}\x00{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
 def shard_for(instances: tuple[str, ...], key: str) -> str:
-    """The instance responsible for ``key``; CRC-32 keeps it stable across processes and Python runs."""
+    """The instance responsible for ``key``: rendezvous (highest-random-weight) hashing, stable across processes
+    and Python runs. Adding an instance moves only the keys it now wins (about 1/n of them), all to it;
+    removing one moves only its own keys, spread over the rest (``tasks/resharding.py``)."""
     if len(instances) == 1:
         return instances[0]
-    return instances[zlib.crc32(key.encode("utf-8")) % len(instances)]
+    return max(instances, key=lambda instance: (_weight(instance, key), instance))
 
 
 class RoutingTable:
-    """Family -> instances -> queue names, derived from the worker keys alone."""
+    """Family -> instances -> queue names, derived from the worker keys, or for a family resharded live from its
+    shard map in force (``overrides``, read from the database by ``tasks/resharding.py``)."""
 
-    def __init__(self, workers: WorkerConfig) -> None:
+    def __init__(self, workers: WorkerConfig, overrides: Mapping[str, tuple[str, ...]] | None = None) -> None:
         self._instances = {name: self._compute_instances(workers, name) for name in FAMILIES}
+        self._instances.update({family: tuple(instances) for family, instances in (overrides or {}).items()
+                                if family in FAMILIES and FAMILIES[family].sharded})
 
     @staticmethod
     def _compute_instances(workers: WorkerConfig, family: str) -> tuple[str, ...]:

@@ -5,6 +5,7 @@
   ganglion worker NAME         the Celery worker of instance NAME, consuming exactly its queues
   ganglion beat                Celery beat with the periodic jobs
   ganglion migrate             bring the database schema up to date
+  ganglion shards              show or change the writers of a sharded family live (add / remove)
   ganglion generate-config     write a commented homeserver.yaml and a signing key
   ganglion register-user       create an account through shared-secret registration
 
@@ -157,18 +158,24 @@ def _for_instance(config: HomeserverConfig, name: str) -> HomeserverConfig:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from kombu import Queue
+
     from ganglion.logs import configure_logging
     from ganglion.wiring import build_task_worker
 
     config = _for_instance(_load(args.config), args.name)
-    queues = config.routing.queues_for_instance(args.name)
-    if not queues:
-        raise ConfigError(
-            "", f"instance {args.name!r} consumes no queue: name it in stream_writers or an *_instances key"
-        )
     configure_logging(config.workers.log_config or config.log_config)
     _migrate(config)
-    celery, _context = build_task_worker(config)
+    celery, context = build_task_worker(config)
+    # The shard map in force (config, or a live change: `ganglion shards add`) says what this instance consumes.
+    queues = context.shard_guard.routing.queues_for_instance(args.name) if context.shard_guard else ()
+    if not queues:
+        raise ConfigError(
+            "", f"instance {args.name!r} consumes no queue: name it in stream_writers or an *_instances key, "
+                "or add it with `ganglion shards add`"
+        )
+    celery.conf.task_queues = [*celery.conf.task_queues,
+                               *(Queue(name) for name in queues if name not in celery.amqp.queues)]
     celery.worker_main([
         "worker", "--queues", ",".join(queues), "--hostname", f"{args.name}@%h", "--pool", "threads",
         "--concurrency", str(args.concurrency), "--loglevel", args.loglevel, "--without-gossip",
@@ -189,6 +196,18 @@ def cmd_beat(args: argparse.Namespace) -> int:
     schedule_file = args.schedule or os.path.join(tempfile.gettempdir(), f"ganglion-beat-{os.getuid()}")
     celery.start(["beat", "--loglevel", args.loglevel, "--schedule", schedule_file])
     return 0
+
+
+def cmd_shards(args: argparse.Namespace) -> int:
+    from ganglion.shards import change_shards, show_shards
+
+    config = _load(args.config)
+    if args.action == "show":
+        print(show_shards(config))
+        return 0
+    if not args.family or not args.instance:
+        raise ConfigError("", f"`ganglion shards {args.action}` needs a family and an instance name")
+    return change_shards(config, args.action, args.family, args.instance, wait_seconds=args.wait)
 
 
 def cmd_register_user(args: argparse.Namespace) -> int:
@@ -240,6 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate_cmd = with_config(commands.add_parser("migrate", help="apply database migrations"))
     migrate_cmd.set_defaults(func=cmd_migrate)
+
+    shards = with_config(commands.add_parser("shards", help="show or change a sharded family's instances live"))
+    shards.add_argument("action", choices=["show", "add", "remove"])
+    shards.add_argument("family", nargs="?", help="events, typing, ..., federation, push")
+    shards.add_argument("instance", nargs="?", help="the instance to add or remove")
+    shards.add_argument("--wait", type=float, default=60.0,
+                        help="seconds to wait for the old owners to drain (their fences)")
+    shards.set_defaults(func=cmd_shards)
 
     generate = commands.add_parser("generate-config", help="write homeserver.yaml and a signing key")
     generate.add_argument("--server-name", required=True)

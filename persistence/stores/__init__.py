@@ -25,6 +25,7 @@ from persistence.stores.relations import RelationStore
 from persistence.stores.reports import ReportStore
 from persistence.stores.rooms import RoomStore
 from persistence.stores.search import SearchStore
+from persistence.stores.shards import ShardStore
 from persistence.stores.state import StateStore
 from persistence.stores.tokens import TokenStore
 from persistence.stores.typing_notifications import TypingStore
@@ -64,3 +65,4 @@ class Stores:
     presence: PresenceStore = field(default_factory=PresenceStore)
     push_rules: PushRulesStore = field(default_factory=PushRulesStore)
     push_actions: PushActionsStore = field(default_factory=PushActionsStore)
+    shards: ShardStore = field(default_factory=ShardStore)
