@@ -123,13 +123,14 @@ class RoutingTable:
         return tuple(dict.fromkeys(i for instances in self._instances.values() for i in instances))
 
 
-def celery_settings(broker_url: str, result_url: str, key_prefix: str = "") -> dict[str, Any]:
+def celery_settings(broker_url: str, result_url: str, key_prefix: str = "",
+                    visibility_timeout: int = 60) -> dict[str, Any]:
     """Celery settings every Ganglion process shares (DESIGN.md, "Streams, queues and config").
 
     ``task_acks_late`` + ``task_reject_on_worker_lost`` make delivery at-least-once (tasks are idempotent);
     prefetch 1 stops a writer from hoarding work another could do; ``task_create_missing_queues`` off means a
-    message can only go to a declared queue. The visibility timeout bounds how long a message held by a dead
-    worker waits before redelivery.
+    message can only go to a declared queue. The visibility timeout (``redis.visibility_timeout``) bounds how
+    long a message held by a dead worker waits before redelivery.
     """
     prefix = {"global_keyprefix": key_prefix} if key_prefix else {}
     return {
@@ -144,7 +145,11 @@ def celery_settings(broker_url: str, result_url: str, key_prefix: str = "") -> d
         "task_create_missing_queues": False,
         "task_ignore_result": True,
         "result_expires": 3600,
-        "broker_transport_options": {"visibility_timeout": 600, **prefix},
+        # Sweep for messages whose visibility timed out several times per timeout, not once in ~100 s (kombu's
+        # default of 10 s x every 10th call), so a killed worker's message comes back close to the timeout.
+        "broker_transport_options": {"visibility_timeout": visibility_timeout,
+                                     "unacked_restore_interval": max(1, visibility_timeout // 6),
+                                     "unacked_restore_throttle": 1, **prefix},
         "result_backend_transport_options": {"retry_policy": {"timeout": 5.0}, **prefix},
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,

@@ -174,8 +174,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
             "", f"instance {args.name!r} consumes no queue: name it in stream_writers or an *_instances key, "
                 "or add it with `ganglion shards add`"
         )
-    celery.conf.task_queues = [*celery.conf.task_queues,
-                               *(Queue(name) for name in queues if name not in celery.amqp.queues)]
+    for name in queues:
+        if name not in celery.amqp.queues:
+            celery.amqp.queues.add(Queue(name))
     celery.worker_main([
         "worker", "--queues", ",".join(queues), "--hostname", f"{args.name}@%h", "--pool", "threads",
         "--concurrency", str(args.concurrency), "--loglevel", args.loglevel, "--without-gossip",

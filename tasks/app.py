@@ -26,7 +26,8 @@ _TRANSIENT = (DatabaseUnavailable, RedisConnectionError)
 def create_celery(config: HomeserverConfig) -> Celery:
     app = Celery("ganglion", set_as_current=False)
     broker = config.redis.url
-    app.conf.update(celery_settings(broker_url=broker, result_url=broker, key_prefix=config.redis.key_prefix))
+    app.conf.update(celery_settings(broker_url=broker, result_url=broker, key_prefix=config.redis.key_prefix,
+                                    visibility_timeout=config.redis.visibility_timeout))
     app.conf.task_queues = [Queue(name) for name in config.routing.all_queues()]
     return app
 
