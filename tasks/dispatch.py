@@ -16,6 +16,7 @@ from celery.exceptions import TimeoutError as CeleryTimeout
 from kombu import Queue
 from kombu.exceptions import OperationalError as BrokerError
 
+from config.routing import shard_for
 from protocol.errors import ServerUnavailable
 from tasks.envelope import run_body, signed_headers, unwrap
 from tasks.registry import TaskSpec
@@ -41,6 +42,9 @@ class InlineDispatcher:
     def call(self, name: str, *, timeout: float, **kwargs: Any) -> Any:
         return unwrap(run_body(self._tasks[name], self._context(), kwargs))
 
+    def shard_of(self, family: str, key: str) -> str:
+        return "inline"
+
 
 class CeleryDispatcher:
     """Routes by the shard map in force (``tasks/resharding.py``) and stamps each message with its epoch."""
@@ -56,6 +60,10 @@ class CeleryDispatcher:
         name = self._routing.table().queue_for(spec.family, spec.shard_key(kwargs))
         # A queue added by a shard change after this process started is declared as it is first used.
         return name if name is None or name in self._app.amqp.queues else Queue(name)
+
+    def shard_of(self, family: str, key: str) -> str:
+        instances = self._routing.table().instances(family)
+        return shard_for(instances, key) if instances else ""
 
     def _headers(self, spec: TaskSpec, kwargs: dict[str, Any]) -> dict[str, Any]:
         return {**signed_headers(self._secret, spec.name, kwargs), EPOCH_HEADER: self._routing.epoch(spec.family)}
