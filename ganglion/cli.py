@@ -161,19 +161,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from kombu import Queue
 
     from ganglion.logs import configure_logging
+    from ganglion.shards import named_in_shard_maps
     from ganglion.wiring import build_task_worker
 
     config = _for_instance(_load(args.config), args.name)
+    if not config.routing.queues_for_instance(args.name) and not named_in_shard_maps(config, args.name):
+        raise ConfigError(
+            "", f"instance {args.name!r} consumes no queue: name it in stream_writers or an *_instances key, "
+                "or add it with `ganglion shards add`"
+        )
     configure_logging(config.workers.log_config or config.log_config)
     _migrate(config)
     celery, context = build_task_worker(config)
     # The shard map in force (config, or a live change: `ganglion shards add`) says what this instance consumes.
     queues = context.shard_guard.routing.queues_for_instance(args.name) if context.shard_guard else ()
     if not queues:
-        raise ConfigError(
-            "", f"instance {args.name!r} consumes no queue: name it in stream_writers or an *_instances key, "
-                "or add it with `ganglion shards add`"
-        )
+        raise ConfigError("", f"instance {args.name!r} consumes no queue under the shard maps in force")
     for name in queues:
         if name not in celery.amqp.queues:
             celery.amqp.queues.add(Queue(name))

@@ -12,7 +12,7 @@ import sys
 import time
 
 from kombu import Queue
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from config import ConfigError, HomeserverConfig
 from config.routing import FAMILIES, RoutingTable
@@ -43,6 +43,20 @@ def show_shards(config: HomeserverConfig) -> str:
         return "\n".join(lines)
     finally:
         database.dispose()
+
+
+def named_in_shard_maps(config: HomeserverConfig, instance: str) -> bool:
+    """Whether a live change ever gave ``instance`` a shard: then ``ganglion worker`` may start it though the
+    config names it nowhere. A database that cannot be read (or has no shard maps yet) names nobody."""
+    database = Database(config.database)
+    try:
+        with database.read() as conn:
+            maps = Stores().shards.list_maps(conn)
+    except SQLAlchemyError:
+        return False
+    finally:
+        database.dispose()
+    return any(instance in instances for epochs in maps.values() for _epoch, instances in epochs)
 
 
 def _check_family(family: str) -> None:

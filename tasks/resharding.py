@@ -131,10 +131,12 @@ class LiveRouting:
             try:
                 self.refresh()
             except Exception:
-                if loaded is None and not self._histories:
+                if not self._histories:
                     raise
-                # Keep routing with the maps we have; the database being away fails the task itself anyway.
-                logger.warning("could not re-read the shard maps; keeping epoch in use", exc_info=True)
+                # Keep routing with the maps we have (the database being away fails the task itself anyway), and
+                # try again a refresh period later rather than on every dispatch.
+                self._loaded_at = self._monotonic()
+                logger.warning("could not re-read the shard maps; keeping the epochs in use", exc_info=True)
 
     def table(self) -> RoutingTable:
         self._fresh()

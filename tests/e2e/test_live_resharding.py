@@ -165,6 +165,19 @@ def test_a_writer_added_during_a_burst_takes_its_rooms_and_loses_nothing(server:
     assert "events: epoch 1 (shard map): persister1, persister2, persister3" in shown.stdout
 
 
+def _ensure_third_writer(server: RunningServer) -> None:
+    """The later tests start from the first one's state; under xdist they may get a server of their own."""
+    shown = server.run_cli("shards", "show", "--config", str(server.config_path))
+    if "persister3" in shown.stdout:
+        return
+    changed = server.run_cli("shards", "add", "events", "persister3", "--config", str(server.config_path),
+                             "--wait", "60")
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    server.processes.append(_spawn("worker-persister3", ganglion(
+        "worker", "persister3", "--config", str(server.config_path), "--concurrency", "2"), server.directory))
+    wait_for_celery(server, workers=4)
+
+
 def _user_and_room(server: RunningServer, name: str, owner_before: str, owner_after: str,
                    before: tuple[str, ...], after: tuple[str, ...]) -> tuple[str, str, str]:
     """A user and a room of theirs that ``before`` gives to ``owner_before`` and ``after`` to ``owner_after``."""
@@ -188,6 +201,7 @@ def test_work_routed_with_a_stale_map_is_forwarded_to_the_new_owner(server: Runn
     from tasks.envelope import unwrap
     from tasks.resharding import EPOCH_HEADER
 
+    _ensure_third_writer(server)
     _token, user_id, room = _user_and_room(server, "stale", "persister1", "persister3", BEFORE, AFTER)
     app = create_celery(load_config([str(server.config_path)]))
     try:
@@ -202,6 +216,7 @@ def test_work_routed_with_a_stale_map_is_forwarded_to_the_new_owner(server: Runn
 
 @pytest.mark.e2e
 def test_a_removed_writer_drains_and_its_rooms_move_to_the_others(server: RunningServer) -> None:
+    _ensure_third_writer(server)
     remaining = ("persister2", "persister3")
     token, _user_id, room = _user_and_room(server, "leaving", "persister1", "persister2", AFTER, remaining)
     deadline = time.monotonic() + DEADLINE_SECONDS
