@@ -67,6 +67,12 @@ class RedisConfig:
     url: str
     key_prefix: str = ""
     """Ganglion's addition: prepended to every Redis key and channel, so servers can share one Redis."""
+    visibility_timeout: int = 60
+    """Ganglion's addition (seconds): how long a task message taken by a worker that then dies unannounced
+    (SIGKILL, power loss) stays invisible before Redis hands it to a consumer again. It must exceed the longest
+    task (or a slow task runs twice: harmless, tasks are idempotent, but wasted) and should stay short, since it is
+    how long a killed writer's work waits. 60 s is twice the web tier's 30 s wait for a result and far above any
+    task Ganglion runs (a createRoom with its initial events takes well under a second)."""
 
 
 def parse_redis(section: Section) -> RedisConfig:
@@ -78,9 +84,10 @@ def parse_redis(section: Section) -> RedisConfig:
     password = section.text("password", None)
     use_tls = section.flag("use_tls", False)
     key_prefix = section.text("key_prefix", "")
+    visibility_timeout = section.integer("visibility_timeout", 60, minimum=5)
     auth = f":{quote(password, safe='')}@" if password else ""
     if path:
         url = f"redis+socket://{auth}{path}?db={dbid}"
     else:
         url = f"{'rediss' if use_tls else 'redis'}://{auth}{host}:{port}/{dbid}"
-    return RedisConfig(enabled=enabled, url=url, key_prefix=key_prefix)
+    return RedisConfig(enabled=enabled, url=url, key_prefix=key_prefix, visibility_timeout=visibility_timeout)

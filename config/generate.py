@@ -38,6 +38,8 @@ redis:
   enabled: false
   host: localhost
   port: 6379
+  # Ganglion: seconds before a task held by a killed worker is delivered again (longer than any task).
+  # visibility_timeout: 60
 
 # The server's ed25519 signing key (generated next to this file).
 signing_key_path: "{data_dir}/{server_name_file}.signing.key"

@@ -36,15 +36,18 @@ class PoolPlan:
 
 
 def plan_pools(routing: RoutingTable, instance: str, concurrency: int) -> tuple[PoolPlan, ...]:
-    """The pools ``instance`` needs: an ordered pool of one and/or a concurrent pool of ``concurrency``."""
-    ordered: list[str] = []
-    concurrent: list[str] = []
-    for family, spec in FAMILIES.items():
-        if instance in routing.instances(family):
-            (ordered if spec.ordered else concurrent).append(routing.queue_name(family, instance))
+    """The pools ``instance`` needs under ``routing``: an ordered pool of one and/or a concurrent pool."""
+    return pools_for_queues(routing.queues_for_instance(instance), concurrency)
+
+
+def pools_for_queues(queues: tuple[str, ...], concurrency: int) -> tuple[PoolPlan, ...]:
+    """The pools that consume ``queues`` (named ``family`` or ``family.instance``, as the routing table names
+    them): an ordered pool of one and/or a concurrent pool of ``concurrency``."""
+    ordered = tuple(queue for queue in queues if FAMILIES[queue.split(".", 1)[0]].ordered)
+    concurrent = tuple(queue for queue in queues if queue not in ordered)
     plans = []
     if ordered:
-        plans.append(PoolPlan(ORDERED, tuple(ordered), 1))
+        plans.append(PoolPlan(ORDERED, ordered, 1))
     if concurrent:
-        plans.append(PoolPlan(CONCURRENT, tuple(concurrent), max(1, concurrency)))
+        plans.append(PoolPlan(CONCURRENT, concurrent, max(1, concurrency)))
     return tuple(plans)

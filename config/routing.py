@@ -7,7 +7,8 @@ per instance and a key (room, user, destination) that picks the instance.
 
 from __future__ import annotations
 
-import zlib
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,18 +34,28 @@ FAMILIES: dict[str, Family] = {
 }
 
 
+def _weight(instance: str, key: str) -> int:
+    digest = hashlib.blake2b(f"{instance}\x00{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
 def shard_for(instances: tuple[str, ...], key: str) -> str:
-    """The instance responsible for ``key``; CRC-32 keeps it stable across processes and Python runs."""
+    """The instance responsible for ``key``: rendezvous (highest-random-weight) hashing, stable across processes
+    and Python runs. Adding an instance moves only the keys it now wins (about 1/n of them), all to it;
+    removing one moves only its own keys, spread over the rest (``tasks/resharding.py``)."""
     if len(instances) == 1:
         return instances[0]
-    return instances[zlib.crc32(key.encode("utf-8")) % len(instances)]
+    return max(instances, key=lambda instance: (_weight(instance, key), instance))
 
 
 class RoutingTable:
-    """Family -> instances -> queue names, derived from the worker keys alone."""
+    """Family -> instances -> queue names, derived from the worker keys, or for a family resharded live from its
+    shard map in force (``overrides``, read from the database by ``tasks/resharding.py``)."""
 
-    def __init__(self, workers: WorkerConfig) -> None:
+    def __init__(self, workers: WorkerConfig, overrides: Mapping[str, tuple[str, ...]] | None = None) -> None:
         self._instances = {name: self._compute_instances(workers, name) for name in FAMILIES}
+        self._instances.update({family: tuple(instances) for family, instances in (overrides or {}).items()
+                                if family in FAMILIES and FAMILIES[family].sharded})
 
     @staticmethod
     def _compute_instances(workers: WorkerConfig, family: str) -> tuple[str, ...]:
@@ -112,13 +123,14 @@ class RoutingTable:
         return tuple(dict.fromkeys(i for instances in self._instances.values() for i in instances))
 
 
-def celery_settings(broker_url: str, result_url: str, key_prefix: str = "") -> dict[str, Any]:
+def celery_settings(broker_url: str, result_url: str, key_prefix: str = "",
+                    visibility_timeout: int = 60) -> dict[str, Any]:
     """Celery settings every Ganglion process shares (DESIGN.md, "Streams, queues and config").
 
     ``task_acks_late`` + ``task_reject_on_worker_lost`` make delivery at-least-once (tasks are idempotent);
     prefetch 1 stops a writer from hoarding work another could do; ``task_create_missing_queues`` off means a
-    message can only go to a declared queue. The visibility timeout bounds how long a message held by a dead
-    worker waits before redelivery.
+    message can only go to a declared queue. The visibility timeout (``redis.visibility_timeout``) bounds how
+    long a message held by a dead worker waits before redelivery.
     """
     prefix = {"global_keyprefix": key_prefix} if key_prefix else {}
     return {
@@ -133,7 +145,11 @@ def celery_settings(broker_url: str, result_url: str, key_prefix: str = "") -> d
         "task_create_missing_queues": False,
         "task_ignore_result": True,
         "result_expires": 3600,
-        "broker_transport_options": {"visibility_timeout": 600, **prefix},
+        # Sweep for messages whose visibility timed out several times per timeout, not once in ~100 s (kombu's
+        # default of 10 s x every 10th call), so a killed worker's message comes back close to the timeout.
+        "broker_transport_options": {"visibility_timeout": visibility_timeout,
+                                     "unacked_restore_interval": max(1, visibility_timeout // 6),
+                                     "unacked_restore_throttle": 1, **prefix},
         "result_backend_transport_options": {"retry_policy": {"timeout": 5.0}, **prefix},
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,

@@ -6,6 +6,7 @@
   ganglion beat                Celery beat with the periodic jobs
   ganglion routes [--nginx]    the queue routing table, or a reverse-proxy config for the web processes
   ganglion migrate             bring the database schema up to date
+  ganglion shards              show or change the writers of a sharded family live (add / remove)
   ganglion generate-config     write a commented homeserver.yaml and a signing key
   ganglion register-user       create an account through shared-secret registration
 
@@ -180,20 +181,25 @@ def _for_instance(config: HomeserverConfig, name: str) -> HomeserverConfig:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from config.pools import plan_pools
+    from config.pools import pools_for_queues
     from ganglion.logs import configure_logging
+    from ganglion.shards import live_queues_for_instance, named_in_shard_maps
 
     config = _for_instance(_load(args.config), args.name)
-    plans = plan_pools(config.routing, args.name, args.concurrency)
-    if not plans:
+    if not config.routing.queues_for_instance(args.name) and not named_in_shard_maps(config, args.name):
         raise ConfigError(
-            "", f"instance {args.name!r} consumes no queue: name it in stream_writers or an *_instances key"
+            "", f"instance {args.name!r} consumes no queue: name it in stream_writers or an *_instances key, "
+                "or add it with `ganglion shards add`"
         )
     configure_logging(config)
     if args.pool_kind is None:
         _migrate(config)
-        if len(plans) > 1:
-            return _supervise_pools(config, args, [plan.kind for plan in plans])
+    # The shard maps in force (the config, or a live change: `ganglion shards add`) say what this instance consumes.
+    plans = pools_for_queues(live_queues_for_instance(config, args.name), args.concurrency)
+    if not plans:
+        raise ConfigError("", f"instance {args.name!r} consumes no queue under the shard maps in force")
+    if args.pool_kind is None and len(plans) > 1:
+        return _supervise_pools(config, args, [plan.kind for plan in plans])
     plan = next((plan for plan in plans if args.pool_kind in (None, plan.kind)), None)
     if plan is None:
         raise ConfigError("", f"instance {args.name!r} has no {args.pool_kind} queues")
@@ -225,6 +231,8 @@ def _supervise_pools(config: HomeserverConfig, args: argparse.Namespace, kinds: 
 def _run_pool(config: HomeserverConfig, name: str, plan: PoolPlan, loglevel: str) -> int:
     """One Celery worker process. The ordered pool first takes the instance's lease, and exits at once if it is
     ever lost: another copy may be consuming the same ordered queues by then."""
+    from kombu import Queue
+
     from config.pools import ORDERED, POOL
     from ganglion.wiring import build_task_worker, instance_lease
     from persistence.leases import LeaseKeeper
@@ -237,6 +245,9 @@ def _run_pool(config: HomeserverConfig, name: str, plan: PoolPlan, loglevel: str
         keeper.wait_acquired()
     try:
         celery, _context = build_task_worker(config, writes_streams=plan.kind == ORDERED)
+        for queue in plan.queues:  # a queue a live shard change added is not in the config's declared queues
+            if queue not in celery.amqp.queues:
+                celery.amqp.queues.add(Queue(queue))
         celery.worker_main([
             "worker", "--queues", ",".join(plan.queues), "--hostname", plan.hostname(name), "--pool", POOL,
             "--concurrency", str(plan.concurrency), "--loglevel", loglevel, "--without-gossip",
@@ -301,6 +312,18 @@ def cmd_routes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_shards(args: argparse.Namespace) -> int:
+    from ganglion.shards import change_shards, show_shards
+
+    config = _load(args.config)
+    if args.action == "show":
+        print(show_shards(config))
+        return 0
+    if not args.family or not args.instance:
+        raise ConfigError("", f"`ganglion shards {args.action}` needs a family and an instance name")
+    return change_shards(config, args.action, args.family, args.instance, wait_seconds=args.wait)
+
+
 def cmd_register_user(args: argparse.Namespace) -> int:
     from ganglion.register_user import register_user_interactively
 
@@ -361,6 +384,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate_cmd = with_config(commands.add_parser("migrate", help="apply database migrations"))
     migrate_cmd.set_defaults(func=cmd_migrate)
+
+    shards = with_config(commands.add_parser("shards", help="show or change a sharded family's instances live"))
+    shards.add_argument("action", choices=["show", "add", "remove"])
+    shards.add_argument("family", nargs="?", help="events, typing, ..., federation, push")
+    shards.add_argument("instance", nargs="?", help="the instance to add or remove")
+    shards.add_argument("--wait", type=float, default=60.0,
+                        help="seconds to wait for the old owners to drain (their fences)")
+    shards.set_defaults(func=cmd_shards)
 
     generate = commands.add_parser("generate-config", help="write homeserver.yaml and a signing key")
     generate.add_argument("--server-name", required=True)

@@ -24,6 +24,7 @@ from tasks.app import bind_tasks, create_celery
 from tasks.context import TaskContext
 from tasks.dispatch import CeleryDispatcher, InlineDispatcher
 from tasks.registry import catalogue
+from tasks.resharding import LiveRouting, ShardGuard
 from tasks.writers import start_stream_writers
 from web.deps import Deps
 from web.token_cache import TokenCache
@@ -67,11 +68,14 @@ def build_web_worker(config: HomeserverConfig, clock: Clock | None = None) -> De
     """A web worker of the worker shape: reads the database, sends work to Celery, shares state via Redis."""
     clock = clock or SystemClock()
     celery = create_celery(config)
-    dispatcher = CeleryDispatcher(celery, catalogue(), config.routing, config.workers.replication_secret)
+    database, stores, doorbell = Database(config.database), Stores(), redis_doorbell(config)
+    routing = LiveRouting(config, database, stores)
+    doorbell.listen(routing.on_ring)
+    dispatcher = CeleryDispatcher(celery, catalogue(), routing, config.workers.replication_secret)
     client = redis.Redis.from_url(config.redis.url, socket_timeout=2, socket_connect_timeout=2)
     buckets = RedisBuckets(client, f"{config.redis.key_prefix}ganglion:{config.server_name}:ratelimit:")
-    return Deps(config, Database(config.database), Stores(), dispatcher, redis_doorbell(config), clock, buckets,
-                TokenCache(), load_signing_key(config.signing_key_path))
+    return Deps(config, database, stores, dispatcher, doorbell, clock, buckets, TokenCache(),
+                load_signing_key(config.signing_key_path))
 
 
 def instance_lease(config: HomeserverConfig, name: str, ttl_ms: int = LEASE_TTL_MS) -> Lease:
@@ -82,17 +86,22 @@ def instance_lease(config: HomeserverConfig, name: str, ttl_ms: int = LEASE_TTL_
 
 def build_task_worker(config: HomeserverConfig, clock: Clock | None = None, *,
                       writes_streams: bool = True) -> tuple[Celery, TaskContext]:
-    """A Celery worker: the app with every task bound to this process's context. Only the process running the
-    instance's ordered pool catches up its stream writer positions (``writes_streams``)."""
+    """A Celery worker: the app with every task bound to this process's context, routing by the live shard map.
+    Only the process running the instance's ordered pool catches up its stream writer positions
+    (``writes_streams``)."""
     clock = clock or SystemClock()
     celery = create_celery(config)
     tasks = catalogue()
     secret = config.workers.replication_secret
-    dispatcher = CeleryDispatcher(celery, tasks, config.routing, secret)
-    context = TaskContext(config, Database(config.database), Stores(), redis_doorbell(config), clock, dispatcher,
-                          load_signing_key(config.signing_key_path))
+    database, stores = Database(config.database), Stores()
+    routing = LiveRouting(config, database, stores)
+    dispatcher = CeleryDispatcher(celery, tasks, routing, secret)
+    guard = ShardGuard(routing, config.workers.name, database, stores)
+    context = TaskContext(config, database, stores, redis_doorbell(config), clock, dispatcher,
+                          load_signing_key(config.signing_key_path), shard_guard=guard)
     context.doorbell.listen(context.push_rules.on_ring)
+    context.doorbell.listen(routing.on_ring)
     bind_tasks(celery, tasks, context, secret)
     if writes_streams:
-        start_stream_writers(context)
+        start_stream_writers(context, routing.streams_written_by(config.workers.name))
     return celery, context

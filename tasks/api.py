@@ -38,6 +38,10 @@ class Dispatcher(Protocol):
     def call(self, name: str, *, timeout: float, **kwargs: Any) -> Any:
         """Run a task on its queue and wait for its result; a MatrixError it returned is raised here."""
 
+    def shard_of(self, family: str, key: str) -> str:
+        """Which instance owns ``key`` in ``family`` under the shard map in force (one name for all keys in a
+        process that runs every task itself), so a caller can batch work by owner."""
+
 
 def device_list_changed(dispatcher: Dispatcher, user_id: str) -> None:
     """A device of ``user_id`` was added, renamed or removed (the outbox row is already committed)."""

@@ -6,14 +6,16 @@ import logging
 from typing import Any
 
 from celery import Celery, Task
+from celery.exceptions import Ignore
 from kombu import Queue
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError as DatabaseUnavailable
 
 from config import HomeserverConfig
 from config.routing import celery_settings
-from tasks.envelope import MAC_HEADER, is_authentic, run_body
+from tasks.envelope import MAC_HEADER, is_authentic, run_body, signed_headers
 from tasks.registry import TaskSpec
+from tasks.resharding import EPOCH_HEADER, HOPS_HEADER, ShardGuard, forward
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +26,8 @@ _TRANSIENT = (DatabaseUnavailable, RedisConnectionError)
 def create_celery(config: HomeserverConfig) -> Celery:
     app = Celery("ganglion", set_as_current=False)
     broker = config.redis.url
-    app.conf.update(celery_settings(broker_url=broker, result_url=broker, key_prefix=config.redis.key_prefix))
+    app.conf.update(celery_settings(broker_url=broker, result_url=broker, key_prefix=config.redis.key_prefix,
+                                    visibility_timeout=config.redis.visibility_timeout))
     app.conf.task_queues = [Queue(name) for name in config.routing.all_queues()]
     return app
 
@@ -35,15 +38,34 @@ def bind_tasks(app: Celery, tasks: dict[str, TaskSpec], context: Any, secret: st
         _bind(app, spec, context, secret)
 
 
+def _header(task: Task, name: str) -> Any:
+    # A worker sees custom headers on the request itself; an eager apply() nests them under "headers".
+    return task.request.get(name) or (task.request.headers or {}).get(name)
+
+
 def _bind(app: Celery, spec: TaskSpec, context: Any, secret: str | None) -> None:
+    guard: ShardGuard | None = getattr(context, "shard_guard", None)
+
     def run(self: Task, **kwargs: Any) -> dict[str, Any] | None:
-        # A worker sees custom headers on the request itself; an eager apply() nests them under "headers".
-        mac = self.request.get(MAC_HEADER) or (self.request.headers or {}).get(MAC_HEADER)
-        if not is_authentic(secret, spec.name, kwargs, mac):
+        if not is_authentic(secret, spec.name, kwargs, _header(self, MAC_HEADER)):
             # Acked and dropped: retrying a forged message would never make it genuine.
             logger.error("dropped %s: its MAC does not match worker_replication_secret", spec.name)
             return None
-        return run_body(spec, context, kwargs)
+        if guard is None:
+            return run_body(spec, context, kwargs)
+        guard.in_flight.enter()
+        try:
+            hops = int(_header(self, HOPS_HEADER) or 0)
+            target = guard.admit(spec.family, spec.shard_key(kwargs), int(_header(self, EPOCH_HEADER) or 0), hops)
+            if target is not None:
+                # The key moved (tasks/resharding.py): the owner answers under the same task id, and this
+                # message is acked without a result of its own.
+                forward(app, spec.name, kwargs, self.request.id, signed_headers(secret, spec.name, kwargs), target,
+                        hops)
+                raise Ignore()
+            return run_body(spec, context, kwargs)
+        finally:
+            guard.in_flight.leave(guard.in_flight.current())
 
     run.__name__ = spec.name.replace(".", "_")
     app.task(

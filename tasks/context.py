@@ -12,6 +12,7 @@ from persistence.stores import Stores
 from protocol.clock import Clock
 from protocol.signing import SigningKey
 from tasks.api import Dispatcher
+from tasks.resharding import ShardGuard
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class TaskContext:
     signing_key: SigningKey
     push_rules: PushRulesCache = field(default_factory=PushRulesCache)
     """Users' effective push rulesets, which the events writer evaluates for every member of a room."""
+    shard_guard: ShardGuard | None = None
+    """A Celery worker's check that a key is still its own and its old owners have drained (live resharding)."""
 
     @property
     def instance_name(self) -> str:

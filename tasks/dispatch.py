@@ -13,12 +13,14 @@ from typing import Any
 
 from celery import Celery
 from celery.exceptions import TimeoutError as CeleryTimeout
+from kombu import Queue
 from kombu.exceptions import OperationalError as BrokerError
 
-from config.routing import RoutingTable
+from config.routing import shard_for
 from protocol.errors import ServerUnavailable
 from tasks.envelope import run_body, signed_headers, unwrap
 from tasks.registry import TaskSpec
+from tasks.resharding import EPOCH_HEADER, LiveRouting
 
 logger = logging.getLogger(__name__)
 
@@ -40,17 +42,31 @@ class InlineDispatcher:
     def call(self, name: str, *, timeout: float, **kwargs: Any) -> Any:
         return unwrap(run_body(self._tasks[name], self._context(), kwargs))
 
+    def shard_of(self, family: str, key: str) -> str:
+        return "inline"
+
 
 class CeleryDispatcher:
-    def __init__(self, app: Celery, tasks: dict[str, TaskSpec], routing: RoutingTable,
+    """Routes by the shard map in force (``tasks/resharding.py``) and stamps each message with its epoch."""
+
+    def __init__(self, app: Celery, tasks: dict[str, TaskSpec], routing: LiveRouting,
                  secret: str | None = None) -> None:
         self._app = app
         self._tasks = tasks
         self._routing = routing
         self._secret = secret
 
-    def _queue(self, spec: TaskSpec, kwargs: dict[str, Any]) -> str | None:
-        return self._routing.queue_for(spec.family, spec.shard_key(kwargs))
+    def _queue(self, spec: TaskSpec, kwargs: dict[str, Any]) -> str | Queue | None:
+        name = self._routing.table().queue_for(spec.family, spec.shard_key(kwargs))
+        # A queue added by a shard change after this process started is declared as it is first used.
+        return name if name is None or name in self._app.amqp.queues else Queue(name)
+
+    def shard_of(self, family: str, key: str) -> str:
+        instances = self._routing.table().instances(family)
+        return shard_for(instances, key) if instances else ""
+
+    def _headers(self, spec: TaskSpec, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {**signed_headers(self._secret, spec.name, kwargs), EPOCH_HEADER: self._routing.epoch(spec.family)}
 
     def send(self, name: str, **kwargs: Any) -> None:
         spec = self._tasks[name]
@@ -60,7 +76,7 @@ class CeleryDispatcher:
             return
         try:
             self._app.send_task(name, kwargs=kwargs, queue=queue, ignore_result=True,
-                                headers=signed_headers(self._secret, name, kwargs))
+                                headers=self._headers(spec, kwargs))
         except BrokerError:
             logger.warning("could not enqueue %s on %s; the outbox sweep will retry", name, queue, exc_info=True)
 
@@ -70,8 +86,7 @@ class CeleryDispatcher:
         if queue is None:
             raise ServerUnavailable(f"No worker is configured for {spec.family}")
         try:
-            result = self._app.send_task(name, kwargs=kwargs, queue=queue,
-                                         headers=signed_headers(self._secret, name, kwargs))
+            result = self._app.send_task(name, kwargs=kwargs, queue=queue, headers=self._headers(spec, kwargs))
         except BrokerError:
             raise ServerUnavailable("The task queue is unavailable; try again") from None
         try:

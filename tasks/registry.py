@@ -33,6 +33,7 @@ def catalogue() -> dict[str, TaskSpec]:
         presence,
         push_rules,
         receipts,
+        resharding,
         to_device,
         typing_notifications,
         user_directory,
@@ -40,5 +41,5 @@ def catalogue() -> dict[str, TaskSpec]:
 
     specs = (*device_lists.TASKS, *user_directory.TASKS, *background.TASKS, *events.TASKS, *account_data.TASKS,
              *to_device.TASKS, *member_profiles.TASKS, *typing_notifications.TASKS, *receipts.TASKS,
-             *presence.TASKS, *push_rules.TASKS)
+             *presence.TASKS, *push_rules.TASKS, *resharding.TASKS)
     return {spec.name: spec for spec in specs}

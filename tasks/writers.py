@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from config.workers import STREAMS
 from tasks.context import TaskContext
 
 
-def start_stream_writers(context: TaskContext) -> None:
+def start_stream_writers(context: TaskContext, streams: tuple[str, ...]) -> None:
     """Catch this instance's position up on every stream it writes (``StreamIds.catch_up_writer``), so readers
     never mistake a writer with nothing committed yet for one that stands with the others. Only a Celery worker
-    needs it: the monolith is every stream's only writer, and a lone writer cannot be taken for another."""
+    needs it: the monolith is every stream's only writer, and a lone writer cannot be taken for another.
+    ``streams`` come from the shard map in force, so a writer added live catches up too (tasks/resharding.py)."""
     name = context.instance_name
-    streams = [stream for stream in STREAMS if name in context.config.routing.instances(stream)]
     with context.database.write() as conn:
         for stream in streams:
             context.stores.stream_ids.catch_up_writer(conn, stream, name)

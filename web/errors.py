@@ -11,7 +11,7 @@ import logging
 
 from flask import Flask, Response, jsonify
 from kombu.exceptions import OperationalError as BrokerUnavailable
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
@@ -48,7 +48,11 @@ def _render_http_error(error: HTTPException) -> Response:
 
 
 def _render_unexpected(error: Exception) -> Response:
-    if (isinstance(error, DBAPIError) and error.connection_invalidated) or isinstance(error, BrokerUnavailable):
+    # A database that cannot be reached (restarting, failing over) is an OperationalError before any connection
+    # exists to invalidate: the client should retry, not report a bug.
+    unreachable = isinstance(error, OperationalError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated)
+    if unreachable or isinstance(error, BrokerUnavailable):
         logger.warning("backend unavailable: %s", error)
         return error_response("M_UNKNOWN", "The server is temporarily unavailable; try again", 503)
     logger.exception("unhandled error")

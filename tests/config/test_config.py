@@ -43,6 +43,18 @@ def test_redis_key_prefix_reaches_broker_and_results() -> None:
     assert settings["result_backend_transport_options"]["global_keyprefix"] == "hs1:"
 
 
+def test_visibility_timeout_is_configurable_with_a_short_default() -> None:
+    from config.routing import celery_settings
+
+    default = parse_config({**MINIMAL, "redis": {"enabled": True}}).redis
+    assert default.visibility_timeout == 60
+    tuned = parse_config({**MINIMAL, "redis": {"enabled": True, "visibility_timeout": 15}}).redis
+    settings = celery_settings("redis://x/0", "redis://x/0", visibility_timeout=tuned.visibility_timeout)
+    assert settings["broker_transport_options"]["visibility_timeout"] == 15
+    with pytest.raises(ConfigError, match=r"redis\.visibility_timeout"):
+        parse_config({**MINIMAL, "redis": {"enabled": True, "visibility_timeout": 0}})
+
+
 @pytest.mark.parametrize(
     ("data", "path", "reason"),
     [

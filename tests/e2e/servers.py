@@ -86,6 +86,7 @@ class RunningServer:
     processes: list[ServerProcess] = field(default_factory=list)
     pg_database: str | None = None
     redis_db: int | None = None
+    key_prefix: str = ""
 
     @property
     def base_url(self) -> str:
@@ -114,9 +115,9 @@ class RunningServer:
             process.stop()
         if self.pg_database is not None:
             drop_pg_database(self.pg_database)
-        if self.redis_db is not None:
+        if self.redis_db is not None and self.key_prefix:
             client = redis_client(self.redis_db)
-            for key in client.scan_iter(match=f"{self.pg_database}:*"):
+            for key in client.scan_iter(match=f"{self.key_prefix}*"):
                 client.delete(key)
             client.close()
 
@@ -223,22 +224,28 @@ def start_monolith(directory: Path, **overrides: Any) -> RunningServer:
 
 
 def start_workers(directory: Path, *, slot: int | None = None, web_workers: int = 2,
-                  instances: Sequence[str] = ("main",), **overrides: Any) -> RunningServer:
+                  instances: Sequence[str] = ("main",), redis_extra: dict[str, Any] | None = None,
+                  database_args: dict[str, Any] | None = None, **overrides: Any) -> RunningServer:
     """The worker shape: a fresh PostgreSQL database, a dedicated Redis db, ``ganglion worker NAME`` for each of
-    ``instances`` and ``ganglion web``."""
+    ``instances`` and ``ganglion web``. ``redis_extra`` adds keys to the redis section (another port, a
+    visibility timeout); ``database_args`` points at another PostgreSQL (whose database the caller made)."""
     slot = xdist_slot() if slot is None else slot
     port = free_port()
     # Named after this process and port: test runs sharing the machine never share a database or Redis keys.
     pg_name = f"ganglion_e2e_{os.getpid()}_{port}"
     redis_db = e2e_redis_db(slot)
-    recreate_pg_database(pg_name)
+    if database_args is None:
+        recreate_pg_database(pg_name)
     config_path = write_config(directory, port, {
-        "database": {"name": "psycopg2", "args": pg_database_args(pg_name)},
+        "database": {"name": "psycopg2", "args": database_args or pg_database_args(pg_name)},
         "redis": {"enabled": True, "host": "127.0.0.1", "port": 6379, "dbid": redis_db,
-                  "key_prefix": f"{pg_name}:"},
+                  "key_prefix": f"{pg_name}:", **(redis_extra or {})},
         **overrides,
     })
-    server = RunningServer("workers", directory, config_path, port, pg_database=pg_name, redis_db=redis_db)
+    shared_redis = "port" not in (redis_extra or {})
+    server = RunningServer("workers", directory, config_path, port,
+                           pg_database=pg_name if database_args is None else None,
+                           redis_db=redis_db if shared_redis else None, key_prefix=f"{pg_name}:")
     migrated = server.run_cli("migrate", "--config", str(config_path))
     if migrated.returncode != 0:
         raise RuntimeError(f"ganglion migrate failed:\n{migrated.stdout}\n{migrated.stderr}")

@@ -1,7 +1,8 @@
 """An events writer killed mid-burst (SIGKILL) loses and duplicates nothing once it is back.
 
 Clients do what real clients do on a 5xx or a timeout: retry with the same transaction id. Celery delivers at
-least once (acks_late); the writer's transaction-id check makes the effect exactly once.
+least once (acks_late); the writer's transaction-id check makes the effect exactly once. The message the killed
+writer held comes back after ``redis.visibility_timeout`` (short here) and changes nothing.
 """
 
 from __future__ import annotations
@@ -17,16 +18,19 @@ import httpx
 import pytest
 
 from tests.e2e.servers import RunningServer, _spawn, celery_nodes, query, start_workers, wait_for_celery
+from tests.services import redis_client
 
 LIMIT = {"per_second": 100000, "burst_count": 100000}
 SENDERS = 3
 MESSAGES = 15
+VISIBILITY_TIMEOUT = 10
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running = start_workers(Path(tmp_path_factory.mktemp("crash")), instances=("main", "persister1"),
-                            stream_writers={"events": ["persister1"]}, rc_message=LIMIT, rc_room_creation=LIMIT)
+                            stream_writers={"events": ["persister1"]}, rc_message=LIMIT, rc_room_creation=LIMIT,
+                            redis_extra={"visibility_timeout": VISIBILITY_TIMEOUT})
     yield running
     running.stop()
 
@@ -89,3 +93,16 @@ def test_sigkilled_writer_loses_and_duplicates_nothing(server: RunningServer) ->
         assert order == list(range(MESSAGES)), "each sender's order kept"
     extremities = query(server, "SELECT count(*) FROM event_forward_extremities WHERE room_id = :room", room=room)
     assert extremities[0][0] == 1
+
+    # The message the writer held when it died is delivered again once its visibility times out, and is a no-op.
+    client = redis_client(server.redis_db or 0)
+    try:
+        unacked = f"{server.key_prefix}unacked"
+        waited = time.monotonic() + VISIBILITY_TIMEOUT * 4
+        while client.hlen(unacked) and time.monotonic() < waited:
+            time.sleep(0.5)
+        assert client.hlen(unacked) == 0, "every message taken by the killed writer was redelivered and acked"
+    finally:
+        client.close()
+    again = query(server, "SELECT count(*) FROM events WHERE room_id = :room AND type = 'm.room.message'", room=room)
+    assert again[0][0] == SENDERS * MESSAGES

@@ -48,9 +48,9 @@ def send_to_device(event_type: str, txn_id: str) -> dict[str, Any]:
     if len(txn_id) > MAX_TXN_ID_LENGTH or len(event_type) > MAX_ID_LENGTH:
         raise InvalidParam("Transaction id or event type too long")
     local = _messages(json_body(), current.config.server_name)
-    by_queue: dict[str | None, dict[str, dict[str, Any]]] = {}
+    by_queue: dict[str, dict[str, dict[str, Any]]] = {}
     for user_id, devices in local.items():
-        by_queue.setdefault(current.config.routing.queue_for(STREAM, user_id), {})[user_id] = devices
+        by_queue.setdefault(current.dispatcher.shard_of(STREAM, user_id), {})[user_id] = devices
     for group in by_queue.values():
         tasks_api.send_to_device(current.dispatcher, shard_key=next(iter(group)), sender=requester.user_id,
                                  sender_device=requester.device_id, txn_id=txn_id, event_type=event_type,
