@@ -7,6 +7,7 @@ On PostgreSQL an advisory lock serialises concurrent starts (several workers boo
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from alembic import command
 from alembic.config import Config
@@ -35,11 +36,21 @@ def current_revision(database: Database) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(database: Database) -> None:
-    """Apply every pending migration in one transaction."""
+def upgrade(database: Database, revision: str = "head") -> None:
+    """Apply every pending migration (up to ``revision``; tests of a data migration stop before it) in one
+    transaction."""
+    _run(database, command.upgrade, revision)
+
+
+def downgrade(database: Database, revision: str) -> None:
+    """Undo the migrations after ``revision``, in one transaction (for tests; no command exposes it)."""
+    _run(database, command.downgrade, revision)
+
+
+def _run(database: Database, step: Callable[[Config, str], None], revision: str) -> None:
     config = _alembic_config()
     with database.write() as connection:
         if not database.is_sqlite:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        step(config, revision)

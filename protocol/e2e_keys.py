@@ -30,6 +30,19 @@ class UploadedKey:
     value: Any
 
 
+@dataclass(frozen=True)
+class KeyUpload:
+    """What a device publishes at once: its identity keys (if sent), new one-time keys and fallback keys.
+
+    ``POST /keys/upload`` carries it, and so does ``PUT /dehydrated_device`` (MSC3814: its three key fields "use the
+    same structure as for the /keys/upload request"), so both are judged by :func:`check_key_upload`.
+    """
+
+    device_keys: dict[str, Any] | None
+    one_time_keys: list[UploadedKey]
+    fallback_keys: list[UploadedKey]
+
+
 def signed_part(value: Mapping[str, Any]) -> dict[str, Any]:
     """What a signature covers: the object without ``signatures`` and ``unsigned`` (Appendices, "Signing JSON").
     Two uploads of one key that differ only there are the same key."""
@@ -69,9 +82,9 @@ def check_device_keys(value: Any, user_id: str, device_id: str) -> dict[str, Any
     if not isinstance(value, dict):
         raise BadJson("'device_keys' must be an object")
     if _text(value.get("user_id"), "device_keys.user_id") != user_id:
-        raise BadJson("'device_keys.user_id' does not match the authenticated user")
+        raise BadJson("'device_keys.user_id' must be the uploading user")
     if _text(value.get("device_id"), "device_keys.device_id") != device_id:
-        raise BadJson("'device_keys.device_id' does not match the authenticated device")
+        raise BadJson("'device_keys.device_id' must be the device the keys are uploaded for")
     algorithms = value.get("algorithms")
     if not isinstance(algorithms, list) or not all(isinstance(item, str) and "\x00" not in item
                                                    for item in algorithms):
@@ -105,6 +118,20 @@ def check_uploaded_keys(value: Any, field: str) -> list[UploadedKey]:
             raise BadJson(f"'{field}.{name}' must be a string or an object")
         found.append(UploadedKey(algorithm, key_id, key))
     return found
+
+
+def check_key_upload(body: Mapping[str, Any], user_id: str, device_id: str) -> KeyUpload:
+    """The key fields of an upload for ``device_id``, each optional; a fallback key per algorithm at most, since
+    a new one replaces the old ("One-time and fallback keys")."""
+    device_keys = body.get("device_keys")
+    if device_keys is not None:
+        device_keys = check_device_keys(device_keys, user_id, device_id)
+    one_time_keys, fallback_keys = (
+        [] if body.get(field) is None else check_uploaded_keys(body[field], field)
+        for field in ("one_time_keys", "fallback_keys"))
+    if len({key.algorithm for key in fallback_keys}) != len(fallback_keys):
+        raise BadJson("'fallback_keys' holds at most one key per algorithm")
+    return KeyUpload(device_keys, one_time_keys, fallback_keys)
 
 
 def check_cross_signing_key(value: Any, user_id: str, key_type: str) -> str:

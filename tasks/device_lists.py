@@ -7,7 +7,7 @@ the stream, so a redelivered or duplicated poke finds nothing left to do.
 from __future__ import annotations
 
 from persistence.doorbell import Ring
-from persistence.stores.device_lists import DeviceListChange
+from persistence.stores.device_lists import CROSS_SIGNING_KEY_TYPE, DeviceListChange
 from tasks.api import DRAIN_DEVICE_LISTS
 from tasks.context import TaskContext
 from tasks.registry import TaskSpec
@@ -24,7 +24,8 @@ def drain(context: TaskContext, *, user_id: str) -> int:
             return 0
         stream_ids = stores.stream_ids.allocate(conn, STREAM, len(items), writer=context.instance_name)
         changes = [
-            DeviceListChange(stream_id, user_id, str(item.payload["device_id"]))
+            DeviceListChange(stream_id, user_id, str(item.payload["device_id"]),
+                             item.payload.get(CROSS_SIGNING_KEY_TYPE))
             for stream_id, item in zip(stream_ids, items, strict=True)
         ]
         stores.device_lists.insert_changes(conn, changes, context.instance_name)

@@ -1,13 +1,13 @@
 """Dehydrated devices (MSC3814): per user at most one, a device in ``devices`` plus its ``device_data``.
 
 Written by the web tier directly under the user's ``dehydrated_device`` lock (not a stream: nothing syncs it);
-the device row itself goes through the usual device-list change path.
+the device row itself goes through the usual device-list change path, and its keys are the device's keys in the
+end-to-end key tables, published as ``POST /keys/upload`` publishes them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,20 +20,10 @@ DEHYDRATED_DEVICE = "dehydrated_device"
 
 
 @dataclass(frozen=True)
-class DehydratedDeviceKeys:
-    """The keys a dehydrated device was uploaded with, in ``POST /keys/upload``'s shapes."""
-
-    device_keys: dict[str, Any]
-    one_time_keys: dict[str, Any]
-    fallback_keys: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class DehydratedDevice:
     user_id: str
     device_id: str
     device_data: dict[str, Any]
-    keys: DehydratedDeviceKeys
 
 
 def lock_dehydrated_device(conn: Connection, user_id: str) -> None:
@@ -42,23 +32,16 @@ def lock_dehydrated_device(conn: Connection, user_id: str) -> None:
     lock_user(conn, DEHYDRATED_DEVICE, user_id)
 
 
-def _json(value: Mapping[str, Any]) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
 class DehydratedDeviceStore:
     def get_dehydrated_device(self, conn: Connection, user_id: str) -> DehydratedDevice | None:
         row = conn.execute(select(dehydrated_devices).where(dehydrated_devices.c.user_id == user_id)).first()
         if row is None:
             return None
-        keys = DehydratedDeviceKeys(json.loads(row.device_keys), json.loads(row.one_time_keys),
-                                    json.loads(row.fallback_keys))
-        return DehydratedDevice(row.user_id, row.device_id, json.loads(row.device_data), keys)
+        return DehydratedDevice(row.user_id, row.device_id, json.loads(row.device_data))
 
     def insert_dehydrated_device(self, conn: Connection, device: DehydratedDevice) -> None:
         """Record ``device`` (its row in ``devices`` must exist) as the user's only dehydrated device."""
         conn.execute(delete(dehydrated_devices).where(dehydrated_devices.c.user_id == device.user_id))
         conn.execute(insert(dehydrated_devices).values(
-            user_id=device.user_id, device_id=device.device_id, device_data=_json(device.device_data),
-            device_keys=_json(device.keys.device_keys), one_time_keys=_json(device.keys.one_time_keys),
-            fallback_keys=_json(device.keys.fallback_keys)))
+            user_id=device.user_id, device_id=device.device_id,
+            device_data=json.dumps(device.device_data, separators=(",", ":"))))

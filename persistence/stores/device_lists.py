@@ -1,4 +1,4 @@
-"""The device-lists stream: one row per (user, device) change, ordered by stream id."""
+"""The device-lists stream: one row per change to a user's device or cross-signing key, ordered by stream id."""
 
 from __future__ import annotations
 
@@ -10,12 +10,23 @@ from persistence.stream_ranges import between
 from persistence.tables import current_state_events, device_lists_stream
 from protocol.sync_tokens import WriterPositions
 
+CROSS_SIGNING_KEY_TYPE = "cross_signing_key_type"
+"""The column (and device_lists outbox payload field) that tells a cross-signing key's row from a device's."""
+
 
 @dataclass(frozen=True)
 class DeviceListChange:
+    """A device (``cross_signing_key_type`` None) or a cross-signing key of the user appeared, changed or went.
+
+    For a cross-signing key, ``device_id`` holds its public key and ``cross_signing_key_type`` its type
+    (``master``, ``self_signing``, ``user_signing``): a federation sender sends ``m.device_list_update`` for the
+    devices and ``m.signing_key_update`` for the keys (Server-Server API, "End-to-End Encryption").
+    """
+
     stream_id: int
     user_id: str
     device_id: str
+    cross_signing_key_type: str | None = None
 
 
 class DeviceListStore:
@@ -29,12 +40,14 @@ class DeviceListStore:
             )
 
     def list_changes(self, conn: Connection, user_id: str, after: int = 0) -> list[DeviceListChange]:
+        table = device_lists_stream
         rows = conn.execute(
-            select(device_lists_stream.c.stream_id, device_lists_stream.c.user_id, device_lists_stream.c.device_id)
-            .where(device_lists_stream.c.user_id == user_id, device_lists_stream.c.stream_id > after)
-            .order_by(device_lists_stream.c.stream_id)
+            select(table.c.stream_id, table.c.user_id, table.c.device_id, table.c.cross_signing_key_type)
+            .where(table.c.user_id == user_id, table.c.stream_id > after)
+            .order_by(table.c.stream_id)
         )
-        return [DeviceListChange(row.stream_id, row.user_id, row.device_id) for row in rows]
+        return [DeviceListChange(row.stream_id, row.user_id, row.device_id, row.cross_signing_key_type)
+                for row in rows]
 
     def list_changed_users_sharing_rooms(self, conn: Connection, user_id: str, since: WriterPositions,
                                          until: WriterPositions) -> set[str]:

@@ -148,20 +148,22 @@ class E2eKeyStore:
 
     # --- fallback keys ----------------------------------------------------------------------------------------
     def upsert_fallback_key(self, conn: Connection, user_id: str, device_id: str, algorithm: str, key_id: str,
-                            value: Any) -> None:
-        """Replace the device's fallback key of the algorithm. The same key uploaded again keeps its ``used``
-        mark, so a client repeating its upload is not told its used key is fresh."""
+                            value: Any) -> bool:
+        """Replace the device's fallback key of the algorithm; returns whether it was replaced. The same key
+        uploaded again keeps its ``used`` mark, so a client repeating its upload is not told its used key is
+        fresh."""
         table = e2e_fallback_keys
         encoded = _encode(value)
         existing = conn.execute(select(table.c.key_id, table.c.key_json).where(
             table.c.user_id == user_id, table.c.device_id == device_id, table.c.algorithm == algorithm)).first()
         if existing is not None and (existing.key_id, existing.key_json) == (key_id, encoded):
-            return
+            return False
         values = {"key_id": key_id, "key_json": encoded, "used": False}
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         conn.execute(dialect.insert(table).values(user_id=user_id, device_id=device_id, algorithm=algorithm,
                                                   **values)
                      .on_conflict_do_update(index_elements=["user_id", "device_id", "algorithm"], set_=values))
+        return True
 
     def claim_fallback_key(self, conn: Connection, user_id: str, device_id: str,
                            algorithm: str) -> ClaimedKey | None:

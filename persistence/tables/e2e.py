@@ -102,17 +102,13 @@ room_key_backup_keys = Table(
 )
 
 # Each user's dehydrated device (MSC3814), at most one: a real row in ``devices`` (so to-device messages reach it)
-# plus what only its owner may read back, the encrypted ``device_data``. The keys it was uploaded with wait in
-# ``device_keys``/``one_time_keys``/``fallback_keys`` (JSON) until they are published with the device keys. Deleting
-# the device (any way) deletes this row with it.
+# plus what only its owner may read back, the encrypted ``device_data``. The keys it was uploaded with are in the
+# e2e key tables like any device's. Deleting the device (any way) deletes this row with it.
 dehydrated_devices = Table(
     "dehydrated_devices",
     metadata,
     Column("user_id", Text, primary_key=True),
     Column("device_id", Text, nullable=False),
     Column("device_data", Text, nullable=False),
-    Column("device_keys", Text, nullable=False),
-    Column("one_time_keys", Text, nullable=False),
-    Column("fallback_keys", Text, nullable=False),
     ForeignKeyConstraint(["user_id", "device_id"], ["devices.user_id", "devices.device_id"], ondelete="CASCADE"),
 )

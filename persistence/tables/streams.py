@@ -38,6 +38,8 @@ stream_counters = Table(
     Column("last_id", BigInteger, nullable=False),
 )
 
+# Changes to users' device lists. A row is a device's unless ``cross_signing_key_type`` is set (master,
+# self_signing or user_signing): then ``device_id`` holds that cross-signing key's public key.
 device_lists_stream = Table(
     "device_lists_stream",
     metadata,
@@ -45,6 +47,7 @@ device_lists_stream = Table(
     Column("user_id", Text, nullable=False),
     Column("device_id", Text, nullable=False),
     Column("instance_name", Text, nullable=False),
+    Column("cross_signing_key_type", Text, nullable=True),
     PrimaryKeyConstraint("stream_id", "user_id", "device_id"),
     Index(None, "user_id", "stream_id"),
 )

@@ -7,26 +7,47 @@ from typing import Any
 from urllib.parse import quote
 
 from tests.homeserver import HomeserverUnderTest
+from tests.web.key_owners import KeyedDevice
+from tests.web.test_sync import _room, _sync, settled_since
 
 DEHYDRATED = "/_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device"
 DEVICES = "/_matrix/client/v3/devices"
+KEYS = "/_matrix/client/v3/keys"
 ALICE = "@alice:test.local"
 
 
-def _body(device_id: str, user_id: str = ALICE, pickle: str = "pickle", **extra: Any) -> dict[str, Any]:
-    return {"device_id": device_id,
+def _device_keys(device: KeyedDevice) -> dict[str, Any]:
+    """The identity keys a dehydrating client uploads: marked ``dehydrated`` and self-signed like any device's."""
+    unsigned = {name: value for name, value in device.device_keys().items() if name != "signatures"}
+    return device.sign({**unsigned, "dehydrated": True})
+
+
+def _body(device: KeyedDevice, pickle: str = "pickle", **extra: Any) -> dict[str, Any]:
+    return {"device_id": device.device_id,
             "device_data": {"algorithm": "m.dehydration.v2", "device_pickle": pickle, "nonce": "n"},
-            "device_keys": {"user_id": user_id, "device_id": device_id,
-                            "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
-                            "keys": {f"curve25519:{device_id}": "ck", f"ed25519:{device_id}": "ek"},
-                            "signatures": {user_id: {f"ed25519:{device_id}": "sig"}}, "dehydrated": True},
-            "fallback_keys": {"signed_curve25519:AAAAAQ": {"key": "fk", "fallback": True, "signatures": {}}},
-            "one_time_keys": {"signed_curve25519:AAAAAg": {"key": "otk", "signatures": {}}}, **extra}
+            "device_keys": _device_keys(device), "one_time_keys": device.one_time_keys(2),
+            "fallback_keys": device.fallback_key(), **extra}
 
 
-def _dehydrate(server: HomeserverUnderTest, token: str, device_id: str, **extra: Any) -> None:
-    response = server.put(DEHYDRATED, token=token, json=_body(device_id, **extra))
+def _dehydrate(server: HomeserverUnderTest, token: str, device_id: str, **extra: Any) -> dict[str, Any]:
+    """Park a device with two one-time keys and a fallback key; returns the request's body."""
+    body = _body(KeyedDevice(ALICE, device_id), **extra)
+    response = server.put(DEHYDRATED, token=token, json=body)
     assert (response.status_code, response.json) == (200, {"device_id": device_id})
+    return body
+
+
+def _query(server: HomeserverUnderTest, token: str, user_id: str) -> dict[str, Any]:
+    response = server.post(f"{KEYS}/query", token=token, json={"device_keys": {user_id: []}})
+    assert response.status_code == 200, response.json
+    return response.json["device_keys"][user_id]  # type: ignore[no-any-return]
+
+
+def _claim(server: HomeserverUnderTest, token: str, user_id: str, device_id: str) -> dict[str, Any]:
+    response = server.post(f"{KEYS}/claim", token=token,
+                           json={"one_time_keys": {user_id: {device_id: "signed_curve25519"}}})
+    assert response.status_code == 200, response.json
+    return response.json["one_time_keys"].get(user_id, {}).get(device_id, {})  # type: ignore[no-any-return]
 
 
 def _device_ids(server: HomeserverUnderTest, token: str) -> list[str]:
@@ -81,17 +102,72 @@ def test_uploading_another_replaces_the_device(homeserver: HomeserverUnderTest) 
 
 def test_a_device_id_in_use_by_another_device_is_refused(homeserver: HomeserverUnderTest) -> None:
     alice = homeserver.register("alice", device_id="PHONE")["access_token"]
-    _error(homeserver.put(DEHYDRATED, token=alice, json=_body("PHONE")), 400, "M_INVALID_PARAM")
+    _error(homeserver.put(DEHYDRATED, token=alice, json=_body(KeyedDevice(ALICE, "PHONE"))), 400,
+           "M_INVALID_PARAM")
     assert homeserver.get("/_matrix/client/v3/account/whoami", token=alice).status_code == 200
     _error(homeserver.get(DEHYDRATED, token=alice), 404, "M_NOT_FOUND")
-    _error(homeserver.put(DEHYDRATED, token=alice, json=_body("DRY", user_id="@bob:test.local")),
-           400, "M_INVALID_PARAM")
-    mismatched = _body("DRY")
-    mismatched["device_keys"]["device_id"] = "OTHER"
-    _error(homeserver.put(DEHYDRATED, token=alice, json=mismatched), 400, "M_INVALID_PARAM")
-    _error(homeserver.put(DEHYDRATED, token=alice, json={**_body("DRY"), "device_data": {}}), 400,
-           "M_MISSING_PARAM")
+    _error(homeserver.put(DEHYDRATED, token=alice, json={**_body(KeyedDevice(ALICE, "DRY")), "device_data": {}}),
+           400, "M_MISSING_PARAM")
     assert _device_ids(homeserver, alice) == ["PHONE"]
+
+
+def test_the_keys_are_checked_as_keys_upload_checks_them(homeserver: HomeserverUnderTest) -> None:
+    """MSC3814: the key fields "use the same structure as for the /keys/upload request", so the same errors."""
+    alice = homeserver.register("alice", device_id="PHONE")["access_token"]
+    device = KeyedDevice(ALICE, "DRY")
+    for user_id, device_id in (("@bob:test.local", "DRY"), (ALICE, "OTHER")):
+        someone_else = KeyedDevice(user_id, device_id)
+        _error(homeserver.put(DEHYDRATED, token=alice, json={**_body(device), "device_keys": _device_keys(
+            someone_else)}), 400, "M_BAD_JSON")
+    forged = {**_device_keys(device), "signatures": {ALICE: {"ed25519:DRY": "forged"}}}
+    _error(homeserver.put(DEHYDRATED, token=alice, json={**_body(device), "device_keys": forged}), 400,
+           "M_INVALID_SIGNATURE")
+    without_keys = {name: value for name, value in _body(device).items() if name != "device_keys"}
+    _error(homeserver.put(DEHYDRATED, token=alice, json=without_keys), 400, "M_MISSING_PARAM")
+    _error(homeserver.put(DEHYDRATED, token=alice, json={**_body(device), "one_time_keys": {"no_colon": "k"}}), 400,
+           "M_BAD_JSON")
+    two_fallbacks = {**device.fallback_key("F1"), **device.fallback_key("F2")}
+    _error(homeserver.put(DEHYDRATED, token=alice, json={**_body(device), "fallback_keys": two_fallbacks}), 400,
+           "M_BAD_JSON")
+    assert _device_ids(homeserver, alice) == ["PHONE"]
+    assert _query(homeserver, alice, ALICE) == {}, "nothing was published by a refused upload"
+
+
+def test_the_dehydrated_devices_keys_are_published(homeserver: HomeserverUnderTest) -> None:
+    """Others find the device in /keys/query, claim its one-time keys then its fallback key, and learn of it
+    through their device lists, as for a device that logged in and uploaded its keys."""
+    alice = homeserver.register("alice", device_id="PHONE")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    assert homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={}).status_code == 200
+    since = settled_since(homeserver, bob)
+    body = _dehydrate(homeserver, alice, "DRY", initial_device_display_name="Parked")
+
+    assert _query(homeserver, bob, ALICE) == {
+        "DRY": {**body["device_keys"], "unsigned": {"device_display_name": "Parked"}}}
+    assert _query(homeserver, bob, ALICE)["DRY"]["dehydrated"] is True
+    claimed = [_claim(homeserver, bob, ALICE, "DRY") for _ in range(3)]
+    assert sorted(name for got in claimed[:2] for name in got) == sorted(body["one_time_keys"])
+    assert claimed[2] == body["fallback_keys"], "one-time keys first, then the fallback key"
+    homeserver.eventually(lambda: ALICE in _sync(homeserver, bob, since)["device_lists"]["changed"])
+
+
+def test_replacing_the_device_deletes_the_old_devices_keys(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice", device_id="PHONE")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    _dehydrate(homeserver, alice, "DRYONE")
+    second = _dehydrate(homeserver, alice, "DRYTWO")
+    assert list(_query(homeserver, bob, ALICE)) == ["DRYTWO"]
+    assert _claim(homeserver, bob, ALICE, "DRYONE") == {}
+    assert list(_claim(homeserver, bob, ALICE, "DRYTWO")) == [min(second["one_time_keys"])]
+
+    again = _dehydrate(homeserver, alice, "DRYTWO", pickle="same id, new keys")
+    assert _query(homeserver, bob, ALICE)["DRYTWO"]["keys"] == again["device_keys"]["keys"]
+    claimed = {name: key for _ in range(2) for name, key in _claim(homeserver, bob, ALICE, "DRYTWO").items()}
+    assert claimed == again["one_time_keys"], "the old device's remaining one-time key went with it"
+    assert homeserver.delete(DEHYDRATED, token=alice).status_code == 200
+    assert _query(homeserver, bob, ALICE) == {}
+    assert _claim(homeserver, bob, ALICE, "DRYTWO") == {}
 
 
 def test_deleting_the_dehydrated_device(homeserver: HomeserverUnderTest) -> None:

@@ -1,4 +1,5 @@
-"""What must happen once a transaction has committed: token revocations announced, follow-up tasks poked.
+"""What must happen once a transaction has committed: token revocations announced, follow-up tasks poked,
+``/sync`` long-polls woken.
 
 Views collect these while they write (together with the outbox rows that make them durable) and call
 :meth:`AfterCommit.apply` after the commit, never before: a poke for uncommitted data would find nothing.
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection
 
 from persistence.doorbell import Ring
+from persistence.stores.device_lists import CROSS_SIGNING_KEY_TYPE
 from tasks import api as tasks_api
 from web.token_cache import TOKENS_STREAM
 
@@ -21,6 +23,9 @@ if TYPE_CHECKING:
 DEVICE_LISTS = "device_lists"
 USER_DIRECTORY = "user_directory"
 MEMBER_PROFILES = "member_profiles"
+KEY_COUNTS = "e2e_key_counts"
+"""Rung (with user ids) when a device's one-time or fallback keys changed; nothing is appended to a stream, the
+counts are re-read by the ``/sync`` it wakes."""
 
 
 @dataclass
@@ -29,11 +34,26 @@ class AfterCommit:
     device_list_users: set[str] = field(default_factory=set)
     directory_users: set[str] = field(default_factory=set)
     profile_rooms: set[str] = field(default_factory=set)
+    key_count_users: set[str] = field(default_factory=set)
 
     def device_changed(self, deps: Deps, conn: Connection, user_id: str, device_id: str) -> None:
         """Record (durably, in ``conn``'s transaction) that a device of ``user_id`` appeared, changed or went."""
-        deps.stores.outbox.insert_item(conn, DEVICE_LISTS, user_id, {"device_id": device_id}, deps.clock.now_ms())
+        self._device_list_item(deps, conn, user_id, {"device_id": device_id})
+
+    def cross_signing_key_changed(self, deps: Deps, conn: Connection, user_id: str, key_type: str,
+                                  public_key: str) -> None:
+        """Record that a cross-signing key of ``user_id`` (``master``, ``self_signing`` or ``user_signing``) was
+        set or gained signatures. Its stream row carries the key type, so it is never taken for a device."""
+        self._device_list_item(deps, conn, user_id, {"device_id": public_key, CROSS_SIGNING_KEY_TYPE: key_type})
+
+    def _device_list_item(self, deps: Deps, conn: Connection, user_id: str, payload: dict[str, str]) -> None:
+        deps.stores.outbox.insert_item(conn, DEVICE_LISTS, user_id, payload, deps.clock.now_ms())
         self.device_list_users.add(user_id)
+
+    def key_counts_changed(self, user_id: str) -> None:
+        """A device of ``user_id`` gained or lost one-time or fallback keys: its ``/sync`` reports them (spec:
+        "Extensions to /sync"), so one waiting now must look again."""
+        self.key_count_users.add(user_id)
 
     def directory_changed(self, deps: Deps, conn: Connection, user_id: str) -> None:
         deps.stores.outbox.insert_item(conn, USER_DIRECTORY, user_id, {}, deps.clock.now_ms())
@@ -55,3 +75,5 @@ class AfterCommit:
             tasks_api.user_directory_changed(deps.dispatcher, user_id)
         for room_id in sorted(self.profile_rooms):
             tasks_api.member_profiles_changed(deps.dispatcher, room_id)
+        if self.key_count_users:
+            deps.doorbell.ring(Ring(KEY_COUNTS, deps.config.workers.name, 0, tuple(sorted(self.key_count_users))))

@@ -3,8 +3,9 @@ Encryption", "Cross-signing").
 
 Writes follow ``web/client/keys.py``: key and signature rows are written here, in one transaction with the
 ``device_lists`` outbox rows that make everyone who tracks the user fetch their keys again; the device-lists
-stream writer turns those into stream rows. A stream row's device id is then the public key that changed (or
-the device whose signatures did), which readers only use to learn *whose* list changed.
+stream writer turns those into stream rows. A key's row names its type and holds its public key in place of a
+device id (a device whose signatures changed has an ordinary device row): ``/sync`` and ``/keys/changes`` only
+learn *whose* list changed from them, a federation sender also which EDU to send.
 
 A signature of another user's master key is only ever shown to its signer; it is announced as a change of that
 user's list, so the signer's devices (who share a room with them) fetch the user's keys and find it.
@@ -73,7 +74,7 @@ def upload_cross_signing_keys() -> dict[str, Any]:
     with current.database.write() as conn:
         for key in changed.values():
             current.stores.cross_signing.upsert_key(conn, user_id, key, current.clock.now_ms())
-            effects.device_changed(current, conn, user_id, key.public_key)
+            effects.cross_signing_key_changed(current, conn, user_id, key.key_type, key.public_key)
         if authorised is not None:
             finish_ui_auth(current, conn, authorised)
     effects.apply(current)
@@ -174,7 +175,11 @@ def upload_signatures() -> dict[str, Any]:
                     failures.setdefault(user_id, {})[target] = error.to_dict()
                     continue
                 stored.extend(found)
-                effects.device_changed(current, conn, user_id, target)
+                master = keys.get(user_id, {}).get(MASTER)
+                if master is not None and target == master.public_key:
+                    effects.cross_signing_key_changed(current, conn, user_id, MASTER, target)
+                else:
+                    effects.device_changed(current, conn, user_id, target)
         current.stores.cross_signing.upsert_signatures(conn, stored)
     effects.apply(current)
     return {"failures": failures}

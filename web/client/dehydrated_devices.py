@@ -9,9 +9,12 @@ fetched in batches with ``next_batch`` tokens (positions in the to_device stream
 as the MSC asks, are not deleted by fetching them: an interrupted rehydration may start again. Replacing or
 deleting the device asks its to_device writer to drop what accumulated.
 
-The keys the device is uploaded with (``device_keys``, ``one_time_keys``, ``fallback_keys``) are checked and
-kept with it by :func:`uploaded_keys`; publishing them for ``/keys/query`` and ``/keys/claim`` is the device-keys
-code's job (issue 5).
+The keys the device is uploaded with (``device_keys``, ``one_time_keys``, ``fallback_keys``, in ``POST
+/keys/upload``'s shapes) are checked and published exactly as that endpoint does (``web/client/keys.py``), in the
+same transaction as the device: ``/keys/query`` serves the device (its keys say ``"dehydrated": true`` when the
+client marked them so) and ``/keys/claim`` hands out its one-time and fallback keys. The MSC requires the identity
+keys, so that no dehydrated device exists that cannot receive encrypted messages. Replacing or deleting the
+device deletes its keys with it, as for any deleted device.
 """
 
 from __future__ import annotations
@@ -21,15 +24,17 @@ from typing import Any
 from flask import Blueprint
 from sqlalchemy import Connection
 
-from persistence.stores.dehydrated_devices import DehydratedDevice, DehydratedDeviceKeys, lock_dehydrated_device
+from persistence.stores.dehydrated_devices import DehydratedDevice, lock_dehydrated_device
 from persistence.stores.devices import Device
-from protocol.errors import BadJson, Forbidden, InvalidParam, NotFound
+from protocol.e2e_keys import KeyUpload, check_key_upload
+from protocol.errors import Forbidden, InvalidParam, MissingParam, NotFound
 from protocol.sync_tokens import MAX_TOKEN_LENGTH, SyncToken, WriterPositions, parse_sync_token
 from tasks import api as tasks_api
 from web.accounts.effects import AfterCommit
 from web.accounts.sessions import end_sessions
 from web.auth import authenticate
 from web.client.devices import MAX_DEVICE_ID_LENGTH, MAX_DISPLAY_NAME_LENGTH
+from web.client.keys import publish_keys
 from web.deps import Deps, deps
 from web.requests import Body, json_body
 from web.sync.response import TO_DEVICE, to_device_batch
@@ -46,28 +51,12 @@ def _device_id(body: Body) -> str:
     return device_id
 
 
-def _one_key_map(body: Body, name: str) -> dict[str, Any]:
-    """``one_time_keys`` or ``fallback_keys``: key ids to a key string or a signed key object."""
-    keys = body.object(name, required=False)
-    if keys is None:
-        return {}
-    for key_id, key in keys.data.items():
-        if not key_id or "\x00" in key_id or not isinstance(key, str | dict):
-            raise BadJson(f"'{name}' must map key ids to keys")
-    return keys.data
-
-
-def uploaded_keys(body: Body, user_id: str, device_id: str) -> DehydratedDeviceKeys:
-    """The device's keys in ``POST /keys/upload``'s shapes; its ``device_keys`` must name this user and device."""
-    device_keys = body.object("device_keys")
-    assert device_keys is not None
-    if device_keys.text("user_id") != user_id or device_keys.text("device_id") != device_id:
-        raise InvalidParam("'device_keys' must be for this user and the dehydrated device's id")
-    device_keys.texts("algorithms")
-    for name in ("keys", "signatures"):
-        device_keys.object(name)
-    return DehydratedDeviceKeys(device_keys.data, _one_key_map(body, "one_time_keys"),
-                                _one_key_map(body, "fallback_keys"))
+def _uploaded_keys(body: Body, user_id: str, device_id: str) -> KeyUpload:
+    """The device's keys; its identity keys are required (MSC3814: they are uploaded with the device)."""
+    upload = check_key_upload(body.data, user_id, device_id)
+    if upload.device_keys is None:
+        raise MissingParam("Missing parameter: device_keys")
+    return upload
 
 
 def _drop(current: Deps, conn: Connection, effects: AfterCommit, user_id: str, device_id: str) -> WriterPositions:
@@ -92,7 +81,7 @@ def put_dehydrated_device() -> dict[str, Any]:
     if not device_data.text("algorithm", max_length=MAX_DEVICE_ID_LENGTH):
         raise InvalidParam("'device_data.algorithm' must not be empty")
     display_name = body.text("initial_device_display_name", DEFAULT_DISPLAY_NAME, max_length=MAX_DISPLAY_NAME_LENGTH)
-    keys = uploaded_keys(body, user_id, device_id)
+    keys = _uploaded_keys(body, user_id, device_id)
     effects = AfterCommit()
     with current.database.write() as conn:
         lock_dehydrated_device(conn, user_id)
@@ -103,8 +92,9 @@ def put_dehydrated_device() -> dict[str, Any]:
         now = current.clock.now_ms()
         current.stores.devices.insert_device(conn, Device(user_id, device_id, display_name, now, None, None))
         effects.device_changed(current, conn, user_id, device_id)
+        publish_keys(current, conn, effects, user_id, device_id, keys)
         current.stores.dehydrated_devices.insert_dehydrated_device(
-            conn, DehydratedDevice(user_id, device_id, device_data.data, keys))
+            conn, DehydratedDevice(user_id, device_id, device_data.data))
     effects.apply(current)
     if previous is not None and cleared is not None:
         _clear_inbox(current, user_id, previous.device_id, cleared)

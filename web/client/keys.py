@@ -5,8 +5,9 @@ Olm session.
 Writes: key rows are not a stream, so the web tier writes them itself, in one transaction with the
 ``device_lists`` outbox row when the device's identity keys changed; the device-lists stream writer
 (``tasks/device_lists.py``) then appends the change to the stream and rings the doorbell, exactly as for a new or
-renamed device. Claims delete one-time keys (and mark fallback keys used) in their own transaction; nothing is
-announced, since the owner learns its counts from ``/sync``.
+renamed device. Claims delete one-time keys (and mark fallback keys used) in their own transaction; nothing goes
+on a stream, since the owner learns its counts from ``/sync``, but after the commit the doorbell rings for the
+owner so that a ``/sync`` of theirs waiting right now wakes and reports the new counts (``web/client/sync.py``).
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
+from sqlalchemy import Connection
 
-from protocol.e2e_keys import MAX_ID_LENGTH, UploadedKey, check_device_keys, check_uploaded_keys, signed_part
+from protocol.e2e_keys import MAX_ID_LENGTH, KeyUpload, check_key_upload, signed_part
 from protocol.errors import BadJson, InvalidParam
 from protocol.identifiers import UserId
 from web.accounts.effects import AfterCommit
 from web.auth import authenticate
 from web.client.remote_users import REMOTE_FAILURE, split_local
-from web.deps import deps
+from web.deps import Deps, deps
 from web.requests import Body, json_body
 from web.routing import client_route
 
@@ -35,41 +37,43 @@ def _same_key(stored: Any, uploaded: Any) -> bool:
     return bool(stored == uploaded)
 
 
-def _uploaded(body: Body, field: str) -> list[UploadedKey]:
-    value = body.data.get(field)
-    return [] if value is None else check_uploaded_keys(value, field)
+def publish_keys(current: Deps, conn: Connection, effects: AfterCommit, user_id: str, device_id: str,
+                 upload: KeyUpload) -> None:
+    """Store what a device uploaded, in the caller's transaction, so ``/keys/query`` and ``/keys/claim`` see it.
+
+    New or changed identity keys are announced on the device_lists stream; new one-time keys or a new fallback key
+    ring the owner's ``/sync`` long-polls, whose key counts moved. ``POST /keys/upload`` and
+    ``PUT /dehydrated_device`` (MSC3814) both publish through here.
+    """
+    stores, now = current.stores, current.clock.now_ms()
+    if upload.device_keys is not None and stores.e2e_keys.upsert_device_keys(conn, user_id, device_id,
+                                                                            upload.device_keys, now):
+        effects.device_changed(current, conn, user_id, device_id)
+    stored = stores.e2e_keys.get_one_time_keys(conn, user_id, device_id,
+                                               [(key.algorithm, key.key_id) for key in upload.one_time_keys])
+    fresh = []
+    for key in upload.one_time_keys:
+        existing = stored.get((key.algorithm, key.key_id))
+        if existing is None:
+            fresh.append((key.algorithm, key.key_id, key.value))
+        elif not _same_key(existing, key.value):
+            raise InvalidParam(f"One time key {key.algorithm}:{key.key_id} already exists with other content")
+    stores.e2e_keys.insert_one_time_keys(conn, user_id, device_id, fresh, now)
+    replaced = [stores.e2e_keys.upsert_fallback_key(conn, user_id, device_id, key.algorithm, key.key_id, key.value)
+                for key in upload.fallback_keys]
+    if fresh or any(replaced):
+        effects.key_counts_changed(user_id)
 
 
 def upload_keys() -> dict[str, Any]:
     current = deps()
     requester = authenticate(current, allow_guest=True)
-    body = json_body()
     user_id, device_id = requester.user_id, requester.device_id
-    device_keys = body.data.get("device_keys")
-    if device_keys is not None:
-        device_keys = check_device_keys(device_keys, user_id, device_id)
-    one_time_keys = _uploaded(body, "one_time_keys")
-    fallback_keys = _uploaded(body, "fallback_keys")
-    if len({key.algorithm for key in fallback_keys}) != len(fallback_keys):
-        raise BadJson("'fallback_keys' holds at most one key per algorithm")
-    stores, effects, now = current.stores, AfterCommit(), current.clock.now_ms()
+    upload = check_key_upload(json_body().data, user_id, device_id)
+    effects = AfterCommit()
     with current.database.write() as conn:
-        if device_keys is not None and stores.e2e_keys.upsert_device_keys(conn, user_id, device_id, device_keys,
-                                                                          now):
-            effects.device_changed(current, conn, user_id, device_id)
-        stored = stores.e2e_keys.get_one_time_keys(conn, user_id, device_id,
-                                                   [(key.algorithm, key.key_id) for key in one_time_keys])
-        fresh = []
-        for key in one_time_keys:
-            existing = stored.get((key.algorithm, key.key_id))
-            if existing is None:
-                fresh.append((key.algorithm, key.key_id, key.value))
-            elif not _same_key(existing, key.value):
-                raise InvalidParam(f"One time key {key.algorithm}:{key.key_id} already exists with other content")
-        stores.e2e_keys.insert_one_time_keys(conn, user_id, device_id, fresh, now)
-        for key in fallback_keys:
-            stores.e2e_keys.upsert_fallback_key(conn, user_id, device_id, key.algorithm, key.key_id, key.value)
-        counts = stores.e2e_keys.count_one_time_keys(conn, user_id, device_id)
+        publish_keys(current, conn, effects, user_id, device_id, upload)
+        counts = current.stores.e2e_keys.count_one_time_keys(conn, user_id, device_id)
     effects.apply(current)
     # signed_curve25519 is always listed, as Synapse does: clients that read an absent count as "unknown" rather
     # than zero would otherwise never upload their first batch.
@@ -102,6 +106,7 @@ def claim_keys() -> dict[str, Any]:
     body.integer("timeout", None)  # only bounds waiting for remote servers, of which there are none yet
     local, remote_servers = split_local(_claims(body), current.config.server_name)
     claimed: dict[str, dict[str, dict[str, Any]]] = {}
+    effects = AfterCommit()
     with current.database.write() as conn:
         for user_id, by_device in local.items():
             for device_id, algorithm in sorted(by_device.items()):
@@ -110,6 +115,8 @@ def claim_keys() -> dict[str, Any]:
                        or current.stores.e2e_keys.claim_fallback_key(conn, user_id, device_id, algorithm))
                 if key is not None:
                     claimed.setdefault(user_id, {})[device_id] = {key.name: key.value}
+                    effects.key_counts_changed(user_id)
+    effects.apply(current)
     return {"one_time_keys": claimed, "failures": dict.fromkeys(remote_servers, REMOTE_FAILURE)}
 
 

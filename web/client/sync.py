@@ -1,7 +1,8 @@
 """``GET /sync`` (Client-Server API, "Syncing"): the client's view since its token, long-polling when empty.
 
 A sync with nothing new waits up to ``timeout`` milliseconds for the doorbell to ring for its user or one of its
-rooms (``web/sync/notifier.py``), then looks again. It registers before its first look, so no ring is missed.
+rooms (``web/sync/notifier.py``), then looks again. It registers before its first look, so no ring is missed. It
+also answers when the device's one-time key counts moved since its first look (another user claimed a key).
 Before its first look it brings the user's presence up to date (``set_presence``; ``web/sync/presence.py``).
 """
 
@@ -74,12 +75,11 @@ def sync() -> dict[str, Any]:
         return build_sync(current, request).body
     deadline = time.monotonic() + wait_ms / 1000
     with current.notifier.listening(listen_keys(current, requester.user_id)) as waiter:
-        while True:
-            result = build_sync(current, request)
-            remaining = deadline - time.monotonic()
-            if not result.empty or remaining <= 0:
-                return result.body
+        first = result = build_sync(current, request)
+        while not result.worth_returning_after(first) and (remaining := deadline - time.monotonic()) > 0:
             waiter.wait(remaining)
+            result = build_sync(current, request)
+        return result.body
 
 
 def register_routes(blueprint: Blueprint) -> None:

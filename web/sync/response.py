@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from persistence.stores.e2e_keys import DeviceKeyCounts
 from persistence.stores.events import StoredEvent
 from protocol.events.model import StateKey
 from protocol.sync_filters import SyncFilter
@@ -70,6 +71,15 @@ class SyncResult:
     body: dict[str, Any]
     empty: bool
     """Nothing for the client in it: a long-poll keeps waiting."""
+    key_counts: DeviceKeyCounts
+    """The device's one-time key counts and unused fallback key types, which every response carries."""
+
+    def worth_returning_after(self, first: SyncResult) -> bool:
+        """Whether a long-poll whose first look found ``first`` returns this: something new, or key counts that
+        moved while it waited (a claim used a one-time or fallback key). The counts alone never make a sync
+        non-empty, since they are in every response: compared with the first look, an unchanged count keeps
+        the long-poll waiting instead of answering at once, again and again."""
+        return not self.empty or self.key_counts != first.key_counts
 
 
 def current_token(deps: Deps, conn: Any) -> SyncToken:
@@ -127,7 +137,7 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
     }
     empty = (not any(rooms.values()) and not global_data and not presence and not to_device
              and not any(device_lists.values()))
-    return SyncResult(body, empty=empty)
+    return SyncResult(body, empty=empty, key_counts=key_counts)
 
 
 def acknowledge_to_device(deps: Deps, request: SyncRequest) -> None:
