@@ -34,10 +34,10 @@ def _backed_up_key() -> dict[str, Any]:
 
 
 def _dehydrated_device_body(walker: Walker) -> dict[str, Any]:
+    device = KeyedDevice(walker.user_id, "WALKDRY", stable=True)
     return {"device_id": "WALKDRY", "device_data": {"algorithm": "m.dehydration.v2", "device_pickle": "p"},
-            "initial_device_display_name": "Walk", "one_time_keys": {}, "fallback_keys": {},
-            "device_keys": {"user_id": walker.user_id, "device_id": "WALKDRY", "algorithms": ["m.olm.v1"],
-                            "keys": {"curve25519:WALKDRY": "k"}, "signatures": {}}}
+            "initial_device_display_name": "Walk", "device_keys": device.device_keys(),
+            "one_time_keys": device.one_time_keys(1), "fallback_keys": device.fallback_key()}
 
 
 # --- what the spec says about each endpoint ------------------------------------------------------------------------
@@ -476,21 +476,23 @@ ENDPOINTS: dict[str, Endpoint] = {
                  Invalid("forwarded_count", None, 400, MISSING))),)),
     "client.get_room_key_by_session_id": Endpoint(auth=True),
     "client.delete_room_key_by_session_id": Endpoint(auth=True),
-    # MSC3814: the device's keys are /keys/upload's shapes and must name the user and the dehydrated device.
+    # MSC3814: the device's keys are /keys/upload's, checked as that endpoint checks them, and required.
     "client.put_dehydrated_device": Endpoint(auth=True, bodies=(BodySchema(
         _dehydrated_device_body,
         {"device_id": "string", "device_data": "object", "device_data.algorithm": "string",
          "initial_device_display_name": "string", "device_keys": "object", "device_keys.user_id": "string",
          "device_keys.device_id": "string", "device_keys.algorithms": "strings", "device_keys.keys": "object",
          "device_keys.signatures": "object", "one_time_keys": "object", "fallback_keys": "object"},
-        required=("device_id", "device_data", "device_data.algorithm", "device_keys", "device_keys.user_id",
-                  "device_keys.device_id", "device_keys.algorithms", "device_keys.keys", "device_keys.signatures"),
+        required=("device_id", "device_data", "device_data.algorithm", "device_keys"),
         invalid=(Invalid("device_id", "", 400, INVALID_PARAM),
                  Invalid("device_id", "x" * 256, 400, BAD_JSON),
                  Invalid("device_data.algorithm", "", 400, INVALID_PARAM),
-                 Invalid("device_keys.user_id", "@someone:test.local", 400, INVALID_PARAM),
-                 Invalid("device_keys.device_id", "OTHER", 400, INVALID_PARAM),
-                 Invalid("one_time_keys", {"signed_curve25519:A": 1}, 400, BAD_JSON))),)),
+                 Invalid("device_keys.user_id", "@someone:test.local", 400, BAD_JSON),
+                 Invalid("device_keys.device_id", "OTHER", 400, BAD_JSON),
+                 Invalid("device_keys.algorithms", ["m.megolm.v1.aes-sha2"], 400,
+                         frozenset({"M_INVALID_SIGNATURE"})),
+                 Invalid("one_time_keys", {"signed_curve25519:A": 1}, 400, BAD_JSON),
+                 Invalid("fallback_keys", {"a:1": "x", "a:2": "y"}, 400, BAD_JSON))),)),
     "client.get_dehydrated_device": Endpoint(auth=True),
     "client.delete_dehydrated_device": Endpoint(auth=True),
     "client.get_dehydrated_device_events": Endpoint(auth=True, body_optional=True, bodies=(BodySchema(

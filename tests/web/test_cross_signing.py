@@ -8,7 +8,7 @@ from typing import Any
 from protocol.signing import sign_json
 from tests.homeserver import HomeserverUnderTest
 from tests.web.key_owners import CrossSigning, KeyedDevice
-from tests.web.test_sync import _room, _sync
+from tests.web.test_sync import _room, _sync, settled_since
 
 KEYS = "/_matrix/client/v3/keys"
 DEVICE_SIGNING = f"{KEYS}/device_signing/upload"
@@ -142,3 +142,46 @@ def test_cross_signing_changes_reach_room_members_syncs(homeserver: HomeserverUn
     assert homeserver.post(DEVICE_SIGNING, token=bob, json=bob_cross.upload_body()).status_code == 200
     homeserver.eventually(
         lambda: _sync(homeserver, alice, since)["device_lists"]["changed"] == [bob_cross.user_id])
+
+
+def test_device_list_rows_tell_cross_signing_keys_from_devices(homeserver: HomeserverUnderTest) -> None:
+    """A key's row holds its public key and names its type, so a federation sender can send
+    m.signing_key_update for it rather than a device update; /keys/changes still lists the user."""
+    carol = homeserver.register("carol")["access_token"]
+    alice, device, cross = _account(homeserver, "alice")
+    room_id = _room(homeserver, carol, preset="public_chat")
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=alice, json={})
+    since = settled_since(homeserver, carol)
+
+    def rows_after(after: int) -> list[tuple[str, str | None]]:
+        with homeserver.deps.database.read() as conn:
+            changes = homeserver.deps.stores.device_lists.list_changes(conn, cross.user_id)
+        return [(change.device_id, change.cross_signing_key_type) for change in changes if change.stream_id > after]
+
+    def last_stream_id() -> int:
+        with homeserver.deps.database.read() as conn:
+            return max(change.stream_id for change in homeserver.deps.stores.device_lists.list_changes(
+                conn, cross.user_id))
+
+    start = last_stream_id()
+    assert homeserver.post(DEVICE_SIGNING, token=alice, json=cross.upload_body()).status_code == 200
+    master, self_signing, user_signing = (cross.public(key) for key in (cross.master, cross.self_signing,
+                                                                        cross.user_signing))
+    homeserver.eventually(lambda: sorted(rows_after(start)) == sorted(
+        [(master, "master"), (self_signing, "self_signing"), (user_signing, "user_signing")]))
+    until = _sync(homeserver, carol)["next_batch"]
+    changes = homeserver.get(f"{KEYS}/changes?from={since}&to={until}", token=carol).json
+    assert changes == {"changed": [cross.user_id], "left": []}
+
+    start = last_stream_id()
+    stored = _query(homeserver, alice, cross.user_id)["device_keys"][cross.user_id][device.device_id]
+    signed_device = sign_json({k: v for k, v in stored.items() if k != "unsigned"}, cross.user_id, cross.self_signing)
+    assert _sign_upload(homeserver, alice, {cross.user_id: {device.device_id: signed_device,
+                                                              master: device.sign(cross.master_key())}}) == {}
+    homeserver.eventually(lambda: sorted(rows_after(start)) == sorted([(device.device_id, None), (master, "master")]))
+
+    start = last_stream_id()
+    bob, _, bob_cross = _set_up(homeserver, "bob")
+    signed = sign_json(cross.master_key(), bob_cross.user_id, bob_cross.user_signing)
+    assert _sign_upload(homeserver, bob, {cross.user_id: {master: signed}}) == {}
+    homeserver.eventually(lambda: rows_after(start) == [(master, "master")])

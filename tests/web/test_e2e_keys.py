@@ -7,7 +7,8 @@ from typing import Any
 
 from tests.homeserver import HomeserverUnderTest
 from tests.web.key_owners import KeyedDevice
-from tests.web.test_sync import _room, _sync
+from tests.web.long_poll import LongPoll
+from tests.web.test_sync import SYNC, _room, _sync, settled_since
 
 KEYS = "/_matrix/client/v3/keys"
 
@@ -200,3 +201,35 @@ def test_changed_device_keys_replace_the_old_ones_and_are_announced(homeserver: 
     homeserver.eventually(lambda: rows() == 3)
     served = _query(homeserver, alice, {device.user_id: ["ALICE1"]})["device_keys"][device.user_id]["ALICE1"]
     assert served["keys"] == replacement["keys"]
+
+
+def test_a_claim_wakes_the_owners_waiting_sync_with_the_new_counts(homeserver: HomeserverUnderTest) -> None:
+    """The counts are in every sync, so alone they cannot make one non-empty; a long-poll answers when they moved
+    while it waited (a claim rings the owner's doorbell), and keeps waiting when they did not."""
+    alice, device = _keyed(homeserver, "alice", "ALICE1")
+    second = homeserver.login("alice", device_id="ALICE2")["access_token"]
+    other = KeyedDevice(device.user_id, "ALICE2")
+    bob = homeserver.register("bob")["access_token"]
+    fallback = device.fallback_key()
+    _upload(homeserver, alice, device_keys=device.device_keys(), one_time_keys=device.one_time_keys(1),
+            fallback_keys=fallback)
+    _upload(homeserver, second, device_keys=other.device_keys(), one_time_keys=other.one_time_keys(1))
+    since = settled_since(homeserver, alice)
+
+    poll = LongPoll(homeserver, alice, f"{SYNC}?since={since}&timeout=20000")
+    assert _claim(homeserver, bob, device.user_id, "ALICE2")
+    assert poll.waiting, "another device's count moved, not this one's: still nothing new for ALICE1"
+    assert _claim(homeserver, bob, device.user_id, "ALICE1")
+    answered = poll.answer(timeout=10)
+    assert answered["seconds"] < 10, "woken by the claim, not by its timeout"
+    assert answered["body"]["device_one_time_keys_count"] == {"signed_curve25519": 0}
+    assert answered["body"]["device_unused_fallback_key_types"] == ["signed_curve25519"]
+
+    idle = LongPoll(homeserver, alice, f"{SYNC}?since={answered['body']['next_batch']}&timeout=1500")
+    assert idle.answer()["seconds"] >= 1.4, "counts the client already has do not answer a sync at once"
+
+    poll = LongPoll(homeserver, alice, f"{SYNC}?since={answered['body']['next_batch']}&timeout=20000")
+    assert _claim(homeserver, bob, device.user_id, "ALICE1") == fallback
+    answered = poll.answer(timeout=10)
+    assert answered["seconds"] < 10
+    assert answered["body"]["device_unused_fallback_key_types"] == [], "the fallback key was used"
