@@ -233,3 +233,15 @@ def test_a_claim_wakes_the_owners_waiting_sync_with_the_new_counts(homeserver: H
     answered = poll.answer(timeout=10)
     assert answered["seconds"] < 10
     assert answered["body"]["device_unused_fallback_key_types"] == [], "the fallback key was used"
+
+
+def test_an_upload_wakes_the_devices_waiting_sync_with_the_new_count(homeserver: HomeserverUnderTest) -> None:
+    """A client uploads keys while its long-poll waits: that sync answers with the count after the upload, not
+    the one from before it (else the client, seeing too few keys, uploads a second batch)."""
+    alice, device = _keyed(homeserver, "alice", "ALICE1")
+    since = settled_since(homeserver, alice)
+    poll = LongPoll(homeserver, alice, f"{SYNC}?since={since}&timeout=20000")
+    _upload(homeserver, alice, one_time_keys=device.one_time_keys(5))
+    answered = poll.answer(timeout=10)
+    assert answered["seconds"] < 10
+    assert answered["body"]["device_one_time_keys_count"] == {"signed_curve25519": 5}
