@@ -1,13 +1,15 @@
 // matrix-js-sdk with its Rust crypto (matrix-sdk-crypto-wasm) against the server at argv[2], in three acts:
 // 1. alice and bob bootstrap cross-signing (bob then resets his, which the server guards with UIA) and each sees the
 //    other's master key through /keys/query;
-// 2. in an encrypted room alice and bob each decrypt what the other sent;
+// 2. in an encrypted room alice and bob each decrypt what the other sent, then verify each other with emoji (SAS);
 // 3. alice sets up secret storage and a key backup, her room keys reach /room_keys, and a new device of hers, which
 //    cannot decrypt the conversation, restores the backup with her recovery key and then can.
 // Crypto stores are in memory (useIndexedDB: false), so a new client is a new device with no keys.
 // Prints one line, "RESULT " and JSON of what it observed; exits non-zero (with the reason) on any failure or timeout.
 import * as sdk from "matrix-js-sdk";
-import { decodeRecoveryKey } from "matrix-js-sdk/lib/crypto-api/index.js";
+import {
+  CrossSigningKey, CryptoEvent, VerificationPhase, VerifierEvent, decodeRecoveryKey,
+} from "matrix-js-sdk/lib/crypto-api/index.js";
 
 import { PASSWORD, logIn, register, run, started, waitFor, within } from "./clients.mjs";
 
@@ -38,7 +40,7 @@ async function cryptoClient(makeClient, { secretStorageKeys = new SecretStorageK
   const client = await makeClient({ cryptoCallbacks: secretStorageKeys.callbacks() });
   await within("initRustCrypto", client.initRustCrypto({ useIndexedDB: false }));
   await beforeSync?.(client);
-  return started(client, 20);
+  return started(client, 50);  // the new device must see the whole conversation in its first sync
 }
 
 /** bootstrapCrossSigning's UIA answer: try without auth, and if the server asks (401 with flows), answer with the
@@ -77,7 +79,7 @@ async function masterKeySeen(client, other) {
   const hasKeys = await within("userHasCrossSigningKeys",
     client.getCrypto().userHasCrossSigningKeys(other.getUserId(), true));
   const queried = await within("/keys/query", client.downloadKeysForUsers([other.getUserId()]));
-  const own = await other.getCrypto().getCrossSigningKeyId(sdk.CrossSigningKey?.Master ?? "master");
+  const own = await other.getCrypto().getCrossSigningKeyId(CrossSigningKey.Master);
   const seen = Object.values(queried.master_keys?.[other.getUserId()]?.keys ?? {});
   return { hasKeys, matches: own !== null && seen.includes(own) };
 }
@@ -102,6 +104,26 @@ async function decrypted(client, roomId, eventId, what) {
 async function until(client, roomId, eventId, body, what) {
   await waitFor(what, () => timelineEvent(client, roomId, eventId)?.getContent().body === body);
   return decrypted(client, roomId, eventId, what);
+}
+
+/** Alice verifies bob with emoji (SAS) over the encrypted room, both confirming what they see: each then signs the
+ * other's master key with their user-signing key. Returns the emoji each side was shown. */
+async function verifyWithEmoji(alice, bob, roomId) {
+  const incoming = new Promise((resolve) => bob.on(CryptoEvent.VerificationRequestReceived, resolve));
+  const aliceRequest = await within("requestVerificationDM",
+    alice.getCrypto().requestVerificationDM(bob.getUserId(), roomId));
+  const bobRequest = await within("bob receiving the verification request", incoming);
+  await within("bob accepting the request", bobRequest.accept());
+  await waitFor("the request being ready", () => aliceRequest.phase === VerificationPhase.Ready);
+  const aliceVerifier = await within("starting SAS", aliceRequest.startVerification("m.sas.v1"));
+  const bobVerifier = await waitFor("bob's side of SAS", () => bobRequest.verifier);
+  const shown = (verifier) => new Promise((resolve) => verifier.on(VerifierEvent.ShowSas, (sas) => {
+    resolve(sas.sas.emoji.map(([emoji]) => emoji));
+    sas.confirm();
+  }));
+  const emoji = Promise.all([shown(aliceVerifier), shown(bobVerifier)]);
+  await within("both sides finishing SAS", Promise.all([aliceVerifier.verify(), bobVerifier.verify()]));
+  return emoji;
 }
 
 async function currentBackup(client) {
@@ -161,6 +183,20 @@ await run(() => [alice, bob, aliceLater].filter(Boolean), async (observed) => {
   const { event_id: replyId } = await within("bob replying", bob.sendTextMessage(roomId, REPLY));
   observed.aliceReceived = await until(alice, roomId, replyId, REPLY, "alice decrypting bob's reply");
   observed.eventIds = [helloId, replyId];
+  const [aliceEmoji, bobEmoji] = await verifyWithEmoji(alice, bob, roomId);
+  observed.sasEmojiMatch = aliceEmoji.length === 7 && aliceEmoji.join() === bobEmoji.join();
+  observed.masterKeys = {}, observed.userSigningKeys = {};
+  for (const client of [alice, bob]) {
+    observed.masterKeys[client.getUserId()] = await client.getCrypto().getCrossSigningKeyId(CrossSigningKey.Master);
+    observed.userSigningKeys[client.getUserId()] =
+      await client.getCrypto().getCrossSigningKeyId(CrossSigningKey.UserSigning);
+  }
+  observed.verified = {
+    aliceVerifiedBob: await waitFor("alice's signature on bob's master key", async () =>
+      (await alice.getCrypto().getUserVerificationStatus(bob.getUserId())).isCrossSigningVerified()),
+    bobVerifiedAlice: await waitFor("bob's signature on alice's master key", async () =>
+      (await bob.getCrypto().getUserVerificationStatus(alice.getUserId())).isCrossSigningVerified()),
+  };
 
   // 3. Secret storage and key backup, then a new device restores from it.
   let recoveryKey;
