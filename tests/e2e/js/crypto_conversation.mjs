@@ -117,10 +117,14 @@ async function verifyWithEmoji(alice, bob, roomId) {
   await waitFor("the request being ready", () => aliceRequest.phase === VerificationPhase.Ready);
   const aliceVerifier = await within("starting SAS", aliceRequest.startVerification("m.sas.v1"));
   const bobVerifier = await waitFor("bob's side of SAS", () => bobRequest.verifier);
-  const shown = (verifier) => new Promise((resolve) => verifier.on(VerifierEvent.ShowSas, (sas) => {
-    resolve(sas.sas.emoji.map(([emoji]) => emoji));
-    sas.confirm();
-  }));
+  const shown = (verifier) => new Promise((resolve) => {
+    const confirm = (sas) => {
+      resolve(sas.sas.emoji.map(([emoji]) => emoji));
+      sas.confirm();
+    };
+    const ready = verifier.getShowSasCallbacks();
+    if (ready) confirm(ready); else verifier.once(VerifierEvent.ShowSas, confirm);
+  });
   const emoji = Promise.all([shown(aliceVerifier), shown(bobVerifier)]);
   await within("both sides finishing SAS", Promise.all([aliceVerifier.verify(), bobVerifier.verify()]));
   return emoji;
@@ -185,7 +189,8 @@ await run(() => [alice, bob, aliceLater].filter(Boolean), async (observed) => {
   observed.eventIds = [helloId, replyId];
   const [aliceEmoji, bobEmoji] = await verifyWithEmoji(alice, bob, roomId);
   observed.sasEmojiMatch = aliceEmoji.length === 7 && aliceEmoji.join() === bobEmoji.join();
-  observed.masterKeys = {}, observed.userSigningKeys = {};
+  observed.masterKeys = {};
+  observed.userSigningKeys = {};
   for (const client of [alice, bob]) {
     observed.masterKeys[client.getUserId()] = await client.getCrypto().getCrossSigningKeyId(CrossSigningKey.Master);
     observed.userSigningKeys[client.getUserId()] =
