@@ -2,7 +2,8 @@
 (tests/e2e/js/crypto_conversation.mjs): cross-signing bootstrap (and a reset the server guards with UIA), an
 encrypted conversation both ways of which the server stores only ciphertext, emoji verification between the
 two users (each signs the other's master key), and a key backup round trip in which a
-new device restores, with the recovery key from secret storage, the room keys it could not otherwise have."""
+new device restores, with the recovery key from secret storage, the room keys it could not otherwise have (and
+cross-signs itself with the cross-signing keys kept there)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ pytestmark = pytest.mark.e2e
 CONVERSATION_TIMEOUT = 120
 HELLO, REPLY = "hello bob, this is secret", "hello alice, secret too"
 BACKUP_ALGORITHM = "m.megolm_backup.v1.curve25519-aes-sha2"
+SECRETS = ("m.megolm_backup.v1", "m.cross_signing.master", "m.cross_signing.self_signing",
+           "m.cross_signing.user_signing")
+COMPLETE = {"ready": True, "publicKeysOnDevice": True, "privateKeysCached": True, "deviceCrossSigned": True}
+"""What the SDK reports of a device whose user's cross-signing is set up, its private keys cached, and which the
+self-signing key has signed."""
 
 
 @pytest.fixture(scope="module", params=["monolith", "workers"])
@@ -45,8 +51,7 @@ def test_cross_signing_is_bootstrapped_and_each_user_sees_the_others_master_key(
     assert observed["uia"]["bobFirst"] == {"uiaAsked": False}
     assert observed["uia"]["bobReset"] == {"uiaAsked": True, "uiaFlows": [["m.login.password"]]}
     assert observed["bobMasterKeyReplaced"] is True
-    complete = {"ready": True, "publicKeysOnDevice": True, "privateKeysCached": True, "deviceCrossSigned": True}
-    assert observed["crossSigning"] == {"alice": complete, "bob": complete}
+    assert observed["crossSigning"] == {"alice": COMPLETE, "bob": COMPLETE}
     assert observed["aliceSeesBobsMasterKey"] == {"hasKeys": True, "matches": True}
     assert observed["bobSeesAlicesMasterKey"] == {"hasKeys": True, "matches": True}
 
@@ -97,12 +102,14 @@ def test_a_new_device_restores_the_key_backup_and_decrypts_the_history(server: R
     assert {room_id for room_id, _ in sessions} == {observed["roomId"]}
     for _, session_data in sessions:
         assert set(json.loads(session_data)) == {"ephemeral", "ciphertext", "mac"}
-    # The backup key travels in secret storage: account data, encrypted with the recovery key.
-    stored_secrets = dict(query(server, "SELECT type, content FROM account_data WHERE user_id = :user_id "
-                                        "AND room_id = '' AND type IN ('m.secret_storage.default_key', "
-                                        "'m.megolm_backup.v1')", user_id=alice))
-    key_id = json.loads(stored_secrets["m.secret_storage.default_key"])["key"]
-    assert set(json.loads(stored_secrets["m.megolm_backup.v1"])["encrypted"]) == {key_id}
+    # The backup key and the cross-signing keys travel in secret storage: account data, each encrypted with the
+    # recovery key.
+    stored = dict(query(server, "SELECT type, content FROM account_data WHERE user_id = :user_id AND room_id = ''",
+                        user_id=alice))
+    key_id = json.loads(stored["m.secret_storage.default_key"])["key"]
+    assert json.loads(stored[f"m.secret_storage.key.{key_id}"])["algorithm"] == "m.secret_storage.v1.aes-hmac-sha2"
+    for secret in SECRETS:
+        assert set(json.loads(stored[secret])["encrypted"]) == {key_id}, secret
 
     assert observed["secretStorageReady"] is True
     assert observed["newDevice"] is True
@@ -110,3 +117,6 @@ def test_a_new_device_restores_the_key_backup_and_decrypts_the_history(server: R
     assert observed["newDeviceBefore"] == [failed, failed], "without the backup the new device has no room keys"
     assert observed["restored"]["imported"] == observed["restored"]["total"] == len(sessions)
     assert observed["newDeviceAfter"] == [_decrypted(HELLO), _decrypted(REPLY)]
+    assert observed["newDeviceSeesCrossSigning"] is True
+    assert observed["newDeviceCrossSigning"] == COMPLETE, "the new device cross-signed itself from secret storage"
+    assert observed["newDeviceTrustsBackup"] is True

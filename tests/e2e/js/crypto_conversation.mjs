@@ -3,7 +3,8 @@
 //    other's master key through /keys/query;
 // 2. in an encrypted room alice and bob each decrypt what the other sent, then verify each other with emoji (SAS);
 // 3. alice sets up secret storage and a key backup, her room keys reach /room_keys, and a new device of hers, which
-//    cannot decrypt the conversation, restores the backup with her recovery key and then can.
+//    cannot decrypt the conversation, restores the backup with her recovery key and then can; with the same key it
+//    takes her cross-signing keys from secret storage and cross-signs itself.
 // Crypto stores are in memory (useIndexedDB: false), so a new client is a new device with no keys.
 // Prints one line, "RESULT " and JSON of what it observed; exits non-zero (with the reason) on any failure or timeout.
 import * as sdk from "matrix-js-sdk";
@@ -239,4 +240,15 @@ await run(() => [alice, bob, aliceLater].filter(Boolean), async (observed) => {
     await until(aliceLater, roomId, helloId, HELLO, "the new device decrypting alice's message"),
     await until(aliceLater, roomId, replyId, REPLY, "the new device decrypting bob's reply"),
   ];
+  // The recovery key also opens alice's cross-signing keys in secret storage: the new device cross-signs itself,
+  // once it has fetched alice's public cross-signing keys (which this call does first, as a client would).
+  observed.newDeviceSeesCrossSigning = await within("the new device querying alice's keys",
+    aliceLater.getCrypto().userHasCrossSigningKeys());
+  await within("the new device's bootstrapCrossSigning", aliceLater.getCrypto().bootstrapCrossSigning({
+    authUploadDeviceSigningKeys: passwordAuth(aliceLater, {}) }));
+  observed.newDeviceCrossSigning = await waitFor("the new device cross-signed", async () => {
+    const report = await crossSigningReport(aliceLater);
+    return report.deviceCrossSigned ? report : undefined;
+  });
+  observed.newDeviceTrustsBackup = (await aliceLater.getCrypto().isKeyBackupTrusted(backup)).trusted;
 });
