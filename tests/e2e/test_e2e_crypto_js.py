@@ -1,9 +1,9 @@
 """matrix-js-sdk with its Rust crypto (matrix-sdk-crypto-wasm, from npm) against both shapes
 (tests/e2e/js/crypto_conversation.mjs): cross-signing bootstrap (and a reset the server guards with UIA), an
-encrypted conversation both ways of which the server stores only ciphertext, emoji verification between the
-two users (each signs the other's master key), and a key backup round trip in which a
-new device restores, with the recovery key from secret storage, the room keys it could not otherwise have (and
-cross-signs itself with the cross-signing keys kept there)."""
+encrypted conversation both ways of which the server stores only ciphertext, emoji verification between the two
+users (each signs the other's master key), and a key backup round trip in which a new device restores, with the
+recovery key from secret storage, the room keys it could not otherwise have (and cross-signs itself with the
+cross-signing keys kept there)."""
 
 from __future__ import annotations
 
