@@ -34,6 +34,11 @@ WORKER_CLASSES = ("gevent", "gthread")
 DEFAULT_WORKER_CLASS = "gevent"
 
 DEFAULT_CONFIG = "homeserver.yaml"
+KEEPALIVE_SECONDS = 75
+"""How long a web process keeps an idle HTTP/1.1 connection open. Clients reuse pooled connections until their own
+idle timeout (Node's fetch 4 s, aiohttp 15 s, an nginx upstream pool 60 s) and a request written as the server
+closes fails outright, so the server must outwait them; gunicorn's default of 2 s broke matrix-js-sdk requests.
+The cost: a graceful stop waits (up to graceful_timeout) for idle connections as for long-polls."""
 
 
 def _load(paths: list[str] | None) -> HomeserverConfig:
@@ -98,6 +103,7 @@ def _gunicorn_options(config: HomeserverConfig, args: argparse.Namespace, *, wor
         "worker_class": args.worker_class,
         **concurrency,
         "timeout": 120,
+        "keepalive": KEEPALIVE_SECONDS,
         "graceful_timeout": 10,
         "accesslog": "-" if args.access_log else None,
         # Several servers may share a machine (tests, side-by-side runs): no shared control socket path.

@@ -1,25 +1,18 @@
 """matrix-js-sdk (from npm) runs its own sync loop against both shapes: two clients see each other's invite,
 join, messages (local echo confirmed through the transaction id), typing, read receipts, account data and
-to-device messages.
-
-The SDK lives in tests/e2e/js (package.json + package-lock.json; scripts/test runs ``npm ci`` there).
-"""
+to-device messages (tests/e2e/js/sync_conversation.mjs)."""
 
 from __future__ import annotations
 
-import json
-import secrets
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.js_conversations import run_conversation
 from tests.e2e.servers import RunningServer, start_server
 
 pytestmark = pytest.mark.e2e
-JS_DIR = Path(__file__).parent / "js"
 CONVERSATION_TIMEOUT = 120
 
 
@@ -31,14 +24,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def test_matrix_js_sdk_clients_sync_with_each_other(server: RunningServer) -> None:
-    node = shutil.which("node")
-    assert node is not None, "Node.js is needed for the matrix-js-sdk tests (scripts/test installs the SDK)"
-    assert (JS_DIR / "node_modules" / "matrix-js-sdk").is_dir(), "run `npm ci` in tests/e2e/js (scripts/test does)"
-    finished = subprocess.run([node, "sync_conversation.mjs", server.base_url, secrets.token_hex(4)], cwd=JS_DIR,
-                              capture_output=True, text=True, timeout=CONVERSATION_TIMEOUT)
-    assert finished.returncode == 0, f"{finished.stderr[-3000:]}\n{server.logs()[-2000:]}"
-    [result] = [line for line in finished.stdout.splitlines() if line.startswith("RESULT ")]
-    observed = json.loads(result.removeprefix("RESULT "))
+    observed = run_conversation("sync_conversation.mjs", server, CONVERSATION_TIMEOUT)
     assert observed["invitedRoomName"] == "JS room"
     assert observed["bobTimeline"][-2:] == ["hello from js", "hello back"]
     assert observed["aliceTimeline"][-2:] == ["hello from js", "hello back"]

@@ -4,64 +4,19 @@
 // Prints one line, "RESULT " and JSON of what it observed; exits non-zero (with the reason) on any failure or timeout.
 import * as sdk from "matrix-js-sdk";
 
-// matrix-js-sdk 37 calls Promise.withResolvers (Node 22); this machine's Node is 20, so supply it.
-if (!Promise.withResolvers) {
-  Promise.withResolvers = () => {
-    let resolve, reject;
-    const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
-    return { promise, resolve, reject };
-  };
-}
+import { register, run, started, waitFor } from "./clients.mjs";
 
 const baseUrl = process.argv[2];
 const suffix = process.argv[3] ?? String(Date.now());
-const STEP_TIMEOUT_MS = 20000;
-
-function waitFor(what, probe) {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = () => {
-      let value;
-      try { value = probe(); } catch (error) { value = undefined; }
-      if (value) return resolve(value);
-      if (Date.now() - started > STEP_TIMEOUT_MS) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 50);
-    };
-    tick();
-  });
-}
-
-async function register(name) {
-  const anonymous = sdk.createClient({ baseUrl });
-  const registered = await anonymous.registerRequest({
-    username: name, password: "pw", auth: { type: "m.login.dummy" },
-  });
-  return sdk.createClient({
-    baseUrl, accessToken: registered.access_token, userId: registered.user_id, deviceId: registered.device_id,
-  });
-}
-
-async function started(client) {
-  const ready = new Promise((resolve, reject) => {
-    client.on(sdk.ClientEvent.Sync, (state, _previous, data) => {
-      if (state === "PREPARED") resolve();
-      if (state === "ERROR") reject(new Error(`sync failed: ${data?.error?.message}`));
-    });
-  });
-  await client.startClient({ initialSyncLimit: 10 });
-  await ready;
-  return client;
-}
 
 function bodies(client, roomId) {
   return client.getRoom(roomId)?.getLiveTimeline().getEvents()
     .filter((event) => event.getType() === "m.room.message").map((event) => event.getContent().body) ?? [];
 }
 
-const alice = await started(await register(`jsalice${suffix}`));
-const bob = await started(await register(`jsbob${suffix}`));
-const observed = {};
-try {
+const alice = await started(await register(baseUrl, `jsalice${suffix}`));
+const bob = await started(await register(baseUrl, `jsbob${suffix}`));
+await run(() => [alice, bob], async (observed) => {
   const { room_id: roomId } = await alice.createRoom({ name: "JS room", invite: [bob.getUserId()] });
   await waitFor("bob's invite", () => bob.getRoom(roomId)?.getMyMembership() === "invite");
   observed.invitedRoomName = bob.getRoom(roomId).name;
@@ -96,12 +51,4 @@ try {
     new Map([[bob.getUserId(), new Map([[bob.getDeviceId(), { n: 1 }]])]]));
   await waitFor("bob's to-device message", () => pings.length === 1);
   observed.toDevice = pings;
-  console.log(`RESULT ${JSON.stringify(observed)}`);
-} catch (error) {
-  console.error(error?.stack ?? String(error));
-  process.exitCode = 1;
-} finally {
-  alice.stopClient();
-  bob.stopClient();
-}
-process.exit(process.exitCode ?? 0);
+});
