@@ -3,6 +3,8 @@
 A sync with nothing new waits up to ``timeout`` milliseconds for the doorbell to ring for its user or one of its
 rooms (``web/sync/notifier.py``), then looks again. It registers before its first look, so no ring is missed.
 Before its first look it brings the user's presence up to date (``set_presence``; ``web/sync/presence.py``).
+``ganglion_sync_long_poll_returns_total{cause}`` counts what ended each long-poll: news found after a wait that
+timed out means a ring went missing, which DESIGN.md guarantee 5 says must not be how syncs learn of news.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from web.auth import authenticate
 from web.client.filters import load_filter
 from web.client.paging import MAX_FILTER_LENGTH, query_integer
 from web.deps import Deps, deps
+from web.metrics import LONG_POLL_RETURNS
 from web.requests import query_text
 from web.routing import client_route
 from web.sync.presence import record_sync
@@ -73,13 +76,18 @@ def sync() -> dict[str, Any]:
     if not waits:
         return build_sync(current, request).body
     deadline = time.monotonic() + wait_ms / 1000
+    ended_wait: str | None = None  # what ended the last wait: a ring, or its timeout
     with current.notifier.listening(listen_keys(current, requester.user_id)) as waiter:
         while True:
             result = build_sync(current, request)
             remaining = deadline - time.monotonic()
-            if not result.empty or remaining <= 0:
+            if not result.empty:
+                LONG_POLL_RETURNS.labels(ended_wait or "at_once").inc()
                 return result.body
-            waiter.wait(remaining)
+            if remaining <= 0:
+                LONG_POLL_RETURNS.labels("timeout").inc()
+                return result.body
+            ended_wait = "ring" if waiter.wait(remaining) else "timeout"
 
 
 def register_routes(blueprint: Blueprint) -> None:
