@@ -41,6 +41,7 @@ def test_a_long_poll_is_woken_by_the_ring_while_sends_queue_on_the_same_web_work
     # The timeout is well inside the answer's bound: a ring that went missing shows up as cause "timeout".
     poll = LongPoll(homeserver, bob, f"{SYNC}?since={since}&timeout=8000&filter={quote(WIDE)}")
     assert poll.waiting, "nothing new yet: the sync waits"
+    assert homeserver.eventually(lambda: homeserver.deps.notifier.count_waiting() == 1)
     with ThreadPoolExecutor(IN_FLIGHT) as senders:
         sent = list(senders.map(lambda i: _send(homeserver, alice, room_id, f"burst {i}", txn=f"burst{i}"),
                                 range(BURST)))
