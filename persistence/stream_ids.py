@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import Connection, case, select, text, update
+from sqlalchemy import Connection, Select, case, exists, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import NoResultFound
 
 from persistence.locks import lock_stream_writer
 from persistence.tables import stream_counters, stream_positions
@@ -55,14 +56,16 @@ class StreamIds:
             if count > 0 and not ids:
                 raise WriterFolded(stream, writer)
             return ids
-        if self._is_folded(conn, stream, writer):
-            raise WriterFolded(stream, writer)
         last = conn.execute(
             update(stream_counters)
-            .where(stream_counters.c.stream_name == stream)
+            .where(stream_counters.c.stream_name == stream, ~exists(self._folded_row(stream, writer)))
             .values(last_id=stream_counters.c.last_id + count)
             .returning(stream_counters.c.last_id)
-        ).scalar_one()
+        ).scalar_one_or_none()
+        if last is None:
+            if conn.execute(self._folded_row(stream, writer)).first() is not None:
+                raise WriterFolded(stream, writer)
+            raise NoResultFound(f"no stream counter for {stream}")
         return list(range(int(last) - count + 1, int(last) + 1))
 
     def advance_position(self, conn: Connection, stream: str, instance: str, position: int) -> None:
@@ -127,10 +130,11 @@ class StreamIds:
                      .values(position=FOLDED))
         return True
 
-    def _is_folded(self, conn: Connection, stream: str, writer: str) -> bool:
-        return conn.execute(select(stream_positions.c.position).where(
+    @staticmethod
+    def _folded_row(stream: str, writer: str) -> Select[tuple[int]]:
+        return select(stream_positions.c.position).where(
             stream_positions.c.stream_name == stream, stream_positions.c.instance_name == writer,
-            stream_positions.c.position == FOLDED)).first() is not None
+            stream_positions.c.position == FOLDED)
 
     def get_positions(self, conn: Connection, stream: str) -> dict[str, int]:
         """writer -> committed position; folded writers are left out (tokens read them at the floor)."""
