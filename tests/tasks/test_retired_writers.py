@@ -3,7 +3,14 @@ fence, and a folded writer that is given work again (design in tasks/retired_wri
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
 from config import parse_config
+from config.database import DatabaseConfig
 from persistence.database import Database
 from persistence.stores import Stores
 from protocol.sync_tokens import WriterPositions
@@ -14,6 +21,21 @@ from tasks.retired_writers import drained_retirees, fold_retired_writers, remova
 from tests.tasks.factories import make_context
 
 CONFIG = parse_config({"server_name": "test.local", "stream_writers": {"events": ["p1", "p2"]}})
+
+
+@pytest.fixture
+def database(tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
+    """SQLite only: these tests leave shard maps behind, and the session's Celery worker plans its queues (when it
+    starts) and routes (maps cached for ten seconds) by the shard maps of the shared PostgreSQL test database:
+    maps left there took events.main from it, and the next worker-shape tests' events went unanswered. The fold's
+    SQL runs on both databases in tests/persistence/test_writer_folding.py."""
+    path = tmp_path / "store.db"
+    shutil.copy(sqlite_template, path)
+    database = Database(DatabaseConfig("sqlite3", f"sqlite:///{path}"))
+    yield database
+    database.dispose()
+
+
 EPOCHS = ((0, ("p1", "p2")), (1, ("p1", "p2", "p3")), (2, ("p1", "p3")), (3, ("p1", "p3", "p2")), (4, ("p1",)))
 
 
