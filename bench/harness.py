@@ -6,6 +6,7 @@ are counted (with a few samples) and left out of the latencies, and nothing is r
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import math
@@ -20,6 +21,9 @@ from typing import Any, TypeVar
 import httpx
 
 MAX_ERROR_SAMPLES = 5
+MAX_COUNT = 10_000
+"""The most items (rooms, messages, members...) one phase may take: every loop is bounded."""
+MAX_CONCURRENCY = 256
 T = TypeVar("T")
 
 
@@ -118,6 +122,25 @@ async def run_items(name: str, operation: Callable[[T], Awaitable[None]], items:
     await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(items))))))
     result.wall_seconds = time.perf_counter() - started
     return result, succeeded
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, *, concurrency: int, deadline: float) -> None:
+    """The options every load benchmark takes: where, how many in flight, and its time bounds."""
+    parser.add_argument("--url", default="http://127.0.0.1:8008", help="homeserver base URL")
+    parser.add_argument("--concurrency", type=int, default=concurrency, help="operations in flight")
+    parser.add_argument("--deadline", type=float, default=deadline, help="seconds after which nothing new starts")
+    parser.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in seconds")
+    parser.add_argument("--json", metavar="PATH", help="also write the full report as JSON here")
+
+
+def check_run_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace, counts: Sequence[str]) -> None:
+    """Refuse (``parser.error``) counts outside 1..MAX_COUNT and bad concurrency or time bounds; trim the URL."""
+    for name in counts:
+        if not 1 <= getattr(args, name) <= MAX_COUNT:
+            parser.error(f"--{name} must be between 1 and {MAX_COUNT}")
+    if not 1 <= args.concurrency <= MAX_CONCURRENCY or args.deadline <= 0 or args.timeout <= 0:
+        parser.error(f"--concurrency 1..{MAX_CONCURRENCY}, --deadline and --timeout positive")
+    args.url = args.url.rstrip("/")
 
 
 def format_table(report: dict[str, Any]) -> str:

@@ -33,14 +33,15 @@ from bench.harness import (
     MAX_ERROR_SAMPLES,
     OperationFailed,
     PhaseResult,
+    add_run_arguments,
     build_report,
+    check_run_arguments,
     describe,
     emit,
     run_items,
 )
 
 CLIENT = "/_matrix/client/v3"
-MAX_COUNT = 10_000
 PHASES = ("create", "send", "join", "messages")
 JOIN_SLICES = 4
 
@@ -176,27 +177,18 @@ async def join_phase(client: httpx.AsyncClient, args: argparse.Namespace, owner:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.rooms", description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8008", help="homeserver base URL")
+    add_run_arguments(parser, concurrency=8, deadline=600.0)
     parser.add_argument("--rooms", type=int, default=20, help="rooms created in the createRoom phase")
     parser.add_argument("--messages", type=int, default=200, help="messages per send phase")
     parser.add_argument("--members", type=int, default=100, help="users joining the growing room")
-    parser.add_argument("--concurrency", type=int, default=8, help="clients in flight in concurrent phases")
-    parser.add_argument("--deadline", type=float, default=600.0, help="seconds after which nothing new starts")
-    parser.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in seconds")
     parser.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
-    parser.add_argument("--json", metavar="PATH", help="also write the full report as JSON here")
     args = parser.parse_args(argv)
     args.phases = {phase.strip() for phase in args.phases.split(",") if phase.strip()}
     if not args.phases or not args.phases <= set(PHASES):
         parser.error(f"--phases: choose from {', '.join(PHASES)}")
     if "messages" in args.phases and "send" not in args.phases:
         parser.error("--phases: messages pages the room the send phases fill; add send")
-    for name in ("rooms", "messages", "members"):
-        if not 1 <= getattr(args, name) <= MAX_COUNT:
-            parser.error(f"--{name} must be between 1 and {MAX_COUNT}")
-    if not 1 <= args.concurrency <= 256 or args.deadline <= 0 or args.timeout <= 0:
-        parser.error("--concurrency 1..256, --deadline and --timeout positive")
-    args.url = args.url.rstrip("/")
+    check_run_arguments(parser, args, ("rooms", "messages", "members"))
     return args
 
 

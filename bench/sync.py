@@ -29,8 +29,8 @@ from typing import Any
 
 import httpx
 
-from bench.harness import OperationFailed, PhaseResult, build_report, describe, emit, run_items
-from bench.rooms import CLIENT, MAX_COUNT, create_room, join, register, send
+from bench.harness import MAX_COUNT, OperationFailed, PhaseResult, build_report, describe, emit, run_items
+from bench.rooms import CLIENT, create_room, join, register, send
 
 POLL_SECONDS = 30
 PROBES = 20

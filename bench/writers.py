@@ -28,10 +28,17 @@ from typing import Any
 
 import httpx
 
-from bench.harness import OperationFailed, PhaseResult, build_report, describe, emit, run_items
+from bench.harness import (
+    OperationFailed,
+    PhaseResult,
+    add_run_arguments,
+    build_report,
+    check_run_arguments,
+    describe,
+    emit,
+    run_items,
+)
 from bench.rooms import CLIENT, create_room, join, register
-
-MAX_COUNT = 10_000
 
 
 async def _watch(client: httpx.AsyncClient, token: str, since: str, issued: dict[str, float],
@@ -118,20 +125,11 @@ async def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.writers", description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8008", help="homeserver base URL")
+    add_run_arguments(parser, concurrency=16, deadline=300.0)
     parser.add_argument("--rooms", type=int, default=16, help="rooms (one sender each) the sends spread over")
     parser.add_argument("--messages", type=int, default=400, help="messages sent in the measured phase")
-    parser.add_argument("--concurrency", type=int, default=16, help="sends in flight")
-    parser.add_argument("--deadline", type=float, default=300.0, help="seconds after which nothing new starts")
-    parser.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in seconds")
-    parser.add_argument("--json", metavar="PATH", help="also write the full report as JSON here")
     args = parser.parse_args(argv)
-    for name in ("rooms", "messages"):
-        if not 1 <= getattr(args, name) <= MAX_COUNT:
-            parser.error(f"--{name} must be between 1 and {MAX_COUNT}")
-    if not 1 <= args.concurrency <= 256 or args.deadline <= 0 or args.timeout <= 0:
-        parser.error("--concurrency 1..256, --deadline and --timeout positive")
-    args.url = args.url.rstrip("/")
+    check_run_arguments(parser, args, ("rooms", "messages"))
     return args
 
 

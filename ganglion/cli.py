@@ -93,6 +93,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def _gunicorn_options(config: HomeserverConfig, args: argparse.Namespace, *, workers: int) -> dict[str, object]:
     """gthread holds a thread per request; gevent a greenlet, so a worker holds ``--connections`` long-polls."""
+    from ganglion.server import release_worker
+
     binds = [address for listener in (*config.http_listeners, *config.metrics_listeners)
              for address in listener.bind]
     concurrency: dict[str, object] = (
@@ -109,6 +111,7 @@ def _gunicorn_options(config: HomeserverConfig, args: argparse.Namespace, *, wor
         # Several servers may share a machine (tests, side-by-side runs): no shared control socket path.
         "control_socket_disable": True,
         "child_exit": _forget_worker_metrics,
+        "worker_exit": release_worker,
     }
 
 

@@ -6,10 +6,13 @@ the process that uses them.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+
+from web.deps import installed_deps
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]
@@ -25,3 +28,18 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         return self._app_factory()
 
+
+def release_worker(_arbiter: object, worker: Any) -> None:
+    """gunicorn's ``worker_exit`` hook: in a worker that stopped serving, while gevent still runs, let go of what
+    the app holds. Celery keeps every result a send waited on in a reference cycle (its ``on_ready`` promise holds
+    the result), so those left uncollected at exit were finalised with the interpreter, in a dying greenlet, each
+    logging "greenlet is being finalized" as it tried to unsubscribe. Collected here they unsubscribe normally;
+    then the doorbell's subscription and the database pool close. (The arbiter calls the hook too, for a worker it
+    found dead; that worker object holds no app.)"""
+    app = getattr(worker, "wsgi", None)
+    deps = installed_deps(app) if app is not None else None
+    if deps is None:
+        return
+    gc.collect()
+    deps.doorbell.close()
+    deps.database.dispose()

@@ -1,8 +1,9 @@
 """One SQLAlchemy engine per process, tuned for its dialect, and the two ways to use it: read and write.
 
 SQLite runs in WAL mode with a busy timeout, and write transactions start with ``BEGIN IMMEDIATE`` so two
-writers queue on the lock instead of failing halfway with "database is locked". PostgreSQL uses a pool sized
-from ``database.args.cp_min``/``cp_max``, as Synapse does.
+writers queue on the lock instead of failing halfway with "database is locked". PostgreSQL uses a pool of up to
+``database.args.cp_max`` connections, kept open once opened (Synapse's ``cp_min`` is accepted; nothing is
+pre-opened).
 """
 
 from __future__ import annotations
@@ -53,10 +54,14 @@ class Database:
             )
             _configure_sqlite(self.engine)
         else:
+            # Connections open as needed and stay open up to cp_max. SQLAlchemy closes an "overflow" connection
+            # as soon as it is returned, so a pool of cp_min plus overflow opened and closed a PostgreSQL
+            # connection (a backend process start, its catalog caches cold) for nearly every request above
+            # cp_min in flight: a web worker's send burst spent a fifth of its CPU on that (bench/README.md).
             self.engine = create_engine(
                 config.url,
-                pool_size=max(config.pool_min, 1),
-                max_overflow=max(config.pool_max - config.pool_min, 0),
+                pool_size=max(config.pool_max, 1),
+                max_overflow=0,
                 pool_pre_ping=True,
                 pool_recycle=3600,
             )

@@ -4,8 +4,9 @@ A stream may have several writers (``stream_writers``); each commits its own ids
 W is at P" means every item W wrote with an id ``<= P`` is committed, whatever the other writers are doing. A
 token keeps one such position per writer: a ``floor`` every writer has reached, and the writers ``ahead`` of it.
 A writer the token does not name is at the floor — which is also right for a writer added after the token was
-made, since every id it allocates is larger than anything allocated before (DESIGN.md guarantee 4: no skipped
-items, even when writers commit out of order).
+made, since every id it allocates is larger than anything allocated before, and for a retired writer folded out of
+tokens (``persistence/stream_ids.py``), since everything it wrote lies at or below every later floor (DESIGN.md
+guarantee 4: no skipped items, even when writers commit out of order).
 
 Tokens are opaque to clients (spec: "Syncing"): ``g`` and the unpadded URL-safe base64 of a compact JSON object
 ``{stream: [floor, {writer: position}]}``. They name only positions stored in the database, so any process

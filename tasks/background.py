@@ -1,5 +1,6 @@
 """Periodic housekeeping run by beat (``run_background_tasks_on``): re-poke stale outbox keys, expire leftovers,
-find the timeouts of the ephemeral streams, and reconcile the user directory.
+find the timeouts of the ephemeral streams, reconcile the user directory, and fold retired stream writers out of
+sync tokens (``tasks/retired_writers.py``).
 
 The outbox sweep is what turns "a poke may be lost" into "a poke is only ever delayed": any outbox row older than
 :data:`STALE_AFTER_MS` gets its drain task sent again. The timeout sweeps only read: they find what has timed out
@@ -17,6 +18,7 @@ from tasks.context import TaskContext
 from tasks.envelope import signed_headers
 from tasks.presence import TIME_OUT_PRESENCE
 from tasks.registry import TaskSpec
+from tasks.retired_writers import fold_task
 from tasks.typing_notifications import EXPIRE_TYPING
 
 STALE_AFTER_MS = 30_000
@@ -41,6 +43,7 @@ DELETE_EXPIRED = "background.delete_expired"
 SWEEP_TYPING = "background.sweep_typing"
 SWEEP_PRESENCE = "background.sweep_presence"
 RECONCILE_USER_DIRECTORY = "background.reconcile_user_directory"
+FOLD_RETIRED_WRITERS = "background.fold_retired_writers"
 
 
 def sweep_outbox(context: TaskContext) -> int:
@@ -115,10 +118,11 @@ TASKS = (
     TaskSpec(SWEEP_TYPING, family="background", body=sweep_typing),
     TaskSpec(SWEEP_PRESENCE, family="background", body=sweep_presence),
     TaskSpec(RECONCILE_USER_DIRECTORY, family="background", body=reconcile_user_directory),
+    TaskSpec(FOLD_RETIRED_WRITERS, family="background", body=fold_task),
 )
 
 SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0, SWEEP_TYPING: 5.0, SWEEP_PRESENCE: 5.0,
-                    RECONCILE_USER_DIRECTORY: 600.0}
+                    RECONCILE_USER_DIRECTORY: 600.0, FOLD_RETIRED_WRITERS: 600.0}
 """Beat's timetable: task name -> interval."""
 
 

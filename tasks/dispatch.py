@@ -65,8 +65,14 @@ class CeleryDispatcher:
         instances = self._routing.table().instances(family)
         return shard_for(instances, key) if instances else ""
 
-    def _headers(self, spec: TaskSpec, kwargs: dict[str, Any]) -> dict[str, Any]:
-        return {**signed_headers(self._secret, spec.name, kwargs), EPOCH_HEADER: self._routing.epoch(spec.family)}
+    def _message_options(self, spec: TaskSpec, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Headers (MAC, epoch) and the arguments' description Celery shows in events and logs: the shard key
+        alone. Left to Celery, that description is a ``saferepr`` of every argument (a message body too), built
+        for every message: a tenth of a web worker's CPU per send during a burst (bench/README.md)."""
+        key = spec.shard_key(kwargs)
+        return {"headers": {**signed_headers(self._secret, spec.name, kwargs),
+                            EPOCH_HEADER: self._routing.epoch(spec.family)},
+                "argsrepr": "()", "kwargsrepr": "{}" if key is None else f"{{{spec.shard_param!r}: {key!r}}}"}
 
     def send(self, name: str, **kwargs: Any) -> None:
         spec = self._tasks[name]
@@ -76,7 +82,7 @@ class CeleryDispatcher:
             return
         try:
             self._app.send_task(name, kwargs=kwargs, queue=queue, ignore_result=True,
-                                headers=self._headers(spec, kwargs))
+                                **self._message_options(spec, kwargs))
         except BrokerError:
             logger.warning("could not enqueue %s on %s; the outbox sweep will retry", name, queue, exc_info=True)
 
@@ -86,7 +92,7 @@ class CeleryDispatcher:
         if queue is None:
             raise ServerUnavailable(f"No worker is configured for {spec.family}")
         try:
-            result = self._app.send_task(name, kwargs=kwargs, queue=queue, headers=self._headers(spec, kwargs))
+            result = self._app.send_task(name, kwargs=kwargs, queue=queue, **self._message_options(spec, kwargs))
         except BrokerError:
             raise ServerUnavailable("The task queue is unavailable; try again") from None
         try:

@@ -13,6 +13,7 @@ import hmac
 import json
 from typing import Any
 
+from persistence.stream_ids import WriterFolded
 from protocol.errors import MatrixError
 from tasks.registry import TaskSpec
 
@@ -37,7 +38,15 @@ def is_authentic(secret: str | None, name: str, kwargs: dict[str, Any], mac: obj
 def run_body(spec: TaskSpec, context: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Run a task body and wrap its outcome in the envelope both dispatchers agree on."""
     try:
-        return {"ok": spec.body(context, **kwargs)}
+        try:
+            return {"ok": spec.body(context, **kwargs)}
+        except WriterFolded as folded:
+            # This instance writes a stream it was folded out of (added back, or running work forwarded to it):
+            # announce it in a committed transaction of its own, as a new writer does, then run the body again;
+            # its transaction was rolled back, and task bodies are idempotent (DESIGN.md guarantee 3).
+            with context.database.write() as conn:
+                context.stores.stream_ids.catch_up_writer(conn, folded.stream, folded.writer)
+            return {"ok": spec.body(context, **kwargs)}
     except MatrixError as error:
         return {"error": error.to_wire()}
 

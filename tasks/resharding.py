@@ -30,7 +30,8 @@ Design (refines DESIGN.md "Streams, queues and config", where routing was comput
 - **Stream positions.** A new writer catches its position up before its first task (``tasks/writers.py``); tokens
   that do not name it read it at their floor, which is sound because all its ids are larger
   (``protocol/sync_tokens.py``). A removed writer catches up once more at its fence, with nothing in flight, and
-  its row in ``stream_positions`` stays: its final position remains readable and old tokens naming it stay valid.
+  is then folded out of tokens (``tasks/retired_writers.py``): new tokens stop naming it, old tokens naming it
+  stay valid.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from persistence.database import Database
 from persistence.doorbell import RESYNC, Ring
 from persistence.stores import Stores
 from tasks.registry import TaskSpec
+from tasks.retired_writers import fold_retired_writers
 
 logger = logging.getLogger(__name__)
 
@@ -273,6 +275,11 @@ class ShardGuard:
                 self._stores.stream_ids.catch_up_writer(conn, family, self._instance)
             self._stores.shards.upsert_fence(conn, family, self._instance, epoch)
         logger.info("%s: %s passed the fence of epoch %d", family, self._instance, epoch)
+        if family in STREAMS:
+            try:
+                fold_retired_writers(self._database, self._stores)
+            except Exception:  # beat's fold job tries again; the fence itself is recorded
+                logger.warning("%s: could not fold retired writers after fence %d", family, epoch, exc_info=True)
 
 
 def fence(context: Any, *, family: str, epoch: int) -> None:

@@ -96,6 +96,11 @@ def celery_worker(pg_database_name: str, redis_db: int, tmp_path_factory: pytest
     directory = tmp_path_factory.mktemp("celery")
     config_path = directory / "homeserver.yaml"
     config_path.write_text(yaml.safe_dump(_data_for("workers", pg_database_name, redis_db)))
+    # The worker plans its queues from the shard maps in the database when it starts, and a store test before
+    # it may have left some (tests/tasks/test_resharding.py): without this it could start without events.main.
+    database = Database(parse_config(_data_for("workers", pg_database_name, redis_db)).database)
+    _reset_postgres(database)
+    database.dispose()
     log_path = directory / "worker.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

@@ -49,6 +49,13 @@ def install_deps(app: object, deps: Deps) -> None:
     app.extensions[_KEY] = deps  # type: ignore[attr-defined]
 
 
+def installed_deps(app: object) -> Deps | None:
+    """What :func:`install_deps` gave ``app`` (None for anything else), for code outside a request."""
+    extensions = getattr(app, "extensions", None)
+    found = extensions.get(_KEY) if isinstance(extensions, dict) else None
+    return found if isinstance(found, Deps) else None
+
+
 def deps() -> Deps:
     """The running application's dependencies, for views."""
     return current_app.extensions[_KEY]  # type: ignore[no-any-return]

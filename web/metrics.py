@@ -31,6 +31,13 @@ REQUEST_SECONDS = Histogram(
 RESPONSES = Counter("ganglion_http_responses_total", "Responses sent, by route template, method and status",
                     ["method", "route", "status"])
 
+LONG_POLL_RETURNS = Counter(
+    "ganglion_sync_long_poll_returns_total",
+    "Long-polling /syncs answered, by what ended them: news at the first look (at_once), a doorbell ring for the "
+    "user or one of their rooms (ring), or the timeout (timeout; news found then means a ring went missing)",
+    ["cause"],
+)
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 

@@ -11,6 +11,7 @@ from persistence.stores.users import User
 from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_USER_DIRECTORY
 from tasks.background import (
     DELETE_EXPIRED,
+    FOLD_RETIRED_WRITERS,
     RECONCILE_USER_DIRECTORY,
     SCHEDULE_SECONDS,
     SWEEP_OUTBOX,
@@ -67,7 +68,8 @@ def test_delete_expired_drops_old_ui_auth_sessions_and_nonces(database: Database
 def test_beat_schedule_targets_the_background_instance() -> None:
     routing = parse_config({"server_name": "test.local", "run_background_tasks_on": "bg1"}).routing
     schedule = beat_schedule(routing, "secret")
-    assert set(schedule) == {SWEEP_OUTBOX, DELETE_EXPIRED, SWEEP_TYPING, SWEEP_PRESENCE, RECONCILE_USER_DIRECTORY}
+    assert set(schedule) == {SWEEP_OUTBOX, DELETE_EXPIRED, SWEEP_TYPING, SWEEP_PRESENCE, RECONCILE_USER_DIRECTORY,
+                             FOLD_RETIRED_WRITERS}
     assert all(entry["options"]["queue"] == "background" for entry in schedule.values())
     assert all(is_authentic("secret", name, {}, entry["options"]["headers"][MAC_HEADER])
                for name, entry in schedule.items())

@@ -4,6 +4,8 @@ A sync with nothing new waits up to ``timeout`` milliseconds for the doorbell to
 rooms (``web/sync/notifier.py``), then looks again. It registers before its first look, so no ring is missed. It
 also answers when the device's one-time key counts moved since its first look (another user claimed a key).
 Before its first look it brings the user's presence up to date (``set_presence``; ``web/sync/presence.py``).
+``ganglion_sync_long_poll_returns_total{cause}`` counts what ended each long-poll: news found after a wait that
+timed out means a ring went missing, which DESIGN.md guarantee 5 says must not be how syncs learn of news.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from web.auth import authenticate
 from web.client.filters import load_filter
 from web.client.paging import MAX_FILTER_LENGTH, query_integer
 from web.deps import Deps, deps
+from web.metrics import LONG_POLL_RETURNS
 from web.requests import query_text
 from web.routing import client_route
 from web.sync.presence import record_sync
@@ -74,12 +77,19 @@ def sync() -> dict[str, Any]:
     if not waits:
         return build_sync(current, request).body
     deadline = time.monotonic() + wait_ms / 1000
+    ended_wait: str | None = None  # what ended the last wait: a ring, or its timeout
     with current.notifier.listening(listen_keys(current, requester.user_id)) as waiter:
         first = result = build_sync(current, request)
-        while not result.worth_returning_after(first) and (remaining := deadline - time.monotonic()) > 0:
-            waiter.wait(remaining)
+        while True:
+            if result.worth_returning_after(first):
+                LONG_POLL_RETURNS.labels(ended_wait or "at_once").inc()
+                return result.body
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                LONG_POLL_RETURNS.labels("timeout").inc()
+                return result.body
+            ended_wait = "ring" if waiter.wait(remaining) else "timeout"
             result = build_sync(current, request)
-        return result.body
 
 
 def register_routes(blueprint: Blueprint) -> None:
