@@ -16,18 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.servers import RunningServer, start_server
+from tests.e2e.servers import E2E_SHAPES, RunningServer, serving
 
 pytestmark = pytest.mark.e2e
 JS_DIR = Path(__file__).parent / "js"
 CONVERSATION_TIMEOUT = 120
 
 
-@pytest.fixture(scope="module", params=["monolith", "workers"])
+@pytest.fixture(scope="module", params=E2E_SHAPES)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(request.param, Path(tmp_path_factory.mktemp(f"js-{request.param}")))
-    yield running
-    running.stop()
+    with serving(request, tmp_path_factory, "js") as running:
+        yield running
 
 
 def test_matrix_js_sdk_clients_sync_with_each_other(server: RunningServer) -> None:
