@@ -1,10 +1,10 @@
 """The full Procfile deployment, started once per test session and shared by every client end-to-end module that
 runs against the "procfile" shape (servers.E2E_SHAPES).
 
-A dozen processes take a while to start, so one deployment serves them all, and every test that uses it is put in
-one xdist group (the suite runs with ``--dist loadgroup``): a single pytest-xdist worker runs them one after
-another, and the deployment stops as soon as the last of them is done instead of idling until the session ends.
-Tests sharing the deployment register accounts under fresh random names (servers.fresh_localpart).
+A dozen processes take a while to start, so one deployment serves them all: ``pytest -n`` hands every test that
+uses it to the same worker as one unit (tests/scheduling.py), which runs them one after another, and the deployment
+stops as soon as the last of them is done instead of idling until the session ends. Tests sharing the deployment
+register accounts under fresh random names (servers.fresh_localpart).
 """
 
 from __future__ import annotations
@@ -16,13 +16,10 @@ import pytest
 
 from tests.e2e.procfile import SharedDeployment, uses_procfile
 
-PROCFILE_GROUP = "procfile"
-
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if uses_procfile(item):
-            item.add_marker(pytest.mark.xdist_group(PROCFILE_GROUP))
             item.add_marker(pytest.mark.workers)
 
 

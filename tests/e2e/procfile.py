@@ -35,6 +35,7 @@ from tests.e2e.servers import (
     wait_for_versions,
     xdist_slot,
 )
+from tests.scheduling import PROCFILE_UNIT, work_unit
 from tests.services import pg_database_args, recreate_pg_database
 
 REPO = Path(__file__).resolve().parents[2]
@@ -160,11 +161,9 @@ def start_procfile(directory: Path, slot: int | None = None) -> ProcfileDeployme
 
 
 def uses_procfile(item: pytest.Item) -> bool:
-    """Whether a collected test runs against the Procfile deployment: the "procfile" shape of a module's
-    ``server`` fixture, or the deployment fixture itself."""
-    callspec = getattr(item, "callspec", None)
-    return "procfile_deployment" in getattr(item, "fixturenames", ()) or (
-        callspec is not None and callspec.params.get("server") == "procfile")
+    """Whether a collected test runs against the Procfile deployment: the rule that also keeps all of them in one
+    xdist work unit, so the deployment's own count of its tests matches what one worker runs."""
+    return work_unit(item.nodeid) == PROCFILE_UNIT
 
 
 class SharedDeployment:
