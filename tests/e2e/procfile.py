@@ -70,7 +70,7 @@ class ProcfileDeployment(RunningServer):
     def restart(self) -> None:
         self._stop_honcho()
         self.processes = [_start_honcho(self.directory)]
-        self._wait_until_serving()
+        self.wait_until_serving()
 
     def stop(self) -> None:
         self._stop_honcho()
@@ -79,7 +79,8 @@ class ProcfileDeployment(RunningServer):
             self.balancer = None
         super().stop()
 
-    def _wait_until_serving(self) -> None:
+    def wait_until_serving(self) -> None:
+        """Until every Celery node of the Procfile's workers answers a ping and every web process serves."""
         wait_for_celery(self, timeout=STARTUP_TIMEOUT, workers=celery_nodes(self.config_path, self._instances()))
         for web in self.web:
             wait_for_versions(self, timeout=STARTUP_TIMEOUT, base_url=f"http://{HOST}:{web.port}")
@@ -117,7 +118,7 @@ def _copy_deployment(directory: Path, pg_name: str, redis_db: int) -> tuple[Path
     web = []
     for worker in sorted((directory / "deploy" / "workers").glob("*.yaml")):
         worker_data = yaml.safe_load(worker.read_text())
-        ports = {}
+        ports: dict[str, int] = {}
         for listener in worker_data.get("worker_listeners", []):
             listener["port"] = ports[listener["type"]] = free_port()
         if "http" in ports:
@@ -153,7 +154,7 @@ def start_procfile(directory: Path, slot: int | None = None) -> ProcfileDeployme
         deployment.processes.append(_start_honcho(directory))
         deployment.balancer = RoundRobinBalancer(HOST, [process.port for process in web])
         deployment.port = deployment.balancer.port
-        deployment._wait_until_serving()
+        deployment.wait_until_serving()
     except BaseException:
         deployment.stop()
         raise
