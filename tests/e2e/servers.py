@@ -305,7 +305,8 @@ def fresh_localpart(prefix: str = "e2e") -> str:
 
 
 def query(server: RunningServer, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    """Read the server's own database: SQLite file for the monolith, its PostgreSQL database for workers."""
+    """Read the server's own database: SQLite file for the monolith, its PostgreSQL database for the worker
+    shape and the Procfile deployment."""
     database = server.config()["database"]
     if database["name"] == "sqlite3":
         url = f"sqlite:///{database['args']['database']}"

@@ -1,6 +1,6 @@
 """A key backup round trip against running servers, over plain HTTP: two devices back up keys at the same time
-(in the worker shape through two gunicorn processes), a device that logs in later restores every key, and the
-database holds exactly the client's session data."""
+(through two gunicorn processes, or both Procfile web processes), a device that logs in later restores every key,
+and the database holds exactly the client's session data."""
 
 from __future__ import annotations
 

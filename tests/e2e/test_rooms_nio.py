@@ -1,4 +1,4 @@
-"""matrix-nio drives rooms end to end, in both shapes: presets, invites, joins, messages, edits, reactions,
+"""matrix-nio drives rooms end to end, in every shape: presets, invites, joins, messages, edits, reactions,
 names and topics, kicks and bans — and everything is still there after the server restarts; then redactions,
 history paged both ways, aliases and the published room directory, on the same server."""
 

@@ -1,4 +1,4 @@
-"""matrix-js-sdk (from npm) runs its own sync loop against both shapes: two clients see each other's invite,
+"""matrix-js-sdk (from npm) runs its own sync loop against every shape: two clients see each other's invite,
 join, messages (local echo confirmed through the transaction id), typing, read receipts, account data and
 to-device messages.
 

@@ -1,6 +1,6 @@
-"""matrix-nio's sync loop against both shapes: invites, joins, messages, names and leaves arrive through /sync,
-long-polls wake for new messages, typing and read receipts reach the other member (and reading clears the unread
-count), and to-device messages reach the addressed device once."""
+"""matrix-nio's sync loop against every shape (servers.E2E_SHAPES): invites, joins, messages, names and leaves
+arrive through /sync, long-polls wake for new messages, typing and read receipts reach the other member (and
+reading clears the unread count), and to-device messages reach the addressed device once."""
 
 from __future__ import annotations
 
