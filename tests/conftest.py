@@ -201,6 +201,17 @@ def homeserver(make_homeserver: HomeserverFactory) -> HomeserverUnderTest:
     return make_homeserver()
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``pytest -n``'s default load scheduling, keeping the tests that share a started server on one worker
+    (tests/scheduling.py); an explicit ``--dist`` other than load is left to pytest-xdist."""
+    if config.getvalue("dist") != "load":
+        return None
+    from tests.scheduling import SharedServerScheduling
+
+    return SharedServerScheduling(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)

@@ -1,5 +1,5 @@
-"""What the matrix-nio end-to-end tests share: a registered client (plain or encrypting), the key traffic of a
-sync loop, and expecting a response type."""
+"""What the matrix-nio end-to-end tests share: a registered client (plain or encrypting) under a fresh name,
+the key traffic of a sync loop, and expecting a response type."""
 
 from __future__ import annotations
 
@@ -8,15 +8,21 @@ from typing import Any
 
 from nio import AsyncClient, AsyncClientConfig, KeysClaimResponse, KeysQueryResponse, KeysUploadResponse, SyncResponse
 
-from tests.e2e.servers import SERVER_NAME, RunningServer
+from tests.e2e.servers import SERVER_NAME, RunningServer, fresh_localpart
 
 
 async def registered_client(server: RunningServer, name: str) -> AsyncClient:
-    """A nio client for a new account ``name`` (password ``pw``) on ``server``, logged in by registering."""
-    client = AsyncClient(server.base_url, f"@{name}:{SERVER_NAME}")
-    response = await client.register(name, "pw")
-    assert response.user_id == f"@{name}:{SERVER_NAME}", response
+    """A nio client for a new account (password ``pw``) on ``server``, logged in by registering. The localpart is
+    ``name`` with a random suffix, so tests sharing a server never collide; the client's user_id names it."""
+    user_id = f"@{fresh_localpart(name)}:{SERVER_NAME}"
+    client = AsyncClient(server.base_url, user_id)
+    response = await client.register(localpart_of(user_id), "pw")
+    assert response.user_id == user_id, response
     return client
+
+
+def localpart_of(user_id: str) -> str:
+    return user_id[1:].split(":", 1)[0]
 
 
 def expect(response: Any, kind: type) -> Any:
@@ -25,14 +31,23 @@ def expect(response: Any, kind: type) -> Any:
     return response
 
 
-async def encrypting_client(server: RunningServer, name: str, store: Path, *, register: bool = True) -> AsyncClient:
-    """A nio client with end-to-end encryption (vodozemac) and its crypto store under ``store``: registers
-    ``name`` (password ``pw``), or logs in as a new device of that account when ``register`` is False."""
+async def encrypting_client(server: RunningServer, name: str, store: Path) -> AsyncClient:
+    """A nio client with end-to-end encryption (vodozemac) and its crypto store under ``store``, for a new
+    account named as registered_client names it (password ``pw``)."""
+    return await _encrypting(server, f"@{fresh_localpart(name)}:{SERVER_NAME}", store, register=True)
+
+
+async def encrypting_device(server: RunningServer, user_id: str, store: Path) -> AsyncClient:
+    """Another encrypting device of the existing account ``user_id``, logged in with password ``pw``."""
+    return await _encrypting(server, user_id, store, register=False)
+
+
+async def _encrypting(server: RunningServer, user_id: str, store: Path, *, register: bool) -> AsyncClient:
     store.mkdir(parents=True, exist_ok=True)
-    client = AsyncClient(server.base_url, f"@{name}:{SERVER_NAME}", store_path=str(store),
+    client = AsyncClient(server.base_url, user_id, store_path=str(store),
                          config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False))
-    response = await (client.register(name, "pw") if register else client.login("pw"))
-    assert getattr(response, "user_id", None) == f"@{name}:{SERVER_NAME}", response
+    response = await (client.register(localpart_of(user_id), "pw") if register else client.login("pw"))
+    assert getattr(response, "user_id", None) == user_id, response
     assert client.olm is not None, "nio was installed without its e2e extra"
     return client
 

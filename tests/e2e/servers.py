@@ -1,4 +1,5 @@
-"""Real Ganglion server processes for end-to-end tests: the monolith, or the worker shape (web + Celery).
+"""Real Ganglion server processes for end-to-end tests: the monolith, or the worker shape (web + Celery); the full
+Procfile deployment is started by tests/e2e/procfile.py.
 
 Each server gets its own temporary directory (config, signing key, SQLite file, logs), a free loopback port and,
 in the worker shape, its own PostgreSQL database and Redis database. Every process is started in a new session
@@ -8,6 +9,7 @@ and stopped by its PID (SIGTERM, then SIGKILL to its process group if it lingers
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -15,11 +17,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
@@ -28,7 +32,22 @@ from tests.services import drop_pg_database, pg_database_args, recreate_pg_datab
 HOST = "127.0.0.1"
 SERVER_NAME = "localhost"
 GENEROUS = {"per_second": 10000, "burst_count": 10000}
+# What every test server changes in its config: open registration, cheap password hashing, rate limits that a
+# test's bursts never reach.
+TEST_SERVER_SETTINGS: dict[str, Any] = {
+    "enable_registration": True,
+    "enable_registration_without_verification": True,
+    "bcrypt_rounds": 4,
+    "rc_registration": GENEROUS,
+    "rc_login": {"address": GENEROUS, "account": GENEROUS, "failed_attempts": GENEROUS},
+    "rc_profile": GENEROUS,
+    "rc_message": GENEROUS,
+    "rc_room_creation": GENEROUS,
+}
 STARTUP_TIMEOUT = 60.0
+# The shapes the client end-to-end tests run against: "procfile" is the repository's Procfile brought up by honcho,
+# one deployment per test session (tests/e2e/conftest.py).
+E2E_SHAPES = ("monolith", "workers", "procfile")
 
 
 def free_port() -> int:
@@ -138,32 +157,23 @@ def write_config(directory: Path, port: int, overrides: dict[str, Any]) -> Path:
     if result.returncode != 0:
         raise RuntimeError(f"generate-config failed:\n{result.stdout}\n{result.stderr}")
     data = yaml.safe_load(config_path.read_text())
-    data.update({
-        "enable_registration": True,
-        "enable_registration_without_verification": True,
-        "bcrypt_rounds": 4,
-        "rc_registration": GENEROUS,
-        "rc_login": {"address": GENEROUS, "account": GENEROUS, "failed_attempts": GENEROUS},
-        "rc_profile": GENEROUS,
-        "rc_message": GENEROUS,
-        "rc_room_creation": GENEROUS,
-        **overrides,
-    })
+    data.update({**TEST_SERVER_SETTINGS, **overrides})
     config_path.write_text(yaml.safe_dump(data, sort_keys=False))
     return config_path
 
 
-def _spawn(name: str, argv: Sequence[str], directory: Path) -> ServerProcess:
+def _spawn(name: str, argv: Sequence[str], directory: Path, env: dict[str, str] | None = None) -> ServerProcess:
     log_path = directory / f"{name}.log"
     with open(log_path, "ab") as log:
         popen = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 cwd=directory, start_new_session=True)
+                                 cwd=directory, env=env, start_new_session=True)
     return ServerProcess(name, popen, log_path, tuple(argv))
 
 
-def wait_for_versions(server: RunningServer, timeout: float = STARTUP_TIMEOUT) -> None:
-    """Poll GET /_matrix/client/versions until it answers 200; fail early if a process died."""
-    url = f"{server.base_url}/_matrix/client/versions"
+def wait_for_versions(server: RunningServer, timeout: float = STARTUP_TIMEOUT, base_url: str | None = None) -> None:
+    """Poll GET /_matrix/client/versions (on ``base_url``, by default the server's) until it answers 200; fail
+    early if a process died."""
+    url = f"{base_url or server.base_url}/_matrix/client/versions"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for process in server.processes:
@@ -272,8 +282,31 @@ def start_server(shape: str, directory: Path, **overrides: Any) -> RunningServer
     raise ValueError(f"unknown shape {shape!r}")
 
 
+@contextmanager
+def serving(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+            module: str) -> Iterator[RunningServer]:
+    """The body of a module's ``server`` fixture parametrized over E2E_SHAPES: a fresh monolith or worker-shape
+    server for the module, or the session's one Procfile deployment, which stays up for the next module."""
+    shape = str(request.param)
+    if shape == "procfile":
+        yield request.getfixturevalue("procfile_deployment").running()
+        return
+    running = start_server(shape, Path(tmp_path_factory.mktemp(f"{module}-{shape}")))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def fresh_localpart(prefix: str = "e2e") -> str:
+    """``prefix`` and a random suffix: modules sharing one server (the Procfile deployment) never meet each
+    other's accounts."""
+    return f"{prefix}_{secrets.token_hex(6)}"
+
+
 def query(server: RunningServer, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    """Read the server's own database: SQLite file for the monolith, its PostgreSQL database for workers."""
+    """Read the server's own database: SQLite file for the monolith, its PostgreSQL database for the worker
+    shape and the Procfile deployment."""
     database = server.config()["database"]
     if database["name"] == "sqlite3":
         url = f"sqlite:///{database['args']['database']}"

@@ -1,14 +1,15 @@
-"""Accounts end to end: matrix-nio against a real ``ganglion run`` (monolith) and a real worker-shape deployment
-(``ganglion web`` with two gunicorn workers + ``ganglion worker main`` on PostgreSQL and Redis).
+"""Accounts end to end: matrix-nio against a real ``ganglion run`` (monolith), a real worker-shape deployment
+(``ganglion web`` with two gunicorn workers + ``ganglion worker main`` on PostgreSQL and Redis) and the full
+Procfile deployment (two web processes behind a balancer, a worker per stream writer and queue family).
 
-Each shape's server is started once for this module; every test registers its own users under random names.
+The first two are started for this module, the Procfile deployment once for the session; every test registers its
+own users under random names.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
@@ -28,7 +29,9 @@ from nio import (
     WhoamiResponse,
 )
 
-from tests.e2e.servers import SERVER_NAME, RunningServer, query, start_server
+from config import load_config
+from config.routing import shard_for
+from tests.e2e.servers import E2E_SHAPES, SERVER_NAME, RunningServer, fresh_localpart, query, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -36,22 +39,14 @@ PASSWORD = "e2e correct horse battery staple"
 T = TypeVar("T")
 
 
-@pytest.fixture(scope="module", params=["monolith", "workers"])
+@pytest.fixture(scope="module", params=E2E_SHAPES)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    shape = str(request.param)
-    running = start_server(shape, tmp_path_factory.mktemp(f"e2e-{shape}"))
-    try:
+    with serving(request, tmp_path_factory, "accounts") as running:
         yield running
-    finally:
-        running.stop()
 
 
 def run(coro: Awaitable[T]) -> T:
     return asyncio.run(asyncio.wait_for(coro, timeout=60))  # type: ignore[arg-type]
-
-
-def new_localpart(prefix: str = "e2e") -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
 
 def nio_client(server: RunningServer, user: str = "") -> AsyncClient:
@@ -103,9 +98,16 @@ def poll(probe: Callable[[], T], timeout: float = 15.0, interval: float = 0.1) -
         time.sleep(interval)
 
 
+def device_lists_writer(server: RunningServer, user_id: str) -> str:
+    """The instance that writes ``user_id``'s device list changes: "main" unless the config names device_lists
+    writers, as the Procfile deployment's does."""
+    routing = load_config([str(server.config_path)]).routing
+    return shard_for(routing.instances("device_lists"), user_id)
+
+
 def test_register_returns_a_logged_in_session_that_whoami_recognises(server: RunningServer) -> None:
     async def conversation() -> None:
-        localpart = new_localpart()
+        localpart = fresh_localpart()
         client, registered = await register(server, localpart, "phone")
         try:
             assert registered.user_id == f"@{localpart}:{SERVER_NAME}"
@@ -123,7 +125,7 @@ def test_register_returns_a_logged_in_session_that_whoami_recognises(server: Run
 
 def test_registering_a_taken_username_is_refused_with_m_user_in_use(server: RunningServer) -> None:
     async def conversation() -> None:
-        localpart = new_localpart()
+        localpart = fresh_localpart()
         first, _ = await register(server, localpart, "phone")
         second = nio_client(server)
         try:
@@ -138,7 +140,7 @@ def test_registering_a_taken_username_is_refused_with_m_user_in_use(server: Runn
 
 def test_password_login_opens_a_new_device_that_whoami_names(server: RunningServer) -> None:
     async def conversation() -> None:
-        phone, registered = await register(server, new_localpart(), "phone")
+        phone, registered = await register(server, fresh_localpart(), "phone")
         laptop, logged_in = await login(server, registered.user_id, "laptop")
         try:
             assert isinstance(logged_in, LoginResponse), logged_in
@@ -156,7 +158,7 @@ def test_password_login_opens_a_new_device_that_whoami_names(server: RunningServ
 
 def test_login_with_a_wrong_password_is_forbidden(server: RunningServer) -> None:
     async def conversation() -> None:
-        phone, registered = await register(server, new_localpart(), "phone")
+        phone, registered = await register(server, fresh_localpart(), "phone")
         intruder, refused = await login(server, registered.user_id, "intruder", password="not the password")
         try:
             assert isinstance(refused, LoginError), refused
@@ -169,8 +171,8 @@ def test_login_with_a_wrong_password_is_forbidden(server: RunningServer) -> None
 
 def test_display_name_set_with_nio_reads_back_from_another_client(server: RunningServer) -> None:
     async def conversation() -> None:
-        alice, registered = await register(server, new_localpart("alice"), "phone")
-        bob, _ = await register(server, new_localpart("bob"), "phone")
+        alice, registered = await register(server, fresh_localpart("alice"), "phone")
+        bob, _ = await register(server, fresh_localpart("bob"), "phone")
         try:
             set_name = await alice.set_displayname("Alice Liddell ✨")
             assert isinstance(set_name, ProfileSetDisplayNameResponse), set_name
@@ -191,7 +193,7 @@ def test_display_name_reaches_the_user_directory_through_its_task(server: Runnin
     """The user directory is written only by the ``user_directory`` queue's task (a Celery worker with workers)."""
 
     async def conversation() -> str:
-        alice, registered = await register(server, new_localpart("alice"), "phone")
+        alice, registered = await register(server, fresh_localpart("alice"), "phone")
         try:
             assert isinstance(await alice.set_displayname("Directory Alice"), ProfileSetDisplayNameResponse)
         finally:
@@ -206,7 +208,7 @@ def test_display_name_reaches_the_user_directory_through_its_task(server: Runnin
 
 def test_devices_lists_both_devices_with_their_names(server: RunningServer) -> None:
     async def conversation() -> None:
-        phone, registered = await register(server, new_localpart(), "phone")
+        phone, registered = await register(server, fresh_localpart(), "phone")
         laptop, logged_in = await login(server, registered.user_id, "laptop")
         try:
             assert isinstance(logged_in, LoginResponse), logged_in
@@ -223,7 +225,7 @@ def test_devices_lists_both_devices_with_their_names(server: RunningServer) -> N
 
 def test_logout_rejects_the_old_token_everywhere_and_keeps_the_other_device(server: RunningServer) -> None:
     async def conversation() -> None:
-        phone, registered = await register(server, new_localpart(), "phone")
+        phone, registered = await register(server, fresh_localpart(), "phone")
         laptop, logged_in = await login(server, registered.user_id, "laptop")
         assert isinstance(logged_in, LoginResponse), logged_in
         old_token = logged_in.access_token
@@ -256,7 +258,7 @@ def test_logout_rejects_the_old_token_everywhere_and_keeps_the_other_device(serv
 
 
 def test_register_user_command_creates_a_user_who_can_log_in(server: RunningServer) -> None:
-    localpart = new_localpart("cli")
+    localpart = fresh_localpart("cli")
     user_id = f"@{localpart}:{SERVER_NAME}"
     result = server.run_cli("register-user", "--config", str(server.config_path), "-u", localpart, "-p", PASSWORD,
                             "--no-admin", server.base_url)
@@ -282,7 +284,7 @@ def test_login_appends_the_new_device_to_the_device_lists_stream(server: Running
     """Web workers never write stream tables: with workers, this row can only come from the Celery worker."""
 
     async def conversation() -> tuple[str, str, str]:
-        phone, registered = await register(server, new_localpart(), "phone")
+        phone, registered = await register(server, fresh_localpart(), "phone")
         laptop, logged_in = await login(server, registered.user_id, "laptop")
         await closing(phone, laptop)
         assert isinstance(logged_in, LoginResponse), logged_in
@@ -294,7 +296,7 @@ def test_login_appends_the_new_device_to_the_device_lists_stream(server: Running
         "SELECT device_id, instance_name FROM device_lists_stream WHERE user_id = :user_id AND device_id = :device_id",
         user_id=user_id, device_id=laptop_device,
     ))
-    assert rows == [(laptop_device, "main")]
+    assert rows == [(laptop_device, device_lists_writer(server, user_id))]
     stream = query(server, "SELECT device_id FROM device_lists_stream WHERE user_id = :user_id ORDER BY stream_id",
                    user_id=user_id)
     assert [row[0] for row in stream] == [phone_device, laptop_device]
@@ -304,12 +306,13 @@ def test_login_appends_the_new_device_to_the_device_lists_stream(server: Running
 
 
 def test_worker_shape_runs_separate_processes(server: RunningServer) -> None:
-    """Guard against the module silently testing the monolith twice."""
+    """Guard against the module silently testing the monolith twice (or thrice)."""
     if server.shape == "monolith":
         assert [process.name for process in server.processes] == ["run"]
         assert server.config()["database"]["name"] == "sqlite3"
     else:
-        assert [process.name for process in server.processes] == ["worker-main", "web"]
+        expected = ["honcho"] if server.shape == "procfile" else ["worker-main", "web"]
+        assert [process.name for process in server.processes] == expected
         assert all(process.popen.poll() is None for process in server.processes)
         assert server.config()["database"]["name"] == "psycopg2"
         assert server.config()["redis"]["enabled"] is True

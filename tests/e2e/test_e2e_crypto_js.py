@@ -1,4 +1,4 @@
-"""matrix-js-sdk with its Rust crypto (matrix-sdk-crypto-wasm, from npm) against both shapes
+"""matrix-js-sdk with its Rust crypto (matrix-sdk-crypto-wasm, from npm) against every shape
 (tests/e2e/js/crypto_conversation.mjs): cross-signing bootstrap (and a reset the server guards with UIA), an
 encrypted conversation both ways of which the server stores only ciphertext, emoji verification between the two
 users (each signs the other's master key), and a key backup round trip in which a new device restores, with the
@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.js_conversations import run_conversation
-from tests.e2e.servers import RunningServer, query, start_server
+from tests.e2e.servers import E2E_SHAPES, RunningServer, query, serving
 
 pytestmark = pytest.mark.e2e
 CONVERSATION_TIMEOUT = 120
@@ -28,11 +27,10 @@ COMPLETE = {"ready": True, "publicKeysOnDevice": True, "privateKeysCached": True
 self-signing key has signed."""
 
 
-@pytest.fixture(scope="module", params=["monolith", "workers"])
+@pytest.fixture(scope="module", params=E2E_SHAPES)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(request.param, Path(tmp_path_factory.mktemp(f"js-crypto-{request.param}")))
-    yield running
-    running.stop()
+    with serving(request, tmp_path_factory, "js-crypto") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

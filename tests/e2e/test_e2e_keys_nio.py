@@ -19,19 +19,18 @@ from nio import (
     ShareGroupSessionResponse,
 )
 
-from tests.e2e.nio_clients import encrypting_client, expect, sync_and_keep_keys
-from tests.e2e.servers import RunningServer, query, start_server
+from tests.e2e.nio_clients import encrypting_client, encrypting_device, expect, sync_and_keep_keys
+from tests.e2e.servers import E2E_SHAPES, RunningServer, query, serving
 
 pytestmark = pytest.mark.e2e
 
 ENCRYPTION = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 
 
-@pytest.fixture(scope="module", params=["monolith", "workers"])
+@pytest.fixture(scope="module", params=E2E_SHAPES)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(request.param, Path(tmp_path_factory.mktemp(f"e2e-keys-{request.param}")))
-    yield running
-    running.stop()
+    with serving(request, tmp_path_factory, "e2e-keys") as running:
+        yield running
 
 
 async def _received(client: AsyncClient, room_id: str, body: str, attempts: int = 20) -> RoomMessageText:
@@ -82,7 +81,7 @@ def test_encrypted_conversation_and_a_late_device(server: RunningServer, tmp_pat
                           room_id=room_id, text="%secretly%")
             assert plain == [(0,)], "no plaintext reached the server"
 
-            bob_later = await encrypting_client(server, "bob", tmp_path / "bob-later", register=False)
+            bob_later = await encrypting_device(server, bob.user_id, tmp_path / "bob-later")
             await sync_and_keep_keys(bob_later)
             for _ in range(50):  # alice learns of the new device from device_lists.changed, then its keys
                 await sync_and_keep_keys(alice)

@@ -1,19 +1,18 @@
 """A key backup round trip against running servers, over plain HTTP: two devices back up keys at the same time
-(in the worker shape through two gunicorn processes), a device that logs in later restores every key, and the
-database holds exactly the client's session data."""
+(through two gunicorn processes, or both Procfile web processes), a device that logs in later restores every key,
+and the database holds exactly the client's session data."""
 
 from __future__ import annotations
 
 import json
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.servers import SERVER_NAME, RunningServer, query, start_server
+from tests.e2e.servers import E2E_SHAPES, SERVER_NAME, RunningServer, fresh_localpart, query, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -21,11 +20,10 @@ ALGORITHM = "m.megolm_backup.v1.curve25519-aes-sha2"
 ROOM = f"!encrypted:{SERVER_NAME}"
 
 
-@pytest.fixture(scope="module", params=["monolith", "workers"])
+@pytest.fixture(scope="module", params=E2E_SHAPES)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(request.param, Path(tmp_path_factory.mktemp(f"backup-{request.param}")))
-    yield running
-    running.stop()
+    with serving(request, tmp_path_factory, "backup") as running:
+        yield running
 
 
 def _client(server: RunningServer, token: str | None = None) -> httpx.Client:
@@ -48,11 +46,12 @@ def _session_key(device: str, n: int) -> dict[str, Any]:
 
 
 def test_two_devices_back_up_at_once_and_a_new_device_restores_everything(server: RunningServer) -> None:
+    keeper = fresh_localpart("keeper")
     with _client(server) as anonymous:
-        registered = anonymous.post("/register", json={"username": "keeper", "password": "pw",
+        registered = anonymous.post("/register", json={"username": keeper, "password": "pw",
                                                        "auth": {"type": "m.login.dummy"}})
     assert registered.status_code == 200, registered.text
-    laptop, phone = _login(server, "keeper", "LAPTOP"), _login(server, "keeper", "PHONE")
+    laptop, phone = _login(server, keeper, "LAPTOP"), _login(server, keeper, "PHONE")
     created = laptop.post("/room_keys/version", json={"algorithm": ALGORITHM,
                                                       "auth_data": {"public_key": "backup-public-key"}})
     assert created.status_code == 200, created.text
@@ -78,7 +77,7 @@ def test_two_devices_back_up_at_once_and_a_new_device_restores_everything(server
         thread.join()
     assert failures == []
 
-    tablet = _login(server, "keeper", "TABLET")
+    tablet = _login(server, keeper, "TABLET")
     described = tablet.get("/room_keys/version").json()
     assert (described["count"], described["etag"]) == (2 * per_device, str(2 * per_device))
     restored = tablet.get("/room_keys/keys", params={"version": version})
@@ -87,7 +86,7 @@ def test_two_devices_back_up_at_once_and_a_new_device_restores_everything(server
     assert restored.json() == {"rooms": {ROOM: {"sessions": expected}}}
 
     stored = query(server, "SELECT session_id, session_data FROM room_key_backup_keys WHERE user_id = :user",
-                   user=f"@keeper:{SERVER_NAME}")
+                   user=f"@{keeper}:{SERVER_NAME}")
     assert {session_id: json.loads(data) for session_id, data in stored} == {
         session_id: key["session_data"] for session_id, key in expected.items()}, "the server stores what was sent"
 

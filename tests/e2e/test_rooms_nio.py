@@ -1,4 +1,4 @@
-"""matrix-nio drives rooms end to end, in both shapes: presets, invites, joins, messages, edits, reactions,
+"""matrix-nio drives rooms end to end, in every shape: presets, invites, joins, messages, edits, reactions,
 names and topics, kicks and bans — and everything is still there after the server restarts; then redactions,
 history paged both ways, aliases and the published room directory, on the same server."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,16 +36,15 @@ from nio import (
 from nio.responses import PublicRoomsResponse
 
 from tests.e2e.nio_clients import expect, registered_client
-from tests.e2e.servers import SERVER_NAME, RunningServer, start_server
+from tests.e2e.servers import E2E_SHAPES, SERVER_NAME, RunningServer, serving
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module", params=["monolith", "workers"])
+@pytest.fixture(scope="module", params=E2E_SHAPES)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(request.param, Path(tmp_path_factory.mktemp(f"rooms-{request.param}")))
-    yield running
-    running.stop()
+    with serving(request, tmp_path_factory, "rooms") as running:
+        yield running
 
 
 def test_rooms_conversation_survives_a_restart(server: RunningServer) -> None:
@@ -76,7 +74,8 @@ def test_rooms_conversation_survives_a_restart(server: RunningServer) -> None:
             expect(await alice.room_kick(private, bob.user_id, reason="bye"), RoomKickResponse)
             expect(await alice.room_ban(private, bob.user_id), RoomBanResponse)
             assert private not in expect(await bob.joined_rooms(), JoinedRoomsResponse).rooms
-            return {"public": public, "private": private, "hello": hello, "edited": edited}
+            return {"public": public, "private": private, "hello": hello, "edited": edited,
+                    "alice": alice.user_id, "bob": bob.user_id}
         finally:
             await alice.close()
             await bob.close()
@@ -85,7 +84,7 @@ def test_rooms_conversation_survives_a_restart(server: RunningServer) -> None:
     server.restart()
 
     async def after_restart() -> None:
-        alice = AsyncClient(server.base_url, f"@alice:{SERVER_NAME}")
+        alice = AsyncClient(server.base_url, ids["alice"])
         try:
             await alice.login("pw")
             rooms = set(expect(await alice.joined_rooms(), JoinedRoomsResponse).rooms)
@@ -97,7 +96,7 @@ def test_rooms_conversation_survives_a_restart(server: RunningServer) -> None:
             state = expect(await alice.room_get_state(ids["private"]), RoomGetStateResponse).events
             bans = [event for event in state if event["type"] == "m.room.member"
                     and event["content"]["membership"] == "ban"]
-            assert [event["state_key"] for event in bans] == [f"@bob:{SERVER_NAME}"]
+            assert [event["state_key"] for event in bans] == [ids["bob"]]
             edited = expect(await alice.room_get_event(ids["public"], ids["edited"]), RoomGetEventResponse)
             assert edited.event.source["content"]["m.relates_to"] == {"rel_type": "m.replace",
                                                                     "event_id": ids["hello"]}

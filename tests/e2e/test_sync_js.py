@@ -1,26 +1,24 @@
-"""matrix-js-sdk (from npm) runs its own sync loop against both shapes: two clients see each other's invite,
+"""matrix-js-sdk (from npm) runs its own sync loop against every shape: two clients see each other's invite,
 join, messages (local echo confirmed through the transaction id), typing, read receipts, account data and
 to-device messages (tests/e2e/js/sync_conversation.mjs)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.e2e.js_conversations import run_conversation
-from tests.e2e.servers import RunningServer, start_server
+from tests.e2e.servers import E2E_SHAPES, RunningServer, serving
 
 pytestmark = pytest.mark.e2e
 CONVERSATION_TIMEOUT = 120
 
 
-@pytest.fixture(scope="module", params=["monolith", "workers"])
+@pytest.fixture(scope="module", params=E2E_SHAPES)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(request.param, Path(tmp_path_factory.mktemp(f"js-{request.param}")))
-    yield running
-    running.stop()
+    with serving(request, tmp_path_factory, "js") as running:
+        yield running
 
 
 def test_matrix_js_sdk_clients_sync_with_each_other(server: RunningServer) -> None:

@@ -1,13 +1,12 @@
-"""matrix-nio's sync loop against both shapes: invites, joins, messages, names and leaves arrive through /sync,
-long-polls wake for new messages, typing and read receipts reach the other member (and reading clears the unread
-count), and to-device messages reach the addressed device once."""
+"""matrix-nio's sync loop against every shape (servers.E2E_SHAPES): invites, joins, messages, names and leaves
+arrive through /sync, long-polls wake for new messages, typing and read receipts reach the other member (and
+reading clears the unread count), and to-device messages reach the addressed device once."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from nio import (
@@ -29,16 +28,15 @@ from nio import (
 )
 
 from tests.e2e.nio_clients import expect, registered_client
-from tests.e2e.servers import RunningServer, start_server
+from tests.e2e.servers import E2E_SHAPES, RunningServer, serving
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module", params=["monolith", "workers"])
+@pytest.fixture(scope="module", params=E2E_SHAPES)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(request.param, Path(tmp_path_factory.mktemp(f"sync-{request.param}")))
-    yield running
-    running.stop()
+    with serving(request, tmp_path_factory, "sync") as running:
+        yield running
 
 
 async def _sync(client: AsyncClient, timeout: int = 0) -> SyncResponse:
