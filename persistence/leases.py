@@ -7,6 +7,11 @@ Lua script, so "is it still mine?" and "extend/delete it" are never split by ano
 
 A second copy of a singleton therefore waits: it retries the lease until the holder stops renewing (clean exit
 releases it at once; a crash frees it after ``ttl``).
+
+Redis may restart without its data (it keeps nothing on disk by default). A holder whose key vanished takes it back
+under the same token on its next renewal, unless another process took the lease first, in which case it stands down;
+so a Redis restart does not stop every singleton at once. Because the counter vanishes too, a token is never below
+the Redis clock in microseconds: tokens handed out after a restart still exceed every token handed out before it.
 """
 
 from __future__ import annotations
@@ -22,13 +27,19 @@ logger = logging.getLogger(__name__)
 
 _ACQUIRE = """
 if redis.call('exists', KEYS[1]) == 1 then return false end
-local token = redis.call('incr', KEYS[2])
-redis.call('set', KEYS[1], token, 'px', ARGV[1])
+local now = redis.call('time')
+local token = math.max(tonumber(redis.call('get', KEYS[2]) or '0') + 1, now[1] * 1000000 + now[2])
+redis.call('set', KEYS[2], string.format('%d', token))
+redis.call('set', KEYS[1], string.format('%d', token), 'px', ARGV[1])
 return token
 """
 _RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
-return 0
+local holder = redis.call('get', KEYS[1])
+if holder == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+if holder then return 0 end
+if tonumber(redis.call('get', KEYS[2]) or '0') < tonumber(ARGV[1]) then redis.call('set', KEYS[2], ARGV[1]) end
+redis.call('set', KEYS[1], ARGV[1], 'px', ARGV[2])
+return 1
 """
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -53,7 +64,8 @@ class Lease:
         return None if token is None else int(token)
 
     def renew(self, token: int) -> bool:
-        return bool(self._renew(keys=[self.key], args=[str(token), self.ttl_ms]))
+        """Extend the lease if ``token`` holds it, or take it back if nobody does (it expired, or Redis lost it)."""
+        return bool(self._renew(keys=[self.key, f"{self.key}:fence"], args=[str(token), self.ttl_ms]))
 
     def release(self, token: int) -> bool:
         return bool(self._release(keys=[self.key], args=[str(token)]))

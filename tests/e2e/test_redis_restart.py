@@ -17,6 +17,7 @@ import httpx
 import pytest
 import redis
 
+from ganglion.wiring import LEASE_TTL_MS
 from tests.e2e.servers import HOST, RunningServer, start_workers
 
 READERS = 3
@@ -141,3 +142,12 @@ def test_waiting_syncs_complete_across_a_redis_restart(server: RunningServer, pr
     assert all(seen), "every reader received the event sent after the restart"
     assert sent - restarted < 60, "sends work again soon after Redis is back"
     assert max(times[0] for times in seen) - sent < 25, "waiting syncs woke for it (not only at their timeout)"
+
+    # The restart also took the worker's instance lease; its keeper takes it back on its next renewal instead of
+    # stopping the worker, so after two renewal intervals every process still runs and sends still go through.
+    time.sleep(max(0.0, restarted + 2 * LEASE_TTL_MS / 3000 - time.monotonic()))
+    assert [process.name for process in server.processes if process.popen.poll() is not None] == []
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {sender}"}, timeout=40) as client:
+        later = client.put(f"/_matrix/client/v3/rooms/{room}/send/m.room.message/later",
+                           json={"msgtype": "m.text", "body": "later"})
+        assert later.status_code == 200, later.text

@@ -75,3 +75,33 @@ def test_a_keeper_whose_token_is_taken_reports_the_loss(redis_db: int, lease_key
         assert not keeper.is_held()
     finally:
         keeper.stop()
+
+
+def test_a_holder_takes_its_lease_back_when_redis_lost_it(redis_db: int, lease_key: str) -> None:
+    lost = threading.Event()
+    client = redis_client(redis_db)
+    keeper = LeaseKeeper(Lease(client, lease_key, ttl_ms=300), on_lost=lambda _token: lost.set()).start()
+    try:
+        assert keeper.wait_acquired(5)
+        token = keeper.token
+        client.delete(lease_key, f"{lease_key}:fence")  # what a Redis restart without persistence leaves
+        deadline = time.monotonic() + 5
+        while client.get(lease_key) is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert client.get(lease_key) == str(token).encode(), "the next renewal restores the same token"
+        assert keeper.is_held() and not lost.is_set()
+        assert Lease(client, lease_key, ttl_ms=300).acquire() is None, "a second copy still waits"
+        assert int(client.get(f"{lease_key}:fence") or 0) >= token, "the counter never hands the token out again"
+    finally:
+        keeper.stop()
+
+
+def test_tokens_handed_out_after_redis_lost_the_counter_exceed_earlier_ones(redis_db: int, lease_key: str) -> None:
+    client = redis_client(redis_db)
+    lease = Lease(client, lease_key, ttl_ms=5000)
+    before = lease.acquire()
+    assert before is not None and lease.release(before)
+    client.delete(f"{lease_key}:fence")
+    after = lease.acquire()
+    assert after is not None and after > before
+    assert not lease.holds(before)
