@@ -11,13 +11,15 @@
   ganglion register-user       create an account through shared-secret registration
 
 Every command takes ``--config PATH`` (repeatable; later files override earlier ones, as Synapse's
-``--config-file``).
+``--config-file``) and ``--debug``. A start-up failure is one line on stderr naming the config key and what to do
+(ganglion/startup_checks.py), with a non-zero exit; ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
 import sys
 import tempfile
@@ -26,8 +28,10 @@ from typing import Any
 
 from config import ConfigError, HomeserverConfig, load_config
 from config.generate import render_homeserver_yaml
+from config.listeners import Listener
 from config.pools import PoolPlan
 from ganglion.cooperative import make_cooperative
+from ganglion.startup_checks import StartupError, check_startup
 from persistence.signing_key import generate_key_file
 
 WORKER_CLASSES = ("gevent", "gthread")
@@ -48,20 +52,35 @@ def _load(paths: list[str] | None) -> HomeserverConfig:
     return config
 
 
+def _check(config: HomeserverConfig, paths: list[str] | None, listeners: Sequence[Listener] = ()) -> None:
+    """Fail fast, in one line, before migrating or serving (ganglion/startup_checks.py)."""
+    config_dir = os.path.dirname(os.path.abspath((paths or [DEFAULT_CONFIG])[0]))
+    check_startup(config, config_dir, listeners)
+
+
+def _served_by_web(config: HomeserverConfig) -> tuple[Listener, ...]:
+    return (*config.http_listeners, *config.metrics_listeners)
+
+
 def _ensure_signing_key(config: HomeserverConfig) -> None:
     if not os.path.exists(config.signing_key_path):
         generate_key_file(config.signing_key_path)
 
 
 def _migrate(config: HomeserverConfig) -> None:
+    """Bring the schema up to date; one log line when it changed (Alembic's own lines are quiet by default)."""
     from persistence import migrate
     from persistence.database import Database
 
     database = Database(config.database)
     try:
+        before = migrate.current_revision(database)
         migrate.upgrade(database)
+        after = migrate.current_revision(database)
     finally:
         database.dispose()
+    if before != after:
+        logging.getLogger("ganglion").info("database schema upgraded from %s to %s", before or "empty", after)
 
 
 def cmd_generate_config(args: argparse.Namespace) -> int:
@@ -83,6 +102,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     """Bring the schema up to date, and create the signing key if there is none yet: run once before starting
     a deployment, so its processes never race to create the key."""
     config = _load(args.config)
+    _check(config, args.config)
     _ensure_signing_key(config)
     _migrate(config)
     from persistence import migrate
@@ -145,6 +165,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             cmd_generate_config(args)
         paths = [DEFAULT_CONFIG]
     config = _load(paths)
+    _check(config, paths, _served_by_web(config))
     configure_logging(config)
     _ensure_signing_key(config)
     _migrate(config)
@@ -171,6 +192,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     from ganglion.wiring import build_web_worker
     from web.app import create_app
 
+    _check(config, args.config, _served_by_web(config))
     configure_logging(config)
     _ensure_signing_key(config)
     _migrate(config)
@@ -200,6 +222,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
             "", f"instance {args.name!r} consumes no queue: name it in stream_writers or an *_instances key, "
                 "or add it with `ganglion shards add`"
         )
+    if args.pool_kind is None:  # the supervisor checks for the pools it starts
+        _check(config, args.config, config.metrics_listeners)
     configure_logging(config)
     if args.pool_kind is None:
         _migrate(config)
@@ -285,6 +309,7 @@ def cmd_beat(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if not config.redis.enabled:
         raise ConfigError("redis.enabled", "beat sends to Celery over Redis; the monolith runs its jobs itself")
+    _check(config, args.config)
     configure_logging(config)
     celery = create_celery(config)
     celery.conf.beat_schedule = beat_schedule(config.routing, config.workers.replication_secret)
@@ -355,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     def with_config(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
         command.add_argument("--config", "-c", action="append", metavar="PATH",
                              help="config file; repeat to layer a worker file over the shared one")
+        _debug_option(command)
         return command
 
     run = with_config(commands.add_parser("run", help="start the monolith"))
@@ -408,18 +434,26 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--data-dir", help="where the database and key go (default: next to the config)")
     generate.add_argument("--host", default="127.0.0.1")
     generate.add_argument("--port", type=int, default=8008)
+    _debug_option(generate)
     generate.set_defaults(func=cmd_generate_config)
 
     register = with_config(commands.add_parser("register-user", help="create a user via shared-secret registration"))
-    register.add_argument("--user", "-u")
-    register.add_argument("--password", "-p")
+    register.add_argument("--user", "-u", help="the new account's localpart (alice for @alice:server)")
+    register.add_argument("--password", "-p", help="the password (visible to other users of this machine in ps)")
+    register.add_argument("--password-stdin", action="store_true",
+                          help="read the password from the first line of stdin (also done when stdin is a pipe)")
     admin = register.add_mutually_exclusive_group()
-    admin.add_argument("--admin", "-a", action="store_true", default=None)
-    admin.add_argument("--no-admin", dest="admin", action="store_false")
+    admin.add_argument("--admin", "-a", action="store_true", default=None, help="make the account a server admin")
+    admin.add_argument("--no-admin", dest="admin", action="store_false",
+                       help="an ordinary account (the default without a terminal)")
     register.add_argument("--user-type", choices=["support", "bot"])
     register.add_argument("server_url", nargs="?", help="default: the first client listener")
     register.set_defaults(func=cmd_register_user)
     return parser
+
+
+def _debug_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--debug", action="store_true", help="show the traceback of a failure")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -427,8 +461,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ConfigError as error:
+        if args.debug:
+            raise
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
+    except StartupError as error:
+        if args.debug:
+            raise
+        print(f"cannot start: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

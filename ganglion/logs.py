@@ -1,7 +1,9 @@
 """Logging setup from ``worker_log_config`` or ``log_config``: a Python logging dictConfig YAML, as Synapse's.
 
 A worker's own ``worker_log_config`` wins over the shared ``log_config``, so each process of a deployment can log
-to its own file. A file that cannot be read or applied is a configuration error naming the key.
+to its own file. A file that cannot be read or applied is a configuration error naming the key. Without one,
+INFO goes to stderr, except Alembic's: its plugin set-up and each migration's docstring on every start tell an
+operator nothing (``ganglion`` logs one line when the schema changed).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ def configure_logging(config: HomeserverConfig) -> None:
         "log_config", config.log_config)
     if not path:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         return
     try:
         with open(path, encoding="utf-8") as handle:

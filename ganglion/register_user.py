@@ -30,17 +30,64 @@ def _default_url(config: HomeserverConfig) -> str:
     return "http://127.0.0.1:8008"
 
 
+class MissingInput(Exception):
+    """Without a terminal to ask on, a value the flags did not give; the message names the flag."""
+
+
+def _ask(prompt: str, flag: str) -> str:
+    """A prompt on a terminal; without one (a script, CI, a pipe) the flag is the only way to give the value."""
+    if not sys.stdin.isatty():
+        raise MissingInput(f"missing {flag} (there is no terminal to ask on)")
+    try:
+        return input(prompt).strip()
+    except EOFError:
+        raise MissingInput(f"missing {flag}") from None
+
+
+def _password(args: argparse.Namespace) -> str:
+    """From ``--password``, else from stdin when it is not a terminal (``--password-stdin`` or a pipe), else
+    asked twice on the terminal."""
+    if args.password:
+        return str(args.password)
+    if args.password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise MissingInput("missing password: give --password (-p), or one line on stdin with --password-stdin")
+        return password
+    try:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Confirm password: "):
+            raise MissingInput("passwords do not match")
+    except EOFError:
+        raise MissingInput("missing --password (-p)") from None
+    if not password:
+        raise MissingInput("missing password: an empty one is not allowed")
+    return password
+
+
+def _admin(args: argparse.Namespace) -> bool:
+    if args.admin is not None:
+        return bool(args.admin)
+    if not sys.stdin.isatty() or args.password_stdin:
+        return False  # as Synapse's register_new_matrix_user without --admin: an ordinary user
+    return _ask("Make admin [no]: ", "--admin or --no-admin").lower() in ("y", "yes")
+
+
 def register_user_interactively(config: HomeserverConfig, args: argparse.Namespace) -> int:
     secret = config.registration.registration_shared_secret
     if not secret:
-        print("registration_shared_secret is not set in the config", file=sys.stderr)
+        print("registration_shared_secret is not set in the config: set it (any long random string) and "
+              "restart the server", file=sys.stderr)
         return 1
-    user = args.user or input("New user localpart: ").strip()
-    password = args.password or getpass.getpass("Password: ")
-    if not args.password and password != getpass.getpass("Confirm password: "):
-        print("Passwords do not match", file=sys.stderr)
-        return 1
-    admin = args.admin if args.admin is not None else input("Make admin [no]: ").strip().lower() in ("y", "yes")
+    try:
+        user = args.user or _ask("New user localpart: ", "--user (-u)")
+        if not user:
+            raise MissingInput("missing --user (-u)")
+        password = _password(args)
+        admin = _admin(args)
+    except MissingInput as missing:
+        print(f"register-user: {missing}", file=sys.stderr)
+        return 2
     base = (args.server_url or _default_url(config)).rstrip("/")
     url = f"{base}/_synapse/admin/v1/register"
     try:

@@ -3,26 +3,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, Flask, current_app
+from werkzeug.exceptions import HTTPException
 
 from protocol.room_versions import room_version_capability
+from protocol.spec_versions import advertised_versions
 from web.auth import authenticate
 from web.deps import deps
 from web.routing import client_route
-
-SUPPORTED_VERSIONS = (
-    "r0.0.1", "r0.1.0", "r0.2.0", "r0.3.0", "r0.4.0", "r0.5.0", "r0.6.0", "r0.6.1",
-    "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12",
-)
 
 UNSTABLE_FEATURES = {"org.matrix.msc3814": True}
 """MSCs served under their unstable prefixes, which clients look for here: dehydrated devices."""
 
 
+def routes_to_a_view(app: Flask) -> Callable[[str, str], bool]:
+    """Whether the app's URL map routes a request (method, path) to a view: what protocol/spec_versions.py checks
+    each version's endpoints with."""
+    adapter = app.url_map.bind("localhost")
+
+    def serves(method: str, path: str) -> bool:
+        try:
+            adapter.match(path, method=method)
+        except HTTPException:  # 404, 405; a redirect for a missing trailing slash is a RequestRedirect, also one
+            return False
+        return True
+
+    return serves
+
+
+def supported_versions(app: Flask) -> tuple[str, ...]:
+    """The spec versions whose required endpoints this app serves, computed once per app."""
+    versions: tuple[str, ...] = app.extensions.get("ganglion.spec_versions") or advertised_versions(
+        routes_to_a_view(app))
+    app.extensions["ganglion.spec_versions"] = versions
+    return versions
+
+
 def get_versions() -> dict[str, Any]:
-    return {"versions": list(SUPPORTED_VERSIONS), "unstable_features": dict(UNSTABLE_FEATURES)}
+    return {"versions": list(supported_versions(current_app)), "unstable_features": dict(UNSTABLE_FEATURES)}
 
 
 def get_capabilities() -> dict[str, Any]:
