@@ -36,13 +36,15 @@ from persistence.signing_key import generate_key_file
 
 WORKER_CLASSES = ("gevent", "gthread")
 DEFAULT_WORKER_CLASS = "gevent"
+GEVENT_WORKER = "ganglion.http_worker.ClosingIdleGeventWorker"
+"""gunicorn's gevent worker, closing idle keep-alive connections on a stop (ganglion/http_worker.py)."""
 
 DEFAULT_CONFIG = "homeserver.yaml"
 KEEPALIVE_SECONDS = 75
 """How long a web process keeps an idle HTTP/1.1 connection open. Clients reuse pooled connections until their own
 idle timeout (Node's fetch 4 s, aiohttp 15 s, an nginx upstream pool 60 s) and a request written as the server
 closes fails outright, so the server must outwait them; gunicorn's default of 2 s broke matrix-js-sdk requests.
-The cost: a graceful stop waits (up to graceful_timeout) for idle connections as for long-polls."""
+A stop closes the idle ones at once (ganglion/http_worker.py) and waits only for requests in progress."""
 
 
 def _load(paths: list[str] | None) -> HomeserverConfig:
@@ -122,7 +124,7 @@ def _gunicorn_options(config: HomeserverConfig, args: argparse.Namespace, *, wor
     return {
         "bind": binds or ["127.0.0.1:8008"],
         "workers": workers,
-        "worker_class": args.worker_class,
+        "worker_class": GEVENT_WORKER if args.worker_class == "gevent" else args.worker_class,
         **concurrency,
         "timeout": 120,
         "keepalive": KEEPALIVE_SECONDS,
@@ -351,7 +353,7 @@ def cmd_shards(args: argparse.Namespace) -> int:
 
     config = _load(args.config)
     if args.action == "show":
-        print(show_shards(config))
+        print(show_shards(config, args.family))
         return 0
     if not args.family or not args.instance:
         raise ConfigError("", f"`ganglion shards {args.action}` needs a family and an instance name")

@@ -28,18 +28,21 @@ _INSTANCE_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 """Instance names become queue names (``events.NAME``) and Celery hostnames: no dots, spaces or '@'."""
 
 
-def show_shards(config: HomeserverConfig) -> str:
+def show_shards(config: HomeserverConfig, family: str | None = None) -> str:
+    """Each sharded family's instances and where they come from; only ``family``'s when one is named."""
+    if family is not None:
+        _check_family(family)
     database = Database(config.database)
     try:
         routing = LiveRouting(config, database, Stores())
         with database.read() as conn:
             maps = Stores().shards.list_maps(conn)
         lines = []
-        for family, spec in FAMILIES.items():
-            if spec.sharded:
-                history = routing.history(family)
-                source = "shard map" if family in maps else "config"
-                lines.append(f"{family}: epoch {history.epoch} ({source}): {', '.join(history.instances) or '-'}")
+        for name, spec in FAMILIES.items():
+            if spec.sharded and family in (None, name):
+                history = routing.history(name)
+                source = "shard map" if name in maps else "config"
+                lines.append(f"{name}: epoch {history.epoch} ({source}): {', '.join(history.instances) or '-'}")
         return "\n".join(lines)
     finally:
         database.dispose()
