@@ -72,6 +72,26 @@ rc_login:
   address: {{per_second: 0.003, burst_count: 5}}
   account: {{per_second: 0.003, burst_count: 5}}
   failed_attempts: {{per_second: 0.17, burst_count: 3}}
+#
+# These defaults protect a public server, and they throttle a lone tester: a client's first session (log in,
+# create rooms, send, set a profile, sign in on a second device) meets 429 M_LIMIT_EXCEEDED within minutes. For a
+# private test server, reachable only by you, replace the block above with this one (and open sign-up with
+# enable_registration: true and enable_registration_without_verification: true above):
+#
+# rc_message: {{per_second: 100, burst_count: 1000}}
+# rc_registration: {{per_second: 10, burst_count: 100}}
+# rc_login:
+#   address: {{per_second: 10, burst_count: 100}}
+#   account: {{per_second: 10, burst_count: 100}}
+#   failed_attempts: {{per_second: 10, burst_count: 100}}
+# rc_room_creation: {{per_second: 10, burst_count: 100}}
+# rc_joins: {{local: {{per_second: 10, burst_count: 100}}, remote: {{per_second: 10, burst_count: 100}}}}
+# rc_joins_per_room: {{per_second: 10, burst_count: 100}}
+# rc_invites: {{per_room: {{per_second: 10, burst_count: 100}}, per_user: {{per_second: 10, burst_count: 100}},
+#              per_issuer: {{per_second: 10, burst_count: 100}}}}
+# rc_profile: {{per_second: 10, burst_count: 100}}
+# rc_presence: {{per_user: {{per_second: 10, burst_count: 100}}}}
+# rc_key_requests: {{per_second: 100, burst_count: 1000}}
 
 # --- Scaling out (see README "Scaling out"): the same keys as Synapse's workers.md ---
 # instance_map: {{main: {{host: localhost, port: 9093}}}}

@@ -9,6 +9,7 @@
   ganglion shards              show or change the writers of a sharded family live (add / remove)
   ganglion generate-config     write a commented homeserver.yaml and a signing key
   ganglion register-user       create an account through shared-secret registration
+  ganglion celery -- ARGS      Celery's own command line (inspect, control, flower) on the config's broker
 
 Every command takes ``--config PATH`` (repeatable; later files override earlier ones, as Synapse's
 ``--config-file``) and ``--debug``. A start-up failure is one line on stderr naming the config key and what to do
@@ -155,6 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     make_cooperative(args.worker_class)
     from ganglion.inline_beat import InlineBeat
     from ganglion.logs import configure_logging
+    from ganglion.next_steps import next_steps
     from ganglion.server import GunicornServer
     from ganglion.wiring import build_monolith
     from tasks.background import SCHEDULE_SECONDS
@@ -177,8 +179,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         InlineBeat(monolith.deps.dispatcher, SCHEDULE_SECONDS).start()
         return create_app(config, monolith.deps)
 
+    def announce(worker: Any) -> None:
+        """gunicorn's ``post_worker_init``: the first worker has built the app, so the server answers now."""
+        if worker.age == 1:  # not again when a worker is replaced
+            print(next_steps(config, paths), flush=True)
+
     # One worker process: the monolith's doorbell, rate limits and inline tasks live in memory.
-    options = _gunicorn_options(config, args, workers=1)
+    options = {**_gunicorn_options(config, args, workers=1), "post_worker_init": announce}
     GunicornServer(app_factory, options).run()
     return 0
 
@@ -360,6 +367,25 @@ def cmd_shards(args: argparse.Namespace) -> int:
     return change_shards(config, args.action, args.family, args.instance, wait_seconds=args.wait)
 
 
+def cmd_celery(args: argparse.Namespace) -> int:
+    """Celery's own command line (``inspect``, ``control``, ``flower``...) on the config's broker: its Redis host,
+    port, database and key prefix, so no command repeats them by hand and Flower sees prefixed queues too."""
+    from click.exceptions import ClickException
+
+    from tasks.app import create_celery
+
+    config = _load(args.config)
+    if not config.redis.enabled:
+        raise ConfigError("redis.enabled", "Celery runs only in the worker shape; the monolith runs tasks inline")
+    arguments = args.celery_args[1:] if args.celery_args[:1] == ["--"] else args.celery_args
+    try:
+        create_celery(config).start(argv=arguments)
+    except ClickException as error:  # a usage error of Celery's command line: its own message, not a traceback
+        error.show()
+        return error.exit_code
+    return 0
+
+
 def cmd_register_user(args: argparse.Namespace) -> int:
     from ganglion.register_user import register_user_interactively
 
@@ -438,6 +464,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--port", type=int, default=8008)
     _debug_option(generate)
     generate.set_defaults(func=cmd_generate_config)
+
+    celery = with_config(commands.add_parser(
+        "celery", help="Celery's command line on the config's broker (inspect, control, flower...)"))
+    celery.add_argument("celery_args", nargs=argparse.REMAINDER, metavar="-- CELERY_ARGS",
+                        help="e.g. `-- inspect active_queues` or `-- flower --address=127.0.0.1 --port=5555`")
+    celery.set_defaults(func=cmd_celery)
 
     register = with_config(commands.add_parser("register-user", help="create a user via shared-secret registration"))
     register.add_argument("--user", "-u", help="the new account's localpart (alice for @alice:server)")
