@@ -12,6 +12,7 @@ stops.
 
 from __future__ import annotations
 
+import _socket
 import contextlib
 import socket
 from typing import Any
@@ -47,6 +48,13 @@ class ClosingIdleGeventWorker(GeventWorker):  # type: ignore[misc]
         gevent.spawn(self._close_idle_connections)  # out of the signal handler, as gunicorn's handle_quit does
 
     def _close_idle_connections(self) -> None:
+        """Shut the read side through a second, unpatched socket object on the same descriptor: the waiting
+        greenlet then reads end-of-file and ends as for a client that hung up (gevent's own ``shutdown`` would
+        instead cancel the wait with an error, which gunicorn logs as a traceback)."""
         for client in list(self._idle):
             with contextlib.suppress(OSError):  # the peer may have closed it already
-                client.shutdown(socket.SHUT_RD)
+                raw = _socket.socket(fileno=client.fileno())
+                try:
+                    raw.shutdown(socket.SHUT_RD)
+                finally:
+                    raw.detach()
