@@ -4,7 +4,7 @@
   ganglion web                 gunicorn web workers of the worker shape
   ganglion worker NAME         the Celery worker of instance NAME, consuming exactly its queues
   ganglion beat                Celery beat with the periodic jobs
-  ganglion routes [--nginx]    the queue routing table, or a reverse-proxy config for the web processes
+  ganglion routes             the queue routing table; --nginx a reverse-proxy config; --metrics a scrape config
   ganglion migrate             bring the database schema up to date
   ganglion shards              show or change the writers of a sharded family live (add / remove)
   ganglion generate-config     write a commented homeserver.yaml and a signing key
@@ -327,12 +327,15 @@ def cmd_beat(args: argparse.Namespace) -> int:
 
 
 def cmd_routes(args: argparse.Namespace) -> int:
-    """The routing table of the config (which instance consumes which queue), or with ``--nginx`` a reverse-proxy
-    config for its web processes (config/nginx.py)."""
+    """The routing table of the config (which instance consumes which queue), with ``--nginx`` a reverse-proxy
+    config for its web processes (config/nginx.py), with ``--metrics`` a Prometheus scrape config."""
     from config.nginx import NginxSite, render_nginx, web_server_addresses
 
     shared = args.config or [DEFAULT_CONFIG]
     config = _load(shared)
+    if args.metrics:
+        sys.stdout.write(_prometheus_scrape_config(shared, args.worker))
+        return 0
     if not args.nginx:
         routing = config.routing
         for instance in routing.consuming_instances():
@@ -353,6 +356,23 @@ def cmd_routes(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _prometheus_scrape_config(shared: list[str], worker_files: list[str]) -> str:
+    """A Prometheus ``scrape_configs`` entry with each process's metrics listener, read from the same files the
+    processes read, so the ports are written once (in each process's config) and nowhere else."""
+    import yaml
+
+    targets = []
+    for config in [_load([*shared, path]) for path in worker_files] or [_load(shared)]:
+        for listener in config.metrics_listeners:
+            for address in listener.bind:
+                targets.append({"targets": [address], "labels": {"instance_name": config.workers.name}})
+    if not targets:
+        raise ConfigError("enable_metrics", "no process has a metrics listener (a `type: metrics` listener, with "
+                                            "enable_metrics: true)")
+    return yaml.safe_dump({"scrape_configs": [{"job_name": "ganglion", "static_configs": targets}]},
+                          sort_keys=False)
 
 
 def cmd_shards(args: argparse.Namespace) -> int:
@@ -439,6 +459,10 @@ def build_parser() -> argparse.ArgumentParser:
     routes.add_argument("--nginx", action="store_true", help="write an nginx config for the web processes")
     routes.add_argument("--web", action="append", default=[], metavar="WORKER_YAML",
                         help="a web process's worker file (its worker_listeners); repeat for each")
+    routes.add_argument("--metrics", action="store_true",
+                        help="write a Prometheus scrape config with every process's metrics listener")
+    routes.add_argument("--worker", action="append", default=[], metavar="WORKER_YAML",
+                        help="--metrics: a process's worker file (any kind); repeat for each")
     routes.add_argument("--listen", default="8008", help="what nginx listens on (nginx `listen` syntax)")
     routes.add_argument("--initial-sync-servers", type=int, default=1,
                         help="how many web processes (the last ones) take initial syncs apart from the others")
