@@ -379,6 +379,7 @@ def cmd_shards(args: argparse.Namespace) -> int:
     from ganglion.shards import change_shards, show_shards
 
     config = _load(args.config)
+    _check(config, args.config)
     if args.action == "show":
         print(show_shards(config, args.family))
         return 0
