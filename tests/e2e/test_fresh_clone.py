@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-import selectors
+import select
 import signal
 import subprocess
 import time
@@ -62,39 +62,36 @@ def test_no_document_links_outside_the_repository(clone: Path) -> None:
 
 
 class FirstRun:
-    """``scripts/run`` in the clone, its stdout read line by line as it comes."""
+    """``scripts/run`` in the clone, its stdout read as it comes (the install's progress dots end no line, so
+    reads are by chunk: the deadline holds even while a line is still being written)."""
 
-    def __init__(self, clone: Path, port: int) -> None:
+    def __init__(self, clone: Path, port: int, logs: Path) -> None:
         self.output: list[str] = []
-        self.process = subprocess.Popen(["scripts/run", "--port", str(port)], cwd=clone, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                        start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.stderr_path = logs / f"first-run-{port}.stderr"  # a file: a full pipe would stall the server
+        with open(self.stderr_path, "wb") as stderr:
+            self.process = subprocess.Popen(["scripts/run", "--port", str(port)], cwd=clone,
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
+                                            start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
     def read_until(self, marker: str, timeout: float) -> None:
+        """Until the block that starts with ``marker`` has ended (with an empty line)."""
         assert self.process.stdout is not None
-        selector = selectors.DefaultSelector()
-        selector.register(self.process.stdout, selectors.EVENT_READ)
+        descriptor = self.process.stdout.fileno()
+        partial = ""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not selector.select(timeout=1):
+            if not select.select([descriptor], [], [], 1.0)[0]:
                 continue
-            line = self.process.stdout.readline()
-            if not line:
+            chunk = os.read(descriptor, 65536)
+            if not chunk:
                 break
-            self.output.append(line.rstrip("\n"))
-            if marker in line:
-                self._keep_reading_for_the_block()
+            *lines, partial = (partial + chunk.decode(errors="replace")).split("\n")
+            self.output.extend(lines)
+            starts = [index for index, line in enumerate(self.output) if marker in line]
+            if starts and "" in self.output[starts[0]:]:
                 return
-        raise AssertionError(f"no {marker!r} within {timeout}s; stdout:\n" + "\n".join(self.output)
+        raise AssertionError(f"no {marker!r} within {timeout}s; stdout:\n" + "\n".join([*self.output, partial])
                              + f"\nstderr:\n{self.stop()}")
-
-    def _keep_reading_for_the_block(self) -> None:
-        assert self.process.stdout is not None
-        while True:  # the block ends with an empty line
-            line = self.process.stdout.readline()
-            self.output.append(line.rstrip("\n"))
-            if not line.strip():
-                return
 
     def stop(self) -> str:
         if self.process.poll() is None:
@@ -104,23 +101,23 @@ class FirstRun:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=30)
-        return self.process.stderr.read() if self.process.stderr else ""
+        return self.stderr_path.read_text(errors="replace")
 
 
 @pytest.fixture(scope="module")
-def first_run(clone: Path) -> Iterator[FirstRun]:
-    run = _start_first_run(clone)
+def first_run(clone: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FirstRun]:
+    run = _start_first_run(clone, tmp_path_factory.mktemp("first-run-logs"))
     try:
         yield run
     finally:
         run.stop()
 
 
-def _start_first_run(clone: Path) -> FirstRun:
+def _start_first_run(clone: Path, logs: Path) -> FirstRun:
     """``scripts/run`` until its block is printed. A port found free can be taken by another test's server before
     Ganglion binds it (the machine is shared): then the run says so in one line and is tried once more on another
     port, from a clean slate (the first config named the taken port)."""
-    run = FirstRun(clone, free_port())
+    run = FirstRun(clone, free_port(), logs)
     try:
         run.read_until("Ganglion is running at", FIRST_RUN_TIMEOUT)
         return run
@@ -129,7 +126,7 @@ def _start_first_run(clone: Path) -> FirstRun:
             raise
     for generated in ("homeserver.yaml", "homeserver.db", "localhost.signing.key"):
         (clone / generated).unlink(missing_ok=True)
-    retry = FirstRun(clone, free_port())
+    retry = FirstRun(clone, free_port(), logs)
     retry.output = run.output  # the install's lines were printed by the first attempt
     retry.read_until("Ganglion is running at", FIRST_RUN_TIMEOUT)
     return retry
