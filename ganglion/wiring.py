@@ -23,6 +23,7 @@ from protocol.clock import Clock, SystemClock
 from tasks.app import bind_tasks, create_celery
 from tasks.context import TaskContext
 from tasks.dispatch import CeleryDispatcher, InlineDispatcher
+from tasks.ledger import Ledger
 from tasks.registry import catalogue
 from tasks.resharding import LiveRouting, ShardGuard
 from tasks.writers import start_stream_writers
@@ -71,7 +72,8 @@ def build_web_worker(config: HomeserverConfig, clock: Clock | None = None) -> De
     database, stores, doorbell = Database(config.database), Stores(), redis_doorbell(config)
     routing = LiveRouting(config, database, stores)
     doorbell.listen(routing.on_ring)
-    dispatcher = CeleryDispatcher(celery, catalogue(), routing, config.workers.replication_secret)
+    dispatcher = CeleryDispatcher(celery, catalogue(), routing, config.workers.replication_secret,
+                                  ledger=Ledger(database, stores), max_wait=config.redis.result_timeout)
     client = redis.Redis.from_url(config.redis.url, socket_timeout=2, socket_connect_timeout=2)
     buckets = RedisBuckets(client, f"{config.redis.key_prefix}ganglion:{config.server_name}:ratelimit:")
     return Deps(config, database, stores, dispatcher, doorbell, clock, buckets, TokenCache(),
@@ -95,13 +97,14 @@ def build_task_worker(config: HomeserverConfig, clock: Clock | None = None, *,
     secret = config.workers.replication_secret
     database, stores = Database(config.database), Stores()
     routing = LiveRouting(config, database, stores)
-    dispatcher = CeleryDispatcher(celery, tasks, routing, secret)
+    dispatcher = CeleryDispatcher(celery, tasks, routing, secret, ledger=Ledger(database, stores),
+                                  max_wait=config.redis.result_timeout)
     guard = ShardGuard(routing, config.workers.name, database, stores)
     context = TaskContext(config, database, stores, redis_doorbell(config), clock, dispatcher,
                           load_signing_key(config.signing_key_path), shard_guard=guard)
     context.doorbell.listen(context.push_rules.on_ring)
     context.doorbell.listen(routing.on_ring)
-    bind_tasks(celery, tasks, context, secret)
+    bind_tasks(celery, tasks, context, secret, config.workers.replication_previous_secret)
     if writes_streams:
         start_stream_writers(context, routing.streams_written_by(config.workers.name))
     return celery, context
