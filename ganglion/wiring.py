@@ -19,6 +19,7 @@ from persistence.push_rules_cache import PushRulesCache
 from persistence.ratelimit import MemoryBuckets, RedisBuckets
 from persistence.signing_key import load_signing_key
 from persistence.stores import Stores
+from persistence.token_revocations import RedisTokenRevocations
 from protocol.clock import Clock, SystemClock
 from tasks.app import bind_tasks, create_celery
 from tasks.context import TaskContext
@@ -76,8 +77,9 @@ def build_web_worker(config: HomeserverConfig, clock: Clock | None = None) -> De
                                   ledger=Ledger(database, stores), max_wait=config.redis.result_timeout)
     client = redis.Redis.from_url(config.redis.url, socket_timeout=2, socket_connect_timeout=2)
     buckets = RedisBuckets(client, f"{config.redis.key_prefix}ganglion:{config.server_name}:ratelimit:")
+    revocations = RedisTokenRevocations(client, f"{config.redis.key_prefix}ganglion:{config.server_name}:revoked:")
     return Deps(config, database, stores, dispatcher, doorbell, clock, buckets, TokenCache(),
-                load_signing_key(config.signing_key_path))
+                load_signing_key(config.signing_key_path), revocations=revocations)
 
 
 def instance_lease(config: HomeserverConfig, name: str, ttl_ms: int = LEASE_TTL_MS) -> Lease:

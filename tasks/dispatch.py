@@ -57,6 +57,14 @@ class InlineDispatcher:
 RETRY_AFTER_MS = 1000
 
 
+def _raise_unless_outage(error: Exception) -> None:
+    """Let a Redis outage through as such; re-raise anything else. Celery's result consumer reports a Redis it
+    could not reconnect to as a RuntimeError ("must be restarted") caused by the connection error, though it
+    reconnects on the next call once Redis is back."""
+    if isinstance(error, RuntimeError) and not isinstance(error.__cause__, (BrokerError, RedisError)):
+        raise error
+
+
 class CeleryDispatcher:
     """Routes by the shard map in force (``tasks/resharding.py``) and stamps each message with its epoch.
 
@@ -112,14 +120,16 @@ class CeleryDispatcher:
         try:
             result = self._app.send_task(name, kwargs=kwargs, queue=queue,
                                          **self._message_options(spec, kwargs, stamp))
-        except (BrokerError, RedisError):
+        except (BrokerError, RedisError, RuntimeError) as error:
+            _raise_unless_outage(error)
             # Nothing may have been enqueued, or the message may be in Redis: settle it either way.
             return self._give_up(spec, stamp, "The task queue is unavailable; try again")
         try:
             envelope = result.get(timeout=wait, propagate=True, disable_sync_subtasks=True)
         except CeleryTimeout:
             return self._give_up(spec, stamp, "The server is busy; try again")
-        except (BrokerError, RedisError):
+        except (BrokerError, RedisError, RuntimeError) as error:
+            _raise_unless_outage(error)
             return self._give_up(spec, stamp, "The task queue is unavailable; try again")
         finally:
             with contextlib.suppress(BrokerError, RedisError):  # a result left behind expires (result_expires)
