@@ -17,6 +17,7 @@ from tests.e2e.servers import free_port
 from tests.homeserver import HomeserverUnderTest
 from web.accounts.tokens import hash_token
 from web.app import create_app
+from web.metrics import UNAVAILABLE
 
 WHOAMI = "/_matrix/client/v3/account/whoami"
 
@@ -110,6 +111,7 @@ def test_with_redis_unreachable_writes_answer_503_with_retry_after_never_500(
     deps = build_web_worker(config, FakeClock())
     server = HomeserverUnderTest("workers", config, deps, create_app(config, deps), deps.clock)
     _reset_postgres(deps.database)
+    unavailable_before = UNAVAILABLE.labels("tasks")._value.get()  # type: ignore[attr-defined]
     try:
         token = server.register("dave")["access_token"]
         for response in (server.post("/_matrix/client/v3/createRoom", json={}, token=token),
@@ -117,6 +119,7 @@ def test_with_redis_unreachable_writes_answer_503_with_retry_after_never_500(
                                     token=token)):
             assert (response.status_code, response.json["errcode"]) == (503, "M_UNKNOWN"), response.json
             assert int(response.headers["Retry-After"]) >= 1
+        assert UNAVAILABLE.labels("tasks")._value.get() == unavailable_before + 2  # type: ignore[attr-defined]
     finally:
         deps.doorbell.close()
         deps.database.dispose()
