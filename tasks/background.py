@@ -19,7 +19,7 @@ from protocol.presence import Cutoffs
 from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_MEMBER_PROFILES, REFRESH_USER_DIRECTORY
 from tasks.context import TaskContext
 from tasks.envelope import Stamp, signed_headers
-from tasks.ledger import RETENTION_MS
+from tasks.ledger import retention_ms
 from tasks.presence import TIME_OUT_PRESENCE
 from tasks.registry import TaskSpec
 from tasks.retired_writers import fold_task
@@ -75,7 +75,8 @@ def delete_expired(context: TaskContext) -> None:
         stores.device_inbox.delete_delivered_txns_before(conn, now - TO_DEVICE_TXN_LIFETIME_MS)
         stores.events.delete_txn_ids_before(conn, now - EVENT_TXN_LIFETIME_MS)
         stores.push_actions.delete_read_actions(conn)
-        stores.processed_tasks.delete_recorded_before(conn, now - RETENTION_MS)
+        stores.processed_tasks.delete_recorded_before(
+            conn, now - retention_ms(context.config.redis.visibility_timeout))
         # Expired access tokens are kept a while so their holders get soft_logout rather than a hard logout.
         stores.tokens.delete_expired(conn, access_before=now - UI_AUTH_SESSION_LIFETIME_MS, refresh_before=now)
 

@@ -19,7 +19,7 @@ write to Redis can push a captured message back. So each message carries a task 
 - **Late messages are refused by the writer too.** A message whose caller has given up (``answer_by`` passed)
   is recorded ``refused`` without running. This is what holds when the database was down at the moment the web
   tier gave up (it could not write its row, and answered 503 regardless): the task is refused when it runs later.
-- **Expiry cannot let a replay through.** Rows are kept :data:`RETENTION_MS` (twice the replay window) and
+- **Expiry cannot let a replay through.** Rows are kept :func:`retention_ms` (twice the replay window) and
   deleted by the hourly ``background.delete_expired``; a message older than the replay window is dropped before
   the ledger is consulted, so an id is never looked up after its row could have gone.
 """
@@ -51,13 +51,16 @@ logger = logging.getLogger(__name__)
 REPLAY_WINDOW_MS = 15 * 60 * 1000
 """How old a message may be when a worker takes it: above the visibility timeout and the retry horizon (eight
 retries backing off to 30 s), so no genuine redelivery or retry is lost; older messages are dropped as replays."""
-RETENTION_MS = 2 * REPLAY_WINDOW_MS
-"""How long an outcome is kept: longer than any message that could still name its id is accepted."""
 
 
 def replay_window_ms(visibility_timeout_s: int) -> int:
     """The window in force: :data:`REPLAY_WINDOW_MS`, or longer with a very long visibility timeout."""
     return max(REPLAY_WINDOW_MS, 4 * visibility_timeout_s * 1000)
+
+
+def retention_ms(visibility_timeout_s: int) -> int:
+    """How long an outcome is kept: twice the window, so no message still accepted can name an id whose row went."""
+    return 2 * replay_window_ms(visibility_timeout_s)
 
 
 def refused_envelope() -> dict[str, Any]:
