@@ -73,6 +73,9 @@ class RedisConfig:
     task (or a slow task runs twice: harmless, tasks are idempotent, but wasted) and should stay short, since it is
     how long a killed writer's work waits. 60 s is twice the web tier's 30 s wait for a result and far above any
     task Ganglion runs (a createRoom with its initial events takes well under a second)."""
+    result_timeout: int = 30
+    """Ganglion's addition (seconds): the longest a web request waits for its task's result before it answers
+    503 (and the task is refused for good, ``tasks/ledger.py``). Keep it below ``visibility_timeout``."""
 
 
 def parse_redis(section: Section) -> RedisConfig:
@@ -85,9 +88,11 @@ def parse_redis(section: Section) -> RedisConfig:
     use_tls = section.flag("use_tls", False)
     key_prefix = section.text("key_prefix", "")
     visibility_timeout = section.integer("visibility_timeout", 60, minimum=5)
+    result_timeout = section.integer("result_timeout", 30, minimum=1)
     auth = f":{quote(password, safe='')}@" if password else ""
     if path:
         url = f"redis+socket://{auth}{path}?db={dbid}"
     else:
         url = f"{'rediss' if use_tls else 'redis'}://{auth}{host}:{port}/{dbid}"
-    return RedisConfig(enabled=enabled, url=url, key_prefix=key_prefix, visibility_timeout=visibility_timeout)
+    return RedisConfig(enabled=enabled, url=url, key_prefix=key_prefix, visibility_timeout=visibility_timeout,
+                       result_timeout=result_timeout)

@@ -40,6 +40,8 @@ redis:
   port: 6379
   # Ganglion: seconds before a task held by a killed worker is delivered again (longer than any task).
   # visibility_timeout: 60
+  # Ganglion: seconds a request waits for its task before answering 503 (the task is then refused for good).
+  # result_timeout: 30
 
 # The server's ed25519 signing key (generated next to this file).
 signing_key_path: "{data_dir}/{server_name_file}.signing.key"
@@ -102,6 +104,8 @@ rc_login:
 # update_user_directory_from_worker: worker1
 # run_background_tasks_on: background_worker
 # worker_replication_secret: "..."
+# Ganglion: while rotating worker_replication_secret, the old one, still accepted until the queues drained.
+# worker_replication_previous_secret: "..."
 """
 
 

@@ -75,6 +75,9 @@ class WorkerConfig:
     enable_media_repo: bool = True
     outbound_federation_restricted_to: tuple[str, ...] = ()
     replication_secret: str | None = None
+    replication_previous_secret: str | None = None
+    """Ganglion's addition: during a rotation of ``worker_replication_secret``, messages signed with the old
+    secret are still accepted (new ones are signed with the new secret); remove it once the queues have drained."""
 
     @property
     def is_main(self) -> bool:
@@ -184,4 +187,5 @@ def parse_workers(top: Section, warnings: list[str]) -> WorkerConfig:
         enable_media_repo=top.flag("enable_media_repo", True),
         outbound_federation_restricted_to=top.texts("outbound_federation_restricted_to", ()),
         replication_secret=top.text("worker_replication_secret", None),
+        replication_previous_secret=top.text("worker_replication_previous_secret", None),
     )

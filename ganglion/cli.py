@@ -313,7 +313,7 @@ def cmd_beat(args: argparse.Namespace) -> int:
     from ganglion.wiring import instance_lease
     from persistence.leases import LeaseKeeper
     from tasks.app import create_celery
-    from tasks.background import beat_schedule
+    from tasks.background import beat_schedule, sign_beat_messages
 
     config = _load(args.config)
     if not config.redis.enabled:
@@ -321,7 +321,8 @@ def cmd_beat(args: argparse.Namespace) -> int:
     _check(config, args.config)
     configure_logging(config)
     celery = create_celery(config)
-    celery.conf.beat_schedule = beat_schedule(config.routing, config.workers.replication_secret)
+    celery.conf.beat_schedule = beat_schedule(config.routing)
+    sign_beat_messages(config.workers.replication_secret)
     run_beat(celery, LeaseKeeper(instance_lease(config, "beat")), args.loglevel)
     return 0
 

@@ -21,7 +21,7 @@ from persistence.database import Database
 from persistence.doorbell import Ring
 from persistence.stores import Stores
 from tasks.app import create_celery
-from tasks.envelope import signed_headers
+from tasks.envelope import signed_options
 from tasks.resharding import EPOCH_HEADER, FENCE, SHARDS_STREAM, LiveRouting
 
 _INSTANCE_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -122,8 +122,10 @@ def change_shards(config: HomeserverConfig, action: str, family: str, instance: 
         secret = config.workers.replication_secret
         kwargs = {"family": family, "epoch": epoch}
         for old in current:
+            options = signed_options(secret, FENCE, kwargs)
             celery.send_task(FENCE, kwargs=kwargs, queue=Queue(RoutingTable.queue_name(family, old)),
-                             ignore_result=True, headers={**signed_headers(secret, FENCE, kwargs), EPOCH_HEADER: epoch})
+                             ignore_result=True, task_id=options["task_id"],
+                             headers={**options["headers"], EPOCH_HEADER: epoch})
         return _wait_for_fences(database, stores, family, current, epoch, wait_seconds)
     finally:
         celery.close()

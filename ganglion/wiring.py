@@ -19,10 +19,12 @@ from persistence.push_rules_cache import PushRulesCache
 from persistence.ratelimit import MemoryBuckets, RedisBuckets
 from persistence.signing_key import load_signing_key
 from persistence.stores import Stores
+from persistence.token_revocations import RedisTokenRevocations
 from protocol.clock import Clock, SystemClock
 from tasks.app import bind_tasks, create_celery
 from tasks.context import TaskContext
 from tasks.dispatch import CeleryDispatcher, InlineDispatcher
+from tasks.ledger import Ledger
 from tasks.registry import catalogue
 from tasks.resharding import LiveRouting, ShardGuard
 from tasks.writers import start_stream_writers
@@ -71,11 +73,13 @@ def build_web_worker(config: HomeserverConfig, clock: Clock | None = None) -> De
     database, stores, doorbell = Database(config.database), Stores(), redis_doorbell(config)
     routing = LiveRouting(config, database, stores)
     doorbell.listen(routing.on_ring)
-    dispatcher = CeleryDispatcher(celery, catalogue(), routing, config.workers.replication_secret)
+    dispatcher = CeleryDispatcher(celery, catalogue(), routing, config.workers.replication_secret,
+                                  ledger=Ledger(database, stores), max_wait=config.redis.result_timeout)
     client = redis.Redis.from_url(config.redis.url, socket_timeout=2, socket_connect_timeout=2)
     buckets = RedisBuckets(client, f"{config.redis.key_prefix}ganglion:{config.server_name}:ratelimit:")
+    revocations = RedisTokenRevocations(client, f"{config.redis.key_prefix}ganglion:{config.server_name}:revoked:")
     return Deps(config, database, stores, dispatcher, doorbell, clock, buckets, TokenCache(),
-                load_signing_key(config.signing_key_path))
+                load_signing_key(config.signing_key_path), revocations=revocations)
 
 
 def instance_lease(config: HomeserverConfig, name: str, ttl_ms: int = LEASE_TTL_MS) -> Lease:
@@ -95,13 +99,14 @@ def build_task_worker(config: HomeserverConfig, clock: Clock | None = None, *,
     secret = config.workers.replication_secret
     database, stores = Database(config.database), Stores()
     routing = LiveRouting(config, database, stores)
-    dispatcher = CeleryDispatcher(celery, tasks, routing, secret)
+    dispatcher = CeleryDispatcher(celery, tasks, routing, secret, ledger=Ledger(database, stores),
+                                  max_wait=config.redis.result_timeout)
     guard = ShardGuard(routing, config.workers.name, database, stores)
     context = TaskContext(config, database, stores, redis_doorbell(config), clock, dispatcher,
                           load_signing_key(config.signing_key_path), shard_guard=guard)
     context.doorbell.listen(context.push_rules.on_ring)
     context.doorbell.listen(routing.on_ring)
-    bind_tasks(celery, tasks, context, secret)
+    bind_tasks(celery, tasks, context, secret, config.workers.replication_previous_secret)
     if writes_streams:
         start_stream_writers(context, routing.streams_written_by(config.workers.name))
     return celery, context

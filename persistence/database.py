@@ -8,10 +8,11 @@ pre-opened).
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
@@ -39,8 +40,19 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class WriteHook(Protocol):
+    """Something that takes part in every write transaction of a :meth:`Database.hooked` view: it may read or
+    write in the transaction as it opens and just before it commits, and raise to roll it back."""
+
+    def opened(self, conn: Connection) -> None: ...
+
+    def committing(self, conn: Connection) -> None: ...
+
+
 class Database:
     """The process's engine plus ``read()``/``write()`` transactions; the unit stores are called within."""
+
+    _hook: WriteHook | None = None
 
     def __init__(self, config: DatabaseConfig) -> None:
         self.config = config
@@ -70,6 +82,13 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.config.is_sqlite
 
+    def hooked(self, hook: WriteHook) -> Database:
+        """The same engine, whose write transactions also run ``hook`` (the task ledger records a task's id in the
+        transaction of its effects this way, whichever store the task body calls)."""
+        view = copy.copy(self)
+        view._hook = hook
+        return view
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that will write: committed on success, rolled back on any exception.
@@ -80,12 +99,19 @@ class Database:
         """
         if not self.is_sqlite:
             with self.engine.connect() as connection, connection.begin():
-                yield connection
+                yield from self._hooked_transaction(connection)
             return
         with self._sqlite_writer, self.engine.connect() as connection:
             connection = connection.execution_options(sqlite_immediate=True)
             with connection.begin():
-                yield connection
+                yield from self._hooked_transaction(connection)
+
+    def _hooked_transaction(self, connection: Connection) -> Iterator[Connection]:
+        if self._hook is not None:
+            self._hook.opened(connection)
+        yield connection
+        if self._hook is not None:
+            self._hook.committing(connection)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

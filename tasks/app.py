@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from celery import Celery, Task
@@ -13,11 +12,10 @@ from sqlalchemy.exc import OperationalError as DatabaseUnavailable
 
 from config import HomeserverConfig
 from config.routing import celery_settings
-from tasks.envelope import MAC_HEADER, is_authentic, run_body, signed_headers
+from tasks.envelope import MAC_HEADER, Stamp, is_authentic, now_ms, signed_headers
+from tasks.ledger import drop, replay_window_ms, run_body
 from tasks.registry import TaskSpec
 from tasks.resharding import EPOCH_HEADER, HOPS_HEADER, ShardGuard, forward
-
-logger = logging.getLogger(__name__)
 
 # Transient failures worth retrying with backoff; a bug is not retried, it is logged and acked.
 _TRANSIENT = (DatabaseUnavailable, RedisConnectionError)
@@ -32,10 +30,14 @@ def create_celery(config: HomeserverConfig) -> Celery:
     return app
 
 
-def bind_tasks(app: Celery, tasks: dict[str, TaskSpec], context: Any, secret: str | None) -> None:
-    """Register every task body on ``app`` with ``context`` bound, for the worker process that runs them."""
+def bind_tasks(app: Celery, tasks: dict[str, TaskSpec], context: Any, secret: str | None,
+               previous_secret: str | None = None) -> None:
+    """Register every task body on ``app`` with ``context`` bound, for the worker process that runs them.
+    Messages must be signed with ``secret`` or, during a rotation, ``previous_secret`` (when a secret is set)."""
+    secrets = tuple(key for key in (secret, previous_secret) if key) if secret else ()
+    window = replay_window_ms(context.config.redis.visibility_timeout)
     for spec in tasks.values():
-        _bind(app, spec, context, secret)
+        _bind(app, spec, context, secret, secrets, window)
 
 
 def _header(task: Task, name: str) -> Any:
@@ -43,16 +45,30 @@ def _header(task: Task, name: str) -> Any:
     return task.request.get(name) or (task.request.headers or {}).get(name)
 
 
-def _bind(app: Celery, spec: TaskSpec, context: Any, secret: str | None) -> None:
+def _admitted(spec: TaskSpec, stamp: Stamp, secrets: tuple[str, ...], window_ms: int, kwargs: dict[str, Any],
+              mac: Any) -> bool:
+    """Whether a message may run at all: genuine (its MAC) and not older than the replay window. Both kinds of
+    drop are acked: retrying a forged or stale message would never make it acceptable."""
+    if not is_authentic(secrets, spec.name, kwargs, stamp, mac):
+        drop(spec.name, stamp.task_id, "forged")  # its MAC matches no worker_replication_secret
+        return False
+    issued = stamp.issued_ms
+    if not spec.runs_however_late and issued and now_ms() - issued > window_ms:
+        drop(spec.name, stamp.task_id, "expired")
+        return False
+    return True
+
+
+def _bind(app: Celery, spec: TaskSpec, context: Any, secret: str | None, secrets: tuple[str, ...],
+          window_ms: int) -> None:
     guard: ShardGuard | None = getattr(context, "shard_guard", None)
 
     def run(self: Task, **kwargs: Any) -> dict[str, Any] | None:
-        if not is_authentic(secret, spec.name, kwargs, _header(self, MAC_HEADER)):
-            # Acked and dropped: retrying a forged message would never make it genuine.
-            logger.error("dropped %s: its MAC does not match worker_replication_secret", spec.name)
+        stamp = Stamp.read(str(self.request.id), lambda name: _header(self, name))
+        if not _admitted(spec, stamp, secrets, window_ms, kwargs, _header(self, MAC_HEADER)):
             return None
         if guard is None:
-            return run_body(spec, context, kwargs)
+            return run_body(spec, context, kwargs, stamp)
         guard.in_flight.enter()
         try:
             hops = int(_header(self, HOPS_HEADER) or 0)
@@ -60,10 +76,10 @@ def _bind(app: Celery, spec: TaskSpec, context: Any, secret: str | None) -> None
             if target is not None:
                 # The key moved (tasks/resharding.py): the owner answers under the same task id, and this
                 # message is acked without a result of its own.
-                forward(app, spec.name, kwargs, self.request.id, signed_headers(secret, spec.name, kwargs), target,
-                        hops)
+                forward(app, spec.name, kwargs, stamp.task_id, signed_headers(secret, spec.name, kwargs, stamp),
+                        target, hops)
                 raise Ignore()
-            return run_body(spec, context, kwargs)
+            return run_body(spec, context, kwargs, stamp)
         finally:
             guard.in_flight.leave(guard.in_flight.current())
 

@@ -9,13 +9,17 @@ by this job's clock and send each key's stream writer a task naming that moment,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from celery.signals import before_task_publish
 
 from config.routing import RoutingTable
 from protocol.presence import Cutoffs
 from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_MEMBER_PROFILES, REFRESH_USER_DIRECTORY
 from tasks.context import TaskContext
-from tasks.envelope import signed_headers
+from tasks.envelope import Stamp, signed_headers
+from tasks.ledger import retention_ms
 from tasks.presence import TIME_OUT_PRESENCE
 from tasks.registry import TaskSpec
 from tasks.retired_writers import fold_task
@@ -61,7 +65,8 @@ def sweep_outbox(context: TaskContext) -> int:
 
 def delete_expired(context: TaskContext) -> None:
     """Drop abandoned UI-auth sessions, stale admin nonces, old send and sendToDevice transaction ids, push actions
-    their users have read past, and tokens that can never be used again."""
+    their users have read past, tokens that can never be used again, and task outcomes older than any message
+    that may still name them (``tasks/ledger.py``)."""
     now = context.clock.now_ms()
     stores = context.stores
     with context.database.write() as conn:
@@ -70,6 +75,8 @@ def delete_expired(context: TaskContext) -> None:
         stores.device_inbox.delete_delivered_txns_before(conn, now - TO_DEVICE_TXN_LIFETIME_MS)
         stores.events.delete_txn_ids_before(conn, now - EVENT_TXN_LIFETIME_MS)
         stores.push_actions.delete_read_actions(conn)
+        stores.processed_tasks.delete_recorded_before(
+            conn, now - retention_ms(context.config.redis.visibility_timeout))
         # Expired access tokens are kept a while so their holders get soft_logout rather than a hard logout.
         stores.tokens.delete_expired(conn, access_before=now - UI_AUTH_SESSION_LIFETIME_MS, refresh_before=now)
 
@@ -126,11 +133,25 @@ SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0, SWEEP_TYPING: 5.
 """Beat's timetable: task name -> interval."""
 
 
-def beat_schedule(routing: RoutingTable, secret: str | None) -> dict[str, dict[str, Any]]:
-    """Celery beat's ``beat_schedule``: each periodic task sent, signed, to ``run_background_tasks_on``'s queue."""
+def beat_schedule(routing: RoutingTable) -> dict[str, dict[str, Any]]:
+    """Celery beat's ``beat_schedule``: each periodic task sent to ``run_background_tasks_on``'s queue (signed
+    as it is sent, :func:`sign_beat_messages`)."""
     queue = routing.queue_for("background", None)
-    return {
-        name: {"task": name, "schedule": seconds,
-               "options": {"queue": queue, "headers": signed_headers(secret, name, {})}}
-        for name, seconds in SCHEDULE_SECONDS.items()
-    }
+    return {name: {"task": name, "schedule": seconds, "options": {"queue": queue}}
+            for name, seconds in SCHEDULE_SECONDS.items()}
+
+
+def sign_beat_messages(secret: str | None) -> Callable[..., None]:
+    """Stamp and sign each periodic message as beat publishes it: a stamp is per message (its own task id and
+    issue time), so it cannot be fixed once in the schedule. For the beat process only; answers the receiver,
+    which ``before_task_publish.disconnect`` takes."""
+
+    def stamp(headers: dict[str, Any] | None = None, body: Any = None, **_: Any) -> None:
+        if headers is None or headers.get("task") not in SCHEDULE_SECONDS:
+            return
+        kwargs = body[1] if isinstance(body, (tuple, list)) and len(body) > 1 else {}
+        headers.update(signed_headers(secret, str(headers["task"]), dict(kwargs or {}),
+                                      Stamp(str(headers["id"]), Stamp.new().issued_ms)))
+
+    before_task_publish.connect(stamp, weak=False)
+    return stamp

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from config import HomeserverConfig
 from persistence.database import Database
@@ -13,6 +14,9 @@ from protocol.clock import Clock
 from protocol.signing import SigningKey
 from tasks.api import Dispatcher
 from tasks.resharding import ShardGuard
+
+if TYPE_CHECKING:
+    from tasks.ledger import TaskRun
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class TaskContext:
     """Users' effective push rulesets, which the events writer evaluates for every member of a room."""
     shard_guard: ShardGuard | None = None
     """A Celery worker's check that a key is still its own and its old owners have drained (live resharding)."""
+    run: TaskRun | None = None
+    """The message being run (``tasks/ledger.py``): set on the copy of the context a task body receives."""
 
     @property
     def instance_name(self) -> str:

@@ -3,10 +3,16 @@
 :class:`InlineDispatcher` runs the body in the calling thread (the monolith); :class:`CeleryDispatcher` routes it
 to the queue the routing table picks and, for ``call``, waits for the result. Both deliver the same thing:
 a task's return value, or the MatrixError it returned as data (DESIGN.md guarantee 6).
+
+Every message gets its task id and stamp here (``tasks/envelope.py``). When ``call`` stops waiting (the wait ran
+out, or Redis went away while it waited) it settles the task's outcome in the ledger before answering
+(``tasks/ledger.py``): 503 only if the task can no longer take effect, otherwise the result it committed. Redis
+unavailable anywhere here is a 503 the client may retry, never a 500.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -15,10 +21,12 @@ from celery import Celery
 from celery.exceptions import TimeoutError as CeleryTimeout
 from kombu import Queue
 from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import RedisError
 
 from config.routing import shard_for
 from protocol.errors import ServerUnavailable
-from tasks.envelope import run_body, signed_headers, unwrap
+from tasks.envelope import Stamp, signed_headers, unwrap
+from tasks.ledger import Ledger, run_body
 from tasks.registry import TaskSpec
 from tasks.resharding import EPOCH_HEADER, LiveRouting
 
@@ -46,15 +54,30 @@ class InlineDispatcher:
         return "inline"
 
 
-class CeleryDispatcher:
-    """Routes by the shard map in force (``tasks/resharding.py``) and stamps each message with its epoch."""
+RETRY_AFTER_MS = 1000
 
-    def __init__(self, app: Celery, tasks: dict[str, TaskSpec], routing: LiveRouting,
-                 secret: str | None = None) -> None:
+
+def _raise_unless_outage(error: Exception) -> None:
+    """Let a Redis outage through as such; re-raise anything else. Celery's result consumer reports a Redis it
+    could not reconnect to as a RuntimeError ("must be restarted") caused by the connection error, though it
+    reconnects on the next call once Redis is back."""
+    if isinstance(error, RuntimeError) and not isinstance(error.__cause__, (BrokerError, RedisError)):
+        raise error
+
+
+class CeleryDispatcher:
+    """Routes by the shard map in force (``tasks/resharding.py``) and stamps each message with its epoch.
+
+    ``max_wait`` (``redis.result_timeout``) caps how long ``call`` waits for any result."""
+
+    def __init__(self, app: Celery, tasks: dict[str, TaskSpec], routing: LiveRouting, secret: str | None = None,
+                 *, ledger: Ledger, max_wait: float | None = None) -> None:
         self._app = app
         self._tasks = tasks
         self._routing = routing
         self._secret = secret
+        self._ledger = ledger
+        self._max_wait = max_wait
 
     def _queue(self, spec: TaskSpec, kwargs: dict[str, Any]) -> str | Queue | None:
         name = self._routing.table().queue_for(spec.family, spec.shard_key(kwargs))
@@ -65,12 +88,13 @@ class CeleryDispatcher:
         instances = self._routing.table().instances(family)
         return shard_for(instances, key) if instances else ""
 
-    def _message_options(self, spec: TaskSpec, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Headers (MAC, epoch) and the arguments' description Celery shows in events and logs: the shard key
-        alone. Left to Celery, that description is a ``saferepr`` of every argument (a message body too), built
-        for every message: a tenth of a web worker's CPU per send during a burst (bench/README.md)."""
+    def _message_options(self, spec: TaskSpec, kwargs: dict[str, Any], stamp: Stamp) -> dict[str, Any]:
+        """Task id, headers (stamp, MAC, epoch) and the arguments' description Celery shows in events and logs:
+        the shard key alone. Left to Celery, that description is a ``saferepr`` of every argument (a message body
+        too), built for every message: a tenth of a web worker's CPU per send during a burst (bench/README.md)."""
         key = spec.shard_key(kwargs)
-        return {"headers": {**signed_headers(self._secret, spec.name, kwargs),
+        return {"task_id": stamp.task_id,
+                "headers": {**signed_headers(self._secret, spec.name, kwargs, stamp),
                             EPOCH_HEADER: self._routing.epoch(spec.family)},
                 "argsrepr": "()", "kwargsrepr": "{}" if key is None else f"{{{spec.shard_param!r}: {key!r}}}"}
 
@@ -82,8 +106,8 @@ class CeleryDispatcher:
             return
         try:
             self._app.send_task(name, kwargs=kwargs, queue=queue, ignore_result=True,
-                                **self._message_options(spec, kwargs))
-        except BrokerError:
+                                **self._message_options(spec, kwargs, Stamp.new()))
+        except (BrokerError, RedisError):
             logger.warning("could not enqueue %s on %s; the outbox sweep will retry", name, queue, exc_info=True)
 
     def call(self, name: str, *, timeout: float, **kwargs: Any) -> Any:
@@ -91,14 +115,30 @@ class CeleryDispatcher:
         queue = self._queue(spec, kwargs)
         if queue is None:
             raise ServerUnavailable(f"No worker is configured for {spec.family}")
+        wait = min(timeout, self._max_wait) if self._max_wait else timeout
+        stamp = Stamp.new(wait)
         try:
-            result = self._app.send_task(name, kwargs=kwargs, queue=queue, **self._message_options(spec, kwargs))
-        except BrokerError:
-            raise ServerUnavailable("The task queue is unavailable; try again") from None
+            result = self._app.send_task(name, kwargs=kwargs, queue=queue,
+                                         **self._message_options(spec, kwargs, stamp))
+        except (BrokerError, RedisError, RuntimeError) as error:
+            _raise_unless_outage(error)
+            # Nothing may have been enqueued, or the message may be in Redis: settle it either way.
+            return self._give_up(spec, stamp, "The task queue is unavailable; try again")
         try:
-            envelope = result.get(timeout=timeout, propagate=True, disable_sync_subtasks=True)
+            envelope = result.get(timeout=wait, propagate=True, disable_sync_subtasks=True)
         except CeleryTimeout:
-            raise ServerUnavailable("The server is busy; try again", retry_after_ms=1000) from None
+            return self._give_up(spec, stamp, "The server is busy; try again")
+        except (BrokerError, RedisError, RuntimeError) as error:
+            _raise_unless_outage(error)
+            return self._give_up(spec, stamp, "The task queue is unavailable; try again")
         finally:
-            result.forget()
+            with contextlib.suppress(BrokerError, RedisError):  # a result left behind expires (result_expires)
+                result.forget()
+        return unwrap(envelope)
+
+    def _give_up(self, spec: TaskSpec, stamp: Stamp, message: str) -> Any:
+        """The ledger decides (``tasks/ledger.py``): a result the task committed meanwhile, or 503 for good."""
+        envelope = self._ledger.give_up(stamp.task_id, spec.name)
+        if envelope is None:
+            raise ServerUnavailable(message, retry_after_ms=RETRY_AFTER_MS)
         return unwrap(envelope)

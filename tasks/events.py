@@ -30,6 +30,7 @@ from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomIdFormat
 from protocol.search import searchable_text
 from tasks.api import CREATE_EVENT, CREATE_ROOM, STOP_TYPING
 from tasks.context import TaskContext
+from tasks.ledger import answer
 from tasks.push_actions import record_push_actions
 from tasks.registry import TaskSpec
 
@@ -158,7 +159,9 @@ def create_event(
             earlier = stores.events.get_txn_event_id(conn, sender, device_id, room_id, txn_id)
             if earlier is not None:
                 stored = stores.events.get_event(conn, earlier)
-                return {"event_id": earlier, "stream_ordering": stored.stream_ordering if stored else 0}
+                first = {"event_id": earlier, "stream_ordering": stored.stream_ordering if stored else 0}
+                answer(context, first)
+                return first
         room = stores.rooms.get_room(conn, room_id)
         if room is None:
             raise NotFound("Unknown room")
@@ -166,6 +169,7 @@ def create_event(
         if txn_id is not None and device_id is not None:
             stores.events.insert_txn_event_id(conn, sender, device_id, room_id, txn_id, appended.event.event_id,
                                               context.clock.now_ms())
+        answer(context, {"event_id": appended.event.event_id, "stream_ordering": appended.stream_ordering})
     context.doorbell.ring(Ring(STREAM, context.instance_name, appended.stream_ordering,
                                ring_keys(room_id, [appended.event])))
     event = appended.event
@@ -195,6 +199,7 @@ def create_room(
     stores = context.stores
     with context.database.write() as conn:
         lock_room(conn, room_id)
+        answer(context, {"room_id": room_id})
         if stores.rooms.get_room(conn, room_id) is not None:
             return {"room_id": room_id}
         room = Room(room_id, room_version, creator, context.clock.now_ms())

@@ -22,6 +22,11 @@ TASKS_DONE = Counter("ganglion_tasks_total", "Tasks run, by task name, queue and
                      ["task", "queue", "state"])
 TASK_FAILURES = Counter("ganglion_task_failures_total", "Tasks whose body raised, by task name and queue",
                         ["task", "queue"])
+DROPPED_MESSAGES = Counter(
+    "ganglion_task_messages_dropped_total",
+    "Task messages acked without taking effect, by task name and reason: forged (MAC), expired (older than the "
+    "replay window), already_run (its task id has an outcome: a redelivery or a replay), late (its caller had "
+    "given up waiting)", ["task", "reason"])
 
 _started: dict[str, float] = {}
 _lock = threading.Lock()

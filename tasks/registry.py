@@ -17,6 +17,9 @@ class TaskSpec:
     """The keyword argument whose value picks the shard (room id, user id, destination)."""
     returns_result: bool = False
     """Whether a caller waits for the result; only then is a result stored in Redis."""
+    runs_however_late: bool = False
+    """Run even when older than the replay window (the ledger still runs it once): for a task whose effect only
+    ever moves forward, such as a resharding fence, which a dead instance must still pass when it comes back."""
 
     def shard_key(self, kwargs: dict[str, Any]) -> str | None:
         return None if self.shard_param is None else str(kwargs[self.shard_param])

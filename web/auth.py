@@ -1,8 +1,9 @@
 """Access-token authentication (Client-Server API, "Using access tokens").
 
 The token may come in the ``Authorization: Bearer`` header or, for older clients, the ``access_token`` query
-parameter, not both. Lookups go through the process's :class:`TokenCache`; a miss reads the database once and,
-for the first use of a refreshed token, revokes the pair it replaced (spec: "Refreshing access tokens").
+parameter, not both. Lookups go through the process's :class:`TokenCache`, trusted only while Redis confirms the
+token was not revoked since (``persistence/token_revocations.py``); a miss reads the database once and, for the
+first use of a refreshed token, revokes the pair it replaced (spec: "Refreshing access tokens").
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def authenticate(deps: Deps, *, allow_guest: bool = False) -> Requester:
     token_hash = hash_token(token)
     now = deps.clock.now_ms()
     requester = deps.token_cache.get(token_hash, now)
+    if requester is not None and not deps.revocations.trusts_cached(token_hash):
+        requester = None  # revoked by another process, or Redis cannot say: the database decides
     if requester is None:
         requester = _load_requester(deps, token_hash, now)
         deps.token_cache.put(requester, now)

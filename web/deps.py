@@ -12,6 +12,7 @@ from persistence.doorbell import Doorbell
 from persistence.push_rules_cache import PushRulesCache
 from persistence.ratelimit import Buckets
 from persistence.stores import Stores
+from persistence.token_revocations import LocalTokenRevocations, TokenRevocations
 from protocol.clock import Clock
 from protocol.signing import SigningKey
 from tasks.api import Dispatcher
@@ -40,6 +41,8 @@ class Deps:
     """Which membership events each device was last sent (lazy-loading syncs skip them)."""
     push_rules: PushRulesCache = field(default_factory=PushRulesCache)
     """Users' effective push rulesets (shared with the task context in the monolith)."""
+    revocations: TokenRevocations = field(default_factory=LocalTokenRevocations)
+    """Which cached token lookups this process may trust (``persistence/token_revocations.py``)."""
 
 
 _KEY = "ganglion.deps"

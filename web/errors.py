@@ -1,8 +1,9 @@
 """The single place errors become responses: ``{"errcode", "error"}`` with the spec's status, never a traceback.
 
 MatrixError subclasses render as themselves; Werkzeug's HTTP errors map to their Matrix equivalents (an
-unknown endpoint or method is ``M_UNRECOGNIZED``); database and broker outages are 503s a client may retry;
-anything else is a bug, logged with its traceback and answered with a bare 500 ``M_UNKNOWN``.
+unknown endpoint or method is ``M_UNRECOGNIZED``); database, broker and Redis outages are 503s with
+``Retry-After`` a client may retry, counted in ``ganglion_http_unavailable_total``; anything else is a bug, logged
+with its traceback and answered with a bare 500 ``M_UNKNOWN``.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import logging
 
 from flask import Flask, Response, jsonify
 from kombu.exceptions import OperationalError as BrokerUnavailable
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeout
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
-from protocol.errors import LimitExceeded, MatrixError
+from protocol.errors import LimitExceeded, MatrixError, ServerUnavailable
+from web.metrics import UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
@@ -26,11 +30,23 @@ def error_response(errcode: str, message: str, status: int) -> Response:
     return response
 
 
+RETRY_AFTER_SECONDS = 1
+"""What a 503 asks a client to wait: outages this short-lived are the ones worth retrying into."""
+
+
+def _retry_after(response: Response, retry_after_ms: object) -> None:
+    milliseconds = int(retry_after_ms) if isinstance(retry_after_ms, int) else RETRY_AFTER_SECONDS * 1000
+    response.headers["Retry-After"] = str(max(1, (milliseconds + 999) // 1000))
+
+
 def _render_matrix_error(error: MatrixError) -> Response:
     response = jsonify(error.to_dict())
     response.status_code = error.http_status
     if isinstance(error, LimitExceeded) and "retry_after_ms" in error.extra:
-        response.headers["Retry-After"] = str(max(1, (int(error.extra["retry_after_ms"]) + 999) // 1000))
+        _retry_after(response, error.extra["retry_after_ms"])
+    if isinstance(error, ServerUnavailable):
+        UNAVAILABLE.labels("tasks").inc()
+        _retry_after(response, error.extra.get("retry_after_ms"))
     return response
 
 
@@ -52,9 +68,14 @@ def _render_unexpected(error: Exception) -> Response:
     # exists to invalidate: the client should retry, not report a bug.
     unreachable = isinstance(error, OperationalError) or (
         isinstance(error, DBAPIError) and error.connection_invalidated)
-    if unreachable or isinstance(error, BrokerUnavailable):
-        logger.warning("backend unavailable: %s", error)
-        return error_response("M_UNKNOWN", "The server is temporarily unavailable; try again", 503)
+    backend = ("database" if unreachable else "redis" if isinstance(error, (BrokerUnavailable, RedisConnectionError,
+                                                                             RedisTimeout)) else None)
+    if backend is not None:
+        logger.warning("%s unavailable: %s", backend, error)
+        UNAVAILABLE.labels(backend).inc()
+        response = error_response("M_UNKNOWN", "The server is temporarily unavailable; try again", 503)
+        _retry_after(response, None)
+        return response
     logger.exception("unhandled error")
     return error_response("M_UNKNOWN", "Internal server error", 500)
 

@@ -37,6 +37,12 @@ LONG_POLL_RETURNS = Counter(
     "user or one of their rooms (ring), or the timeout (timeout; news found then means a ring went missing)",
     ["cause"],
 )
+UNAVAILABLE = Counter(
+    "ganglion_http_unavailable_total",
+    "Requests answered 503 because something they needed was unavailable, by what: redis (broker, doorbell, rate "
+    "limits), database, or tasks (a task's result did not come in time, or its queue could not take it)",
+    ["backend"],
+)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

@@ -20,6 +20,7 @@ from persistence.stores.forgotten_rooms import ForgottenRoomStore
 from persistence.stores.key_backups import KeyBackupStore
 from persistence.stores.outbox import OutboxStore
 from persistence.stores.presence import PresenceStore
+from persistence.stores.processed_tasks import ProcessedTaskStore
 from persistence.stores.profiles import ProfileStore
 from persistence.stores.push_actions import PushActionsStore
 from persistence.stores.push_rules import PushRulesStore
@@ -74,3 +75,4 @@ class Stores:
     key_backups: KeyBackupStore = field(default_factory=KeyBackupStore)
     dehydrated_devices: DehydratedDeviceStore = field(default_factory=DehydratedDeviceStore)
     shards: ShardStore = field(default_factory=ShardStore)
+    processed_tasks: ProcessedTaskStore = field(default_factory=ProcessedTaskStore)

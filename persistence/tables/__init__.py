@@ -28,6 +28,7 @@ from persistence.tables.e2e import (
 )
 from persistence.tables.ephemeral import presence, receipts, typing
 from persistence.tables.metadata import metadata
+from persistence.tables.processed_tasks import processed_tasks
 from persistence.tables.push import event_push_actions, push_rule_defaults, push_rules, push_rules_changes
 from persistence.tables.rooms import (
     current_state_events,
@@ -80,6 +81,7 @@ __all__ = [
     "metadata",
     "outbox",
     "presence",
+    "processed_tasks",
     "profiles",
     "push_rule_defaults",
     "push_rules",

@@ -55,6 +55,16 @@ def test_visibility_timeout_is_configurable_with_a_short_default() -> None:
         parse_config({**MINIMAL, "redis": {"enabled": True, "visibility_timeout": 0}})
 
 
+def test_the_web_tiers_wait_for_a_result_and_the_previous_replication_secret_are_configurable() -> None:
+    default = parse_config({**MINIMAL, "redis": {"enabled": True}})
+    assert (default.redis.result_timeout, default.workers.replication_previous_secret) == (30, None)
+    tuned = parse_config({**MINIMAL, "redis": {"enabled": True, "result_timeout": 5},
+                          "worker_replication_secret": "new", "worker_replication_previous_secret": "old"})
+    assert (tuned.redis.result_timeout, tuned.workers.replication_previous_secret) == (5, "old")
+    with pytest.raises(ConfigError, match=r"redis\.result_timeout"):
+        parse_config({**MINIMAL, "redis": {"enabled": True, "result_timeout": 0}})
+
+
 @pytest.mark.parametrize(
     ("data", "path", "reason"),
     [

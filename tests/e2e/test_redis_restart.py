@@ -1,4 +1,6 @@
-"""Redis restarts while /sync long-polls wait: the web workers reconnect and the waiting syncs complete.
+"""Redis restarts while /sync long-polls wait: the web workers reconnect and the waiting syncs complete; every
+answer meanwhile is a 200 or a 503 a client retries (never another 5xx), and a token revoked while Redis is down
+is refused at once by every web process.
 
 Never the shared Redis: this test starts its own redis-server on a private loopback port (no persistence, so a
 restart loses every key, the worst case: queues, bindings and subscriptions all gone) and stops it by PID.
@@ -85,7 +87,7 @@ def _long_poll_until_seen(base_url: str, token: str, since: str, event_id: list[
                 continue
             answered.append(time.monotonic())
             if response.status_code != 200:
-                assert response.status_code >= 500 and "errcode" in response.json(), response.text
+                assert response.status_code == 503 and "errcode" in response.json(), response.text
                 time.sleep(0.2)
                 continue
             body = response.json()
@@ -133,7 +135,8 @@ def test_waiting_syncs_complete_across_a_redis_restart(server: RunningServer, pr
             if response.status_code == 200:
                 event_id.append(response.json()["event_id"])
             else:
-                assert response.status_code >= 500 and "errcode" in response.json(), response.text
+                assert response.status_code == 503 and "errcode" in response.json(), response.text
+                assert response.headers.get("Retry-After"), "a 503 says when to try again"
                 time.sleep(0.5)
     sent = time.monotonic()
     for thread in polls:
@@ -151,3 +154,31 @@ def test_waiting_syncs_complete_across_a_redis_restart(server: RunningServer, pr
         later = client.put(f"/_matrix/client/v3/rooms/{room}/send/m.room.message/later",
                            json={"msgtype": "m.text", "body": "later"})
         assert later.status_code == 200, later.text
+
+
+WHOAMI = "/_matrix/client/v3/account/whoami"
+
+
+@pytest.mark.e2e
+def test_a_revoked_token_is_refused_by_every_web_process_at_once_with_redis_up_or_down(
+        server: RunningServer, private_redis: PrivateRedis) -> None:
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        auth = {"Authorization": f"Bearer {_register(client, 'rr_revoked_up')}"}
+        for _ in range(20):
+            assert client.get(WHOAMI, headers=auth).status_code == 200
+        assert client.post("/_matrix/client/v3/logout", json={}, headers=auth).status_code == 200
+        assert {client.get(WHOAMI, headers=auth).status_code for _ in range(20)} == {401}, "at once, not eventually"
+
+        token = _register(client, "rr_revoked")
+        auth = {"Authorization": f"Bearer {token}"}
+        for _ in range(20):  # cached by both gunicorn workers
+            assert client.get(WHOAMI, headers=auth).status_code == 200
+        private_redis.stop()
+        try:
+            assert client.post("/_matrix/client/v3/logout", json={}, headers=auth).status_code == 200
+            statuses = {client.get(WHOAMI, headers=auth).status_code for _ in range(20)}
+        finally:
+            private_redis.start()
+        assert statuses == {401}, "no process trusts its cache while it cannot hear of revocations"
+        for _ in range(20):
+            assert client.get(WHOAMI, headers=auth).status_code == 401

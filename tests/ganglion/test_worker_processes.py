@@ -18,7 +18,7 @@ import yaml
 from config import load_config
 from tasks.app import create_celery
 from tasks.background import SWEEP_OUTBOX
-from tasks.envelope import signed_headers
+from tasks.envelope import signed_options
 from tests.e2e.servers import free_port
 from tests.homeserver import base_config_data
 from tests.services import pg_database_args
@@ -132,7 +132,7 @@ def test_an_instance_serves_its_pools_task_metrics_and_queue_depths_on_its_metri
     app = create_celery(config)
     try:
         app.send_task(SWEEP_OUTBOX, kwargs={}, queue="background",
-                      headers=signed_headers(config.workers.replication_secret, SWEEP_OUTBOX, {}))
+                      **signed_options(config.workers.replication_secret, SWEEP_OUTBOX, {}))
     finally:
         app.close()
     done = f'ganglion_tasks_total{{queue="background",state="SUCCESS",task="{SWEEP_OUTBOX}"}} 1.0'

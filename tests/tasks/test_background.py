@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from celery.signals import before_task_publish
+
 from config import parse_config
 from ganglion.inline_beat import InlineBeat
 from persistence.database import Database
@@ -21,10 +23,11 @@ from tasks.background import (
     beat_schedule,
     delete_expired,
     reconcile_user_directory,
+    sign_beat_messages,
     sweep_outbox,
 )
 from tasks.context import TaskContext
-from tasks.envelope import MAC_HEADER, is_authentic
+from tasks.envelope import MAC_HEADER, Stamp, is_authentic
 from tests.clock import FakeClock
 from tests.tasks.factories import RecordingDispatcher, make_context
 
@@ -67,13 +70,26 @@ def test_delete_expired_drops_old_ui_auth_sessions_and_nonces(database: Database
 
 def test_beat_schedule_targets_the_background_instance() -> None:
     routing = parse_config({"server_name": "test.local", "run_background_tasks_on": "bg1"}).routing
-    schedule = beat_schedule(routing, "secret")
+    schedule = beat_schedule(routing)
     assert set(schedule) == {SWEEP_OUTBOX, DELETE_EXPIRED, SWEEP_TYPING, SWEEP_PRESENCE, RECONCILE_USER_DIRECTORY,
                              FOLD_RETIRED_WRITERS}
     assert all(entry["options"]["queue"] == "background" for entry in schedule.values())
-    assert all(is_authentic("secret", name, {}, entry["options"]["headers"][MAC_HEADER])
-               for name, entry in schedule.items())
     assert routing.queues_for_instance("bg1") == ("background",)
+
+
+def test_each_periodic_message_is_stamped_and_signed_as_beat_sends_it() -> None:
+    receiver = sign_beat_messages("secret")
+    try:
+        sent = [{"task": SWEEP_OUTBOX, "id": f"beat-{n}"} for n in range(2)]
+        for headers in sent:
+            before_task_publish.send(sender=SWEEP_OUTBOX, headers=headers, body=((), {}, {}))
+    finally:
+        before_task_publish.disconnect(receiver)
+    for headers in sent:
+        stamp = Stamp.read(str(headers["id"]), headers.get)
+        assert stamp.issued_ms > 0
+        assert is_authentic(("secret",), SWEEP_OUTBOX, {}, stamp, headers[MAC_HEADER])
+    assert sent[0][MAC_HEADER] != sent[1][MAC_HEADER], "each message has its own id in its MAC"
 
 
 def test_inline_beat_sends_periodic_tasks() -> None:

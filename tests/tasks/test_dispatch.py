@@ -12,6 +12,7 @@ from persistence.stores import Stores
 from tasks.api import SET_TYPING
 from tasks.app import create_celery
 from tasks.dispatch import CeleryDispatcher
+from tasks.ledger import Ledger
 from tasks.registry import catalogue
 from tasks.resharding import LiveRouting
 from tests.conftest import RUN_ID, _data_for
@@ -28,7 +29,8 @@ def test_a_message_describes_only_its_shard_key(pg_database_name: str, redis_db:
     queue = f"test{RUN_ID}:typing.dispatchprobe"
     client = redis_client(redis_db)
     try:
-        dispatcher = CeleryDispatcher(celery, catalogue(), LiveRouting(config, database, Stores()), "secret")
+        dispatcher = CeleryDispatcher(celery, catalogue(), LiveRouting(config, database, Stores()), "secret",
+                                      ledger=Ledger(database, Stores()))
         dispatcher.send(SET_TYPING, room_id="!room:test.local", user_id="@a:test.local", typing=True,
                         timeout_ms=30000)
         (raw,) = client.lrange(queue, 0, -1)

@@ -14,7 +14,7 @@ from config.database import DatabaseConfig
 from persistence.database import Database
 from persistence.stores import Stores
 from protocol.sync_tokens import WriterPositions
-from tasks.envelope import run_body
+from tasks.ledger import run_body
 from tasks.registry import TaskSpec
 from tasks.resharding import LiveRouting, ShardGuard
 from tasks.retired_writers import drained_retirees, fold_retired_writers, removals

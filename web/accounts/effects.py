@@ -68,6 +68,7 @@ class AfterCommit:
     def apply(self, deps: Deps) -> None:
         if self.revoked_tokens:
             deps.token_cache.evict(self.revoked_tokens)
+            deps.revocations.revoke(self.revoked_tokens)  # every process, before the request answers
             deps.doorbell.ring(Ring(TOKENS_STREAM, deps.config.workers.name, 0, tuple(self.revoked_tokens)))
         for user_id in sorted(self.device_list_users):
             tasks_api.device_list_changed(deps.dispatcher, user_id)
