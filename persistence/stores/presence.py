@@ -37,6 +37,12 @@ class PresenceStore:
         row = conn.execute(select(presence).where(presence.c.user_id == user_id)).first()
         return _presence(row) if row else UserPresence(user_id)
 
+    def list_presence(self, conn: Connection, user_ids: Collection[str]) -> list[UserPresence]:
+        """Each user's presence, ordered by user id (offline, never active, for those with no row)."""
+        found = {row.user_id: _presence(row)
+                 for row in conn.execute(select(presence).where(presence.c.user_id.in_(sorted(user_ids))))}
+        return [found.get(user_id) or UserPresence(user_id) for user_id in sorted(user_ids)]
+
     def upsert_presence(self, conn: Connection, state: UserPresence, stream_id: int, instance_name: str) -> None:
         """Record a change clients must hear of, at ``stream_id``."""
         upsert(conn, presence, {"user_id": state.user_id},

@@ -214,6 +214,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),)),
     "client.send_event": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"msgtype": "m.text", "body": "hello"}, {}),)),
+    "client.send_event_without_txn": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"msgtype": "m.text", "body": "hello"}, {}),)),
     "client.set_state": Endpoint(auth=True, bodies=(BodySchema(lambda walker: {"topic": "walk"}, {}),)),
     "client.get_state_event": Endpoint(auth=True),
     "client.get_state": Endpoint(auth=True),
@@ -362,6 +364,12 @@ ENDPOINTS: dict[str, Endpoint] = {
     # it the right ways (not a list, numbers, lists, a NUL). The walk's rule (override/walkrule) does not exist.
     "client.get_push_rules": Endpoint(auth=True),
     "client.get_push_rules_global": Endpoint(auth=True),
+    "client.get_push_rules_of_kind": Endpoint(auth=True),
+    "client.refuse_push_rules_without_slash": Endpoint(auth=False),
+    "client.refuse_push_rules_without_scope": Endpoint(auth=True),
+    "client.refuse_scope_without_slash": Endpoint(auth=True),
+    "client.refuse_kind_without_slash": Endpoint(auth=True),
+    "client.refuse_malformed_push_rule_path": Endpoint(auth=True),
     "client.get_push_rule": Endpoint(auth=True),
     "client.set_push_rule": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"actions": ["notify", {"set_tweak": "sound", "value": "default"}], "pattern": "walk",

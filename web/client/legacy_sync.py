@@ -12,20 +12,23 @@ from typing import Any
 
 from flask import Blueprint
 
-from persistence.stores.account_data import GLOBAL
+from persistence.stores.account_data import GLOBAL, AccountDataEntry
 from persistence.stores.events import StoredEvent
-from protocol.errors import InvalidParam, NotFound
+from protocol.errors import Forbidden, InvalidParam, NotFound
 from protocol.filters import RoomEventFilter
 from protocol.sync_filters import RoomFilter, SyncFilter
 from protocol.sync_tokens import SyncToken, WriterPositions, parse_sync_token
 from protocol.tokens import RoomPosition
+from protocol.visibility import WORLD_READABLE
 from web.auth import authenticate
+from web.client.legacy_ephemeral import members_presence, room_receipts, visible_presence
 from web.client.paging import query_integer
-from web.client.room_access import readable_state_ids, visible_events
+from web.client.room_access import current_history_visibility, readable_state_ids, require_room, visible_events
 from web.deps import Deps, deps
 from web.requests import query_text
 from web.routing import client_route
-from web.sync.response import ACCOUNT_DATA, EVENTS, current_token, listen_keys
+from web.sync.presence import record_sync
+from web.sync.response import ACCOUNT_DATA, EVENTS, PRESENCE, RECEIPTS, current_token, listen_keys
 from web.sync.rooms import SyncReader, read_timeline, state_at
 from web.token_cache import Requester
 
@@ -80,6 +83,7 @@ def initial_sync() -> dict[str, Any]:
     requester = authenticate(current, allow_guest=True)
     limit = _limit()
     archived = query_text("archived", max_length=8) == "true"
+    record_sync(current, requester.user_id, None, 0)  # starting to sync marks the user online, as /sync does
     with current.database.read() as conn:
         until = current_token(current, conn)
         reader = _reader(current, conn, requester, limit)
@@ -95,36 +99,56 @@ def initial_sync() -> dict[str, Any]:
             info["account_data"] = [{"type": entry.type, "content": entry.content} for entry in entries
                                     if entry.room_id == room_id]
             rooms.append(info)
-    return {"end": until.format(), "presence": [], "rooms": rooms,
+        joined = [room_id for room_id, (membership, _) in memberships.items() if membership == "join"]
+        presence = visible_presence(current, conn, requester.user_id, until.stream(PRESENCE), reader.now_ms)
+        receipts = room_receipts(current, conn, joined, requester.user_id, until.stream(RECEIPTS))
+    return {"end": until.format(), "presence": presence, "receipts": receipts, "rooms": rooms,
             "account_data": [{"type": entry.type, "content": entry.content} for entry in entries
                              if entry.room_id == GLOBAL]}
 
 
 def room_initial_sync(room_id: str) -> dict[str, Any]:
+    """One room as ``/initialSync`` shows it, with its members' presence and its receipts; a member who left sees
+    the room as they left it, without either (nothing after their leave)."""
     current = deps()
     requester = authenticate(current, allow_guest=True)
+    limit = _limit()
     with current.database.read() as conn:
         readable_state_ids(current, conn, room_id, requester.user_id)  # 403 / 404 as /state answers
         until = current_token(current, conn)
-        reader = _reader(current, conn, requester, DEFAULT_LIMIT)
+        reader = _reader(current, conn, requester, limit)
         found = current.stores.state.get_membership(conn, room_id, requester.user_id)
         member = current.stores.events.get_event(conn, found[1]) if found else None
         membership = (found[0] if found else None) or "leave"
-        info = _room_info(reader, room_id, membership, member, until.stream(EVENTS), DEFAULT_LIMIT)
+        info = _room_info(reader, room_id, membership, member, until.stream(EVENTS), limit)
         entries = current.stores.account_data.list_account_data(conn, requester.user_id, None,
                                                                 until.stream(ACCOUNT_DATA))
+        departed = membership in ("leave", "ban")
+        members = [] if departed else list(current.stores.state.list_members(conn, room_id, "join"))
+        info["presence"] = members_presence(current, conn, members, reader.now_ms)
+        info["receipts"] = [] if departed else room_receipts(current, conn, [room_id], requester.user_id,
+                                                             until.stream(RECEIPTS))
     info["account_data"] = [{"type": entry.type, "content": entry.content} for entry in entries
                             if entry.room_id == room_id]
-    info["presence"] = []
     return info
 
 
-def _events_since(current: Deps, requester: Requester, since: SyncToken) -> tuple[list[dict[str, Any]], str]:
+def _account_data_events(entries: list[AccountDataEntry]) -> list[dict[str, Any]]:
+    """Account data as ``/events`` carries it (as Synapse does): room entries (tags among them) name their room."""
+    return [{"type": entry.type, "content": entry.content,
+             **({"room_id": entry.room_id} if entry.room_id != GLOBAL else {})} for entry in entries]
+
+
+def _events_since(current: Deps, requester: Requester, since: SyncToken,
+                  room_id: str | None) -> tuple[list[dict[str, Any]], str]:
+    """What happened after ``since``: room events of the user's rooms (or of ``room_id`` alone) and the user's
+    account data changes."""
     with current.database.read() as conn:
         until = current_token(current, conn)
         reader = _reader(current, conn, requester, MAX_EVENTS)
-        joined = current.stores.state.list_rooms_with_membership(conn, requester.user_id, "join")
-        found = current.stores.events.list_events_in_rooms(conn, joined, since.stream(EVENTS), until.stream(EVENTS),
+        rooms = ([room_id] if room_id is not None
+                 else current.stores.state.list_rooms_with_membership(conn, requester.user_id, "join"))
+        found = current.stores.events.list_events_in_rooms(conn, rooms, since.stream(EVENTS), until.stream(EVENTS),
                                                            MAX_EVENTS)
         by_room: dict[str, list[StoredEvent]] = {}
         for stored in found:
@@ -132,9 +156,24 @@ def _events_since(current: Deps, requester: Requester, since: SyncToken) -> tupl
         shown = {stored.event_id for room_id, events in by_room.items()
                  for stored in visible_events(current, conn, room_id, requester.user_id, events)}
         chunk = reader.serve([stored for stored in found if stored.event_id in shown], with_txn_ids=True)
+        if room_id is None:
+            chunk += _account_data_events(current.stores.account_data.list_account_data(
+                conn, requester.user_id, since.stream(ACCOUNT_DATA), until.stream(ACCOUNT_DATA)))
     if len(found) == MAX_EVENTS:  # more wait: resume after the last one returned
         return chunk, _after(until, found[-1])
     return chunk, until.format()
+
+
+def _check_peekable(current: Deps, user_id: str, room_id: str) -> None:
+    """``/events?room_id=`` (spec: "Peeking"): a member's room, or one whose history is ``world_readable``.
+    Anyone else is refused at once rather than left waiting on a room they will never see."""
+    with current.database.read() as conn:
+        require_room(current, conn, room_id)
+        found = current.stores.state.get_membership(conn, room_id, user_id)
+        if found is not None and found[0] == "join":
+            return
+        if current_history_visibility(current, conn, room_id) != WORLD_READABLE:
+            raise Forbidden(f"User {user_id} not in room {room_id}, and the room is not world-readable")
 
 
 def _after(until: SyncToken, last: StoredEvent) -> str:
@@ -147,10 +186,12 @@ def _after(until: SyncToken, last: StoredEvent) -> str:
 
 
 def get_events() -> dict[str, Any]:
-    """``GET /events``: room events after ``from`` (now, when absent), waiting up to ``timeout`` for some."""
+    """``GET /events``: room events and account data after ``from`` (now, when absent), waiting up to ``timeout``
+    for some; with ``room_id``, that room's events only, which a non-member may read if it is world-readable."""
     current = deps()
     requester = authenticate(current, allow_guest=True)
     from_text = query_text("from", max_length=4096)
+    room_id = query_text("room_id", max_length=255)
     timeout = query_integer("timeout")
     if timeout is not None and timeout < 0:
         raise InvalidParam("Query parameter 'timeout' must not be negative")
@@ -159,10 +200,14 @@ def get_events() -> dict[str, Any]:
     else:
         with current.database.read() as conn:
             since = current_token(current, conn)
+    if room_id is not None:
+        _check_peekable(current, requester.user_id, room_id)
+    record_sync(current, requester.user_id, None, timeout or 0)  # an event stream is a sync, for presence too
     deadline = time.monotonic() + min(timeout if timeout is not None else 30_000, MAX_TIMEOUT_MS) / 1000
-    with current.notifier.listening(listen_keys(current, requester.user_id)) as waiter:
+    keys = listen_keys(current, requester.user_id) + ([room_id] if room_id is not None else [])
+    with current.notifier.listening(keys) as waiter:
         while True:
-            chunk, end = _events_since(current, requester, since)
+            chunk, end = _events_since(current, requester, since, room_id)
             remaining = deadline - time.monotonic()
             if chunk or remaining <= 0:
                 return {"chunk": chunk, "start": since.format(), "end": end}

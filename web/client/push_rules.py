@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from protocol.errors import MissingParam, NotFound
+from protocol.errors import InvalidParam, MissingParam, NotFound, Unrecognized
 from protocol.push_rules import (
     PushRule,
     Ruleset,
@@ -122,9 +122,65 @@ def set_push_rule_actions(kind: str, rule_id: str) -> dict[str, Any]:
     return {}
 
 
+def get_push_rules_of_kind(kind: str) -> list[dict[str, Any]]:
+    """``GET /pushrules/global/{kind}/``: not in the spec, but Synapse serves it and clients (SyTest) read it."""
+    ruleset = _ruleset()[1]
+    return ruleset.to_client()[check_kind(kind)]
+
+
+def refuse_malformed_push_rule_path(rest: str) -> Any:
+    """Whatever under ``/pushrules/`` no route above matches: answered with a 400 naming what is wrong, as
+    Synapse answers and SyTest's 61push checks, instead of a bare 404 or 405. Valid paths never get here: the
+    ruleset routes are more specific than this one."""
+    authenticate(deps())  # a bad token is a 401 before any path is judged
+    segments = rest.split("/")
+    if any("\x00" in segment or "\ufffd" in segment for segment in segments):
+        raise Unrecognized("Unrecognized request")  # as the single-segment routes answer such paths
+    scope, *path = segments
+    if scope != "global":
+        raise InvalidParam(f"Unknown push rule scope {scope[:40]!r}; only 'global' exists")
+    if not path:
+        raise Unrecognized("The push rule scope is read with a trailing slash: /pushrules/global/", status=400)
+    kind, *path = path
+    if not kind:
+        raise MissingParam("Missing the push rule kind: /pushrules/global/{kind}/{ruleId}")
+    check_kind(kind)
+    if not path:
+        raise Unrecognized(f"A push rule kind is read with a trailing slash: /pushrules/global/{kind}/",
+                           status=400)
+    rule_id, *attributes = path
+    if not rule_id:
+        raise MissingParam(f"Missing the push rule id: /pushrules/global/{kind}/{{ruleId}}")
+    if attributes and attributes[0] in ("enabled", "actions") and len(attributes) == 1:
+        raise Unrecognized("Unrecognized request", status=405)  # a rule's attribute, with a method it lacks
+    raise InvalidParam(f"Unknown push rule attribute {'/'.join(attributes)[:40]!r}; expected enabled or actions")
+
+
+def refuse_push_rules_without_slash() -> Any:
+    """``/pushrules`` names nothing (Synapse answers 404, SyTest checks): the rulesets are at ``/pushrules/``.
+    Without this route the router would redirect to the ruleset."""
+    raise Unrecognized("Unrecognized request")
+
+
+def refuse_scope_without_slash() -> Any:
+    """``/pushrules/global``: routed here, or the router would redirect it to the ruleset."""
+    return refuse_malformed_push_rule_path("global")
+
+
+def refuse_kind_without_slash(kind: str) -> Any:
+    """``/pushrules/global/{kind}``: routed here, or the router would redirect it to the kind's rules."""
+    return refuse_malformed_push_rule_path(f"global/{kind}")
+
+
+def refuse_push_rules_without_scope() -> Any:
+    authenticate(deps())
+    raise MissingParam("Missing the push rule scope: /pushrules/global/{kind}/{ruleId}")
+
+
 def register_routes(blueprint: Blueprint) -> None:
     client_route(blueprint, "/pushrules/", methods=["GET"])(get_push_rules)
     client_route(blueprint, "/pushrules/global/", methods=["GET"])(get_push_rules_global)
+    client_route(blueprint, "/pushrules/global/<kind>/", methods=["GET"])(get_push_rules_of_kind)
     client_route(blueprint, RULE, methods=["GET"])(get_push_rule)
     client_route(blueprint, RULE, methods=["PUT"])(set_push_rule)
     client_route(blueprint, RULE, methods=["DELETE"])(delete_push_rule)
@@ -132,3 +188,10 @@ def register_routes(blueprint: Blueprint) -> None:
     client_route(blueprint, f"{RULE}/enabled", methods=["PUT"])(set_push_rule_enabled)
     client_route(blueprint, f"{RULE}/actions", methods=["GET"])(get_push_rule_actions)
     client_route(blueprint, f"{RULE}/actions", methods=["PUT"])(set_push_rule_actions)
+    # Malformed paths: each gets a 400 saying what is wrong (see refuse_malformed_push_rule_path).
+    client_route(blueprint, "/pushrules", methods=["GET", "PUT", "DELETE"])(refuse_push_rules_without_slash)
+    client_route(blueprint, "/pushrules/", methods=["PUT", "DELETE"])(refuse_push_rules_without_scope)
+    client_route(blueprint, "/pushrules/global", methods=["GET", "PUT", "DELETE"])(refuse_scope_without_slash)
+    client_route(blueprint, "/pushrules/global/<kind>", methods=["GET", "PUT", "DELETE"])(refuse_kind_without_slash)
+    client_route(blueprint, "/pushrules/<path:rest>", methods=["GET", "PUT", "DELETE"])(
+        refuse_malformed_push_rule_path)
