@@ -148,15 +148,16 @@ def test_malformed_push_rule_paths_get_400_naming_the_problem(homeserver: Homese
     top = "/_matrix/client/v3/pushrules"
     cases = [
         ("GET", top, 404, "M_UNRECOGNIZED"),  # the rulesets are at /pushrules/
-        ("PUT", f"{top}/", 400, "M_MISSING_PARAM"),
+        ("PUT", f"{top}/", 400, "M_UNRECOGNIZED"),
         ("GET", f"{top}/global", 400, "M_UNRECOGNIZED"),
         ("PUT", f"{top}/global", 400, "M_UNRECOGNIZED"),
         ("GET", f"{top}/not_a_scope/", 400, "M_INVALID_PARAM"),
         ("PUT", f"{top}/not_a_scope/room/{quote('#spam:example.com')}", 400, "M_INVALID_PARAM"),
-        ("PUT", f"{top}/global/", 400, "M_MISSING_PARAM"),
+        ("PUT", f"{top}/global/", 400, "M_UNRECOGNIZED"),
         ("GET", f"{top}/global/room", 400, "M_UNRECOGNIZED"),
         ("PUT", f"{top}/global/room", 400, "M_UNRECOGNIZED"),
-        ("PUT", f"{top}/global/room/", 400, "M_MISSING_PARAM"),
+        ("PUT", f"{top}/global/room/", 400, "M_UNRECOGNIZED"),
+        ("PUT", f"{top}/global/bogus/", 400, "M_INVALID_PARAM"),
         ("GET", f"{top}/global/not_a_template/", 400, "M_INVALID_PARAM"),
         ("PUT", f"{top}/global/not_a_template/foo", 400, "M_INVALID_PARAM"),
         ("GET", f"{RULES}/override/.m.rule.master/not_an_attr", 400, "M_INVALID_PARAM"),

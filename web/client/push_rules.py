@@ -128,10 +128,37 @@ def get_push_rules_of_kind(kind: str) -> list[dict[str, Any]]:
     return ruleset.to_client()[check_kind(kind)]
 
 
+# --- malformed paths: each gets a 400 naming what is wrong, as Synapse answers and SyTest's 61push checks, where
+# a router alone would answer 404, 405 or a redirect. Valid paths never reach these: their routes are more specific.
+INCOMPLETE = "A push rule is at /pushrules/global/{kind}/{ruleId}; a ruleset is read at /pushrules/global/"
+
+
+def refuse_push_rules_without_slash() -> Any:
+    """``/pushrules`` names nothing (Synapse answers 404, SyTest checks): the rulesets are at ``/pushrules/``.
+    Without this route the router would redirect to them."""
+    raise Unrecognized("Unrecognized request")
+
+
+def refuse_push_rules_without_scope() -> Any:
+    authenticate(deps())
+    raise Unrecognized(INCOMPLETE, status=400)
+
+
+def refuse_scope_without_kind() -> Any:
+    """``/pushrules/global`` (which the router would otherwise redirect), or a write to ``/pushrules/global/``."""
+    authenticate(deps())
+    raise Unrecognized(INCOMPLETE, status=400)
+
+
+def refuse_kind_without_rule_id(kind: str) -> Any:
+    """``/pushrules/global/{kind}`` (which the router would otherwise redirect), or a write to an empty rule id."""
+    authenticate(deps())
+    check_kind(kind)
+    raise Unrecognized(INCOMPLETE, status=400)
+
+
 def refuse_malformed_push_rule_path(rest: str) -> Any:
-    """Whatever under ``/pushrules/`` no route above matches: answered with a 400 naming what is wrong, as
-    Synapse answers and SyTest's 61push checks, instead of a bare 404 or 405. Valid paths never get here: the
-    ruleset routes are more specific than this one."""
+    """Anything else under ``/pushrules/``: an unknown scope, kind or rule attribute."""
     authenticate(deps())  # a bad token is a 401 before any path is judged
     segments = rest.split("/")
     if any("\x00" in segment or "\ufffd" in segment for segment in segments):
@@ -139,42 +166,14 @@ def refuse_malformed_push_rule_path(rest: str) -> Any:
     scope, *path = segments
     if scope != "global":
         raise InvalidParam(f"Unknown push rule scope {scope[:40]!r}; only 'global' exists")
-    if not path:
-        raise Unrecognized("The push rule scope is read with a trailing slash: /pushrules/global/", status=400)
-    kind, *path = path
-    if not kind:
-        raise MissingParam("Missing the push rule kind: /pushrules/global/{kind}/{ruleId}")
+    kind, *path = path or [""]
     check_kind(kind)
-    if not path:
-        raise Unrecognized(f"A push rule kind is read with a trailing slash: /pushrules/global/{kind}/",
-                           status=400)
-    rule_id, *attributes = path
+    rule_id, *attributes = path or [""]
     if not rule_id:
-        raise MissingParam(f"Missing the push rule id: /pushrules/global/{kind}/{{ruleId}}")
+        raise Unrecognized(INCOMPLETE, status=400)
     if attributes and attributes[0] in ("enabled", "actions") and len(attributes) == 1:
         raise Unrecognized("Unrecognized request", status=405)  # a rule's attribute, with a method it lacks
     raise InvalidParam(f"Unknown push rule attribute {'/'.join(attributes)[:40]!r}; expected enabled or actions")
-
-
-def refuse_push_rules_without_slash() -> Any:
-    """``/pushrules`` names nothing (Synapse answers 404, SyTest checks): the rulesets are at ``/pushrules/``.
-    Without this route the router would redirect to the ruleset."""
-    raise Unrecognized("Unrecognized request")
-
-
-def refuse_scope_without_slash() -> Any:
-    """``/pushrules/global``: routed here, or the router would redirect it to the ruleset."""
-    return refuse_malformed_push_rule_path("global")
-
-
-def refuse_kind_without_slash(kind: str) -> Any:
-    """``/pushrules/global/{kind}``: routed here, or the router would redirect it to the kind's rules."""
-    return refuse_malformed_push_rule_path(f"global/{kind}")
-
-
-def refuse_push_rules_without_scope() -> Any:
-    authenticate(deps())
-    raise MissingParam("Missing the push rule scope: /pushrules/global/{kind}/{ruleId}")
 
 
 def register_routes(blueprint: Blueprint) -> None:
@@ -188,10 +187,12 @@ def register_routes(blueprint: Blueprint) -> None:
     client_route(blueprint, f"{RULE}/enabled", methods=["PUT"])(set_push_rule_enabled)
     client_route(blueprint, f"{RULE}/actions", methods=["GET"])(get_push_rule_actions)
     client_route(blueprint, f"{RULE}/actions", methods=["PUT"])(set_push_rule_actions)
-    # Malformed paths: each gets a 400 saying what is wrong (see refuse_malformed_push_rule_path).
-    client_route(blueprint, "/pushrules", methods=["GET", "PUT", "DELETE"])(refuse_push_rules_without_slash)
+    # Malformed paths (see refuse_malformed_push_rule_path).
+    every = ["GET", "PUT", "DELETE"]
+    client_route(blueprint, "/pushrules", methods=every)(refuse_push_rules_without_slash)
     client_route(blueprint, "/pushrules/", methods=["PUT", "DELETE"])(refuse_push_rules_without_scope)
-    client_route(blueprint, "/pushrules/global", methods=["GET", "PUT", "DELETE"])(refuse_scope_without_slash)
-    client_route(blueprint, "/pushrules/global/<kind>", methods=["GET", "PUT", "DELETE"])(refuse_kind_without_slash)
-    client_route(blueprint, "/pushrules/<path:rest>", methods=["GET", "PUT", "DELETE"])(
-        refuse_malformed_push_rule_path)
+    client_route(blueprint, "/pushrules/global", methods=every)(refuse_scope_without_kind)
+    client_route(blueprint, "/pushrules/global/", methods=["PUT", "DELETE"])(refuse_scope_without_kind)
+    client_route(blueprint, "/pushrules/global/<kind>", methods=every)(refuse_kind_without_rule_id)
+    client_route(blueprint, "/pushrules/global/<kind>/", methods=["PUT", "DELETE"])(refuse_kind_without_rule_id)
+    client_route(blueprint, "/pushrules/<path:rest>", methods=every)(refuse_malformed_push_rule_path)
