@@ -363,6 +363,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     # pushrules.yaml. "actions" is a list of strings and {"set_tweak": ...} objects; the walk's "strings" spoils
     # it the right ways (not a list, numbers, lists, a NUL). The walk's rule (override/walkrule) does not exist.
     "client.get_push_rules": Endpoint(auth=True),
+    "client.get_notifications": Endpoint(auth=True),
     "client.get_push_rules_global": Endpoint(auth=True),
     "client.get_push_rules_of_kind": Endpoint(auth=True),
     "client.refuse_push_rules_without_slash": Endpoint(auth=False),
