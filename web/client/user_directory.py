@@ -1,8 +1,9 @@
 """``POST /user_directory/search`` (Client-Server API, "User Directory").
 
 Finds local users by user id or display name: others who share a room with the searcher, and those joined to a
-public room (public to join, or world-readable), or everyone when ``user_directory.search_all_users`` is set. Entries are kept by the
-``user_directory`` queue's consumer (``tasks/user_directory.py``); deactivated users and guests are not listed.
+public room (public to join, or world-readable), or everyone when ``user_directory.search_all_users`` is set.
+Entries are kept by the ``user_directory`` queue's consumer (``tasks/user_directory.py``); deactivated users and
+guests are not listed.
 """
 
 from __future__ import annotations
