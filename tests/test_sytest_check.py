@@ -80,3 +80,14 @@ def test_a_missing_or_empty_tap_is_an_error_not_a_pass(tmp_path: Path) -> None:
     empty = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "empty.tap")], capture_output=True,
                            text=True, check=False)
     assert empty.returncode == 2
+
+
+def test_with_one_tap_per_shape_a_test_passes_only_if_it_passed_in_each(tmp_path: Path) -> None:
+    (tmp_path / "workers.tap").write_text("ok 1 GET /register yields a set of flows\n"
+                                          "not ok 2 POST /register can create a user\n")
+    result = _check(tmp_path, ["GET /register yields a set of flows", "POST /register can create a user"],
+                    str(tmp_path / "workers.tap"))
+    assert result.returncode == 1
+    assert "REGRESSION (fail): POST /register can create a user" in result.stdout
+    assert "yields a set of flows" not in result.stdout
+    assert "NEWLY PASSING: Notifications" not in result.stdout, "not run in the worker shape: not passing"
