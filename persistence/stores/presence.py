@@ -78,6 +78,17 @@ class PresenceStore:
             query = query.where(presence.c.state != OFFLINE)
         return [_presence(row) for row in conn.execute(query.order_by(presence.c.stream_id))]
 
+    def list_changes(self, conn: Connection, user_ids: Collection[str], since: WriterPositions | None,
+                     until: WriterPositions) -> list[UserPresence]:
+        """Presence of ``user_ids`` changed after ``since`` (all when None) and at or before ``until``, in stream
+        order."""
+        if not user_ids:
+            return []
+        rows = conn.execute(select(presence).where(
+            presence.c.user_id.in_(sorted(user_ids)),
+            between(presence.c.instance_name, presence.c.stream_id, since, until)).order_by(presence.c.stream_id))
+        return [_presence(row) for row in rows]
+
     def list_newly_visible(self, conn: Connection, observer: str, room_ids: Collection[str],
                            since: WriterPositions, until: WriterPositions) -> list[UserPresence]:
         """Presence of the users who came to share one of ``room_ids`` with the observer through a join in the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from tests.homeserver import HomeserverUnderTest
 from tests.web.long_poll import LongPoll
@@ -145,3 +146,43 @@ def test_legacy_send_without_txn_id_and_state_as_a_whole_event(homeserver: Homes
     assert homeserver.get(f"{member}?format=content", token=alice).json == whole["content"]
     bad = homeserver.get(f"{member}?format=bogus", token=alice)
     assert (bad.status_code, bad.json["errcode"]) == (400, "M_INVALID_PARAM")
+
+
+def test_events_carries_receipts_and_presence_and_takes_room_tokens(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={})
+    event_id = _send(homeserver, alice, room_id, "hello")
+    room_end = homeserver.get(f"/_matrix/client/v3/rooms/{room_id}/initialSync", token=bob).json["messages"]["end"]
+    start = homeserver.get(f"/_matrix/client/v3/events?from={room_end}&timeout=0", token=bob)
+    assert start.status_code == 200, start.json
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/receipt/m.read/{event_id}", token=alice, json={})
+    homeserver.put("/_matrix/client/v3/presence/@alice:test.local/status", token=alice,
+                   json={"presence": "online", "status_msg": "here"})
+    chunk = homeserver.get(f"/_matrix/client/v3/events?from={start.json['end']}&timeout=0", token=bob).json["chunk"]
+    [receipt] = [event for event in chunk if event["type"] == "m.receipt"]
+    assert receipt["room_id"] == room_id and "@alice:test.local" in receipt["content"][event_id]["m.read"]
+    presence = [event for event in chunk if event["type"] == "m.presence"]
+    assert presence[-1]["content"]["user_id"] == "@alice:test.local"
+    assert presence[-1]["content"]["status_msg"] == "here"
+
+
+def test_guests_must_name_a_room_to_stream_events(make_homeserver: Any) -> None:
+    server: HomeserverUnderTest = make_homeserver(allow_guest_access=True)
+    guest = server.post("/_matrix/client/v3/register?kind=guest", json={}).json["access_token"]
+    refused = server.get("/_matrix/client/v3/events?timeout=20000", token=guest)
+    assert (refused.status_code, refused.json["errcode"]) == (403, "M_GUEST_ACCESS_FORBIDDEN")
+
+
+def test_legacy_endpoints_serve_v1_events(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice)
+    event_id = _send(homeserver, alice, room_id, "hello")
+    one = homeserver.get(f"/_matrix/client/v3/rooms/{room_id}/initialSync", token=alice).json
+    members = {event["user_id"]: event for event in one["state"] if event["type"] == "m.room.member"}
+    assert members["@alice:test.local"]["content"]["membership"] == "join"
+    message = one["messages"]["chunk"][-1]
+    assert (message["user_id"], message["age"]) == ("@alice:test.local", message["unsigned"]["age"])
+    single = homeserver.get(f"/_matrix/client/v3/events/{event_id}", token=alice).json
+    assert single["user_id"] == "@alice:test.local"

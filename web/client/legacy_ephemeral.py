@@ -1,4 +1,5 @@
-"""Presence and receipts as the deprecated ``/initialSync`` and ``/rooms/{roomId}/initialSync`` show them.
+"""Presence and receipts as the deprecated ``/initialSync``, ``/rooms/{roomId}/initialSync`` and ``/events``
+show them.
 
 Their shapes are the v1 ones Synapse still serves and SyTest checks: each ``m.presence`` event names its user in
 ``content.user_id`` as well as in ``sender``, and receipts come as one ``m.receipt`` event per room carrying its
@@ -47,10 +48,11 @@ def members_presence(current: Deps, conn: Connection, member_ids: Collection[str
 
 
 def room_receipts(current: Deps, conn: Connection, room_ids: Collection[str], viewer: str,
-                  until: WriterPositions) -> list[dict[str, Any]]:
-    """One ``m.receipt`` event per room of ``room_ids`` that has receipts, with every receipt up to ``until``."""
+                  until: WriterPositions, since: WriterPositions | None = None) -> list[dict[str, Any]]:
+    """One ``m.receipt`` event per room of ``room_ids`` that has receipts, with every receipt after ``since``
+    (all, when None) up to ``until``."""
     by_room: dict[str, list[Receipt]] = {}
-    for receipt in current.stores.receipts.list_receipts(conn, room_ids, viewer, None, until):
+    for receipt in current.stores.receipts.list_receipts(conn, room_ids, viewer, since, until):
         by_room.setdefault(receipt.room_id, []).append(receipt)
     return [{"type": RECEIPT_TYPE, "room_id": room_id, "content": receipt_content(receipts)}
             for room_id, receipts in sorted(by_room.items())]
