@@ -21,9 +21,9 @@ from web.deps import Deps
 RECEIPT_TYPE = "m.receipt"
 
 
-def presence_event(presence: UserPresence, now_ms: int) -> dict[str, Any]:
-    return {"type": PRESENCE_TYPE, "sender": presence.user_id,
-            "content": {**presence_content(presence, now_ms), "user_id": presence.user_id}}
+def presence_event(current: Deps, presence: UserPresence, now_ms: int) -> dict[str, Any]:
+    content = presence_content(presence, now_ms, current.config.presence.timers)
+    return {"type": PRESENCE_TYPE, "sender": presence.user_id, "content": {**content, "user_id": presence.user_id}}
 
 
 def visible_presence(current: Deps, conn: Connection, user_id: str, until: WriterPositions,
@@ -36,7 +36,7 @@ def visible_presence(current: Deps, conn: Connection, user_id: str, until: Write
     found = store.list_visible_changes(conn, user_id, None, until, include_offline=False)
     if all(presence.user_id != user_id for presence in found):
         found.append(store.get_presence(conn, user_id))
-    return [presence_event(presence, now_ms) for presence in found]
+    return [presence_event(current, presence, now_ms) for presence in found]
 
 
 def members_presence(current: Deps, conn: Connection, member_ids: Collection[str],
@@ -44,7 +44,7 @@ def members_presence(current: Deps, conn: Connection, member_ids: Collection[str
     """``/rooms/{roomId}/initialSync``'s ``presence``: every joined member's, offline ones included."""
     if not current.config.presence.enabled:
         return []
-    return [presence_event(found, now_ms) for found in current.stores.presence.list_presence(conn, member_ids)]
+    return [presence_event(current, found, now_ms) for found in current.stores.presence.list_presence(conn, member_ids)]
 
 
 def room_receipts(current: Deps, conn: Connection, room_ids: Collection[str], viewer: str,

@@ -72,7 +72,7 @@ def _presence_events(current: Deps, conn: Any, user_id: str, room_id: str | None
     else:
         members = set(current.stores.state.list_members(conn, room_id, "join"))
         changes = store.list_changes(conn, members, *span)
-    return [presence_event(change, now_ms) for change in changes]
+    return [presence_event(current, change, now_ms) for change in changes]
 
 
 def _events_since(current: Deps, requester: Requester, since: SyncToken,

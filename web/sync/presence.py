@@ -66,7 +66,7 @@ def presence_events(reader: SyncReader, span: Range, events_span: Range,
     event_filter = reader.filter.presence
     events = []
     for change in changes:
-        content = presence_content(change, reader.now_ms)
+        content = presence_content(change, reader.now_ms, config.timers)
         if event_filter.matches(PRESENCE_TYPE, change.user_id, content):
             events.append({"type": PRESENCE_TYPE, "sender": change.user_id, "content": content})
     if event_filter.limit is not None:
