@@ -186,3 +186,22 @@ def test_legacy_endpoints_serve_v1_events(homeserver: HomeserverUnderTest) -> No
     assert (message["user_id"], message["age"]) == ("@alice:test.local", message["unsigned"]["age"])
     single = homeserver.get(f"/_matrix/client/v3/events/{event_id}", token=alice).json
     assert single["user_id"] == "@alice:test.local"
+
+
+def test_events_carries_typing_and_takes_a_limit(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice)
+    start = homeserver.get("/_matrix/client/v3/events?timeout=0", token=alice).json["end"]
+    sent = [_send(homeserver, alice, room_id, f"m{index}") for index in range(3)]
+    homeserver.put(f"/_matrix/client/v3/rooms/{room_id}/typing/@alice:test.local", token=alice,
+                   json={"typing": True, "timeout": 30000})
+    first = homeserver.get(f"/_matrix/client/v3/events?from={start}&timeout=0&limit=2", token=alice).json
+    assert [event["event_id"] for event in first["chunk"] if "event_id" in event] == sent[:2]
+    rest = homeserver.get(f"/_matrix/client/v3/events?from={first['end']}&timeout=0", token=alice).json["chunk"]
+    assert [event["event_id"] for event in rest if "event_id" in event] == sent[2:]
+    typing = [event for event in first["chunk"] + rest if event["type"] == "m.typing"]
+    assert typing and typing[-1] == {"type": "m.typing", "room_id": room_id,
+                                     "content": {"user_ids": ["@alice:test.local"]}}
+    for bad in ("limit=-1", "limit=many"):
+        response = homeserver.get(f"/_matrix/client/v3/events?timeout=0&{bad}", token=alice)
+        assert response.status_code == 400, bad

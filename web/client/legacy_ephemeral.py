@@ -1,9 +1,9 @@
-"""Presence and receipts as the deprecated ``/initialSync``, ``/rooms/{roomId}/initialSync`` and ``/events``
-show them.
+"""Presence, receipts and typing as the deprecated ``/initialSync``, ``/rooms/{roomId}/initialSync`` and
+``/events`` show them.
 
 Their shapes are the v1 ones Synapse still serves and SyTest checks: each ``m.presence`` event names its user in
 ``content.user_id`` as well as in ``sender``, and receipts come as one ``m.receipt`` event per room carrying its
-``room_id``, holding every receipt the reader may see (their own private ones only).
+``room_id``, holding every receipt the reader may see (their own private ones only); typing likewise names its room.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from protocol.sync_tokens import WriterPositions
 from web.deps import Deps
 
 RECEIPT_TYPE = "m.receipt"
+TYPING_TYPE = "m.typing"
 
 
 def presence_event(current: Deps, presence: UserPresence, now_ms: int) -> dict[str, Any]:
@@ -56,3 +57,13 @@ def room_receipts(current: Deps, conn: Connection, room_ids: Collection[str], vi
         by_room.setdefault(receipt.room_id, []).append(receipt)
     return [{"type": RECEIPT_TYPE, "room_id": room_id, "content": receipt_content(receipts)}
             for room_id, receipts in sorted(by_room.items())]
+
+
+def typing_changes(current: Deps, conn: Connection, room_ids: Collection[str], since: WriterPositions,
+                   until: WriterPositions, now_ms: int) -> list[dict[str, Any]]:
+    """One ``m.typing`` event, naming its room, per room of ``room_ids`` whose typers changed in the range."""
+    store = current.stores.typing
+    changed = store.list_changed_rooms(conn, room_ids, since, until)
+    typers = store.list_typing(conn, changed, now_ms)
+    return [{"type": TYPING_TYPE, "room_id": room_id, "content": {"user_ids": typers.get(room_id, [])}}
+            for room_id in sorted(changed)]

@@ -2,11 +2,11 @@
 ``GET /events/{eventId}``.
 
 ``/events`` is a view over what ``/sync`` reads: the same tokens, timeline walk, visibility and long-poll
-wake-ups. Its chunk holds, after ``from``, the room events of the user's rooms, their account data (room entries,
-tags among them, name their room), receipts and the presence of those sharing a room with them, all in the v1
-shapes Synapse serves; with ``room_id``, only that room's events, receipts and members' presence, which a
-non-member may read when the room is world-readable (anyone else is refused at once, not left waiting). Guests
-must name a room. Calling it counts as syncing, so it marks the user online, as Synapse does.
+wake-ups. Its chunk holds, after ``from``, the room events of the user's rooms (at most ``limit``), their account
+data (room entries, tags among them, name their room), receipts, typing changes and the presence of those sharing
+a room with them, in the v1 shapes Synapse serves; with ``room_id``, only that room's events, receipts, typing and
+members' presence, which a non-member may read when the room is world-readable (anyone else is refused at once,
+not left waiting). Guests must name a room. Calling it counts as syncing: it marks the user online, as Synapse's.
 
 ``from`` is a token ``/events`` handed out as ``start``/``end``, ``/initialSync``'s ``end``, ``/sync``'s
 ``next_batch``, or a room pagination token (``/rooms/{roomId}/initialSync``'s ``messages.end``): that names only
@@ -27,7 +27,7 @@ from protocol.sync_tokens import MAX_TOKEN_LENGTH, SyncToken, WriterPositions, p
 from protocol.tokens import parse_token
 from protocol.visibility import WORLD_READABLE
 from web.auth import authenticate
-from web.client.legacy_ephemeral import presence_event, room_receipts
+from web.client.legacy_ephemeral import presence_event, room_receipts, typing_changes
 from web.client.legacy_format import legacy_reader, v1_events
 from web.client.paging import query_integer
 from web.client.room_access import current_history_visibility, require_room, visible_events
@@ -35,7 +35,7 @@ from web.deps import Deps, deps
 from web.requests import query_text
 from web.routing import client_route
 from web.sync.presence import record_sync
-from web.sync.response import ACCOUNT_DATA, EVENTS, PRESENCE, RECEIPTS, current_token, listen_keys
+from web.sync.response import ACCOUNT_DATA, EVENTS, PRESENCE, RECEIPTS, TYPING, current_token, listen_keys
 from web.token_cache import Requester
 
 MAX_EVENTS = 100
@@ -75,8 +75,8 @@ def _presence_events(current: Deps, conn: Any, user_id: str, room_id: str | None
     return [presence_event(current, change, now_ms) for change in changes]
 
 
-def _events_since(current: Deps, requester: Requester, since: SyncToken,
-                  room_id: str | None) -> tuple[list[dict[str, Any]], str]:
+def _events_since(current: Deps, requester: Requester, since: SyncToken, room_id: str | None,
+                  limit: int) -> tuple[list[dict[str, Any]], str]:
     user_id = requester.user_id
     with current.database.read() as conn:
         until = current_token(current, conn)
@@ -84,7 +84,7 @@ def _events_since(current: Deps, requester: Requester, since: SyncToken,
         rooms = [room_id] if room_id is not None else current.stores.state.list_rooms_with_membership(
             conn, user_id, "join")
         found = current.stores.events.list_events_in_rooms(conn, rooms, since.stream(EVENTS), until.stream(EVENTS),
-                                                           MAX_EVENTS)
+                                                           limit) if limit else []
         by_room: dict[str, list[StoredEvent]] = {}
         for stored in found:
             by_room.setdefault(stored.room_id, []).append(stored)
@@ -96,8 +96,10 @@ def _events_since(current: Deps, requester: Requester, since: SyncToken,
                 conn, user_id, since.stream(ACCOUNT_DATA), until.stream(ACCOUNT_DATA)))
         if not since.stream(RECEIPTS).covers(until.stream(RECEIPTS)):
             chunk += room_receipts(current, conn, rooms, user_id, until.stream(RECEIPTS), since.stream(RECEIPTS))
+        if not since.stream(TYPING).covers(until.stream(TYPING)):
+            chunk += typing_changes(current, conn, rooms, since.stream(TYPING), until.stream(TYPING), reader.now_ms)
         chunk += _presence_events(current, conn, user_id, room_id, since, until, reader.now_ms)
-    if len(found) == MAX_EVENTS:  # more wait: resume after the last one returned
+    if found and len(found) == limit:  # more may wait: resume after the last one returned
         return chunk, _after(until, found[-1])
     return chunk, until.format()
 
@@ -127,9 +129,11 @@ def get_events() -> dict[str, Any]:
     requester = authenticate(current, allow_guest=True)
     from_text = query_text("from", max_length=MAX_TOKEN_LENGTH)
     room_id = query_text("room_id", max_length=255)
-    timeout = query_integer("timeout")
+    timeout, limit = query_integer("timeout"), query_integer("limit")
     if timeout is not None and timeout < 0:
         raise InvalidParam("Query parameter 'timeout' must not be negative")
+    if limit is not None and limit < 0:
+        raise InvalidParam("Query parameter 'limit' must not be negative")
     if room_id is None and requester.is_guest:
         raise GuestAccessForbidden("Guests must name a room: /events?room_id=")
     since = _since(current, from_text)
@@ -141,7 +145,8 @@ def get_events() -> dict[str, Any]:
     keys = listen_keys(current, requester.user_id) + ([room_id] if room_id is not None else [])
     with current.notifier.listening(keys) as waiter:
         while True:
-            chunk, end = _events_since(current, requester, since, room_id)
+            chunk, end = _events_since(current, requester, since, room_id,
+                                       MAX_EVENTS if limit is None else min(limit, MAX_EVENTS))
             remaining = deadline - time.monotonic()
             if chunk or remaining <= 0:
                 return {"chunk": chunk, "start": since.format(), "end": end}
