@@ -1,4 +1,5 @@
-"""Joining an upgraded room carries the joiner's tags over from its predecessor, in both shapes."""
+"""Joining an upgraded room (or upgrading it) carries the user's tags over from its predecessor, in both
+shapes."""
 
 from __future__ import annotations
 
@@ -28,12 +29,23 @@ def test_a_member_joining_the_upgraded_room_keeps_their_tags(homeserver: Homeser
     assert _tags(homeserver, alice, "@alice:test.local", new) == {}, "nothing for a member without tags"
 
 
-def test_tags_already_on_the_new_room_are_kept(homeserver: HomeserverUnderTest) -> None:
+def test_the_upgrader_keeps_their_tags(homeserver: HomeserverUnderTest) -> None:
     alice = homeserver.register("alice")["access_token"]
     old = _room(homeserver, alice, preset="public_chat", room_version="10")
-    homeserver.put(f"{CLIENT}/user/@alice:test.local/rooms/{old}/tags/old_tag", token=alice, json={})
+    homeserver.put(f"{CLIENT}/user/@alice:test.local/rooms/{old}/tags/u.work", token=alice, json={"order": 1})
     new = homeserver.post(f"{CLIENT}/rooms/{old}/upgrade", token=alice, json={"new_version": "11"}).json[
         "replacement_room"]
-    homeserver.put(f"{CLIENT}/user/@alice:test.local/rooms/{new}/tags/new_tag", token=alice, json={})
-    assert homeserver.post(f"{CLIENT}/rooms/{new}/join", token=alice, json={}).status_code == 200
-    assert _tags(homeserver, alice, "@alice:test.local", new) == {"new_tag": {}}
+    assert _tags(homeserver, alice, "@alice:test.local", new) == {"u.work": {"order": 1}}
+
+
+def test_tags_already_on_the_new_room_are_kept(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    old = _room(homeserver, alice, preset="public_chat", room_version="10")
+    assert homeserver.post(f"{CLIENT}/rooms/{old}/join", token=bob, json={}).status_code == 200
+    homeserver.put(f"{CLIENT}/user/@bob:test.local/rooms/{old}/tags/old_tag", token=bob, json={})
+    new = homeserver.post(f"{CLIENT}/rooms/{old}/upgrade", token=alice, json={"new_version": "11"}).json[
+        "replacement_room"]
+    homeserver.put(f"{CLIENT}/user/@bob:test.local/rooms/{new}/tags/new_tag", token=bob, json={})
+    assert homeserver.post(f"{CLIENT}/rooms/{new}/join", token=bob, json={}).status_code == 200
+    assert _tags(homeserver, bob, "@bob:test.local", new) == {"new_tag": {}}
