@@ -115,14 +115,15 @@ def clients_hear(old: UserPresence, new: UserPresence) -> bool:
     return (old.state, old.status_msg) != (new.state, new.status_msg)
 
 
-def presence_content(presence: UserPresence, now_ms: int) -> dict[str, Any]:
-    """``m.presence`` content (and the ``GET /presence/{userId}/status`` body) as of ``now_ms``. An online user's
-    client is syncing, which counts as activity, so they are ``currently_active``."""
+def presence_content(presence: UserPresence, now_ms: int, timers: PresenceTimers = PresenceTimers()) -> dict[str, Any]:
+    """``m.presence`` content (and the ``GET /presence/{userId}/status`` body) as of ``now_ms``:
+    ``last_active_ago`` whenever the user was ever active, and for an online user ``currently_active``, true while
+    their last activity is within the granularity (a minute), as Synapse reports it."""
     content: dict[str, Any] = {"presence": presence.state}
     if presence.last_active_ts:
         content["last_active_ago"] = max(0, now_ms - presence.last_active_ts)
     if presence.status_msg:
         content["status_msg"] = presence.status_msg
     if presence.state == ONLINE:
-        content["currently_active"] = True
+        content["currently_active"] = now_ms - presence.last_active_ts <= timers.last_active_granularity_ms
     return content

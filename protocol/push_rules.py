@@ -268,15 +268,17 @@ def check_rule_id(rule_id: str) -> str:
 
 
 def check_new_rule_id(kind: str, rule_id: str) -> str:
-    """A rule id a user may create: not a server-default one, no slashes, and for room and sender rules the
-    room or user it is about ("The rule_id of a room rule is always the ID of the room that it affects")."""
+    """A rule id a user may create: not a server-default one, no slashes, and for sender rules the user it is
+    about. A room rule's id names the room it matches ("The rule_id of a room rule is always the ID of the room
+    that it affects"), but any id is accepted, as Synapse accepts it (SyTest creates ``#spam:example.com``): such
+    a rule simply matches no room."""
     check_rule_id(rule_id)
     if rule_id.startswith("."):
         raise InvalidParam("Push rule ids starting with '.' are reserved for server-default rules")
+    if not rule_id:
+        raise InvalidParam("A push rule id may not be empty")
     if "/" in rule_id or "\\" in rule_id:
         raise InvalidParam("Push rule ids may not contain slashes or backslashes")
-    if kind == "room" and not rule_id.startswith("!"):
-        raise InvalidParam("The rule id of a room rule is the room's id")
     if kind == "sender" and not is_valid_user_id(rule_id):
         raise InvalidParam("The rule id of a sender rule is the sender's user id")
     return rule_id

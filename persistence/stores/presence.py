@@ -37,6 +37,12 @@ class PresenceStore:
         row = conn.execute(select(presence).where(presence.c.user_id == user_id)).first()
         return _presence(row) if row else UserPresence(user_id)
 
+    def list_presence(self, conn: Connection, user_ids: Collection[str]) -> list[UserPresence]:
+        """Each user's presence, ordered by user id (offline, never active, for those with no row)."""
+        found = {row.user_id: _presence(row)
+                 for row in conn.execute(select(presence).where(presence.c.user_id.in_(sorted(user_ids))))}
+        return [found.get(user_id) or UserPresence(user_id) for user_id in sorted(user_ids)]
+
     def upsert_presence(self, conn: Connection, state: UserPresence, stream_id: int, instance_name: str) -> None:
         """Record a change clients must hear of, at ``stream_id``."""
         upsert(conn, presence, {"user_id": state.user_id},
@@ -72,10 +78,23 @@ class PresenceStore:
             query = query.where(presence.c.state != OFFLINE)
         return [_presence(row) for row in conn.execute(query.order_by(presence.c.stream_id))]
 
+    def list_changes(self, conn: Connection, user_ids: Collection[str], since: WriterPositions | None,
+                     until: WriterPositions) -> list[UserPresence]:
+        """Presence of ``user_ids`` changed after ``since`` (all when None) and at or before ``until``, in stream
+        order."""
+        if not user_ids:
+            return []
+        rows = conn.execute(select(presence).where(
+            presence.c.user_id.in_(sorted(user_ids)),
+            between(presence.c.instance_name, presence.c.stream_id, since, until)).order_by(presence.c.stream_id))
+        return [_presence(row) for row in rows]
+
     def list_newly_visible(self, conn: Connection, observer: str, room_ids: Collection[str],
                            since: WriterPositions, until: WriterPositions) -> list[UserPresence]:
-        """Presence (not offline) of the users who came to share one of ``room_ids`` with the observer through a
-        join in the events range: the members who joined, and every member of a room the observer joined."""
+        """Presence of the users who came to share one of ``room_ids`` with the observer through a join in the
+        events range: the members who joined, and every member of a room the observer joined. Offline users are
+        included (those who never set any, as offline): the observer has never been told of them, as Synapse
+        sends them and SyTest's 31sync checks."""
         if not room_ids:
             return []
         member = current_state_events
@@ -99,8 +118,4 @@ class PresenceStore:
                 member.c.room_id.in_(sorted(rooms_joined)), member.c.type == "m.room.member",
                 member.c.membership == "join"))}
         users.discard(observer)
-        if not users:
-            return []
-        rows = conn.execute(select(presence).where(presence.c.user_id.in_(sorted(users)), presence.c.state != OFFLINE)
-                            .order_by(presence.c.user_id))
-        return [_presence(row) for row in rows]
+        return self.list_presence(conn, users) if users else []

@@ -31,6 +31,17 @@ class PushAction:
 
 
 @dataclass(frozen=True)
+class Notification:
+    """One push action row as ``GET /notifications`` lists it."""
+
+    event_id: str
+    room_id: str
+    stream_ordering: int
+    highlight: bool
+    actions: list[Any]
+
+
+@dataclass(frozen=True)
 class UnreadCounts:
     """Unread notifications (spec: /sync ``unread_notifications``): those that notify, those that highlight."""
 
@@ -91,6 +102,21 @@ class PushActionsStore:
                          "stream_ordering": stream_ordering, "instance_name": instance_name, "thread_id": thread_id,
                          "notify": action.notify, "highlight": action.highlight, "actions": text})
         conn.execute(insert(event_push_actions), rows)
+
+    def list_notifications(self, conn: Connection, user_id: str, *, before: int | None, limit: int,
+                           highlight_only: bool) -> list[Notification]:
+        """The user's notifying rows, newest first, below stream ordering ``before`` (from the newest when None).
+        Rows at or before a read receipt may already be gone (:meth:`delete_read_actions`)."""
+        table = event_push_actions.c
+        query = select(table.event_id, table.room_id, table.stream_ordering, table.highlight, table.actions).where(
+            table.user_id == user_id)
+        if before is not None:
+            query = query.where(table.stream_ordering < before)
+        if highlight_only:
+            query = query.where(table.highlight)
+        rows = conn.execute(query.order_by(table.stream_ordering.desc()).limit(limit))
+        return [Notification(row.event_id, row.room_id, int(row.stream_ordering), bool(row.highlight),
+                             json.loads(row.actions)) for row in rows]
 
     def count_unread(self, conn: Connection, user_id: str, after_stream_ordering: Mapping[str, int | None],
                      until: WriterPositions) -> dict[str, UnreadCounts]:

@@ -60,7 +60,8 @@ class UserDirectoryStore:
     def search_entries(self, conn: Connection, searcher: str, terms: Iterable[str], *, public_rooms: Iterable[str],
                        everyone: bool, limit: int) -> list[DirectoryEntry]:
         """Entries whose user id or display name holds every term (case-insensitive), ordered by user id;
-        unless ``everyone``, only users sharing a room with ``searcher`` or joined to one of ``public_rooms``."""
+        unless ``everyone``, only other users sharing a room with ``searcher`` and users joined to one of
+        ``public_rooms`` (so searchers find themselves only through a public room, as in Synapse)."""
         query = select(user_directory.c.user_id, user_directory.c.display_name, user_directory.c.avatar_url)
         for term in terms:
             pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -71,7 +72,7 @@ class UserDirectoryStore:
             joined = (members.c.type == "m.room.member", members.c.membership == "join")
             sharing = (select(members.c.state_key).join(mine, mine.c.room_id == members.c.room_id)
                        .where(mine.c.type == "m.room.member", mine.c.state_key == searcher,
-                              mine.c.membership == "join", *joined))
+                              mine.c.membership == "join", members.c.state_key != searcher, *joined))
             public = select(members.c.state_key).where(members.c.room_id.in_(sorted(set(public_rooms))), *joined)
             query = query.where(or_(user_directory.c.user_id.in_(sharing), user_directory.c.user_id.in_(public)))
         rows = conn.execute(query.order_by(user_directory.c.user_id).limit(limit))

@@ -61,4 +61,6 @@ event_push_actions = Table(
     Column("actions", Text, nullable=False),
     PrimaryKeyConstraint("user_id", "event_id"),
     Index(None, "user_id", "room_id", "stream_ordering"),
+    # GET /notifications pages a user's rows newest first.
+    Index(None, "user_id", "stream_ordering"),
 )

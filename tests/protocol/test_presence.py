@@ -67,6 +67,16 @@ def test_clients_hear_of_state_and_message_only() -> None:
     assert presence_content(UserPresence(USER), 5_000) == {"presence": "offline"}
 
 
+def test_online_users_are_currently_active_only_within_the_granularity_of_their_last_activity() -> None:
+    online = after_set(UserPresence(USER), ONLINE, None, 1_000)
+    granularity = TIMERS.last_active_granularity_ms
+    assert presence_content(online, 1_000 + granularity)["currently_active"] is True
+    later = presence_content(online, 1_001 + granularity)
+    assert (later["currently_active"], later["last_active_ago"]) == (False, granularity + 1)
+    away = presence_content(after_set(online, UNAVAILABLE, None, 2_000), 3_000)
+    assert "currently_active" not in away and away["last_active_ago"] == 2_000
+
+
 # A client's sync loop: each sync may wait up to `wait` ms, answers after `held` of them, then the next one starts
 # `gap` ms later, always within the sync online timeout.
 SYNCS = st.lists(st.tuples(st.integers(0, 120_000), st.floats(0, 1), st.integers(0, 29_999)), min_size=1,

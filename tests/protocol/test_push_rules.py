@@ -313,7 +313,7 @@ def test_rules_are_placed_before_or_after_user_rules() -> None:
 
 
 @pytest.mark.parametrize(("kind", "rule_id"), [
-    ("override", ".mine"), ("override", "a/b"), ("content", "a\\b"), ("room", "not-a-room"),
+    ("override", ".mine"), ("override", "a/b"), ("content", "a\\b"), ("room", ""),
     ("sender", "not-a-user"), ("override", "x" * 256)])
 def test_reserved_and_malformed_rule_ids_are_refused(kind: str, rule_id: str) -> None:
     with pytest.raises(InvalidParam):

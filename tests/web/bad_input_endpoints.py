@@ -214,6 +214,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),)),
     "client.send_event": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"msgtype": "m.text", "body": "hello"}, {}),)),
+    "client.send_event_without_txn": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"msgtype": "m.text", "body": "hello"}, {}),)),
     "client.set_state": Endpoint(auth=True, bodies=(BodySchema(lambda walker: {"topic": "walk"}, {}),)),
     "client.get_state_event": Endpoint(auth=True),
     "client.get_state": Endpoint(auth=True),
@@ -361,7 +363,14 @@ ENDPOINTS: dict[str, Endpoint] = {
     # pushrules.yaml. "actions" is a list of strings and {"set_tweak": ...} objects; the walk's "strings" spoils
     # it the right ways (not a list, numbers, lists, a NUL). The walk's rule (override/walkrule) does not exist.
     "client.get_push_rules": Endpoint(auth=True),
+    "client.get_notifications": Endpoint(auth=True),
     "client.get_push_rules_global": Endpoint(auth=True),
+    "client.get_push_rules_of_kind": Endpoint(auth=True),
+    "client.refuse_push_rules_without_slash": Endpoint(auth=False),
+    "client.refuse_push_rules_without_scope": Endpoint(auth=True),
+    "client.refuse_scope_without_kind": Endpoint(auth=True),
+    "client.refuse_kind_without_rule_id": Endpoint(auth=True),
+    "client.refuse_malformed_push_rule_path": Endpoint(auth=True),
     "client.get_push_rule": Endpoint(auth=True),
     "client.set_push_rule": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"actions": ["notify", {"set_tweak": "sound", "value": "default"}], "pattern": "walk",
@@ -522,9 +531,10 @@ def path_values(walker: Walker) -> dict[str, str]:
             "room_id": "!nowhere:test.local", "event_type": "m.room.message", "txn_id": "walk1", "state_key": "",
             "event_id": "$nowhere", "rel_type": "m.annotation", "key_id": "ed25519:walk",
             "room_alias": "#nowhere:test.local", "filter_id": "0", "tag": "u.walk", "receipt_type": "m.read",
-            "kind": "override", "rule_id": "walkrule", "version": "1", "session_id": "walksession"}
+            "kind": "override", "rule_id": "walkrule", "version": "1", "session_id": "walksession",
+            "rest": "global/override/walkrule/walkattribute"}
 
 
 PATH_VARIABLES = {"user_id", "device_id", "field", "room_id", "event_type", "txn_id", "state_key", "event_id",
                   "rel_type", "key_id", "room_alias", "filter_id", "tag", "receipt_type", "kind", "rule_id",
-                  "version", "session_id"}
+                  "version", "session_id", "rest"}

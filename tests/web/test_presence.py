@@ -86,9 +86,28 @@ def test_a_new_shared_room_brings_the_presence_of_its_members(homeserver: Homese
     carol_since = _sync(homeserver, carol)["next_batch"]
     assert homeserver.post(f"{CLIENT}/rooms/{room_id}/join", token=carol, json={}).status_code == 200
     assert [content["presence"] for content in _seen(_sync(homeserver, carol, carol_since), ALICE)] == ["online"]
-    assert _seen(_sync(homeserver, carol, carol_since), BOB) == [], "bob never synced: offline, left out"
+    assert [content["presence"] for content in _seen(_sync(homeserver, carol, carol_since), BOB)] == ["offline"], \
+        "bob never synced, but carol has never been told: offline"
     assert [content["presence"] for content in _seen(_sync(homeserver, alice, alice_since),
                                                      "@carol:test.local")] == ["online"]
+
+
+def test_newly_joined_members_presence_comes_once_even_when_offline(homeserver: HomeserverUnderTest) -> None:
+    """As SyTest's 31sync "Get presence for newly joined members in incremental sync": every client syncs with
+    ``set_presence=offline``, so nobody is online, and the joiner's presence still comes, once."""
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    room_id = _room(homeserver, alice)
+    since = _sync(homeserver, alice, set_presence="offline")["next_batch"]
+    bob_since = _sync(homeserver, bob, set_presence="offline")["next_batch"]
+    homeserver.post(f"{CLIENT}/rooms/{room_id}/invite", token=alice, json={"user_id": BOB})
+    assert homeserver.post(f"{CLIENT}/rooms/{room_id}/join", token=bob, json={}).status_code == 200
+    after_join = _sync(homeserver, alice, since, set_presence="offline")
+    assert [content["presence"] for content in _seen(after_join, BOB)] == ["offline"]
+    again = _sync(homeserver, alice, after_join["next_batch"], set_presence="offline")
+    assert _seen(again, BOB) == [], "only once"
+    joined = _sync(homeserver, bob, bob_since, set_presence="offline")
+    assert [content["presence"] for content in _seen(joined, ALICE)] == ["offline"], "and the joiner hears of alice"
 
 
 def test_set_presence_on_sync(homeserver: HomeserverUnderTest) -> None:

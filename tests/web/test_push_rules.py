@@ -105,7 +105,7 @@ def test_bad_kinds_rule_ids_anchors_and_bodies_get_the_specs_errors(homeserver: 
         ("PUT", f"{RULES}/content/nothing/enabled", {"enabled": True}, 404, "M_NOT_FOUND"),
         ("PUT", f"{RULES}/content/nothing/actions", {"actions": []}, 404, "M_NOT_FOUND"),
         ("PUT", f"{RULES}/content/.mine", {"pattern": "x", "actions": []}, 400, "M_INVALID_PARAM"),
-        ("PUT", f"{RULES}/room/not-a-room", {"actions": []}, 400, "M_INVALID_PARAM"),
+        ("PUT", f"{RULES}/room/%23a%5Cb:test.local", {"actions": []}, 400, "M_INVALID_PARAM"),
         ("PUT", f"{RULES}/sender/not-a-user", {"actions": []}, 400, "M_INVALID_PARAM"),
         ("PUT", f"{RULES}/content/new?before=nothing", {"pattern": "x", "actions": []}, 400, "M_UNKNOWN"),
         ("PUT", f"{RULES}/content/new?after=.m.rule.master", {"pattern": "x", "actions": []}, 400, "M_UNKNOWN"),
@@ -120,6 +120,58 @@ def test_bad_kinds_rule_ids_anchors_and_bodies_get_the_specs_errors(homeserver: 
         response = homeserver.request(method, path, token=alice, json=body)
         assert (response.status_code, response.json["errcode"]) == (status, errcode), (method, path, body)
     assert _ids(homeserver.get(f"{RULES}/", token=alice).json, "content") == ["cake"], "nothing else was stored"
+
+
+def test_room_rules_take_any_rule_id_synapse_accepts(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    alias_named = quote("#spam:example.com")
+    assert homeserver.put(f"{RULES}/room/{alias_named}", token=alice, json={"actions": []}).status_code == 200
+    assert homeserver.put(f"{RULES}/room/plain?before={alias_named}", token=alice,
+                          json={"actions": ["notify"]}).status_code == 200
+    assert _ids(homeserver.get(f"{RULES}/", token=alice).json, "room") == ["plain", "#spam:example.com"]
+    assert homeserver.get(f"{RULES}/room/{alias_named}/enabled", token=alice).json == {"enabled": True}
+
+
+def test_one_kinds_rules_are_read_with_a_trailing_slash(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    homeserver.put(f"{RULES}/sender/{quote('@bob:test.local')}", token=alice, json={"actions": []})
+    senders = homeserver.get(f"{RULES}/sender/", token=alice)
+    assert senders.status_code == 200
+    assert senders.json == [{"rule_id": "@bob:test.local", "default": False, "enabled": True, "actions": []}]
+    underride = homeserver.get(f"{RULES}/underride/", token=alice).json
+    assert underride == homeserver.get(f"{RULES}/", token=alice).json["underride"]
+    assert homeserver.get("/_matrix/client/v3/pushrules/", token=alice).json["global"]["sender"] == senders.json
+
+
+def test_malformed_push_rule_paths_get_400_naming_the_problem(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    top = "/_matrix/client/v3/pushrules"
+    cases = [
+        ("GET", top, 404, "M_UNRECOGNIZED"),  # the rulesets are at /pushrules/
+        ("PUT", f"{top}/", 400, "M_UNRECOGNIZED"),
+        ("GET", f"{top}/global", 400, "M_UNRECOGNIZED"),
+        ("PUT", f"{top}/global", 400, "M_UNRECOGNIZED"),
+        ("GET", f"{top}/not_a_scope/", 400, "M_INVALID_PARAM"),
+        ("PUT", f"{top}/not_a_scope/room/{quote('#spam:example.com')}", 400, "M_INVALID_PARAM"),
+        ("PUT", f"{top}/global/", 400, "M_UNRECOGNIZED"),
+        ("GET", f"{top}/global/room", 400, "M_UNRECOGNIZED"),
+        ("PUT", f"{top}/global/room", 400, "M_UNRECOGNIZED"),
+        ("PUT", f"{top}/global/room/", 400, "M_UNRECOGNIZED"),
+        ("PUT", f"{top}/global/bogus/", 400, "M_INVALID_PARAM"),
+        ("GET", f"{top}/global/not_a_template/", 400, "M_INVALID_PARAM"),
+        ("PUT", f"{top}/global/not_a_template/foo", 400, "M_INVALID_PARAM"),
+        ("GET", f"{RULES}/override/.m.rule.master/not_an_attr", 400, "M_INVALID_PARAM"),
+        ("PUT", f"{RULES}/override/.m.rule.master/not_an_attr", 400, "M_INVALID_PARAM"),
+        ("GET", f"{RULES}/override/.m.rule.master/enabled/more", 400, "M_INVALID_PARAM"),
+        ("DELETE", f"{RULES}/override/.m.rule.master/enabled", 405, "M_UNRECOGNIZED"),
+        ("GET", f"{RULES}/override/a%00b/enabled", 404, "M_UNRECOGNIZED"),
+    ]
+    for method, path, status, errcode in cases:
+        response = homeserver.request(method, path, token=alice, json={"enabled": True, "actions": []})
+        assert (response.status_code, response.json["errcode"]) == (status, errcode), (method, path)
+    unauthenticated = homeserver.get(f"{top}/global/room")
+    assert (unauthenticated.status_code, unauthenticated.json["errcode"]) == (401, "M_MISSING_TOKEN")
+    assert homeserver.get(f"{top}/", token=alice).json["global"]["room"] == [], "nothing was stored"
 
 
 def test_guests_have_no_push_rules(make_homeserver: Any) -> None:

@@ -47,3 +47,20 @@ def test_limits_and_search_all_users(make_homeserver: Any) -> None:
     off = make_homeserver(user_directory={"enabled": False})
     token = off.register("eve")["access_token"]
     assert off.post(SEARCH, token=token, json={"search_term": "eve"}).json == {"limited": False, "results": []}
+
+
+def test_rooms_count_as_public_while_joinable_or_world_readable(homeserver: HomeserverUnderTest) -> None:
+    creator = homeserver.register("creator")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    room_id = _room(homeserver, creator, preset="private_chat", invite=["@bob:test.local"])
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={})
+    homeserver.eventually(lambda: _found(homeserver, creator, "bob") == ["@bob:test.local"])
+    assert _found(homeserver, bob, "bob") == [], "a private room does not list bob to himself"
+    state = f"/_matrix/client/v3/rooms/{room_id}/state"
+    for event_type, public, private in (("m.room.join_rules", {"join_rule": "public"}, {"join_rule": "invite"}),
+                                        ("m.room.history_visibility", {"history_visibility": "world_readable"},
+                                         {"history_visibility": "shared"})):
+        assert homeserver.put(f"{state}/{event_type}", token=creator, json=public).status_code == 200
+        assert _found(homeserver, bob, "bob") == ["@bob:test.local"], f"public by {event_type}"
+        assert homeserver.put(f"{state}/{event_type}", token=creator, json=private).status_code == 200
+        assert _found(homeserver, bob, "bob") == [], f"private again by {event_type}"

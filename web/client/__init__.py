@@ -18,10 +18,12 @@ def create_client_blueprint() -> Blueprint:
         key_backup,
         key_query,
         keys,
+        legacy_events,
         legacy_sync,
         login,
         membership,
         messages,
+        notifications,
         presence,
         profile,
         push_rules,
@@ -44,8 +46,8 @@ def create_client_blueprint() -> Blueprint:
     blueprint = Blueprint("client", __name__)
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
                    relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync,
-                   account_data, to_device, user_directory, legacy_sync, typing_notifications, receipts,
-                   read_markers, presence, push_rules, keys, key_query, cross_signing, key_backup,
+                   account_data, to_device, user_directory, legacy_sync, legacy_events, typing_notifications, receipts,
+                   read_markers, presence, push_rules, notifications, keys, key_query, cross_signing, key_backup,
                    dehydrated_devices):
         module.register_routes(blueprint)
     return blueprint

@@ -19,6 +19,7 @@ from web.client.aliases import resolve_alias
 from web.client.paging import query_token, reader_horizon, room_position
 from web.client.profile import membership_profile
 from web.client.room_access import readable_state_ids, require_joined, visible_events
+from web.client.room_carryover import carry_over_on_join
 from web.client.serving import serve_events
 from web.deps import Deps, deps
 from web.requests import json_body
@@ -55,7 +56,9 @@ def _own_membership(room_id_or_alias: str, membership: str, *, allow_guest: bool
 
 
 def join_room(room_id: str) -> dict[str, Any]:
-    return _own_membership(room_id, "join", allow_guest=True)
+    joined = _own_membership(room_id, "join", allow_guest=True)
+    carry_over_on_join(deps(), authenticate(deps(), allow_guest=True).user_id, joined["room_id"])
+    return joined
 
 
 def knock_room(room_id: str) -> dict[str, Any]:

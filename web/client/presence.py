@@ -36,7 +36,7 @@ def get_presence(user_id: str) -> dict[str, Any]:
         if requester.user_id != user_id and not current.stores.state.share_a_room(conn, requester.user_id, user_id):
             raise Forbidden("You are not allowed to see their presence")
         found = current.stores.presence.get_presence(conn, user_id)
-    return presence_content(found, current.clock.now_ms())
+    return presence_content(found, current.clock.now_ms(), current.config.presence.timers)
 
 
 def set_presence(user_id: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from protocol.errors import MissingParam, NotFound
+from protocol.errors import InvalidParam, MissingParam, NotFound, Unrecognized
 from protocol.push_rules import (
     PushRule,
     Ruleset,
@@ -122,9 +122,64 @@ def set_push_rule_actions(kind: str, rule_id: str) -> dict[str, Any]:
     return {}
 
 
+def get_push_rules_of_kind(kind: str) -> list[dict[str, Any]]:
+    """``GET /pushrules/global/{kind}/``: not in the spec, but Synapse serves it and clients (SyTest) read it."""
+    ruleset = _ruleset()[1]
+    return ruleset.to_client()[check_kind(kind)]
+
+
+# --- malformed paths: each gets a 400 naming what is wrong, as Synapse answers and SyTest's 61push checks, where
+# a router alone would answer 404, 405 or a redirect. Valid paths never reach these: their routes are more specific.
+INCOMPLETE = "A push rule is at /pushrules/global/{kind}/{ruleId}; a ruleset is read at /pushrules/global/"
+
+
+def refuse_push_rules_without_slash() -> Any:
+    """``/pushrules`` names nothing (Synapse answers 404, SyTest checks): the rulesets are at ``/pushrules/``.
+    Without this route the router would redirect to them."""
+    raise Unrecognized("Unrecognized request")
+
+
+def refuse_push_rules_without_scope() -> Any:
+    authenticate(deps())
+    raise Unrecognized(INCOMPLETE, status=400)
+
+
+def refuse_scope_without_kind() -> Any:
+    """``/pushrules/global`` (which the router would otherwise redirect), or a write to ``/pushrules/global/``."""
+    authenticate(deps())
+    raise Unrecognized(INCOMPLETE, status=400)
+
+
+def refuse_kind_without_rule_id(kind: str) -> Any:
+    """``/pushrules/global/{kind}`` (which the router would otherwise redirect), or a write to an empty rule id."""
+    authenticate(deps())
+    check_kind(kind)
+    raise Unrecognized(INCOMPLETE, status=400)
+
+
+def refuse_malformed_push_rule_path(rest: str) -> Any:
+    """Anything else under ``/pushrules/``: an unknown scope, kind or rule attribute."""
+    authenticate(deps())  # a bad token is a 401 before any path is judged
+    segments = rest.split("/")
+    if any("\x00" in segment or "\ufffd" in segment for segment in segments):
+        raise Unrecognized("Unrecognized request")  # as the single-segment routes answer such paths
+    scope, *path = segments
+    if scope != "global":
+        raise InvalidParam(f"Unknown push rule scope {scope[:40]!r}; only 'global' exists")
+    kind, *path = path or [""]
+    check_kind(kind)
+    rule_id, *attributes = path or [""]
+    if not rule_id:
+        raise Unrecognized(INCOMPLETE, status=400)
+    if attributes and attributes[0] in ("enabled", "actions") and len(attributes) == 1:
+        raise Unrecognized("Unrecognized request", status=405)  # a rule's attribute, with a method it lacks
+    raise InvalidParam(f"Unknown push rule attribute {'/'.join(attributes)[:40]!r}; expected enabled or actions")
+
+
 def register_routes(blueprint: Blueprint) -> None:
     client_route(blueprint, "/pushrules/", methods=["GET"])(get_push_rules)
     client_route(blueprint, "/pushrules/global/", methods=["GET"])(get_push_rules_global)
+    client_route(blueprint, "/pushrules/global/<kind>/", methods=["GET"])(get_push_rules_of_kind)
     client_route(blueprint, RULE, methods=["GET"])(get_push_rule)
     client_route(blueprint, RULE, methods=["PUT"])(set_push_rule)
     client_route(blueprint, RULE, methods=["DELETE"])(delete_push_rule)
@@ -132,3 +187,12 @@ def register_routes(blueprint: Blueprint) -> None:
     client_route(blueprint, f"{RULE}/enabled", methods=["PUT"])(set_push_rule_enabled)
     client_route(blueprint, f"{RULE}/actions", methods=["GET"])(get_push_rule_actions)
     client_route(blueprint, f"{RULE}/actions", methods=["PUT"])(set_push_rule_actions)
+    # Malformed paths (see refuse_malformed_push_rule_path).
+    every = ["GET", "PUT", "DELETE"]
+    client_route(blueprint, "/pushrules", methods=every)(refuse_push_rules_without_slash)
+    client_route(blueprint, "/pushrules/", methods=["PUT", "DELETE"])(refuse_push_rules_without_scope)
+    client_route(blueprint, "/pushrules/global", methods=every)(refuse_scope_without_kind)
+    client_route(blueprint, "/pushrules/global/", methods=["PUT", "DELETE"])(refuse_scope_without_kind)
+    client_route(blueprint, "/pushrules/global/<kind>", methods=every)(refuse_kind_without_rule_id)
+    client_route(blueprint, "/pushrules/global/<kind>/", methods=["PUT", "DELETE"])(refuse_kind_without_rule_id)
+    client_route(blueprint, "/pushrules/<path:rest>", methods=every)(refuse_malformed_push_rule_path)

@@ -36,6 +36,7 @@ from tasks import api as tasks_api
 from web.auth import authenticate
 from web.client.profile import membership_profile
 from web.client.room_access import require_joined
+from web.client.room_carryover import carry_over_on_join
 from web.client.rooms import UnsupportedRoomVersion
 from web.client.rooms import new_room_id as choose_room_id
 from web.deps import Deps, deps
@@ -85,6 +86,7 @@ def upgrade_room(room_id: str) -> dict[str, Any]:
     _restrict(current, room_id, upgrader, old_levels)
     _move_aliases(current, room_id, new_room_id, upgrader, state.get(CANONICAL_ALIAS_KEY))
     _move_publication(current, room_id, new_room_id)
+    carry_over_on_join(current, upgrader, new_room_id)  # the upgrader joined the new room as its creator
     return {"replacement_room": new_room_id}
 
 

@@ -22,7 +22,7 @@ from web.client.room_access import readable_state_group, readable_state_ids, req
 from web.client.serving import serve_event, serve_events
 from web.deps import Deps, deps
 from web.ratelimit import check_rate_limit
-from web.requests import Body, json_body
+from web.requests import Body, json_body, query_text
 from web.routing import client_route
 from web.token_cache import Requester
 
@@ -131,6 +131,18 @@ def send_event(room_id: str, event_type: str, txn_id: str) -> dict[str, Any]:
     return _send_once(current, requester, room_id, txn_id, event_type, json_body().data)
 
 
+def send_event_without_txn(room_id: str, event_type: str) -> dict[str, Any]:
+    """``POST /rooms/{roomId}/send/{eventType}``: the pre-r0 form without a transaction id, which older clients
+    and SyTest still use (Synapse serves it). Each request is a new event: nothing can recognise a retry."""
+    current = deps()
+    requester = authenticate(current, allow_guest=True)
+    content = json_body().data
+    check_rate_limit(current, "rc_message", requester.user_id)
+    result = tasks_api.create_event(current.dispatcher, room_id=room_id, sender=requester.user_id,
+                                    event_type=event_type, content=content, device_id=requester.device_id)
+    return {"event_id": result["event_id"]}
+
+
 def _send_once(current: Deps, requester: Requester, room_id: str, txn_id: str, event_type: str,
                content: dict[str, Any], redacts: str | None = None) -> dict[str, Any]:
     """Send for a client transaction: a retried txn id answers the first event at once, without a task."""
@@ -158,8 +170,14 @@ def set_state(room_id: str, event_type: str, state_key: str = "") -> dict[str, A
 
 
 def get_state_event(room_id: str, event_type: str, state_key: str = "") -> dict[str, Any]:
+    """The event's content, or with ``?format=event`` the whole client event (spec v1.16's ``format``; Synapse
+    and SyTest use it)."""
     current = deps()
     requester = authenticate(current, allow_guest=True)
+    response_format = query_text("format", max_length=16) or "content"
+    if response_format not in ("content", "event"):
+        raise InvalidParam("Query parameter 'format' must be 'content' or 'event'")
+    whole_event = response_format == "event"
     with current.database.read() as conn:
         group = readable_state_group(current, conn, room_id, requester.user_id)
         key = (event_type, state_key)
@@ -171,7 +189,7 @@ def get_state_event(room_id: str, event_type: str, state_key: str = "") -> dict[
         served = serve_event(current, conn, stored, current.clock.now_ms(), requester.user_id) if stored else None
     if served is None:
         raise NotFound("Event not found")
-    return dict(served["content"])
+    return dict(served) if whole_event else dict(served["content"])
 
 
 def get_state(room_id: str) -> list[dict[str, Any]]:
@@ -222,6 +240,7 @@ def get_joined_rooms() -> dict[str, Any]:
 def register_routes(blueprint: Blueprint) -> None:
     client_route(blueprint, "/createRoom", methods=["POST"])(create_room)
     client_route(blueprint, "/rooms/<room_id>/send/<event_type>/<txn_id>", methods=["PUT"])(send_event)
+    client_route(blueprint, "/rooms/<room_id>/send/<event_type>", methods=["POST"])(send_event_without_txn)
     client_route(blueprint, "/rooms/<room_id>/state/<event_type>", methods=["PUT"])(set_state)
     client_route(blueprint, "/rooms/<room_id>/state/<event_type>/", methods=["PUT"])(set_state)
     client_route(blueprint, "/rooms/<room_id>/state/<event_type>/<path:state_key>", methods=["PUT"])(set_state)

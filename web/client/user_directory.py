@@ -1,8 +1,9 @@
 """``POST /user_directory/search`` (Client-Server API, "User Directory").
 
-Finds local users by user id or display name: those who share a room with the searcher or are joined to a
-public room, or everyone when ``user_directory.search_all_users`` is set. Entries are kept by the
-``user_directory`` queue's consumer (``tasks/user_directory.py``); deactivated users and guests are not listed.
+Finds local users by user id or display name: others who share a room with the searcher, and those joined to a
+public room (public to join, or world-readable), or everyone when ``user_directory.search_all_users`` is set.
+Entries are kept by the ``user_directory`` queue's consumer (``tasks/user_directory.py``); deactivated users and
+guests are not listed.
 """
 
 from __future__ import annotations
@@ -38,8 +39,12 @@ def search_user_directory() -> dict[str, Any]:
     with current.database.read() as conn:
         public: list[str] = []
         if not settings.search_all_users:
+            # Public for the directory: anyone may join, or anyone may read (Synapse's rule).
             rules = current.stores.events.list_current_state_contents(conn, "m.room.join_rules")
-            public = [room_id for room_id, content in rules.items() if content.get("join_rule") == "public"]
+            visibility = current.stores.events.list_current_state_contents(conn, "m.room.history_visibility")
+            public = sorted({room_id for room_id, content in rules.items() if content.get("join_rule") == "public"}
+                            | {room_id for room_id, content in visibility.items()
+                               if content.get("history_visibility") == "world_readable"})
         found = current.stores.user_directory.search_entries(
             conn, requester.user_id, terms, public_rooms=public, everyone=settings.search_all_users, limit=limit + 1)
     results = [{key: value for key, value in (("user_id", entry.user_id), ("display_name", entry.display_name),

@@ -8,7 +8,7 @@ its next long-poll is not woken by it.
 
 The section lists ``m.presence`` events of the user and of everyone sharing a joined room with them whose
 presence changed in the range, and, as Synapse sends them, of those who came to share a room with them in the
-events range (they joined it, or the user did) and are not offline, through ``filter.presence``. An initial sync
+events range (they joined it, or the user did), offline or not, through ``filter.presence``. An initial sync
 leaves offline users out unless ``presence.include_offline_users_on_sync`` (Synapse's default and option).
 """
 
@@ -66,7 +66,7 @@ def presence_events(reader: SyncReader, span: Range, events_span: Range,
     event_filter = reader.filter.presence
     events = []
     for change in changes:
-        content = presence_content(change, reader.now_ms)
+        content = presence_content(change, reader.now_ms, config.timers)
         if event_filter.matches(PRESENCE_TYPE, change.user_id, content):
             events.append({"type": PRESENCE_TYPE, "sender": change.user_id, "content": content})
     if event_filter.limit is not None:
