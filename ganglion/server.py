@@ -12,6 +12,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from config import HomeserverConfig
 from web.deps import installed_deps
 
 
@@ -43,3 +44,11 @@ def release_worker(_arbiter: object, worker: Any) -> None:
     gc.collect()
     deps.doorbell.close()
     deps.database.dispose()
+
+
+def tls_options(config: HomeserverConfig) -> dict[str, Any]:
+    """gunicorn's ``certfile``/``keyfile`` when the process's listeners say ``tls: true`` (config checks that all
+    of them do, and that both paths are set): the monolith and web workers then serve HTTPS themselves."""
+    if not any(listener.tls for listener in config.http_listeners):
+        return {}
+    return {"certfile": config.tls_certificate_path, "keyfile": config.tls_private_key_path}

@@ -12,6 +12,7 @@ import redis
 from celery import Celery
 
 from config import HomeserverConfig
+from federation_client.services import build_federation
 from persistence.database import Database
 from persistence.doorbell import Doorbell, LocalDoorbell, RedisDoorbell
 from persistence.leases import Lease
@@ -60,7 +61,7 @@ def build_monolith(config: HomeserverConfig, clock: Clock | None = None) -> Mono
     context = TaskContext(config, database, stores, doorbell, clock, dispatcher, signing_key, push_rules)
     holder.append(context)
     deps = Deps(config, database, stores, dispatcher, doorbell, clock, MemoryBuckets(), TokenCache(), signing_key,
-                push_rules=push_rules)
+                build_federation(config, signing_key, database, stores, clock), push_rules=push_rules)
     return Monolith(deps, context)
 
 
@@ -74,8 +75,9 @@ def build_web_worker(config: HomeserverConfig, clock: Clock | None = None) -> De
     dispatcher = CeleryDispatcher(celery, catalogue(), routing, config.workers.replication_secret)
     client = redis.Redis.from_url(config.redis.url, socket_timeout=2, socket_connect_timeout=2)
     buckets = RedisBuckets(client, f"{config.redis.key_prefix}ganglion:{config.server_name}:ratelimit:")
-    return Deps(config, database, stores, dispatcher, doorbell, clock, buckets, TokenCache(),
-                load_signing_key(config.signing_key_path))
+    signing_key = load_signing_key(config.signing_key_path)
+    return Deps(config, database, stores, dispatcher, doorbell, clock, buckets, TokenCache(), signing_key,
+                build_federation(config, signing_key, database, stores, clock))
 
 
 def instance_lease(config: HomeserverConfig, name: str, ttl_ms: int = LEASE_TTL_MS) -> Lease:

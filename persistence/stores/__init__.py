@@ -29,6 +29,7 @@ from persistence.stores.relations import RelationStore
 from persistence.stores.reports import ReportStore
 from persistence.stores.rooms import RoomStore
 from persistence.stores.search import SearchStore
+from persistence.stores.server_keys import ServerKeyStore
 from persistence.stores.shards import ShardStore
 from persistence.stores.state import StateStore
 from persistence.stores.tokens import TokenStore
@@ -74,3 +75,4 @@ class Stores:
     key_backups: KeyBackupStore = field(default_factory=KeyBackupStore)
     dehydrated_devices: DehydratedDeviceStore = field(default_factory=DehydratedDeviceStore)
     shards: ShardStore = field(default_factory=ShardStore)
+    server_keys: ServerKeyStore = field(default_factory=ServerKeyStore)

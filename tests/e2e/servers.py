@@ -218,9 +218,9 @@ def wait_for_celery(server: RunningServer, timeout: float = STARTUP_TIMEOUT, wor
         app.close()
 
 
-def start_monolith(directory: Path, **overrides: Any) -> RunningServer:
-    """``ganglion run``: one process, SQLite, inline tasks."""
-    port = free_port()
+def start_monolith(directory: Path, *, port: int | None = None, **overrides: Any) -> RunningServer:
+    """``ganglion run``: one process, SQLite, inline tasks; on ``port`` when a test must know it beforehand."""
+    port = port or free_port()
     config_path = write_config(directory, port, overrides)
     server = RunningServer("monolith", directory, config_path, port)
     server.processes.append(_spawn("run", ganglion("run", "--config", str(config_path), "--threads", "8"),

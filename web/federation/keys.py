@@ -1,0 +1,95 @@
+"""``/_matrix/key/v2``: our published keys, and the notary endpoints that relay other servers' keys.
+
+Spec: Server-Server API, "Publishing Keys" and "Querying Keys Through Another Server". Our answer is signed with
+the very key it publishes; ``valid_until_ts`` is now plus ``key_refresh_interval`` and ``old_verify_keys`` lists
+``old_signing_keys``, as with Synapse. As a notary we hand on each server's own signed response with our signature
+added, fetching it again when what we hold is not valid until ``minimum_valid_until_ts``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from protocol.canonical_json import JsonDict
+from protocol.errors import BadJson, InvalidParam, NotFound
+from protocol.federation.server_keys import our_key_response, parse_notary_query
+from protocol.identifiers import is_valid_server_name
+from protocol.signing import key_id_of, sign_json
+from web.deps import Deps, deps
+from web.requests import json_body
+
+
+def our_keys(current: Deps) -> JsonDict:
+    config = current.config
+    old = {key.key_id: (key.verify_key, key.expired_ts) for key in config.federation.old_signing_keys}
+    valid_until = current.clock.now_ms() + config.federation.key_refresh_interval_ms
+    return our_key_response(config.server_name, current.signing_key, valid_until, old)
+
+
+def get_server_key() -> dict[str, Any]:
+    return our_keys(deps())
+
+
+def get_server_key_by_id(key_id: str) -> dict[str, Any]:
+    """The deprecated ``/server/{keyId}`` form: the same answer, when ``key_id`` names a key this server holds.
+
+    Synapse ignores the id; a 404 for an unknown one tells a caller plainly that no such key exists here.
+    """
+    current = deps()
+    known = {key_id_of(current.signing_key), *(key.key_id for key in current.config.federation.old_signing_keys)}
+    if key_id not in known:
+        raise NotFound(f"No key {key_id!r} on this server")
+    return our_keys(current)
+
+
+def _notary_responses(current: Deps, server_name: str, minimum_valid_until_ts: int) -> list[JsonDict]:
+    """``server_name``'s signed key responses, fresh enough if we can get them, each with our signature added."""
+    if server_name == current.config.server_name:
+        return [our_keys(current)]
+    keyring = current.federation.keyring
+    cached = keyring.cached_responses(server_name)
+    fresh = [signed for valid_until, signed in cached if valid_until >= minimum_valid_until_ts]
+    if not fresh:
+        keyring.refresh(server_name, {})
+        cached = keyring.cached_responses(server_name)
+        fresh = [signed for valid_until, signed in cached if valid_until >= minimum_valid_until_ts]
+    name, key = current.config.server_name, current.signing_key
+    return [sign_json(signed, name, key) for signed in (fresh or [signed for _, signed in cached])]
+
+
+def query_keys() -> dict[str, Any]:
+    current = deps()
+    try:
+        query = parse_notary_query(json_body().data)
+    except ValueError as exc:
+        raise BadJson(str(exc)) from None
+    now = current.clock.now_ms()
+    results: list[JsonDict] = []
+    for server_name, wanted in query.items():
+        if not is_valid_server_name(server_name):
+            continue
+        minimum = max(wanted.values(), default=0) or now
+        results.extend(_notary_responses(current, server_name, minimum))
+    return {"server_keys": results}
+
+
+def query_server_keys(server_name: str) -> dict[str, Any]:
+    current = deps()
+    if not is_valid_server_name(server_name):
+        raise InvalidParam(f"{server_name!r} is not a valid server name")
+    text = request.args.get("minimum_valid_until_ts")
+    if text is not None and not text.isdigit():
+        raise InvalidParam("minimum_valid_until_ts must be an integer")
+    minimum = int(text) if text else current.clock.now_ms()
+    return {"server_keys": _notary_responses(current, server_name, minimum)}
+
+
+def create_keys_blueprint() -> Blueprint:
+    blueprint = Blueprint("keys", __name__)
+    blueprint.add_url_rule("/_matrix/key/v2/server", view_func=get_server_key, methods=["GET"])
+    blueprint.add_url_rule("/_matrix/key/v2/server/<key_id>", view_func=get_server_key_by_id, methods=["GET"])
+    blueprint.add_url_rule("/_matrix/key/v2/query", view_func=query_keys, methods=["POST"])
+    blueprint.add_url_rule("/_matrix/key/v2/query/<server_name>", view_func=query_server_keys, methods=["GET"])
+    return blueprint
