@@ -105,6 +105,8 @@ def parse_federation(top: Section) -> FederationConfig:
         test_hosts.append((server_name, target if "://" in target else f"https://{target}"))
     insecure = top.flag("use_insecure_ssl_client_just_for_testing_do_not_use", False)
     blacklist = _networks(top, "ip_range_blacklist", DEFAULT_IP_RANGE_BLACKLIST)
+    # Synapse's older name, still honoured there: its ranges are blocked for federation too.
+    blacklist = (*blacklist, *_networks(top, "federation_ip_range_blacklist", ()))
     blacklist = (*blacklist, *(ipaddress.ip_network(net) for net in ALWAYS_BLOCKED))
     return FederationConfig(
         key_refresh_interval_ms=top.duration_ms("key_refresh_interval", DEFAULT_KEY_REFRESH_MS),

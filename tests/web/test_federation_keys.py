@@ -95,3 +95,21 @@ def test_bad_notary_query_parameters_are_invalid(homeserver: HomeserverUnderTest
     assert (bad_ts.status_code, bad_ts.json["errcode"]) == (400, "M_INVALID_PARAM")
     bad_name = homeserver.get("/_matrix/key/v2/query/bad%20name")
     assert (bad_name.status_code, bad_name.json["errcode"]) == (400, "M_INVALID_PARAM")
+
+
+def test_the_notary_answers_for_the_key_asked_even_after_the_origin_stopped_publishing_it(
+        make_homeserver: HomeserverFactory) -> None:
+    homeserver = make_homeserver(**FEDERATION_CONFIG)
+    first, second = generate_signing_key("key_1"), generate_signing_key("key_2")
+    seed_remote_keys(homeserver, key=first, valid_for_ms=-DAY_MS)
+    seed_remote_keys(homeserver, key=second, valid_for_ms=-DAY_MS + 1000)
+    expiry = homeserver.clock.now_ms() - DAY_MS
+    body = {"server_keys": {REMOTE: {"ed25519:key_1": {"minimum_valid_until_ts": expiry}}}}
+    [item] = homeserver.post("/_matrix/key/v2/query", json=body).json["server_keys"]
+    assert list(item["verify_keys"]) == ["ed25519:key_1"]
+    [by_id] = homeserver.get(f"/_matrix/key/v2/query/{REMOTE}/ed25519:key_1?minimum_valid_until_ts={expiry}"
+                             ).json["server_keys"]
+    assert list(by_id["verify_keys"]) == ["ed25519:key_1"]
+    # Nothing is fresh enough for today and the origin cannot be reached: the newest stale answer still comes back.
+    [stale] = homeserver.get(f"/_matrix/key/v2/query/{REMOTE}/ed25519:key_1").json["server_keys"]
+    assert stale["valid_until_ts"] == expiry

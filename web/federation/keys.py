@@ -44,19 +44,42 @@ def get_server_key_by_id(key_id: str) -> dict[str, Any]:
     return our_keys(current)
 
 
-def _notary_responses(current: Deps, server_name: str, minimum_valid_until_ts: int) -> list[JsonDict]:
-    """``server_name``'s signed key responses, fresh enough if we can get them, each with our signature added."""
+def _key_ids(signed: JsonDict) -> set[str]:
+    return {*signed.get("verify_keys", {}), *signed.get("old_verify_keys", {})}
+
+
+def _select(cached: list[tuple[int, JsonDict]], wanted: dict[str, int],
+            minimum_for_all: int) -> tuple[list[JsonDict], bool]:
+    """The responses to relay, and whether all of them were fresh enough. ``wanted`` names key ids with their
+    minimum validity; empty, it asks for every response, valid until ``minimum_for_all``."""
+    if not wanted:
+        fresh = [signed for valid_until, signed in cached if valid_until >= minimum_for_all]
+        return (fresh, True) if fresh else ([signed for _, signed in cached], False)
+    chosen: list[JsonDict] = []
+    all_fresh = True
+    for key_id, minimum in wanted.items():
+        holding = [(valid_until, signed) for valid_until, signed in cached if key_id in _key_ids(signed)]
+        fresh = [signed for valid_until, signed in holding if valid_until >= minimum]
+        all_fresh = all_fresh and bool(fresh)
+        chosen.extend(fresh or [signed for _, signed in holding[:1]])
+    unique = {id(signed): signed for signed in chosen}
+    return list(unique.values()), all_fresh
+
+
+def _notary_responses(current: Deps, server_name: str, wanted: dict[str, int],
+                      minimum_for_all: int) -> list[JsonDict]:
+    """``server_name``'s own signed key responses, fetched again unless what we hold is valid long enough, each
+    with our signature added. A key the server no longer publishes is still relayed from the cache (a notary
+    must not forget a key because the origin did), as is an expired one when nothing newer can be had."""
     if server_name == current.config.server_name:
         return [our_keys(current)]
     keyring = current.federation.keyring
-    cached = keyring.cached_responses(server_name)
-    fresh = [signed for valid_until, signed in cached if valid_until >= minimum_valid_until_ts]
+    chosen, fresh = _select(keyring.cached_responses(server_name), wanted, minimum_for_all)
     if not fresh:
         keyring.refresh(server_name, {})
-        cached = keyring.cached_responses(server_name)
-        fresh = [signed for valid_until, signed in cached if valid_until >= minimum_valid_until_ts]
+        chosen, _ = _select(keyring.cached_responses(server_name), wanted, minimum_for_all)
     name, key = current.config.server_name, current.signing_key
-    return [sign_json(signed, name, key) for signed in (fresh or [signed for _, signed in cached])]
+    return [sign_json(signed, name, key) for signed in chosen]
 
 
 def query_keys() -> dict[str, Any]:
@@ -68,22 +91,31 @@ def query_keys() -> dict[str, Any]:
     now = current.clock.now_ms()
     results: list[JsonDict] = []
     for server_name, wanted in query.items():
-        if not is_valid_server_name(server_name):
-            continue
-        minimum = max(wanted.values(), default=0) or now
-        results.extend(_notary_responses(current, server_name, minimum))
+        if is_valid_server_name(server_name):
+            results.extend(_notary_responses(current, server_name, wanted, now))
     return {"server_keys": results}
+
+
+def _minimum_param(current: Deps) -> int:
+    text = request.args.get("minimum_valid_until_ts")
+    if text is not None and not text.isdigit():
+        raise InvalidParam("minimum_valid_until_ts must be an integer")
+    return int(text) if text else current.clock.now_ms()
 
 
 def query_server_keys(server_name: str) -> dict[str, Any]:
     current = deps()
     if not is_valid_server_name(server_name):
         raise InvalidParam(f"{server_name!r} is not a valid server name")
-    text = request.args.get("minimum_valid_until_ts")
-    if text is not None and not text.isdigit():
-        raise InvalidParam("minimum_valid_until_ts must be an integer")
-    minimum = int(text) if text else current.clock.now_ms()
-    return {"server_keys": _notary_responses(current, server_name, minimum)}
+    return {"server_keys": _notary_responses(current, server_name, {}, _minimum_param(current))}
+
+
+def query_server_key_by_id(server_name: str, key_id: str) -> dict[str, Any]:
+    """The deprecated ``/query/{serverName}/{keyId}`` form, still used by SyTest: only that key's responses."""
+    current = deps()
+    if not is_valid_server_name(server_name):
+        raise InvalidParam(f"{server_name!r} is not a valid server name")
+    return {"server_keys": _notary_responses(current, server_name, {key_id: _minimum_param(current)}, 0)}
 
 
 def create_keys_blueprint() -> Blueprint:
@@ -92,4 +124,6 @@ def create_keys_blueprint() -> Blueprint:
     blueprint.add_url_rule("/_matrix/key/v2/server/<key_id>", view_func=get_server_key_by_id, methods=["GET"])
     blueprint.add_url_rule("/_matrix/key/v2/query", view_func=query_keys, methods=["POST"])
     blueprint.add_url_rule("/_matrix/key/v2/query/<server_name>", view_func=query_server_keys, methods=["GET"])
+    blueprint.add_url_rule("/_matrix/key/v2/query/<server_name>/<key_id>", view_func=query_server_key_by_id,
+                           methods=["GET"])
     return blueprint
