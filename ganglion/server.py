@@ -35,14 +35,15 @@ def release_worker(_arbiter: object, worker: Any) -> None:
     the app holds. Celery keeps every result a send waited on in a reference cycle (its ``on_ready`` promise holds
     the result), so those left uncollected at exit were finalised with the interpreter, in a dying greenlet, each
     logging "greenlet is being finalized" as it tried to unsubscribe. Collected here they unsubscribe normally;
-    then the doorbell's subscription and the database pool close. (The arbiter calls the hook too, for a worker it
-    found dead; that worker object holds no app.)"""
+    then the doorbell's subscription, the outbound federation connections and the database pool close. (The
+    arbiter calls the hook too, for a worker it found dead; that worker object holds no app.)"""
     app = getattr(worker, "wsgi", None)
     deps = installed_deps(app) if app is not None else None
     if deps is None:
         return
     gc.collect()
     deps.doorbell.close()
+    deps.federation.close()
     deps.database.dispose()
 
 

@@ -36,6 +36,8 @@ class RecordingServer:
     routes: dict[str, Route]
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
     """(method, path, Host header) of every request received."""
+    bodies: list[tuple[str | None, bytes]] = field(default_factory=list)
+    """(Authorization header, body) of every request received, in the same order."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ def https_server(ca: LocalCa, names: list[str], routes: dict[str, Route], host: 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
             record.requests.append((self.command, self.path, self.headers.get("Host")))
+            length = int(self.headers.get("Content-Length") or 0)
+            record.bodies.append((self.headers.get("Authorization"), self.rfile.read(length)))
             route = record.routes.get(self.path, Route(404, b'{"errcode": "M_UNRECOGNIZED"}'))
             self.send_response(route.status)
             for name, value in route.headers.items():
