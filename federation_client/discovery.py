@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
+
 from config.federation import FederationConfig
 from federation_client.errors import FederationError
 from federation_client.transport import Transport
@@ -108,22 +110,17 @@ class ServerDiscovery:
                 location = response.headers.get("location")
                 if response.status in (301, 302, 303, 307, 308) and location:
                     # Each hop goes through the transport again: its host is resolved and checked like any other.
-                    url = str(_join(url, location))
+                    url = str(httpx.URL(url).join(location))
                     continue
                 if response.status != 200:
                     return None
-                delegated = json.loads(response.body).get("m.server")
+                body = json.loads(response.body)
+                delegated = body.get("m.server") if isinstance(body, dict) else None
                 return delegated if isinstance(delegated, str) and delegated else None
-        except (FederationError, ValueError, AttributeError):
+        except (FederationError, ValueError, httpx.InvalidURL):  # unreachable, blocked, not JSON, bad redirect
             return None
         return None
 
 
 def _direct(name: ServerName, host_header: str) -> Destination:
     return Destination(f"https://{name.authority(DEFAULT_FEDERATION_PORT)}", host_header)
-
-
-def _join(base: str, location: str) -> str:
-    import httpx
-
-    return str(httpx.URL(base).join(location))

@@ -7,6 +7,7 @@ cannot change between the check and the connection.
 
 from __future__ import annotations
 
+import json
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -29,8 +30,6 @@ class Response:
     body: bytes
 
     def json(self) -> Any:
-        import json
-
         return json.loads(self.body)
 
 
@@ -63,7 +62,10 @@ class Transport:
     def request(self, method: str, url: str, *, host_header: str | None = None, headers: dict[str, str] | None = None,
                 content: bytes | None = None, max_bytes: int = MAX_RESPONSE_BYTES) -> Response:
         """Send to the first allowed address of the URL's host that answers; Unreachable if none does."""
-        parsed = httpx.URL(url)
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise Unreachable(f"invalid URL {url!r}: {exc}") from exc
         host = parsed.host
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         addresses = allowed_addresses(host, port, self._config, self._resolve)

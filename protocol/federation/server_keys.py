@@ -109,7 +109,7 @@ def _decode_keys(value: Any, field: str) -> dict[str, tuple[VerifyKey, int]]:
             raise InvalidKeyResponse(f"{field}.{key_id}.expired_ts must be an integer")
         try:
             keys[key_id] = (decode_verify_key(key_id, entry["key"]), expired_ts)
-        except Exception as exc:  # unknown algorithm or undecodable key: the whole response is unusable
+        except (ValueError, TypeError) as exc:  # unknown algorithm or undecodable key: the response is unusable
             raise InvalidKeyResponse(f"{field}.{key_id}: {exc}") from exc
     return keys
 
