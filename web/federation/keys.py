@@ -8,17 +8,21 @@ added, fetching it again when what we hold is not valid until ``minimum_valid_un
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, request
 
 from protocol.canonical_json import JsonDict
-from protocol.errors import BadJson, InvalidParam, NotFound
+from protocol.errors import BadJson, InvalidParam, MissingParam, NotFound
 from protocol.federation.server_keys import our_key_response, parse_notary_query
 from protocol.identifiers import is_valid_server_name
 from protocol.signing import key_id_of, sign_json
 from web.deps import Deps, deps
 from web.requests import json_body
+
+KEY_ID = re.compile(r"[A-Za-z0-9_]+:[A-Za-z0-9_]+")
+"""A signing key identifier: algorithm, colon, identifier (Appendices, "Signing Details")."""
 
 
 def our_keys(current: Deps) -> JsonDict:
@@ -84,8 +88,11 @@ def _notary_responses(current: Deps, server_name: str, wanted: dict[str, int],
 
 def query_keys() -> dict[str, Any]:
     current = deps()
+    body = json_body().data
+    if body.get("server_keys") is None:
+        raise MissingParam("Missing parameter: server_keys")
     try:
-        query = parse_notary_query(json_body().data)
+        query = parse_notary_query(body)
     except ValueError as exc:
         raise BadJson(str(exc)) from None
     now = current.clock.now_ms()
@@ -115,6 +122,8 @@ def query_server_key_by_id(server_name: str, key_id: str) -> dict[str, Any]:
     current = deps()
     if not is_valid_server_name(server_name):
         raise InvalidParam(f"{server_name!r} is not a valid server name")
+    if not KEY_ID.fullmatch(key_id):
+        raise InvalidParam(f"{key_id!r} is not a key id (algorithm:identifier)")
     return {"server_keys": _notary_responses(current, server_name, {key_id: _minimum_param(current)}, 0)}
 
 
