@@ -21,6 +21,10 @@ from protocol.signing import InvalidSignature, SigningKey, VerifyKey, key_id_of,
 
 logger = logging.getLogger(__name__)
 
+MIN_REFETCH_INTERVAL_MS = 30_000
+"""A key missing from the cache is fetched at most this often per server and process: requests naming made-up key
+ids, or an unreachable origin, must not turn every inbound request into outbound fetches (and their timeouts)."""
+
 
 class Keyring:
     def __init__(self, server_name: str, signing_key: SigningKey, config: FederationConfig, database: Database,
@@ -32,6 +36,7 @@ class Keyring:
         self._stores = stores
         self._clock = clock
         self._client = client
+        self._last_attempt: dict[str, int] = {}
 
     def verify_key(self, server_name: str, key_id: str, at_ts: int | None = None) -> VerifyKey | None:
         """The key ``server_name`` signed with as ``key_id``, if it was valid at ``at_ts`` (default now)."""
@@ -41,6 +46,10 @@ class Keyring:
         key = self._cached(server_name, key_id)
         if key is not None and key.valid_at(at_ts):
             return key.verify_key
+        now = self._clock.now_ms()
+        if now - self._last_attempt.get(server_name, now - MIN_REFETCH_INTERVAL_MS) < MIN_REFETCH_INTERVAL_MS:
+            return None
+        self._last_attempt[server_name] = now
         self.refresh(server_name, {key_id: at_ts})
         key = self._cached(server_name, key_id)
         return key.verify_key if key is not None and key.valid_at(at_ts) else None

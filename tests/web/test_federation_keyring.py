@@ -107,3 +107,17 @@ def test_a_trusted_notary_supplies_keys_the_server_cannot(make_homeserver: Homes
     assert (found == verify_key_of(FIRST)) is trusted
     [(method, path, _)] = key_server.requests
     assert (method, path) == ("POST", "/_matrix/key/v2/query")
+
+
+def test_missing_keys_are_not_fetched_again_within_thirty_seconds(make_homeserver: HomeserverFactory, ca: LocalCa,
+                                                                  key_server: RecordingServer) -> None:
+    homeserver = serving(make_homeserver, ca, {REMOTE: f"https://127.0.0.1:{key_server.port}"})
+    keyring = homeserver.deps.federation.keyring
+    publish(key_server, FIRST, homeserver.clock.now_ms() + DAY_MS)
+    for made_up in ("ed25519:x1", "ed25519:x2", "ed25519:x3"):
+        assert keyring.verify_key(REMOTE, made_up) is None
+    assert keyring.verify_key(REMOTE, "ed25519:k1") == verify_key_of(FIRST)  # cached by the first fetch
+    assert fetches(key_server) == 1
+    homeserver.clock.advance(30_000)
+    assert keyring.verify_key(REMOTE, "ed25519:x4") is None
+    assert fetches(key_server) == 2

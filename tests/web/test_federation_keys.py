@@ -83,11 +83,16 @@ def test_the_notary_still_answers_with_stale_keys_when_the_server_cannot_be_reac
     assert homeserver.get("/_matrix/key/v2/query/unknown.test").json == {"server_keys": []}
 
 
-@pytest.mark.parametrize("body", [{}, {"server_keys": []}, {"server_keys": {REMOTE: []}},
+@pytest.mark.parametrize("body", [{"server_keys": []}, {"server_keys": {REMOTE: []}},
                                   {"server_keys": {REMOTE: {"k": {"minimum_valid_until_ts": "soon"}}}}])
 def test_malformed_notary_queries_are_bad_json(homeserver: HomeserverUnderTest, body: dict) -> None:
     response = homeserver.post("/_matrix/key/v2/query", json=body)
     assert (response.status_code, response.json["errcode"]) == (400, "M_BAD_JSON")
+
+
+def test_a_notary_query_without_server_keys_is_missing_a_parameter(homeserver: HomeserverUnderTest) -> None:
+    response = homeserver.post("/_matrix/key/v2/query", json={})
+    assert (response.status_code, response.json["errcode"]) == (400, "M_MISSING_PARAM")
 
 
 def test_bad_notary_query_parameters_are_invalid(homeserver: HomeserverUnderTest) -> None:
@@ -95,6 +100,8 @@ def test_bad_notary_query_parameters_are_invalid(homeserver: HomeserverUnderTest
     assert (bad_ts.status_code, bad_ts.json["errcode"]) == (400, "M_INVALID_PARAM")
     bad_name = homeserver.get("/_matrix/key/v2/query/bad%20name")
     assert (bad_name.status_code, bad_name.json["errcode"]) == (400, "M_INVALID_PARAM")
+    bad_key_id = homeserver.get(f"/_matrix/key/v2/query/{REMOTE}/not-a-key-id")
+    assert (bad_key_id.status_code, bad_key_id.json["errcode"]) == (400, "M_INVALID_PARAM")
 
 
 def test_the_notary_answers_for_the_key_asked_even_after_the_origin_stopped_publishing_it(
