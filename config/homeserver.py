@@ -24,6 +24,7 @@ from config.accounts import (
 from config.consistency import check_workers
 from config.database import DatabaseConfig, RedisConfig, parse_database, parse_redis
 from config.errors import ConfigError
+from config.federation import FederationConfig, parse_federation
 from config.listeners import Listener, parse_listeners
 from config.presence import PresenceConfig, parse_presence
 from config.ratelimits import RateLimits, parse_ratelimits
@@ -36,7 +37,7 @@ from protocol.identifiers import is_valid_server_name
 # Keys of Synapse's homeserver.yaml that make sense only for Synapse's own process model or features Ganglion
 # does not have; accepted silently so an admin's existing config loads without noise.
 _SYNAPSE_ONLY_KEYS = (
-    "report_stats", "pid_file", "macaroon_secret_key", "form_secret", "trusted_key_servers",
+    "report_stats", "pid_file", "macaroon_secret_key", "form_secret",
     "suppress_key_server_warning", "media_store_path", "url_preview_enabled",
     "room_list_publication_rules", "alias_creation_rules",
     "max_upload_size", "web_client_location", "default_room_version",
@@ -61,6 +62,10 @@ class HomeserverConfig:
     max_request_size: int = 1024 * 1024
     user_directory: UserDirectoryConfig = field(default_factory=UserDirectoryConfig)
     presence: PresenceConfig = field(default_factory=PresenceConfig)
+    federation: FederationConfig = field(default_factory=FederationConfig)
+    tls_certificate_path: str | None = None
+    tls_private_key_path: str | None = None
+    """Served on listeners with ``tls: true`` (Synapse's keys): the certificate chain and its private key."""
     enable_metrics: bool = False
     """Synapse's switch for Prometheus metrics: with it, ``metrics`` listeners serve ``/metrics``."""
     warnings: tuple[str, ...] = field(default=(), compare=False)
@@ -133,13 +138,29 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
         user_directory=parse_user_directory(top),
         presence=parse_presence(top),
         enable_metrics=top.flag("enable_metrics", False),
+        federation=parse_federation(top),
+        tls_certificate_path=resolve(top.text("tls_certificate_path")) if top.has("tls_certificate_path") else None,
+        tls_private_key_path=resolve(top.text("tls_private_key_path")) if top.has("tls_private_key_path") else None,
         raw=dict(data),
     )
     check_workers(top, workers, config.routing)
+    _check_tls(top, config)
     for key in _SYNAPSE_ONLY_KEYS:
         top.raw(key)
     warnings.extend(f"{path}: unknown key, ignored" for path in top.unknown_keys())
     return replace(config, warnings=tuple(warnings))
+
+
+def _check_tls(top: Section, config: HomeserverConfig) -> None:
+    """One server (gunicorn) serves every listener of a process: all of them TLS with one certificate, or none."""
+    tls = {listener.tls for listener in config.http_listeners}
+    if True not in tls:
+        return
+    if len(tls) > 1:
+        raise ConfigError(top.path_of("listeners"), "a process serves TLS on all its http listeners or on none")
+    for key in ("tls_certificate_path", "tls_private_key_path"):
+        if not top.has(key):
+            raise ConfigError(top.path_of(key), "is required by listeners with tls: true")
 
 
 def read_yaml_files(paths: Iterable[str]) -> tuple[dict[str, Any], dict[str, str]]:

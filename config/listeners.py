@@ -21,6 +21,8 @@ class Listener:
     resources: frozenset[str]
     x_forwarded: bool
     path: str | None = None
+    tls: bool = False
+    """Served over TLS with ``tls_certificate_path`` / ``tls_private_key_path`` (federation needs HTTPS)."""
 
     @property
     def bind(self) -> list[str]:
@@ -47,8 +49,6 @@ def parse_listeners(sections: list[Section]) -> tuple[Listener, ...]:
             addresses = (*addresses, single)
         if not addresses:
             addresses = ("127.0.0.1",)
-        if section.flag("tls", False):
-            raise ConfigError(section.path_of("tls"), "TLS is terminated by the reverse proxy; use tls: false")
         resources: set[str] = set()
         for resource in section.sections("resources"):
             names = resource.texts("names", ())
@@ -65,6 +65,7 @@ def parse_listeners(sections: list[Section]) -> tuple[Listener, ...]:
                 resources=frozenset(resources),
                 x_forwarded=section.flag("x_forwarded", False),
                 path=path,
+                tls=section.flag("tls", False),
             )
         )
     return tuple(listeners)

@@ -116,7 +116,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def _gunicorn_options(config: HomeserverConfig, args: argparse.Namespace, *, workers: int) -> dict[str, object]:
     """gthread holds a thread per request; gevent a greenlet, so a worker holds ``--connections`` long-polls."""
-    from ganglion.server import release_worker
+    from ganglion.server import release_worker, tls_options
 
     binds = [address for listener in (*config.http_listeners, *config.metrics_listeners)
              for address in listener.bind]
@@ -135,6 +135,7 @@ def _gunicorn_options(config: HomeserverConfig, args: argparse.Namespace, *, wor
         "control_socket_disable": True,
         "child_exit": _forget_worker_metrics,
         "worker_exit": release_worker,
+        **tls_options(config),
     }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from config import HomeserverConfig
 from web.deps import installed_deps
 
 
@@ -37,14 +38,15 @@ def release_worker(_arbiter: object, worker: Any) -> None:
     the app holds. Celery keeps every result a send waited on in a reference cycle (its ``on_ready`` promise holds
     the result), so those left uncollected at exit were finalised with the interpreter, in a dying greenlet, each
     logging "greenlet is being finalized" as it tried to unsubscribe. Collected here they unsubscribe normally;
-    then the doorbell's subscription and the database pool close. (The arbiter calls the hook too, for a worker it
-    found dead; that worker object holds no app.)"""
+    then the doorbell's subscription, the outbound federation connections and the database pool close. (The
+    arbiter calls the hook too, for a worker it found dead; that worker object holds no app.)"""
     app = getattr(worker, "wsgi", None)
     deps = installed_deps(app) if app is not None else None
     if deps is None:
         return
     gc.collect()
     deps.doorbell.close()
+    deps.federation.close()
     deps.database.dispose()
     _exit_without_teardown()
 
@@ -60,3 +62,11 @@ def _exit_without_teardown() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def tls_options(config: HomeserverConfig) -> dict[str, Any]:
+    """gunicorn's ``certfile``/``keyfile`` when the process's listeners say ``tls: true`` (config checks that all
+    of them do, and that both paths are set): the monolith and web workers then serve HTTPS themselves."""
+    if not any(listener.tls for listener in config.http_listeners):
+        return {}
+    return {"certfile": config.tls_certificate_path, "keyfile": config.tls_private_key_path}

@@ -12,6 +12,7 @@ import redis
 from celery import Celery
 
 from config import HomeserverConfig
+from federation_client.services import build_federation
 from persistence.database import Database
 from persistence.doorbell import Doorbell, LocalDoorbell, RedisDoorbell
 from persistence.leases import Lease
@@ -62,7 +63,7 @@ def build_monolith(config: HomeserverConfig, clock: Clock | None = None) -> Mono
     context = TaskContext(config, database, stores, doorbell, clock, dispatcher, signing_key, push_rules)
     holder.append(context)
     deps = Deps(config, database, stores, dispatcher, doorbell, clock, MemoryBuckets(), TokenCache(), signing_key,
-                push_rules=push_rules)
+                build_federation(config, signing_key, database, stores, clock), push_rules=push_rules)
     return Monolith(deps, context)
 
 
@@ -78,8 +79,9 @@ def build_web_worker(config: HomeserverConfig, clock: Clock | None = None) -> De
     client = redis.Redis.from_url(config.redis.url, socket_timeout=2, socket_connect_timeout=2)
     buckets = RedisBuckets(client, f"{config.redis.key_prefix}ganglion:{config.server_name}:ratelimit:")
     revocations = RedisTokenRevocations(client, f"{config.redis.key_prefix}ganglion:{config.server_name}:revoked:")
-    return Deps(config, database, stores, dispatcher, doorbell, clock, buckets, TokenCache(),
-                load_signing_key(config.signing_key_path), revocations=revocations)
+    signing_key = load_signing_key(config.signing_key_path)
+    return Deps(config, database, stores, dispatcher, doorbell, clock, buckets, TokenCache(), signing_key,
+                build_federation(config, signing_key, database, stores, clock), revocations=revocations)
 
 
 def instance_lease(config: HomeserverConfig, name: str, ttl_ms: int = LEASE_TTL_MS) -> Lease:

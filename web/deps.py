@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 from config import HomeserverConfig
+from federation_client.services import Federation
 from persistence.database import Database
 from persistence.doorbell import Doorbell
 from persistence.push_rules_cache import PushRulesCache
@@ -34,6 +35,8 @@ class Deps:
     token_cache: TokenCache
     signing_key: SigningKey
     """The server's ed25519 key: published at ``/_matrix/key/v2/server``, signs what the web tier answers."""
+    federation: Federation
+    """Outbound server-to-server requests and the remote key cache (inbound request authentication uses it)."""
     last_seen: LastSeenRecorder = field(default_factory=LastSeenRecorder)
     notifier: SyncNotifier = field(default_factory=SyncNotifier)
     """This process's waiting ``/sync`` requests, woken by the doorbell."""

@@ -30,6 +30,7 @@ from persistence.stores.relations import RelationStore
 from persistence.stores.reports import ReportStore
 from persistence.stores.rooms import RoomStore
 from persistence.stores.search import SearchStore
+from persistence.stores.server_keys import ServerKeyStore
 from persistence.stores.shards import ShardStore
 from persistence.stores.state import StateStore
 from persistence.stores.tokens import TokenStore
@@ -76,3 +77,4 @@ class Stores:
     dehydrated_devices: DehydratedDeviceStore = field(default_factory=DehydratedDeviceStore)
     shards: ShardStore = field(default_factory=ShardStore)
     processed_tasks: ProcessedTaskStore = field(default_factory=ProcessedTaskStore)
+    server_keys: ServerKeyStore = field(default_factory=ServerKeyStore)

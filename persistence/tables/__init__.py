@@ -27,6 +27,7 @@ from persistence.tables.e2e import (
     room_key_backup_versions,
 )
 from persistence.tables.ephemeral import presence, receipts, typing
+from persistence.tables.federation import server_keys
 from persistence.tables.metadata import metadata
 from persistence.tables.processed_tasks import processed_tasks
 from persistence.tables.push import event_push_actions, push_rule_defaults, push_rules, push_rules_changes
@@ -95,6 +96,7 @@ __all__ = [
     "room_key_backup_keys",
     "room_key_backup_versions",
     "rooms",
+    "server_keys",
     "shard_fences",
     "shard_maps",
     "state_group_entries",

@@ -12,6 +12,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -96,6 +97,18 @@ class ServerProcess:
                 self.popen.wait(timeout=timeout)
 
 
+@dataclass(frozen=True)
+class ServerTls:
+    """Serve every listener over TLS with this certificate (issued for 127.0.0.1 by ``ca``)."""
+
+    certificate: Path
+    private_key: Path
+    ca: Path
+
+    def context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca))
+
+
 @dataclass
 class RunningServer:
     shape: str
@@ -106,10 +119,11 @@ class RunningServer:
     pg_database: str | None = None
     redis_db: int | None = None
     key_prefix: str = ""
+    tls: ServerTls | None = None
 
     @property
     def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{HOST}:{self.port}"
 
     def config(self) -> dict[str, Any]:
         return yaml.safe_load(self.config_path.read_text())  # type: ignore[no-any-return]
@@ -158,6 +172,11 @@ def write_config(directory: Path, port: int, overrides: dict[str, Any]) -> Path:
         raise RuntimeError(f"generate-config failed:\n{result.stdout}\n{result.stderr}")
     data = yaml.safe_load(config_path.read_text())
     data.update({**TEST_SERVER_SETTINGS, **overrides})
+    tls: ServerTls | None = data.pop("tls", None)
+    if tls is not None:
+        for listener in data["listeners"]:
+            listener["tls"] = True
+        data.update(tls_certificate_path=str(tls.certificate), tls_private_key_path=str(tls.private_key))
     config_path.write_text(yaml.safe_dump(data, sort_keys=False))
     return config_path
 
@@ -180,7 +199,8 @@ def wait_for_versions(server: RunningServer, timeout: float = STARTUP_TIMEOUT, b
             if process.popen.poll() is not None:
                 raise RuntimeError(f"{process.name} exited with {process.popen.returncode}:\n{server.logs()}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            context = server.tls.context() if server.tls else None
+            with urllib.request.urlopen(url, timeout=2, context=context) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -218,11 +238,11 @@ def wait_for_celery(server: RunningServer, timeout: float = STARTUP_TIMEOUT, wor
         app.close()
 
 
-def start_monolith(directory: Path, **overrides: Any) -> RunningServer:
-    """``ganglion run``: one process, SQLite, inline tasks."""
-    port = free_port()
+def start_monolith(directory: Path, *, port: int | None = None, **overrides: Any) -> RunningServer:
+    """``ganglion run``: one process, SQLite, inline tasks; on ``port`` when a test must know it beforehand."""
+    port = port or free_port()
     config_path = write_config(directory, port, overrides)
-    server = RunningServer("monolith", directory, config_path, port)
+    server = RunningServer("monolith", directory, config_path, port, tls=overrides.get("tls"))
     server.processes.append(_spawn("run", ganglion("run", "--config", str(config_path), "--threads", "8"),
                                    directory))
     try:
@@ -233,14 +253,14 @@ def start_monolith(directory: Path, **overrides: Any) -> RunningServer:
     return server
 
 
-def start_workers(directory: Path, *, slot: int | None = None, web_workers: int = 2,
+def start_workers(directory: Path, *, port: int | None = None, slot: int | None = None, web_workers: int = 2,
                   instances: Sequence[str] = ("main",), redis_extra: dict[str, Any] | None = None,
                   database_args: dict[str, Any] | None = None, **overrides: Any) -> RunningServer:
     """The worker shape: a fresh PostgreSQL database, a dedicated Redis db, ``ganglion worker NAME`` for each of
     ``instances`` and ``ganglion web``. ``redis_extra`` adds keys to the redis section (another port, a
     visibility timeout); ``database_args`` points at another PostgreSQL (whose database the caller made)."""
     slot = xdist_slot() if slot is None else slot
-    port = free_port()
+    port = port or free_port()
     # Named after this process and port: test runs sharing the machine never share a database or Redis keys.
     pg_name = f"ganglion_e2e_{os.getpid()}_{port}"
     redis_db = e2e_redis_db(slot)
@@ -255,7 +275,8 @@ def start_workers(directory: Path, *, slot: int | None = None, web_workers: int 
     shared_redis = "port" not in (redis_extra or {})
     server = RunningServer("workers", directory, config_path, port,
                            pg_database=pg_name if database_args is None else None,
-                           redis_db=redis_db if shared_redis else None, key_prefix=f"{pg_name}:")
+                           redis_db=redis_db if shared_redis else None, key_prefix=f"{pg_name}:",
+                           tls=overrides.get("tls"))
     migrated = server.run_cli("migrate", "--config", str(config_path))
     if migrated.returncode != 0:
         raise RuntimeError(f"ganglion migrate failed:\n{migrated.stdout}\n{migrated.stderr}")

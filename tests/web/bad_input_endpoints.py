@@ -245,6 +245,15 @@ ENDPOINTS: dict[str, Endpoint] = {
     "client.get_thread_roots": Endpoint(auth=True),
     "keys.get_server_key": Endpoint(auth=False),
     "keys.get_server_key_by_id": Endpoint(auth=False),
+    # Server-Server API: the walk's notary queries name this server only, so nothing is fetched from elsewhere.
+    # Federation views authenticate with X-Matrix, not access tokens (tests/web/test_federation_auth.py).
+    "keys.query_keys": Endpoint(auth=False, bodies=(BodySchema(
+        lambda walker: {"server_keys": {"test.local": {}}}, {"server_keys": "object", "server_keys.test.local":
+                                                             "object"}, required=("server_keys",)),)),
+    "keys.query_server_keys": Endpoint(auth=False),
+    "keys.query_server_key_by_id": Endpoint(auth=False),
+    "federation.get_version": Endpoint(auth=False),
+    "federation.query_profile": Endpoint(auth=False),
     # Aliases and the published room directory: the walk's alias and room id name nothing, so nothing changes.
     "client.set_room_alias": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"room_id": "!nowhere:test.local"}, {"room_id": "string"}, required=("room_id",),
@@ -532,9 +541,10 @@ def path_values(walker: Walker) -> dict[str, str]:
             "event_id": "$nowhere", "rel_type": "m.annotation", "key_id": "ed25519:walk",
             "room_alias": "#nowhere:test.local", "filter_id": "0", "tag": "u.walk", "receipt_type": "m.read",
             "kind": "override", "rule_id": "walkrule", "version": "1", "session_id": "walksession",
-            "rest": "global/override/walkrule/walkattribute"}
+            "rest": "global/override/walkrule/walkattribute",
+            "server_name": "test.local"}
 
 
 PATH_VARIABLES = {"user_id", "device_id", "field", "room_id", "event_type", "txn_id", "state_key", "event_id",
                   "rel_type", "key_id", "room_alias", "filter_id", "tag", "receipt_type", "kind", "rule_id",
-                  "version", "session_id", "rest"}
+                  "version", "session_id", "rest", "server_name"}
