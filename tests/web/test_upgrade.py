@@ -59,7 +59,7 @@ def test_upgrade_copies_state_and_tombstones_the_old_room(homeserver: Homeserver
     assert tombstone["sender"] == "@alice:test.local"
     levels = old_state[("m.room.power_levels", "")]["content"]
     assert (levels["events_default"], levels["invite"]) == (50, 50)
-    assert create["predecessor"]["event_id"] != tombstone["event_id"], "the new room exists before the tombstone"
+    assert create["predecessor"]["event_id"] == tombstone["event_id"], "the predecessor names the tombstone"
 
 
 def test_members_see_the_predecessor_and_successor_links(homeserver: HomeserverUnderTest) -> None:

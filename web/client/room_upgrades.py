@@ -1,12 +1,13 @@
 """Room upgrades (Client-Server API, "Room Upgrades"): ``POST /rooms/{roomId}/upgrade``.
 
 The web tier reads the old room's transferable state and plans the replacement with the pure helpers of
-:mod:`protocol.room_creation`; the events writers do the writing, in the spec's order of effects: the new room
-exists (created atomically with its copied state) before the tombstone points at it, and only then is the old
-room restricted. ``predecessor.event_id`` names the old room's last event before the upgrade (spec: "the last
-known event in the old room"), which lets the new room be created before the tombstone is sent. As in Synapse,
-the upgrader re-issues the old room's bans in the new one, a space takes its children along, and aliases and the
-directory listing move to the successor.
+:mod:`protocol.room_creation`; the events writers do the writing. A new room whose id is chosen (before v12) gets
+the tombstone first, so that its ``predecessor.event_id`` can name the tombstone, as Synapse does and clients
+and SyTest expect; the tombstone then briefly names a room about to exist (created atomically with its copied
+state). A v12 room's id is the hash of its create event, which the tombstone must name: that room is created
+first, and its predecessor names the room alone (spec 1.16: ``event_id`` may then be omitted). Only then is the
+old room restricted. As in Synapse, the upgrader re-issues the old room's bans in the new one, a space takes its
+children along, and aliases and the directory listing move to the successor.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from protocol.room_creation import (
     upgrade_events,
     upgrade_power_levels,
 )
-from protocol.room_versions import KNOWN_ROOM_VERSIONS
+from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomIdFormat
 from tasks import api as tasks_api
 from web.auth import authenticate
 from web.client.profile import membership_profile
@@ -63,9 +64,14 @@ def upgrade_room(room_id: str) -> dict[str, Any]:
     levels = power_levels_from_state(state)
     if levels.user_level(upgrader) < levels.event_level("m.room.tombstone", is_state=True):
         raise Forbidden("You cannot upgrade this room")
-    create_content = upgrade_create_content(state[CREATE_KEY].content, room_id, last_event_id, upgrader,
-                                            room_version, additional_creators)
-    new_room_id, now = choose_room_id(current, room_version, create_content, upgrader, current.clock.now_ms())
+    tombstone_id = None
+    if room_version.room_id_format is not RoomIdFormat.CREATE_EVENT_HASH:
+        new_room_id, now = choose_room_id(current, room_version, {}, upgrader, current.clock.now_ms())
+        tombstone_id = _send_tombstone(current, room_id, upgrader, new_room_id)
+    create_content = upgrade_create_content(state[CREATE_KEY].content, room_id, tombstone_id or last_event_id,
+                                            upgrader, room_version, additional_creators)
+    if tombstone_id is None:
+        new_room_id, now = choose_room_id(current, room_version, create_content, upgrader, current.clock.now_ms())
     old_levels = state[POWER_LEVELS_KEY].content if POWER_LEVELS_KEY in state else None
     power_levels = upgrade_power_levels(old_levels, [upgrader, *additional_creators], room_version)
     transferred = {event_type: state[(event_type, "")].content for event_type in TRANSFERABLE_STATE
@@ -80,12 +86,19 @@ def upgrade_room(room_id: str) -> dict[str, Any]:
     plan = [{"type": t.type, "state_key": t.state_key, "content": dict(t.content)} for t in templates]
     tasks_api.create_room(current.dispatcher, room_id=new_room_id, room_version=version_id, creator=upgrader,
                           create_content=create_content, origin_server_ts=now, initial_events=plan)
-    tasks_api.create_event(current.dispatcher, room_id=room_id, sender=upgrader, event_type="m.room.tombstone",
-                           content={"body": TOMBSTONE_BODY, "replacement_room": new_room_id}, state_key="")
+    if tombstone_id is None:
+        _send_tombstone(current, room_id, upgrader, new_room_id)
     _restrict(current, room_id, upgrader, old_levels)
     _move_aliases(current, room_id, new_room_id, upgrader, state.get(CANONICAL_ALIAS_KEY))
     _move_publication(current, room_id, new_room_id)
     return {"replacement_room": new_room_id}
+
+
+def _send_tombstone(current: Deps, room_id: str, upgrader: str, new_room_id: str) -> str:
+    result = tasks_api.create_event(current.dispatcher, room_id=room_id, sender=upgrader,
+                                    event_type="m.room.tombstone", state_key="",
+                                    content={"body": TOMBSTONE_BODY, "replacement_room": new_room_id})
+    return str(result["event_id"])
 
 
 def _old_room(current: Deps, room_id: str, user_id: str) -> tuple[dict[StateKey, Event], str | None]:
