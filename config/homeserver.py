@@ -32,6 +32,7 @@ from config.routing import RoutingTable
 from config.user_directory import UserDirectoryConfig, parse_user_directory
 from config.workers import WorkerConfig, parse_workers
 from protocol.identifiers import is_valid_server_name
+from protocol.room_versions import DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS
 
 # Keys of Synapse's homeserver.yaml that make sense only for Synapse's own process model or features Ganglion
 # does not have; accepted silently so an admin's existing config loads without noise.
@@ -39,7 +40,7 @@ _SYNAPSE_ONLY_KEYS = (
     "report_stats", "pid_file", "macaroon_secret_key", "form_secret", "trusted_key_servers",
     "suppress_key_server_warning", "media_store_path", "url_preview_enabled",
     "room_list_publication_rules", "alias_creation_rules",
-    "max_upload_size", "web_client_location", "default_room_version",
+    "max_upload_size", "web_client_location",
 )
 
 
@@ -63,6 +64,8 @@ class HomeserverConfig:
     presence: PresenceConfig = field(default_factory=PresenceConfig)
     enable_metrics: bool = False
     """Synapse's switch for Prometheus metrics: with it, ``metrics`` listeners serve ``/metrics``."""
+    default_room_version: str = DEFAULT_ROOM_VERSION
+    """The version of rooms created without one (``createRoom``) and the ``m.room_versions`` default."""
     warnings: tuple[str, ...] = field(default=(), compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -133,6 +136,7 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
         user_directory=parse_user_directory(top),
         presence=parse_presence(top),
         enable_metrics=top.flag("enable_metrics", False),
+        default_room_version=_default_room_version(top),
         raw=dict(data),
     )
     check_workers(top, workers, config.routing)
@@ -140,6 +144,18 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
         top.raw(key)
     warnings.extend(f"{path}: unknown key, ignored" for path in top.unknown_keys())
     return replace(config, warnings=tuple(warnings))
+
+
+def _default_room_version(top: Section) -> str:
+    """Synapse's ``default_room_version``; YAML may give it as a number (``10``), as Synapse accepts."""
+    value = top.raw("default_room_version", DEFAULT_ROOM_VERSION)
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ConfigError(top.path_of("default_room_version"), "must be a room version such as \"10\"")
+    version = str(value)
+    if version not in KNOWN_ROOM_VERSIONS:
+        known = ", ".join(KNOWN_ROOM_VERSIONS)
+        raise ConfigError(top.path_of("default_room_version"), f"unknown room version {version!r} (known: {known})")
+    return version
 
 
 def read_yaml_files(paths: Iterable[str]) -> tuple[dict[str, Any], dict[str, str]]:

@@ -13,7 +13,7 @@ from protocol.errors import BadJson, InvalidParam, MatrixError, NotFound
 from protocol.events.builder import EventTemplate, v12_room_id
 from protocol.events.ids import legacy_room_id
 from protocol.room_creation import PRESETS, RoomRequest, create_content, default_preset, initial_events
-from protocol.room_versions import DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS, RoomIdFormat, RoomVersion
+from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomIdFormat, RoomVersion
 from tasks import api as tasks_api
 from web.auth import authenticate
 from web.client.aliases import check_canonical_alias, insert_alias, new_local_alias
@@ -59,7 +59,7 @@ def create_room() -> dict[str, Any]:
     preset = body.text("preset", None) or default_preset(visibility)
     if preset not in PRESETS:
         raise InvalidParam(f"Unknown preset {preset!r}")
-    version_id = body.text("room_version", DEFAULT_ROOM_VERSION, max_length=32)
+    version_id = body.text("room_version", current.config.default_room_version, max_length=32)
     if version_id not in KNOWN_ROOM_VERSIONS:
         raise UnsupportedRoomVersion(f"Room version {version_id!r} is not supported by this server")
     alias_name = body.text("room_alias_name", None, max_length=255)
