@@ -56,6 +56,14 @@ def test_first_upload_needs_no_uia_but_replacing_does(homeserver: HomeserverUnde
     assert _query(homeserver, token, cross.user_id)["master_keys"][cross.user_id] == replacement.master_key()
 
 
+def test_keys_upload_on_the_unstable_path_as_synapse_serves_it(homeserver: HomeserverUnderTest) -> None:
+    token, _, cross = _account(homeserver, "alice")
+    response = homeserver.post("/_matrix/client/unstable/keys/device_signing/upload", token=token,
+                               json=cross.upload_body())
+    assert (response.status_code, response.json) == (200, {})
+    assert _query(homeserver, token, cross.user_id)["master_keys"][cross.user_id] == cross.master_key()
+
+
 def test_subkeys_need_a_master_key_and_its_signature(homeserver: HomeserverUnderTest) -> None:
     token, _, cross = _account(homeserver, "alice")
     alone = homeserver.post(DEVICE_SIGNING, token=token, json={"self_signing_key": cross.self_signing_key()})
