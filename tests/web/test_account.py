@@ -101,3 +101,27 @@ def test_deactivation_removes_sessions_and_profile(homeserver: HomeserverUnderTe
 def test_whoami_on_r0(homeserver: HomeserverUnderTest) -> None:
     token = homeserver.register("fred")["access_token"]
     assert homeserver.get("/_matrix/client/r0/account/whoami", token=token).json["user_id"] == "@fred:test.local"
+
+
+def test_an_erased_users_messages_are_redacted_for_those_who_joined_later(homeserver: HomeserverUnderTest) -> None:
+    """Deactivating with ``erase: true`` (as Synapse): members who were joined when a message was sent still see
+    it; whoever joined later sees it redacted."""
+    creator = homeserver.register("creator")
+    member = homeserver.register("member")["access_token"]
+    joiner = homeserver.register("joiner")["access_token"]
+    room_id = homeserver.post("/_matrix/client/v3/createRoom", token=creator["access_token"],
+                              json={"preset": "public_chat"}).json["room_id"]
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=member, json={})
+    sent = homeserver.put(f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/t1",
+                          token=creator["access_token"], json={"msgtype": "m.text", "body": "body1"}).json["event_id"]
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=joiner, json={})
+    event_path = f"/_matrix/client/v3/rooms/{room_id}/event/{sent}"
+    assert homeserver.get(event_path, token=joiner).json["content"]["body"] == "body1"
+    done = homeserver.post("/_matrix/client/v3/account/deactivate", token=creator["access_token"], json={
+        "erase": True, "auth": homeserver.password_auth(creator["user_id"])})
+    assert done.status_code == 200, done.json
+    assert homeserver.get(event_path, token=member).json["content"]["body"] == "body1"
+    assert homeserver.get(event_path, token=joiner).json["content"] == {}
+    messages = homeserver.get(f"/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=20", token=joiner).json
+    served = next(event for event in messages["chunk"] if event["event_id"] == sent)
+    assert served["content"] == {}

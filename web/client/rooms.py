@@ -209,9 +209,10 @@ def get_event(room_id: str, event_id: str) -> dict[str, Any]:
         stored = current.stores.events.get_event(conn, event_id)
         if stored is None or stored.rejected_reason is not None or stored.room_id != room_id:
             raise NotFound("Event not found")
-        if not visible_events(current, conn, room_id, requester.user_id, [stored]):
+        shown = visible_events(current, conn, room_id, requester.user_id, [stored])
+        if not shown:
             raise NotFound("Event not found or not visible to you")
-        return serve_event(current, conn, stored, current.clock.now_ms(), requester.user_id)
+        return serve_event(current, conn, shown[0], current.clock.now_ms(), requester.user_id)
 
 
 def redact_event(room_id: str, event_id: str, txn_id: str) -> dict[str, Any]:
