@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, request
@@ -48,10 +49,11 @@ def register() -> dict[str, Any]:
     continued = continued_session(current, body)
     remembered = continued.data if continued is not None else {}
     params = _request_params(body, remembered)
+    login = LoginRequest.parse(params)
     if remembered.get(REGISTERED_USER_ID):
         # A retry of a registration that succeeded: answer for the account it made, as Synapse does, so a client
         # that lost the first answer still gets in.
-        return _log_in(current, str(remembered[REGISTERED_USER_ID]), params, AfterCommit())
+        return _log_in(current, str(remembered[REGISTERED_USER_ID]), login)
 
     username = params.text("username", None, max_length=255)
     password = params.text("password", None, max_length=MAX_PASSWORD_LENGTH)
@@ -101,7 +103,7 @@ def register() -> dict[str, Any]:
             create_account(current, conn, effects, user_id, password_hash=password_hash)
         finish_ui_auth(current, conn, authorised, {REGISTERED_USER_ID: user_id})
     effects.apply(current)
-    return _log_in(current, user_id, params, AfterCommit())
+    return _log_in(current, user_id, login)
 
 
 def _request_params(body: Body, remembered: dict[str, Any]) -> Body:
@@ -113,17 +115,33 @@ def _request_params(body: Body, remembered: dict[str, Any]) -> Body:
     return Body(given)
 
 
-def _log_in(current: Deps, user_id: str, params: Body, effects: AfterCommit) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LoginRequest:
+    """How the client wants to be signed in once registered, read (and refused if malformed) before anything
+    is created."""
+
+    device_id: str | None
+    display_name: str | None
+    want_refresh_token: bool
+    inhibit_login: bool
+
+    @staticmethod
+    def parse(params: Body) -> LoginRequest:
+        return LoginRequest(params.text("device_id", None, max_length=255),
+                            params.text("initial_device_display_name", None, max_length=512),
+                            params.flag("refresh_token", False), params.flag("inhibit_login", False))
+
+
+def _log_in(current: Deps, user_id: str, login: LoginRequest) -> dict[str, Any]:
     """The answer to a registration of ``user_id``: a new device and its tokens, or with ``inhibit_login`` just
     the user id (spec: no ``access_token`` nor ``device_id`` then)."""
-    device_id = params.text("device_id", None, max_length=255)
-    display_name = params.text("initial_device_display_name", None, max_length=512)
-    want_refresh = params.flag("refresh_token", False)
-    if params.flag("inhibit_login", False):
+    if login.inhibit_login:
         return {"user_id": user_id, "home_server": current.config.server_name}
+    effects = AfterCommit()
     with current.database.write() as conn:
-        session = start_session(current, conn, effects, user_id, device_id=device_id, display_name=display_name,
-                                want_refresh_token=want_refresh, ip=client_ip())
+        session = start_session(current, conn, effects, user_id, device_id=login.device_id,
+                                display_name=login.display_name, want_refresh_token=login.want_refresh_token,
+                                ip=client_ip())
     effects.apply(current)
     return session.to_response(current.config.server_name)
 
