@@ -466,7 +466,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "client.get_room_keys_by_room_id": Endpoint(auth=True),
     "client.delete_room_keys_by_room_id": Endpoint(auth=True),
     "client.put_room_key_by_session_id": Endpoint(auth=True, bodies=(BodySchema(
-        lambda walker: _backed_up_key(), {"is_verified": "boolean", "session_data": "object"},
+        lambda walker: _backed_up_key(), {"is_verified": "boolean"},
         required=("first_message_index", "forwarded_count", "is_verified", "session_data"),
         invalid=(Invalid("first_message_index", -1, 400, BAD_JSON),
                  Invalid("first_message_index", "1", 400, BAD_JSON),

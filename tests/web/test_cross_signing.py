@@ -62,6 +62,8 @@ def test_keys_upload_on_the_unstable_path_as_synapse_serves_it(homeserver: Homes
                                json=cross.upload_body())
     assert (response.status_code, response.json) == (200, {})
     assert _query(homeserver, token, cross.user_id)["master_keys"][cross.user_id] == cross.master_key()
+    signatures = homeserver.post("/_matrix/client/unstable/keys/signatures/upload", token=token, json={})
+    assert (signatures.status_code, signatures.json["failures"]) == (200, {})
 
 
 def test_subkeys_need_a_master_key_and_its_signature(homeserver: HomeserverUnderTest) -> None:

@@ -78,6 +78,14 @@ def test_device_keys_must_be_the_callers_and_well_formed(homeserver: HomeserverU
     assert (bad_name.status_code, bad_name.json["errcode"]) == (400, "M_BAD_JSON")
 
 
+def test_queried_device_keys_always_carry_unsigned(homeserver: HomeserverUnderTest) -> None:
+    """As Synapse: ``unsigned`` is there even when the device has no display name to put in it."""
+    alice = homeserver.register("alice", device_id="ALICE1")["access_token"]
+    _upload(homeserver, alice, device_keys=KeyedDevice("@alice:test.local", "ALICE1").device_keys())
+    served = _query(homeserver, alice, {"@alice:test.local": []})["device_keys"]["@alice:test.local"]["ALICE1"]
+    assert served["unsigned"] == {}
+
+
 def test_device_keys_with_an_unverifiable_self_signature_are_stored_as_sent(homeserver: HomeserverUnderTest) -> None:
     """As Synapse: the server logs it and keeps the keys; the devices that query them check the signature."""
     alice, device = _keyed(homeserver, "alice", "ALICE1")

@@ -256,3 +256,15 @@ def test_guests_leave_when_guest_access_is_revoked(make_homeserver: Any) -> None
     assert member["membership"] == "leave"
     alice_member = homeserver.get(f"{CLIENT}/rooms/{room_id}/state/m.room.member/@alice:test.local", token=alice)
     assert alice_member.json["membership"] == "join", "full members stay"
+
+
+def test_guests_join_only_rooms_that_let_guests_join(make_homeserver: Any) -> None:
+    homeserver: HomeserverUnderTest = make_homeserver(allow_guest_access=True)
+    alice = homeserver.register("alice")["access_token"]
+    guest = homeserver.post(f"{CLIENT}/register?kind=guest", json={}).json["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    refused = homeserver.post(f"{CLIENT}/rooms/{room_id}/join", token=guest, json={})
+    assert (refused.status_code, refused.json["errcode"]) == (403, "M_GUEST_ACCESS_FORBIDDEN")
+    homeserver.put(f"{CLIENT}/rooms/{room_id}/state/m.room.guest_access", token=alice,
+                   json={"guest_access": "can_join"})
+    assert homeserver.post(f"{CLIENT}/rooms/{room_id}/join", token=guest, json={}).status_code == 200

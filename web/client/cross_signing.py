@@ -186,7 +186,8 @@ def upload_signatures() -> dict[str, Any]:
 
 
 def register_routes(blueprint: Blueprint) -> None:
-    # The unstable prefix is where cross-signing began (MSC1756); Synapse still serves it and SyTest uses it.
+    # The unstable prefix is where cross-signing began (MSC1756); Synapse still serves both there, SyTest uses it.
     client_route(blueprint, "/keys/device_signing/upload", methods=["POST"],
                  versions=(*CLIENT_VERSIONS, "unstable"))(upload_cross_signing_keys)
-    client_route(blueprint, "/keys/signatures/upload", methods=["POST"])(upload_signatures)
+    client_route(blueprint, "/keys/signatures/upload", methods=["POST"],
+                 versions=(*CLIENT_VERSIONS, "unstable"))(upload_signatures)

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, request
 from sqlalchemy import Connection
 
-from protocol.errors import BadJson, Forbidden, InvalidParam, MatrixError, NotFound
+from protocol.errors import BadJson, Forbidden, GuestAccessForbidden, InvalidParam, MatrixError, NotFound
 from protocol.events.model import StateKey
 from protocol.identifiers import UserId
 from protocol.tokens import RoomPosition, StreamPosition
@@ -58,12 +58,25 @@ def _own_membership(room_id_or_alias: str, membership: str, *, allow_guest: bool
         room_id = resolve_alias(current, room_id)
     elif not room_id.startswith("!"):
         raise InvalidParam(f"{room_id!r} is neither a room id nor a room alias")
+    if requester.is_guest and membership == "join":
+        _check_guest_may_join(current, room_id)
     # A join keeps what the client put in it (a reason, custom keys, its own per-room profile), as Synapse does.
     kept = ({key: value for key, value in body.data.items() if key not in REQUEST_ONLY_KEYS}
             if membership == "join" else {})
     _member_event(current, room_id, requester.user_id, requester.user_id, membership, reason,
                   {**membership_profile(current, requester.user_id), **kept})
     return {"room_id": room_id}
+
+
+def _check_guest_may_join(current: Deps, room_id: str) -> None:
+    """Guests join only rooms whose ``m.room.guest_access`` is ``can_join`` (spec: "Guest access"), as Synapse
+    refuses them otherwise (403 ``M_GUEST_ACCESS_FORBIDDEN``). Revoking it later makes joined guests leave
+    (``web/client/rooms.py``)."""
+    with current.database.read() as conn:
+        event_id = current.stores.state.get_current_state_event_id(conn, room_id, ("m.room.guest_access", ""))
+        stored = current.stores.events.get_event(conn, event_id) if event_id else None
+    if stored is None or stored.event.content.get("guest_access") != "can_join":
+        raise GuestAccessForbidden("Guest access is not allowed in this room")
 
 
 def join_room(room_id: str) -> dict[str, Any]:
