@@ -211,3 +211,17 @@ def test_a_published_room_is_replaced_by_its_successor_in_the_directory(homeserv
     unlisted = _room(homeserver, alice, room_version="10")
     successor = _upgrade(homeserver, alice, unlisted, new_version="11")
     assert homeserver.get(f"{listing}/{successor}").json == {"visibility": "private"}
+
+
+def test_the_upgraders_direct_mapping_and_tags_follow_the_room(homeserver: HomeserverUnderTest) -> None:
+    account = homeserver.register("alice")
+    alice, user_id = account["access_token"], account["user_id"]
+    old = _room(homeserver, alice, room_version="10")
+    homeserver.put(f"{CLIENT}/user/{user_id}/account_data/m.direct", token=alice,
+                   json={"@bob:test.local": [old, "!other:test.local"], "@carol:test.local": ["!else:test.local"]})
+    homeserver.put(f"{CLIENT}/user/{user_id}/rooms/{old}/tags/m.favourite", token=alice, json={"order": 0.5})
+    new = _upgrade(homeserver, alice, old, new_version="11")
+    direct = homeserver.get(f"{CLIENT}/user/{user_id}/account_data/m.direct", token=alice).json
+    assert direct == {"@bob:test.local": [old, "!other:test.local", new], "@carol:test.local": ["!else:test.local"]}
+    tags = homeserver.get(f"{CLIENT}/user/{user_id}/rooms/{new}/tags", token=alice).json
+    assert tags == {"tags": {"m.favourite": {"order": 0.5}}}

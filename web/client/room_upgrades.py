@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from persistence.stores.account_data import GLOBAL
 from protocol.auth import CREATE_KEY, POWER_LEVELS_KEY, power_levels_from_state
 from protocol.errors import Forbidden, MatrixError
 from protocol.events.model import Event, StateKey
@@ -46,6 +47,8 @@ from web.routing import client_route
 
 CANONICAL_ALIAS_KEY: StateKey = ("m.room.canonical_alias", "")
 TOMBSTONE_BODY = "This room has been replaced"
+DIRECT_TYPE = "m.direct"
+TAG_TYPE = "m.tag"
 
 
 def upgrade_room(room_id: str) -> dict[str, Any]:
@@ -89,6 +92,7 @@ def upgrade_room(room_id: str) -> dict[str, Any]:
     if tombstone_id is None:
         _send_tombstone(current, room_id, upgrader, new_room_id)
     _restrict(current, room_id, upgrader, old_levels)
+    _carry_account_data(current, upgrader, room_id, new_room_id)
     _move_aliases(current, room_id, new_room_id, upgrader, state.get(CANONICAL_ALIAS_KEY))
     _move_publication(current, room_id, new_room_id)
     return {"replacement_room": new_room_id}
@@ -133,6 +137,24 @@ def _move_aliases(current: Deps, old_room_id: str, new_room_id: str, upgrader: s
                                event_type="m.room.canonical_alias", content=dict(canonical.content), state_key="")
         tasks_api.create_event(current.dispatcher, room_id=old_room_id, sender=upgrader,
                                event_type="m.room.canonical_alias", content={}, state_key="")
+
+
+def _carry_account_data(current: Deps, upgrader: str, old_room_id: str, new_room_id: str) -> None:
+    """As Synapse: the upgrader's direct-chat mapping and tags of the old room carry over to the new one."""
+    with current.database.read() as conn:
+        direct = current.stores.account_data.get_account_data(conn, upgrader, GLOBAL, DIRECT_TYPE)
+        tags = current.stores.account_data.get_account_data(conn, upgrader, old_room_id, TAG_TYPE)
+    with contextlib.suppress(MatrixError):
+        if isinstance(direct, dict) and any(isinstance(rooms, list) and old_room_id in rooms
+                                            for rooms in direct.values()):
+            carried = {user: [*rooms, new_room_id] if isinstance(rooms, list) and old_room_id in rooms else rooms
+                       for user, rooms in direct.items()}
+            tasks_api.put_account_data(current.dispatcher, user_id=upgrader, room_id=GLOBAL,
+                                       event_type=DIRECT_TYPE, content=carried)
+        found = tags.get("tags") if isinstance(tags, dict) else None
+        for tag, content in (found.items() if isinstance(found, dict) else ()):
+            tasks_api.update_tag(current.dispatcher, user_id=upgrader, room_id=new_room_id, tag=tag,
+                                 content=content if isinstance(content, dict) else {})
 
 
 def _move_publication(current: Deps, old_room_id: str, new_room_id: str) -> None:
