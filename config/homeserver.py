@@ -33,6 +33,7 @@ from config.routing import RoutingTable
 from config.user_directory import UserDirectoryConfig, parse_user_directory
 from config.workers import WorkerConfig, parse_workers
 from protocol.identifiers import is_valid_server_name
+from protocol.room_versions import DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS
 
 # Keys of Synapse's homeserver.yaml that make sense only for Synapse's own process model or features Ganglion
 # does not have; accepted silently so an admin's existing config loads without noise.
@@ -40,7 +41,7 @@ _SYNAPSE_ONLY_KEYS = (
     "report_stats", "pid_file", "macaroon_secret_key", "form_secret",
     "suppress_key_server_warning", "media_store_path", "url_preview_enabled",
     "room_list_publication_rules", "alias_creation_rules",
-    "max_upload_size", "web_client_location", "default_room_version",
+    "max_upload_size", "web_client_location",
 )
 
 
@@ -68,6 +69,8 @@ class HomeserverConfig:
     """Served on listeners with ``tls: true`` (Synapse's keys): the certificate chain and its private key."""
     enable_metrics: bool = False
     """Synapse's switch for Prometheus metrics: with it, ``metrics`` listeners serve ``/metrics``."""
+    default_room_version: str = DEFAULT_ROOM_VERSION
+    """The version of rooms created without one (``createRoom``) and the ``m.room_versions`` default."""
     warnings: tuple[str, ...] = field(default=(), compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -141,6 +144,7 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
         federation=parse_federation(top),
         tls_certificate_path=resolve(top.text("tls_certificate_path")) if top.has("tls_certificate_path") else None,
         tls_private_key_path=resolve(top.text("tls_private_key_path")) if top.has("tls_private_key_path") else None,
+        default_room_version=_default_room_version(top),
         raw=dict(data),
     )
     check_workers(top, workers, config.routing)
@@ -161,6 +165,18 @@ def _check_tls(top: Section, config: HomeserverConfig) -> None:
     for key in ("tls_certificate_path", "tls_private_key_path"):
         if not top.has(key):
             raise ConfigError(top.path_of(key), "is required by listeners with tls: true")
+
+
+def _default_room_version(top: Section) -> str:
+    """Synapse's ``default_room_version``; YAML may give it as a number (``10``), as Synapse accepts."""
+    value = top.raw("default_room_version", DEFAULT_ROOM_VERSION)
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ConfigError(top.path_of("default_room_version"), "must be a room version such as \"10\"")
+    version = str(value)
+    if version not in KNOWN_ROOM_VERSIONS:
+        known = ", ".join(KNOWN_ROOM_VERSIONS)
+        raise ConfigError(top.path_of("default_room_version"), f"unknown room version {version!r} (known: {known})")
+    return version
 
 
 def read_yaml_files(paths: Iterable[str]) -> tuple[dict[str, Any], dict[str, str]]:

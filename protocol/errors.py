@@ -139,6 +139,13 @@ class WrongRoomKeysVersion(MatrixError):
     status = 403
 
 
+class DuplicateAnnotation(MatrixError):
+    """The sender already annotated that event with an event of that type and key, not redacted (Client-Server
+    API, "Avoiding duplicate annotations")."""
+
+    errcode = "M_DUPLICATE_ANNOTATION"
+
+
 class ServerUnavailable(MatrixError):
     """The request could not be completed now (a queue or the database is down); the client may retry."""
 
@@ -169,5 +176,6 @@ _BY_ERRCODE: dict[str, type[MatrixError]] = {
         UnknownError,
         BadSignature,
         WrongRoomKeysVersion,
+        DuplicateAnnotation,
     )
 }

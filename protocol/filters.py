@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from protocol.errors import BadJson
+from protocol.identifiers import is_valid_user_id
 
 
 @lru_cache(maxsize=256)
@@ -32,6 +33,22 @@ def string_list(data: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
     if not isinstance(value, list) or not all(isinstance(item, str) and "\x00" not in item for item in value):
         raise BadJson(f"Filter field '{key}' must be a list of strings (without NUL characters)")
     return tuple(value)
+
+
+def room_id_list(data: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
+    """``rooms``/``not_rooms``: room ids (``!`` and an opaque part; v12 ids name no server), as Synapse checks."""
+    value = string_list(data, key)
+    if value is not None and not all(room_id.startswith("!") and len(room_id) > 1 for room_id in value):
+        raise BadJson(f"Filter field '{key}' must be a list of room ids")
+    return value
+
+
+def user_id_list(data: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
+    """``senders``/``not_senders``: user ids."""
+    value = string_list(data, key)
+    if value is not None and not all(is_valid_user_id(user_id) for user_id in value):
+        raise BadJson(f"Filter field '{key}' must be a list of user ids")
+    return value
 
 
 def optional_flag(data: Mapping[str, Any], key: str) -> bool | None:
@@ -65,10 +82,10 @@ class RoomEventFilter:
         return RoomEventFilter(
             types=string_list(data, "types"),
             not_types=string_list(data, "not_types") or (),
-            senders=string_list(data, "senders"),
-            not_senders=string_list(data, "not_senders") or (),
-            rooms=string_list(data, "rooms"),
-            not_rooms=string_list(data, "not_rooms") or (),
+            senders=user_id_list(data, "senders"),
+            not_senders=user_id_list(data, "not_senders") or (),
+            rooms=room_id_list(data, "rooms"),
+            not_rooms=room_id_list(data, "not_rooms") or (),
             contains_url=optional_flag(data, "contains_url"),
             limit=limit,
             lazy_load_members=bool(optional_flag(data, "lazy_load_members")),

@@ -12,12 +12,13 @@ from protocol.errors import BadJson, MissingParam
 
 @dataclass(frozen=True)
 class RoomKeyData:
-    """``KeyBackupData``: one megolm session key as a client backed it up. ``session_data`` is opaque to us."""
+    """``KeyBackupData``: one megolm session key as a client backed it up. ``session_data`` is opaque to us: the
+    algorithm's object, or any JSON value, kept as sent as Synapse keeps it (SyTest backs up a string)."""
 
     first_message_index: int
     forwarded_count: int
     is_verified: bool
-    session_data: dict[str, Any]
+    session_data: Any
 
     def to_client(self) -> dict[str, Any]:
         return {"first_message_index": self.first_message_index, "forwarded_count": self.forwarded_count,
@@ -38,8 +39,6 @@ def parse_room_key(value: object, path: str) -> RoomKeyData:
             raise BadJson(f"'{prefix}{name}' must be a non-negative integer")
     if not isinstance(value["is_verified"], bool):
         raise BadJson(f"'{prefix}is_verified' must be a boolean")
-    if not isinstance(value["session_data"], dict):
-        raise BadJson(f"'{prefix}session_data' must be an object")
     return RoomKeyData(counters[0], counters[1], value["is_verified"], value["session_data"])
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from protocol.errors import BadJson
-from protocol.filters import EVERYTHING, RoomEventFilter, optional_flag, string_list
+from protocol.filters import EVERYTHING, RoomEventFilter, optional_flag, room_id_list, string_list
 
 EVENT_FORMATS = ("client", "federation")
 
@@ -68,8 +68,8 @@ class SyncFilter:
             presence=_sub_filter(data, "presence"),
             account_data=_sub_filter(data, "account_data"),
             room=RoomFilter(
-                rooms=string_list(room, "rooms"),
-                not_rooms=string_list(room, "not_rooms") or (),
+                rooms=room_id_list(room, "rooms"),
+                not_rooms=room_id_list(room, "not_rooms") or (),
                 include_leave=bool(optional_flag(room, "include_leave")),
                 timeline=_sub_filter(room, "timeline"),
                 state=_sub_filter(room, "state"),

@@ -60,11 +60,13 @@ def member_profiles_changed(dispatcher: Dispatcher, room_id: str) -> None:
 
 def create_event(dispatcher: Dispatcher, *, room_id: str, sender: str, event_type: str, content: dict[str, Any],
                  state_key: str | None = None, redacts: str | None = None, device_id: str | None = None,
-                 txn_id: str | None = None) -> dict[str, Any]:
-    """Have the room's events writer append an event; returns ``{"event_id", "stream_ordering"}``."""
+                 txn_id: str | None = None, target_memberships: list[str] | None = None) -> dict[str, Any]:
+    """Have the room's events writer append an event; returns ``{"event_id", "stream_ordering"}``. With
+    ``target_memberships``, the writer refuses (403) unless the state key's current membership is one of them."""
     result: dict[str, Any] = dispatcher.call(
         CREATE_EVENT, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id, sender=sender, event_type=event_type,
         content=content, state_key=state_key, redacts=redacts, device_id=device_id, txn_id=txn_id,
+        target_memberships=target_memberships,
     )
     return result
 

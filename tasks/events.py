@@ -29,6 +29,7 @@ from protocol.redaction import check_local_redaction
 from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomIdFormat
 from protocol.search import searchable_text
 from tasks.api import CREATE_EVENT, CREATE_ROOM, STOP_TYPING
+from tasks.client_event_checks import check_client_event
 from tasks.context import TaskContext
 from tasks.ledger import answer
 from tasks.push_actions import record_push_actions
@@ -150,8 +151,11 @@ def create_event(
     redacts: str | None = None,
     device_id: str | None = None,
     txn_id: str | None = None,
+    target_memberships: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Append one client event; answers ``{"event_id", "stream_ordering"}`` (or the first answer to a txn id)."""
+    """Append one client event; answers ``{"event_id", "stream_ordering"}`` (or the first answer to a txn id, or
+    the current state event it would only repeat). ``target_memberships``: what the state key's membership must
+    be now (a kick or an unban)."""
     stores = context.stores
     with context.database.write() as conn:
         lock_room(conn, room_id)
@@ -165,7 +169,11 @@ def create_event(
         room = stores.rooms.get_room(conn, room_id)
         if room is None:
             raise NotFound("Unknown room")
-        appended = append_event(context, conn, room, EventTemplate(event_type, content, state_key, redacts), sender)
+        template = EventTemplate(event_type, content, state_key, redacts)
+        unchanged = check_client_event(stores, conn, room_id, sender, template, target_memberships)
+        if unchanged is not None:
+            return {"event_id": unchanged.event_id, "stream_ordering": unchanged.stream_ordering}
+        appended = append_event(context, conn, room, template, sender)
         if txn_id is not None and device_id is not None:
             stores.events.insert_txn_event_id(conn, sender, device_id, room_id, txn_id, appended.event.event_id,
                                               context.clock.now_ms())

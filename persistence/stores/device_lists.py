@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, or_, select
+from sqlalchemy import Connection, and_, insert, or_, select
 
 from persistence.stream_ranges import between
 from persistence.tables import current_state_events, device_lists_stream
@@ -57,7 +57,11 @@ class DeviceListStore:
         sharing = (select(members.c.state_key).join(mine, mine.c.room_id == members.c.room_id)
                    .where(mine.c.type == "m.room.member", mine.c.state_key == user_id, mine.c.membership == "join",
                           members.c.type == "m.room.member", members.c.membership == "join"))
+        # A user-signing key is seen by its owner alone ("Cross-signing"), so its change concerns no one else.
+        seen_by_others = or_(device_lists_stream.c.cross_signing_key_type.is_(None),
+                             device_lists_stream.c.cross_signing_key_type != "user_signing")
         rows = conn.execute(select(device_lists_stream.c.user_id).distinct().where(
             between(device_lists_stream.c.instance_name, device_lists_stream.c.stream_id, since, until),
-            or_(device_lists_stream.c.user_id == user_id, device_lists_stream.c.user_id.in_(sharing))))
+            or_(device_lists_stream.c.user_id == user_id,
+                and_(device_lists_stream.c.user_id.in_(sharing), seen_by_others))))
         return {row.user_id for row in rows}

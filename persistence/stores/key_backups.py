@@ -29,7 +29,8 @@ class BackupVersion:
     user_id: str
     version: int
     algorithm: str
-    auth_data: dict[str, Any]
+    auth_data: Any
+    """As the client sent it: an object as the spec shapes it, or any JSON value (opaque, as Synapse keeps it)."""
     etag: int
     count: int
     deleted: bool
@@ -44,7 +45,7 @@ def lock_room_keys(conn: Connection, user_id: str) -> None:
     lock_user(conn, ROOM_KEYS, user_id)
 
 
-def _json(value: Mapping[str, Any]) -> str:
+def _json(value: Any) -> str:
     """The client's JSON as it sent it (floats included, which canonical JSON would refuse); escapes keep NUL
     out of PostgreSQL text."""
     return json.dumps(value, separators=(",", ":"))
@@ -79,7 +80,7 @@ class KeyBackupStore:
                            .order_by(versions.c.version.desc()).limit(1)).first()
         return None if row is None else _version(row)
 
-    def insert_version(self, conn: Connection, user_id: str, algorithm: str, auth_data: Mapping[str, Any]) -> int:
+    def insert_version(self, conn: Connection, user_id: str, algorithm: str, auth_data: Any) -> int:
         """A new, empty version numbered after every earlier one, deleted ones included (they never come back)."""
         last = conn.execute(select(func.max(versions.c.version))
                             .where(versions.c.user_id == user_id)).scalar_one_or_none()
@@ -89,7 +90,7 @@ class KeyBackupStore:
                                              key_count=0, deleted=False))
         return number
 
-    def update_auth_data(self, conn: Connection, user_id: str, version: int, auth_data: Mapping[str, Any]) -> None:
+    def update_auth_data(self, conn: Connection, user_id: str, version: int, auth_data: Any) -> None:
         conn.execute(update(versions).where(versions.c.user_id == user_id, versions.c.version == version)
                      .values(auth_data=_json(auth_data)))
 

@@ -20,6 +20,7 @@ from protocol.tokens import RoomPosition
 THREAD = "m.thread"
 REPLACE = "m.replace"
 REFERENCE = "m.reference"
+ANNOTATION = "m.annotation"
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,14 @@ class RelationStore:
 
     def insert_relation(self, conn: Connection, room_id: str, relation: Relation) -> None:
         conn.execute(insert(event_relations).values(room_id=room_id, **relation.__dict__))
+
+    def has_annotation(self, conn: Connection, parent_id: str, *, sender: str, event_type: str, key: str) -> bool:
+        """Whether ``sender`` has a counted (accepted, unredacted) ``m.annotation`` of ``parent_id`` with this event
+        type and key."""
+        query, child, _ = _children_in_room(ANNOTATION, [parent_id])
+        query = query.add_columns(child.c.event_id).where(
+            event_relations.c.aggregation_key == key, child.c.sender == sender, child.c.type == event_type)
+        return conn.execute(query.limit(1)).first() is not None
 
     def get_parent(self, conn: Connection, event_id: str) -> tuple[str, str] | None:
         """``(relates_to_id, relation_type)`` of the event's relation, or None."""

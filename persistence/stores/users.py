@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from persistence.tables import users
+from persistence.tables import erased_users, users
 
 
 class UserExists(Exception):
@@ -44,6 +45,30 @@ class UserStore:
 
     def update_password_hash(self, conn: Connection, user_id: str, password_hash: str | None) -> None:
         conn.execute(update(users).where(users.c.user_id == user_id).values(password_hash=password_hash))
+
+    def list_guests(self, conn: Connection, user_ids: list[str]) -> list[str]:
+        """Which of ``user_ids`` are local guest accounts."""
+        if not user_ids:
+            return []
+        rows = conn.execute(select(users.c.user_id).where(users.c.user_id.in_(user_ids), users.c.is_guest.is_(True)))
+        return sorted(row.user_id for row in rows)
+
+    def update_guest_to_full_account(self, conn: Connection, user_id: str, password_hash: str | None) -> bool:
+        """Make a guest account a full one with this password; False if ``user_id`` is not a guest (any more)."""
+        return bool(conn.execute(update(users).where(users.c.user_id == user_id, users.c.is_guest.is_(True))
+                                 .values(is_guest=False, password_hash=password_hash)).rowcount)
+
+    def insert_erased(self, conn: Connection, user_id: str, now_ms: int) -> None:
+        """Record that ``user_id`` asked to be erased (once; asking again changes nothing)."""
+        if not conn.execute(select(erased_users.c.user_id).where(erased_users.c.user_id == user_id)).first():
+            conn.execute(insert(erased_users).values(user_id=user_id, erased_ts=now_ms))
+
+    def list_erased(self, conn: Connection, user_ids: Collection[str]) -> set[str]:
+        """Which of ``user_ids`` are erased."""
+        if not user_ids:
+            return set()
+        rows = conn.execute(select(erased_users.c.user_id).where(erased_users.c.user_id.in_(list(user_ids))))
+        return {row.user_id for row in rows}
 
     def update_deactivated(self, conn: Connection, user_id: str, deactivated: bool) -> None:
         conn.execute(update(users).where(users.c.user_id == user_id).values(deactivated=deactivated))

@@ -18,6 +18,15 @@ users = Table(
     Column("deactivated", Boolean, nullable=False, default=False),
 )
 
+# Users who deactivated with ``erase: true``: their events are served redacted to anyone who was not joined to the
+# room when the event was sent (Synapse's GDPR erasure, which SyTest checks).
+erased_users = Table(
+    "erased_users",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("erased_ts", BigInteger, nullable=False),
+)
+
 profiles = Table(
     "profiles",
     metadata,

@@ -15,6 +15,7 @@ from typing import Any
 from protocol.canonical_json import JsonDict
 from protocol.events.hashing import with_content_hash
 from protocol.events.ids import legacy_event_id, room_id_from_create_event
+from protocol.events.limits import check_size_limits
 from protocol.events.model import Event
 from protocol.events.signatures import hash_and_sign_event
 from protocol.redaction import kept_top_level_keys
@@ -51,11 +52,18 @@ def build_event(
     signing_key: SigningKey,
     opaque_id: str,
 ) -> Event:
-    """A hashed and signed event. ``opaque_id`` names the event in v1/v2 and is ignored later."""
+    """A hashed and signed event. ``opaque_id`` names the event in v1/v2 and is ignored later.
+
+    Every new event meets the size limits (spec: Client-Server API, "Size limits"): the signed PDU is what
+    federation carries, so it is what is measured, and any breach, even one an older room version would keep as
+    rejected, refuses the event with 413 ``M_TOO_LARGE`` before anything is stored.
+    """
     pdu = draft_pdu(room_version, template, room_id=room_id, sender=sender, prev_events=prev_events,
                     auth_events=auth_events, origin_server_ts=origin_server_ts, server_name=server_name,
                     opaque_id=opaque_id)
-    return Event.from_pdu(hash_and_sign_event(pdu, room_version, server_name, signing_key), room_version)
+    signed = hash_and_sign_event(pdu, room_version, server_name, signing_key)
+    check_size_limits(signed, room_version)
+    return Event.from_pdu(signed, room_version)
 
 
 def v12_room_id(room_version: RoomVersion, create_content: Mapping[str, Any], *, sender: str,

@@ -232,3 +232,18 @@ def test_bad_presence_settings_name_their_path(presence: dict, path: str, reason
 def test_unknown_presence_keys_are_reported() -> None:
     config = parse_config({**MINIMAL, "presence": {"enabled": True, "presence_router": {"module": "x"}}})
     assert "presence.presence_router: unknown key, ignored" in config.warnings
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "12"), ("10", "10"), (10, "10"), ("1", "1")])
+def test_default_room_version_is_read_as_synapse_does(given: object, expected: str) -> None:
+    data = MINIMAL if given is None else {**MINIMAL, "default_room_version": given}
+    config = parse_config(data)
+    assert config.default_room_version == expected
+    assert not config.warnings
+
+
+@pytest.mark.parametrize("given", ["13", "org.example.v1", True, [10]])
+def test_an_unknown_default_room_version_is_a_config_error(given: object) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config({**MINIMAL, "default_room_version": given})
+    assert "default_room_version" in str(raised.value)

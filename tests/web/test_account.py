@@ -45,13 +45,40 @@ def test_password_change_can_keep_other_devices(homeserver: HomeserverUnderTest)
     assert homeserver.get(WHOAMI, token=other["access_token"]).status_code == 200
 
 
-def test_someone_elses_password_does_not_authorise(homeserver: HomeserverUnderTest) -> None:
+def test_someone_elses_password_is_refused_with_403(homeserver: HomeserverUnderTest) -> None:
+    """As Synapse: proving to be another user is no stage to retry but a refusal (a stolen token plus the thief's
+    own password must not act for the token's owner)."""
     homeserver.register("carol")
     dave = homeserver.register("dave")
     response = homeserver.post(PASSWORD_PATH, token=dave["access_token"], json={
         "new_password": "hijack", "auth": homeserver.password_auth("@carol:test.local")})
+    assert (response.status_code, response.json["errcode"]) == (403, "M_FORBIDDEN")
+    assert homeserver.login("dave")["user_id"] == "@dave:test.local", "the password did not change"
+
+
+def test_a_wrong_password_is_a_401_listing_completed_stages(homeserver: HomeserverUnderTest) -> None:
+    dave = homeserver.register("dave")
+    response = homeserver.post("/_matrix/client/v3/account/deactivate", token=dave["access_token"], json={
+        "auth": homeserver.password_auth(dave["user_id"], password="wrong password")})
     assert response.status_code == 401
     assert response.json["errcode"] == "M_FORBIDDEN"
+    assert response.json["completed"] == []
+    assert {"flows", "params", "session", "error"} <= set(response.json)
+
+
+def test_a_retried_completed_session_asks_for_authentication_again(homeserver: HomeserverUnderTest) -> None:
+    """The operation happened; its session is spent rather than forgotten: a retry is told which stages are
+    completed (none) instead of "unknown session", and a password proves it again."""
+    dave = homeserver.register("dave")
+    first = homeserver.post(PASSWORD_PATH, token=dave["access_token"], json={"new_password": "second"})
+    assert first.status_code == 401
+    session = first.json["session"]
+    done = homeserver.post(PASSWORD_PATH, token=dave["access_token"], json={
+        "new_password": "second", "auth": homeserver.password_auth(dave["user_id"], session=session)})
+    assert done.status_code == 200
+    retried = homeserver.post(PASSWORD_PATH, token=dave["access_token"], json={
+        "new_password": "second", "auth": {"session": session}})
+    assert (retried.status_code, retried.json["session"], retried.json["completed"]) == (401, session, [])
 
 
 def test_deactivation_removes_sessions_and_profile(homeserver: HomeserverUnderTest) -> None:
@@ -74,3 +101,27 @@ def test_deactivation_removes_sessions_and_profile(homeserver: HomeserverUnderTe
 def test_whoami_on_r0(homeserver: HomeserverUnderTest) -> None:
     token = homeserver.register("fred")["access_token"]
     assert homeserver.get("/_matrix/client/r0/account/whoami", token=token).json["user_id"] == "@fred:test.local"
+
+
+def test_an_erased_users_messages_are_redacted_for_those_who_joined_later(homeserver: HomeserverUnderTest) -> None:
+    """Deactivating with ``erase: true`` (as Synapse): members who were joined when a message was sent still see
+    it; whoever joined later sees it redacted."""
+    creator = homeserver.register("creator")
+    member = homeserver.register("member")["access_token"]
+    joiner = homeserver.register("joiner")["access_token"]
+    room_id = homeserver.post("/_matrix/client/v3/createRoom", token=creator["access_token"],
+                              json={"preset": "public_chat"}).json["room_id"]
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=member, json={})
+    sent = homeserver.put(f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/t1",
+                          token=creator["access_token"], json={"msgtype": "m.text", "body": "body1"}).json["event_id"]
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=joiner, json={})
+    event_path = f"/_matrix/client/v3/rooms/{room_id}/event/{sent}"
+    assert homeserver.get(event_path, token=joiner).json["content"]["body"] == "body1"
+    done = homeserver.post("/_matrix/client/v3/account/deactivate", token=creator["access_token"], json={
+        "erase": True, "auth": homeserver.password_auth(creator["user_id"])})
+    assert done.status_code == 200, done.json
+    assert homeserver.get(event_path, token=member).json["content"]["body"] == "body1"
+    assert homeserver.get(event_path, token=joiner).json["content"] == {}
+    messages = homeserver.get(f"/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=20", token=joiner).json
+    served = next(event for event in messages["chunk"] if event["event_id"] == sent)
+    assert served["content"] == {}

@@ -56,7 +56,7 @@ class Route:
         return re.findall(r"<(?:[^:>]+:)?([^>]+)>", self.rule)
 
 
-_VERSION_SUFFIX = re.compile(r"_(?:r0|v\d+)$")
+_VERSION_SUFFIX = re.compile(r"_(?:r0|v\d+|unstable)$")
 
 
 def routes_of(app: Flask) -> list[Route]:

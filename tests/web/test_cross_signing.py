@@ -56,6 +56,16 @@ def test_first_upload_needs_no_uia_but_replacing_does(homeserver: HomeserverUnde
     assert _query(homeserver, token, cross.user_id)["master_keys"][cross.user_id] == replacement.master_key()
 
 
+def test_keys_upload_on_the_unstable_path_as_synapse_serves_it(homeserver: HomeserverUnderTest) -> None:
+    token, _, cross = _account(homeserver, "alice")
+    response = homeserver.post("/_matrix/client/unstable/keys/device_signing/upload", token=token,
+                               json=cross.upload_body())
+    assert (response.status_code, response.json) == (200, {})
+    assert _query(homeserver, token, cross.user_id)["master_keys"][cross.user_id] == cross.master_key()
+    signatures = homeserver.post("/_matrix/client/unstable/keys/signatures/upload", token=token, json={})
+    assert (signatures.status_code, signatures.json["failures"]) == (200, {})
+
+
 def test_subkeys_need_a_master_key_and_its_signature(homeserver: HomeserverUnderTest) -> None:
     token, _, cross = _account(homeserver, "alice")
     alone = homeserver.post(DEVICE_SIGNING, token=token, json={"self_signing_key": cross.self_signing_key()})
@@ -142,6 +152,25 @@ def test_cross_signing_changes_reach_room_members_syncs(homeserver: HomeserverUn
     assert homeserver.post(DEVICE_SIGNING, token=bob, json=bob_cross.upload_body()).status_code == 200
     homeserver.eventually(
         lambda: _sync(homeserver, alice, since)["device_lists"]["changed"] == [bob_cross.user_id])
+
+
+def test_a_new_user_signing_key_is_news_to_its_owner_only(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob, _, bob_cross = _account(homeserver, "bob")
+    room_id = _room(homeserver, alice, preset="public_chat")
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={})
+    before = _sync(homeserver, alice)["next_batch"]
+    first = {"master_key": bob_cross.master_key(), "self_signing_key": bob_cross.self_signing_key()}
+    assert homeserver.post(DEVICE_SIGNING, token=bob, json=first).status_code == 200
+    seen = homeserver.eventually(lambda: (body := _sync(homeserver, alice, before))["device_lists"].get(
+        "changed") == [bob_cross.user_id] and body)
+    alice_since, bob_since = seen["next_batch"], _sync(homeserver, bob)["next_batch"]
+    added = homeserver.post(DEVICE_SIGNING, token=bob, json={
+        "user_signing_key": bob_cross.user_signing_key(), "auth": homeserver.password_auth(bob_cross.user_id)})
+    assert added.status_code == 200, added.json
+    homeserver.eventually(lambda: _sync(homeserver, bob, bob_since)["device_lists"].get("changed") == [
+        bob_cross.user_id])
+    assert bob_cross.user_id not in _sync(homeserver, alice, alice_since).get("device_lists", {}).get("changed", [])
 
 
 def test_device_list_rows_tell_cross_signing_keys_from_devices(homeserver: HomeserverUnderTest) -> None:

@@ -65,17 +65,36 @@ def test_one_time_key_reupload_must_match(homeserver: HomeserverUnderTest) -> No
     assert (changed.status_code, changed.json["errcode"]) == (400, "M_INVALID_PARAM")
 
 
-def test_device_keys_must_be_the_callers_and_properly_signed(homeserver: HomeserverUnderTest) -> None:
+def test_device_keys_must_be_the_callers_and_well_formed(homeserver: HomeserverUnderTest) -> None:
     alice, device = _keyed(homeserver, "alice", "ALICE1")
     for field, value in (("user_id", "@bob:test.local"), ("device_id", "OTHER")):
         wrong = device.sign({**device.device_keys(), field: value, "signatures": {}})
         response = homeserver.post(f"{KEYS}/upload", token=alice, json={"device_keys": wrong})
         assert (response.status_code, response.json["errcode"]) == (400, "M_BAD_JSON")
-    tampered = {**device.device_keys(), "algorithms": ["m.megolm.v1.aes-sha2"]}
-    response = homeserver.post(f"{KEYS}/upload", token=alice, json={"device_keys": tampered})
-    assert (response.status_code, response.json["errcode"]) == (400, "M_INVALID_SIGNATURE")
+    unreadable = {**device.device_keys(), "signatures": {"@alice:test.local": {"ed25519:ALICE1": 5}}}
+    response = homeserver.post(f"{KEYS}/upload", token=alice, json={"device_keys": unreadable})
+    assert (response.status_code, response.json["errcode"]) == (400, "M_BAD_JSON")
     bad_name = homeserver.post(f"{KEYS}/upload", token=alice, json={"one_time_keys": {"no_colon": "x"}})
     assert (bad_name.status_code, bad_name.json["errcode"]) == (400, "M_BAD_JSON")
+
+
+def test_queried_device_keys_always_carry_unsigned(homeserver: HomeserverUnderTest) -> None:
+    """As Synapse: ``unsigned`` is there even when the device has no display name to put in it."""
+    alice = homeserver.register("alice", device_id="ALICE1")["access_token"]
+    _upload(homeserver, alice, device_keys=KeyedDevice("@alice:test.local", "ALICE1").device_keys())
+    served = _query(homeserver, alice, {"@alice:test.local": []})["device_keys"]["@alice:test.local"]["ALICE1"]
+    assert served["unsigned"] == {}
+
+
+def test_device_keys_with_an_unverifiable_self_signature_are_stored_as_sent(homeserver: HomeserverUnderTest) -> None:
+    """As Synapse: the server logs it and keeps the keys; the devices that query them check the signature."""
+    alice, device = _keyed(homeserver, "alice", "ALICE1")
+    tampered = {**device.device_keys(), "algorithms": ["m.megolm.v1.aes-sha2"]}
+    response = homeserver.post(f"{KEYS}/upload", token=alice, json={"device_keys": tampered})
+    assert response.status_code == 200, response.json
+    served = _query(homeserver, alice, {"@alice:test.local": []})["device_keys"]["@alice:test.local"]["ALICE1"]
+    assert served["algorithms"] == ["m.megolm.v1.aes-sha2"]
+    assert served["signatures"] == tampered["signatures"]
 
 
 def test_claims_exhaust_one_time_keys_then_fall_back(homeserver: HomeserverUnderTest) -> None:

@@ -58,6 +58,29 @@ def test_a_backup_is_created_read_and_its_auth_data_replaced(homeserver: Homeser
     assert homeserver.get(f"{V3}/room_keys/version", token=alice).json == {**expected, "auth_data": signed}
 
 
+def test_session_data_that_is_not_an_object_is_kept_opaque_as_synapse_does(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    version = _create(homeserver, alice)
+    opaque = _put_session(homeserver, alice, version, "s", {**_key(), "session_data": "anopaquestring"})
+    assert opaque.status_code == 200, opaque.json
+    assert _session(homeserver, alice, version, "s")["session_data"] == "anopaquestring"
+
+
+def test_auth_data_that_is_not_an_object_is_kept_opaque_as_synapse_does(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    created = homeserver.post(f"{V3}/room_keys/version", token=alice,
+                              json={"algorithm": ALGORITHM, "auth_data": "anopaquestring"})
+    assert created.status_code == 200, created.json
+    version = created.json["version"]
+    assert homeserver.get(f"{V3}/room_keys/version", token=alice).json["auth_data"] == "anopaquestring"
+    updated = homeserver.put(f"{V3}/room_keys/version/{version}", token=alice,
+                             json={"algorithm": ALGORITHM, "auth_data": ["another", 1]})
+    assert updated.status_code == 200, updated.json
+    assert homeserver.get(f"{V3}/room_keys/version/{version}", token=alice).json["auth_data"] == ["another", 1]
+    for missing in ({"algorithm": ALGORITHM}, {"algorithm": ALGORITHM, "auth_data": None}):
+        _error(homeserver.post(f"{V3}/room_keys/version", token=alice, json=missing), 400, "M_MISSING_PARAM")
+
+
 def test_updating_a_backup_checks_algorithm_body_version_and_existence(homeserver: HomeserverUnderTest) -> None:
     alice = homeserver.register("alice")["access_token"]
     version = _create(homeserver, alice)
@@ -253,7 +276,6 @@ def test_bad_requests_are_refused(homeserver: HomeserverUnderTest) -> None:
     for body, errcode in (({"auth_data": {}}, "M_MISSING_PARAM"),
                           ({"algorithm": ALGORITHM}, "M_MISSING_PARAM"),
                           ({"algorithm": ALGORITHM, "auth_data": {}}, "M_MISSING_PARAM"),
-                          ({"algorithm": ALGORITHM, "auth_data": []}, "M_BAD_JSON"),
                           ({"algorithm": "", "auth_data": {}}, "M_INVALID_PARAM")):
         _error(homeserver.post(f"{V3}/room_keys/version", token=alice, json=body), 400, errcode)
     other = homeserver.post(f"{V3}/room_keys/version", token=alice,
@@ -269,7 +291,6 @@ def test_bad_requests_are_refused(homeserver: HomeserverUnderTest) -> None:
     _error(homeserver.put(f"{V3}/room_keys/keys/{ROOM}?version={version}", token=alice,
                           json={"sessions": {"s": {**_key(), "is_verified": "yes"}}}), 400, "M_BAD_JSON")
     _error(_put_session(homeserver, alice, version, "s", {**_key(), "first_message_index": -1}), 400, "M_BAD_JSON")
-    _error(_put_session(homeserver, alice, version, "s", {**_key(), "session_data": "text"}), 400, "M_BAD_JSON")
     assert homeserver.get(f"{V3}/room_keys/version", token=alice).json["count"] == 0
 
 

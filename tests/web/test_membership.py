@@ -164,3 +164,107 @@ def test_members_at_refuses_outsiders_unseen_history_and_bad_tokens(homeserver: 
     assert (too_early.status_code, too_early.json["errcode"]) == (404, "M_NOT_FOUND")
     unknown = homeserver.get(f"{CLIENT}/rooms/!unknown:test.local/members?at={before_dave}", token=alice)
     assert unknown.status_code == 404
+
+
+# --- idempotent state and membership, targets of kick and unban ---------------------------------------------------
+def _member_event_id(server: HomeserverUnderTest, token: str, room_id: str, user_id: str) -> str:
+    state = server.get(f"{CLIENT}/rooms/{room_id}/state", token=token).json
+    return next(event["event_id"] for event in state
+                if (event["type"], event["state_key"]) == ("m.room.member", user_id))
+
+
+def test_setting_identical_state_twice_creates_no_new_event(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice)
+    path = f"{CLIENT}/rooms/{room_id}/state/m.room.topic"
+    first = homeserver.put(path, token=alice, json={"topic": "same"})
+    again = homeserver.put(path, token=alice, json={"topic": "same"})
+    assert first.status_code == again.status_code == 200
+    assert again.json["event_id"] == first.json["event_id"]
+    changed = homeserver.put(path, token=alice, json={"topic": "other"})
+    assert changed.json["event_id"] != first.json["event_id"]
+
+
+def test_joining_a_room_twice_creates_no_new_event(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    assert homeserver.post(f"{CLIENT}/rooms/{room_id}/join", token=bob, json={}).status_code == 200
+    first = _member_event_id(homeserver, alice, room_id, "@bob:test.local")
+    assert homeserver.post(f"{CLIENT}/join/{room_id}", token=bob, json={}).status_code == 200
+    assert _member_event_id(homeserver, alice, room_id, "@bob:test.local") == first
+
+
+def test_join_keeps_the_reason_and_custom_content(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    response = homeserver.post(f"{CLIENT}/rooms/{room_id}/join", token=bob,
+                               json={"reason": "hello", "org.example.custom": {"x": 1}, "membership": "leave"})
+    assert response.status_code == 200, response.json
+    member = homeserver.get(f"{CLIENT}/rooms/{room_id}/state/m.room.member/@bob:test.local", token=alice).json
+    assert member == {"membership": "join", "displayname": "bob", "reason": "hello", "org.example.custom": {"x": 1}}
+
+
+def test_kicking_someone_not_in_the_room_is_forbidden(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    kick = f"{CLIENT}/rooms/{room_id}/kick"
+    stranger = homeserver.post(kick, token=alice, json={"user_id": "@bob:example.com", "reason": "testing"})
+    assert (stranger.status_code, stranger.json["errcode"]) == (403, "M_FORBIDDEN")
+    homeserver.post(f"{CLIENT}/rooms/{room_id}/join", token=bob, json={})
+    assert homeserver.post(kick, token=alice, json={"user_id": "@bob:test.local"}).status_code == 200
+    again = homeserver.post(kick, token=alice, json={"user_id": "@bob:test.local"})
+    assert (again.status_code, again.json["errcode"]) == (403, "M_FORBIDDEN"), "already left"
+
+
+def test_kicking_a_banned_user_does_not_unban_them(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    homeserver.post(f"{CLIENT}/rooms/{room_id}/join", token=bob, json={})
+    homeserver.post(f"{CLIENT}/rooms/{room_id}/ban", token=alice, json={"user_id": "@bob:test.local"})
+    kick = homeserver.post(f"{CLIENT}/rooms/{room_id}/kick", token=alice, json={"user_id": "@bob:test.local"})
+    assert kick.status_code == 403
+    member = homeserver.get(f"{CLIENT}/rooms/{room_id}/state/m.room.member/@bob:test.local", token=alice).json
+    assert member["membership"] == "ban"
+    assert homeserver.post(f"{CLIENT}/rooms/{room_id}/join", token=bob, json={}).status_code == 403
+
+
+def test_unbanning_someone_not_banned_is_forbidden(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    homeserver.post(f"{CLIENT}/rooms/{room_id}/join", token=bob, json={})
+    unban = homeserver.post(f"{CLIENT}/rooms/{room_id}/unban", token=alice, json={"user_id": "@bob:test.local"})
+    assert unban.status_code == 403
+    member = homeserver.get(f"{CLIENT}/rooms/{room_id}/state/m.room.member/@bob:test.local", token=alice).json
+    assert member["membership"] == "join", "an unban is never a kick"
+
+
+def test_guests_leave_when_guest_access_is_revoked(make_homeserver: Any) -> None:
+    homeserver: HomeserverUnderTest = make_homeserver(allow_guest_access=True)
+    alice = homeserver.register("alice")["access_token"]
+    guest = homeserver.post(f"{CLIENT}/register?kind=guest", json={}).json
+    room_id = _room(homeserver, alice, preset="public_chat")
+    access = f"{CLIENT}/rooms/{room_id}/state/m.room.guest_access"
+    assert homeserver.put(access, token=alice, json={"guest_access": "can_join"}).status_code == 200
+    assert homeserver.post(f"{CLIENT}/rooms/{room_id}/join", token=guest["access_token"], json={}).status_code == 200
+    assert homeserver.put(access, token=alice, json={"guest_access": "forbidden"}).status_code == 200
+    member = homeserver.get(f"{CLIENT}/rooms/{room_id}/state/m.room.member/{guest['user_id']}", token=alice).json
+    assert member["membership"] == "leave"
+    alice_member = homeserver.get(f"{CLIENT}/rooms/{room_id}/state/m.room.member/@alice:test.local", token=alice)
+    assert alice_member.json["membership"] == "join", "full members stay"
+
+
+def test_guests_join_only_rooms_that_let_guests_join(make_homeserver: Any) -> None:
+    homeserver: HomeserverUnderTest = make_homeserver(allow_guest_access=True)
+    alice = homeserver.register("alice")["access_token"]
+    guest = homeserver.post(f"{CLIENT}/register?kind=guest", json={}).json["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    refused = homeserver.post(f"{CLIENT}/rooms/{room_id}/join", token=guest, json={})
+    assert (refused.status_code, refused.json["errcode"]) == (403, "M_GUEST_ACCESS_FORBIDDEN")
+    homeserver.put(f"{CLIENT}/rooms/{room_id}/state/m.room.guest_access", token=alice,
+                   json={"guest_access": "can_join"})
+    assert homeserver.post(f"{CLIENT}/rooms/{room_id}/join", token=guest, json={}).status_code == 200

@@ -34,10 +34,16 @@ def test_profile_changes_reach_the_user_directory(homeserver: HomeserverUnderTes
     assert entry.user_id == "@bob:test.local"
 
 
-def test_unset_fields_and_unknown_users_are_not_found(homeserver: HomeserverUnderTest) -> None:
+def test_unset_fields_are_empty_and_unknown_users_not_found(homeserver: HomeserverUnderTest) -> None:
+    """As Synapse: a known user's unset display name or avatar is ``{}``, not 404."""
     homeserver.register("carol")
     unset = homeserver.get("/_matrix/client/v3/profile/@carol:test.local/avatar_url")
-    assert (unset.status_code, unset.json["errcode"]) == (404, "M_NOT_FOUND")
+    assert (unset.status_code, unset.json) == (200, {})
+    unknown_field = homeserver.get("/_matrix/client/v3/profile/@carol:test.local/org.example.unknown")
+    assert (unknown_field.status_code, unknown_field.json["errcode"]) == (404, "M_NOT_FOUND")
+    for user in ("@nobody:test.local", "@carol:elsewhere.org"):
+        field = homeserver.get(f"/_matrix/client/v3/profile/{user}/displayname")
+        assert (field.status_code, field.json["errcode"]) == (404, "M_NOT_FOUND")
     for user in ("@nobody:test.local", "@carol:elsewhere.org", "not-a-user-id"):
         assert homeserver.get(f"/_matrix/client/v3/profile/{user}").json["errcode"] == "M_NOT_FOUND"
 

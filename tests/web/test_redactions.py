@@ -166,3 +166,15 @@ def test_a_redaction_from_another_server_applies_only_with_the_redact_level(home
     served = _event(homeserver, alice, room_id, second)
     assert served["content"] == {}
     assert served["unsigned"]["redacted_because"]["event_id"] == applied
+
+
+def test_redacting_an_event_of_another_room_is_refused(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    first = homeserver.post("/_matrix/client/v3/createRoom", token=alice, json={}).json["room_id"]
+    second = homeserver.post("/_matrix/client/v3/createRoom", token=alice, json={}).json["room_id"]
+    sent = homeserver.put(f"/_matrix/client/v3/rooms/{first}/send/m.room.message/t1", token=alice,
+                          json={"msgtype": "m.text", "body": "hi"}).json["event_id"]
+    refused = homeserver.put(f"/_matrix/client/v3/rooms/{second}/redact/{sent}/r1", token=alice, json={})
+    assert refused.status_code == 400
+    event = homeserver.get(f"/_matrix/client/v3/rooms/{first}/event/{sent}", token=alice).json
+    assert event["content"] == {"msgtype": "m.text", "body": "hi"}, "the event is not redacted"

@@ -208,4 +208,72 @@ def test_password_sent_only_with_the_first_request_is_remembered(homeserver: Hom
     assert done.status_code == 200
     assert homeserver.login("pia")["user_id"] == "@pia:test.local"
     with homeserver.deps.database.read() as conn:
-        assert homeserver.deps.stores.ui_auth.get_session(conn, first.json["session"]) is None
+        spent = homeserver.deps.stores.ui_auth.get_session(conn, first.json["session"])
+    assert spent is not None and "password_hash" not in spent.data, "the hash goes once the account exists"
+
+
+def _dummy(session: str) -> dict[str, object]:
+    return {"auth": {"type": "m.login.dummy", "session": session}}
+
+
+@pytest.mark.parametrize("username", [None, "quinn"])
+def test_retrying_a_completed_registration_answers_for_the_same_account(homeserver: HomeserverUnderTest,
+                                                                        username: str | None) -> None:
+    params = {"password": PASSWORD, **({"username": username} if username else {})}
+    session = homeserver.post(REGISTER, json=params).json["session"]
+    first = homeserver.post(REGISTER, json={**params, **_dummy(session)})
+    assert first.status_code == 200, first.json
+    again = homeserver.post(REGISTER, json={**params, **_dummy(session)})
+    assert again.status_code == 200, again.json
+    assert again.json["user_id"] == first.json["user_id"]
+    assert again.json["access_token"] != first.json["access_token"], "a fresh sign-in of that account"
+    whoami = homeserver.get("/_matrix/client/v3/account/whoami", token=again.json["access_token"])
+    assert whoami.json["user_id"] == first.json["user_id"]
+
+
+def test_parameters_of_the_first_request_are_remembered(homeserver: HomeserverUnderTest) -> None:
+    session = homeserver.post(REGISTER, json={"username": "rita", "password": PASSWORD, "device_id": "xyzzy",
+                                              "initial_device_display_name": "display_name"}).json["session"]
+    done = homeserver.post(REGISTER, json=_dummy(session))
+    assert done.status_code == 200, done.json
+    assert (done.json["user_id"], done.json["device_id"]) == ("@rita:test.local", "xyzzy")
+    device = homeserver.get("/_matrix/client/v3/devices/xyzzy", token=done.json["access_token"]).json
+    assert device["display_name"] == "display_name"
+    assert homeserver.login("rita")["user_id"] == "@rita:test.local", "the remembered password is the account's"
+
+
+def test_remembered_inhibit_login_returns_no_device_or_token(homeserver: HomeserverUnderTest) -> None:
+    session = homeserver.post(REGISTER, json={"username": "sam", "password": PASSWORD,
+                                              "inhibit_login": True}).json["session"]
+    done = homeserver.post(REGISTER, json=_dummy(session))
+    assert done.status_code == 200
+    assert done.json["user_id"] == "@sam:test.local"
+    assert "device_id" not in done.json and "access_token" not in done.json
+
+
+def test_a_guest_upgrades_to_a_full_account(make_homeserver) -> None:  # type: ignore[no-untyped-def]
+    server = make_homeserver(allow_guest_access=True)
+    guest = server.post(f"{REGISTER}?kind=guest", json={}).json
+    localpart = guest["user_id"][1:].split(":")[0]
+    params = {"username": localpart, "password": PASSWORD, "guest_access_token": guest["access_token"]}
+    first = server.post(REGISTER, json=params)
+    assert first.status_code == 401
+    done = server.post(REGISTER, json={**params, **_dummy(first.json["session"])})
+    assert done.status_code == 200, done.json
+    assert done.json["user_id"] == guest["user_id"]
+    whoami = server.get("/_matrix/client/v3/account/whoami", token=done.json["access_token"]).json
+    assert whoami == {"user_id": guest["user_id"], "device_id": done.json["device_id"], "is_guest": False}
+    assert server.login(localpart)["user_id"] == guest["user_id"]
+
+
+def test_a_guest_token_cannot_upgrade_another_user(make_homeserver) -> None:  # type: ignore[no-untyped-def]
+    server = make_homeserver(allow_guest_access=True)
+    first = server.post(f"{REGISTER}?kind=guest", json={}).json
+    second = server.post(f"{REGISTER}?kind=guest", json={}).json
+    localpart = first["user_id"][1:].split(":")[0]
+    response = server.post(REGISTER, json={"username": localpart, "password": PASSWORD,
+                                           "guest_access_token": second["access_token"],
+                                           "auth": {"type": "m.login.dummy"}})
+    assert (response.status_code, response.json["errcode"]) == (403, "M_FORBIDDEN")
+    whoami = server.get("/_matrix/client/v3/account/whoami", token=first["access_token"]).json
+    assert whoami["is_guest"] is True

@@ -329,3 +329,16 @@ def test_bundling_costs_the_same_queries_for_a_page_of_two_or_of_twenty(talk: Co
         talk.edit(talk.alice, parent, f"message {index}, edited")
         talk.reference(talk.bob, talk.reply_in_thread(talk.bob, parent, "reply"))
     assert page_cost(limit=4) == page_cost(limit=40)
+
+
+def test_a_duplicate_annotation_is_refused_until_the_first_is_redacted(talk: Conversation) -> None:
+    parent = talk.text(talk.alice, "hello")
+    first = talk.react(talk.bob, parent, "👍")
+    reaction = {"m.relates_to": {"rel_type": "m.annotation", "event_id": parent, "key": "👍"}}
+    duplicate = talk.server.put(f"{V3}/rooms/{talk.room_id}/send/m.reaction/dup1", token=talk.bob, json=reaction)
+    assert (duplicate.status_code, duplicate.json["errcode"]) == (400, "M_DUPLICATE_ANNOTATION")
+    talk.react(talk.alice, parent, "👍")  # someone else's same key is no duplicate
+    talk.react(talk.bob, parent, "🎉")  # nor is another key
+    talk.send(talk.bob, reaction, "org.example.reaction")  # nor another event type
+    talk.redact(talk.bob, first)
+    assert talk.react(talk.bob, parent, "👍") != first, "once redacted, the key may be used again"

@@ -196,3 +196,14 @@ def test_v12_rooms_created_in_the_same_millisecond_are_distinct(homeserver: Home
     base = "/_matrix/client/v3/rooms"
     assert homeserver.get(f"{base}/{first}/state/m.room.name", token=alice).json == {"name": "one"}
     assert homeserver.get(f"{base}/{second}/state/m.room.name", token=alice).json == {"name": "two"}
+
+
+def test_rooms_are_created_in_the_configured_default_room_version(make_homeserver) -> None:  # type: ignore[no-untyped-def]
+    server = make_homeserver(default_room_version="10")
+    alice = server.register("alice")["access_token"]
+    room_id = _room(server, alice)
+    assert _state(server, alice, room_id)[("m.room.create", "")]["content"]["room_version"] == "10"
+    capabilities = server.get("/_matrix/client/v3/capabilities", token=alice).json["capabilities"]
+    assert capabilities["m.room_versions"]["default"] == "10"
+    explicit = _room(server, alice, room_version="11")
+    assert _state(server, alice, explicit)[("m.room.create", "")]["content"]["room_version"] == "11"

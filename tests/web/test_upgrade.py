@@ -59,7 +59,7 @@ def test_upgrade_copies_state_and_tombstones_the_old_room(homeserver: Homeserver
     assert tombstone["sender"] == "@alice:test.local"
     levels = old_state[("m.room.power_levels", "")]["content"]
     assert (levels["events_default"], levels["invite"]) == (50, 50)
-    assert create["predecessor"]["event_id"] != tombstone["event_id"], "the new room exists before the tombstone"
+    assert create["predecessor"]["event_id"] == tombstone["event_id"], "the predecessor names the tombstone"
 
 
 def test_members_see_the_predecessor_and_successor_links(homeserver: HomeserverUnderTest) -> None:
@@ -211,3 +211,17 @@ def test_a_published_room_is_replaced_by_its_successor_in_the_directory(homeserv
     unlisted = _room(homeserver, alice, room_version="10")
     successor = _upgrade(homeserver, alice, unlisted, new_version="11")
     assert homeserver.get(f"{listing}/{successor}").json == {"visibility": "private"}
+
+
+def test_the_upgraders_direct_mapping_and_tags_follow_the_room(homeserver: HomeserverUnderTest) -> None:
+    account = homeserver.register("alice")
+    alice, user_id = account["access_token"], account["user_id"]
+    old = _room(homeserver, alice, room_version="10")
+    homeserver.put(f"{CLIENT}/user/{user_id}/account_data/m.direct", token=alice,
+                   json={"@bob:test.local": [old, "!other:test.local"], "@carol:test.local": ["!else:test.local"]})
+    homeserver.put(f"{CLIENT}/user/{user_id}/rooms/{old}/tags/m.favourite", token=alice, json={"order": 0.5})
+    new = _upgrade(homeserver, alice, old, new_version="11")
+    direct = homeserver.get(f"{CLIENT}/user/{user_id}/account_data/m.direct", token=alice).json
+    assert direct == {"@bob:test.local": [old, "!other:test.local", new], "@carol:test.local": ["!else:test.local"]}
+    tags = homeserver.get(f"{CLIENT}/user/{user_id}/rooms/{new}/tags", token=alice).json
+    assert tags == {"tags": {"m.favourite": {"order": 0.5}}}

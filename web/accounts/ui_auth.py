@@ -3,6 +3,12 @@
 A session is created on the first request and kept in the database, bound to the operation (method + path) it
 authorises, so any worker can continue it and it cannot be replayed for another operation. Each request may
 complete one stage; when the completed stages cover a whole flow, the operation may go ahead.
+
+A session outlives its operation (until it expires): the transaction that performs the operation marks it spent
+and clears its completed stages, so a retried request learns what happened instead of "unknown session". A
+registration retried this way answers for the account it created (as Synapse does); any other operation asks
+for its stages again (a 401 listing what is ``completed``, nothing yet), so a spent session never authorises
+twice.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from web.requests import Body
 DUMMY = "m.login.dummy"
 PASSWORD = "m.login.password"
 REGISTRATION_TOKEN = "m.login.registration_token"
+SPENT = "spent"
+"""Session data key: the operation this session authorised has been performed."""
 
 
 class AuthRequired(MatrixError):
@@ -40,9 +48,8 @@ class AuthRequired(MatrixError):
             "flows": [{"stages": stages} for stages in self.flows],
             "params": self.params,
             "session": self.session_id,
+            "completed": self.completed,
         }
-        if self.completed:
-            body["completed"] = self.completed
         if self.error is not None:
             body["errcode"] = self.error.errcode
             body["error"] = self.error.message
@@ -51,7 +58,7 @@ class AuthRequired(MatrixError):
 
 @dataclass
 class Authorised:
-    """The outcome of a completed flow: the session (to delete once the operation commits) and its data."""
+    """The outcome of a completed flow: the session (to mark spent once the operation commits) and its data."""
 
     session_id: str
     data: dict[str, Any] = field(default_factory=dict)
@@ -114,10 +121,12 @@ def _complete_stage(deps: Deps, conn: Any, auth: Body, stage: str, user_id: str 
         claimed = resolve_password_login_user(deps, conn, auth)
         password = auth.text("password", max_length=512)
         user = deps.stores.users.get_user(conn, claimed) if claimed else None
-        if user is None or claimed != user_id:
+        if user is None or not PasswordHasher(deps.config.passwords).verify(password, user.password_hash):
             raise AuthStageFailed(Forbidden("Invalid username or password"))
-        if not PasswordHasher(deps.config.passwords).verify(password, user.password_hash):
-            raise AuthStageFailed(Forbidden("Invalid username or password"))
+        if claimed != user_id:
+            # Proving to be someone else is no failed attempt to retry: the request is refused (403, as
+            # Synapse), so a stolen access token plus the thief's own password cannot act for its owner.
+            raise Forbidden("The authenticated user does not match the requester")
         return
     if stage == REGISTRATION_TOKEN:
         token = auth.text("token", max_length=64)
@@ -132,17 +141,29 @@ def _complete_stage(deps: Deps, conn: Any, auth: Body, stage: str, user_id: str 
     raise MatrixError(f"Unsupported authentication type {stage}", status=400)
 
 
-def remember_in_session(deps: Deps, session_id: str, key: str, value: Any) -> None:
-    """Keep a value of the first request for the last one (clients need not resend it when they continue)."""
+def continued_session(deps: Deps, body: Body) -> UiAuthSession | None:
+    """The session ``body['auth']`` continues, if it names one that exists (read only: to find what an earlier
+    request of the session left there before deciding how to answer this one)."""
+    auth = body.object("auth", required=False)
+    session_id = auth.text("session", None) if auth else None
+    if not session_id:
+        return None
+    with deps.database.read() as conn:
+        return deps.stores.ui_auth.get_session(conn, session_id)
+
+
+def remember_in_session(deps: Deps, session_id: str, values: dict[str, Any]) -> None:
+    """Keep values of a request for the last one (clients need not resend them when they continue)."""
     with deps.database.write() as conn:
         session = deps.stores.ui_auth.get_session(conn, session_id, for_update=True)
         if session is not None:
-            deps.stores.ui_auth.update_session(conn, session_id, session.completed, {**session.data, key: value})
+            deps.stores.ui_auth.update_session(conn, session_id, session.completed, {**session.data, **values})
 
 
-def finish_ui_auth(deps: Deps, conn: Any, authorised: Authorised) -> None:
-    """Close the session in the transaction that performs the operation; a spent registration token is counted."""
+def finish_ui_auth(deps: Deps, conn: Any, authorised: Authorised, outcome: dict[str, Any] | None = None) -> None:
+    """Mark the session spent in the transaction that performs the operation, keeping ``outcome`` for a retry;
+    a spent registration token is counted."""
     token = authorised.data.get("registration_token")
     if token:
         deps.stores.registration_tokens.update_completed_from_pending(conn, token)
-    deps.stores.ui_auth.delete_session(conn, authorised.session_id)
+    deps.stores.ui_auth.update_session(conn, authorised.session_id, [], {SPENT: True, **(outcome or {})})

@@ -57,7 +57,7 @@ def deactivate_account() -> dict[str, Any]:
     current = deps()
     requester = authenticate(current)
     body = json_body(optional=True)
-    body.flag("erase", False)
+    erase = body.flag("erase", False)
     body.text("id_server", None)
     authorised = check_ui_auth(
         current, body, operation="POST /account/deactivate", flows=[[PASSWORD]], user_id=requester.user_id
@@ -71,6 +71,8 @@ def deactivate_account() -> dict[str, Any]:
         effects.revoked_tokens.extend(stores.tokens.delete_tokens_for_user(conn, requester.user_id))
         stores.users.update_password_hash(conn, requester.user_id, None)
         stores.users.update_deactivated(conn, requester.user_id, True)
+        if erase:  # their events are served redacted from now on to whoever was not in the room to see them
+            stores.users.insert_erased(conn, requester.user_id, current.clock.now_ms())
         stores.profiles.delete_profile_fields(conn, requester.user_id)
         lock_room_keys(conn, requester.user_id)
         stores.key_backups.delete_user_backups(conn, requester.user_id)  # encrypted, but no longer anyone's

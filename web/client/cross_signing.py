@@ -35,7 +35,7 @@ from web.accounts.ui_auth import PASSWORD, check_ui_auth, finish_ui_auth
 from web.auth import authenticate
 from web.deps import Deps, deps
 from web.requests import json_body
-from web.routing import client_route
+from web.routing import CLIENT_VERSIONS, client_route
 
 OPERATION = "POST /keys/device_signing/upload"
 
@@ -186,5 +186,8 @@ def upload_signatures() -> dict[str, Any]:
 
 
 def register_routes(blueprint: Blueprint) -> None:
-    client_route(blueprint, "/keys/device_signing/upload", methods=["POST"])(upload_cross_signing_keys)
-    client_route(blueprint, "/keys/signatures/upload", methods=["POST"])(upload_signatures)
+    # The unstable prefix is where cross-signing began (MSC1756); Synapse still serves both there, SyTest uses it.
+    client_route(blueprint, "/keys/device_signing/upload", methods=["POST"],
+                 versions=(*CLIENT_VERSIONS, "unstable"))(upload_cross_signing_keys)
+    client_route(blueprint, "/keys/signatures/upload", methods=["POST"],
+                 versions=(*CLIENT_VERSIONS, "unstable"))(upload_signatures)

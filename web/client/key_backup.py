@@ -24,7 +24,7 @@ from flask import Blueprint
 from sqlalchemy import Connection
 
 from persistence.stores.key_backups import BackupVersion, SessionKey, lock_room_keys
-from protocol.errors import BadJson, InvalidParam, NotFound, WrongRoomKeysVersion
+from protocol.errors import BadJson, InvalidParam, MissingParam, NotFound, WrongRoomKeysVersion
 from protocol.key_backup import RoomKeyData, parse_room_key, replaces
 from web.auth import authenticate
 from web.deps import deps
@@ -90,13 +90,20 @@ def _described(backup: BackupVersion) -> dict[str, Any]:
             **_counters(backup)}
 
 
-def _algorithm_and_auth_data(body: Body) -> tuple[str, dict[str, Any]]:
+def _algorithm_and_auth_data(body: Body) -> tuple[str, Any]:
+    """The backup's algorithm and ``auth_data``. An object is checked as the spec shapes it (``public_key``
+    required for ``m.megolm_backup.v1``); any other JSON value is opaque data the server stores and serves back as
+    sent, as Synapse does (SyTest's backups carry a string). Null or absent is a missing parameter."""
     algorithm = body.text("algorithm", max_length=MAX_NAME_LENGTH)
     if not algorithm:
         raise InvalidParam("'algorithm' must not be empty")
+    if body.data.get("auth_data") is None:
+        raise MissingParam("Missing parameter: auth_data")
+    if not isinstance(body.data["auth_data"], dict):
+        return algorithm, body.data["auth_data"]
     auth_data = body.object("auth_data")
     assert auth_data is not None
-    if algorithm == MEGOLM_BACKUP_V1:  # spec: the algorithm's auth_data, "public_key" required
+    if algorithm == MEGOLM_BACKUP_V1:
         auth_data.text("public_key")
     return algorithm, auth_data.data
 

@@ -81,10 +81,12 @@ def query_keys() -> dict[str, Any]:
     for user_id, items in devices.items():
         for item in items:
             served = signed(user_id, item.device_id, item.keys)
+            # ``unsigned`` is always there, as Synapse serves it (SyTest reads it before any display name is set).
+            uploaded = served.get("unsigned")
+            unsigned = dict(uploaded) if isinstance(uploaded, dict) else {}
             if item.display_name is not None:
-                served = {**served, "unsigned": {**served.get("unsigned", {}),
-                                                 "device_display_name": item.display_name}}
-            device_keys[user_id][item.device_id] = served
+                unsigned["device_display_name"] = item.display_name
+            device_keys[user_id][item.device_id] = {**served, "unsigned": unsigned}
     response: dict[str, Any] = {"device_keys": device_keys,
                                 "failures": dict.fromkeys(remote_servers, REMOTE_FAILURE)}
     master_keys, self_signing_keys, user_signing_keys = {}, {}, {}

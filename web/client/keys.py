@@ -12,12 +12,13 @@ owner so that a ``/sync`` of theirs waiting right now wakes and reports the new 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint
 from sqlalchemy import Connection
 
-from protocol.e2e_keys import MAX_ID_LENGTH, KeyUpload, check_key_upload, signed_part
+from protocol.e2e_keys import MAX_ID_LENGTH, KeyUpload, check_key_upload, is_self_signed, signed_part
 from protocol.errors import BadJson, InvalidParam
 from protocol.identifiers import UserId
 from web.accounts.effects import AfterCommit
@@ -28,6 +29,8 @@ from web.requests import Body, json_body
 from web.routing import client_route
 
 SIGNED_CURVE25519 = "signed_curve25519"
+
+logger = logging.getLogger(__name__)
 
 
 def _same_key(stored: Any, uploaded: Any) -> bool:
@@ -70,6 +73,9 @@ def upload_keys() -> dict[str, Any]:
     requester = authenticate(current, allow_guest=True)
     user_id, device_id = requester.user_id, requester.device_id
     upload = check_key_upload(json_body().data, user_id, device_id)
+    if upload.device_keys is not None and not is_self_signed(upload.device_keys, user_id, device_id):
+        logger.warning("device keys of %s %s are not signed by the device's own key; stored as sent",
+                       user_id, device_id)
     effects = AfterCommit()
     with current.database.write() as conn:
         publish_keys(current, conn, effects, user_id, device_id, upload)

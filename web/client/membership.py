@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, request
 from sqlalchemy import Connection
 
-from protocol.errors import BadJson, Forbidden, InvalidParam, MatrixError, NotFound
+from protocol.errors import BadJson, Forbidden, GuestAccessForbidden, InvalidParam, MatrixError, NotFound
 from protocol.events.model import StateKey
 from protocol.identifiers import UserId
 from protocol.tokens import RoomPosition, StreamPosition
@@ -30,13 +30,22 @@ FORGETTABLE = ("leave", "ban")
 """Memberships a room may be forgotten in: the user is no longer joined, invited or knocking."""
 
 
+TARGET_MEMBERSHIPS = {"kick": ["join", "invite", "knock"], "unban": ["ban"]}
+"""Who each targeted ``leave`` may be sent for: a kick needs someone in the room (or on their way in), an unban
+someone banned (as Synapse: otherwise 403; a kick must never unban)."""
+
+REQUEST_ONLY_KEYS = ("third_party_signed",)
+"""``/join`` body keys that are parameters of the request, not content of the membership event."""
+
+
 def _member_event(current: Deps, room_id: str, sender: str, target: str, membership: str,
-                  reason: str | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    content: dict[str, Any] = {"membership": membership, **(extra or {})}
+                  reason: str | None, extra: dict[str, Any] | None = None,
+                  target_memberships: list[str] | None = None) -> dict[str, Any]:
+    content: dict[str, Any] = {**(extra or {}), "membership": membership}
     if reason:
         content["reason"] = reason
     return tasks_api.create_event(current.dispatcher, room_id=room_id, sender=sender, event_type="m.room.member",
-                                  content=content, state_key=target)
+                                  content=content, state_key=target, target_memberships=target_memberships)
 
 
 def _own_membership(room_id_or_alias: str, membership: str, *, allow_guest: bool) -> dict[str, Any]:
@@ -50,9 +59,25 @@ def _own_membership(room_id_or_alias: str, membership: str, *, allow_guest: bool
         room_id = resolve_alias(current, room_id)
     elif not room_id.startswith("!"):
         raise InvalidParam(f"{room_id!r} is neither a room id nor a room alias")
+    if requester.is_guest and membership == "join":
+        _check_guest_may_join(current, room_id)
+    # A join keeps what the client put in it (a reason, custom keys, its own per-room profile), as Synapse does.
+    kept = ({key: value for key, value in body.data.items() if key not in REQUEST_ONLY_KEYS}
+            if membership == "join" else {})
     _member_event(current, room_id, requester.user_id, requester.user_id, membership, reason,
-                  membership_profile(current, requester.user_id))
+                  {**membership_profile(current, requester.user_id), **kept})
     return {"room_id": room_id}
+
+
+def _check_guest_may_join(current: Deps, room_id: str) -> None:
+    """Guests join only rooms whose ``m.room.guest_access`` is ``can_join`` (spec: "Guest access"), as Synapse
+    refuses them otherwise (403 ``M_GUEST_ACCESS_FORBIDDEN``). Revoking it later makes joined guests leave
+    (``web/client/rooms.py``)."""
+    with current.database.read() as conn:
+        event_id = current.stores.state.get_current_state_event_id(conn, room_id, ("m.room.guest_access", ""))
+        stored = current.stores.events.get_event(conn, event_id) if event_id else None
+    if stored is None or stored.event.content.get("guest_access") != "can_join":
+        raise GuestAccessForbidden("Guest access is not allowed in this room")
 
 
 def join_room(room_id: str) -> dict[str, Any]:
@@ -93,7 +118,7 @@ def forget_room(room_id: str) -> dict[str, Any]:
     return {}
 
 
-def _targeted(membership: str) -> Any:
+def _targeted(membership: str, path: str) -> Any:
     def view(room_id: str) -> dict[str, Any]:
         current = deps()
         requester = authenticate(current)
@@ -104,10 +129,11 @@ def _targeted(membership: str) -> Any:
         except ValueError:
             raise BadJson("'user_id' is not a user id") from None
         reason = body.text("reason", None, max_length=MAX_REASON_LENGTH)
-        _member_event(current, room_id, requester.user_id, target, membership, reason)
+        _member_event(current, room_id, requester.user_id, target, membership, reason,
+                      target_memberships=TARGET_MEMBERSHIPS.get(path))
         return {}
 
-    view.__name__ = f"{membership}_user"
+    view.__name__ = f"{path}_user"
     return view
 
 
@@ -177,8 +203,7 @@ def register_routes(blueprint: Blueprint) -> None:
     client_route(blueprint, "/rooms/<room_id>/leave", methods=["POST"])(leave_room)
     client_route(blueprint, "/rooms/<room_id>/forget", methods=["POST"])(forget_room)
     for membership, path in (("invite", "invite"), ("leave", "kick"), ("ban", "ban"), ("leave", "unban")):
-        view = _targeted(membership)
-        view.__name__ = f"{path}_user"
+        view = _targeted(membership, path)
         client_route(blueprint, f"/rooms/<room_id>/{path}", methods=["POST"])(view)
     client_route(blueprint, "/rooms/<room_id>/members", methods=["GET"])(get_members)
     client_route(blueprint, "/rooms/<room_id>/joined_members", methods=["GET"])(get_joined_members)

@@ -52,12 +52,12 @@ def get_profile(user_id: str) -> dict[str, Any]:
 
 
 def get_profile_field(user_id: str, field: str) -> dict[str, Any]:
+    """An unset display name or avatar of a known user is ``{}`` with 200, as Synapse answers (and clients and
+    SyTest read before anything is set); only an unknown user or field is 404."""
     if field not in FIELDS:
         raise NotFound("Profile field was not found")
     value = getattr(_load_profile(deps(), user_id), field)
-    if value is None:
-        raise NotFound("Profile field was not found")
-    return {field: value}
+    return {} if value is None else {field: value}
 
 
 def set_profile_field(user_id: str, field: str) -> dict[str, Any]:

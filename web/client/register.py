@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, request
 
 from protocol.errors import Forbidden, GuestAccessForbidden, InvalidParam, MissingParam, UserInUse
-from protocol.identifiers import check_new_localpart
+from protocol.identifiers import UserId, check_new_localpart
 from web.accounts.effects import AfterCommit
 from web.accounts.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from web.accounts.registration import create_account, generate_numeric_localpart
 from web.accounts.sessions import start_session
+from web.accounts.tokens import hash_token
 from web.accounts.ui_auth import (
     DUMMY,
     REGISTRATION_TOKEN,
     AuthRequired,
     check_ui_auth,
+    continued_session,
     finish_ui_auth,
     remember_in_session,
 )
@@ -26,6 +29,10 @@ from web.requests import Body, client_ip, json_body, required_query_text
 from web.routing import client_route
 
 PASSWORD_HASH = "password_hash"
+PARAMS = "params"
+REGISTERED_USER_ID = "registered_user_id"
+"""UIA session data of a registration: the first request's parameters (the password only as its hash), and once
+the account exists, its user id."""
 
 
 def register() -> dict[str, Any]:
@@ -39,16 +46,24 @@ def register() -> dict[str, Any]:
         return _register_guest(current, body)
     if not current.config.registration.enable_registration:
         raise Forbidden("Registration has been disabled")
+    continued = continued_session(current, body)
+    remembered = continued.data if continued is not None else {}
+    params = _request_params(body, remembered)
+    login = LoginRequest.parse(params)
+    if remembered.get(REGISTERED_USER_ID):
+        # A retry of a registration that succeeded: answer for the account it made, as Synapse does, so a client
+        # that lost the first answer still gets in.
+        return _log_in(current, str(remembered[REGISTERED_USER_ID]), login)
 
-    username = body.text("username", None, max_length=255)
-    password = body.text("password", None, max_length=MAX_PASSWORD_LENGTH)
-    device_id = body.text("device_id", None, max_length=255)
-    display_name = body.text("initial_device_display_name", None, max_length=512)
-    inhibit_login = body.flag("inhibit_login", False)
-    want_refresh = body.flag("refresh_token", False)
+    username = params.text("username", None, max_length=255)
+    password = params.text("password", None, max_length=MAX_PASSWORD_LENGTH)
+    guest_token = params.text("guest_access_token", None, max_length=512)
     hasher = PasswordHasher(current.config.passwords)
+    guest = _guest_to_upgrade(current, guest_token, username) if guest_token is not None else None
     localpart = None
-    if username is not None:
+    if guest is not None:
+        localpart = UserId.parse(guest).localpart
+    elif username is not None:
         # Synapse lower-cases requested usernames before checking them.
         localpart = username.lower()
         check_new_localpart(localpart, current.config.server_name)
@@ -60,10 +75,12 @@ def register() -> dict[str, Any]:
     try:
         authorised = check_ui_auth(current, body, operation="POST /register", flows=flows, user_id=None)
     except AuthRequired as required:
-        # Some clients send the password only with the first request, as Synapse allows: keep its hash (never the
-        # password) in the session for the request that completes the flow.
+        # Clients may send the parameters only with the first request, as Synapse allows: keep them for the
+        # request that completes the flow, the password as its hash only.
+        kept: dict[str, Any] = {PARAMS: {key: value for key, value in params.data.items() if key != "password"}}
         if password is not None:
-            remember_in_session(current, required.session_id, PASSWORD_HASH, hasher.hash(password))
+            kept[PASSWORD_HASH] = hasher.hash(password)
+        remember_in_session(current, required.session_id, kept)
         raise
     if password is not None:
         password_hash = hasher.hash(password)
@@ -74,17 +91,72 @@ def register() -> dict[str, Any]:
 
     effects = AfterCommit()
     with current.database.write() as conn:
-        user_id = _new_user_id(current, conn, localpart)
-        create_account(current, conn, effects, user_id, password_hash=password_hash)
-        session = None if inhibit_login else start_session(
-            current, conn, effects, user_id, device_id=device_id, display_name=display_name,
-            want_refresh_token=want_refresh, ip=client_ip(),
-        )
-        finish_ui_auth(current, conn, authorised)
+        if guest is not None:
+            user_id = guest
+            if not current.stores.users.update_guest_to_full_account(conn, user_id, password_hash):
+                raise UserInUse("User ID already taken.")
+            # The guest's tokens end with the guest: the account signs in afresh below.
+            effects.revoked_tokens.extend(current.stores.tokens.delete_tokens_for_user(conn, user_id))
+            effects.directory_changed(current, conn, user_id)
+        else:
+            user_id = _new_user_id(current, conn, localpart)
+            create_account(current, conn, effects, user_id, password_hash=password_hash)
+        finish_ui_auth(current, conn, authorised, {REGISTERED_USER_ID: user_id})
     effects.apply(current)
-    if session is None:
+    return _log_in(current, user_id, login)
+
+
+def _request_params(body: Body, remembered: dict[str, Any]) -> Body:
+    """What this request asks for: its own body, or when it sends nothing but ``auth``, what the session's first
+    request sent (Synapse's rule)."""
+    given = {key: value for key, value in body.data.items() if key != "auth"}
+    if not given and isinstance(remembered.get(PARAMS), dict):
+        return Body(dict(remembered[PARAMS]))
+    return Body(given)
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    """How the client wants to be signed in once registered, read (and refused if malformed) before anything
+    is created."""
+
+    device_id: str | None
+    display_name: str | None
+    want_refresh_token: bool
+    inhibit_login: bool
+
+    @staticmethod
+    def parse(params: Body) -> LoginRequest:
+        return LoginRequest(params.text("device_id", None, max_length=255),
+                            params.text("initial_device_display_name", None, max_length=512),
+                            params.flag("refresh_token", False), params.flag("inhibit_login", False))
+
+
+def _log_in(current: Deps, user_id: str, login: LoginRequest) -> dict[str, Any]:
+    """The answer to a registration of ``user_id``: a new device and its tokens, or with ``inhibit_login`` just
+    the user id (spec: no ``access_token`` nor ``device_id`` then)."""
+    if login.inhibit_login:
         return {"user_id": user_id, "home_server": current.config.server_name}
+    effects = AfterCommit()
+    with current.database.write() as conn:
+        session = start_session(current, conn, effects, user_id, device_id=login.device_id,
+                                display_name=login.display_name, want_refresh_token=login.want_refresh_token,
+                                ip=client_ip())
+    effects.apply(current)
     return session.to_response(current.config.server_name)
+
+
+def _guest_to_upgrade(current: Deps, guest_token: str, username: str | None) -> str:
+    """The guest account ``guest_access_token`` belongs to, which this registration makes a full account (spec:
+    "Guest access"); 403 unless it is a guest's and names the requested user, as Synapse."""
+    with current.database.read() as conn:
+        token = current.stores.tokens.get_access_token(conn, hash_token(guest_token))
+        user = current.stores.users.get_user(conn, token.user_id) if token else None
+    if user is None or not user.is_guest or user.deactivated:
+        raise Forbidden("The guest access token does not belong to a guest account")
+    if username is not None and username.lower() != UserId.parse(user.user_id).localpart:
+        raise Forbidden("Cannot register taken user ID without valid guest credentials for that user")
+    return user.user_id
 
 
 def _register_guest(current: Deps, body: Body) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from sqlalchemy import Connection
 from persistence.stores.account_data import GLOBAL, IGNORED_USERS_TYPE
 from persistence.stores.events import StoredEvent
 from protocol.errors import Forbidden, NotFound
-from protocol.events.model import StateKey
+from protocol.events.model import Event, StateKey
+from protocol.redaction import redact_event
 from protocol.visibility import (
     HISTORY_VISIBILITY_KEY,
     HISTORY_VISIBILITY_TYPE,
@@ -122,6 +123,7 @@ def visible_events_in_rooms(deps: Deps, conn: Connection, user_id: str, events: 
         return ReaderAt(history_visibility_of(setting.event.content if setting else None),
                         member.event.membership if member else None)
 
+    erased = stores.users.list_erased(conn, {stored.event.sender for stored in events})
     joined_later: dict[str, Callable[[StoredEvent], bool]] = {}
     shown = []
     for stored in events:
@@ -135,8 +137,17 @@ def visible_events_in_rooms(deps: Deps, conn: Connection, user_id: str, events: 
                     for prev in changes.get(stored.event_id, ()) if prev in groups]
         if may_see_event(stored.event, user_id, after=after, joined_later=joined_later[stored.room_id](stored),
                          previous_visibilities=previous):
-            shown.append(stored)
+            # An erased sender's event reaches only those who were joined when it was sent; others see it
+            # redacted (Synapse's erasure).
+            shown.append(_erased(stored) if stored.event.sender in erased and after.membership != "join"
+                         else stored)
     return shown
+
+
+def _erased(stored: StoredEvent) -> StoredEvent:
+    version = stored.event.room_version
+    pruned = Event(stored.event_id, version, redact_event(stored.event.pdu, version))
+    return StoredEvent(pruned, stored.room_id, stored.stream_ordering, stored.rejected_reason, stored.replaces_state)
 
 
 def _always(stored: StoredEvent) -> bool:

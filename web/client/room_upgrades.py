@@ -1,12 +1,13 @@
 """Room upgrades (Client-Server API, "Room Upgrades"): ``POST /rooms/{roomId}/upgrade``.
 
 The web tier reads the old room's transferable state and plans the replacement with the pure helpers of
-:mod:`protocol.room_creation`; the events writers do the writing, in the spec's order of effects: the new room
-exists (created atomically with its copied state) before the tombstone points at it, and only then is the old
-room restricted. ``predecessor.event_id`` names the old room's last event before the upgrade (spec: "the last
-known event in the old room"), which lets the new room be created before the tombstone is sent. As in Synapse,
-the upgrader re-issues the old room's bans in the new one, a space takes its children along, and aliases and the
-directory listing move to the successor.
+:mod:`protocol.room_creation`; the events writers do the writing. A new room whose id is chosen (before v12) gets
+the tombstone first, so that its ``predecessor.event_id`` can name the tombstone, as Synapse does and clients
+and SyTest expect; the tombstone then briefly names a room about to exist (created atomically with its copied
+state). A v12 room's id is the hash of its create event, which the tombstone must name: that room is created
+first, and its predecessor names the room alone (spec 1.16: ``event_id`` may then be omitted). Only then is the
+old room restricted. As in Synapse, the upgrader re-issues the old room's bans in the new one, a space takes its
+children along, and aliases and the directory listing move to the successor.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from persistence.stores.account_data import GLOBAL
 from protocol.auth import CREATE_KEY, POWER_LEVELS_KEY, power_levels_from_state
 from protocol.errors import Forbidden, MatrixError
 from protocol.events.model import Event, StateKey
@@ -31,12 +33,11 @@ from protocol.room_creation import (
     upgrade_events,
     upgrade_power_levels,
 )
-from protocol.room_versions import KNOWN_ROOM_VERSIONS
+from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomIdFormat
 from tasks import api as tasks_api
 from web.auth import authenticate
 from web.client.profile import membership_profile
 from web.client.room_access import require_joined
-from web.client.room_carryover import carry_over_on_join
 from web.client.rooms import UnsupportedRoomVersion
 from web.client.rooms import new_room_id as choose_room_id
 from web.deps import Deps, deps
@@ -46,6 +47,8 @@ from web.routing import client_route
 
 CANONICAL_ALIAS_KEY: StateKey = ("m.room.canonical_alias", "")
 TOMBSTONE_BODY = "This room has been replaced"
+DIRECT_TYPE = "m.direct"
+TAG_TYPE = "m.tag"
 
 
 def upgrade_room(room_id: str) -> dict[str, Any]:
@@ -64,9 +67,14 @@ def upgrade_room(room_id: str) -> dict[str, Any]:
     levels = power_levels_from_state(state)
     if levels.user_level(upgrader) < levels.event_level("m.room.tombstone", is_state=True):
         raise Forbidden("You cannot upgrade this room")
-    create_content = upgrade_create_content(state[CREATE_KEY].content, room_id, last_event_id, upgrader,
-                                            room_version, additional_creators)
-    new_room_id, now = choose_room_id(current, room_version, create_content, upgrader, current.clock.now_ms())
+    tombstone_id = None
+    if room_version.room_id_format is not RoomIdFormat.CREATE_EVENT_HASH:
+        new_room_id, now = choose_room_id(current, room_version, {}, upgrader, current.clock.now_ms())
+        tombstone_id = _send_tombstone(current, room_id, upgrader, new_room_id)
+    create_content = upgrade_create_content(state[CREATE_KEY].content, room_id, tombstone_id or last_event_id,
+                                            upgrader, room_version, additional_creators)
+    if tombstone_id is None:
+        new_room_id, now = choose_room_id(current, room_version, create_content, upgrader, current.clock.now_ms())
     old_levels = state[POWER_LEVELS_KEY].content if POWER_LEVELS_KEY in state else None
     power_levels = upgrade_power_levels(old_levels, [upgrader, *additional_creators], room_version)
     transferred = {event_type: state[(event_type, "")].content for event_type in TRANSFERABLE_STATE
@@ -81,13 +89,20 @@ def upgrade_room(room_id: str) -> dict[str, Any]:
     plan = [{"type": t.type, "state_key": t.state_key, "content": dict(t.content)} for t in templates]
     tasks_api.create_room(current.dispatcher, room_id=new_room_id, room_version=version_id, creator=upgrader,
                           create_content=create_content, origin_server_ts=now, initial_events=plan)
-    tasks_api.create_event(current.dispatcher, room_id=room_id, sender=upgrader, event_type="m.room.tombstone",
-                           content={"body": TOMBSTONE_BODY, "replacement_room": new_room_id}, state_key="")
+    if tombstone_id is None:
+        _send_tombstone(current, room_id, upgrader, new_room_id)
     _restrict(current, room_id, upgrader, old_levels)
+    _carry_account_data(current, upgrader, room_id, new_room_id)
     _move_aliases(current, room_id, new_room_id, upgrader, state.get(CANONICAL_ALIAS_KEY))
     _move_publication(current, room_id, new_room_id)
-    carry_over_on_join(current, upgrader, new_room_id)  # the upgrader joined the new room as its creator
     return {"replacement_room": new_room_id}
+
+
+def _send_tombstone(current: Deps, room_id: str, upgrader: str, new_room_id: str) -> str:
+    result = tasks_api.create_event(current.dispatcher, room_id=room_id, sender=upgrader,
+                                    event_type="m.room.tombstone", state_key="",
+                                    content={"body": TOMBSTONE_BODY, "replacement_room": new_room_id})
+    return str(result["event_id"])
 
 
 def _old_room(current: Deps, room_id: str, user_id: str) -> tuple[dict[StateKey, Event], str | None]:
@@ -122,6 +137,24 @@ def _move_aliases(current: Deps, old_room_id: str, new_room_id: str, upgrader: s
                                event_type="m.room.canonical_alias", content=dict(canonical.content), state_key="")
         tasks_api.create_event(current.dispatcher, room_id=old_room_id, sender=upgrader,
                                event_type="m.room.canonical_alias", content={}, state_key="")
+
+
+def _carry_account_data(current: Deps, upgrader: str, old_room_id: str, new_room_id: str) -> None:
+    """As Synapse: the upgrader's direct-chat mapping and tags of the old room carry over to the new one."""
+    with current.database.read() as conn:
+        direct = current.stores.account_data.get_account_data(conn, upgrader, GLOBAL, DIRECT_TYPE)
+        tags = current.stores.account_data.get_account_data(conn, upgrader, old_room_id, TAG_TYPE)
+    with contextlib.suppress(MatrixError):
+        if isinstance(direct, dict) and any(isinstance(rooms, list) and old_room_id in rooms
+                                            for rooms in direct.values()):
+            carried = {user: [*rooms, new_room_id] if isinstance(rooms, list) and old_room_id in rooms else rooms
+                       for user, rooms in direct.items()}
+            tasks_api.put_account_data(current.dispatcher, user_id=upgrader, room_id=GLOBAL,
+                                       event_type=DIRECT_TYPE, content=carried)
+        found = tags.get("tags") if isinstance(tags, dict) else None
+        for tag, content in (found.items() if isinstance(found, dict) else ()):
+            tasks_api.update_tag(current.dispatcher, user_id=upgrader, room_id=new_room_id, tag=tag,
+                                 content=content if isinstance(content, dict) else {})
 
 
 def _move_publication(current: Deps, old_room_id: str, new_room_id: str) -> None:

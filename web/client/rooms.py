@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import string
 from typing import Any
@@ -12,7 +13,7 @@ from protocol.errors import BadJson, InvalidParam, MatrixError, NotFound
 from protocol.events.builder import EventTemplate, v12_room_id
 from protocol.events.ids import legacy_room_id
 from protocol.room_creation import PRESETS, RoomRequest, create_content, default_preset, initial_events
-from protocol.room_versions import DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS, RoomIdFormat, RoomVersion
+from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomIdFormat, RoomVersion
 from tasks import api as tasks_api
 from web.auth import authenticate
 from web.client.aliases import check_canonical_alias, insert_alias, new_local_alias
@@ -58,7 +59,7 @@ def create_room() -> dict[str, Any]:
     preset = body.text("preset", None) or default_preset(visibility)
     if preset not in PRESETS:
         raise InvalidParam(f"Unknown preset {preset!r}")
-    version_id = body.text("room_version", DEFAULT_ROOM_VERSION, max_length=32)
+    version_id = body.text("room_version", current.config.default_room_version, max_length=32)
     if version_id not in KNOWN_ROOM_VERSIONS:
         raise UnsupportedRoomVersion(f"Room version {version_id!r} is not supported by this server")
     alias_name = body.text("room_alias_name", None, max_length=255)
@@ -166,7 +167,22 @@ def set_state(room_id: str, event_type: str, state_key: str = "") -> dict[str, A
         check_canonical_alias(current, room_id, content)
     result = tasks_api.create_event(current.dispatcher, room_id=room_id, sender=requester.user_id,
                                     event_type=event_type, content=content, state_key=state_key)
+    if (event_type, state_key) == ("m.room.guest_access", "") and content.get("guest_access") != "can_join":
+        _remove_guests(current, room_id)
     return {"event_id": result["event_id"]}
+
+
+def _remove_guests(current: Deps, room_id: str) -> None:
+    """Guest access was revoked: the guests joined to the room leave it, as Synapse has them do (spec: "Guest
+    access" lets only ``can_join`` rooms hold guests). Each leaves by their own membership event; one that fails
+    (the guest left meanwhile) does not keep the others in."""
+    with current.database.read() as conn:
+        joined = current.stores.state.list_members(conn, room_id, "join")
+        guests = current.stores.users.list_guests(conn, joined)
+    for guest in guests:
+        with contextlib.suppress(MatrixError):
+            tasks_api.create_event(current.dispatcher, room_id=room_id, sender=guest, event_type="m.room.member",
+                                   content={"membership": "leave"}, state_key=guest)
 
 
 def get_state_event(room_id: str, event_type: str, state_key: str = "") -> dict[str, Any]:
@@ -211,9 +227,10 @@ def get_event(room_id: str, event_id: str) -> dict[str, Any]:
         stored = current.stores.events.get_event(conn, event_id)
         if stored is None or stored.rejected_reason is not None or stored.room_id != room_id:
             raise NotFound("Event not found")
-        if not visible_events(current, conn, room_id, requester.user_id, [stored]):
+        shown = visible_events(current, conn, room_id, requester.user_id, [stored])
+        if not shown:
             raise NotFound("Event not found or not visible to you")
-        return serve_event(current, conn, stored, current.clock.now_ms(), requester.user_id)
+        return serve_event(current, conn, shown[0], current.clock.now_ms(), requester.user_id)
 
 
 def redact_event(room_id: str, event_id: str, txn_id: str) -> dict[str, Any]:
@@ -225,6 +242,11 @@ def redact_event(room_id: str, event_id: str, txn_id: str) -> dict[str, Any]:
         raise InvalidParam("Transaction id too long")
     body = json_body()
     body.text("reason", None)
+    with current.database.read() as conn:
+        target = current.stores.events.get_event(conn, event_id)
+    if target is not None and target.room_id != room_id:
+        # As Synapse: a redaction names an event of its own room (an event's room never changes, so this holds).
+        raise MatrixError("Cannot redact an event of another room", status=400)
     content = {key: value for key, value in body.data.items() if key != "redacts"}
     return _send_once(current, requester, room_id, txn_id, "m.room.redaction", content, redacts=event_id)
 

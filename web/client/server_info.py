@@ -57,7 +57,7 @@ def get_capabilities() -> dict[str, Any]:
             "m.set_avatar_url": {"enabled": True},
             "m.3pid_changes": {"enabled": False},
             "m.get_login_token": {"enabled": False},
-            "m.room_versions": room_version_capability(),
+            "m.room_versions": room_version_capability(current.config.default_room_version),
         }
     }
 
