@@ -25,6 +25,7 @@ from config.consistency import check_workers
 from config.database import DatabaseConfig, RedisConfig, parse_database, parse_redis
 from config.errors import ConfigError
 from config.listeners import Listener, parse_listeners
+from config.media import MediaConfig, parse_media
 from config.presence import PresenceConfig, parse_presence
 from config.ratelimits import RateLimits, parse_ratelimits
 from config.reader import Section
@@ -37,9 +38,8 @@ from protocol.identifiers import is_valid_server_name
 # does not have; accepted silently so an admin's existing config loads without noise.
 _SYNAPSE_ONLY_KEYS = (
     "report_stats", "pid_file", "macaroon_secret_key", "form_secret", "trusted_key_servers",
-    "suppress_key_server_warning", "media_store_path", "url_preview_enabled",
-    "room_list_publication_rules", "alias_creation_rules",
-    "max_upload_size", "web_client_location", "default_room_version",
+    "suppress_key_server_warning", "url_preview_enabled",
+    "room_list_publication_rules", "alias_creation_rules", "web_client_location", "default_room_version",
 )
 
 
@@ -61,6 +61,7 @@ class HomeserverConfig:
     max_request_size: int = 1024 * 1024
     user_directory: UserDirectoryConfig = field(default_factory=UserDirectoryConfig)
     presence: PresenceConfig = field(default_factory=PresenceConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
     enable_metrics: bool = False
     """Synapse's switch for Prometheus metrics: with it, ``metrics`` listeners serve ``/metrics``."""
     warnings: tuple[str, ...] = field(default=(), compare=False)
@@ -132,6 +133,7 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
         max_request_size=max_request,
         user_directory=parse_user_directory(top),
         presence=parse_presence(top),
+        media=parse_media(top, resolve(top.text("media_store_path", "media_store"))),
         enable_metrics=top.flag("enable_metrics", False),
         raw=dict(data),
     )

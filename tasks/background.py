@@ -16,6 +16,7 @@ from protocol.presence import Cutoffs
 from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_MEMBER_PROFILES, REFRESH_USER_DIRECTORY
 from tasks.context import TaskContext
 from tasks.envelope import signed_headers
+from tasks.media import SCHEDULE_SECONDS as MEDIA_SCHEDULE_SECONDS
 from tasks.presence import TIME_OUT_PRESENCE
 from tasks.registry import TaskSpec
 from tasks.retired_writers import fold_task
@@ -122,15 +123,18 @@ TASKS = (
 )
 
 SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0, SWEEP_TYPING: 5.0, SWEEP_PRESENCE: 5.0,
-                    RECONCILE_USER_DIRECTORY: 600.0, FOLD_RETIRED_WRITERS: 600.0}
+                    RECONCILE_USER_DIRECTORY: 600.0, FOLD_RETIRED_WRITERS: 600.0, **MEDIA_SCHEDULE_SECONDS}
 """Beat's timetable: task name -> interval."""
+_FAMILIES = {name: "media" for name in MEDIA_SCHEDULE_SECONDS}
+"""Periodic jobs that run elsewhere than ``run_background_tasks_on``: the media jobs on the media queue."""
 
 
 def beat_schedule(routing: RoutingTable, secret: str | None) -> dict[str, dict[str, Any]]:
-    """Celery beat's ``beat_schedule``: each periodic task sent, signed, to ``run_background_tasks_on``'s queue."""
-    queue = routing.queue_for("background", None)
+    """Celery beat's ``beat_schedule``: each periodic task sent, signed, to its family's queue
+    (``run_background_tasks_on``'s, or the media queue); a family nobody consumes has no jobs."""
+    queues = {name: routing.queue_for(_FAMILIES.get(name, "background"), None) for name in SCHEDULE_SECONDS}
     return {
         name: {"task": name, "schedule": seconds,
-               "options": {"queue": queue, "headers": signed_headers(secret, name, {})}}
-        for name, seconds in SCHEDULE_SECONDS.items()
+               "options": {"queue": queues[name], "headers": signed_headers(secret, name, {})}}
+        for name, seconds in SCHEDULE_SECONDS.items() if queues[name] is not None
     }

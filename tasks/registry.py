@@ -29,6 +29,7 @@ def catalogue() -> dict[str, TaskSpec]:
         background,
         device_lists,
         events,
+        media,
         member_profiles,
         presence,
         push_rules,
@@ -41,5 +42,5 @@ def catalogue() -> dict[str, TaskSpec]:
 
     specs = (*device_lists.TASKS, *user_directory.TASKS, *background.TASKS, *events.TASKS, *account_data.TASKS,
              *to_device.TASKS, *member_profiles.TASKS, *typing_notifications.TASKS, *receipts.TASKS,
-             *presence.TASKS, *push_rules.TASKS, *resharding.TASKS)
+             *presence.TASKS, *push_rules.TASKS, *resharding.TASKS, *media.TASKS)
     return {spec.name: spec for spec in specs}

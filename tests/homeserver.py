@@ -7,6 +7,7 @@ web tier here and every task run by a real ``ganglion worker`` Celery process st
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,6 +25,9 @@ from web.deps import Deps
 
 SERVER_NAME = "test.local"
 SIGNING_KEY_PATH = Path(tempfile.gettempdir()) / "ganglion-test.signing.key"
+MEDIA_STORE_PATH = Path(tempfile.gettempdir()) / f"ganglion-test-media-{os.getpid()}"
+"""One media store per test run, shared by the web tier here and the session's Celery worker (as a deployment's
+processes share one)."""
 
 
 def ensure_signing_key() -> str:
@@ -48,6 +52,7 @@ def base_config_data() -> dict[str, Any]:
         "worker_replication_secret": "test-replication-secret",
         "signing_key_path": ensure_signing_key(),
         "bcrypt_rounds": 4,
+        "media_store_path": str(MEDIA_STORE_PATH),
         "rc_registration": GENEROUS,
         "rc_login": {"address": GENEROUS, "account": GENEROUS, "failed_attempts": GENEROUS},
         "rc_profile": GENEROUS,

@@ -18,6 +18,7 @@ from persistence.stores.events import EventStore
 from persistence.stores.filters import FilterStore
 from persistence.stores.forgotten_rooms import ForgottenRoomStore
 from persistence.stores.key_backups import KeyBackupStore
+from persistence.stores.media import MediaStore
 from persistence.stores.outbox import OutboxStore
 from persistence.stores.presence import PresenceStore
 from persistence.stores.profiles import ProfileStore
@@ -74,3 +75,4 @@ class Stores:
     key_backups: KeyBackupStore = field(default_factory=KeyBackupStore)
     dehydrated_devices: DehydratedDeviceStore = field(default_factory=DehydratedDeviceStore)
     shards: ShardStore = field(default_factory=ShardStore)
+    media: MediaStore = field(default_factory=MediaStore)

@@ -27,6 +27,7 @@ from persistence.tables.e2e import (
     room_key_backup_versions,
 )
 from persistence.tables.ephemeral import presence, receipts, typing
+from persistence.tables.media import local_media, local_media_thumbnails
 from persistence.tables.metadata import metadata
 from persistence.tables.push import event_push_actions, push_rule_defaults, push_rules, push_rules_changes
 from persistence.tables.rooms import (
@@ -77,6 +78,8 @@ __all__ = [
     "event_txn_ids",
     "events",
     "forgotten_rooms",
+    "local_media",
+    "local_media_thumbnails",
     "metadata",
     "outbox",
     "presence",

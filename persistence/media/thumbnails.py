@@ -1,0 +1,114 @@
+"""Which thumbnails an image gets, and making one exactly once.
+
+The configured ``thumbnail_sizes`` are planned from the image's upright size (never larger than the image);
+the ``media`` queue makes them after an upload, and a request that arrives first makes the one it needs itself.
+Either way the thumbnail is rendered to a staged file and recorded with its bytes in one step
+(:func:`persistence.media.records.keep_if_recorded`): of two makers of the same thumbnail the first record wins.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from config.media import MediaConfig
+from persistence.database import Database
+from persistence.media.records import keep_if_recorded
+from persistence.media.storage import MediaStorage, content_key, thumbnail_key
+from persistence.media.thumbnailer import (
+    ANIMATED_TYPE,
+    CannotThumbnail,
+    SourceImage,
+    can_thumbnail,
+    inspect_image,
+    render_thumbnail,
+    static_thumbnail_type,
+)
+from persistence.stores.media import LocalMedia, MediaStore
+from protocol.media import ThumbnailSpec, needs_thumbnail, select_thumbnail, thumbnail_size
+
+
+def planned_thumbnails(config: MediaConfig, source: SourceImage, content_type: str) -> list[ThumbnailSpec]:
+    """The configured thumbnails of an image: one per configured size the image is larger than."""
+    output_type = static_thumbnail_type(content_type)
+    planned = []
+    for size in config.thumbnail_sizes:
+        requested = (size.width, size.height)
+        if needs_thumbnail(source.size, requested):
+            width, height = thumbnail_size(size.method, source.size, requested)
+            planned.append(ThumbnailSpec(width, height, size.method, output_type))
+    return list(dict.fromkeys(planned))
+
+
+class Thumbnails:
+    """Thumbnails of local media, for the task that pre-generates them and the views that serve them."""
+
+    def __init__(self, config: MediaConfig, database: Database, store: MediaStore, storage: MediaStorage) -> None:
+        self._config = config
+        self._database = database
+        self._store = store
+        self._storage = storage
+
+    @contextlib.contextmanager
+    def _content(self, media: LocalMedia) -> Iterator[object]:
+        handle = self._storage.open(content_key(media.media_id))
+        if handle is None:
+            raise CannotThumbnail("the content is missing from media storage")
+        with handle:
+            yield handle
+
+    def inspect(self, media: LocalMedia) -> SourceImage:
+        """The image's upright size; raises CannotThumbnail or ImageTooLarge."""
+        if not can_thumbnail(media.media_type):
+            raise CannotThumbnail(f"cannot thumbnail {media.media_type}")
+        with self._content(media) as handle:
+            return inspect_image(handle, self._config.max_image_pixels)  # type: ignore[arg-type]
+
+    def ensure(self, media: LocalMedia, spec: ThumbnailSpec) -> None:
+        """Make and record ``spec`` unless it is recorded already."""
+        with self._database.read() as conn:
+            if spec in self._store.list_thumbnails(conn, media.media_id):
+                return
+        with self._content(media) as handle:
+            data = render_thumbnail(handle, spec, self._config.max_image_pixels)  # type: ignore[arg-type]
+        with self._storage.stage() as staged:
+            staged.write(data)
+            keep_if_recorded(
+                self._database, self._storage, staged,
+                thumbnail_key(media.media_id, spec.width, spec.height, spec.method, spec.content_type),
+                lambda conn: self._store.insert_thumbnail(conn, media.media_id, spec, staged.length))
+
+    def pregenerate(self, media: LocalMedia) -> int:
+        """Make every configured thumbnail of ``media``; returns how many it has."""
+        if not can_thumbnail(media.media_type) or media.media_type is None:
+            return 0
+        planned = planned_thumbnails(self._config, self.inspect(media), media.media_type)
+        for spec in planned:
+            self.ensure(media, spec)
+        return len(planned)
+
+    def for_request(self, media: LocalMedia, width: int, height: int, method: str,
+                    animated: bool) -> ThumbnailSpec | None:
+        """The thumbnail to answer a request with, made now if need be; None means "serve the original", which
+        the spec asks for when the image is no larger than the request. ``animated`` (v1.11) gets an animated
+        thumbnail of an animated image; without it an animated image is never served animated."""
+        source = self.inspect(media)
+        content_type = media.media_type or ""
+        animate = animated and source.animated
+        if not needs_thumbnail(source.size, (width, height)):
+            if animate or not source.animated:
+                return None
+            spec: ThumbnailSpec | None = ThumbnailSpec(source.width, source.height, "scale",
+                                                       static_thumbnail_type(content_type))
+        elif self._config.dynamic_thumbnails:
+            spec = ThumbnailSpec(*thumbnail_size(method, source.size, (width, height)), method,
+                                 static_thumbnail_type(content_type))
+        else:
+            spec = select_thumbnail(planned_thumbnails(self._config, source, content_type), width, height, method)
+            if spec is None:  # smaller than every configured size: the image is its own thumbnail
+                return None if not source.animated or animate else ThumbnailSpec(
+                    source.width, source.height, "scale", static_thumbnail_type(content_type))
+        if animate:
+            spec = ThumbnailSpec(spec.width, spec.height, spec.method, ANIMATED_TYPE)
+        self.ensure(media, spec)
+        return spec
