@@ -246,3 +246,27 @@ def test_a_process_without_the_media_repo_serves_no_media(make_homeserver: Homes
     token = server.register("alice")["access_token"]
     response = upload(server, token, b"x")
     assert (response.status_code, response.json["errcode"]) == (404, "M_UNRECOGNIZED")
+
+
+def test_an_uploaded_avatar_appears_in_the_profile_and_in_sync(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    room_id = homeserver.post("/_matrix/client/v3/createRoom", token=alice, json={"preset": "public_chat"}).json[
+        "room_id"]
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={})
+    avatar = b"\x89PNG avatar bytes"
+    uri = upload(homeserver, alice, avatar, "image/png").json["content_uri"]
+    response = homeserver.put("/_matrix/client/v3/profile/@alice:test.local/avatar_url", token=alice,
+                              json={"avatar_url": uri})
+    assert response.status_code == 200
+    assert homeserver.get("/_matrix/client/v3/profile/@alice:test.local").json["avatar_url"] == uri
+
+    def member_avatar() -> str | None:
+        rooms = homeserver.get("/_matrix/client/v3/sync", token=bob).json["rooms"]["join"]
+        members = [event for event in rooms[room_id]["state"]["events"] + rooms[room_id]["timeline"]["events"]
+                   if event["type"] == "m.room.member" and event["state_key"] == "@alice:test.local"]
+        return members[-1]["content"].get("avatar_url") if members else None
+
+    homeserver.eventually(lambda: member_avatar() == uri)
+    media_id = uri.rsplit("/", 1)[1]
+    assert _download(homeserver, bob, media_id).data == avatar
