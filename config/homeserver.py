@@ -38,7 +38,7 @@ from protocol.identifiers import is_valid_server_name
 # does not have; accepted silently so an admin's existing config loads without noise.
 _SYNAPSE_ONLY_KEYS = (
     "report_stats", "pid_file", "macaroon_secret_key", "form_secret", "trusted_key_servers",
-    "suppress_key_server_warning", "url_preview_enabled",
+    "suppress_key_server_warning",
     "room_list_publication_rules", "alias_creation_rules", "web_client_location", "default_room_version",
 )
 

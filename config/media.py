@@ -6,6 +6,7 @@ Defaults are Synapse's, so an admin's existing ``homeserver.yaml`` means the sam
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from config.errors import ConfigError
@@ -40,6 +41,20 @@ class UploadLimit:
     max_size: int
 
 
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class UrlPreviewConfig:
+    """``url_preview_*``: previews fetch what users post, so the addresses they may reach are the admin's call."""
+
+    enabled: bool = False
+    ip_range_blacklist: tuple[IpNetwork, ...] = ()
+    ip_range_whitelist: tuple[IpNetwork, ...] = ()
+    max_spider_size: int = 10 * 1024**2
+    accept_language: tuple[str, ...] = ("en",)
+
+
 @dataclass(frozen=True)
 class MediaConfig:
     store_path: str = "media_store"
@@ -58,6 +73,7 @@ class MediaConfig:
     local_media_lifetime_ms: int | None = None
     """``media_retention.local_media_lifetime``: local media not accessed for this long is deleted."""
     remote_media_lifetime_ms: int | None = None
+    url_preview: UrlPreviewConfig = field(default_factory=UrlPreviewConfig)
 
 
 def parse_size(value: object, path: str) -> int:
@@ -102,6 +118,31 @@ def _upload_limits(top: Section) -> tuple[UploadLimit, ...]:
     return tuple(limits)
 
 
+def _networks(top: Section, key: str) -> tuple[IpNetwork, ...]:
+    networks = []
+    for index, text in enumerate(top.texts(key, ())):
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise ConfigError(f"{top.path_of(key)}[{index}]", f"{text!r} is not an IP range (CIDR)") from None
+    return tuple(networks)
+
+
+def _url_preview(top: Section) -> UrlPreviewConfig:
+    enabled = top.flag("url_preview_enabled", False)
+    if enabled and not top.has("url_preview_ip_range_blacklist"):
+        # As Synapse: previews must not reach the server's own network unless the admin says which ranges are off
+        # limits (loopback, private and link-local ranges at least).
+        raise ConfigError(top.path_of("url_preview_ip_range_blacklist"), "is required when url_preview_enabled is true")
+    return UrlPreviewConfig(
+        enabled=enabled,
+        ip_range_blacklist=_networks(top, "url_preview_ip_range_blacklist"),
+        ip_range_whitelist=_networks(top, "url_preview_ip_range_whitelist"),
+        max_spider_size=_size(top, "max_spider_size", 10 * 1024**2),
+        accept_language=top.texts("url_preview_accept_language", ("en",)),
+    )
+
+
 def parse_media(top: Section, store_path: str) -> MediaConfig:
     """``store_path`` is ``media_store_path`` already resolved against the config file's directory."""
     retention = top.section("media_retention")
@@ -122,4 +163,5 @@ def parse_media(top: Section, store_path: str) -> MediaConfig:
         upload_limits=_upload_limits(top),
         local_media_lifetime_ms=local_lifetime,
         remote_media_lifetime_ms=remote_lifetime,
+        url_preview=_url_preview(top),
     )

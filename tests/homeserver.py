@@ -53,6 +53,10 @@ def base_config_data() -> dict[str, Any]:
         "signing_key_path": ensure_signing_key(),
         "bcrypt_rounds": 4,
         "media_store_path": str(MEDIA_STORE_PATH),
+        # Previews may reach this machine's 127.0.0.1 only (the tests' own web server), nothing else local.
+        "url_preview_enabled": True,
+        "url_preview_ip_range_blacklist": ["127.0.0.0/8", "10.0.0.0/8", "169.254.0.0/16", "::1/128"],
+        "url_preview_ip_range_whitelist": ["127.0.0.1/32"],
         "rc_registration": GENEROUS,
         "rc_login": {"address": GENEROUS, "account": GENEROUS, "failed_attempts": GENEROUS},
         "rc_profile": GENEROUS,

@@ -44,7 +44,7 @@ def create_app(config: HomeserverConfig, deps: Deps) -> Flask:
     app.register_blueprint(create_admin_blueprint())
     app.register_blueprint(create_keys_blueprint())
     if config.workers.serves_media_repo:
-        app.register_blueprint(create_media_blueprint())
+        app.register_blueprint(create_media_blueprint(config.media))
     deps.doorbell.listen(deps.token_cache.on_ring)
     deps.doorbell.listen(deps.notifier.on_ring)
     deps.doorbell.listen(deps.push_rules.on_ring)

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from config.media import MediaConfig
 
-def create_media_blueprint() -> Blueprint:
-    from web.media import admin, download, thumbnail, upload
+
+def create_media_blueprint(config: MediaConfig) -> Blueprint:
+    from web.media import admin, download, preview, thumbnail, upload
 
     blueprint = Blueprint("media", __name__)
     for module in (upload, download, thumbnail, admin):
         module.register_routes(blueprint)
+    if config.url_preview.enabled:  # as Synapse: without previews the endpoint does not exist
+        preview.register_routes(blueprint)
     return blueprint

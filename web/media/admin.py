@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from persistence.media.deletion import delete_local_media
 from persistence.stores.media import LocalMedia
@@ -22,6 +23,7 @@ from web.token_cache import Requester
 ADMIN = "/_synapse/admin/v1"
 ROOM_EVENTS_BATCH = 1000
 DEFAULT_PAGE = 100
+_ACTIONS = frozenset({"protect", "unprotect", "quarantine", "unquarantine"})
 ORDER_COLUMNS = ("media_id", "upload_name", "created_ts", "last_access_ts", "media_length", "media_type",
                  "quarantined_by", "safe_from_quarantine")
 
@@ -148,7 +150,15 @@ def unprotect_media(media_id: str) -> dict[str, Any]:
     return _set_protected(media_id, False)
 
 
+def _not_another_route(server_name: str, media_id: str) -> None:
+    """``/media/protect/{id}`` and ``/media/{server}/delete`` are other routes (POST only): this one's path
+    pattern also matches them, but a GET or DELETE there is a method those routes do not have."""
+    if server_name in _ACTIONS or media_id == "delete":
+        raise MethodNotAllowed()
+
+
 def get_media_info(server_name: str, media_id: str) -> dict[str, Any]:
+    _not_another_route(server_name, media_id)
     current = deps()
     _admin(current)
     with current.database.read() as conn:
@@ -159,6 +169,7 @@ def get_media_info(server_name: str, media_id: str) -> dict[str, Any]:
 
 
 def delete_media(server_name: str, media_id: str) -> dict[str, Any]:
+    _not_another_route(server_name, media_id)
     current = deps()
     _admin(current)
     media_id = _local_media_id(current, server_name, media_id)
@@ -241,24 +252,24 @@ def delete_media_of_user(user_id: str) -> dict[str, Any]:
 
 def register_routes(blueprint: Blueprint) -> None:
     rules = (
-        ("/room/<room_id>/media", list_media_in_room, "GET"),
-        ("/room/<room_id>/media/quarantine", quarantine_media_in_room, "POST"),
-        ("/quarantine_media/<room_id>", quarantine_media_in_room, "POST"),  # the deprecated spelling
-        ("/user/<user_id>/media/quarantine", quarantine_media_of_user, "POST"),
-        ("/media/quarantine/<server_name>/<media_id>", quarantine_media, "POST"),
-        ("/media/unquarantine/<server_name>/<media_id>", unquarantine_media, "POST"),
-        ("/media/protect/<media_id>", protect_media, "POST"),
-        ("/media/unprotect/<media_id>", unprotect_media, "POST"),
-        ("/media/<server_name>/<media_id>", get_media_info, "GET"),
-        ("/media/<server_name>/<media_id>", delete_media, "DELETE"),
-        ("/media/delete", delete_media_before, "POST"),
-        ("/media/<server_name>/delete", delete_media_before, "POST"),
-        ("/purge_media_cache", purge_media_cache, "POST"),
-        ("/users/<user_id>/media", list_media_of_user, "GET"),
-        ("/users/<user_id>/media", delete_media_of_user, "DELETE"),
-        ("/user/<user_id>/media", list_media_of_user, "GET"),
-        ("/user/<user_id>/media", delete_media_of_user, "DELETE"),
+        ("/room/<room_id>/media", list_media_in_room, "GET", ""),
+        ("/room/<room_id>/media/quarantine", quarantine_media_in_room, "POST", ""),
+        ("/quarantine_media/<room_id>", quarantine_media_in_room, "POST", "_deprecated"),
+        ("/user/<user_id>/media/quarantine", quarantine_media_of_user, "POST", ""),
+        ("/media/quarantine/<server_name>/<media_id>", quarantine_media, "POST", ""),
+        ("/media/unquarantine/<server_name>/<media_id>", unquarantine_media, "POST", ""),
+        ("/media/protect/<media_id>", protect_media, "POST", ""),
+        ("/media/unprotect/<media_id>", unprotect_media, "POST", ""),
+        ("/media/<server_name>/<media_id>", get_media_info, "GET", ""),
+        ("/media/<server_name>/<media_id>", delete_media, "DELETE", ""),
+        ("/media/delete", delete_media_before, "POST", ""),
+        ("/media/<server_name>/delete", delete_media_before, "POST", "_on_server"),
+        ("/purge_media_cache", purge_media_cache, "POST", ""),
+        ("/users/<user_id>/media", list_media_of_user, "GET", ""),
+        ("/users/<user_id>/media", delete_media_of_user, "DELETE", ""),
+        ("/user/<user_id>/media", list_media_of_user, "GET", "_singular"),
+        ("/user/<user_id>/media", delete_media_of_user, "DELETE", "_singular"),
     )
-    for path, view, method in rules:
-        blueprint.add_url_rule(f"{ADMIN}{path}", endpoint=f"admin_{view.__name__}_{method}_{path}",
-                               view_func=view, methods=[method])
+    for path, view, method, alias in rules:
+        blueprint.add_url_rule(f"{ADMIN}{path}", endpoint=f"admin_{view.__name__}{alias}", view_func=view,
+                               methods=[method])
