@@ -53,6 +53,8 @@ class UrlPreviewConfig:
     ip_range_whitelist: tuple[IpNetwork, ...] = ()
     max_spider_size: int = 10 * 1024**2
     accept_language: tuple[str, ...] = ("en",)
+    verify_tls: bool = True
+    """Off only with Synapse's ``use_insecure_ssl_client_just_for_testing_do_not_use`` (test suites' own certs)."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,7 @@ def _url_preview(top: Section) -> UrlPreviewConfig:
         ip_range_whitelist=_networks(top, "url_preview_ip_range_whitelist"),
         max_spider_size=_size(top, "max_spider_size", 10 * 1024**2),
         accept_language=top.texts("url_preview_accept_language", ("en",)),
+        verify_tls=not top.flag("use_insecure_ssl_client_just_for_testing_do_not_use", False),
     )
 
 

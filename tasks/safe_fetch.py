@@ -70,12 +70,20 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
 
 
+def _tls_context(config: UrlPreviewConfig) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not config.verify_tls:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 class SafeFetcher:
     def __init__(self, config: UrlPreviewConfig, resolve: Resolver = resolve_host,
                  tls: ssl.SSLContext | None = None) -> None:
         self._config = config
         self._resolve = resolve
-        self._tls = tls or ssl.create_default_context()
+        self._tls = tls or _tls_context(config)
 
     def fetch(self, url: str) -> Fetched:
         for _hop in range(MAX_REDIRECTS + 1):
