@@ -14,6 +14,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 from protocol.media import is_valid_media_id
@@ -46,6 +47,14 @@ class StagedFile:
             self._handle.close()
 
 
+@dataclass(frozen=True)
+class StoredFile:
+    """Stored bytes opened for reading, with their length (a response needs it before the first byte)."""
+
+    handle: BinaryIO
+    length: int
+
+
 class MediaStorage(Protocol):
     """The media store's port: staged writes made visible atomically, reads, deletes. Keys are relative paths
     built by :func:`content_key` and :func:`thumbnail_key` from validated ids only."""
@@ -56,8 +65,8 @@ class MediaStorage(Protocol):
     def commit(self, staged: StagedFile, key: str) -> None:
         """Make the staged bytes durable under ``key``, replacing nothing half-written (atomic)."""
 
-    def open(self, key: str) -> BinaryIO | None:
-        """The content under ``key`` for reading, or None if there is none."""
+    def open(self, key: str) -> StoredFile | None:
+        """The content under ``key`` for reading (the caller closes it), or None if there is none."""
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""
@@ -115,11 +124,12 @@ class FileMediaStorage:
         os.replace(staged.path, final)
         _fsync_directory(os.path.dirname(final))
 
-    def open(self, key: str) -> BinaryIO | None:
+    def open(self, key: str) -> StoredFile | None:
         try:
-            return open(self._path(key), "rb")
+            handle = open(self._path(key), "rb")  # noqa: SIM115 - handed to the caller, who closes it
         except FileNotFoundError:
             return None
+        return StoredFile(handle, os.fstat(handle.fileno()).st_size)
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import BinaryIO
 
 from config.media import MediaConfig
 from persistence.database import Database
@@ -50,19 +51,19 @@ class Thumbnails:
         self._storage = storage
 
     @contextlib.contextmanager
-    def _content(self, media: LocalMedia) -> Iterator[object]:
-        handle = self._storage.open(content_key(media.media_id))
-        if handle is None:
+    def _content(self, media: LocalMedia) -> Iterator[BinaryIO]:
+        stored = self._storage.open(content_key(media.media_id))
+        if stored is None:
             raise CannotThumbnail("the content is missing from media storage")
-        with handle:
-            yield handle
+        with stored.handle:
+            yield stored.handle
 
     def inspect(self, media: LocalMedia) -> SourceImage:
         """The image's upright size; raises CannotThumbnail or ImageTooLarge."""
         if not can_thumbnail(media.media_type):
             raise CannotThumbnail(f"cannot thumbnail {media.media_type}")
         with self._content(media) as handle:
-            return inspect_image(handle, self._config.max_image_pixels)  # type: ignore[arg-type]
+            return inspect_image(handle, self._config.max_image_pixels)
 
     def ensure(self, media: LocalMedia, spec: ThumbnailSpec) -> None:
         """Make and record ``spec`` unless it is recorded already."""
@@ -70,7 +71,7 @@ class Thumbnails:
             if spec in self._store.list_thumbnails(conn, media.media_id):
                 return
         with self._content(media) as handle:
-            data = render_thumbnail(handle, spec, self._config.max_image_pixels)  # type: ignore[arg-type]
+            data = render_thumbnail(handle, spec, self._config.max_image_pixels)
         with self._storage.stage() as staged:
             staged.write(data)
             keep_if_recorded(

@@ -4,12 +4,11 @@ promised by ``/create``, and answering with stored bytes under the headers that 
 from __future__ import annotations
 
 import time
-from typing import BinaryIO
 
 from flask import Response, request
 from werkzeug.wsgi import wrap_file
 
-from persistence.media.storage import MediaStorage, media_storage
+from persistence.media.storage import MediaStorage, StoredFile, media_storage
 from persistence.stores.media import LocalMedia
 from protocol.errors import InvalidParam, MatrixError, NotFound
 from protocol.media import SECURITY_HEADERS, is_valid_media_id, is_valid_media_origin
@@ -101,11 +100,11 @@ def _record_access(current: Deps, media: LocalMedia) -> None:
             current.stores.media.update_last_access(conn, [media.media_id], now)
 
 
-def file_response(handle: BinaryIO, length: int, content_type: str, disposition: str) -> Response:
-    """Stream ``handle`` (closed once sent) with the media security headers."""
-    response = Response(wrap_file(request.environ, handle), direct_passthrough=True)
+def file_response(stored: StoredFile, content_type: str, disposition: str) -> Response:
+    """Stream ``stored`` (closed once sent) with the media security headers."""
+    response = Response(wrap_file(request.environ, stored.handle), direct_passthrough=True)
     response.headers["Content-Type"] = content_type
-    response.headers["Content-Length"] = str(length)
+    response.headers["Content-Length"] = str(stored.length)
     response.headers["Content-Disposition"] = disposition
     response.headers["Cache-Control"] = CACHE_CONTROL
     response.headers.update(SECURITY_HEADERS)

@@ -27,13 +27,13 @@ LEGACY_VERSIONS = ("r0", "v3")
 def _download(current: Deps, server_name: str, media_id: str, file_name: str | None, *,
               authenticated_endpoint: bool) -> Response:
     media = local_media(current, server_name, media_id, authenticated_endpoint=authenticated_endpoint)
-    handle = storage(current).open(content_key(media.media_id))
-    if handle is None or media.media_length is None:
+    stored = storage(current).open(content_key(media.media_id))
+    if stored is None:
         logger.error("media %s is recorded but its content is missing from media storage", media_id)
         raise NotFound("Not found")
     content_type = served_content_type(media.media_type)
     name = file_name if file_name is not None else media.upload_name
-    return file_response(handle, media.media_length, content_type, content_disposition(content_type, name))
+    return file_response(stored, content_type, content_disposition(content_type, name))
 
 
 def get_content_legacy(server_name: str, media_id: str, file_name: str | None = None) -> Response:

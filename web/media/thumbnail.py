@@ -47,28 +47,25 @@ def _thumbnail(current: Deps, server_name: str, media_id: str, *, authenticated_
     except CannotThumbnail:
         raise UnknownError("Cannot generate thumbnails for the requested content") from None
     if spec is None:
-        return _original(current, media.media_id, media.media_type, media.media_length)
+        return _original(current, media.media_id, media.media_type)
     return _stored_thumbnail(current, media.media_id, spec)
 
 
-def _original(current: Deps, media_id: str, media_type: str | None, length: int | None) -> Response:
-    handle = storage(current).open(content_key(media_id))
-    if handle is None or length is None:
+def _original(current: Deps, media_id: str, media_type: str | None) -> Response:
+    stored = storage(current).open(content_key(media_id))
+    if stored is None:
         raise NotFound("Not found")
     content_type = served_content_type(media_type)
-    return file_response(handle, length, content_type, content_disposition(content_type, None))
+    return file_response(stored, content_type, content_disposition(content_type, None))
 
 
 def _stored_thumbnail(current: Deps, media_id: str, spec: ThumbnailSpec) -> Response:
-    key = thumbnail_key(media_id, spec.width, spec.height, spec.method, spec.content_type)
-    handle = storage(current).open(key)
-    if handle is None:
+    stored = storage(current).open(thumbnail_key(media_id, spec.width, spec.height, spec.method, spec.content_type))
+    if stored is None:
         raise NotFound("Not found")
-    length = handle.seek(0, 2)
-    handle.seek(0)
     extension = spec.content_type.partition("/")[2]
     # Spec v1.12: a thumbnail is always inline, with a file name.
-    return file_response(handle, length, spec.content_type, f"inline; filename=thumbnail.{extension}")
+    return file_response(stored, spec.content_type, f"inline; filename=thumbnail.{extension}")
 
 
 def get_thumbnail_legacy(server_name: str, media_id: str) -> Response:
