@@ -57,6 +57,22 @@ class UrlPreviewConfig:
     """Off only with Synapse's ``use_insecure_ssl_client_just_for_testing_do_not_use`` (test suites' own certs)."""
 
 
+S3_PROVIDER_MODULE = "s3_storage_provider.S3StorageProviderBackend"
+
+
+@dataclass(frozen=True)
+class S3ProviderConfig:
+    """An S3-compatible bucket behind the local store, as synapse-s3-storage-provider's config names it: uploads are
+    copied there before they are recorded, and what is missing locally is read from there."""
+
+    bucket: str
+    endpoint_url: str | None = None
+    region_name: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    prefix: str = ""
+
+
 @dataclass(frozen=True)
 class MediaConfig:
     store_path: str = "media_store"
@@ -76,6 +92,7 @@ class MediaConfig:
     """``media_retention.local_media_lifetime``: local media not accessed for this long is deleted."""
     remote_media_lifetime_ms: int | None = None
     url_preview: UrlPreviewConfig = field(default_factory=UrlPreviewConfig)
+    s3_providers: tuple[S3ProviderConfig, ...] = ()
 
 
 def parse_size(value: object, path: str) -> int:
@@ -146,6 +163,24 @@ def _url_preview(top: Section) -> UrlPreviewConfig:
     )
 
 
+def _storage_providers(top: Section) -> tuple[S3ProviderConfig, ...]:
+    providers = []
+    for item in top.sections("media_storage_providers"):
+        module = item.text("module")
+        if module != S3_PROVIDER_MODULE:
+            raise ConfigError(item.path_of("module"), f"unknown storage provider; Ganglion has {S3_PROVIDER_MODULE}")
+        for key in ("store_local", "store_remote", "store_synchronous"):
+            item.flag(key, True)  # Synapse's switches: Ganglion always keeps a local copy and copies synchronously
+        config = item.section("config", required=True)
+        prefix = config.text("prefix", "")
+        providers.append(S3ProviderConfig(
+            bucket=config.text("bucket"), endpoint_url=config.text("endpoint_url", None),
+            region_name=config.text("region_name", None), access_key_id=config.text("access_key_id", None),
+            secret_access_key=config.text("secret_access_key", None),
+            prefix=prefix if not prefix or prefix.endswith("/") else f"{prefix}/"))
+    return tuple(providers)
+
+
 def parse_media(top: Section, store_path: str) -> MediaConfig:
     """``store_path`` is ``media_store_path`` already resolved against the config file's directory."""
     retention = top.section("media_retention")
@@ -167,4 +202,5 @@ def parse_media(top: Section, store_path: str) -> MediaConfig:
         local_media_lifetime_ms=local_lifetime,
         remote_media_lifetime_ms=remote_lifetime,
         url_preview=_url_preview(top),
+        s3_providers=_storage_providers(top),
     )

@@ -29,7 +29,7 @@ def generate_thumbnails(context: TaskContext, *, media_id: str) -> int:
     if media is None or not media.uploaded:
         return 0
     thumbnails = Thumbnails(context.config.media, context.database, context.stores.media,
-                            media_storage(context.config.media.store_path))
+                            media_storage(context.config.media))
     try:
         return thumbnails.pregenerate(media)
     except (CannotThumbnail, ImageTooLarge) as error:
@@ -47,7 +47,7 @@ def apply_retention(context: TaskContext) -> int:
         if config.local_media_lifetime_ms is not None:
             doomed += context.stores.media.list_unused_since(conn, now - config.local_media_lifetime_ms,
                                                              RETENTION_BATCH)
-    storage = media_storage(config.store_path)
+    storage = media_storage(config)
     return sum(delete_local_media(context.database, context.stores.media, storage, media_id) for media_id in doomed)
 
 

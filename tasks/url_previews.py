@@ -38,7 +38,7 @@ def _keep_image(context: TaskContext, fetched: Fetched, user_id: str) -> dict[st
     """Store a fetched image as local media; the preview's ``og:image`` fields for it."""
     media_id = secrets.token_urlsafe(MEDIA_ID_BYTES)
     content_type = base_content_type(fetched.content_type or "application/octet-stream")
-    storage = media_storage(context.config.media.store_path)
+    storage = media_storage(context.config.media)
     with storage.stage() as staged:
         staged.write(fetched.body)
         content = UploadedContent(content_type, None, staged.length, staged.sha256)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from config.media import MediaConfig
 from protocol.media import is_valid_media_id
 
 
@@ -99,6 +100,10 @@ class FileMediaStorage:
         self._base = os.path.abspath(base)
         self._tmp = os.path.join(self._base, "tmp")
 
+    def path_of(self, key: str) -> str:
+        """Where ``key`` lives on disk (for providers that copy it elsewhere)."""
+        return self._path(key)
+
     def _path(self, key: str) -> str:
         path = os.path.normpath(os.path.join(self._base, key))
         if not path.startswith(self._base + os.sep):  # keys come from validated ids; this is the last fence
@@ -152,6 +157,52 @@ def _fsync_directory(path: str) -> None:
         os.close(descriptor)
 
 
-def media_storage(store_path: str) -> FileMediaStorage:
-    """The storage configured for this deployment (``media_store_path``); a second provider plugs in here."""
-    return FileMediaStorage(store_path)
+class StorageProvider(Protocol):
+    """A second home for media bytes behind the local store (``media_storage_providers``)."""
+
+    def upload(self, path: str, key: str) -> None: ...
+
+    def open(self, key: str) -> StoredFile | None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class ProviderBackedStorage:
+    """The local store with providers behind it, as Synapse runs them (``store_synchronous``): a commit is copied
+    to every provider before it returns, so it is there before its row is committed; a read the local store
+    cannot answer goes to the providers in order; a delete removes every copy."""
+
+    def __init__(self, local: FileMediaStorage, providers: tuple[StorageProvider, ...]) -> None:
+        self._local = local
+        self._providers = providers
+
+    def stage(self) -> contextlib.AbstractContextManager[StagedFile]:
+        return self._local.stage()
+
+    def commit(self, staged: StagedFile, key: str) -> None:
+        self._local.commit(staged, key)
+        for provider in self._providers:
+            provider.upload(self._local.path_of(key), key)
+
+    def open(self, key: str) -> StoredFile | None:
+        found = self._local.open(key)
+        for provider in self._providers:
+            if found is not None:
+                break
+            found = provider.open(key)
+        return found
+
+    def delete(self, key: str) -> None:
+        self._local.delete(key)
+        for provider in self._providers:
+            provider.delete(key)
+
+
+def media_storage(config: MediaConfig) -> MediaStorage:
+    """The storage configured for this deployment: ``media_store_path``, with any ``media_storage_providers``."""
+    local = FileMediaStorage(config.store_path)
+    if not config.s3_providers:
+        return local
+    from persistence.media.s3 import S3Provider
+
+    return ProviderBackedStorage(local, tuple(S3Provider(provider) for provider in config.s3_providers))

@@ -34,7 +34,7 @@ class CannotOverwriteMedia(MatrixError):
 
 
 def storage(current: Deps) -> MediaStorage:
-    return media_storage(current.config.media.store_path)
+    return media_storage(current.config.media)
 
 
 def check_media_name(server_name: str, media_id: str) -> None:
