@@ -8,6 +8,7 @@ a decompression bomb); Pillow only reads the header until :meth:`PIL.Image.Image
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -62,15 +63,23 @@ def _open(handle: BinaryIO, max_pixels: int) -> Image.Image:
     return image
 
 
+def _orientation(image: Image.Image) -> int | None:
+    """The EXIF orientation known from the header. A PNG's eXIf chunk may follow the pixels, and Pillow decodes
+    the whole image to find it: only one found before them (already in ``info``) is used."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return None
+    try:
+        value = image.getexif().get(_EXIF_ORIENTATION)
+    except Exception:  # a broken EXIF block is not worth refusing the image for
+        return None
+    return value if isinstance(value, int) else None
+
+
 def inspect_image(handle: BinaryIO, max_pixels: int) -> SourceImage:
     """The upright size of the image in ``handle`` and whether it is animated, from its header alone."""
     image = _open(handle, max_pixels)
     width, height = image.size
-    try:
-        orientation = image.getexif().get(_EXIF_ORIENTATION)
-    except Exception:  # a broken EXIF block is not worth refusing the image for
-        orientation = None
-    if orientation in _TRANSPOSED_ORIENTATIONS:
+    if _orientation(image) in _TRANSPOSED_ORIENTATIONS:
         width, height = height, width
     frames = getattr(image, "n_frames", 1)
     animated = frames > 1 and image.format in ("GIF", "WEBP", "PNG")
@@ -85,22 +94,40 @@ def _resized(frame: Image.Image, spec: ThumbnailSpec) -> Image.Image:
     return frame.resize((spec.width, spec.height), Image.Resampling.LANCZOS)
 
 
-def render_thumbnail(handle: BinaryIO, spec: ThumbnailSpec, max_pixels: int) -> bytes:
-    """The thumbnail ``spec`` of the image in ``handle``, encoded as ``spec.content_type``."""
+def render_thumbnails(handle: BinaryIO, specs: Sequence[ThumbnailSpec], max_pixels: int) -> list[bytes]:
+    """The thumbnails ``specs`` of the image in ``handle``, each encoded as its ``content_type``. The image is
+    decoded once for all of them, and a JPEG only at the scale the largest needs (Pillow's ``draft``)."""
     image = _open(handle, max_pixels)
     try:
-        if spec.content_type == ANIMATED_TYPE and getattr(image, "n_frames", 1) > 1:
-            return _render_animated(image, spec)
-        upright = ImageOps.exif_transpose(image)
-        thumbnail = _resized(upright, spec)
-        output = io.BytesIO()
-        if spec.content_type == "image/jpeg":
-            thumbnail.convert("RGB").save(output, "JPEG", quality=80)
-        else:
-            thumbnail.save(output, "PNG")
-        return output.getvalue()
+        rendered: dict[ThumbnailSpec, bytes] = {}
+        if getattr(image, "n_frames", 1) > 1:
+            for spec in specs:
+                if spec.content_type == ANIMATED_TYPE:
+                    rendered[spec] = _render_animated(image, spec)
+            image.seek(0)
+        still = [spec for spec in specs if spec not in rendered]
+        if image.format == "JPEG" and still:
+            transposed = _orientation(image) in _TRANSPOSED_ORIENTATIONS
+            widest = max(spec.height if transposed else spec.width for spec in still)
+            tallest = max(spec.width if transposed else spec.height for spec in still)
+            image.draft("RGB", (widest, tallest))
+        if still:
+            upright = ImageOps.exif_transpose(image)
+            rendered.update((spec, _encode(_resized(upright, spec), spec.content_type)) for spec in still)
+        return [rendered[spec] for spec in specs]
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise CannotThumbnail(str(error)) from None
+
+
+def _encode(thumbnail: Image.Image, content_type: str) -> bytes:
+    output = io.BytesIO()
+    if content_type == "image/jpeg":
+        thumbnail.convert("RGB").save(output, "JPEG", quality=80)
+    elif content_type == ANIMATED_TYPE:  # one frame of an image asked for animated that turned out still
+        thumbnail.save(output, "WEBP", quality=80)
+    else:
+        thumbnail.save(output, "PNG")
+    return output.getvalue()
 
 
 def _render_animated(image: Image.Image, spec: ThumbnailSpec) -> bytes:

@@ -22,7 +22,7 @@ from persistence.media.thumbnailer import (
     SourceImage,
     can_thumbnail,
     inspect_image,
-    render_thumbnail,
+    render_thumbnails,
     static_thumbnail_type,
 )
 from persistence.stores.media import LocalMedia, MediaStore
@@ -65,27 +65,32 @@ class Thumbnails:
         with self._content(media) as handle:
             return inspect_image(handle, self._config.max_image_pixels)
 
-    def ensure(self, media: LocalMedia, spec: ThumbnailSpec) -> None:
-        """Make and record ``spec`` unless it is recorded already."""
+    def ensure(self, media: LocalMedia, specs: list[ThumbnailSpec]) -> None:
+        """Make and record those of ``specs`` not recorded already (from one decode of the image)."""
         with self._database.read() as conn:
-            if spec in self._store.list_thumbnails(conn, media.media_id):
-                return
+            recorded = set(self._store.list_thumbnails(conn, media.media_id))
+        missing = [spec for spec in specs if spec not in recorded]
+        if not missing:
+            return
         with self._content(media) as handle:
-            data = render_thumbnail(handle, spec, self._config.max_image_pixels)
+            rendered = render_thumbnails(handle, missing, self._config.max_image_pixels)
+        for spec, data in zip(missing, rendered, strict=True):
+            self._keep(media.media_id, spec, data)
+
+    def _keep(self, media_id: str, spec: ThumbnailSpec, data: bytes) -> None:
         with self._storage.stage() as staged:
             staged.write(data)
             keep_if_recorded(
                 self._database, self._storage, staged,
-                thumbnail_key(media.media_id, spec.width, spec.height, spec.method, spec.content_type),
-                lambda conn: self._store.insert_thumbnail(conn, media.media_id, spec, staged.length))
+                thumbnail_key(media_id, spec.width, spec.height, spec.method, spec.content_type),
+                lambda conn: self._store.insert_thumbnail(conn, media_id, spec, staged.length))
 
     def pregenerate(self, media: LocalMedia) -> int:
         """Make every configured thumbnail of ``media``; returns how many it has."""
         if not can_thumbnail(media.media_type) or media.media_type is None:
             return 0
         planned = planned_thumbnails(self._config, self.inspect(media), media.media_type)
-        for spec in planned:
-            self.ensure(media, spec)
+        self.ensure(media, planned)
         return len(planned)
 
     def for_request(self, media: LocalMedia, width: int, height: int, method: str,
@@ -111,5 +116,5 @@ class Thumbnails:
                     source.width, source.height, "scale", static_thumbnail_type(content_type))
         if animate:
             spec = ThumbnailSpec(spec.width, spec.height, spec.method, ANIMATED_TYPE)
-        self.ensure(media, spec)
+        self.ensure(media, [spec])
         return spec

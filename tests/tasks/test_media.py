@@ -67,7 +67,7 @@ def test_racing_makers_of_one_thumbnail_record_it_once(database: Database, tmp_p
 
     def make() -> None:
         try:
-            thumbnails.ensure(media, spec)
+            thumbnails.ensure(media, [spec])
         except BaseException as error:
             errors.append(error)
 
