@@ -64,6 +64,15 @@ bcrypt_rounds: 12
 # Access tokens of clients that support refresh tokens expire after this long.
 refreshable_access_token_lifetime: 5m
 
+# Uploaded media (every process of a deployment must share this folder) and its limits, as Synapse's.
+media_store_path: "{data_dir}/media_store"
+max_upload_size: 50M
+# Authenticated media (spec v1.11): media uploaded while this is on is not served by the legacy
+# unauthenticated /_matrix/media download and thumbnail endpoints.
+enable_authenticated_media: true
+# dynamic_thumbnails: false       # true: thumbnails of any requested size, not only thumbnail_sizes
+# media_retention: {{local_media_lifetime: 90d}}
+
 # Presence (online, unavailable, offline), on by default; `enabled: false` switches it off. Synapse's timers:
 # presence: {{enabled: true, idle_timeout: 5m, sync_online_timeout: 30s, last_active_granularity: 1m}}
 

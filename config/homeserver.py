@@ -26,6 +26,7 @@ from config.database import DatabaseConfig, RedisConfig, parse_database, parse_r
 from config.errors import ConfigError
 from config.federation import FederationConfig, parse_federation
 from config.listeners import Listener, parse_listeners
+from config.media import MediaConfig, parse_media
 from config.presence import PresenceConfig, parse_presence
 from config.ratelimits import RateLimits, parse_ratelimits
 from config.reader import Section
@@ -39,9 +40,9 @@ from protocol.room_versions import DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS
 # does not have; accepted silently so an admin's existing config loads without noise.
 _SYNAPSE_ONLY_KEYS = (
     "report_stats", "pid_file", "macaroon_secret_key", "form_secret",
-    "suppress_key_server_warning", "media_store_path", "url_preview_enabled",
+    "suppress_key_server_warning",
     "room_list_publication_rules", "alias_creation_rules",
-    "max_upload_size", "web_client_location",
+    "web_client_location",
 )
 
 
@@ -67,6 +68,7 @@ class HomeserverConfig:
     tls_certificate_path: str | None = None
     tls_private_key_path: str | None = None
     """Served on listeners with ``tls: true`` (Synapse's keys): the certificate chain and its private key."""
+    media: MediaConfig = field(default_factory=MediaConfig)
     enable_metrics: bool = False
     """Synapse's switch for Prometheus metrics: with it, ``metrics`` listeners serve ``/metrics``."""
     default_room_version: str = DEFAULT_ROOM_VERSION
@@ -140,6 +142,7 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
         max_request_size=max_request,
         user_directory=parse_user_directory(top),
         presence=parse_presence(top),
+        media=parse_media(top, resolve(top.text("media_store_path", "media_store"))),
         enable_metrics=top.flag("enable_metrics", False),
         federation=parse_federation(top),
         tls_certificate_path=resolve(top.text("tls_certificate_path")) if top.has("tls_certificate_path") else None,

@@ -11,12 +11,23 @@ one least-connections pool. The named locations only add the efficiency affiniti
 - inbound federation ``/send`` by the origin in its ``X-Matrix`` header (the source address when absent), so one
   server's transactions arrive in order at one process;
 - ``/messages`` by room id, so a room's pagination reuses one process's caches.
+
+Media is the one exception where routing is about correctness: with ``enable_media_repo: false`` only the
+``synapse.app.media_repository`` workers serve it, so ``/_matrix/media``, ``/_matrix/client/v1/media``, the
+federation media paths and the media admin API go to their pool (to any web process when there is none), with
+the body limit raised to ``max_upload_size`` and uploads streamed rather than buffered by nginx.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from config.workers import MEDIA_REPOSITORY
+
+if TYPE_CHECKING:
+    from config.homeserver import HomeserverConfig
 
 LONG_POLL_TIMEOUT_SECONDS = 180
 """Longer than any /sync timeout a client may ask for plus the server's answer time."""
@@ -29,6 +40,9 @@ class NginxSite:
     web_servers: tuple[str, ...]
     initial_sync_servers: int
     max_body_bytes: int
+    media_servers: tuple[str, ...] = ()
+    """The media repository's web processes; empty when every web process serves media."""
+    max_upload_bytes: int = 50 * 1024 * 1024
 
     def pools(self) -> dict[str, tuple[str, ...]]:
         """Upstream name -> servers. The initial-sync pool is the last ``initial_sync_servers`` web processes;
@@ -43,6 +57,7 @@ class NginxSite:
             "ganglion_initial_sync": initial,
             "ganglion_federation_send": servers,
             "ganglion_rooms": servers,
+            "ganglion_media": self.media_servers or servers,
         }
 
 
@@ -52,7 +67,15 @@ _BALANCING = {
     "ganglion_initial_sync": "hash $ganglion_access_token consistent;",
     "ganglion_federation_send": "hash $ganglion_origin consistent;",
     "ganglion_rooms": "hash $ganglion_room consistent;",
+    "ganglion_media": "least_conn;",
 }
+
+_MEDIA_LOCATIONS = (
+    "~ ^/_matrix/media/",
+    "~ ^/_matrix/client/v1/media/",
+    "~ ^/_matrix/federation/v1/media/",
+    "~ ^/_synapse/admin/v1/(purge_media_cache|media/|quarantine_media/|room/[^/]+/media|users?/[^/]+/media)",
+)
 
 _LOCATIONS = (
     ("~ ^/_matrix/client/(r0|v3)/sync$", "$ganglion_sync_pool"),
@@ -116,6 +139,9 @@ def render_nginx(site: NginxSite) -> str:
         "    proxy_buffering off;",
         "",
     ]
+    for pattern in _MEDIA_LOCATIONS:
+        lines += [f"    location {pattern} {{", f"        client_max_body_size {site.max_upload_bytes};",
+                  "        proxy_request_buffering off;", "        proxy_pass http://ganglion_media;", "    }"]
     for pattern, upstream in _LOCATIONS:
         lines += [f"    location {pattern} {{", f"        proxy_pass http://{upstream};", "    }"]
     lines.append("}")
@@ -135,3 +161,9 @@ def web_server_addresses(binds: Sequence[str]) -> tuple[str, ...]:
             bind = f"{_WILDCARDS.get(host, host)}:{port}"
         found.append(bind)
     return tuple(dict.fromkeys(found))
+
+
+def media_repository_binds(web_configs: Sequence[HomeserverConfig]) -> list[str]:
+    """The http binds of the ``synapse.app.media_repository`` workers among a deployment's web processes."""
+    return [address for web in web_configs if web.workers.app == MEDIA_REPOSITORY
+            for listener in web.http_listeners for address in listener.bind]

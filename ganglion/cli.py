@@ -331,7 +331,7 @@ def cmd_beat(args: argparse.Namespace) -> int:
 def cmd_routes(args: argparse.Namespace) -> int:
     """The routing table of the config (which instance consumes which queue), with ``--nginx`` a reverse-proxy
     config for its web processes (config/nginx.py), with ``--metrics`` a Prometheus scrape config."""
-    from config.nginx import NginxSite, render_nginx, web_server_addresses
+    from config.nginx import NginxSite, media_repository_binds, render_nginx, web_server_addresses
 
     shared = args.config or [DEFAULT_CONFIG]
     config = _load(shared)
@@ -349,8 +349,13 @@ def cmd_routes(args: argparse.Namespace) -> int:
              for address in listener.bind]
     if not binds:
         raise ConfigError("listeners", "no http listener with the client or federation resource to route to")
+    media_binds = media_repository_binds(web_configs)
+    if not config.workers.serves_media_repo and not media_binds:
+        raise ConfigError("enable_media_repo", "is false: pass the synapse.app.media_repository worker's file "
+                                               "with --web so media has somewhere to go")
     site = NginxSite(server_name=config.server_name, listen=args.listen, web_servers=web_server_addresses(binds),
-                     initial_sync_servers=args.initial_sync_servers, max_body_bytes=config.max_request_size)
+                     initial_sync_servers=args.initial_sync_servers, max_body_bytes=config.max_request_size,
+                     media_servers=web_server_addresses(media_binds), max_upload_bytes=config.media.max_upload_size)
     text = render_nginx(site)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:

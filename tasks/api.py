@@ -29,6 +29,9 @@ DELETE_PUSH_RULE = "push_rules.delete"
 SET_PUSH_RULE_ENABLED = "push_rules.set_enabled"
 SET_PUSH_RULE_ACTIONS = "push_rules.set_actions"
 EVENT_TIMEOUT_SECONDS = 30.0
+GENERATE_THUMBNAILS = "media.generate_thumbnails"
+PREVIEW_URL = "media.preview_url"
+PREVIEW_TIMEOUT_SECONDS = 30.0
 
 
 class Dispatcher(Protocol):
@@ -51,6 +54,18 @@ def device_list_changed(dispatcher: Dispatcher, user_id: str) -> None:
 def user_directory_changed(dispatcher: Dispatcher, user_id: str) -> None:
     """The profile or account state of ``user_id`` changed; its directory entry must follow."""
     dispatcher.send(REFRESH_USER_DIRECTORY, user_id=user_id)
+
+
+def media_uploaded(dispatcher: Dispatcher, media_id: str) -> None:
+    """Local media got its content (committed): the media queue makes its configured thumbnails. A lost poke
+    costs nothing but time: a thumbnail request makes what it needs itself."""
+    dispatcher.send(GENERATE_THUMBNAILS, media_id=media_id)
+
+
+def preview_url(dispatcher: Dispatcher, *, url: str, user_id: str) -> dict[str, Any]:
+    """Have the media queue fetch ``url`` safely and describe it (Open Graph, its image kept as local media)."""
+    result: dict[str, Any] = dispatcher.call(PREVIEW_URL, timeout=PREVIEW_TIMEOUT_SECONDS, url=url, user_id=user_id)
+    return result
 
 
 def member_profiles_changed(dispatcher: Dispatcher, room_id: str) -> None:

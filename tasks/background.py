@@ -20,6 +20,7 @@ from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_MEMBER_PROFILES, REFRESH_USER_
 from tasks.context import TaskContext
 from tasks.envelope import Stamp, signed_headers
 from tasks.ledger import retention_ms
+from tasks.media import SCHEDULE_SECONDS as MEDIA_SCHEDULE_SECONDS
 from tasks.presence import TIME_OUT_PRESENCE
 from tasks.registry import TaskSpec
 from tasks.retired_writers import fold_task
@@ -129,16 +130,18 @@ TASKS = (
 )
 
 SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0, SWEEP_TYPING: 5.0, SWEEP_PRESENCE: 5.0,
-                    RECONCILE_USER_DIRECTORY: 600.0, FOLD_RETIRED_WRITERS: 600.0}
+                    RECONCILE_USER_DIRECTORY: 600.0, FOLD_RETIRED_WRITERS: 600.0, **MEDIA_SCHEDULE_SECONDS}
 """Beat's timetable: task name -> interval."""
+_FAMILIES = {name: "media" for name in MEDIA_SCHEDULE_SECONDS}
+"""Periodic jobs that run elsewhere than ``run_background_tasks_on``: the media jobs on the media queue."""
 
 
 def beat_schedule(routing: RoutingTable) -> dict[str, dict[str, Any]]:
-    """Celery beat's ``beat_schedule``: each periodic task sent to ``run_background_tasks_on``'s queue (signed
-    as it is sent, :func:`sign_beat_messages`)."""
-    queue = routing.queue_for("background", None)
-    return {name: {"task": name, "schedule": seconds, "options": {"queue": queue}}
-            for name, seconds in SCHEDULE_SECONDS.items()}
+    """Celery beat's ``beat_schedule``: each periodic task sent to its family's queue (``run_background_tasks_on``'s,
+    or the media queue; a family nobody consumes has no jobs), signed as it is sent (:func:`sign_beat_messages`)."""
+    queues = {name: routing.queue_for(_FAMILIES.get(name, "background"), None) for name in SCHEDULE_SECONDS}
+    return {name: {"task": name, "schedule": seconds, "options": {"queue": queues[name]}}
+            for name, seconds in SCHEDULE_SECONDS.items() if queues[name] is not None}
 
 
 def sign_beat_messages(secret: str | None) -> Callable[..., None]:

@@ -32,6 +32,7 @@ def catalogue() -> dict[str, TaskSpec]:
         background,
         device_lists,
         events,
+        media,
         member_profiles,
         presence,
         push_rules,
@@ -39,10 +40,12 @@ def catalogue() -> dict[str, TaskSpec]:
         resharding,
         to_device,
         typing_notifications,
+        url_previews,
         user_directory,
     )
 
     specs = (*device_lists.TASKS, *user_directory.TASKS, *background.TASKS, *events.TASKS, *account_data.TASKS,
              *to_device.TASKS, *member_profiles.TASKS, *typing_notifications.TASKS, *receipts.TASKS,
-             *presence.TASKS, *push_rules.TASKS, *resharding.TASKS)
+             *presence.TASKS, *push_rules.TASKS, *resharding.TASKS, *media.TASKS,
+             *url_previews.TASKS)
     return {spec.name: spec for spec in specs}

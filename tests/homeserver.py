@@ -7,6 +7,7 @@ web tier here and every task run by a real ``ganglion worker`` Celery process st
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,6 +25,9 @@ from web.deps import Deps
 
 SERVER_NAME = "test.local"
 SIGNING_KEY_PATH = Path(tempfile.gettempdir()) / "ganglion-test.signing.key"
+MEDIA_STORE_PATH = Path(tempfile.gettempdir()) / f"ganglion-test-media-{os.getpid()}"
+"""One media store per test run, shared by the web tier here and the session's Celery worker (as a deployment's
+processes share one)."""
 
 
 def ensure_signing_key() -> str:
@@ -48,6 +52,11 @@ def base_config_data() -> dict[str, Any]:
         "worker_replication_secret": "test-replication-secret",
         "signing_key_path": ensure_signing_key(),
         "bcrypt_rounds": 4,
+        "media_store_path": str(MEDIA_STORE_PATH),
+        # Previews may reach this machine's 127.0.0.1 only (the tests' own web server), nothing else local.
+        "url_preview_enabled": True,
+        "url_preview_ip_range_blacklist": ["127.0.0.0/8", "10.0.0.0/8", "169.254.0.0/16", "::1/128"],
+        "url_preview_ip_range_whitelist": ["127.0.0.1/32"],
         "rc_registration": GENEROUS,
         "rc_login": {"address": GENEROUS, "account": GENEROUS, "failed_attempts": GENEROUS},
         "rc_profile": GENEROUS,

@@ -14,6 +14,7 @@ from web.cors import install_cors
 from web.deps import Deps, install_deps
 from web.errors import install_error_handlers
 from web.federation import create_federation_blueprint, create_keys_blueprint
+from web.media import create_media_blueprint
 from web.metrics import install_metrics
 from web.routing import SegmentConverter
 from web.wellknown import create_wellknown_blueprint
@@ -43,6 +44,8 @@ def create_app(config: HomeserverConfig, deps: Deps) -> Flask:
     app.register_blueprint(create_admin_blueprint())
     app.register_blueprint(create_keys_blueprint())
     app.register_blueprint(create_federation_blueprint())
+    if config.workers.serves_media_repo:
+        app.register_blueprint(create_media_blueprint(config.media))
     deps.doorbell.listen(deps.token_cache.on_ring)
     deps.doorbell.listen(deps.notifier.on_ring)
     deps.doorbell.listen(deps.push_rules.on_ring)

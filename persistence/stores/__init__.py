@@ -18,6 +18,7 @@ from persistence.stores.events import EventStore
 from persistence.stores.filters import FilterStore
 from persistence.stores.forgotten_rooms import ForgottenRoomStore
 from persistence.stores.key_backups import KeyBackupStore
+from persistence.stores.media import MediaStore
 from persistence.stores.outbox import OutboxStore
 from persistence.stores.presence import PresenceStore
 from persistence.stores.processed_tasks import ProcessedTaskStore
@@ -78,3 +79,4 @@ class Stores:
     shards: ShardStore = field(default_factory=ShardStore)
     processed_tasks: ProcessedTaskStore = field(default_factory=ProcessedTaskStore)
     server_keys: ServerKeyStore = field(default_factory=ServerKeyStore)
+    media: MediaStore = field(default_factory=MediaStore)

@@ -29,6 +29,7 @@ from persistence.tables.e2e import (
 )
 from persistence.tables.ephemeral import presence, receipts, typing
 from persistence.tables.federation import server_keys
+from persistence.tables.media import local_media, local_media_thumbnails
 from persistence.tables.metadata import metadata
 from persistence.tables.processed_tasks import processed_tasks
 from persistence.tables.push import event_push_actions, push_rule_defaults, push_rules, push_rules_changes
@@ -81,6 +82,8 @@ __all__ = [
     "event_txn_ids",
     "events",
     "forgotten_rooms",
+    "local_media",
+    "local_media_thumbnails",
     "metadata",
     "outbox",
     "presence",

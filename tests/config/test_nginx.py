@@ -148,3 +148,48 @@ def test_the_command_reads_each_web_process_file(tmp_path: Path, capsys: pytest.
         result = subprocess.run(["nginx", "-t", "-p", str(tmp_path), "-c", str(wrapper)], capture_output=True,
                                 text=True, check=False)
         assert result.returncode == 0, result.stderr
+
+
+def _media_location_bodies(parsed: Block) -> dict[str, dict[str, list[str]]]:
+    server = next(children for name, _args, children in parsed if name == "server") or []
+    return {" ".join(args): {n: a for n, a, _c in children or []} for name, args, children in server
+            if name == "location" and "media" in " ".join(args)}
+
+
+def test_media_goes_to_the_media_repository_workers_with_the_upload_limit(tmp_path: Path) -> None:
+    shared = tmp_path / "homeserver.yaml"
+    shared.write_text(yaml.safe_dump({"server_name": "example.org", "redis": {"enabled": True},
+                                      "enable_media_repo": False, "max_upload_size": "100M",
+                                      "database": {"name": "psycopg2", "args": {"dbname": "x"}}}))
+    web = tmp_path / "web1.yaml"
+    web.write_text(yaml.safe_dump({"worker_app": "synapse.app.generic_worker", "worker_name": "web1",
+                                   "worker_listeners": [{"port": 8081, "type": "http",
+                                                         "resources": [{"names": ["client", "federation"]}]}]}))
+    media = tmp_path / "media1.yaml"
+    media.write_text(yaml.safe_dump({"worker_app": "synapse.app.media_repository", "worker_name": "media1",
+                                     "worker_listeners": [{"port": 8085, "type": "http",
+                                                           "resources": [{"names": ["media"]}]}]}))
+    output = tmp_path / "ganglion.conf"
+    assert main(["routes", "--nginx", "--config", str(shared), "--web", str(web), "--web", str(media),
+                 "-o", str(output)]) == 0
+    parsed = parse_nginx(output.read_text())
+    servers = {name: [args[0] for n, args, _c in body if n == "server"] for name, body in _upstreams(parsed).items()}
+    assert servers["ganglion_any"] == ["127.0.0.1:8081"], "the media worker takes no other traffic"
+    assert servers["ganglion_media"] == ["127.0.0.1:8085"]
+    locations = _media_location_bodies(parsed)
+    assert set(locations) == {"~ ^/_matrix/media/", "~ ^/_matrix/client/v1/media/",
+                              "~ ^/_matrix/federation/v1/media/",
+                              "~ ^/_synapse/admin/v1/(purge_media_cache|media/|quarantine_media/"
+                              "|room/[^/]+/media|users?/[^/]+/media)"}
+    for body in locations.values():
+        assert body["proxy_pass"] == ["http://ganglion_media"]
+        assert body["client_max_body_size"] == [str(100 * 1024 * 1024)]
+        assert body["proxy_request_buffering"] == ["off"]
+    assert main(["routes", "--nginx", "--config", str(shared), "--web", str(web), "-o", str(output)]) == 2, \
+        "media switched off on main and no media worker: refused"
+
+
+def test_without_media_workers_any_web_process_serves_media() -> None:
+    servers = {name: [args[0] for n, args, _c in body if n == "server"]
+               for name, body in _upstreams(_site(("127.0.0.1:8081", "127.0.0.1:8082"))).items()}
+    assert servers["ganglion_media"] == ["127.0.0.1:8081", "127.0.0.1:8082"]

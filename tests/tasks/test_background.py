@@ -28,6 +28,7 @@ from tasks.background import (
 )
 from tasks.context import TaskContext
 from tasks.envelope import MAC_HEADER, Stamp, is_authentic
+from tasks.media import APPLY_RETENTION
 from tests.clock import FakeClock
 from tests.tasks.factories import RecordingDispatcher, make_context
 
@@ -72,8 +73,10 @@ def test_beat_schedule_targets_the_background_instance() -> None:
     routing = parse_config({"server_name": "test.local", "run_background_tasks_on": "bg1"}).routing
     schedule = beat_schedule(routing)
     assert set(schedule) == {SWEEP_OUTBOX, DELETE_EXPIRED, SWEEP_TYPING, SWEEP_PRESENCE, RECONCILE_USER_DIRECTORY,
-                             FOLD_RETIRED_WRITERS}
-    assert all(entry["options"]["queue"] == "background" for entry in schedule.values())
+                             FOLD_RETIRED_WRITERS, APPLY_RETENTION}
+    assert all(entry["options"]["queue"] == "background" for name, entry in schedule.items()
+               if name != APPLY_RETENTION)
+    assert schedule[APPLY_RETENTION]["options"]["queue"] == "media"
     assert routing.queues_for_instance("bg1") == ("background",)
 
 
@@ -103,8 +106,13 @@ def test_inline_beat_sends_periodic_tasks() -> None:
     assert dispatcher.sent[0] == (SWEEP_OUTBOX, {})
 
 
+def test_media_jobs_are_not_scheduled_when_no_instance_runs_them() -> None:
+    routing = parse_config({"server_name": "test.local", "enable_media_repo": False}).routing
+    assert APPLY_RETENTION not in beat_schedule(routing, None)
+
+
 def test_every_background_job_is_on_the_schedule() -> None:
-    assert {spec.name for spec in TASKS} == set(SCHEDULE_SECONDS)
+    assert {spec.name for spec in TASKS} | {APPLY_RETENTION} == set(SCHEDULE_SECONDS)
     assert all(spec.family == "background" for spec in TASKS)
 
 

@@ -516,6 +516,24 @@ ENDPOINTS: dict[str, Endpoint] = {
         lambda walker: {}, {"next_batch": "string"},
         invalid=(Invalid("next_batch", "bogus", 400, INVALID_PARAM),
                  Invalid("next_batch", "g" + "A" * 5000, 400, BAD_JSON))),)),
+    # The content repository: uploads are raw bytes, not JSON, and the admin actions read no body.
+    "media.upload_content": Endpoint(auth=True),
+    "media.upload_content_to_mxc": Endpoint(auth=True),
+    "media.create_content": Endpoint(auth=True),
+    "media.get_content": Endpoint(auth=False),
+    "media.get_content_named": Endpoint(auth=False),
+    "media.get_content_authenticated": Endpoint(auth=True),
+    "media.get_content_authenticated_named": Endpoint(auth=True),
+    "media.get_config": Endpoint(auth=True),
+    "media.get_thumbnail": Endpoint(auth=False),
+    "media.get_thumbnail_authenticated": Endpoint(auth=True),
+    "media.get_url_preview": Endpoint(auth=True),
+    **{f"media.admin_{name}": Endpoint(auth=True) for name in (
+        "list_media_in_room", "quarantine_media_in_room", "quarantine_media_in_room_deprecated",
+        "quarantine_media_of_user", "quarantine_media", "unquarantine_media", "protect_media", "unprotect_media",
+        "get_media_info", "delete_media", "delete_media_before", "delete_media_before_on_server",
+        "purge_media_cache", "list_media_of_user", "delete_media_of_user", "list_media_of_user_singular",
+        "delete_media_of_user_singular")},
     "wellknown.get_wellknown_client": Endpoint(auth=False),
     "wellknown.get_wellknown_server": Endpoint(auth=False),
     "admin.get_nonce": Endpoint(auth=False),
@@ -541,9 +559,9 @@ def path_values(walker: Walker) -> dict[str, str]:
             "room_alias": "#nowhere:test.local", "filter_id": "0", "tag": "u.walk", "receipt_type": "m.read",
             "kind": "override", "rule_id": "walkrule", "version": "1", "session_id": "walksession",
             "rest": "global/override/walkrule/walkattribute",
-            "server_name": "test.local"}
+            "server_name": "test.local", "media_id": "walkmedia", "file_name": "walk.txt"}
 
 
 PATH_VARIABLES = {"user_id", "device_id", "field", "room_id", "event_type", "txn_id", "state_key", "event_id",
                   "rel_type", "key_id", "room_alias", "filter_id", "tag", "receipt_type", "kind", "rule_id",
-                  "version", "session_id", "rest", "server_name"}
+                  "version", "session_id", "rest", "server_name", "media_id", "file_name"}

@@ -1,0 +1,86 @@
+"""Thumbnails: the deprecated ``/_matrix/media/v3/thumbnail`` and the authenticated
+``/_matrix/client/v1/media/thumbnail`` (spec v1.11), ``scale`` or ``crop``, ``animated`` when asked.
+
+A configured size is normally made by the ``media`` queue after the upload; a request that arrives first makes
+it here (``persistence.media.thumbnails``). With ``dynamic_thumbnails`` the exact requested size is made.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from persistence.media.storage import content_key, thumbnail_key
+from persistence.media.thumbnailer import CannotThumbnail, ImageTooLarge
+from persistence.media.thumbnails import Thumbnails
+from protocol.errors import InvalidParam, MissingParam, NotFound, TooLarge, UnknownError
+from protocol.media import ThumbnailSpec, content_disposition, served_content_type
+from web.auth import authenticate
+from web.deps import Deps, deps
+from web.media.content import file_response, local_media, query_flag, storage
+from web.routing import client_route
+
+MAX_DIMENSION = 10_000
+"""Larger requests are answered with the original anyway (never upscaled); this only bounds the numbers."""
+
+
+def _dimension(name: str) -> int:
+    value = request.args.get(name)
+    if value is None:
+        raise MissingParam(f"Missing parameter: {name}")
+    if not value.isdigit() or not 0 < int(value) <= MAX_DIMENSION:
+        raise InvalidParam(f"Query parameter '{name}' must be an integer from 1 to {MAX_DIMENSION}")
+    return int(value)
+
+
+def _thumbnail(current: Deps, server_name: str, media_id: str, *, authenticated_endpoint: bool) -> Response:
+    width, height = _dimension("width"), _dimension("height")
+    method = request.args.get("method", "scale")
+    if method not in ("crop", "scale"):
+        raise InvalidParam("Query parameter 'method' must be crop or scale")
+    animated = query_flag("animated", False)
+    media = local_media(current, server_name, media_id, authenticated_endpoint=authenticated_endpoint)
+    thumbnails = Thumbnails(current.config.media, current.database, current.stores.media, storage(current))
+    try:
+        spec = thumbnails.for_request(media, width, height, method, animated)
+    except ImageTooLarge:
+        raise TooLarge("Content is too large to thumbnail") from None
+    except CannotThumbnail:
+        raise UnknownError("Cannot generate thumbnails for the requested content") from None
+    if spec is None:
+        return _original(current, media.media_id, media.media_type)
+    return _stored_thumbnail(current, media.media_id, spec)
+
+
+def _original(current: Deps, media_id: str, media_type: str | None) -> Response:
+    stored = storage(current).open(content_key(media_id))
+    if stored is None:
+        raise NotFound("Not found")
+    content_type = served_content_type(media_type)
+    return file_response(stored, content_type, content_disposition(content_type, None))
+
+
+def _stored_thumbnail(current: Deps, media_id: str, spec: ThumbnailSpec) -> Response:
+    stored = storage(current).open(thumbnail_key(media_id, spec.width, spec.height, spec.method, spec.content_type))
+    if stored is None:
+        raise NotFound("Not found")
+    extension = spec.content_type.partition("/")[2]
+    # Spec v1.12: a thumbnail is always inline, with a file name.
+    return file_response(stored, spec.content_type, f"inline; filename=thumbnail.{extension}")
+
+
+def get_thumbnail_legacy(server_name: str, media_id: str) -> Response:
+    return _thumbnail(deps(), server_name, media_id, authenticated_endpoint=False)
+
+
+def get_thumbnail_authenticated(server_name: str, media_id: str) -> Response:
+    current = deps()
+    authenticate(current, allow_guest=True)
+    return _thumbnail(current, server_name, media_id, authenticated_endpoint=True)
+
+
+def register_routes(blueprint: Blueprint) -> None:
+    for version in ("r0", "v3"):
+        blueprint.add_url_rule(f"/_matrix/media/{version}/thumbnail/<server_name>/<media_id>",
+                               endpoint=f"get_thumbnail_{version}", view_func=get_thumbnail_legacy, methods=["GET"])
+    client_route(blueprint, "/media/thumbnail/<server_name>/<media_id>", methods=["GET"],
+                 versions=("v1",))(get_thumbnail_authenticated)
