@@ -108,7 +108,7 @@ def test_inline_beat_sends_periodic_tasks() -> None:
 
 def test_media_jobs_are_not_scheduled_when_no_instance_runs_them() -> None:
     routing = parse_config({"server_name": "test.local", "enable_media_repo": False}).routing
-    assert APPLY_RETENTION not in beat_schedule(routing, None)
+    assert APPLY_RETENTION not in beat_schedule(routing)
 
 
 def test_every_background_job_is_on_the_schedule() -> None:
