@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from persistence.stores.events import StoredEvent
 from protocol.errors import InvalidParam, MissingParam, NotFound
 from protocol.filters import RoomEventFilter
+from protocol.sync_tokens import MAX_TOKEN_LENGTH
 from protocol.tokens import START, RoomPosition
 from web.auth import authenticate
 from web.client.paging import (
@@ -73,7 +74,7 @@ def get_room_events(room_id: str) -> dict[str, Any]:
         from_ = room_position(current, conn, room_id, from_token)
         if from_ is None:
             from_ = current.stores.events.get_room_end_position(conn, room_id) if backwards else START
-        start = query_text("from", max_length=64) or from_.format()
+        start = query_text("from", max_length=MAX_TOKEN_LENGTH) or from_.format()
         to = room_position(current, conn, room_id, to_token)
         if horizon is not None:  # a departed member pages no further than their leave
             if backwards:
