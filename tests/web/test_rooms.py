@@ -196,3 +196,14 @@ def test_v12_rooms_created_in_the_same_millisecond_are_distinct(homeserver: Home
     base = "/_matrix/client/v3/rooms"
     assert homeserver.get(f"{base}/{first}/state/m.room.name", token=alice).json == {"name": "one"}
     assert homeserver.get(f"{base}/{second}/state/m.room.name", token=alice).json == {"name": "two"}
+
+
+def test_a_public_chat_has_no_guest_access_event(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    state = homeserver.get(f"/_matrix/client/v3/rooms/{room_id}/state", token=alice).json
+    assert "m.room.guest_access" not in [event["type"] for event in state], "no event means forbidden"
+    private = _room(homeserver, alice, preset="private_chat")
+    state = homeserver.get(f"/_matrix/client/v3/rooms/{private}/state", token=alice).json
+    assert {"guest_access": "can_join"} in [event["content"] for event in state
+                                            if event["type"] == "m.room.guest_access"]

@@ -218,8 +218,9 @@ def choose_state(reader: SyncReader, room_id: str, timeline: Timeline, start_sta
         chosen = {}
     state_filter = reader.filter.room.state
     if state_filter.lazy_load_members:
-        senders = {stored.event.sender for stored in timeline.events} | {reader.user_id}
-        if since_state is None:  # a room new to the client: of its members, only the senders'
+        senders = {stored.event.sender for stored in timeline.events}
+        if since_state is None:  # a room new to the client: of its members, only the senders' and the user's own
+            senders.add(reader.user_id)
             chosen = {key: event_id for key, event_id in chosen.items()
                       if key[0] != "m.room.member" or key[1] in senders}
         # (In a gap, the members whose membership changed in it stay: the client must learn of them.)
