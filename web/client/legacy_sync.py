@@ -17,7 +17,7 @@ from persistence.stores.events import StoredEvent
 from protocol.errors import InvalidParam, NotFound
 from protocol.filters import RoomEventFilter
 from protocol.sync_filters import RoomFilter, SyncFilter
-from protocol.sync_tokens import SyncToken, WriterPositions, parse_sync_token
+from protocol.sync_tokens import MAX_TOKEN_LENGTH, SyncToken, WriterPositions, parse_sync_token
 from protocol.tokens import RoomPosition
 from web.auth import authenticate
 from web.client.paging import query_integer
@@ -150,7 +150,7 @@ def get_events() -> dict[str, Any]:
     """``GET /events``: room events after ``from`` (now, when absent), waiting up to ``timeout`` for some."""
     current = deps()
     requester = authenticate(current, allow_guest=True)
-    from_text = query_text("from", max_length=4096)
+    from_text = query_text("from", max_length=MAX_TOKEN_LENGTH)
     timeout = query_integer("timeout")
     if timeout is not None and timeout < 0:
         raise InvalidParam("Query parameter 'timeout' must not be negative")
