@@ -5,8 +5,9 @@ The timeline is the latest events in the token range (stream order), through the
 visibility, at most ``limit`` of them; ``limited`` says older ones were left out, and ``prev_batch`` is where
 ``/messages`` picks up. The state section is the state at the *start* of the timeline: all of it for a room the
 client has not seen (initial sync, a new join, ``full_state``), else only what changed since the token and is not
-already in the timeline. With lazy-loaded members only the timeline senders' (and the user's own) memberships
-are sent.
+already in the timeline. With lazy-loaded members only the timeline senders' memberships are sent (and the
+user's own in a room new to the client), plus those that changed in a gap, less those the device already holds
+(``web/sync/lazy_members.py``).
 """
 
 from __future__ import annotations
