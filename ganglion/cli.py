@@ -41,6 +41,9 @@ GEVENT_WORKER = "ganglion.http_worker.ClosingIdleGeventWorker"
 """gunicorn's gevent worker, closing idle keep-alive connections on a stop (ganglion/http_worker.py)."""
 
 DEFAULT_CONFIG = "homeserver.yaml"
+REQUEST_LINE_LIMIT = 8190
+"""The longest request line (method, path and query) a web process reads: gunicorn's ceiling, as nginx's default
+buffers allow, so that any token the server hands out fits in a request (``protocol/sync_tokens.py``)."""
 KEEPALIVE_SECONDS = 75
 """How long a web process keeps an idle HTTP/1.1 connection open. Clients reuse pooled connections until their own
 idle timeout (Node's fetch 4 s, aiohttp 15 s, an nginx upstream pool 60 s) and a request written as the server
@@ -129,6 +132,8 @@ def _gunicorn_options(config: HomeserverConfig, args: argparse.Namespace, *, wor
         **concurrency,
         "timeout": 120,
         "keepalive": KEEPALIVE_SECONDS,
+        # Not gunicorn's default of 4094: a request line may carry two tokens (/messages' ``from`` and ``to``).
+        "limit_request_line": REQUEST_LINE_LIMIT,
         "graceful_timeout": 10,
         "accesslog": "-" if args.access_log else None,
         # Several servers may share a machine (tests, side-by-side runs): no shared control socket path.

@@ -11,10 +11,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from protocol.errors import BadJson
 from protocol.identifiers import is_valid_user_id
+
+T = TypeVar("T")
 
 
 @lru_cache(maxsize=256)
@@ -77,8 +79,9 @@ class RoomEventFilter:
         if not isinstance(data, Mapping):
             raise BadJson("A filter must be a JSON object")
         limit = data.get("limit")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-            raise BadJson("Filter field 'limit' must be an integer greater than 0")
+        # 0 is a limit too (Synapse accepts it): a /sync timeline of no events, only state, as clients ask for it.
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit < 2**31):
+            raise BadJson("Filter field 'limit' must be a non-negative integer")
         return RoomEventFilter(
             types=string_list(data, "types"),
             not_types=string_list(data, "not_types") or (),
@@ -92,6 +95,10 @@ class RoomEventFilter:
             include_redundant_members=bool(optional_flag(data, "include_redundant_members")),
             unread_thread_notifications=bool(optional_flag(data, "unread_thread_notifications")),
         )
+
+    def latest(self, items: list[T]) -> list[T]:
+        """The last ``limit`` of ``items`` (all of them without a limit; none for a limit of 0)."""
+        return items if self.limit is None else items[len(items) - min(self.limit, len(items)):]
 
     def matches(self, event_type: str, sender: str, content: Mapping[str, Any], room_id: str | None = None) -> bool:
         if any(type_matches(event_type, pattern) for pattern in self.not_types):

@@ -108,7 +108,9 @@ def initial_events(request: RoomRequest, creator: str, room_version: RoomVersion
         ("m.room.history_visibility", {"history_visibility": preset["history_visibility"]}),
         ("m.room.guest_access", {"guest_access": preset["guest_access"]}),
     ):
-        if (event_type, "") not in overridden:
+        # public_chat's "forbidden" guest access is what no m.room.guest_access event means (spec:
+        # "Guest Access"), so, as Synapse, the room gets none: a client's view of the room's state matches.
+        if (event_type, "") not in overridden and preset_content != {"guest_access": "forbidden"}:
             plan.append(EventTemplate(event_type, preset_content, state_key=""))
     # ``name`` and ``topic`` win over the same state in ``initial_state``.
     superseded = {("m.room.name", "") if request.name is not None else None,

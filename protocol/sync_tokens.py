@@ -26,7 +26,15 @@ from protocol.errors import InvalidParam
 from protocol.tokens import MAX_POSITION
 
 PREFIX = "g"
-MAX_TOKEN_LENGTH = 4096
+EVENTS_STREAM = "events"
+"""The stream whose positions place a token in a room's timeline (``/messages``, ``/members?at=``)."""
+MAX_TOKEN_LENGTH = 3072
+"""The longest token any endpoint accepts, in ``since``, ``from``, ``to`` or ``at`` alike: a sane bound, not a
+shape. A token starts near 250 characters and grows by about 40 per writer ahead of its stream's floor (an
+instance name and a position, base64-encoded), so 3072 holds some 70 such writers across all streams, far past
+any deployment's ``stream_writers``. Two tokens (``/messages``' ``from`` and ``to``) and the path still fit one
+request line: web processes read request lines up to 8190 bytes (``ganglion/cli.py``), as nginx's default
+``large_client_header_buffers`` does."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,18 @@ class WriterPositions:
         """Whether every writer is at least as far here as in ``other``."""
         names = {name for name, _ in self.ahead} | {name for name, _ in other.ahead}
         return self.floor >= other.floor and all(self.position_of(n) >= other.position_of(n) for n in names)
+
+    def encode(self) -> str:
+        """Compact JSON ``[floor, {writer: position}]``, as inside a token (for storing positions in a column)."""
+        return json.dumps([self.floor, dict(self.ahead)], separators=(",", ":"), sort_keys=True)
+
+    @staticmethod
+    def decode(text: str) -> WriterPositions:
+        """What :meth:`encode` wrote; ``ValueError`` for anything else."""
+        try:
+            return _writer_positions(json.loads(text))
+        except RecursionError:
+            raise ValueError("bad positions") from None
 
     def includes(self, writer: str, position: int) -> bool:
         """Whether the item ``writer`` stored at ``position`` lies at or before this point."""

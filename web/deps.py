@@ -18,7 +18,6 @@ from protocol.clock import Clock
 from protocol.signing import SigningKey
 from tasks.api import Dispatcher
 from web.last_seen import LastSeenRecorder
-from web.sync.lazy_members import SentMembers
 from web.sync.notifier import SyncNotifier
 from web.token_cache import TokenCache
 
@@ -40,8 +39,6 @@ class Deps:
     last_seen: LastSeenRecorder = field(default_factory=LastSeenRecorder)
     notifier: SyncNotifier = field(default_factory=SyncNotifier)
     """This process's waiting ``/sync`` requests, woken by the doorbell."""
-    sent_members: SentMembers = field(default_factory=SentMembers)
-    """Which membership events each device was last sent (lazy-loading syncs skip them)."""
     push_rules: PushRulesCache = field(default_factory=PushRulesCache)
     """Users' effective push rulesets (shared with the task context in the monolith)."""
     revocations: TokenRevocations = field(default_factory=LocalTokenRevocations)

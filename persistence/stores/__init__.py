@@ -31,6 +31,7 @@ from persistence.stores.relations import RelationStore
 from persistence.stores.reports import ReportStore
 from persistence.stores.rooms import RoomStore
 from persistence.stores.search import SearchStore
+from persistence.stores.sent_members import SentMemberStore
 from persistence.stores.server_keys import ServerKeyStore
 from persistence.stores.shards import ShardStore
 from persistence.stores.state import StateStore
@@ -65,6 +66,7 @@ class Stores:
     reports: ReportStore = field(default_factory=ReportStore)
     search: SearchStore = field(default_factory=SearchStore)
     filters: FilterStore = field(default_factory=FilterStore)
+    sent_members: SentMemberStore = field(default_factory=SentMemberStore)
     account_data: AccountDataStore = field(default_factory=AccountDataStore)
     device_inbox: DeviceInboxStore = field(default_factory=DeviceInboxStore)
     typing: TypingStore = field(default_factory=TypingStore)

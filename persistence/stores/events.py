@@ -26,7 +26,7 @@ from protocol.canonical_json import encode_canonical_json
 from protocol.events.model import Event
 from protocol.room_versions import KNOWN_ROOM_VERSIONS
 from protocol.sync_tokens import WriterPositions
-from protocol.tokens import RoomPosition
+from protocol.tokens import START, RoomPosition
 
 ROOMS_PER_QUERY = 100
 """Rooms per statement in the many-room reads of /sync (one ``UNION ALL`` branch each; SQLite allows 500)."""
@@ -180,6 +180,16 @@ class EventStore:
         depth = conn.execute(select(func.max(events.c.depth)).where(
             events.c.room_id == room_id, events.c.stream_ordering <= stream)).scalar_one_or_none()
         return RoomPosition(int(depth or 0), stream)
+
+    def get_position_up_to(self, conn: Connection, room_id: str, until: WriterPositions) -> RoomPosition:
+        """A ``/sync`` token's events positions as a topological one: just after the room's deepest event stored
+        at or before ``until`` (``START`` when the room had none by then)."""
+        row = conn.execute(
+            select(events.c.depth, events.c.stream_ordering).where(
+                events.c.room_id == room_id, *_ACCEPTED,
+                up_to(events.c.instance_name, events.c.stream_ordering, until))
+            .order_by(events.c.depth.desc(), events.c.stream_ordering.desc()).limit(1)).first()
+        return RoomPosition.after(int(row.depth), int(row.stream_ordering)) if row is not None else START
 
     def list_events_by_timestamp(self, conn: Connection, room_id: str, ts: int, *, backwards: bool,
                                  limit: int) -> list[StoredEvent]:
@@ -339,6 +349,24 @@ class EventStore:
             content = json.loads(row.json).get("content")
             contents[row.room_id] = content if isinstance(content, dict) else {}
         return contents
+
+    def list_named_rooms(self, conn: Connection, room_ids: Iterable[str]) -> set[str]:
+        """Those of ``room_ids`` whose current state has a non-empty ``m.room.name`` or canonical alias (one query
+        per 500 rooms)."""
+        wanted = sorted(set(room_ids))
+        named: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            rows = conn.execute(select(current_state_events.c.room_id, current_state_events.c.type, events.c.json)
+                                .join(events, events.c.event_id == current_state_events.c.event_id)
+                                .where(current_state_events.c.room_id.in_(wanted[start:start + 500]),
+                                       current_state_events.c.type.in_(("m.room.name", "m.room.canonical_alias")),
+                                       current_state_events.c.state_key == ""))
+            for row in rows:
+                content = json.loads(row.json).get("content")
+                field = "name" if row.type == "m.room.name" else "alias"
+                if isinstance(content, dict) and isinstance(content.get(field), str) and content[field]:
+                    named.add(row.room_id)
+        return named
 
     def list_events_in_rooms(self, conn: Connection, room_ids: Iterable[str], since: WriterPositions,
                              until: WriterPositions, limit: int) -> list[StoredEvent]:

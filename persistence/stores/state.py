@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, case, delete, func, insert, literal, select
+from sqlalchemy import Connection, Select, and_, bindparam, case, delete, func, insert, literal, or_, select
 
 from persistence.tables import current_state_events, event_state_groups, state_group_entries, state_groups
 from protocol.events.model import StateKey
@@ -163,6 +163,18 @@ class StateStore:
             current_state_events.c.state_key.in_(state_keys)))
         found = {(row.type, row.state_key): row.event_id for row in rows}
         return {key: event_id for key, event_id in found.items() if key in wanted}
+
+    def list_current_among(self, conn: Connection, candidates: Iterable[tuple[str, StateKey, str]]) -> set[str]:
+        """Which of ``candidates`` (room id, state key, event id) are in their room's current state (read by the
+        primary key, however large the rooms)."""
+        wanted = list(candidates)
+        found: set[str] = set()
+        for start in range(0, len(wanted), 100):
+            clauses = [and_(current_state_events.c.room_id == room_id, current_state_events.c.type == key[0],
+                            current_state_events.c.state_key == key[1], current_state_events.c.event_id == event_id)
+                       for room_id, key, event_id in wanted[start:start + 100]]
+            found.update(conn.execute(select(current_state_events.c.event_id).where(or_(*clauses))).scalars())
+        return found
 
     def get_current_state_event_id(self, conn: Connection, room_id: str, key: StateKey) -> str | None:
         return conn.execute(select(current_state_events.c.event_id).where(

@@ -54,7 +54,7 @@ from persistence.tables.rooms import (
 )
 from persistence.tables.sharding import shard_fences, shard_maps
 from persistence.tables.streams import device_lists_stream, outbox, stream_counters, stream_positions, user_directory
-from persistence.tables.sync import account_data, device_inbox, to_device_txns, user_filters
+from persistence.tables.sync import account_data, device_inbox, sync_sent_members, to_device_txns, user_filters
 
 __all__ = [
     "access_tokens",
@@ -108,6 +108,7 @@ __all__ = [
     "state_groups",
     "stream_counters",
     "stream_positions",
+    "sync_sent_members",
     "to_device_txns",
     "typing",
     "ui_auth_sessions",

@@ -59,3 +59,20 @@ to_device_txns = Table(
     PrimaryKeyConstraint("sender", "sender_device", "txn_id", "recipient"),
     Index(None, "created_ts"),
 )
+
+# Which membership event of each room member a device has been sent by lazy-loading syncs (spec: "Lazy-loading
+# room members", ``include_redundant_members: false``), so later syncs leave it out. ``sent_until`` is the events
+# stream positions of the response that sent it (``[floor, {writer: position}]``): the device provably holds it
+# once it syncs from a token at or past them. Shared by every process; written only when a response sends a
+# member the device did not hold.
+sync_sent_members = Table(
+    "sync_sent_members",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("device_id", Text, nullable=False),
+    Column("room_id", Text, nullable=False),
+    Column("member", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("sent_until", Text, nullable=False),
+    PrimaryKeyConstraint("user_id", "device_id", "room_id", "member"),
+)

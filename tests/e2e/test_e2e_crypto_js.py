@@ -1,9 +1,9 @@
-"""matrix-js-sdk with its Rust crypto (matrix-sdk-crypto-wasm, from npm) against every shape
-(tests/e2e/js/crypto_conversation.mjs): cross-signing bootstrap (and a reset the server guards with UIA), an
-encrypted conversation both ways of which the server stores only ciphertext, emoji verification between the two
-users (each signs the other's master key), and a key backup round trip in which a new device restores, with the
-recovery key from secret storage, the room keys it could not otherwise have (and cross-signs itself with the
-cross-signing keys kept there)."""
+"""matrix-js-sdk with its Rust crypto (matrix-sdk-crypto-wasm, from npm), syncing with lazy-loaded members as
+Element does, against every shape (tests/e2e/js/crypto_conversation.mjs): cross-signing bootstrap (and a reset the
+server guards with UIA), an encrypted conversation both ways of which the server stores only ciphertext, emoji
+verification between the two users (each signs the other's master key), and a key backup round trip in which a
+new device restores, with the recovery key from secret storage, the room keys it could not otherwise have (and
+cross-signs itself with the cross-signing keys kept there)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,7 @@ def test_cross_signing_is_bootstrapped_and_each_user_sees_the_others_master_key(
 def test_encrypted_messages_both_ways_and_only_ciphertext_on_the_server(server: RunningServer,
                                                                         observed: dict[str, Any]) -> None:
     assert observed["roomEncrypted"] is True
+    assert observed["membersLoadedFromServer"] == [True, True], "as Element runs it: lazy-loaded members"
     assert observed["bobReceived"] == _decrypted(HELLO)
     assert observed["aliceReceived"] == _decrypted(REPLY)
     room_id = observed["roomId"]

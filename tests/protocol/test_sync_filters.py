@@ -22,11 +22,18 @@ def test_a_filter_parses_each_section() -> None:
 @pytest.mark.parametrize("data", [
     [], {"event_format": "xml"}, {"event_fields": "type"}, {"event_fields": [""]}, {"room": []},
     {"room": {"timeline": []}}, {"room": {"include_leave": "yes"}}, {"room": {"rooms": [1]}},
-    {"room": {"timeline": {"types": ["a\x00b"]}}}, {"account_data": {"limit": 0}},
+    {"room": {"timeline": {"types": ["a\x00b"]}}}, {"account_data": {"limit": -1}},
+    {"room": {"timeline": {"limit": 2**31}}},
 ])
 def test_wrong_types_are_bad_json(data: object) -> None:
     with pytest.raises(BadJson):
         SyncFilter.parse(data)
+
+
+def test_a_limit_of_zero_is_accepted_and_keeps_nothing() -> None:
+    parsed = SyncFilter.parse({"room": {"timeline": {"limit": 0}}, "presence": {"limit": 0}})
+    assert parsed.room.timeline.limit == 0
+    assert parsed.presence.latest([1, 2, 3]) == [] and parsed.room.state.latest([1, 2, 3]) == [1, 2, 3]
 
 
 def test_event_fields_keep_only_the_named_paths() -> None:

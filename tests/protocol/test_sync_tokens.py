@@ -39,3 +39,15 @@ def test_writers_not_named_stand_at_the_floor() -> None:
 def test_anything_else_is_an_invalid_parameter(text: str) -> None:
     with pytest.raises(InvalidParam):
         parse_sync_token(text)
+
+
+@given(positions)
+def test_stored_positions_read_back(writers: dict[str, int]) -> None:
+    stored = WriterPositions.of_writers(writers)
+    assert WriterPositions.decode(stored.encode()) == stored
+
+
+@pytest.mark.parametrize("text", ["", "[]", "[1]", "[-1,{}]", '[1,{"a":true}]', "{}", "[" * 5000])
+def test_unreadable_stored_positions_are_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError):
+        WriterPositions.decode(text)

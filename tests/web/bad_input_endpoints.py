@@ -310,7 +310,7 @@ ENDPOINTS: dict[str, Endpoint] = {
                  Invalid("search_categories.room_events.keys", ["content.url"], 400, frozenset({"M_INVALID_PARAM"})),
                  Invalid("search_categories.room_events.event_context.before_limit", -1, 400,
                          frozenset({"M_INVALID_PARAM"})),
-                 Invalid("search_categories.room_events.filter.limit", 0, 400, frozenset({"M_BAD_JSON"})),
+                 Invalid("search_categories.room_events.filter.limit", -1, 400, frozenset({"M_BAD_JSON"})),
                  Invalid("search_categories.room_events.groupings.group_by", [{"key": "bogus"}], 400,
                          frozenset({"M_INVALID_PARAM"})))),)),
     # filter.yaml: every part of a filter is optional; what /sync could not use is refused at upload.
@@ -321,7 +321,7 @@ ENDPOINTS: dict[str, Endpoint] = {
          "room.timeline": "object", "room.timeline.types": "strings", "room.timeline.not_senders": "strings",
          "room.state": "object", "room.state.lazy_load_members": "boolean", "room.ephemeral": "object"},
         invalid=(Invalid("event_format", "bogus", 400, BAD_JSON),
-                 Invalid("room.timeline.limit", 0, 400, BAD_JSON),
+                 Invalid("room.timeline.limit", -1, 400, BAD_JSON),
                  Invalid("room.timeline.limit", "5", 400, BAD_JSON))),)),
     "client.get_filter": Endpoint(auth=True),
     "client.sync": Endpoint(auth=True),

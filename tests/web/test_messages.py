@@ -78,7 +78,8 @@ def test_paginating_both_directions_gives_every_event_once_in_order(chat: Any) -
 def test_pages_are_exact_when_the_history_divides_evenly(chat: Any) -> None:
     server, alice, room_id, sent = chat
     pages = _walk(server, alice, room_id, "f", limit=5, filter={"types": ["m.room.message"]})
-    assert [len(page) for page in pages] == [5, 5, 5, 5, 5], "the last full page already says there is no more"
+    assert [len(page) for page in pages] == [5, 5, 5, 5, 5, 0], (
+        "forwards, a page that found events says where to go on (more may come); the empty one ends the walk")
     assert [event_id for page in pages for event_id in page] == sent
 
 

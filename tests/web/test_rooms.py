@@ -207,3 +207,14 @@ def test_rooms_are_created_in_the_configured_default_room_version(make_homeserve
     assert capabilities["m.room_versions"]["default"] == "10"
     explicit = _room(server, alice, room_version="11")
     assert _state(server, alice, explicit)[("m.room.create", "")]["content"]["room_version"] == "11"
+
+
+def test_a_public_chat_has_no_guest_access_event(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    state = homeserver.get(f"/_matrix/client/v3/rooms/{room_id}/state", token=alice).json
+    assert "m.room.guest_access" not in [event["type"] for event in state], "no event means forbidden"
+    private = _room(homeserver, alice, preset="private_chat")
+    state = homeserver.get(f"/_matrix/client/v3/rooms/{private}/state", token=alice).json
+    assert {"guest_access": "can_join"} in [event["content"] for event in state
+                                            if event["type"] == "m.room.guest_access"]

@@ -17,7 +17,7 @@ from protocol.e2e_keys import MASTER, MAX_ID_LENGTH, SELF_SIGNING, USER_SIGNING
 from protocol.errors import BadJson
 from protocol.identifiers import UserId
 from protocol.sync_filters import SyncFilter
-from protocol.sync_tokens import parse_sync_token
+from protocol.sync_tokens import MAX_TOKEN_LENGTH, parse_sync_token
 from web.auth import authenticate
 from web.client.remote_users import REMOTE_FAILURE, split_local
 from web.deps import deps
@@ -110,8 +110,8 @@ def get_key_changes() -> dict[str, Any]:
     would have given."""
     current = deps()
     requester = authenticate(current, allow_guest=True)
-    since = parse_sync_token(required_query_text("from", max_length=4096), name="from")
-    until = parse_sync_token(required_query_text("to", max_length=4096), name="to")
+    since = parse_sync_token(required_query_text("from", max_length=MAX_TOKEN_LENGTH), name="from")
+    until = parse_sync_token(required_query_text("to", max_length=MAX_TOKEN_LENGTH), name="to")
     stores = current.stores
     with current.database.read() as conn:
         reader = SyncReader(current, conn, requester.user_id, requester.device_id, SyncFilter(),

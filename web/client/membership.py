@@ -12,11 +12,10 @@ from sqlalchemy import Connection
 from protocol.errors import BadJson, Forbidden, GuestAccessForbidden, InvalidParam, MatrixError, NotFound
 from protocol.events.model import StateKey
 from protocol.identifiers import UserId
-from protocol.tokens import RoomPosition, StreamPosition
 from tasks import api as tasks_api
 from web.auth import authenticate
 from web.client.aliases import resolve_alias
-from web.client.paging import query_token, reader_horizon, room_position
+from web.client.paging import RoomToken, query_token, reader_horizon, room_position
 from web.client.profile import membership_profile
 from web.client.room_access import readable_state_ids, require_joined, visible_events
 from web.client.room_carryover import carry_over_on_join
@@ -138,14 +137,15 @@ def _targeted(membership: str, path: str) -> Any:
 
 
 def _state_at(current: Deps, conn: Connection, room_id: str, user_id: str,
-              token: RoomPosition | StreamPosition) -> dict[StateKey, str]:
+              token: RoomToken) -> dict[StateKey, str]:
     """The room state as of a pagination token (spec: getMembersByRoom ``at``): the state after the latest event
     at or before the token's position, with a stream token placed topologically as ``/messages`` does.
 
     The reader's bounds are those of :func:`readable_state_group`: a departed member sees no further than their
     leave; an outsider of a room that is not world-readable gets 403. As in Synapse, the reader must also be
-    allowed to see that latest event (so ``joined`` history stays closed to a later joiner), and a token before
-    any event of the room is 404.
+    allowed to see that latest event (so ``joined`` history stays closed to a later joiner). A token from before
+    the room's first event (matrix-js-sdk passes its last sync token, which may predate a room that sync brought)
+    names a point where the room had no state, so no members: 200 with an empty chunk, as Synapse answers.
     """
     horizon = reader_horizon(current, conn, room_id, user_id)
     position = room_position(current, conn, room_id, token)
@@ -154,9 +154,11 @@ def _state_at(current: Deps, conn: Connection, room_id: str, user_id: str,
         position = min(position, horizon)
     latest = current.stores.events.list_room_timeline(conn, room_id, from_=position, to=None, limit=1,
                                                       backwards=True)
-    group = current.stores.state.get_event_state_group(conn, latest[0].event_id) if latest else None
+    if not latest:
+        return {}
+    group = current.stores.state.get_event_state_group(conn, latest[0].event_id)
     if group is None:
-        raise NotFound("No event of the room at or before the token 'at'")
+        raise NotFound("No state of the room at the token 'at'")
     if not visible_events(current, conn, room_id, user_id, latest):
         raise Forbidden(f"User {user_id} may not see the room {room_id} as of the token 'at'")
     return current.stores.state.get_state(conn, group)

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from persistence.stores.events import StoredEvent
 from protocol.errors import InvalidParam, MissingParam, NotFound
 from protocol.filters import RoomEventFilter
+from protocol.sync_tokens import MAX_TOKEN_LENGTH
 from protocol.tokens import START, RoomPosition
 from web.auth import authenticate
 from web.client.paging import (
@@ -66,6 +67,8 @@ def get_room_events(room_id: str) -> dict[str, Any]:
     from_token, to_token = query_token("from"), query_token("to")
     event_filter = query_filter()
     limit = query_limit(default=DEFAULT_LIMIT)
+    if event_filter.limit == 0:  # fine for a /sync timeline (state only); a page of nothing would never end
+        raise InvalidParam("Filter field 'limit' must be at least 1 for /messages")
     if event_filter.limit is not None:
         limit = min(limit, event_filter.limit)
     with current.database.read() as conn:
@@ -73,7 +76,7 @@ def get_room_events(room_id: str) -> dict[str, Any]:
         from_ = room_position(current, conn, room_id, from_token)
         if from_ is None:
             from_ = current.stores.events.get_room_end_position(conn, room_id) if backwards else START
-        start = query_text("from", max_length=64) or from_.format()
+        start = query_text("from", max_length=MAX_TOKEN_LENGTH) or from_.format()
         to = room_position(current, conn, room_id, to_token)
         if horizon is not None:  # a departed member pages no further than their leave
             if backwards:
@@ -83,7 +86,11 @@ def get_room_events(room_id: str) -> dict[str, Any]:
         page = walk_timeline(current, conn, room_id, requester.user_id, from_=from_, to=to, backwards=backwards,
                              limit=limit, event_filter=event_filter)
         body: dict[str, Any] = {"chunk": serve(current, conn, page.items, requester.user_id), "start": start}
-        if not page.exhausted and page.position is not None:
+        # The spec omits ``end`` at the start of the timeline. Walking forwards to the live end of the room, later
+        # events may yet come: a page that found events says where to continue (as Synapse does, and SyTest
+        # expects of a sync's next_batch used as ``from``); an empty one, or one that reached ``to``, is the end.
+        live_end = not backwards and to_token is None and bool(page.items)
+        if (not page.exhausted or live_end) and page.position is not None:
             body["end"] = page.position.format()
         if event_filter.lazy_load_members and page.items:
             state = _member_state(current, conn, room_id, requester.user_id, page.items[0].event_id,

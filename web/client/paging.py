@@ -19,6 +19,8 @@ from sqlalchemy import Connection
 from persistence.stores.events import StoredEvent
 from protocol.errors import InvalidParam, NotJson
 from protocol.filters import EVERYTHING, RoomEventFilter
+from protocol.sync_tokens import EVENTS_STREAM, MAX_TOKEN_LENGTH, WriterPositions, parse_sync_token
+from protocol.sync_tokens import PREFIX as SYNC_TOKEN_PREFIX
 from protocol.tokens import RoomPosition, StreamPosition, parse_token
 from web.client.room_access import readable_state_group, visible_events
 from web.deps import Deps
@@ -31,6 +33,9 @@ MAX_BATCHES = 8
 MAX_FILTER_LENGTH = 8192
 
 T = TypeVar("T")
+RoomToken = RoomPosition | StreamPosition | WriterPositions
+"""What a room read's token parameter names: a topological or stream position, or a ``/sync`` token's events
+positions (one per writer)."""
 
 
 @dataclass(frozen=True)
@@ -137,9 +142,16 @@ def query_limit(*, default: int, minimum: int = 0, maximum: int = MAX_LIMIT) -> 
     return min(value, maximum)
 
 
-def query_token(name: str) -> RoomPosition | StreamPosition | None:
-    value = query_text(name, max_length=64)
-    return None if value is None else parse_token(value, name=name)
+def query_token(name: str) -> RoomToken | None:
+    """A ``from``/``to``/``at`` token: a pagination token, or any token ``/sync`` hands out (``next_batch``, whose
+    events positions count; ``prev_batch`` is a pagination token already), whatever its length up to the bound
+    every token parameter shares."""
+    value = query_text(name, max_length=MAX_TOKEN_LENGTH)
+    if value is None:
+        return None
+    if value.startswith(SYNC_TOKEN_PREFIX):
+        return parse_sync_token(value, name=name).stream(EVENTS_STREAM)
+    return parse_token(value, name=name)
 
 
 def query_filter() -> RoomEventFilter:
@@ -154,9 +166,10 @@ def query_filter() -> RoomEventFilter:
     return RoomEventFilter.parse(data)
 
 
-def room_position(deps: Deps, conn: Connection, room_id: str,
-                  token: RoomPosition | StreamPosition | None) -> RoomPosition | None:
+def room_position(deps: Deps, conn: Connection, room_id: str, token: RoomToken | None) -> RoomPosition | None:
     """A client's token as a position in ``room_id``: stream tokens (from ``/sync``) are placed topologically."""
     if isinstance(token, StreamPosition):
         return deps.stores.events.get_position_at_stream(conn, room_id, token.stream)
+    if isinstance(token, WriterPositions):
+        return deps.stores.events.get_position_up_to(conn, room_id, token)
     return token

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from persistence.stores.events import StoredEvent, topological_key
 from persistence.stores.relations import ThreadRoot
 from protocol.errors import InvalidParam, NotFound
+from protocol.sync_tokens import MAX_TOKEN_LENGTH
 from protocol.tokens import RoomPosition
 from web.auth import authenticate
 from web.client.messages import serve
@@ -100,7 +101,7 @@ def get_relating_events(room_id: str, event_id: str, rel_type: str | None = None
         body: dict[str, Any] = {"chunk": serve(current, conn, page.items, user_id)}
     if not page.exhausted and page.position is not None:
         body["next_batch"] = page.position.format()
-    given = query_text("from", max_length=64)
+    given = query_text("from", max_length=MAX_TOKEN_LENGTH)
     if given is not None:
         body["prev_batch"] = given
     if recurse is not None:

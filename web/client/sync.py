@@ -18,7 +18,7 @@ from flask import Blueprint
 
 from protocol.errors import InvalidParam, NotJson
 from protocol.sync_filters import DEFAULT_FILTER, SyncFilter
-from protocol.sync_tokens import parse_sync_token
+from protocol.sync_tokens import MAX_TOKEN_LENGTH, parse_sync_token
 from web.auth import authenticate
 from web.client.filters import load_filter
 from web.client.paging import MAX_FILTER_LENGTH, query_integer
@@ -60,7 +60,7 @@ def _flag(name: str) -> bool:
 def sync() -> dict[str, Any]:
     current = deps()
     requester = authenticate(current, allow_guest=True)
-    since_text = query_text("since", max_length=4096)
+    since_text = query_text("since", max_length=MAX_TOKEN_LENGTH)
     since = parse_sync_token(since_text) if since_text is not None else None
     timeout = query_integer("timeout") or 0
     if timeout < 0:

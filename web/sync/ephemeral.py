@@ -58,8 +58,7 @@ def _read(reader: SyncReader, room_ids: Collection[str], typing: Range,
     kept: dict[str, list[dict[str, Any]]] = {}
     for room_id, events in by_room.items():
         chosen = [event for event in events if event_filter.matches(event["type"], "", event["content"], room_id)]
-        if event_filter.limit is not None:
-            chosen = chosen[-event_filter.limit:]
+        chosen = event_filter.latest(chosen)
         if chosen:
             kept[room_id] = chosen
     return kept

@@ -1,46 +1,49 @@
 """Which membership events each device already holds, so lazy-loading syncs do not send them again (spec:
 "Lazy-loading room members", ``include_redundant_members: false``).
 
-A device syncing from token T has provably received the response that produced T, so what that response sent
-is known to it; anything else is not. Entries are therefore keyed by the token they lead to: a sync from T
-reads the entry recorded for T, and a sync from any other token (a retry after a lost response, or a token
-from another process) reads nothing and sends every member it needs — redundant at worst, never missing.
+The record is in the database (``persistence/stores/sent_members.py``), so a sync served by any process knows
+what every other process sent. A device syncing from token T provably received every response whose events
+positions T covers, so a member sent by such a response is held; one sent by a response it never received (it
+retries from an older token) is not, and goes again — redundant at worst, never missing. A sync reads the record
+only for rooms where it may send members, and writes only the members it sent that the device did not hold (and,
+when the client rebuilds rooms from scratch, forgets what it held there): most syncs neither read nor write it.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
-MAX_DEVICES = 20_000
-MAX_MEMBERS_PER_ROOM = 1_000
+from sqlalchemy import Connection
+
+from protocol.sync_tokens import WriterPositions
+from web.deps import Deps
 
 
-class SentMembers:
-    def __init__(self, capacity: int = MAX_DEVICES) -> None:
-        self._capacity = capacity
-        self._entries: OrderedDict[tuple[str, str], tuple[str, dict[str, frozenset[str]]]] = OrderedDict()
-        self._lock = threading.Lock()
+def held_members(deps: Deps, conn: Connection, user_id: str, device_id: str, since: WriterPositions,
+                 room_ids: Collection[str]) -> dict[str, dict[str, str]]:
+    """room id -> member -> the membership event the device syncing from ``since`` holds for them."""
+    if not room_ids:
+        return {}
+    recorded = deps.stores.sent_members.list_sent_members(conn, user_id, device_id, room_ids)
+    return {room_id: {member: sent.event_id for member, sent in members.items() if since.covers(sent.sent_until)}
+            for room_id, members in recorded.items()}
 
-    def known(self, user_id: str, device_id: str, since: str | None) -> Mapping[str, frozenset[str]]:
-        """room id -> member event ids the device holds, if it syncs from the token last recorded for it."""
-        if since is None:
-            return {}
-        with self._lock:
-            entry = self._entries.get((user_id, device_id))
-        return entry[1] if entry is not None and entry[0] == since else {}
 
-    def remember(self, user_id: str, device_id: str, next_batch: str, known: Mapping[str, frozenset[str]],
-                 sent: Mapping[str, set[str]], forgotten_rooms: set[str]) -> None:
-        """After a response leading to ``next_batch``: what the device holds is ``known`` plus ``sent``, less the
-        rooms whose state it was told to rebuild (``forgotten_rooms``)."""
-        merged = {room_id: members for room_id, members in known.items() if room_id not in forgotten_rooms}
-        for room_id, members in sent.items():
-            combined = merged.get(room_id, frozenset()) | members
-            merged[room_id] = combined if len(combined) <= MAX_MEMBERS_PER_ROOM else frozenset(members)
-        with self._lock:
-            self._entries[(user_id, device_id)] = (next_batch, merged)
-            self._entries.move_to_end((user_id, device_id))
-            while len(self._entries) > self._capacity:
-                self._entries.popitem(last=False)
+def record_sent_members(deps: Deps, user_id: str, device_id: str, until: WriterPositions,
+                        sent: Mapping[str, Mapping[str, str]], held: Mapping[str, Mapping[str, str]],
+                        rebuilt_rooms: Collection[str], *, rebuilt_everything: bool) -> None:
+    """After a response up to ``until`` sent ``sent`` (room id -> member -> event id): record what the device did
+    not hold already. Rooms the client rebuilds from this response (``rebuilt_rooms``, or every room after an
+    initial or ``full_state`` sync) hold only what it sent."""
+    new = {room_id: changed for room_id, members in sent.items()
+           if (changed := {member: event_id for member, event_id in members.items()
+                           if held.get(room_id, {}).get(member) != event_id})}
+    if not new and not rebuilt_everything and not rebuilt_rooms:
+        return
+    stores = deps.stores
+    with deps.database.write() as conn:
+        if rebuilt_everything:
+            stores.sent_members.delete_sent_members(conn, user_id, device_id)
+        elif rebuilt_rooms:
+            stores.sent_members.delete_sent_members(conn, user_id, device_id, rebuilt_rooms)
+        stores.sent_members.upsert_sent_members(conn, user_id, device_id, new, until)

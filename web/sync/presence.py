@@ -69,6 +69,4 @@ def presence_events(reader: SyncReader, span: Range, events_span: Range,
         content = presence_content(change, reader.now_ms, config.timers)
         if event_filter.matches(PRESENCE_TYPE, change.user_id, content):
             events.append({"type": PRESENCE_TYPE, "sender": change.user_id, "content": content})
-    if event_filter.limit is not None:
-        events = events[-event_filter.limit:]
-    return events
+    return event_filter.latest(events)

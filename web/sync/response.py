@@ -21,6 +21,7 @@ from tasks import api as tasks_api
 from web.deps import Deps
 from web.sync.device_lists import device_list_changes
 from web.sync.ephemeral import RoomEphemeral
+from web.sync.lazy_members import held_members, record_sent_members
 from web.sync.notifications import unread_sections
 from web.sync.presence import presence_events
 from web.sync.rooms import (
@@ -97,10 +98,8 @@ def listen_keys(deps: Deps, user_id: str) -> list[str]:
 def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
     with deps.database.read() as conn:
         until = current_token(deps, conn)
-        since_text = request.since.format() if request.since is not None else None
-        known = deps.sent_members.known(request.user_id, request.device_id, since_text)
         reader = SyncReader(deps, conn, request.user_id, request.device_id, request.filter, deps.clock.now_ms(),
-                            request.use_state_after, known)
+                            request.use_state_after)
         ranges = {stream: Range(request.since.stream(stream) if request.since else None, until.stream(stream))
                   for stream in SYNC_STREAMS}
         global_data, room_data = _account_data(reader, ranges[ACCOUNT_DATA])
@@ -122,9 +121,11 @@ def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
         # Exact for this device at this moment (spec: "Extensions to /sync"), read in the response's snapshot.
         key_counts = deps.stores.e2e_keys.get_key_counts(conn, request.user_id, request.device_id)
     next_batch = SyncToken.of({**dict(until.streams), TO_DEVICE: to_device_until})
-    if request.filter.room.state.lazy_load_members:
-        deps.sent_members.remember(request.user_id, request.device_id, next_batch.format(), known,
-                                   reader.sent_members, reader.rebuilt_rooms)
+    state_filter = request.filter.room.state
+    if state_filter.lazy_load_members and not state_filter.include_redundant_members:
+        record_sent_members(deps, request.user_id, request.device_id, until.stream(EVENTS), reader.sent_members,
+                            reader.known_members, reader.rebuilt_rooms,
+                            rebuilt_everything=request.since is None or request.full_state)
     body: dict[str, Any] = {
         "next_batch": next_batch.format(),
         "rooms": rooms,
@@ -191,9 +192,7 @@ def _account_data(reader: SyncReader, span: Range) -> tuple[list[dict[str, Any]]
     for entry in entries:
         if entry.room_id and room_filter.matches(entry.type, reader.user_id, entry.content, entry.room_id):
             by_room.setdefault(entry.room_id, []).append({"type": entry.type, "content": entry.content})
-    if global_filter.limit is not None:
-        global_events = global_events[-global_filter.limit:]
-    return global_events, by_room
+    return global_filter.latest(global_events), by_room
 
 
 def _push_rules(reader: SyncReader, span: Range) -> list[dict[str, Any]]:
@@ -246,7 +245,8 @@ def _rooms(reader: SyncReader, request: SyncRequest, span: Range, memberships: d
             if fresh:
                 fresh_joins.add(room_id)
             jobs.append(_RoomJob(room_id, None if fresh else since, full=fresh or request.full_state,
-                                 ephemeral=ephemeral.events(room_id, fresh=fresh)))
+                                 ephemeral=ephemeral.events(room_id, fresh=fresh),
+                                 newly_joined=fresh and since is not None))
         elif membership == "invite":
             if reader.ignored and member.event.sender in reader.ignored:
                 continue  # spec: "Ignoring Users" — invites from ignored users are not shown
@@ -301,6 +301,9 @@ class _RoomJob:
     at_most: int | None = None
     """A left room: its history ends at the user's leave (this stream ordering)."""
     ephemeral: list[dict[str, Any]] = field(default_factory=list)
+    newly_joined: bool = False
+    """Joined since the token: its timeline is ``limited`` whatever it holds (as Synapse answers), since the
+    room's history before it is the client's to page back through."""
 
 
 def _room_bodies(reader: SyncReader, jobs: list[_RoomJob], until: WriterPositions, joined_now: set[str]
@@ -336,7 +339,8 @@ def _room_bodies(reader: SyncReader, jobs: list[_RoomJob], until: WriterPosition
         next_event, next_state = next_event + len(timeline.events), next_state + len(state)
         end = ends.get(job.room_id, START) if not timeline.events else START
         bodies[job.room_id] = ({
-            "timeline": {"events": events, "limited": timeline.limited, "prev_batch": prev_batch(timeline, end)},
+            "timeline": {"events": events, "limited": timeline.limited or job.newly_joined,
+                         "prev_batch": prev_batch(timeline, end)},
             "state_after" if reader.use_state_after else "state": {"events": state_body},
             "account_data": {"events": []},
         }, timeline.events, state)
@@ -371,6 +375,16 @@ def _state_sections(reader: SyncReader, jobs: list[_RoomJob], timelines: dict[st
     wanted = {key for room_keys in keys.values() if room_keys for key in room_keys}
     some = stores.state.get_state_ids_for_groups(
         reader.conn, [group for room_id, group in group_of.items() if keys[room_id]], wanted)
+    state_filter = reader.filter.room.state
+    if state_filter.lazy_load_members and not state_filter.include_redundant_members:
+        # What the device holds matters only where this response may send members: rooms it already has, with
+        # something in the timeline or a gap (one read for all of them; none for an empty sync).
+        since = next((job.since for job in jobs if not job.full and job.since is not None), None)
+        if since is not None:
+            reader.known_members.update(held_members(
+                reader.deps, reader.conn, reader.user_id, reader.device_id, since,
+                [job.room_id for job in jobs if not job.full and job.since is not None
+                 and (timelines[job.room_id].events or timelines[job.room_id].limited)]))
     chosen: dict[str, list[str]] = {}
     for job in jobs:
         room_keys, group = keys[job.room_id], group_of.get(job.room_id)

@@ -5,8 +5,9 @@ The timeline is the latest events in the token range (stream order), through the
 visibility, at most ``limit`` of them; ``limited`` says older ones were left out, and ``prev_batch`` is where
 ``/messages`` picks up. The state section is the state at the *start* of the timeline: all of it for a room the
 client has not seen (initial sync, a new join, ``full_state``), else only what changed since the token and is not
-already in the timeline. With lazy-loaded members only the timeline senders' (and the user's own) memberships
-are sent.
+already in the timeline. With lazy-loaded members only the timeline senders' memberships are sent (and the
+user's own in a room new to the client), plus those that changed in a gap, less those the device already holds
+(``web/sync/lazy_members.py``).
 """
 
 from __future__ import annotations
@@ -50,12 +51,13 @@ class SyncReader:
     now_ms: int
     use_state_after: bool = False
     """The client asked for ``state_after`` (state up to the *end* of the timeline) instead of ``state``."""
-    known_members: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    """room id -> membership events the device holds already (``web/sync/lazy_members.py``)."""
-    sent_members: dict[str, set[str]] = field(default_factory=dict)
-    """Filled while building: room id -> membership events this response sends."""
+    known_members: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Filled while building: room id -> member -> the membership event the device holds already
+    (``web/sync/lazy_members.py``), for the rooms of an incremental sync that may send members."""
+    sent_members: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Filled while building: room id -> member -> the membership event this response sends them."""
     rebuilt_rooms: set[str] = field(default_factory=set)
-    """Filled while building: rooms whose state the client rebuilds from this response (full or a gap)."""
+    """Filled while building: rooms whose whole state the client rebuilds from this response."""
 
     @cached_property
     def ignored(self) -> frozenset[str]:
@@ -67,7 +69,9 @@ class SyncReader:
         """Events as this client asked for them: redacted where due, then in the filter's format and fields;
         the sender's own device gets back the transaction id it sent with (spec: "Transaction identifiers")."""
         if self.filter.event_format == "federation":
-            served = [dict(stored.event.pdu) for stored in events]
+            # The PDU as federation carries it, plus the event id clients key events by (which room versions 3+
+            # derive rather than carry), as Synapse serves this format.
+            served = [{**stored.event.pdu, "event_id": stored.event_id} for stored in events]
         else:
             served = serve_events(self.deps, self.conn, events, self.now_ms, self.user_id)
             if with_txn_ids:
@@ -118,7 +122,7 @@ def read_timelines(reader: SyncReader, sinces: Mapping[str, WriterPositions | No
     one visibility pass; only a room whose events the filter or visibility mostly hid reads on, alone.
     ``joined``: rooms the reader is joined to now (saves a membership lookup per room)."""
     event_filter = reader.filter.room.timeline
-    limit = min(event_filter.limit or DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT)
+    limit = min(DEFAULT_TIMELINE_LIMIT if event_filter.limit is None else event_filter.limit, MAX_TIMELINE_LIMIT)
     size = limit + 1
     cuts = at_most or {}
     by_since: dict[WriterPositions | None, list[str]] = {}
@@ -149,10 +153,18 @@ def _visible(reader: SyncReader, batch: Sequence[StoredEvent],
                 if event_filter.matches(stored.event.type, stored.event.sender, stored.event.content)]
     if not matching:
         return {}
+    shown = {stored.event_id for stored in visible_events_in_rooms(
+        reader.deps, reader.conn, reader.user_id, matching, ignored=reader.ignored, joined_rooms=joined)}
+    # A joined room's current state is shown even where history visibility hides the moment it was set (a
+    # ``joined`` room's joins while the reader was away), as Synapse does: clients build the room from it.
+    hidden_state = [(stored.room_id, stored.event.state_tuple, stored.event_id) for stored in matching
+                    if stored.event.is_state and stored.event_id not in shown and stored.room_id in joined]
+    if hidden_state:
+        shown |= reader.deps.stores.state.list_current_among(reader.conn, hidden_state)
     by_room: dict[str, list[StoredEvent]] = {}
-    for stored in visible_events_in_rooms(reader.deps, reader.conn, reader.user_id, matching,
-                                          ignored=reader.ignored, joined_rooms=joined):
-        by_room.setdefault(stored.room_id, []).append(stored)
+    for stored in matching:
+        if stored.event_id in shown:
+            by_room.setdefault(stored.room_id, []).append(stored)
     return by_room
 
 
@@ -207,22 +219,23 @@ def choose_state(reader: SyncReader, room_id: str, timeline: Timeline, start_sta
         chosen = {}
     state_filter = reader.filter.room.state
     if state_filter.lazy_load_members:
-        senders = {stored.event.sender for stored in timeline.events} | {reader.user_id}
-        chosen = {key: event_id for key, event_id in chosen.items()
-                  if key[0] != "m.room.member" or key[1] in senders}
+        senders = {stored.event.sender for stored in timeline.events}
+        if since_state is None:  # a room new to the client: of its members, only the senders' and the user's own
+            senders.add(reader.user_id)
+            chosen = {key: event_id for key, event_id in chosen.items()
+                      if key[0] != "m.room.member" or key[1] in senders}
+        # (In a gap, the members whose membership changed in it stay: the client must learn of them.)
         in_timeline = {stored.event_id for stored in timeline.events}
-        # The client may not have this sender's membership yet. Sending it again is redundant, never wrong;
-        # remembering per device what was sent (include_redundant_members: false) is a later saving.
         for sender in senders:
             event_id = start_state.get(("m.room.member", sender))
             if event_id is not None and event_id not in in_timeline:
                 chosen[("m.room.member", sender)] = event_id
-    if since_state is None or timeline.limited:
+    if since_state is None:
         reader.rebuilt_rooms.add(room_id)
     elif state_filter.lazy_load_members and not state_filter.include_redundant_members:
-        held = reader.known_members.get(room_id, frozenset())
+        held = reader.known_members.get(room_id, {})
         chosen = {key: event_id for key, event_id in chosen.items()
-                  if key[0] != "m.room.member" or event_id not in held}
+                  if key[0] != "m.room.member" or held.get(key[1]) != event_id}
     return list(chosen.values())
 
 
@@ -233,10 +246,13 @@ def state_events(reader: SyncReader, room_id: str, timeline: Timeline,
     state_filter = reader.filter.room.state
     events = [stored for stored in found.values()
               if state_filter.matches(stored.event.type, stored.event.sender, stored.event.content)]
-    members = {stored.event_id for stored in events if stored.event.type == "m.room.member"} | {
-        stored.event_id for stored in timeline.events if stored.event.type == "m.room.member"}
-    if members:
-        reader.sent_members.setdefault(room_id, set()).update(members)
+    if state_filter.lazy_load_members:
+        # The state is as of the timeline's start, so the timeline's own membership events come after it.
+        members = {stored.event.state_key: stored.event_id
+                   for stored in [*sorted(events, key=lambda stored: stored.stream_ordering), *timeline.events]
+                   if stored.event.type == "m.room.member" and stored.event.state_key is not None}
+        if members:
+            reader.sent_members.setdefault(room_id, {}).update(members)
     return sorted(events, key=lambda stored: stored.stream_ordering)
 
 
@@ -276,15 +292,21 @@ def prev_batch(timeline: Timeline, end: RoomPosition) -> str:
 
 
 def summaries(reader: SyncReader, room_ids: Collection[str]) -> dict[str, dict[str, Any]]:
-    """``summary`` (spec: "Calculating the display name for a room") of many rooms: member counts and up to
-    five heroes each, in two queries whatever their number."""
-    state = reader.deps.stores.state
-    counts = state.count_memberships_in_rooms(reader.conn, room_ids)
-    heroes = state.list_heroes_in_rooms(reader.conn, room_ids, exclude=reader.user_id, limit=MAX_HEROES)
-    return {room_id: {"m.heroes": heroes.get(room_id, []),
-                      "m.joined_member_count": counts.get(room_id, {}).get("join", 0),
-                      "m.invited_member_count": counts.get(room_id, {}).get("invite", 0)}
-            for room_id in room_ids}
+    """``summary`` (spec: "Calculating the display name for a room") of many rooms: member counts, and up to
+    five heroes each for the rooms without a name or canonical alias (the spec requires them only there, and
+    Synapse sends them nowhere else), in three queries whatever their number."""
+    stores = reader.deps.stores
+    counts = stores.state.count_memberships_in_rooms(reader.conn, room_ids)
+    unnamed = set(room_ids) - stores.events.list_named_rooms(reader.conn, room_ids)
+    heroes = stores.state.list_heroes_in_rooms(reader.conn, unnamed, exclude=reader.user_id,
+                                               limit=MAX_HEROES) if unnamed else {}
+    summaries_by_room: dict[str, dict[str, Any]] = {}
+    for room_id in room_ids:
+        summary: dict[str, Any] = {"m.heroes": heroes.get(room_id, [])} if room_id in unnamed else {}
+        summary["m.joined_member_count"] = counts.get(room_id, {}).get("join", 0)
+        summary["m.invited_member_count"] = counts.get(room_id, {}).get("invite", 0)
+        summaries_by_room[room_id] = summary
+    return summaries_by_room
 
 
 def mentions_members(events: Iterable[StoredEvent]) -> bool:

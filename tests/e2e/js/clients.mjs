@@ -62,7 +62,8 @@ export async function logIn(baseUrl, userId, clientOptions = {}) {
   });
 }
 
-/** Starts the SDK's sync loop and resolves once the first sync is processed (PREPARED). */
+/** Starts the SDK's sync loop as Element runs it, with lazy-loaded members (so the SDK asks /members?at= its sync
+ * token before sharing a room key), and resolves once the first sync is processed (PREPARED). */
 export async function started(client, initialSyncLimit = 10) {
   const ready = new Promise((resolve, reject) => {
     client.on(sdk.ClientEvent.Sync, (state, _previous, data) => {
@@ -70,7 +71,7 @@ export async function started(client, initialSyncLimit = 10) {
       if (state === "ERROR") reject(new Error(`sync failed: ${data?.error?.message}`));
     });
   });
-  await client.startClient({ initialSyncLimit });
+  await client.startClient({ initialSyncLimit, lazyLoadMembers: true });
   await within(`${client.getUserId()}/${client.getDeviceId()}'s first sync`, ready);
   return client;
 }

@@ -188,6 +188,11 @@ await run(() => [alice, bob, aliceLater].filter(Boolean), async (observed) => {
   const { event_id: replyId } = await within("bob replying", bob.sendTextMessage(roomId, REPLY));
   observed.aliceReceived = await until(alice, roomId, replyId, REPLY, "alice decrypting bob's reply");
   observed.eventIds = [helloId, replyId];
+  // With lazy-loaded members the SDK fetched the member list (/members?at=its sync token) before sharing keys.
+  observed.membersLoadedFromServer = [alice, bob].map((client) => {
+    const room = client.getRoom(roomId);
+    return room.opts.lazyLoadMembers === true && room.membersLoaded();
+  });
   const [aliceEmoji, bobEmoji] = await verifyWithEmoji(alice, bob, roomId);
   observed.sasEmojiMatch = aliceEmoji.length === 7 && aliceEmoji.join() === bobEmoji.join();
   observed.masterKeys = {};
