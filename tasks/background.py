@@ -21,6 +21,7 @@ from tasks.context import TaskContext
 from tasks.envelope import Stamp, signed_headers
 from tasks.ledger import retention_ms
 from tasks.presence import TIME_OUT_PRESENCE
+from tasks.pushers import SWEEP_PUSHERS
 from tasks.registry import TaskSpec
 from tasks.retired_writers import fold_task
 from tasks.typing_notifications import EXPIRE_TYPING
@@ -129,7 +130,7 @@ TASKS = (
 )
 
 SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0, SWEEP_TYPING: 5.0, SWEEP_PRESENCE: 5.0,
-                    RECONCILE_USER_DIRECTORY: 600.0, FOLD_RETIRED_WRITERS: 600.0}
+                    RECONCILE_USER_DIRECTORY: 600.0, FOLD_RETIRED_WRITERS: 600.0, SWEEP_PUSHERS: 15.0}
 """Beat's timetable: task name -> interval."""
 
 

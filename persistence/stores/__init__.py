@@ -24,6 +24,7 @@ from persistence.stores.processed_tasks import ProcessedTaskStore
 from persistence.stores.profiles import ProfileStore
 from persistence.stores.push_actions import PushActionsStore
 from persistence.stores.push_rules import PushRulesStore
+from persistence.stores.pushers import PusherStore
 from persistence.stores.receipts import ReceiptStore
 from persistence.stores.registration_tokens import RegistrationTokenStore
 from persistence.stores.relations import RelationStore
@@ -76,3 +77,4 @@ class Stores:
     dehydrated_devices: DehydratedDeviceStore = field(default_factory=DehydratedDeviceStore)
     shards: ShardStore = field(default_factory=ShardStore)
     processed_tasks: ProcessedTaskStore = field(default_factory=ProcessedTaskStore)
+    pushers: PusherStore = field(default_factory=PusherStore)

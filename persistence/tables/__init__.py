@@ -30,6 +30,7 @@ from persistence.tables.ephemeral import presence, receipts, typing
 from persistence.tables.metadata import metadata
 from persistence.tables.processed_tasks import processed_tasks
 from persistence.tables.push import event_push_actions, push_rule_defaults, push_rules, push_rules_changes
+from persistence.tables.pushers import pushers
 from persistence.tables.rooms import (
     current_state_events,
     event_auth,
@@ -86,6 +87,7 @@ __all__ = [
     "push_rule_defaults",
     "push_rules",
     "push_rules_changes",
+    "pushers",
     "receipts",
     "redactions",
     "refresh_tokens",

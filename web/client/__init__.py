@@ -25,6 +25,7 @@ def create_client_blueprint() -> Blueprint:
         presence,
         profile,
         push_rules,
+        pushers,
         read_markers,
         receipts,
         register,
@@ -45,7 +46,7 @@ def create_client_blueprint() -> Blueprint:
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
                    relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync,
                    account_data, to_device, user_directory, legacy_sync, typing_notifications, receipts,
-                   read_markers, presence, push_rules, keys, key_query, cross_signing, key_backup,
+                   read_markers, presence, push_rules, pushers, keys, key_query, cross_signing, key_backup,
                    dehydrated_devices):
         module.register_routes(blueprint)
     return blueprint
