@@ -50,7 +50,7 @@ SWEEP_BATCH = 1000
 
 def backoff_ms(failures: int) -> int:
     """Wait before retrying a failing gateway: 1 s, doubling per failure, at most an hour."""
-    return int(min(MAX_BACKOFF_MS, 1000 * 2 ** min(failures, 22)))
+    return int(min(MAX_BACKOFF_MS, 1000 * 2 ** min(max(failures - 1, 0), 22)))
 
 
 @dataclass(frozen=True)
