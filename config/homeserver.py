@@ -63,6 +63,9 @@ class HomeserverConfig:
     presence: PresenceConfig = field(default_factory=PresenceConfig)
     enable_metrics: bool = False
     """Synapse's switch for Prometheus metrics: with it, ``metrics`` listeners serve ``/metrics``."""
+    insecure_outbound_tls: bool = False
+    """Synapse's ``use_insecure_ssl_client_just_for_testing_do_not_use``: outbound HTTPS to push gateways does
+    not verify certificates (SyTest's gateway has a certificate of its own making). Never in production."""
     warnings: tuple[str, ...] = field(default=(), compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -133,6 +136,7 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
         user_directory=parse_user_directory(top),
         presence=parse_presence(top),
         enable_metrics=top.flag("enable_metrics", False),
+        insecure_outbound_tls=top.flag("use_insecure_ssl_client_just_for_testing_do_not_use", False),
         raw=dict(data),
     )
     check_workers(top, workers, config.routing)

@@ -75,7 +75,8 @@ def _drain(context: TaskContext, pusher_id: int) -> int:
         claimed = _claim(context, pusher_id)
         if claimed is None or claimed.action is None or claimed.notification is None:
             return sent
-        answer = notify(str(claimed.pusher.data.get("url")), claimed.notification)
+        answer = notify(str(claimed.pusher.data.get("url")), claimed.notification,
+                        verify_tls=not context.config.insecure_outbound_tls)
         _record(context, claimed, answer)
         if not answer.delivered or claimed.pusher.pushkey in answer.rejected:
             return sent
@@ -207,7 +208,8 @@ def send_badge(context: TaskContext, *, user_id: str) -> int:
         badge = unread_badge(context, conn, user_id, until)
     for pusher in found:
         notify(str(pusher.data.get("url")), {"id": "", "type": None, "sender": "", "counts": {"unread": badge},
-                                              "devices": [_device(pusher, {})]})
+                                              "devices": [_device(pusher, {})]},
+               verify_tls=not context.config.insecure_outbound_tls)
     return len(found)
 
 
