@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 PUSH_FOR_USER = "push.push_for_user"
 SEND_BADGE = "push.send_badge"
-SWEEP_PUSHERS = "background.sweep_pushers"
 FAMILY = "push"
 EVENTS_STREAM = "events"
 CLAIM_MS = 60_000
@@ -232,5 +231,4 @@ def sweep_pushers(context: TaskContext) -> int:
 TASKS = (
     TaskSpec(PUSH_FOR_USER, family=FAMILY, body=push_for_user, shard_param="user_id"),
     TaskSpec(SEND_BADGE, family=FAMILY, body=send_badge, shard_param="user_id"),
-    TaskSpec(SWEEP_PUSHERS, family="background", body=sweep_pushers),
 )

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tasks.pushers import SWEEP_PUSHERS
+from tasks.background import SWEEP_PUSHERS
 from tests.homeserver import HomeserverUnderTest
 from tests.push_gateway import PushGateway, running_push_gateway
 
