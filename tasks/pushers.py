@@ -108,7 +108,8 @@ def _record(context: TaskContext, claimed: Claimed, answer: GatewayAnswer) -> No
                         pusher.app_id)
             context.stores.pushers.delete_pusher(conn, pusher.user_id, pusher.app_id, pusher.pushkey)
         elif answer.delivered:
-            context.stores.pushers.update_progress(conn, pusher.id, _past(pusher.positions, action))
+            badge = claimed.notification["counts"]["unread"] if claimed.notification else None
+            context.stores.pushers.update_progress(conn, pusher.id, _past(pusher.positions, action), badge)
         else:
             failures = pusher.failures + 1
             context.stores.pushers.update_backoff(conn, pusher.id, context.clock.now_ms() + backoff_ms(failures),
@@ -197,14 +198,20 @@ def unread_badge(context: TaskContext, conn: Connection, user_id: str, until: Wr
 
 
 def send_badge(context: TaskContext, *, user_id: str) -> int:
-    """After the user read something, tell each http pusher the new badge (Synapse's badge-only push: no event,
-    just ``counts``). Best effort: a lost badge update is corrected by the next notification."""
+    """After the user read something, tell each http pusher whose badge changed the new one (Synapse's
+    badge-only push: no event, just ``counts``). Best effort: a lost badge update is corrected by the next
+    notification."""
     with context.database.read() as conn:
-        found = [pusher for pusher in context.stores.pushers.list_pushers(conn, user_id) if pusher.kind == "http"]
-        if not found:
+        pushers = [pusher for pusher in context.stores.pushers.list_pushers(conn, user_id) if pusher.kind == "http"]
+        if not pushers:
             return 0
         until = WriterPositions.of_writers(context.stores.stream_ids.get_positions(conn, EVENTS_STREAM))
         badge = unread_badge(context, conn, user_id, until)
+    found = [pusher for pusher in pushers if pusher.last_badge != badge]
+    if found:
+        with context.database.write() as conn:
+            for pusher in found:
+                context.stores.pushers.update_last_badge(conn, pusher.id, badge)
     for pusher in found:
         notify(str(pusher.data.get("url")), {"id": "", "type": None, "sender": "", "counts": {"unread": badge},
                                               "devices": [_device(pusher, {})]},

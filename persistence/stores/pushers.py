@@ -36,6 +36,7 @@ class Pusher:
     retry_at_ts: int | None
     failures: int
     claimed_until_ts: int | None
+    last_badge: int | None
 
     def to_client(self) -> dict[str, Any]:
         """The spec's ``Pusher`` object of ``GET /pushers``."""
@@ -60,7 +61,8 @@ def decode_positions(text: str) -> WriterPositions:
 def _pusher(row: Any) -> Pusher:
     return Pusher(row.id, row.user_id, row.device_id, row.kind, row.app_id, row.pushkey, row.app_display_name,
                   row.device_display_name, row.profile_tag, row.lang, json.loads(row.data), int(row.pushkey_ts),
-                  decode_positions(row.positions), row.retry_at_ts, int(row.failures), row.claimed_until_ts)
+                  decode_positions(row.positions), row.retry_at_ts, int(row.failures), row.claimed_until_ts,
+                  row.last_badge)
 
 
 @dataclass(frozen=True)
@@ -149,11 +151,18 @@ class PusherStore:
         conn.execute(update(pushers).where(pushers.c.id == pusher_id).values(claimed_until_ts=claim_until_ts))
         return pusher
 
-    def update_progress(self, conn: Connection, pusher_id: int, positions: WriterPositions) -> None:
-        """Record how far the pusher has been sent and release its claim; a delivery clears any backoff."""
-        conn.execute(update(pushers).where(pushers.c.id == pusher_id)
-                     .values(positions=encode_positions(positions), retry_at_ts=None, failures=0,
-                             claimed_until_ts=None))
+    def update_progress(self, conn: Connection, pusher_id: int, positions: WriterPositions,
+                        badge: int | None = None) -> None:
+        """Record how far the pusher has been sent (and the badge it was sent, if any) and release its claim; a
+        delivery clears any backoff."""
+        values: dict[str, Any] = {"positions": encode_positions(positions), "retry_at_ts": None, "failures": 0,
+                                  "claimed_until_ts": None}
+        if badge is not None:
+            values["last_badge"] = badge
+        conn.execute(update(pushers).where(pushers.c.id == pusher_id).values(values))
+
+    def update_last_badge(self, conn: Connection, pusher_id: int, badge: int) -> None:
+        conn.execute(update(pushers).where(pushers.c.id == pusher_id).values(last_badge=badge))
 
     def update_backoff(self, conn: Connection, pusher_id: int, retry_at_ts: int, failures: int) -> None:
         """The gateway failed: release the claim and wait until ``retry_at_ts``."""

@@ -11,7 +11,8 @@ from persistence.tables.metadata import metadata
 # pusher: deleting that device removes it, as Synapse does. ``positions`` is the events stream position (per
 # writer, as a sync token holds it) up to which this pusher has been sent its notifications; the pusher task
 # advances it in the transaction that records each delivery, and ``claimed_until_ts`` is its claim
-# while it talks to the gateway outside any transaction. ``retry_at_ts``/``failures`` hold the backoff of a
+# while it talks to the gateway outside any transaction. ``last_badge`` is the ``counts.unread`` it was last sent,
+# so a read receipt that leaves the badge as it was sends nothing. ``retry_at_ts``/``failures`` hold the backoff of a
 # gateway that failed.
 pushers = Table(
     "pushers",
@@ -31,6 +32,7 @@ pushers = Table(
     Column("positions", Text, nullable=False),
     Column("retry_at_ts", BigInteger, nullable=True),
     Column("claimed_until_ts", BigInteger, nullable=True),
+    Column("last_badge", Integer, nullable=True),
     Column("failures", Integer, nullable=False, server_default="0"),
     UniqueConstraint("app_id", "pushkey", "user_id", name="uq_pushers_app_id_pushkey_user_id"),
     Index("ix_pushers_user_id", "user_id"),

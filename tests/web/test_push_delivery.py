@@ -120,7 +120,7 @@ def test_a_failing_gateway_is_retried_after_its_backoff(homeserver: HomeserverUn
     assert notification["event_id"] == event_id
 
 
-def test_a_read_receipt_sends_the_lower_badge(homeserver: HomeserverUnderTest, gateway: PushGateway) -> None:
+def test_a_read_receipt_sends_the_badge_once_it_changes(homeserver: HomeserverUnderTest, gateway: PushGateway) -> None:
     alice, bob, room_id = _one_to_one(homeserver)
     homeserver.post(SET, token=alice, json=_pusher(gateway))
     event_id = _send(homeserver, bob, room_id, "hello", "t1")
@@ -132,3 +132,8 @@ def test_a_read_receipt_sends_the_lower_badge(homeserver: HomeserverUnderTest, g
 
     [badge] = homeserver.eventually(badge_update)
     assert badge["counts"] == {"unread": 0} and badge["devices"][0]["pushkey"] == "alice-phone"
+
+    own = _send(homeserver, alice, room_id, "my own", "t2")  # reading it leaves the badge at 0: nothing is sent
+    assert homeserver.post(f"{ROOMS}/{room_id}/receipt/m.read/{own}", token=alice, json={}).status_code == 200
+    time.sleep(1)
+    assert len(badge_update()) == 1

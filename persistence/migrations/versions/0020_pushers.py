@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("positions", sa.Text(), nullable=False),
         sa.Column("retry_at_ts", sa.BigInteger(), nullable=True),
         sa.Column("claimed_until_ts", sa.BigInteger(), nullable=True),
+        sa.Column("last_badge", sa.Integer(), nullable=True),
         sa.Column("failures", sa.Integer(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_pushers"),
         sa.UniqueConstraint("app_id", "pushkey", "user_id", name="uq_pushers_app_id_pushkey_user_id"),
