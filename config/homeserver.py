@@ -73,6 +73,9 @@ class HomeserverConfig:
     """Synapse's switch for Prometheus metrics: with it, ``metrics`` listeners serve ``/metrics``."""
     default_room_version: str = DEFAULT_ROOM_VERSION
     """The version of rooms created without one (``createRoom``) and the ``m.room_versions`` default."""
+    insecure_outbound_tls: bool = False
+    """Synapse's ``use_insecure_ssl_client_just_for_testing_do_not_use``: outbound HTTPS to push gateways does
+    not verify certificates (SyTest's gateway has a certificate of its own making). Never in production."""
     warnings: tuple[str, ...] = field(default=(), compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -148,6 +151,7 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
         tls_certificate_path=resolve(top.text("tls_certificate_path")) if top.has("tls_certificate_path") else None,
         tls_private_key_path=resolve(top.text("tls_private_key_path")) if top.has("tls_private_key_path") else None,
         default_room_version=_default_room_version(top),
+        insecure_outbound_tls=top.flag("use_insecure_ssl_client_just_for_testing_do_not_use", False),
         raw=dict(data),
     )
     check_workers(top, workers, config.routing)

@@ -22,6 +22,7 @@ from tasks.envelope import Stamp, signed_headers
 from tasks.ledger import retention_ms
 from tasks.media import SCHEDULE_SECONDS as MEDIA_SCHEDULE_SECONDS
 from tasks.presence import TIME_OUT_PRESENCE
+from tasks.pushers import sweep_pushers
 from tasks.registry import TaskSpec
 from tasks.retired_writers import fold_task
 from tasks.typing_notifications import EXPIRE_TYPING
@@ -49,6 +50,7 @@ SWEEP_TYPING = "background.sweep_typing"
 SWEEP_PRESENCE = "background.sweep_presence"
 RECONCILE_USER_DIRECTORY = "background.reconcile_user_directory"
 FOLD_RETIRED_WRITERS = "background.fold_retired_writers"
+SWEEP_PUSHERS = "background.sweep_pushers"
 
 
 def sweep_outbox(context: TaskContext) -> int:
@@ -127,10 +129,12 @@ TASKS = (
     TaskSpec(SWEEP_PRESENCE, family="background", body=sweep_presence),
     TaskSpec(RECONCILE_USER_DIRECTORY, family="background", body=reconcile_user_directory),
     TaskSpec(FOLD_RETIRED_WRITERS, family="background", body=fold_task),
+    TaskSpec(SWEEP_PUSHERS, family="background", body=sweep_pushers),
 )
 
 SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0, SWEEP_TYPING: 5.0, SWEEP_PRESENCE: 5.0,
-                    RECONCILE_USER_DIRECTORY: 600.0, FOLD_RETIRED_WRITERS: 600.0, **MEDIA_SCHEDULE_SECONDS}
+                    RECONCILE_USER_DIRECTORY: 600.0, FOLD_RETIRED_WRITERS: 600.0, SWEEP_PUSHERS: 15.0,
+                    **MEDIA_SCHEDULE_SECONDS}
 """Beat's timetable: task name -> interval."""
 _FAMILIES = {name: "media" for name in MEDIA_SCHEDULE_SECONDS}
 """Periodic jobs that run elsewhere than ``run_background_tasks_on``: the media jobs on the media queue."""

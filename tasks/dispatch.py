@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from celery import Celery
@@ -33,14 +34,26 @@ from tasks.resharding import EPOCH_HEADER, LiveRouting
 logger = logging.getLogger(__name__)
 
 
+OUTBOUND_FAMILIES = frozenset({"push"})
+"""Families whose tasks talk to other servers: the monolith runs them on a thread of their own, so a slow
+gateway never holds up the request (or task) that poked it."""
+
+
 class InlineDispatcher:
     """Runs tasks in-process. The context is supplied late because the context itself holds this dispatcher."""
 
     def __init__(self, tasks: dict[str, TaskSpec], context: Callable[[], Any]) -> None:
         self._tasks = tasks
         self._context = context
+        self._outbound = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inline-outbound")  # threads start lazily
 
     def send(self, name: str, **kwargs: Any) -> None:
+        if self._tasks[name].family in OUTBOUND_FAMILIES:
+            self._outbound.submit(self._run, name, kwargs)
+            return
+        self._run(name, kwargs)
+
+    def _run(self, name: str, kwargs: dict[str, Any]) -> None:
         try:
             run_body(self._tasks[name], self._context(), kwargs)
         except Exception:

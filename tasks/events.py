@@ -33,6 +33,7 @@ from tasks.client_event_checks import check_client_event
 from tasks.context import TaskContext
 from tasks.ledger import answer
 from tasks.push_actions import record_push_actions
+from tasks.pushers import poke_pushers
 from tasks.registry import TaskSpec
 
 STREAM = "events"
@@ -42,6 +43,8 @@ STREAM = "events"
 class Appended:
     event: Event
     stream_ordering: int
+    push_to: tuple[str, ...] = ()
+    """Recipients with an http pusher, poked once the event commits (``tasks/pushers.py``)."""
 
 
 def append_event(context: TaskContext, conn: Connection, room: Room, template: EventTemplate,
@@ -100,9 +103,9 @@ def _store(context: TaskContext, conn: Connection, room_id: str, event: Event, e
     stores.state.insert_event_state_group(conn, event.event_id, group)
     stores.events.replace_forward_extremities(conn, room_id, extremities, event.event_id)
     _record_derived(context, conn, room_id, event, stream_ordering)
-    record_push_actions(context, conn, room_id, event, stream_ordering)
+    push_to = record_push_actions(context, conn, room_id, event, stream_ordering)
     stores.stream_ids.advance_position(conn, STREAM, context.instance_name, stream_ordering)
-    return Appended(event, stream_ordering)
+    return Appended(event, stream_ordering, push_to)
 
 
 def _record_derived(context: TaskContext, conn: Connection, room_id: str, event: Event,
@@ -180,6 +183,7 @@ def create_event(
         answer(context, {"event_id": appended.event.event_id, "stream_ordering": appended.stream_ordering})
     context.doorbell.ring(Ring(STREAM, context.instance_name, appended.stream_ordering,
                                ring_keys(room_id, [appended.event])))
+    poke_pushers(context, [appended.push_to])
     event = appended.event
     if event.type == "m.room.member" and event.membership in ("leave", "ban") and event.state_key:
         # Whoever leaves stops typing there (follow-up on the typing stream's own writer; a lost poke only
@@ -224,11 +228,14 @@ def create_room(
         check_auth(create, {})
         last = _store(context, conn, room_id, create, [])
         appended = [last.event]
+        push_to = []
         for template in initial_events:
             last = append_event(context, conn, room, EventTemplate(
                 template["type"], template.get("content") or {}, template.get("state_key")), creator)
             appended.append(last.event)
+            push_to.append(last.push_to)
     context.doorbell.ring(Ring(STREAM, context.instance_name, last.stream_ordering, ring_keys(room_id, appended)))
+    poke_pushers(context, push_to)
     return {"room_id": room_id}
 
 

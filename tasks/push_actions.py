@@ -97,11 +97,12 @@ def thread_id_of(context: TaskContext, conn: Connection, content: Mapping[str, A
 
 
 def record_push_actions(context: TaskContext, conn: Connection, room_id: str, event: Event,
-                        stream_ordering: int) -> int:
-    """Evaluate the event for its recipients and store what notifies or highlights; answers how many rows."""
+                        stream_ordering: int) -> tuple[str, ...]:
+    """Evaluate the event for its recipients and store what notifies or highlights; answers who of them has an
+    http pusher to poke once this commits (``tasks/pushers.py``)."""
     recipients, member_count = _recipients(context, conn, room_id, event)
     if not recipients:
-        return 0
+        return ()
     rulesets = context.push_rules.rulesets(conn, recipients)
     room = LazyRoomFacts(context, conn, room_id, event.sender, member_count,
                      (user for user, ruleset in rulesets.items() if ruleset.uses_display_name))
@@ -116,4 +117,5 @@ def record_push_actions(context: TaskContext, conn: Connection, room_id: str, ev
             conn, event_id=event.event_id, room_id=room_id, stream_ordering=stream_ordering,
             instance_name=context.instance_name, thread_id=thread_id_of(context, conn, event.content),
             actions=actions)
-    return len(actions)
+    notified = [action.user_id for action in actions if action.notify]
+    return tuple(context.stores.pushers.list_users_with_http_pushers(conn, notified))

@@ -12,9 +12,10 @@ from typing import Any
 from persistence.doorbell import Ring
 from persistence.locks import lock_room_on_stream
 from protocol.errors import NotFound
-from protocol.receipts import UNTHREADED, Receipt
+from protocol.receipts import READ_RECEIPTS, UNTHREADED, Receipt
 from tasks.api import PUT_RECEIPT
 from tasks.context import TaskContext
+from tasks.pushers import SEND_BADGE
 from tasks.registry import TaskSpec
 
 STREAM = "receipts"
@@ -39,6 +40,8 @@ def put_receipt(context: TaskContext, *, room_id: str, user_id: str, receipt_typ
         stores.receipts.upsert_receipt(conn, receipt, target.stream_ordering, stream_id, context.instance_name)
         stores.stream_ids.advance_position(conn, STREAM, context.instance_name, stream_id)
     context.doorbell.ring(Ring(STREAM, context.instance_name, stream_id, (room_id,)))
+    if receipt_type in READ_RECEIPTS:  # the badge on the user's devices goes down (Push Gateway API ``counts``)
+        context.dispatcher.send(SEND_BADGE, user_id=user_id)
     return {"stored": True}
 
 

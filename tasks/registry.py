@@ -36,6 +36,7 @@ def catalogue() -> dict[str, TaskSpec]:
         member_profiles,
         presence,
         push_rules,
+        pushers,
         receipts,
         resharding,
         to_device,
@@ -47,5 +48,5 @@ def catalogue() -> dict[str, TaskSpec]:
     specs = (*device_lists.TASKS, *user_directory.TASKS, *background.TASKS, *events.TASKS, *account_data.TASKS,
              *to_device.TASKS, *member_profiles.TASKS, *typing_notifications.TASKS, *receipts.TASKS,
              *presence.TASKS, *push_rules.TASKS, *resharding.TASKS, *media.TASKS,
-             *url_previews.TASKS)
+             *url_previews.TASKS, *pushers.TASKS)
     return {spec.name: spec for spec in specs}

@@ -25,6 +25,7 @@ from persistence.stores.processed_tasks import ProcessedTaskStore
 from persistence.stores.profiles import ProfileStore
 from persistence.stores.push_actions import PushActionsStore
 from persistence.stores.push_rules import PushRulesStore
+from persistence.stores.pushers import PusherStore
 from persistence.stores.receipts import ReceiptStore
 from persistence.stores.registration_tokens import RegistrationTokenStore
 from persistence.stores.relations import RelationStore
@@ -82,3 +83,4 @@ class Stores:
     processed_tasks: ProcessedTaskStore = field(default_factory=ProcessedTaskStore)
     server_keys: ServerKeyStore = field(default_factory=ServerKeyStore)
     media: MediaStore = field(default_factory=MediaStore)
+    pushers: PusherStore = field(default_factory=PusherStore)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, case, delete, func, insert, or_, select
 
-from persistence.stream_ranges import up_to
+from persistence.stream_ranges import between, up_to
 from persistence.tables import event_push_actions, receipts
 from protocol.receipts import MAIN_THREAD, READ_RECEIPTS, UNTHREADED
 from protocol.sync_tokens import WriterPositions
@@ -39,6 +39,17 @@ class Notification:
     stream_ordering: int
     highlight: bool
     actions: list[Any]
+
+
+@dataclass(frozen=True)
+class PendingPush:
+    """A push action a pusher has yet to send: its event, where it sits in the events stream, and its actions."""
+
+    event_id: str
+    room_id: str
+    instance_name: str
+    stream_ordering: int
+    actions: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -143,3 +154,22 @@ class PushActionsStore:
             for room_id, thread_id, notifications, highlights in rows:
                 found.setdefault(room_id, {})[thread_id] = UnreadCounts(int(notifications), int(highlights))
         return found
+
+    def list_pending(self, conn: Connection, user_id: str, since: WriterPositions, until: WriterPositions,
+                     limit: int) -> list[PendingPush]:
+        """The user's notifying push actions written after ``since`` and at or before ``until`` (a pusher's
+        progress and the events stream's committed positions), in stream order."""
+        table = event_push_actions.c
+        rows = conn.execute(
+            select(table.event_id, table.room_id, table.instance_name, table.stream_ordering, table.actions)
+            .where(table.user_id == user_id, table.notify.is_(True),
+                   between(table.instance_name, table.stream_ordering, since, until))
+            .order_by(table.stream_ordering, table.instance_name).limit(limit))
+        return [PendingPush(row.event_id, row.room_id, row.instance_name, int(row.stream_ordering),
+                            tuple(json.loads(row.actions))) for row in rows]
+
+    def list_rooms_with_actions(self, conn: Connection, user_id: str) -> list[str]:
+        """Rooms where the user has any push action left (where a badge count can be non-zero)."""
+        rows = conn.execute(select(event_push_actions.c.room_id).distinct()
+                            .where(event_push_actions.c.user_id == user_id))
+        return sorted(row.room_id for row in rows)

@@ -33,6 +33,7 @@ from persistence.tables.media import local_media, local_media_thumbnails
 from persistence.tables.metadata import metadata
 from persistence.tables.processed_tasks import processed_tasks
 from persistence.tables.push import event_push_actions, push_rule_defaults, push_rules, push_rules_changes
+from persistence.tables.pushers import pushers
 from persistence.tables.rooms import (
     current_state_events,
     event_auth,
@@ -92,6 +93,7 @@ __all__ = [
     "push_rule_defaults",
     "push_rules",
     "push_rules_changes",
+    "pushers",
     "receipts",
     "redactions",
     "refresh_tokens",

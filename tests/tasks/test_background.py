@@ -18,6 +18,7 @@ from tasks.background import (
     SCHEDULE_SECONDS,
     SWEEP_OUTBOX,
     SWEEP_PRESENCE,
+    SWEEP_PUSHERS,
     SWEEP_TYPING,
     TASKS,
     beat_schedule,
@@ -73,7 +74,7 @@ def test_beat_schedule_targets_the_background_instance() -> None:
     routing = parse_config({"server_name": "test.local", "run_background_tasks_on": "bg1"}).routing
     schedule = beat_schedule(routing)
     assert set(schedule) == {SWEEP_OUTBOX, DELETE_EXPIRED, SWEEP_TYPING, SWEEP_PRESENCE, RECONCILE_USER_DIRECTORY,
-                             FOLD_RETIRED_WRITERS, APPLY_RETENTION}
+                             FOLD_RETIRED_WRITERS, APPLY_RETENTION, SWEEP_PUSHERS}
     assert all(entry["options"]["queue"] == "background" for name, entry in schedule.items()
                if name != APPLY_RETENTION)
     assert schedule[APPLY_RETENTION]["options"]["queue"] == "media"

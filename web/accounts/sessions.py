@@ -102,5 +102,6 @@ def end_sessions(deps: Deps, conn: Connection, effects: AfterCommit, user_id: st
     deleted = stores.devices.delete_devices(conn, user_id, device_ids)
     stores.e2e_keys.delete_keys_of_devices(conn, user_id, deleted)
     stores.cross_signing.delete_signatures_of_devices(conn, user_id, deleted)
+    stores.pushers.delete_pushers_of_devices(conn, user_id, deleted)  # as Synapse: a pusher dies with its token
     for device_id in deleted:
         effects.device_changed(deps, conn, user_id, device_id)

@@ -27,6 +27,7 @@ def create_client_blueprint() -> Blueprint:
         presence,
         profile,
         push_rules,
+        pushers,
         read_markers,
         receipts,
         register,
@@ -46,8 +47,8 @@ def create_client_blueprint() -> Blueprint:
     blueprint = Blueprint("client", __name__)
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
                    relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync,
-                   account_data, to_device, user_directory, legacy_sync, legacy_events, typing_notifications, receipts,
-                   read_markers, presence, push_rules, notifications, keys, key_query, cross_signing, key_backup,
-                   dehydrated_devices):
+                   account_data, to_device, user_directory, legacy_sync, legacy_events, typing_notifications,
+                   receipts, read_markers, presence, push_rules, notifications, pushers, keys, key_query,
+                   cross_signing, key_backup, dehydrated_devices):
         module.register_routes(blueprint)
     return blueprint

@@ -76,6 +76,7 @@ def deactivate_account() -> dict[str, Any]:
         stores.profiles.delete_profile_fields(conn, requester.user_id)
         lock_room_keys(conn, requester.user_id)
         stores.key_backups.delete_user_backups(conn, requester.user_id)  # encrypted, but no longer anyone's
+        stores.pushers.delete_pushers_of_user(conn, requester.user_id)
         effects.directory_changed(current, conn, requester.user_id)
         finish_ui_auth(current, conn, authorised)
     effects.apply(current)

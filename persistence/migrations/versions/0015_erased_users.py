@@ -1,14 +1,14 @@
 """Users who deactivated with ``erase: true`` (``POST /account/deactivate``).
 
 Revision ID: 0015
-Revises: 0019
+Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0019"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -2,14 +2,14 @@
 them (they lived in one web process's memory, so a sync served by another process re-sent every member).
 
 Revision ID: 0016
-Revises: 0018
+Revises: 0015
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0018"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -2,13 +2,13 @@
 reading every row of theirs (the existing index leads with the room).
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 """
 
 from alembic import op
 
 revision = "0017"
-down_revision = "0014"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

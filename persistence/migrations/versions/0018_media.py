@@ -1,14 +1,14 @@
 """The media repository: local uploads (including ``mxc://`` URIs created before their content) and thumbnails.
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0015"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
