@@ -83,7 +83,7 @@ class Thumbnails:
             keep_if_recorded(
                 self._database, self._storage, staged,
                 thumbnail_key(media_id, spec.width, spec.height, spec.method, spec.content_type),
-                lambda conn: self._store.get_media(conn, media_id) is not None  # not deleted meanwhile
+                lambda conn: self._store.lock_media(conn, media_id)  # not deleted meanwhile, nor until commit
                 and self._store.insert_thumbnail(conn, media_id, spec, staged.length))
 
     def pregenerate(self, media: LocalMedia) -> int:

@@ -139,8 +139,18 @@ class MediaStore:
         return bool(result.rowcount)
 
     def delete_media(self, conn: Connection, media_id: str) -> bool:
+        # The media row first: its row lock waits for a thumbnail being recorded (:meth:`lock_media`), so the
+        # thumbnails deleted next include that one (each statement sees what committed before it).
+        deleted = bool(conn.execute(delete(local_media).where(local_media.c.media_id == media_id)).rowcount)
         conn.execute(delete(local_media_thumbnails).where(local_media_thumbnails.c.media_id == media_id))
-        return bool(conn.execute(delete(local_media).where(local_media.c.media_id == media_id)).rowcount)
+        return deleted
+
+    def lock_media(self, conn: Connection, media_id: str) -> bool:
+        """Whether the media still exists, holding it (PostgreSQL ``FOR SHARE``) until the transaction ends so a
+        deletion cannot pass between this check and a thumbnail row recorded for it. SQLite serialises writers."""
+        found = conn.execute(select(local_media.c.media_id).where(local_media.c.media_id == media_id)
+                             .with_for_update(read=True)).first()
+        return found is not None
 
     # --- thumbnails ----------------------------------------------------------------------------------------------
 
