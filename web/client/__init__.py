@@ -10,6 +10,7 @@ def create_client_blueprint() -> Blueprint:
         account,
         account_data,
         aliases,
+        appservice_ping,
         cross_signing,
         dehydrated_devices,
         devices,
@@ -46,8 +47,8 @@ def create_client_blueprint() -> Blueprint:
 
     blueprint = Blueprint("client", __name__)
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
-                   relations, aliases, directory, spaces, room_upgrades, reports, search, filters, sync,
-                   account_data, to_device, user_directory, legacy_sync, legacy_events, typing_notifications,
+                   appservice_ping, relations, aliases, directory, spaces, room_upgrades, reports, search, filters,
+                   sync, account_data, to_device, user_directory, legacy_sync, legacy_events, typing_notifications,
                    receipts, read_markers, presence, push_rules, notifications, pushers, keys, key_query,
                    cross_signing, key_backup, dehydrated_devices):
         module.register_routes(blueprint)
