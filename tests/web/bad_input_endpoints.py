@@ -373,6 +373,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     # it the right ways (not a list, numbers, lists, a NUL). The walk's rule (override/walkrule) does not exist.
     "client.get_push_rules": Endpoint(auth=True),
     "client.get_notifications": Endpoint(auth=True),
+    "client.ping_appservice": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"transaction_id": "walk"}, {"transaction_id": "string"},
+        invalid=(Invalid("transaction_id", "walk", 403, frozenset({"M_FORBIDDEN"})),)),)),
     "client.get_pushers": Endpoint(auth=True),
     "client.post_pusher": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"kind": "http", "app_id": "walk.app", "pushkey": "walkkey", "app_display_name": "Walk",
@@ -572,9 +575,10 @@ def path_values(walker: Walker) -> dict[str, str]:
             "room_alias": "#nowhere:test.local", "filter_id": "0", "tag": "u.walk", "receipt_type": "m.read",
             "kind": "override", "rule_id": "walkrule", "version": "1", "session_id": "walksession",
             "rest": "global/override/walkrule/walkattribute",
-            "server_name": "test.local", "media_id": "walkmedia", "file_name": "walk.txt"}
+            "server_name": "test.local", "media_id": "walkmedia", "file_name": "walk.txt",
+            "appservice_id": "walkbridge"}
 
 
 PATH_VARIABLES = {"user_id", "device_id", "field", "room_id", "event_type", "txn_id", "state_key", "event_id",
                   "rel_type", "key_id", "room_alias", "filter_id", "tag", "receipt_type", "kind", "rule_id",
-                  "version", "session_id", "rest", "server_name", "media_id", "file_name"}
+                  "version", "session_id", "rest", "server_name", "media_id", "file_name", "appservice_id"}
