@@ -12,6 +12,7 @@ import json
 import math
 import os
 import platform
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -193,3 +194,13 @@ def emit(report: dict[str, Any], json_path: str | None) -> int:
             json.dump(report, handle, indent=2)
             handle.write("\n")
     return 1 if any(r["failed"] for r in report["results"]) else 0
+
+
+def run_main(args: argparse.Namespace, benchmark: Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]) -> int:
+    """A benchmark script's ``main``: run it, report a setup failure in one line, else :func:`emit` its report."""
+    try:
+        report = asyncio.run(benchmark(args))
+    except (httpx.HTTPError, OperationFailed) as error:
+        print(f"benchmark setup failed against {args.url}: {error}", file=sys.stderr)
+        return 1
+    return emit(report, args.json)

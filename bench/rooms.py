@@ -37,8 +37,8 @@ from bench.harness import (
     build_report,
     check_run_arguments,
     describe,
-    emit,
     run_items,
+    run_main,
 )
 
 CLIENT = "/_matrix/client/v3"
@@ -193,13 +193,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        report = asyncio.run(run_benchmark(args))
-    except (httpx.HTTPError, OperationFailed) as error:
-        print(f"benchmark setup failed against {args.url}: {error}", file=sys.stderr)
-        return 1
-    return emit(report, args.json)
+    return run_main(parse_args(argv), run_benchmark)
 
 
 if __name__ == "__main__":
