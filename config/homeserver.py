@@ -21,6 +21,7 @@ from config.accounts import (
     parse_registration,
     parse_sessions,
 )
+from config.appservices import parse_appservices
 from config.consistency import check_workers
 from config.database import DatabaseConfig, RedisConfig, parse_database, parse_redis
 from config.errors import ConfigError
@@ -33,6 +34,7 @@ from config.reader import Section
 from config.routing import RoutingTable
 from config.user_directory import UserDirectoryConfig, parse_user_directory
 from config.workers import WorkerConfig, parse_workers
+from protocol.appservices import AppServices
 from protocol.identifiers import is_valid_server_name
 from protocol.room_versions import DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS
 
@@ -76,6 +78,8 @@ class HomeserverConfig:
     insecure_outbound_tls: bool = False
     """Synapse's ``use_insecure_ssl_client_just_for_testing_do_not_use``: outbound HTTPS to push gateways does
     not verify certificates (SyTest's gateway has a certificate of its own making). Never in production."""
+    appservices: AppServices = field(default_factory=AppServices)
+    """The registrations of ``app_service_config_files`` (``config/appservices.py``)."""
     warnings: tuple[str, ...] = field(default=(), compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -152,6 +156,7 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
         tls_private_key_path=resolve(top.text("tls_private_key_path")) if top.has("tls_private_key_path") else None,
         default_room_version=_default_room_version(top),
         insecure_outbound_tls=top.flag("use_insecure_ssl_client_just_for_testing_do_not_use", False),
+        appservices=parse_appservices(top, server_name, resolve, warnings),
         raw=dict(data),
     )
     check_workers(top, workers, config.routing)

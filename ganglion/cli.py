@@ -77,12 +77,15 @@ def _migrate(config: HomeserverConfig) -> None:
     """Bring the schema up to date; one log line when it changed (Alembic's own lines are quiet by default)."""
     from persistence import migrate
     from persistence.database import Database
+    from persistence.stores import Stores
+    from tasks.appservices import start_new_appservices
 
     database = Database(config.database)
     try:
         before = migrate.current_revision(database)
         migrate.upgrade(database)
         after = migrate.current_revision(database)
+        start_new_appservices(database, Stores(), config.appservices)
     finally:
         database.dispose()
     if before != after:

@@ -179,3 +179,39 @@ _BY_ERRCODE: dict[str, type[MatrixError]] = {
         DuplicateAnnotation,
     )
 }
+
+
+class Exclusive(MatrixError):
+    """A user id or room alias an application service claims exclusively (Application Service API)."""
+
+    errcode = "M_EXCLUSIVE"
+    status = 400
+
+
+class UnknownDevice(MatrixError):
+    errcode = "M_UNKNOWN_DEVICE"
+    status = 400
+
+
+class UrlNotSet(MatrixError):
+    """An application service ping of an appservice registered without a url."""
+
+    errcode = "M_URL_NOT_SET"
+    status = 400
+
+
+class BadStatus(MatrixError):
+    """The application service answered a ping with an error (``status`` and ``body`` say which)."""
+
+    errcode = "M_BAD_STATUS"
+    status = 502
+
+
+class ConnectionFailed(MatrixError):
+    errcode = "M_CONNECTION_FAILED"
+    status = 502
+
+
+class ConnectionTimeout(MatrixError):
+    errcode = "M_CONNECTION_TIMEOUT"
+    status = 504

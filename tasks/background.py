@@ -17,6 +17,7 @@ from celery.signals import before_task_publish
 from config.routing import RoutingTable
 from protocol.presence import Cutoffs
 from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_MEMBER_PROFILES, REFRESH_USER_DIRECTORY
+from tasks.appservices import SCHEDULE_SECONDS as APPSERVICE_SCHEDULE_SECONDS
 from tasks.context import TaskContext
 from tasks.envelope import Stamp, signed_headers
 from tasks.ledger import retention_ms
@@ -134,10 +135,12 @@ TASKS = (
 
 SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0, SWEEP_TYPING: 5.0, SWEEP_PRESENCE: 5.0,
                     RECONCILE_USER_DIRECTORY: 600.0, FOLD_RETIRED_WRITERS: 600.0, SWEEP_PUSHERS: 15.0,
-                    **MEDIA_SCHEDULE_SECONDS}
+                    **MEDIA_SCHEDULE_SECONDS, **APPSERVICE_SCHEDULE_SECONDS}
 """Beat's timetable: task name -> interval."""
-_FAMILIES = {name: "media" for name in MEDIA_SCHEDULE_SECONDS}
-"""Periodic jobs that run elsewhere than ``run_background_tasks_on``: the media jobs on the media queue."""
+_FAMILIES = {**{name: "media" for name in MEDIA_SCHEDULE_SECONDS},
+             **{name: "appservice" for name in APPSERVICE_SCHEDULE_SECONDS}}
+"""Periodic jobs that run elsewhere than ``run_background_tasks_on``: the media jobs on the media queue, the
+appservices' delivery retries on the appservice queue."""
 
 
 def beat_schedule(routing: RoutingTable) -> dict[str, dict[str, Any]]:

@@ -29,6 +29,7 @@ from protocol.redaction import check_local_redaction
 from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomIdFormat
 from protocol.search import searchable_text
 from tasks.api import CREATE_EVENT, CREATE_ROOM, STOP_TYPING
+from tasks.appservices import poke_appservices
 from tasks.client_event_checks import check_client_event
 from tasks.context import TaskContext
 from tasks.ledger import answer
@@ -184,6 +185,7 @@ def create_event(
     context.doorbell.ring(Ring(STREAM, context.instance_name, appended.stream_ordering,
                                ring_keys(room_id, [appended.event])))
     poke_pushers(context, [appended.push_to])
+    poke_appservices(context)
     event = appended.event
     if event.type == "m.room.member" and event.membership in ("leave", "ban") and event.state_key:
         # Whoever leaves stops typing there (follow-up on the typing stream's own writer; a lost poke only
@@ -236,6 +238,7 @@ def create_room(
             push_to.append(last.push_to)
     context.doorbell.ring(Ring(STREAM, context.instance_name, last.stream_ordering, ring_keys(room_id, appended)))
     poke_pushers(context, push_to)
+    poke_appservices(context)
     return {"room_id": room_id}
 
 

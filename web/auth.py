@@ -13,6 +13,7 @@ from flask import g, request
 from protocol.errors import GuestAccessForbidden, MissingToken, UnknownToken
 from web.accounts.effects import AfterCommit
 from web.accounts.tokens import hash_token
+from web.appservice_auth import appservice_requester
 from web.deps import Deps
 from web.requests import client_ip
 from web.token_cache import Requester
@@ -37,6 +38,10 @@ def authenticate(deps: Deps, *, allow_guest: bool = False) -> Requester:
     if not token:
         raise MissingToken("Missing access token.")
     token_hash = hash_token(token)
+    service = deps.config.appservices.by_as_token(token)
+    if service is not None:
+        g.requester = appservice_requester(deps, service, token_hash)
+        return g.requester  # type: ignore[no-any-return]
     now = deps.clock.now_ms()
     requester = deps.token_cache.get(token_hash, now)
     if requester is not None and not deps.revocations.trusts_cached(token_hash):

@@ -25,6 +25,8 @@ class Requester:
     is_guest: bool
     token_hash: str
     valid_until_ts: int | None
+    appservice_id: str | None = None
+    """Set when the request used an application service's ``as_token`` (``web/appservice_auth.py``)."""
 
 
 class TokenCache:

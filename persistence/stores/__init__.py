@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from persistence.stores.account_data import AccountDataStore
 from persistence.stores.admin_nonces import AdminNonceStore
 from persistence.stores.aliases import AliasStore
+from persistence.stores.appservices import AppServiceStore
 from persistence.stores.cross_signing import CrossSigningStore
 from persistence.stores.dehydrated_devices import DehydratedDeviceStore
 from persistence.stores.device_inbox import DeviceInboxStore
@@ -78,6 +79,7 @@ class Stores:
     e2e_keys: E2eKeyStore = field(default_factory=E2eKeyStore)
     cross_signing: CrossSigningStore = field(default_factory=CrossSigningStore)
     key_backups: KeyBackupStore = field(default_factory=KeyBackupStore)
+    appservices: AppServiceStore = field(default_factory=AppServiceStore)
     dehydrated_devices: DehydratedDeviceStore = field(default_factory=DehydratedDeviceStore)
     shards: ShardStore = field(default_factory=ShardStore)
     processed_tasks: ProcessedTaskStore = field(default_factory=ProcessedTaskStore)

@@ -379,3 +379,12 @@ class EventStore:
                         between(events.c.instance_name, events.c.stream_ordering, since, until))
                  .order_by(events.c.stream_ordering).limit(limit))
         return [_load(row) for row in conn.execute(query)]
+
+    def list_events_between(self, conn: Connection, since: WriterPositions, until: WriterPositions,
+                            limit: int) -> list[StoredEvent]:
+        """Up to ``limit`` accepted timeline events of every room in the range, in stream order (application
+        service transactions follow the whole events stream)."""
+        query = (select(*_COLUMNS).join(rooms, rooms.c.room_id == events.c.room_id)
+                 .where(*_ACCEPTED, between(events.c.instance_name, events.c.stream_ordering, since, until))
+                 .order_by(events.c.stream_ordering).limit(limit))
+        return [_load(row) for row in conn.execute(query)]

@@ -15,9 +15,11 @@ from typing import Any
 from flask import Blueprint
 
 from persistence.stores.aliases import AliasExists, RoomAliasEntry
-from protocol.errors import Forbidden, InvalidParam, MatrixError, NotFound
+from protocol.appservices import ALIASES
+from protocol.errors import Exclusive, Forbidden, InvalidParam, MatrixError, NotFound
 from protocol.identifiers import RoomAlias
 from tasks import api as tasks_api
+from web.appservice_queries import ask_for_alias
 from web.auth import authenticate
 from web.client.room_summaries import CANONICAL_ALIAS, current_state, may_edit_room_listing
 from web.deps import Deps, deps
@@ -59,6 +61,19 @@ def insert_alias(current: Deps, alias: RoomAlias, room_id: str, creator: str, *,
         raise RoomInUse(f"Room alias {alias} already exists", status=status) from None
 
 
+def check_alias_namespace(current: Deps, appservice_id: str | None, alias: str) -> None:
+    """Application Service API, exclusive alias namespaces: an appservice creates aliases of its namespaces
+    only, and nobody else creates one an appservice claims exclusively."""
+    appservices = current.config.appservices
+    service = appservices.by_id(appservice_id) if appservice_id is not None else None
+    if service is not None:
+        if not service.is_interested_in_alias(alias):
+            raise Exclusive("This application service has not reserved this kind of alias.")
+        return
+    if appservices.exclusive_owner(ALIASES, alias) is not None:
+        raise Exclusive("This alias is reserved by an application service.")
+
+
 def resolve_alias(current: Deps, text: str) -> str:
     """The room id a local alias names: 404 when unknown; aliases of other servers are not supported yet."""
     alias = parse_alias(text)
@@ -67,7 +82,10 @@ def resolve_alias(current: Deps, text: str) -> str:
     with current.database.read() as conn:
         entry = current.stores.aliases.get_alias(conn, str(alias))
     if entry is None:
-        raise NotFound(f"Room alias {alias} not found")
+        room_id = ask_for_alias(current, str(alias))
+        if room_id is None:
+            raise NotFound(f"Room alias {alias} not found")
+        return room_id
     return entry.room_id
 
 
@@ -81,11 +99,14 @@ def set_room_alias(room_alias: str) -> dict[str, Any]:
     room_id = json_body().text("room_id", max_length=255)
     if not room_id.startswith("!"):
         raise InvalidParam("'room_id' is not a room id")
+    check_alias_namespace(current, requester.appservice_id, str(alias))
     with current.database.read() as conn:
         if current.stores.rooms.get_room(conn, room_id) is None:
             raise NotFound("Room not found")
-        # Synapse's require_membership_for_aliases (on by default): only members name a room.
-        if requester.user_id not in current.stores.state.list_members(conn, room_id, "join"):
+        # Synapse's require_membership_for_aliases (on by default): only members name a room; an appservice
+        # names rooms in its alias namespace without joining them.
+        if requester.appservice_id is None and \
+                requester.user_id not in current.stores.state.list_members(conn, room_id, "join"):
             raise Forbidden("You must be in the room to create an alias for it")
     insert_alias(current, alias, room_id, requester.user_id)
     return {}
@@ -98,9 +119,10 @@ def get_room_id_by_alias(room_alias: str) -> dict[str, Any]:
         raise NotFound(f"Room alias {alias} not found (federation is not supported yet)")
     with current.database.read() as conn:
         entry = current.stores.aliases.get_alias(conn, str(alias))
-    if entry is None:
+    room_id = entry.room_id if entry is not None else ask_for_alias(current, str(alias))
+    if room_id is None:
         raise NotFound(f"Room alias {alias} not found")
-    return {"room_id": entry.room_id, "servers": [current.config.server_name]}
+    return {"room_id": room_id, "servers": [current.config.server_name]}
 
 
 def delete_room_alias(room_alias: str) -> dict[str, Any]:

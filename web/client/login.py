@@ -7,15 +7,16 @@ from typing import Any
 from flask import Blueprint
 
 from protocol.errors import Forbidden, MatrixError, UnknownToken, UserDeactivated
+from web.accounts.appservice_accounts import APPSERVICE_LOGIN, check_user_login, requesting_appservice
 from web.accounts.effects import AfterCommit
 from web.accounts.login_identifiers import resolve_password_login_user
 from web.accounts.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from web.accounts.sessions import end_sessions, issue_tokens, start_session
 from web.accounts.tokens import hash_token
 from web.auth import authenticate
-from web.deps import deps
+from web.deps import Deps, deps
 from web.ratelimit import check_rate_limit
-from web.requests import client_ip, json_body
+from web.requests import Body, client_ip, json_body
 from web.routing import client_route
 
 PASSWORD_LOGIN = "m.login.password"
@@ -24,6 +25,8 @@ PASSWORD_LOGIN = "m.login.password"
 def get_login_flows() -> dict[str, Any]:
     passwords = deps().config.passwords
     flows = [{"type": PASSWORD_LOGIN}] if passwords.enabled and passwords.localdb_enabled else []
+    if deps().config.appservices:
+        flows.append({"type": APPSERVICE_LOGIN})
     return {"flows": flows}
 
 
@@ -32,6 +35,8 @@ def login() -> dict[str, Any]:
     check_rate_limit(current, "rc_login.address", client_ip())
     body = json_body()
     login_type = body.text("type")
+    if login_type == APPSERVICE_LOGIN:
+        return _log_in_for_appservice(current, body)
     if login_type != PASSWORD_LOGIN or not current.config.passwords.enabled:
         raise MatrixError(f"Unknown login type {login_type}", status=400)
     password = body.text("password", max_length=MAX_PASSWORD_LENGTH)
@@ -56,6 +61,27 @@ def login() -> dict[str, Any]:
         session = start_session(
             current, conn, effects, user.user_id, device_id=device_id, display_name=display_name,
             want_refresh_token=want_refresh, ip=client_ip(),
+        )
+    effects.apply(current)
+    return session.to_response(current.config.server_name)
+
+
+def _log_in_for_appservice(current: Deps, body: Body) -> dict[str, Any]:
+    """``m.login.application_service``: an appservice signs in as one of its users with its as_token."""
+    service = requesting_appservice(current)
+    with current.database.read() as conn:
+        user_id = check_user_login(current, service, resolve_password_login_user(current, conn, body))
+        user = current.stores.users.get_user(conn, user_id)
+    if user is None:
+        raise Forbidden("Invalid username")
+    if user.deactivated:
+        raise UserDeactivated("This account has been deactivated")
+    effects = AfterCommit()
+    with current.database.write() as conn:
+        session = start_session(
+            current, conn, effects, user_id, device_id=body.text("device_id", None, max_length=255),
+            display_name=body.text("initial_device_display_name", None, max_length=512),
+            want_refresh_token=body.flag("refresh_token", False), ip=client_ip(),
         )
     effects.apply(current)
     return session.to_response(current.config.server_name)

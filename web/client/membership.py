@@ -13,6 +13,7 @@ from protocol.errors import BadJson, Forbidden, GuestAccessForbidden, InvalidPar
 from protocol.events.model import StateKey
 from protocol.identifiers import UserId
 from tasks import api as tasks_api
+from web.appservice_queries import user_exists_or_ask
 from web.auth import authenticate
 from web.client.aliases import resolve_alias
 from web.client.paging import RoomToken, query_token, reader_horizon, room_position
@@ -128,6 +129,8 @@ def _targeted(membership: str, path: str) -> Any:
         except ValueError:
             raise BadJson("'user_id' is not a user id") from None
         reason = body.text("reason", None, max_length=MAX_REASON_LENGTH)
+        if membership == "invite" and current.config.appservices:
+            user_exists_or_ask(current, target)  # an appservice may bring its user into being first
         _member_event(current, room_id, requester.user_id, target, membership, reason,
                       target_memberships=TARGET_MEMBERSHIPS.get(path))
         return {}

@@ -11,6 +11,7 @@ from persistence.stores.profiles import Profile
 from protocol.errors import Forbidden, MissingParam, NotFound
 from protocol.identifiers import UserId
 from web.accounts.effects import AfterCommit
+from web.appservice_queries import user_exists_or_ask
 from web.auth import authenticate
 from web.deps import Deps, deps
 from web.ratelimit import check_rate_limit
@@ -32,6 +33,9 @@ def _load_profile(current: Deps, user_id: str) -> Profile:
         raise NotFound("Profile was not found")
     with current.database.read() as conn:
         profile = current.stores.profiles.get_profile(conn, user_id)
+    if profile is None and current.config.appservices and user_exists_or_ask(current, user_id):
+        with current.database.read() as conn:
+            profile = current.stores.profiles.get_profile(conn, user_id)
     if profile is None:
         raise NotFound("Profile was not found")
     return profile

@@ -9,6 +9,12 @@ from flask import Blueprint, request
 
 from protocol.errors import Forbidden, GuestAccessForbidden, InvalidParam, MissingParam, UserInUse
 from protocol.identifiers import UserId, check_new_localpart
+from web.accounts.appservice_accounts import (
+    APPSERVICE_LOGIN,
+    check_not_exclusive_user,
+    check_user_for_appservice,
+    requesting_appservice,
+)
 from web.accounts.effects import AfterCommit
 from web.accounts.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from web.accounts.registration import create_account, generate_numeric_localpart
@@ -40,8 +46,10 @@ def register() -> dict[str, Any]:
     kind = request.args.get("kind", "user")
     if kind not in ("user", "guest"):
         raise InvalidParam("Invalid kind: must be 'user' or 'guest'")
-    check_rate_limit(current, "rc_registration", client_ip())
     body = json_body()
+    if kind == "user" and body.data.get("type") == APPSERVICE_LOGIN:
+        return _register_for_appservice(current, body)
+    check_rate_limit(current, "rc_registration", client_ip())
     if kind == "guest":
         return _register_guest(current, body)
     if not current.config.registration.enable_registration:
@@ -67,6 +75,7 @@ def register() -> dict[str, Any]:
         # Synapse lower-cases requested usernames before checking them.
         localpart = username.lower()
         check_new_localpart(localpart, current.config.server_name)
+        check_not_exclusive_user(current, f"@{localpart}:{current.config.server_name}")
         _check_available(current, localpart)
     if password is not None:
         hasher.check_policy(password)
@@ -102,6 +111,23 @@ def register() -> dict[str, Any]:
             user_id = _new_user_id(current, conn, localpart)
             create_account(current, conn, effects, user_id, password_hash=password_hash)
         finish_ui_auth(current, conn, authorised, {REGISTERED_USER_ID: user_id})
+    effects.apply(current)
+    return _log_in(current, user_id, login)
+
+
+def _register_for_appservice(current: Deps, body: Body) -> dict[str, Any]:
+    """An appservice registers a user of its namespace: its as_token instead of user-interactive auth, no
+    password (Application Service API, "Using /register")."""
+    service = requesting_appservice(current)
+    login = LoginRequest.parse(body)
+    username = body.text("username", max_length=255)
+    localpart = username.lower()
+    check_new_localpart(localpart, current.config.server_name)
+    user_id = f"@{localpart}:{current.config.server_name}"
+    check_user_for_appservice(current, service, user_id)
+    effects = AfterCommit()
+    with current.database.write() as conn:
+        create_account(current, conn, effects, user_id, password_hash=None)
     effects.apply(current)
     return _log_in(current, user_id, login)
 
@@ -204,6 +230,7 @@ def get_username_available() -> dict[str, Any]:
     username = required_query_text("username", max_length=255)
     localpart = username.lower()
     check_new_localpart(localpart, current.config.server_name)
+    check_not_exclusive_user(current, f"@{localpart}:{current.config.server_name}")
     _check_available(current, localpart)
     return {"available": True}
 

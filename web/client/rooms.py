@@ -16,7 +16,7 @@ from protocol.room_creation import PRESETS, RoomRequest, create_content, default
 from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomIdFormat, RoomVersion
 from tasks import api as tasks_api
 from web.auth import authenticate
-from web.client.aliases import check_canonical_alias, insert_alias, new_local_alias
+from web.client.aliases import check_alias_namespace, check_canonical_alias, insert_alias, new_local_alias
 from web.client.directory import publish_room
 from web.client.profile import membership_profile
 from web.client.room_access import readable_state_group, readable_state_ids, require_room, visible_events
@@ -64,6 +64,8 @@ def create_room() -> dict[str, Any]:
         raise UnsupportedRoomVersion(f"Room version {version_id!r} is not supported by this server")
     alias_name = body.text("room_alias_name", None, max_length=255)
     alias = new_local_alias(current, alias_name) if alias_name is not None else None
+    if alias is not None:
+        check_alias_namespace(current, requester.appservice_id, str(alias))
     if body.data.get("invite_3pid"):
         raise MatrixError("Third-party invites are not supported", status=400)
     creation = body.object("creation_content", required=False)

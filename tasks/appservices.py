@@ -1,0 +1,195 @@
+"""Application service transactions (Application Service API, "Pushing events"), on the ``appservice`` queue
+(``notify_appservices_from_worker``; one ordered consumer).
+
+Each appservice with a ``url`` is sent the events it is interested in, in stream order, batched into
+transactions. One delivery is:
+
+1. **Claim** (a short transaction): the appservice's row is locked and, unless another delivery holds it or it
+   is backing off, claimed for :data:`CLAIM_MS`. If a transaction is in flight (written but never
+   acknowledged) it is the one to send again; otherwise the next events after the appservice's position, up to
+   the events stream's committed positions, are read and filtered, and the interesting ones written down as the
+   next transaction (``last_txn_id + 1``) with the position it reaches, before anything is sent.
+2. **Send** ``PUT {url}/_matrix/app/v1/transactions/{txnId}`` outside any transaction.
+3. **Record**: on a 2xx the position advances and the transaction is done; otherwise the appservice backs off
+   (:func:`backoff_ms`) and the same transaction is sent again later, under the same id.
+
+So an event is never lost (the position only moves past what was acknowledged, or what no appservice wanted)
+and never doubled: a retry carries the transaction id the appservice already saw, which the spec has it
+deduplicate. The periodic :data:`DELIVER_ALL` job retries appservices whose backoff is over and picks up any
+lost poke; the events writer pokes :data:`DELIVER` after each commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from appservice_client.client import put_transaction
+from persistence.database import Database
+from persistence.stores import Stores
+from persistence.stores.appservices import AppServiceState, Pending, StreamPositions
+from persistence.stores.events import StoredEvent
+from protocol.appservices import AppService, AppServices
+from protocol.sync_tokens import WriterPositions
+from tasks.context import TaskContext
+from tasks.registry import TaskSpec
+
+logger = logging.getLogger(__name__)
+
+DELIVER = "appservice.deliver"
+DELIVER_ALL = "appservice.deliver_all"
+FAMILY = "appservice"
+EVENTS_STREAM = "events"
+BATCH = 100
+"""Events read per step; a transaction holds at most this many."""
+CLAIM_MS = 120_000
+"""How long one delivery may take (the transaction timeout, with room to spare) before another may retry it."""
+MAX_BACKOFF_MS = 3_600_000
+SCHEDULE_SECONDS = {DELIVER_ALL: 5.0}
+
+
+def backoff_ms(failures: int) -> int:
+    """Wait before retrying a failing appservice: 1 s, doubling per failure, at most an hour."""
+    return int(min(MAX_BACKOFF_MS, 1000 * 2 ** min(max(failures - 1, 0), 22)))
+
+
+def clamp(since: WriterPositions, until: WriterPositions, last: int) -> WriterPositions:
+    """How far a reader moving from ``since`` towards ``until`` has got once it has read every row up to stream
+    id ``last`` (rows come in stream-id order, so each writer is done up to ``last`` or its own ``until``)."""
+    names = {*since.writers(), *until.writers()}
+    floor = max(since.floor, min(until.floor, last))
+    ahead = {name: max(since.position_of(name), min(until.position_of(name), last)) for name in names}
+    return WriterPositions(floor, tuple(sorted((name, p) for name, p in ahead.items() if p > floor)))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    txn: Pending | None
+    failures: int
+
+
+def deliver(context: TaskContext, *, appservice_id: str) -> int:
+    """Send the appservice every transaction it has pending; answers how many it acknowledged."""
+    service = context.config.appservices.by_id(appservice_id)
+    if service is None or service.url is None:
+        return 0
+    sent = 0
+    while True:
+        claimed = _claim(context, service)
+        if claimed is None or claimed.txn is None:
+            return sent
+        delivered = put_transaction(service, claimed.txn.txn_id, claimed.txn.body)
+        _record(context, service, claimed, delivered)
+        if not delivered:
+            return sent
+        sent += 1
+
+
+def deliver_all(context: TaskContext) -> int:
+    """Run every appservice's delivery: the periodic retry, and what a lost poke waits for."""
+    return sum(deliver(context, appservice_id=service.id) for service in context.config.appservices
+               if service.url is not None)
+
+
+def poke_appservices(context: TaskContext) -> None:
+    """After an events transaction commits: have each appservice's delivery run. A lost poke only delays (the
+    periodic job runs them all)."""
+    for service in context.config.appservices:
+        if service.url is not None:
+            context.dispatcher.send(DELIVER, appservice_id=service.id)
+
+
+def start_new_appservices(database: Database, stores: Stores, appservices: AppServices) -> list[str]:
+    """At start, before anything is served: an appservice registered for the first time is sent what happens
+    from now on (not the server's history); answers the new ones' ids."""
+    with database.write() as conn:
+        return stores.appservices.insert_missing(conn, [service.id for service in appservices],
+                                                 _committed(stores, conn))
+
+
+def _committed(stores: Stores, conn: Connection) -> StreamPositions:
+    return {EVENTS_STREAM: WriterPositions.of_writers(stores.stream_ids.get_positions(conn, EVENTS_STREAM))}
+
+
+def _claim(context: TaskContext, service: AppService) -> Claimed | None:
+    stores = context.stores
+    now = context.clock.now_ms()
+    with context.database.write() as conn:
+        committed = _committed(stores, conn)
+        state = stores.appservices.claim(conn, service.id, committed, now, now + CLAIM_MS)
+        if state is None:
+            return None
+        if state.pending is not None:
+            return Claimed(state.pending, state.failures)
+        txn = _next_transaction(context, conn, service, state, committed)
+        if txn is None:
+            stores.appservices.update_positions(conn, service.id, {**state.positions, **committed})
+            return Claimed(None, state.failures)
+        stores.appservices.insert_pending(conn, service.id, txn)
+    return Claimed(txn, state.failures)
+
+
+def _next_transaction(context: TaskContext, conn: Connection, service: AppService, state: AppServiceState,
+                      committed: StreamPositions) -> Pending | None:
+    """The next events for the appservice, as a transaction; None when nothing up to ``committed`` is for it."""
+    since, until = state.positions[EVENTS_STREAM], committed[EVENTS_STREAM]
+    while True:
+        found = context.stores.events.list_events_between(conn, since, until, BATCH)
+        reached = until if len(found) < BATCH else clamp(since, until, found[-1].stream_ordering)
+        wanted = _interesting(context, conn, service, found)
+        if wanted:
+            body = {"events": [_client_event(stored) for stored in wanted]}
+            return Pending(state.last_txn_id + 1, body, {**state.positions, EVENTS_STREAM: reached})
+        if len(found) < BATCH:
+            return None
+        since = reached
+
+
+def _interesting(context: TaskContext, conn: Connection, service: AppService,
+                 found: Iterable[StoredEvent]) -> list[StoredEvent]:
+    aliases: dict[str, list[str]] = {}
+    members: dict[str, list[str]] = {}
+    wanted = []
+    for stored in found:
+        room_id = stored.room_id
+        if room_id not in aliases:
+            aliases[room_id] = context.stores.aliases.list_aliases(conn, room_id)
+            members[room_id] = list(context.stores.state.list_members(conn, room_id, "join"))
+        if service.is_interested_in_event(stored.event.pdu, room_id, aliases[room_id], members[room_id]):
+            wanted.append(stored)
+    return wanted
+
+
+def _client_event(stored: StoredEvent) -> dict[str, Any]:
+    """The client format of the event (Client-Server API, "Room event format"), as transactions carry it."""
+    event = stored.event
+    body: dict[str, Any] = {"content": dict(event.content), "event_id": event.event_id,
+                            "origin_server_ts": event.origin_server_ts, "room_id": stored.room_id,
+                            "sender": event.sender, "type": event.type}
+    if event.state_key is not None:
+        body["state_key"] = event.state_key
+    if event.redacts is not None and event.type == "m.room.redaction":
+        body["redacts"] = event.redacts
+    return body
+
+
+def _record(context: TaskContext, service: AppService, claimed: Claimed, delivered: bool) -> None:
+    txn = claimed.txn
+    assert txn is not None
+    with context.database.write() as conn:
+        if delivered:
+            context.stores.appservices.update_positions(conn, service.id, txn.positions)
+        else:
+            failures = claimed.failures + 1
+            context.stores.appservices.update_backoff(conn, service.id,
+                                                      context.clock.now_ms() + backoff_ms(failures), failures)
+
+
+TASKS = (
+    TaskSpec(DELIVER, family=FAMILY, body=deliver),
+    TaskSpec(DELIVER_ALL, family=FAMILY, body=deliver_all),
+)
