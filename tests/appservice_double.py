@@ -57,7 +57,7 @@ class AppServiceDouble:
 
     def handle(self, method: str, path: str, query: str, token: str | None, body: Any) -> tuple[int, Any]:
         with self._lock:
-            self.requests.append((method, path))
+            self.requests.append((method, unquote(path)))
         if token != self.hs_token:
             return 403, {"errcode": "M_FORBIDDEN", "error": "bad hs_token"}
         if path.startswith("/_matrix/app/v1/transactions/") and method == "PUT":

@@ -117,5 +117,5 @@ def test_exclusive_must_be_given_as_a_boolean(tmp_path: Path) -> None:
 
 
 def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="missing.yaml"):
+    with pytest.raises(ConfigError, match=r"missing\.yaml"):
         _load(str(tmp_path / "missing.yaml"))

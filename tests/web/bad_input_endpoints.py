@@ -376,6 +376,13 @@ ENDPOINTS: dict[str, Endpoint] = {
     "client.ping_appservice": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"transaction_id": "walk"}, {"transaction_id": "string"},
         invalid=(Invalid("transaction_id", "walk", 403, frozenset({"M_FORBIDDEN"})),)),)),
+    # thirdparty.yaml: no bodies; an unknown protocol is M_NOT_FOUND, answered by the walk's own checks.
+    "client.get_protocols": Endpoint(auth=True),
+    "client.get_protocol": Endpoint(auth=True),
+    "client.get_users": Endpoint(auth=True),
+    "client.get_locations": Endpoint(auth=True),
+    "client.get_user_by_id": Endpoint(auth=True),
+    "client.get_location_by_alias": Endpoint(auth=True),
     "client.get_pushers": Endpoint(auth=True),
     "client.post_pusher": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"kind": "http", "app_id": "walk.app", "pushkey": "walkkey", "app_display_name": "Walk",
@@ -576,9 +583,10 @@ def path_values(walker: Walker) -> dict[str, str]:
             "kind": "override", "rule_id": "walkrule", "version": "1", "session_id": "walksession",
             "rest": "global/override/walkrule/walkattribute",
             "server_name": "test.local", "media_id": "walkmedia", "file_name": "walk.txt",
-            "appservice_id": "walkbridge"}
+            "appservice_id": "walkbridge", "protocol": "walkprotocol"}
 
 
 PATH_VARIABLES = {"user_id", "device_id", "field", "room_id", "event_type", "txn_id", "state_key", "event_id",
                   "rel_type", "key_id", "room_alias", "filter_id", "tag", "receipt_type", "kind", "rule_id",
-                  "version", "session_id", "rest", "server_name", "media_id", "file_name", "appservice_id"}
+                  "version", "session_id", "rest", "server_name", "media_id", "file_name", "appservice_id",
+                  "protocol"}
