@@ -1,0 +1,177 @@
+"""Application service transactions, on both databases: the interesting events in stream order, batched, under
+increasing transaction ids; a failed transaction is sent again later under the same id with the same events,
+never lost and never doubled, however the delivery task's message arrives."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from persistence.database import Database
+from protocol.events.builder import EventTemplate
+from protocol.room_creation import RoomRequest, create_content, initial_events
+from protocol.room_versions import KNOWN_ROOM_VERSIONS
+from protocol.sync_tokens import WriterPositions
+from tasks.appservices import BATCH, DELIVER, clamp, deliver, deliver_all, start_new_appservices
+from tasks.context import TaskContext
+from tasks.envelope import Stamp
+from tasks.events import create_event, create_room
+from tasks.ledger import run_body
+from tasks.registry import catalogue
+from tests.appservice_double import AppServiceDouble, registration, running_appservice
+from tests.clock import FakeClock
+from tests.tasks.factories import RecordingDispatcher, make_context
+
+ALICE, PUPPET = "@alice:test.local", "@bridge_puppet:test.local"
+BRIDGED, PRIVATE = "!bridged:test.local", "!private:test.local"
+
+
+@pytest.fixture
+def appservice() -> Iterator[AppServiceDouble]:
+    with running_appservice() as running:
+        yield running
+
+
+def _context(database: Database, appservice: AppServiceDouble, tmp_path: Path, **kwargs: object) -> TaskContext:
+    path = registration(tmp_path, url=appservice.url)
+    context = make_context(database, app_service_config_files=[path], **kwargs)  # type: ignore[arg-type]
+    start_new_appservices(context.database, context.stores, context.config.appservices)
+    return context
+
+
+def _room(context: TaskContext, room_id: str) -> None:
+    version = KNOWN_ROOM_VERSIONS["10"]
+    request = RoomRequest("public_chat")
+    templates: list[EventTemplate] = initial_events(request, ALICE, version, {})
+    create_room(context, room_id=room_id, room_version="10", creator=ALICE,
+                create_content=create_content(request, ALICE, version), origin_server_ts=0,
+                initial_events=[{"type": t.type, "content": dict(t.content), "state_key": t.state_key}
+                                for t in templates])
+
+
+def _say(context: TaskContext, room_id: str, body: str, sender: str = ALICE) -> str:
+    event_id: str = create_event(context, room_id=room_id, sender=sender, event_type="m.room.message",
+                                 content={"msgtype": "m.text", "body": body})["event_id"]
+    return event_id
+
+
+def _bridged_rooms(context: TaskContext) -> None:
+    """A room the puppet joined, and one with nobody of the appservice's in it."""
+    _room(context, BRIDGED)
+    _room(context, PRIVATE)
+    create_event(context, room_id=BRIDGED, sender=PUPPET, event_type="m.room.member", state_key=PUPPET,
+                 content={"membership": "join"})
+
+
+def test_the_events_writer_pokes_each_appservice(database: Database, appservice: AppServiceDouble,
+                                                  tmp_path: Path) -> None:
+    dispatcher = RecordingDispatcher()
+    context = _context(database, appservice, tmp_path, dispatcher=dispatcher)
+    _room(context, PRIVATE)
+    dispatcher.sent.clear()
+    _say(context, PRIVATE, "hello")
+    assert (DELIVER, {"appservice_id": "bridge"}) in dispatcher.sent
+
+
+def test_interesting_events_arrive_in_order_and_others_not(database: Database, appservice: AppServiceDouble,
+                                                           tmp_path: Path) -> None:
+    context = _context(database, appservice, tmp_path)
+    _bridged_rooms(context)
+    said = [_say(context, BRIDGED, f"m{n}") for n in range(3)]
+    _say(context, PRIVATE, "not for the bridge")
+    assert deliver(context, appservice_id="bridge") == 1
+    events = appservice.events()
+    messages = [e["event_id"] for e in events if e["type"] == "m.room.message"]
+    assert messages == said
+    assert all(e["room_id"] == BRIDGED for e in events)
+    join = next(e for e in events if e["type"] == "m.room.member" and e["state_key"] == PUPPET)
+    assert join["sender"] == PUPPET and join["content"] == {"membership": "join"}
+    assert list(appservice.transactions) == ["1"]
+    assert deliver(context, appservice_id="bridge") == 0  # nothing new: no empty transaction
+
+
+def test_an_appservice_added_later_starts_from_now(database: Database, appservice: AppServiceDouble,
+                                                   tmp_path: Path) -> None:
+    context = make_context(database)
+    _room(context, BRIDGED)
+    create_event(context, room_id=BRIDGED, sender=PUPPET, event_type="m.room.member", state_key=PUPPET,
+                 content={"membership": "join"})
+    _say(context, BRIDGED, "before the bridge")
+    context = _context(database, appservice, tmp_path)
+    after = _say(context, BRIDGED, "after")
+    deliver(context, appservice_id="bridge")
+    assert [e["event_id"] for e in appservice.events()] == [after]
+
+
+def test_a_failed_transaction_is_resent_with_its_id_and_events(database: Database, appservice: AppServiceDouble,
+                                                               tmp_path: Path) -> None:
+    clock = FakeClock()
+    context = _context(database, appservice, tmp_path, clock=clock)
+    _bridged_rooms(context)
+    first = _say(context, BRIDGED, "first")
+    appservice.failing = True
+    assert deliver(context, appservice_id="bridge") == 0
+    appservice.failing = False
+    second = _say(context, BRIDGED, "second")
+    assert deliver(context, appservice_id="bridge") == 0  # backing off: nothing sent yet
+    clock.advance(1000)
+    assert deliver(context, appservice_id="bridge") == 2
+    assert list(appservice.transactions) == ["1", "2"]
+    assert first in [e["event_id"] for e in appservice.transactions["1"]]
+    assert [e["event_id"] for e in appservice.transactions["2"]] == [second]
+    ids = [e["event_id"] for e in appservice.events()]
+    assert len(ids) == len(set(ids))
+
+
+def test_a_delivery_message_arriving_twice_or_beside_another_sends_once(
+        database: Database, appservice: AppServiceDouble, tmp_path: Path) -> None:
+    context = _context(database, appservice, tmp_path)
+    _bridged_rooms(context)
+    said = _say(context, BRIDGED, "once")
+    spec = catalogue()[DELIVER]
+    stamp = Stamp.new()
+    run_body(spec, context, {"appservice_id": "bridge"}, stamp)
+    run_body(spec, context, {"appservice_id": "bridge"}, stamp)
+    deliver_all(context)
+    assert appservice.received == ["1"]
+    assert [e["event_id"] for e in appservice.events()].count(said) == 1
+
+
+def test_a_delivery_that_died_after_sending_resends_the_same_transaction(
+        database: Database, appservice: AppServiceDouble, tmp_path: Path) -> None:
+    clock = FakeClock()
+    context = _context(database, appservice, tmp_path, clock=clock)
+    _bridged_rooms(context)
+    _say(context, BRIDGED, "hello")
+    from tasks import appservices as module
+
+    service = context.config.appservices.by_id("bridge")
+    assert service is not None
+    claimed = module._claim(context, service)  # a delivery claims and sends, then its worker dies
+    assert claimed is not None and claimed.txn is not None
+    module.put_transaction(service, claimed.txn.txn_id, claimed.txn.body)
+    _say(context, BRIDGED, "later")
+    assert deliver(context, appservice_id="bridge") == 0  # the dead delivery's claim still holds
+    clock.advance(module.CLAIM_MS + 1)
+    assert deliver(context, appservice_id="bridge") == 2
+    assert appservice.received == ["1", "1", "2"]  # the same id again: the appservice drops the repeat
+    assert len(appservice.events()) == len({e["event_id"] for e in appservice.events()})
+
+
+def test_many_events_are_batched(database: Database, appservice: AppServiceDouble, tmp_path: Path) -> None:
+    context = _context(database, appservice, tmp_path)
+    _bridged_rooms(context)
+    said = [_say(context, BRIDGED, f"m{n}", sender=PUPPET) for n in range(BATCH + 5)]
+    assert deliver(context, appservice_id="bridge") == 2
+    assert [e["event_id"] for e in appservice.events() if e["type"] == "m.room.message"] == said
+    assert all(len(events) <= BATCH for events in appservice.transactions.values())
+
+
+def test_clamp_moves_each_writer_only_as_far_as_it_was_read() -> None:
+    since = WriterPositions(5, (("a", 10),))
+    until = WriterPositions(20, (("b", 30),))
+    assert clamp(since, until, 8) == WriterPositions(8, (("a", 10),))
+    assert clamp(since, until, 25) == WriterPositions(20, (("b", 25),))
+    assert clamp(since, until, 40) == until
