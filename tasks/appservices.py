@@ -82,7 +82,8 @@ def deliver(context: TaskContext, *, appservice_id: str) -> int:
         claimed = _claim(context, service)
         if claimed is None or claimed.txn is None:
             return sent
-        delivered = put_transaction(service, claimed.txn.txn_id, claimed.txn.body)
+        delivered = put_transaction(service, claimed.txn.txn_id, claimed.txn.body,
+                                    verify_tls=not context.config.insecure_outbound_tls)
         _record(context, service, claimed, delivered)
         if not delivered:
             return sent

@@ -32,7 +32,7 @@ def user_exists_or_ask(deps: Deps, user_id: str) -> bool:
         if deps.stores.users.get_user(conn, user_id) is not None:
             return True
     for service in _candidates(deps.config.appservices, USERS, user_id):
-        if query_user(service, user_id):
+        if query_user(service, user_id, verify_tls=not deps.config.insecure_outbound_tls):
             with deps.database.read() as conn:
                 if deps.stores.users.get_user(conn, user_id) is not None:
                     return True
@@ -42,7 +42,7 @@ def user_exists_or_ask(deps: Deps, user_id: str) -> bool:
 def ask_for_alias(deps: Deps, alias: str) -> str | None:
     """The room id of an unknown local ``alias`` once the appservices whose namespace covers it were asked."""
     for service in _candidates(deps.config.appservices, ALIASES, alias):
-        if query_alias(service, alias):
+        if query_alias(service, alias, verify_tls=not deps.config.insecure_outbound_tls):
             with deps.database.read() as conn:
                 entry = deps.stores.aliases.get_alias(conn, alias)
             if entry is not None:

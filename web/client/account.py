@@ -59,7 +59,8 @@ def deactivate_account() -> dict[str, Any]:
     body = json_body(optional=True)
     erase = body.flag("erase", False)
     body.text("id_server", None)
-    authorised = check_ui_auth(
+    # An application service deactivates its users with its as_token alone, as in Synapse: it holds no password.
+    authorised = None if requester.appservice_id is not None else check_ui_auth(
         current, body, operation="POST /account/deactivate", flows=[[PASSWORD]], user_id=requester.user_id
     )
     effects = AfterCommit()
@@ -78,7 +79,8 @@ def deactivate_account() -> dict[str, Any]:
         stores.key_backups.delete_user_backups(conn, requester.user_id)  # encrypted, but no longer anyone's
         stores.pushers.delete_pushers_of_user(conn, requester.user_id)
         effects.directory_changed(current, conn, requester.user_id)
-        finish_ui_auth(current, conn, authorised)
+        if authorised is not None:
+            finish_ui_auth(current, conn, authorised)
     effects.apply(current)
     return {"id_server_unbind_result": "no-support"}
 

@@ -33,7 +33,7 @@ def ping_appservice(appservice_id: str) -> dict[str, Any]:
     if service.url is None:
         raise UrlNotSet("The application service has no URL")
     try:
-        duration_ms = ping(service, transaction_id)
+        duration_ms = ping(service, transaction_id, verify_tls=not current.config.insecure_outbound_tls)
     except AppServiceUnreachable as error:
         if error.status is not None:
             raise BadStatus("The application service answered with an error", status=502,

@@ -67,7 +67,8 @@ def _protocol_metadata(current: Deps, protocol: str) -> dict[str, Any] | None:
     merged: dict[str, Any] | None = None
     for service in _services(current, protocol):
         try:
-            answer = thirdparty(service, f"protocol/{segment(protocol)}")
+            answer = thirdparty(service, f"protocol/{segment(protocol)}",
+                                verify_tls=not current.config.insecure_outbound_tls)
         except AppServiceUnreachable as error:
             logger.info("protocol %s metadata: %s", protocol, error)
             continue
@@ -115,7 +116,7 @@ def _lookup(kind: str, protocol: str | None) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     for service in services:
         try:
-            answer = thirdparty(service, path, params)
+            answer = thirdparty(service, path, params, verify_tls=not current.config.insecure_outbound_tls)
         except AppServiceUnreachable as error:
             logger.info("third-party %s lookup: %s", kind, error)
             continue
