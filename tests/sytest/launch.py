@@ -95,6 +95,8 @@ conf = {
     "tls_certificate_path": cfg["tls_certificate_path"],
     "tls_private_key_path": cfg["tls_private_key_path"],
     "federation_custom_ca_list": [cfg["federation_ca_file"]],
+    # As Synapse is run under SyTest: SyTest's appservices and push gateway serve certificates of its own making.
+    "use_insecure_ssl_client_just_for_testing_do_not_use": True,
     "ip_range_blacklist": [], "federation_ip_range_blacklist": [],
     "allow_public_rooms_over_federation": True,
     "allow_public_rooms_without_auth": True,
