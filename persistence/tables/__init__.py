@@ -17,7 +17,7 @@ from persistence.tables.accounts import (
     ui_auth_sessions,
     users,
 )
-from persistence.tables.appservices import appservice_states
+from persistence.tables.appservices import appservice_room_list, appservice_states
 from persistence.tables.e2e import (
     dehydrated_devices,
     e2e_cross_signing_keys,
@@ -62,6 +62,7 @@ __all__ = [
     "access_tokens",
     "account_data",
     "admin_register_nonces",
+    "appservice_room_list",
     "appservice_states",
     "current_state_events",
     "dehydrated_devices",

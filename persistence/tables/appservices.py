@@ -25,3 +25,14 @@ appservice_states = Table(
     Column("retry_at_ts", BigInteger, nullable=True),
     Column("failures", Integer, nullable=False, server_default="0"),
 )
+
+# Application services' own room lists (Synapse's ``appservice_room_list``): a bridge publishes rooms under one
+# of its networks, listed by ``POST /publicRooms`` with ``third_party_instance_id`` ``{appservice_id}|{network_id}``
+# or ``include_all_networks``, apart from the server's main directory.
+appservice_room_list = Table(
+    "appservice_room_list",
+    metadata,
+    Column("appservice_id", Text, primary_key=True),
+    Column("network_id", Text, primary_key=True),
+    Column("room_id", Text, primary_key=True),
+)

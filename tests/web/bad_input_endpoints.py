@@ -378,6 +378,11 @@ ENDPOINTS: dict[str, Endpoint] = {
         invalid=(Invalid("transaction_id", "walk", 403, frozenset({"M_FORBIDDEN"})),)),)),
     # thirdparty.yaml: no bodies; an unknown protocol is M_NOT_FOUND, answered by the walk's own checks.
     "client.get_protocols": Endpoint(auth=True),
+    # appservice_room_directory.yaml: only an application service's token may use these (a user's gets 403).
+    "client.set_network_room_visibility": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"visibility": "public"}, {"visibility": "string"}, required=("visibility",),
+        invalid=(Invalid("visibility", "public", 403, frozenset({"M_FORBIDDEN"})),)),)),
+    "client.delete_network_room": Endpoint(auth=True),
     "client.get_protocol": Endpoint(auth=True),
     "client.get_users": Endpoint(auth=True),
     "client.get_locations": Endpoint(auth=True),
@@ -583,10 +588,11 @@ def path_values(walker: Walker) -> dict[str, str]:
             "kind": "override", "rule_id": "walkrule", "version": "1", "session_id": "walksession",
             "rest": "global/override/walkrule/walkattribute",
             "server_name": "test.local", "media_id": "walkmedia", "file_name": "walk.txt",
-            "appservice_id": "walkbridge", "protocol": "walkprotocol"}
+            "appservice_id": "walkbridge", "protocol": "walkprotocol",
+            "network_id": "walknetwork"}
 
 
 PATH_VARIABLES = {"user_id", "device_id", "field", "room_id", "event_type", "txn_id", "state_key", "event_id",
                   "rel_type", "key_id", "room_alias", "filter_id", "tag", "receipt_type", "kind", "rule_id",
                   "version", "session_id", "rest", "server_name", "media_id", "file_name", "appservice_id",
-                  "protocol"}
+                  "protocol", "network_id"}

@@ -192,3 +192,24 @@ def test_third_party_lookups_ask_the_protocols_appservices(make_homeserver: Home
     locations = server.get("/_matrix/client/v3/thirdparty/location?alias=%23bridge_x%3Atest.local",
                            token=alice).json
     assert locations[0]["alias"] == "#bridge_x:test.local"
+
+
+def test_an_appservice_lists_rooms_in_its_own_network(server: HomeserverUnderTest) -> None:
+    alice = server.register("alice")["access_token"]
+    room_id = server.post("/_matrix/client/v3/createRoom", json={"preset": "public_chat"}, token=alice).json[
+        "room_id"]
+    listing = f"/_matrix/client/v3/directory/list/appservice/irc/{room_id}"
+    refused = server.put(listing, json={"visibility": "public"}, token=alice)
+    assert refused.status_code == 403 and refused.json["errcode"] == "M_FORBIDDEN"
+    assert server.put(listing, json={"visibility": "public"}, token=AS_TOKEN).status_code == 200
+
+    def listed(**search: Any) -> list[str]:
+        body = server.post("/_matrix/client/v3/publicRooms", json=search, token=alice).json
+        return [room["room_id"] for room in body["chunk"]]
+
+    assert room_id not in listed()
+    assert room_id in listed(third_party_instance_id="bridge|irc")
+    assert room_id not in listed(third_party_instance_id="bridge|other")
+    assert room_id in listed(include_all_networks=True)
+    assert server.delete(listing, token=AS_TOKEN).status_code == 200
+    assert room_id not in listed(third_party_instance_id="bridge|irc")

@@ -10,6 +10,7 @@ def create_client_blueprint() -> Blueprint:
         account,
         account_data,
         aliases,
+        appservice_directory,
         appservice_ping,
         cross_signing,
         dehydrated_devices,
@@ -51,6 +52,6 @@ def create_client_blueprint() -> Blueprint:
                    appservice_ping, relations, aliases, directory, spaces, room_upgrades, reports, search, filters,
                    sync, account_data, to_device, user_directory, legacy_sync, legacy_events, typing_notifications,
                    receipts, read_markers, presence, push_rules, notifications, pushers, keys, key_query,
-                   cross_signing, key_backup, dehydrated_devices, thirdparty):
+                   cross_signing, key_backup, dehydrated_devices, thirdparty, appservice_directory):
         module.register_routes(blueprint)
     return blueprint

@@ -80,11 +80,21 @@ def _limit(value: int | None) -> int | None:
 
 
 def _listing(current: Deps, *, limit: int | None, since: str | None, term: str | None = None,
-             room_types: list[str | None] | None = None) -> dict[str, Any]:
+             room_types: list[str | None] | None = None, network: str | None = None,
+             include_all: bool = False) -> dict[str, Any]:
+    """One page of a list: the main directory, one application service network's (``network``, an instance id
+    ``{appservice_id}|{network_id}``), or both kinds together (``include_all``)."""
     offset = _offset(since)
+    directory = current.stores.directory
     with current.database.read() as conn:
-        summaries = [summary for summary in (summarise(current, conn, room_id)
-                                             for room_id in current.stores.directory.list_published(conn))
+        if network is not None:
+            appservice_id, _, network_id = network.partition("|")
+            room_ids = directory.list_network_rooms(conn, appservice_id, network_id)
+        else:
+            room_ids = directory.list_published(conn)
+            if include_all:
+                room_ids = sorted({*room_ids, *directory.list_network_rooms(conn)})
+        summaries = [summary for summary in (summarise(current, conn, room_id) for room_id in room_ids)
                      if summary is not None]
     matched = [summary for summary in summaries
                if (not term or summary.matches(term))
@@ -130,9 +140,8 @@ def query_public_rooms() -> dict[str, Any]:
     search = body.object("filter", required=False) or Body({}, "filter")
     term = search.text("generic_search_term", None, max_length=1024)
     room_types = _room_types(search)
-    if network is not None:  # no application service networks yet: none of their rooms are listed
-        return {"chunk": [], "total_room_count_estimate": 0}
-    return _listing(current, limit=limit, since=since, term=term, room_types=room_types)
+    return _listing(current, limit=limit, since=since, term=term, room_types=room_types, network=network,
+                    include_all=include_all)
 
 
 def _room_types(search: Body) -> list[str | None] | None:

@@ -1,4 +1,5 @@
-"""Application services: each one's delivery position, transaction id and transaction in flight.
+"""Application services: each one's delivery position, transaction id and transaction in flight; their own room
+lists.
 
 Revision ID: 0026
 Revises: 0020
@@ -26,7 +27,15 @@ def upgrade() -> None:
         sa.Column("failures", sa.Integer(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("appservice_id", name="pk_appservice_states"),
     )
+    op.create_table(
+        "appservice_room_list",
+        sa.Column("appservice_id", sa.Text(), nullable=False),
+        sa.Column("network_id", sa.Text(), nullable=False),
+        sa.Column("room_id", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("appservice_id", "network_id", "room_id", name="pk_appservice_room_list"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("appservice_room_list")
     op.drop_table("appservice_states")
