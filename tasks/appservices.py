@@ -35,6 +35,7 @@ from persistence.stores.appservices import AppServiceState, Pending, StreamPosit
 from persistence.stores.events import StoredEvent
 from protocol.appservices import AppService, AppServices
 from protocol.sync_tokens import WriterPositions
+from tasks.appservice_ephemeral import EPHEMERAL_STREAMS, ephemeral_events
 from tasks.context import TaskContext
 from tasks.registry import TaskSpec
 
@@ -44,6 +45,7 @@ DELIVER = "appservice.deliver"
 DELIVER_ALL = "appservice.deliver_all"
 FAMILY = "appservice"
 EVENTS_STREAM = "events"
+STREAMS = (EVENTS_STREAM, *EPHEMERAL_STREAMS)
 BATCH = 100
 """Events read per step; a transaction holds at most this many."""
 CLAIM_MS = 120_000
@@ -70,6 +72,9 @@ def clamp(since: WriterPositions, until: WriterPositions, last: int) -> WriterPo
 class Claimed:
     txn: Pending | None
     failures: int
+    more: bool = False
+    """Nothing to send, but the positions stopped short of the committed ones (a long stretch of ephemeral
+    changes): the delivery goes on."""
 
 
 def deliver(context: TaskContext, *, appservice_id: str) -> int:
@@ -80,8 +85,10 @@ def deliver(context: TaskContext, *, appservice_id: str) -> int:
     sent = 0
     while True:
         claimed = _claim(context, service)
-        if claimed is None or claimed.txn is None:
+        if claimed is None or (claimed.txn is None and not claimed.more):
             return sent
+        if claimed.txn is None:
+            continue
         delivered = put_transaction(service, claimed.txn.txn_id, claimed.txn.body,
                                     verify_tls=not context.config.insecure_outbound_tls)
         _record(context, service, claimed, delivered)
@@ -113,7 +120,8 @@ def start_new_appservices(database: Database, stores: Stores, appservices: AppSe
 
 
 def _committed(stores: Stores, conn: Connection) -> StreamPositions:
-    return {EVENTS_STREAM: WriterPositions.of_writers(stores.stream_ids.get_positions(conn, EVENTS_STREAM))}
+    positions = stores.stream_ids.get_all_positions(conn, STREAMS)
+    return {stream: WriterPositions.of_writers(positions.get(stream, {})) for stream in STREAMS}
 
 
 def _claim(context: TaskContext, service: AppService) -> Claimed | None:
@@ -126,27 +134,46 @@ def _claim(context: TaskContext, service: AppService) -> Claimed | None:
             return None
         if state.pending is not None:
             return Claimed(state.pending, state.failures)
-        txn = _next_transaction(context, conn, service, state, committed)
+        txn, reached = _next_transaction(context, conn, service, state, committed)
         if txn is None:
-            stores.appservices.update_positions(conn, service.id, {**state.positions, **committed})
-            return Claimed(None, state.failures)
+            stores.appservices.update_positions(conn, service.id, reached)
+            return Claimed(None, state.failures, more=reached != committed)
         stores.appservices.insert_pending(conn, service.id, txn)
     return Claimed(txn, state.failures)
 
 
 def _next_transaction(context: TaskContext, conn: Connection, service: AppService, state: AppServiceState,
-                      committed: StreamPositions) -> Pending | None:
-    """The next events for the appservice, as a transaction; None when nothing up to ``committed`` is for it."""
-    since, until = state.positions[EVENTS_STREAM], committed[EVENTS_STREAM]
+                      committed: StreamPositions) -> tuple[Pending | None, StreamPositions]:
+    """The next transaction for the appservice (None when nothing up to ``committed`` is for it), and the
+    positions it reaches."""
+    positions = state.positions
+    events, events_reached = _next_events(context, conn, service, positions[EVENTS_STREAM],
+                                          committed[EVENTS_STREAM])
+    if service.receive_ephemeral:
+        ephemeral, ephemeral_reached = ephemeral_events(context.stores, conn, service, positions, committed,
+                                                        context.clock.now_ms(), clamp)
+    else:
+        ephemeral, ephemeral_reached = [], {stream: committed[stream] for stream in EPHEMERAL_STREAMS}
+    reached = {**positions, EVENTS_STREAM: events_reached, **ephemeral_reached}
+    if not events and not ephemeral:
+        return None, reached
+    body: dict[str, Any] = {"events": [_client_event(stored) for stored in events]}
+    if ephemeral:
+        # The spec's key and MSC2409's unstable one, which bridges written against Synapse read.
+        body["ephemeral"] = ephemeral
+        body["de.sorunome.msc2409.ephemeral"] = ephemeral
+    return Pending(state.last_txn_id + 1, body, reached), reached
+
+
+def _next_events(context: TaskContext, conn: Connection, service: AppService, since: WriterPositions,
+                 until: WriterPositions) -> tuple[list[StoredEvent], WriterPositions]:
+    """The next events for the appservice after ``since`` (at most a batch), and how far they reach."""
     while True:
         found = context.stores.events.list_events_between(conn, since, until, BATCH)
         reached = until if len(found) < BATCH else clamp(since, until, found[-1].stream_ordering)
         wanted = _interesting(context, conn, service, found)
-        if wanted:
-            body = {"events": [_client_event(stored) for stored in wanted]}
-            return Pending(state.last_txn_id + 1, body, {**state.positions, EVENTS_STREAM: reached})
-        if len(found) < BATCH:
-            return None
+        if wanted or len(found) < BATCH:
+            return wanted, reached
         since = reached
 
 

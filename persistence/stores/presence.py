@@ -119,3 +119,11 @@ class PresenceStore:
                 member.c.membership == "join"))}
         users.discard(observer)
         return self.list_presence(conn, users) if users else []
+
+    def list_changes_between(self, conn: Connection, since: WriterPositions, until: WriterPositions,
+                             limit: int) -> list[tuple[int, UserPresence]]:
+        """Up to ``limit`` presence changes of anyone in the range, with their stream ids, in stream order."""
+        rows = conn.execute(select(presence).where(
+            between(presence.c.instance_name, presence.c.stream_id, since, until))
+            .order_by(presence.c.stream_id).limit(limit))
+        return [(int(row.stream_id), _presence(row)) for row in rows]

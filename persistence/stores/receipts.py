@@ -72,3 +72,13 @@ class ReceiptStore:
             receipts.c.receipt_type.in_(READ_RECEIPTS),
             receipts.c.thread_id.in_((UNTHREADED, MAIN_THREAD)))).scalar_one_or_none()
         return None if found is None else int(found)
+
+    def list_receipts_between(self, conn: Connection, since: WriterPositions, until: WriterPositions,
+                              limit: int) -> list[tuple[int, Receipt]]:
+        """Up to ``limit`` public receipts of every room written in the range, with their stream ids, in stream
+        order (application services follow the whole stream; private receipts are their owner's alone)."""
+        rows = conn.execute(select(receipts).where(
+            receipts.c.receipt_type != READ_PRIVATE,
+            between(receipts.c.instance_name, receipts.c.stream_id, since, until))
+            .order_by(receipts.c.stream_id).limit(limit))
+        return [(int(row.stream_id), _receipt(row)) for row in rows]

@@ -66,3 +66,10 @@ class TypingStore:
         for row in rows:
             found.setdefault(row.room_id, []).append(row.user_id)
         return found
+
+    def list_rooms_changed_between(self, conn: Connection, since: WriterPositions,
+                                   until: WriterPositions) -> list[str]:
+        """Every room whose set of typers changed in the range (application services follow the whole stream)."""
+        rows = conn.execute(select(typing.c.room_id).distinct().where(
+            between(typing.c.instance_name, typing.c.stream_id, since, until)).order_by(typing.c.room_id))
+        return [row.room_id for row in rows]

@@ -19,7 +19,9 @@ from tasks.context import TaskContext
 from tasks.envelope import Stamp
 from tasks.events import create_event, create_room
 from tasks.ledger import run_body
+from tasks.receipts import put_receipt
 from tasks.registry import catalogue
+from tasks.typing_notifications import set_typing
 from tests.appservice_double import AppServiceDouble, registration, running_appservice
 from tests.clock import FakeClock
 from tests.tasks.factories import RecordingDispatcher, make_context
@@ -175,3 +177,33 @@ def test_clamp_moves_each_writer_only_as_far_as_it_was_read() -> None:
     assert clamp(since, until, 8) == WriterPositions(8, (("a", 10),))
     assert clamp(since, until, 25) == WriterPositions(20, (("b", 25),))
     assert clamp(since, until, 40) == until
+
+
+def test_ephemeral_events_go_to_an_appservice_that_asked_for_them(database: Database, appservice: AppServiceDouble,
+                                                                 tmp_path: Path) -> None:
+    path = registration(tmp_path, url=appservice.url, receive_ephemeral=True)
+    context = make_context(database, app_service_config_files=[path])
+    start_new_appservices(context.database, context.stores, context.config.appservices)
+    _bridged_rooms(context)
+    said = _say(context, BRIDGED, "read me")
+    set_typing(context, room_id=BRIDGED, user_id=ALICE, typing=True, timeout_ms=30_000)
+    set_typing(context, room_id=PRIVATE, user_id=ALICE, typing=True, timeout_ms=30_000)
+    put_receipt(context, room_id=BRIDGED, user_id=ALICE, receipt_type="m.read", event_id=said, thread_id=None)
+    deliver(context, appservice_id="bridge")
+    typing = [e for e in appservice.ephemeral if e["type"] == "m.typing"]
+    assert typing == [{"type": "m.typing", "room_id": BRIDGED, "content": {"user_ids": [ALICE]}}]
+    receipts = [e for e in appservice.ephemeral if e["type"] == "m.receipt"]
+    assert receipts and receipts[0]["room_id"] == BRIDGED
+    assert ALICE in receipts[0]["content"][said]["m.read"]
+    sent = len(appservice.ephemeral)
+    deliver(context, appservice_id="bridge")
+    assert len(appservice.ephemeral) == sent  # each once
+
+
+def test_an_appservice_that_did_not_ask_gets_no_ephemeral_events(database: Database, appservice: AppServiceDouble,
+                                                                tmp_path: Path) -> None:
+    context = _context(database, appservice, tmp_path)
+    _bridged_rooms(context)
+    set_typing(context, room_id=BRIDGED, user_id=ALICE, typing=True, timeout_ms=30_000)
+    deliver(context, appservice_id="bridge")
+    assert appservice.ephemeral == []
