@@ -104,6 +104,9 @@ rc_login:
 # rc_presence: {{per_user: {{per_second: 10, burst_count: 100}}}}
 # rc_key_requests: {{per_second: 100, burst_count: 1000}}
 
+# Application services (bridges, bots): one registration file each, in Synapse's format (README "Configuration").
+# app_service_config_files: [/etc/ganglion/bridge.yaml]
+
 # --- Scaling out (see README "Scaling out"): the same keys as Synapse's workers.md ---
 # instance_map: {{main: {{host: localhost, port: 9093}}}}
 # stream_writers: {{events: [event_persister1, event_persister2]}}
