@@ -12,6 +12,7 @@ import redis
 from celery import Celery
 
 from config import HomeserverConfig
+from config.routing import FAMILIES
 from federation_client.services import build_federation
 from persistence.database import Database
 from persistence.doorbell import Doorbell, LocalDoorbell, RedisDoorbell
@@ -57,7 +58,9 @@ def build_monolith(config: HomeserverConfig, clock: Clock | None = None) -> Mono
     stores = Stores()
     doorbell = LocalDoorbell()
     holder: list[TaskContext] = []
-    dispatcher = InlineDispatcher(catalogue(), lambda: holder[0])
+    routing = config.routing
+    disabled = frozenset(family for family in FAMILIES if not routing.instances(family))
+    dispatcher = InlineDispatcher(catalogue(), lambda: holder[0], disabled)
     signing_key = load_signing_key(config.signing_key_path)
     push_rules = PushRulesCache(stores.push_rules)  # one process: the writer and the views share it
     context = TaskContext(config, database, stores, doorbell, clock, dispatcher, signing_key, push_rules)

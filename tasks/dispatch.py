@@ -42,12 +42,19 @@ gateway never holds up the request (or task) that poked it."""
 class InlineDispatcher:
     """Runs tasks in-process. The context is supplied late because the context itself holds this dispatcher."""
 
-    def __init__(self, tasks: dict[str, TaskSpec], context: Callable[[], Any]) -> None:
+    def __init__(self, tasks: dict[str, TaskSpec], context: Callable[[], Any],
+                 disabled_families: frozenset[str] = frozenset()) -> None:
         self._tasks = tasks
         self._context = context
+        self._disabled = disabled_families
         self._outbound = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inline-outbound")  # threads start lazily
 
     def send(self, name: str, **kwargs: Any) -> None:
+        if self._tasks[name].family in self._disabled:
+            # As in the worker shape, where no queue takes them: ``start_pushers: false``, ``notify_appservices:
+            # false`` and the like switch the work off in this process.
+            logger.debug("%s not run: %s is switched off in this process", name, self._tasks[name].family)
+            return
         if self._tasks[name].family in OUTBOUND_FAMILIES:
             self._outbound.submit(self._run, name, kwargs)
             return
