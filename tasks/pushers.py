@@ -227,12 +227,36 @@ def poke_pushers(context: TaskContext, recipients: Iterable[tuple[str, ...]]) ->
 
 
 def sweep_pushers(context: TaskContext) -> int:
-    """Poke the users whose pushers are due a retry, or whose delivery died holding its claim; answers how many."""
+    """Poke the users whose pushers are due a retry, whose delivery died holding its claim, or whose pushers are
+    behind the events stream with a notification pending (the poke after the event was lost: Redis refused it,
+    or a worker died before sending it); answers how many. A poke too many is harmless: the claim and the
+    pusher's position make the delivery send nothing twice."""
+    now = context.clock.now_ms()
     with context.database.read() as conn:
-        users = context.stores.pushers.list_users_due(conn, context.clock.now_ms(), SWEEP_BATCH)
-    for user_id in users:
+        users = context.stores.pushers.list_users_due(conn, now, SWEEP_BATCH)
+        users.extend(_lagging_users(context, conn, now))
+    for user_id in dict.fromkeys(users):
         context.dispatcher.send(PUSH_FOR_USER, user_id=user_id)
-    return len(users)
+    return len(dict.fromkeys(users))
+
+
+def _lagging_users(context: TaskContext, conn: Connection, now: int) -> list[str]:
+    """Users with an idle http pusher that has a notifying push action after its position, up to the events
+    stream's committed positions."""
+    stores = context.stores
+    until = WriterPositions.of_writers(stores.stream_ids.get_positions(conn, EVENTS_STREAM))
+    lagging: list[str] = []
+    after = 0
+    while True:
+        page = stores.pushers.list_idle_http_pushers(conn, now, after, SWEEP_BATCH)
+        for pusher in page:
+            if pusher.positions.covers(until):
+                continue
+            if stores.push_actions.list_pending(conn, pusher.user_id, pusher.positions, until, limit=1):
+                lagging.append(pusher.user_id)
+        if len(page) < SWEEP_BATCH:
+            return lagging
+        after = page[-1].id
 
 
 TASKS = (

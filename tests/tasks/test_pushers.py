@@ -111,3 +111,18 @@ def test_a_delivery_that_died_holding_its_claim_is_retried_after_the_claim_runs_
     assert sweep_pushers(context) == 1 and dispatcher.sent == [(PUSH_FOR_USER, {"user_id": BOB})]
     assert push_for_user(context, user_id=BOB) == 1
     assert [n["event_id"] for n in gateway.events()] == [event_id]
+
+
+def test_the_sweep_repokes_a_pusher_whose_poke_was_lost(database: Database, gateway: PushGateway) -> None:
+    dispatcher = RecordingDispatcher()  # records pokes and runs nothing: as if each one were lost
+    context = make_context(database, dispatcher=dispatcher)
+    _room_with_bobs_pusher(context, gateway)
+    event_id = _message(context, "lost poke")
+    dispatcher.sent.clear()
+    assert sweep_pushers(context) == 1
+    assert dispatcher.sent == [(PUSH_FOR_USER, {"user_id": BOB})]
+    push_for_user(context, user_id=BOB)
+    assert [n["event_id"] for n in gateway.events()] == [event_id]
+    dispatcher.sent.clear()
+    assert sweep_pushers(context) == 0  # caught up: nothing to re-poke
+    assert dispatcher.sent == []
