@@ -11,6 +11,7 @@ from persistence.stores.ui_auth import UiAuthSession
 from persistence.stores.user_directory import DirectoryEntry
 from persistence.stores.users import User
 from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_USER_DIRECTORY
+from tasks.appservices import DELIVER_ALL
 from tasks.background import (
     DELETE_EXPIRED,
     FOLD_RETIRED_WRITERS,
@@ -74,10 +75,11 @@ def test_beat_schedule_targets_the_background_instance() -> None:
     routing = parse_config({"server_name": "test.local", "run_background_tasks_on": "bg1"}).routing
     schedule = beat_schedule(routing)
     assert set(schedule) == {SWEEP_OUTBOX, DELETE_EXPIRED, SWEEP_TYPING, SWEEP_PRESENCE, RECONCILE_USER_DIRECTORY,
-                             FOLD_RETIRED_WRITERS, APPLY_RETENTION, SWEEP_PUSHERS}
+                             FOLD_RETIRED_WRITERS, APPLY_RETENTION, SWEEP_PUSHERS, DELIVER_ALL}
     assert all(entry["options"]["queue"] == "background" for name, entry in schedule.items()
-               if name != APPLY_RETENTION)
+               if name not in (APPLY_RETENTION, DELIVER_ALL))
     assert schedule[APPLY_RETENTION]["options"]["queue"] == "media"
+    assert schedule[DELIVER_ALL]["options"]["queue"] == "appservice"
     assert routing.queues_for_instance("bg1") == ("background",)
 
 
@@ -112,8 +114,13 @@ def test_media_jobs_are_not_scheduled_when_no_instance_runs_them() -> None:
     assert APPLY_RETENTION not in beat_schedule(routing)
 
 
+def test_appservice_retries_are_not_scheduled_when_no_instance_notifies_appservices() -> None:
+    routing = parse_config({"server_name": "test.local", "notify_appservices": False}).routing
+    assert DELIVER_ALL not in beat_schedule(routing)
+
+
 def test_every_background_job_is_on_the_schedule() -> None:
-    assert {spec.name for spec in TASKS} | {APPLY_RETENTION} == set(SCHEDULE_SECONDS)
+    assert {spec.name for spec in TASKS} | {APPLY_RETENTION, DELIVER_ALL} == set(SCHEDULE_SECONDS)
     assert all(spec.family == "background" for spec in TASKS)
 
 
