@@ -75,7 +75,7 @@ def _drain(context: TaskContext, pusher_id: int) -> int:
         if claimed is None or claimed.action is None or claimed.notification is None:
             return sent
         answer = notify(str(claimed.pusher.data.get("url")), claimed.notification,
-                        verify_tls=not context.config.insecure_outbound_tls)
+                        verify_tls=not context.config.insecure_outbound_tls, ranges=context.config.federation)
         _record(context, claimed, answer)
         if not answer.delivered or claimed.pusher.pushkey in answer.rejected:
             return sent
@@ -215,7 +215,7 @@ def send_badge(context: TaskContext, *, user_id: str) -> int:
     for pusher in found:
         notify(str(pusher.data.get("url")), {"id": "", "type": None, "sender": "", "counts": {"unread": badge},
                                               "devices": [_device(pusher, {})]},
-               verify_tls=not context.config.insecure_outbound_tls)
+               verify_tls=not context.config.insecure_outbound_tls, ranges=context.config.federation)
     return len(found)
 
 

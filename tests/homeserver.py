@@ -57,6 +57,8 @@ def base_config_data() -> dict[str, Any]:
         "url_preview_enabled": True,
         "url_preview_ip_range_blacklist": ["127.0.0.0/8", "10.0.0.0/8", "169.254.0.0/16", "::1/128"],
         "url_preview_ip_range_whitelist": ["127.0.0.1/32"],
+        # Push gateways and other outbound requests may reach the tests' own servers on 127.0.0.1.
+        "ip_range_whitelist": ["127.0.0.1/32"],
         "rc_registration": GENEROUS,
         "rc_login": {"address": GENEROUS, "account": GENEROUS, "failed_attempts": GENEROUS},
         "rc_profile": GENEROUS,

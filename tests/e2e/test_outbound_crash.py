@@ -46,7 +46,7 @@ def outbound(tmp_path_factory: pytest.TempPathFactory
         path = registration(directory, url=appservice.url, server_name=SERVER_NAME)
         server = start_workers(directory, instances=INSTANCES, pusher_instances=["pusher1"],
                                notify_appservices_from_worker="appservice1", app_service_config_files=[path],
-                               rc_message=LIMIT, rc_room_creation=LIMIT,
+                               rc_message=LIMIT, rc_room_creation=LIMIT, ip_range_whitelist=["127.0.0.1/32"],
                                redis_extra={"visibility_timeout": VISIBILITY_TIMEOUT})
         try:
             server.processes.append(_spawn("beat", ganglion("beat", "--config", str(server.config_path)),

@@ -32,6 +32,7 @@ class RecordingDispatcher:
 def make_context(database: Database, *, clock: FakeClock | None = None, dispatcher: Any = None,
                  doorbell: Doorbell | None = None, **config: Any) -> TaskContext:
     return TaskContext(
-        parse_config({"server_name": "test.local", **config}), database, Stores(), doorbell or LocalDoorbell(),
+        parse_config({"server_name": "test.local", "ip_range_whitelist": ["127.0.0.1/32"], **config}), database,
+        Stores(), doorbell or LocalDoorbell(),
         clock or FakeClock(), dispatcher or RecordingDispatcher(), generate_signing_key("test"),
     )
