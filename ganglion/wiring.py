@@ -24,6 +24,7 @@ from persistence.stores import Stores
 from persistence.token_revocations import RedisTokenRevocations
 from protocol.clock import Clock, SystemClock
 from tasks.app import bind_tasks, create_celery
+from tasks.appservices import start_new_appservices
 from tasks.context import TaskContext
 from tasks.dispatch import CeleryDispatcher, InlineDispatcher
 from tasks.ledger import Ledger
@@ -65,6 +66,7 @@ def build_monolith(config: HomeserverConfig, clock: Clock | None = None) -> Mono
     push_rules = PushRulesCache(stores.push_rules)  # one process: the writer and the views share it
     context = TaskContext(config, database, stores, doorbell, clock, dispatcher, signing_key, push_rules)
     holder.append(context)
+    start_new_appservices(database, stores, config.appservices)
     deps = Deps(config, database, stores, dispatcher, doorbell, clock, MemoryBuckets(), TokenCache(), signing_key,
                 build_federation(config, signing_key, database, stores, clock), push_rules=push_rules)
     return Monolith(deps, context)

@@ -114,6 +114,8 @@ def poke_appservices(context: TaskContext) -> None:
 def start_new_appservices(database: Database, stores: Stores, appservices: AppServices) -> list[str]:
     """At start, before anything is served: an appservice registered for the first time is sent what happens
     from now on (not the server's history); answers the new ones' ids."""
+    if not appservices:
+        return []
     with database.write() as conn:
         return stores.appservices.insert_missing(conn, [service.id for service in appservices],
                                                  _committed(stores, conn))

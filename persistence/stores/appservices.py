@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from persistence.stores.pushers import decode_positions, encode_positions
 from persistence.tables import appservice_states
@@ -80,9 +81,11 @@ class AppServiceStore:
         """Rows for appservices seen for the first time, starting at ``start``; answers their ids."""
         known = set(conn.execute(select(appservice_states.c.appservice_id)).scalars())
         new = [appservice_id for appservice_id in appservice_ids if appservice_id not in known]
-        for appservice_id in new:
-            conn.execute(insert(appservice_states).values(appservice_id=appservice_id, positions=_encode(start),
-                                                          last_txn_id=0))
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        for appservice_id in new:  # every process does this at start: the first one's row stands
+            conn.execute(dialect.insert(appservice_states)
+                         .values(appservice_id=appservice_id, positions=_encode(start), last_txn_id=0)
+                         .on_conflict_do_nothing(index_elements=["appservice_id"]))
         return new
 
     def insert_pending(self, conn: Connection, appservice_id: str, pending: Pending) -> None:
