@@ -1,7 +1,7 @@
 """Ephemeral events for application services that asked for them (``receive_ephemeral``, MSC2409): typing and
-read receipts of the rooms an appservice is interested in, and presence of the users sharing such a room with
-its users, read from the typing, receipts and presence streams between the appservice's positions and the
-writers' committed ones.
+read receipts of the rooms an appservice is interested in, presence of the users sharing such a room with its
+users, and (MSC4203) to-device messages for the users of its exclusive user namespaces, read from the typing,
+receipts, presence and to_device streams between the appservice's positions and the writers' committed ones.
 
 A room is interesting to an appservice as for events (``protocol.appservices``): in its rooms namespace, with an
 alias in its alias namespace, or with a joined member in its user namespace.
@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from persistence.stores import Stores
 from persistence.stores.appservices import StreamPositions
-from protocol.appservices import AppService
+from protocol.appservices import USERS, AppService
 from protocol.presence import PRESENCE_TYPE, presence_content
 from protocol.receipts import Receipt, receipt_content
 from protocol.sync_tokens import WriterPositions
@@ -24,7 +24,8 @@ from protocol.sync_tokens import WriterPositions
 TYPING_STREAM = "typing"
 RECEIPTS_STREAM = "receipts"
 PRESENCE_STREAM = "presence"
-EPHEMERAL_STREAMS = (TYPING_STREAM, RECEIPTS_STREAM, PRESENCE_STREAM)
+TO_DEVICE_STREAM = "to_device"
+EPHEMERAL_STREAMS = (TYPING_STREAM, RECEIPTS_STREAM, PRESENCE_STREAM, TO_DEVICE_STREAM)
 BATCH = 500
 """Receipts or presence changes read per step."""
 
@@ -83,4 +84,18 @@ def ephemeral_events(stores: Stores, conn: Connection, service: AppService, sinc
                           "content": {**content, "user_id": state.user_id}})
     reached[PRESENCE_STREAM] = until[PRESENCE_STREAM] if len(changes) < BATCH else \
         clamp(since[PRESENCE_STREAM], until[PRESENCE_STREAM], changes[-1][0])
+    return found, reached
+
+
+def to_device_messages(stores: Stores, conn: Connection, service: AppService, since: StreamPositions,
+                       until: StreamPositions, clamp: Clamp) -> tuple[list[dict[str, Any]], WriterPositions]:
+    """MSC4203: to-device messages for the devices of the appservice's exclusive users (its puppets, whom no
+    client syncs for), and how far they reach."""
+    messages = stores.device_inbox.list_messages_between(conn, since[TO_DEVICE_STREAM], until[TO_DEVICE_STREAM],
+                                                         BATCH)
+    found = [{"type": item.type, "sender": item.sender, "content": item.content, "to_user_id": user_id,
+              "to_device_id": device_id}
+             for user_id, device_id, item in messages if service.claims_exclusively(USERS, user_id)]
+    reached = until[TO_DEVICE_STREAM] if len(messages) < BATCH else \
+        clamp(since[TO_DEVICE_STREAM], until[TO_DEVICE_STREAM], messages[-1][2].stream_id)
     return found, reached

@@ -35,7 +35,7 @@ from persistence.stores.appservices import AppServiceState, Pending, StreamPosit
 from persistence.stores.events import StoredEvent
 from protocol.appservices import AppService, AppServices
 from protocol.sync_tokens import WriterPositions
-from tasks.appservice_ephemeral import EPHEMERAL_STREAMS, ephemeral_events
+from tasks.appservice_ephemeral import EPHEMERAL_STREAMS, TO_DEVICE_STREAM, ephemeral_events, to_device_messages
 from tasks.context import TaskContext
 from tasks.registry import TaskSpec
 
@@ -151,19 +151,25 @@ def _next_transaction(context: TaskContext, conn: Connection, service: AppServic
     positions = state.positions
     events, events_reached = _next_events(context, conn, service, positions[EVENTS_STREAM],
                                           committed[EVENTS_STREAM])
+    ephemeral: list[dict[str, Any]] = []
+    to_device: list[dict[str, Any]] = []
+    ephemeral_reached = {stream: committed[stream] for stream in EPHEMERAL_STREAMS}
     if service.receive_ephemeral:
-        ephemeral, ephemeral_reached = ephemeral_events(context.stores, conn, service, positions, committed,
-                                                        context.clock.now_ms(), clamp)
-    else:
-        ephemeral, ephemeral_reached = [], {stream: committed[stream] for stream in EPHEMERAL_STREAMS}
+        ephemeral, found_reached = ephemeral_events(context.stores, conn, service, positions, committed,
+                                                    context.clock.now_ms(), clamp)
+        to_device, ephemeral_reached[TO_DEVICE_STREAM] = to_device_messages(context.stores, conn, service,
+                                                                            positions, committed, clamp)
+        ephemeral_reached.update(found_reached)
     reached = {**positions, EVENTS_STREAM: events_reached, **ephemeral_reached}
-    if not events and not ephemeral:
+    if not events and not ephemeral and not to_device:
         return None, reached
     body: dict[str, Any] = {"events": [_client_event(stored) for stored in events]}
     if ephemeral:
         # The spec's key and MSC2409's unstable one, which bridges written against Synapse read.
         body["ephemeral"] = ephemeral
         body["de.sorunome.msc2409.ephemeral"] = ephemeral
+    if to_device:
+        body["de.sorunome.msc2409.to_device"] = to_device  # MSC4203's key, as Synapse sends it
     return Pending(state.last_txn_id + 1, body, reached), reached
 
 

@@ -30,6 +30,7 @@ class AppServiceDouble:
         self.transactions: dict[str, list[dict[str, Any]]] = {}
         """Transaction id -> its events, in the order first received."""
         self.ephemeral: list[dict[str, Any]] = []
+        self.to_device: list[dict[str, Any]] = []
         self.received: list[str] = []
         """Every transaction id as it arrived (a retry appears twice)."""
         self.requests: list[tuple[str, str]] = []
@@ -69,6 +70,7 @@ class AppServiceDouble:
                 if txn_id not in self.transactions:
                     self.transactions[txn_id] = list(body.get("events", []))
                     self.ephemeral.extend(body.get("ephemeral", body.get("de.sorunome.msc2409.ephemeral", [])))
+                    self.to_device.extend(body.get("de.sorunome.msc2409.to_device", []))
             return 200, {}
         if path.startswith("/_matrix/app/v1/users/"):
             found = self.on_user_query(unquote(path.rsplit("/", 1)[1]))

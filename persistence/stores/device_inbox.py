@@ -67,6 +67,16 @@ class DeviceInboxStore:
             .order_by(device_inbox.c.stream_id).limit(limit))
         return [InboxItem(int(row.stream_id), row.sender, row.type, json.loads(row.content)) for row in rows]
 
+    def list_messages_between(self, conn: Connection, since: WriterPositions, until: WriterPositions,
+                              limit: int) -> list[tuple[str, str, InboxItem]]:
+        """Up to ``limit`` messages of every inbox written in the range, as (user, device, message), oldest first
+        (application services follow the whole stream for their users)."""
+        rows = conn.execute(select(device_inbox).where(
+            between(device_inbox.c.instance_name, device_inbox.c.stream_id, since, until))
+            .order_by(device_inbox.c.stream_id).limit(limit))
+        return [(row.user_id, row.device_id,
+                 InboxItem(int(row.stream_id), row.sender, row.type, json.loads(row.content))) for row in rows]
+
     def has_inbox_up_to(self, conn: Connection, user_id: str, device_id: str, until: WriterPositions) -> bool:
         """Whether the device still holds messages at or before ``until`` (received, so deletable)."""
         return conn.execute(select(device_inbox.c.stream_id).where(

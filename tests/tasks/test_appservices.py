@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from persistence.database import Database
+from persistence.stores.devices import Device
+from persistence.stores.users import User
 from protocol.events.builder import EventTemplate
 from protocol.room_creation import RoomRequest, create_content, initial_events
 from protocol.room_versions import KNOWN_ROOM_VERSIONS
@@ -21,6 +23,7 @@ from tasks.events import create_event, create_room
 from tasks.ledger import run_body
 from tasks.receipts import put_receipt
 from tasks.registry import catalogue
+from tasks.to_device import send as send_to_device
 from tasks.typing_notifications import set_typing
 from tests.appservice_double import AppServiceDouble, registration, running_appservice
 from tests.clock import FakeClock
@@ -207,3 +210,22 @@ def test_an_appservice_that_did_not_ask_gets_no_ephemeral_events(database: Datab
     set_typing(context, room_id=BRIDGED, user_id=ALICE, typing=True, timeout_ms=30_000)
     deliver(context, appservice_id="bridge")
     assert appservice.ephemeral == []
+
+
+def test_to_device_messages_for_puppets_go_to_the_appservice(database: Database, appservice: AppServiceDouble,
+                                                            tmp_path: Path) -> None:
+    path = registration(tmp_path, url=appservice.url, receive_ephemeral=True)
+    context = make_context(database, app_service_config_files=[path])
+    start_new_appservices(context.database, context.stores, context.config.appservices)
+    with database.write() as conn:
+        for user_id in (PUPPET, ALICE):
+            context.stores.users.insert_user(conn, User(user_id, None, 0, False, False, None, deactivated=False))
+        context.stores.devices.insert_device(conn, Device(PUPPET, "PUPPETDEV", None, 0, None, None))
+        context.stores.devices.insert_device(conn, Device(ALICE, "ALICEDEV", None, 0, None, None))
+    send_to_device(context, shard_key=PUPPET, sender=ALICE, sender_device="ALICEDEV", txn_id="t1",
+                   event_type="m.room_key_request", messages={PUPPET: {"PUPPETDEV": {"n": 1}}})
+    send_to_device(context, shard_key=ALICE, sender=PUPPET, sender_device="PUPPETDEV", txn_id="t2",
+                   event_type="m.room_key_request", messages={ALICE: {"ALICEDEV": {"n": 2}}})
+    deliver(context, appservice_id="bridge")
+    assert appservice.to_device == [{"type": "m.room_key_request", "sender": ALICE, "content": {"n": 1},
+                                     "to_user_id": PUPPET, "to_device_id": "PUPPETDEV"}]
