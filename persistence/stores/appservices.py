@@ -104,11 +104,3 @@ class AppServiceStore:
     def update_backoff(self, conn: Connection, appservice_id: str, retry_at_ts: int, failures: int) -> None:
         conn.execute(update(appservice_states).where(appservice_states.c.appservice_id == appservice_id)
                      .values(claimed_until_ts=None, retry_at_ts=retry_at_ts, failures=failures))
-
-    def get_state(self, conn: Connection, appservice_id: str) -> AppServiceState | None:
-        row = conn.execute(select(appservice_states)
-                           .where(appservice_states.c.appservice_id == appservice_id)).first()
-        if row is None:
-            return None
-        return AppServiceState(appservice_id, _decode(row.positions), int(row.last_txn_id), _pending(row),
-                               int(row.failures))
