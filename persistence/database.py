@@ -3,7 +3,7 @@
 SQLite runs in WAL mode with a busy timeout, and write transactions start with ``BEGIN IMMEDIATE`` so two
 writers queue on the lock instead of failing halfway with "database is locked". PostgreSQL uses a pool of up to
 ``database.args.cp_max`` connections, kept open once opened (Synapse's ``cp_min`` is accepted; nothing is
-pre-opened).
+pre-opened) and not pinged before each use.
 """
 
 from __future__ import annotations
@@ -70,11 +70,14 @@ class Database:
             # as soon as it is returned, so a pool of cp_min plus overflow opened and closed a PostgreSQL
             # connection (a backend process start, its catalog caches cold) for nearly every request above
             # cp_min in flight: a web worker's send burst spent a fifth of its CPU on that (bench/README.md).
+            # No pre-ping: it cost a round trip on every checkout, i.e. every transaction (under load, waiting on
+            # those was most of a send). A connection PostgreSQL dropped (a restart, a failover) fails its first
+            # statement instead; SQLAlchemy sees the disconnect, invalidates it and every older connection of the
+            # pool, and that request answers 503 (web/errors.py) while the next ones connect afresh.
             self.engine = create_engine(
                 config.url,
                 pool_size=max(config.pool_max, 1),
                 max_overflow=0,
-                pool_pre_ping=True,
                 pool_recycle=3600,
             )
 
