@@ -65,7 +65,9 @@ class SyncNotifier:
             if ring.stream == RESYNC.stream:
                 woken = list(self._all)
             else:
-                woken = [waiter for key in ring.keys for waiter in self._by_key.get(key, ())]
+                # In the ring's key order, each once: its first keys are the senders of what it announces
+                # (tasks/events.py ring_keys), so a sender's own long-polls are set running before the others.
+                woken = list(dict.fromkeys(waiter for key in ring.keys for waiter in self._by_key.get(key, ())))
         for waiter in woken:
             waiter.wake()
 

@@ -1,19 +1,24 @@
-"""Woken ``/sync`` long-polls share the reads that do not depend on who syncs (``web/sync/shared.py``): one
-message to a room of long-polling members is read once per process, every member still gets exactly it, and a
-shared snapshot never moves a client's token backwards."""
+"""One message to a room whose members all long-poll: the woken syncs share the reads that do not depend on who
+syncs (``web/sync/shared.py``), so the message is read once per process, every member still gets exactly it, a
+shared snapshot never moves a client's token backwards, and the sender's own long-poll is woken first."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from sqlalchemy import event
 
 from persistence.doorbell import Ring
+from protocol.events.model import Event
+from protocol.room_versions import KNOWN_ROOM_VERSIONS
 from protocol.sync_filters import DEFAULT_FILTER
 from protocol.sync_tokens import parse_sync_token
+from tasks.events import STREAM, ring_keys
 from tests.homeserver import HomeserverUnderTest
 from tests.web.long_poll import LongPoll
 from tests.web.test_sync import SYNC, _bodies, _room, _send, _sync, settled_since
+from web.sync.notifier import SyncNotifier
 from web.sync.response import SyncRequest, build_sync
 from web.sync.shared import SharedReads, Snapshot
 
@@ -67,6 +72,22 @@ def test_every_ring_starts_a_new_snapshot() -> None:
     assert shared.snapshot() is first
     shared.on_ring(Ring("events", "master", 5, ("!room:test.local",)))
     assert shared.snapshot() is not first
+
+
+def test_a_ring_wakes_the_senders_long_polls_first_and_each_waiter_once() -> None:
+    notifier = SyncNotifier()
+    room_id, sender = "!room:test.local", "@sender:test.local"
+    others = [f"@member{index}:test.local" for index in range(10)]
+    woken: list[str] = []
+    message = Event.from_pdu({"type": "m.room.message", "room_id": room_id, "sender": sender, "content": {},
+                              "depth": 3, "prev_events": [], "auth_events": [], "origin_server_ts": 0},
+                             KNOWN_ROOM_VERSIONS["10"])
+    with contextlib.ExitStack() as stack:
+        for user_id in [*others, sender]:  # the sender registered last: set order would not put it first
+            waiter = stack.enter_context(notifier.listening([user_id, room_id]))
+            waiter.wake = lambda user_id=user_id: woken.append(user_id)  # type: ignore[method-assign]
+        notifier.on_ring(Ring(STREAM, "master", 7, ring_keys(room_id, [message])))
+    assert woken[0] == sender and sorted(woken) == sorted([sender, *others])
 
 
 def test_woken_long_polls_read_the_message_once_and_each_get_it(homeserver: HomeserverUnderTest) -> None:
