@@ -9,7 +9,9 @@ join one room and sync until settled; then, ``--messages`` times, every member l
 last token, 30 s timeout, one thread each), and once all of them wait, one member sends a message. Reported per
 woken sync: the process's CPU from the send until every poll answered (``time.process_time``: the send and every
 woken sync, divided by the members, so compare runs made in one session) and the SQL statements in that span,
-likewise divided. Each member's answer must carry exactly the message, or the run fails.
+likewise divided; and the members' wake-up times, from the send request to each poll's answer (p50 and max per
+message; the threads of one process share its GIL, as a gevent worker's greenlets share its core). Each member's
+answer must carry exactly the message, or the run fails.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ SETTLE_S = 30.0
 SETTLE_ROUNDS = 2
 
 
-def _config(directory: Path, database: str | None) -> Any:
+def bench_config(directory: Path, database: str | None) -> Any:
+    """A monolith config for in-process benchmarks: rate limits out of the way, bcrypt cheap."""
     key = directory / "signing.key"
     generate_key_file(str(key))
     db: dict[str, Any] = {"name": "sqlite3", "args": {"database": str(directory / "homeserver.db")}}
@@ -60,7 +63,7 @@ def _config(directory: Path, database: str | None) -> Any:
 
 def run(members: int, messages: int, database: str | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ganglion-fanout-") as tmp:
-        config = _config(Path(tmp), database)
+        config = bench_config(Path(tmp), database)
         monolith = build_monolith(config)
         deps = monolith.deps
         migrate.upgrade(deps.database)
@@ -103,12 +106,17 @@ def run(members: int, messages: int, database: str | None) -> dict[str, Any]:
         event.listen(deps.database.engine, "before_cursor_execute", count)
         cpu_ms: list[float] = []
         queries: list[float] = []
+        wake_p50: list[float] = []
+        wake_max: list[float] = []
         for number in range(messages):
             text = f"message {number}"
             answers: list[dict[str, Any] | None] = [None] * members
+            answered_at = [0.0] * members
 
-            def poll(index: int, answers: list[dict[str, Any] | None] = answers) -> None:
+            def poll(index: int, answers: list[dict[str, Any] | None] = answers,
+                     answered_at: list[float] = answered_at) -> None:
                 answers[index] = call("GET", f"/sync?since={since[index]}&timeout={POLL_MS}", tokens[index])
+                answered_at[index] = time.monotonic()
 
             threads = [threading.Thread(target=poll, args=(index,)) for index in range(members)]
             for thread in threads:
@@ -120,13 +128,16 @@ def run(members: int, messages: int, database: str | None) -> dict[str, Any]:
                 time.sleep(0.01)
             blocked[0] = 0
             statements[0] = 0
-            started = time.process_time()
+            started, sent_at = time.process_time(), time.monotonic()
             call("PUT", f"/rooms/{room}/send/m.room.message/t{tag}{number}", tokens[number % members],
                  {"msgtype": "m.text", "body": text})
             for thread in threads:
                 thread.join(POLL_MS / 1000 + SETTLE_S)
             cpu_ms.append((time.process_time() - started) * 1000 / members)
             queries.append(statements[0] / members)
+            waits = sorted((at - sent_at) * 1000 for at in answered_at)
+            wake_p50.append(waits[len(waits) // 2])
+            wake_max.append(waits[-1])
             for index, body in enumerate(answers):
                 events = body["rooms"]["join"][room]["timeline"]["events"] if body else []
                 if [event["content"].get("body") for event in events] != [text]:
@@ -138,7 +149,8 @@ def run(members: int, messages: int, database: str | None) -> dict[str, Any]:
     return {"members": members, "messages": messages, "database": "postgresql" if database else "sqlite",
             "cpu_ms_per_woken_sync": [round(value, 2) for value in cpu_ms],
             "cpu_ms_per_woken_sync_median": round(median(cpu_ms), 2),
-            "statements_per_woken_sync": [round(value, 2) for value in queries]}
+            "statements_per_woken_sync": [round(value, 2) for value in queries],
+            "wake_ms_p50": [round(value) for value in wake_p50], "wake_ms_max": [round(value) for value in wake_max]}
 
 
 def main() -> int:

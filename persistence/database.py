@@ -118,9 +118,28 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A transaction for reads; on SQLite it takes no write lock, so readers never queue behind writers."""
-        with self.engine.connect() as connection, connection.begin():
-            yield connection
+        """A transaction for reads; on SQLite it takes no write lock, so readers never queue behind writers.
+
+        On PostgreSQL it runs in autocommit: under READ COMMITTED every statement takes its own snapshot anyway,
+        so a read transaction bought nothing but two round trips (psycopg2's ``BEGIN`` and the ``COMMIT``). Row
+        and advisory locks belong in :meth:`write` transactions, where they last until the commit.
+        """
+        with self.engine.connect() as connection:
+            if self.is_sqlite:
+                with connection.begin():
+                    yield connection
+                return
+            # Set on the driver's connection, not as SQLAlchemy's isolation_level option: that one restores the
+            # level with a "SET default_transaction_isolation" round trip every time the connection is returned.
+            driver = connection.connection.dbapi_connection
+            assert driver is not None
+            driver.autocommit = True
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                if connection.connection.dbapi_connection is driver:  # not invalidated meanwhile
+                    driver.autocommit = False
 
     def dispose(self) -> None:
         self.engine.dispose()
