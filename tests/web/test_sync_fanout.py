@@ -134,3 +134,25 @@ def test_a_token_ahead_of_the_shared_positions_is_read_fresh(homeserver: Homeser
     result = build_sync(homeserver.deps, SyncRequest(request.user_id, request.device_id, ahead, request.filter,
                                                      full_state=False), stale)
     assert parse_sync_token(result.body["next_batch"]).covers(ahead), "a token never moves backwards"
+
+
+def test_woken_long_polls_still_see_membership_changes_about_them(homeserver: HomeserverUnderTest) -> None:
+    """The shared list of the range's membership events lets a woken sync skip its own membership read only when
+    nothing in the range concerns it: an invite that wakes the invitee's long-poll is there, and the members'
+    long-polls woken by the same invite see it in their timeline."""
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    carol = homeserver.register("carol")["access_token"]
+    room_id = _room(homeserver, alice, preset="public_chat")
+    assert homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={}).status_code == 200
+    polls = [LongPoll(homeserver, token, f"{SYNC}?since={settled_since(homeserver, token)}&timeout=20000")
+             for token in (bob, carol)]
+    assert homeserver.eventually(lambda: homeserver.deps.notifier.count_waiting() == 2)
+    invited = homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/invite", token=alice,
+                              json={"user_id": "@carol:test.local"})
+    assert invited.status_code == 200, invited.json
+    bob_sees, carol_sees = (poll.answer(timeout=30)["body"] for poll in polls)
+    assert room_id in carol_sees["rooms"]["invite"], "the invitee's woken sync has the invite"
+    timeline = bob_sees["rooms"]["join"][room_id]["timeline"]["events"]
+    assert [(e["type"], e["state_key"], e["content"]["membership"]) for e in timeline] == [
+        ("m.room.member", "@carol:test.local", "invite")]

@@ -2,7 +2,9 @@
 
 Each class overrides only reads whose answer depends on their arguments alone (a range bounded by writer
 positions, immutable events and state groups, redactions and relations of given events), keyed by those
-arguments; everything else, and all of the user's own data, goes to the plain store. The values are computed by a
+arguments; everything else, and all of the user's own data, goes to the plain store, except two per-user reads
+skipped when the shared list of the range's membership events shows they would find nothing (the user's own
+membership changes, and members who newly share a room with them). The values are computed by a
 plain store instance, never through these overrides, so one shared read never waits on another (no lock order
 to get wrong), and each caller gets its own copy of the containers, which callers may change.
 """
@@ -16,16 +18,28 @@ from sqlalchemy import Connection
 
 from persistence.stores import Stores
 from persistence.stores.events import EventStore, StoredEvent
+from persistence.stores.presence import PresenceStore
 from persistence.stores.relations import RelationStore
 from persistence.stores.state import StateStore
 from persistence.stores.users import UserStore
 from protocol.events.model import StateKey
+from protocol.presence import UserPresence
 from protocol.sync_tokens import WriterPositions
 from web.sync.shared import Snapshot
+
+MEMBER_TARGETS_LIMIT = 1000
+"""Membership events in a range beyond which the per-user reads are not skipped (a woken sync whose token is old)."""
 
 
 def _ids(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(set(values)))
+
+
+def _member_targets(snapshot: Snapshot, conn: Connection, since: WriterPositions,
+                    until: WriterPositions) -> list[tuple[str, str]] | None:
+    """Who had a membership event in the range (room, member), read once per snapshot; None if too many."""
+    return snapshot.once(("member_targets", since, until),
+                         lambda: EventStore().list_member_targets(conn, since, until, MEMBER_TARGETS_LIMIT))
 
 
 class SharedEventStore(EventStore):
@@ -61,6 +75,14 @@ class SharedEventStore(EventStore):
         rooms = _ids(room_ids)
         return dict(self._snapshot.once(("latest_up_to", rooms, until),
                                         lambda: self._plain.list_latest_events_up_to(conn, rooms, until)))
+
+    def list_membership_changes(self, conn: Connection, user_id: str, since: WriterPositions | None,
+                                until: WriterPositions) -> list[StoredEvent]:
+        if since is not None:
+            targets = _member_targets(self._snapshot, conn, since, until)
+            if targets is not None and all(member != user_id for _, member in targets):
+                return []  # nothing about this user in the range: no need to ask
+        return self._plain.list_membership_changes(conn, user_id, since, until)
 
     def list_member_changes_in_rooms(self, conn: Connection, room_ids: Iterable[str], since: WriterPositions,
                                      until: WriterPositions) -> list[tuple[str, str | None]]:
@@ -123,7 +145,21 @@ class SharedUserStore(UserStore):
         return set(self._snapshot.once(("erased", wanted), lambda: self._plain.list_erased(conn, wanted)))
 
 
+class SharedPresenceStore(PresenceStore):
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
+        self._plain = PresenceStore()
+
+    def list_newly_visible(self, conn: Connection, observer: str, room_ids: Collection[str],
+                           since: WriterPositions, until: WriterPositions) -> list[UserPresence]:
+        targets = _member_targets(self._snapshot, conn, since, until)
+        if targets is not None and not any(room_id in room_ids for room_id, _ in targets):
+            return []  # no membership event in the observer's rooms: nobody came to share one
+        return self._plain.list_newly_visible(conn, observer, room_ids, since, until)
+
+
 def shared_stores(stores: Stores, snapshot: Snapshot) -> Stores:
     """``stores`` whose reader-independent reads are answered from ``snapshot``."""
     return dataclasses.replace(stores, events=SharedEventStore(snapshot), state=SharedStateStore(snapshot),
-                               relations=SharedRelationStore(snapshot), users=SharedUserStore(snapshot))
+                               relations=SharedRelationStore(snapshot), users=SharedUserStore(snapshot),
+                               presence=SharedPresenceStore(snapshot))
