@@ -48,10 +48,19 @@ class SharedEventStore(EventStore):
         self._plain = EventStore()
 
     def get_events(self, conn: Connection, event_ids: Iterable[str]) -> dict[str, StoredEvent]:
+        """By id: an event any sync of the snapshot read is not read again (a reader's own membership event is
+        wanted by its rooms and by visibility); the rest in one read, shared by syncs asking the same."""
         wanted = _ids(event_ids)
         if not wanted:
             return {}
-        return dict(self._snapshot.once(("events", wanted), lambda: self._plain.get_events(conn, wanted)))
+        by_id: dict[str, StoredEvent] = self._snapshot.once(("events_by_id",), dict)
+        found = {event_id: by_id[event_id] for event_id in wanted if event_id in by_id}
+        missing = tuple(event_id for event_id in wanted if event_id not in found)
+        if missing:
+            read = self._snapshot.once(("events", missing), lambda: self._plain.get_events(conn, missing))
+            by_id.update(read)
+            found.update(read)
+        return found
 
     def get_event(self, conn: Connection, event_id: str) -> StoredEvent | None:
         return self.get_events(conn, [event_id]).get(event_id)
@@ -108,11 +117,18 @@ class SharedStateStore(StateStore):
 
     def get_state_ids_for_groups(self, conn: Connection, groups: Iterable[int],
                                  keys: Iterable[StateKey] | None = None) -> dict[int, dict[StateKey, str]]:
+        """Whole states, shared, then cut to ``keys``: visibility asks each reader's own membership key, which
+        would otherwise be one query per woken sync (groups are immutable, so the whole state never changes)."""
         starts = tuple(sorted(set(groups)))
-        wanted = None if keys is None else frozenset(keys)
-        found = self._snapshot.once(("state_ids", starts, wanted),
-                                    lambda: self._plain.get_state_ids_for_groups(conn, starts, wanted))
-        return {group: dict(state) for group, state in found.items()}
+        if not starts:
+            return {}
+        whole = self._snapshot.once(("state_ids", starts),
+                                    lambda: self._plain.get_state_ids_for_groups(conn, starts))
+        if keys is None:
+            return {group: dict(state) for group, state in whole.items()}
+        wanted = set(keys)
+        return {group: {key: event_id for key, event_id in state.items() if key in wanted}
+                for group, state in whole.items()}
 
     def get_state(self, conn: Connection, group: int) -> dict[StateKey, str]:
         return self.get_state_ids_for_groups(conn, [group]).get(group, {})
