@@ -3,7 +3,7 @@
 SQLite runs in WAL mode with a busy timeout, and write transactions start with ``BEGIN IMMEDIATE`` so two
 writers queue on the lock instead of failing halfway with "database is locked". PostgreSQL uses a pool of up to
 ``database.args.cp_max`` connections, kept open once opened (Synapse's ``cp_min`` is accepted; nothing is
-pre-opened).
+pre-opened) and not pinged before each use.
 """
 
 from __future__ import annotations
@@ -70,11 +70,14 @@ class Database:
             # as soon as it is returned, so a pool of cp_min plus overflow opened and closed a PostgreSQL
             # connection (a backend process start, its catalog caches cold) for nearly every request above
             # cp_min in flight: a web worker's send burst spent a fifth of its CPU on that (bench/README.md).
+            # No pre-ping: it cost a round trip on every checkout, i.e. every transaction (under load, waiting on
+            # those was most of a send). A connection PostgreSQL dropped (a restart, a failover) fails its first
+            # statement instead; SQLAlchemy sees the disconnect, invalidates it and every older connection of the
+            # pool, and that request answers 503 (web/errors.py) while the next ones connect afresh.
             self.engine = create_engine(
                 config.url,
                 pool_size=max(config.pool_max, 1),
                 max_overflow=0,
-                pool_pre_ping=True,
                 pool_recycle=3600,
             )
 
@@ -115,9 +118,28 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A transaction for reads; on SQLite it takes no write lock, so readers never queue behind writers."""
-        with self.engine.connect() as connection, connection.begin():
-            yield connection
+        """A transaction for reads; on SQLite it takes no write lock, so readers never queue behind writers.
+
+        On PostgreSQL it runs in autocommit: under READ COMMITTED every statement takes its own snapshot anyway,
+        so a read transaction bought nothing but two round trips (psycopg2's ``BEGIN`` and the ``COMMIT``). Row
+        and advisory locks belong in :meth:`write` transactions, where they last until the commit.
+        """
+        with self.engine.connect() as connection:
+            if self.is_sqlite:
+                with connection.begin():
+                    yield connection
+                return
+            # Set on the driver's connection, not as SQLAlchemy's isolation_level option: that one restores the
+            # level with a "SET default_transaction_isolation" round trip every time the connection is returned.
+            driver = connection.connection.dbapi_connection
+            assert driver is not None
+            driver.autocommit = True
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                if connection.connection.dbapi_connection is driver:  # not invalidated meanwhile
+                    driver.autocommit = False
 
     def dispose(self) -> None:
         self.engine.dispose()

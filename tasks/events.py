@@ -138,10 +138,13 @@ def relation_of(event: Event) -> Relation | None:
 
 
 def ring_keys(room_id: str, appended: list[Event]) -> tuple[str, ...]:
-    """Who a ring concerns: the room's members (by room id) and anyone whose membership changed, who may not be
-    a member (an invitee's ``/sync`` must wake for the invite)."""
+    """Who a ring concerns: the senders, the room's members (by room id) and anyone whose membership changed, who
+    may not be a member (an invitee's ``/sync`` must wake for the invite). The senders come first because a web
+    process wakes long-polls in the order of the ring's keys (``web/sync/notifier.py``): a sender's own ``/sync``
+    is never woken after the other members' (a client shows its message as pending until then)."""
+    senders = [event.sender for event in appended]
     targets = [event.state_key for event in appended if event.type == "m.room.member" and event.state_key]
-    return (room_id, *dict.fromkeys(target for target in targets if target is not None))
+    return tuple(dict.fromkeys([*senders, room_id, *(target for target in targets if target is not None)]))
 
 
 def create_event(

@@ -231,6 +231,17 @@ class EventStore:
                  .order_by(events.c.stream_ordering))
         return [_load(row) for row in conn.execute(query)]
 
+    def list_member_targets(self, conn: Connection, since: WriterPositions, until: WriterPositions,
+                            limit: int) -> list[tuple[str, str]] | None:
+        """``(room id, state key)`` of every accepted ``m.room.member`` event in the range, in any room; None when
+        there are more than ``limit`` (a woken ``/sync`` shares this to skip its per-user membership reads when
+        nobody's membership changed, and reads per user when too much did)."""
+        rows = conn.execute(select(events.c.room_id, events.c.state_key)
+                            .where(events.c.type == "m.room.member", *_ACCEPTED,
+                                   between(events.c.instance_name, events.c.stream_ordering, since, until))
+                            .limit(limit + 1)).all()
+        return None if len(rows) > limit else [(row.room_id, row.state_key) for row in rows]
+
     def list_latest_room_events(self, conn: Connection, room_id: str, since: WriterPositions | None,
                                 until: WriterPositions, limit: int, *,
                                 at_most: int | None = None) -> list[StoredEvent]:

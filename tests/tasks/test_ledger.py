@@ -13,6 +13,7 @@ from tasks.envelope import Stamp, now_ms
 from tasks.ledger import Ledger, answer, retention_ms, run_body
 from tasks.registry import TaskSpec
 from tests.clock import FakeClock
+from tests.statements import recorded_statements
 from tests.tasks.factories import make_context
 
 FAMILY = "ledger_test"
@@ -41,6 +42,14 @@ def test_a_redelivered_message_answers_what_was_recorded_and_changes_nothing(dat
     again = run_body(APPEND, context, {"key": "k", "value": "v1"}, stamp)
     assert first == again == {"ok": {"written": "v1"}}
     assert _items(context, "k") == [{"value": "v1"}]
+
+
+def test_a_first_delivery_costs_the_ledger_one_insert_and_no_look_up(database: Database) -> None:
+    context = make_context(database)
+    with recorded_statements(database) as statements:
+        assert run_body(APPEND, context, {"key": "k", "value": "v1"}, Stamp.new(30)) == {"ok": {"written": "v1"}}
+    ledger = [statement.split()[0] for statement in statements if "processed_tasks" in statement]
+    assert ledger == ["INSERT"], "the insert at commit decides a redelivery; nothing is read first"
 
 
 def test_a_task_the_web_tier_gave_up_on_never_takes_effect(database: Database) -> None:

@@ -88,8 +88,10 @@ def sync() -> dict[str, Any]:
             if remaining <= 0:
                 LONG_POLL_RETURNS.labels("timeout").inc()
                 return result.body
-            ended_wait = "ring" if waiter.wait(remaining) else "timeout"
-            result = build_sync(current, request)
+            woken = waiter.wait(remaining)
+            ended_wait = "ring" if woken else "timeout"
+            # Woken by a ring: read what every sync it woke needs once, with them (web/sync/shared.py).
+            result = build_sync(current, request, current.notifier.shared.snapshot() if woken else None)
 
 
 def register_routes(blueprint: Blueprint) -> None:

@@ -2,7 +2,8 @@
 
 A waiting sync registers the keys it cares about (its user id and its rooms) *before* it looks at the database,
 so a ring that lands between its look and its wait still wakes it. A ring carries keys (room ids, user ids);
-:data:`RESYNC` wakes everyone, since rings may have been lost. A wake-up is only a hint: the sync re-reads.
+:data:`RESYNC` wakes everyone, since rings may have been lost. A wake-up is only a hint: the sync re-reads, sharing
+the reads that do not depend on who syncs with the other syncs the same ring woke (``web/sync/shared.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from persistence.doorbell import RESYNC, Ring
+from web.sync.shared import SharedReads
 
 
 class Waiter:
@@ -31,6 +33,9 @@ class Waiter:
 
 class SyncNotifier:
     def __init__(self) -> None:
+        self.shared = SharedReads()
+        """What the syncs a ring wakes share (``web/sync/shared.py``): renewed by every ring before it wakes
+        anyone, so no woken sync reads a snapshot older than the commit that woke it."""
         self._lock = threading.Lock()
         self._by_key: dict[str, set[Waiter]] = {}
         self._all: set[Waiter] = set()
@@ -55,11 +60,14 @@ class SyncNotifier:
                             del self._by_key[key]
 
     def on_ring(self, ring: Ring) -> None:
+        self.shared.on_ring(ring)
         with self._lock:
             if ring.stream == RESYNC.stream:
                 woken = list(self._all)
             else:
-                woken = [waiter for key in ring.keys for waiter in self._by_key.get(key, ())]
+                # In the ring's key order, each once: its first keys are the senders of what it announces
+                # (tasks/events.py ring_keys), so a sender's own long-polls are set running before the others.
+                woken = list(dict.fromkeys(waiter for key in ring.keys for waiter in self._by_key.get(key, ())))
         for waiter in woken:
             waiter.wake()
 

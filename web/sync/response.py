@@ -8,6 +8,7 @@ incremental sync sees the change inside its range and repairs the view (a new jo
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,8 @@ from web.sync.rooms import (
     stripped_state,
     summaries,
 )
+from web.sync.shared import Snapshot
+from web.sync.shared_stores import shared_stores
 
 EVENTS = "events"
 ACCOUNT_DATA = "account_data"
@@ -95,9 +98,24 @@ def listen_keys(deps: Deps, user_id: str) -> list[str]:
     return [user_id, *rooms]
 
 
-def build_sync(deps: Deps, request: SyncRequest) -> SyncResult:
+def _until(deps: Deps, conn: Any, request: SyncRequest, shared: Snapshot | None) -> SyncToken:
+    """Every writer's committed position: read once per ring for the syncs it woke, or fresh when the client's
+    token is ahead of that (it came from a process that heard a later ring first) or the sync was not woken."""
+    if shared is None:
+        return current_token(deps, conn)
+    until = shared.once(("positions",), lambda: current_token(deps, conn))
+    if request.since is not None and not until.covers(request.since):
+        return current_token(deps, conn)
+    return until
+
+
+def build_sync(deps: Deps, request: SyncRequest, shared: Snapshot | None = None) -> SyncResult:
+    """The response for ``request``. ``shared``: the sync was woken by a ring, and reads what does not depend on
+    the reader through the snapshot the syncs that ring woke share (``web/sync/shared.py``)."""
+    if shared is not None:
+        deps = dataclasses.replace(deps, stores=shared_stores(deps.stores, shared))
     with deps.database.read() as conn:
-        until = current_token(deps, conn)
+        until = _until(deps, conn, request, shared)
         reader = SyncReader(deps, conn, request.user_id, request.device_id, request.filter, deps.clock.now_ms(),
                             request.use_state_after)
         ranges = {stream: Range(request.since.stream(stream) if request.since else None, until.stream(stream))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection
@@ -58,12 +57,17 @@ class SyncReader:
     """Filled while building: room id -> member -> the membership event this response sends them."""
     rebuilt_rooms: set[str] = field(default_factory=set)
     """Filled while building: rooms whose whole state the client rebuilds from this response."""
+    _ignored: dict[str, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
 
-    @cached_property
+    @property
     def ignored(self) -> frozenset[str]:
         """Whom the user ignores: read once per response, and only if something needs it (an empty sync
-        does not)."""
-        return ignored_users(self.deps, self.conn, self.user_id)
+        does not). Memoised by hand: ``functools.cached_property`` holds one lock per class while it computes
+        (Python 3.11), so every other sync of the process woken by the same ring waited on this one's query."""
+        found = self._ignored.get("users")
+        if found is None:
+            found = self._ignored["users"] = ignored_users(self.deps, self.conn, self.user_id)
+        return found
 
     def serve(self, events: Sequence[StoredEvent], *, with_txn_ids: bool = False) -> list[dict[str, Any]]:
         """Events as this client asked for them: redacted where due, then in the filter's format and fields;
