@@ -254,6 +254,13 @@ ENDPOINTS: dict[str, Endpoint] = {
     "keys.query_server_key_by_id": Endpoint(auth=False),
     "federation.get_version": Endpoint(auth=False),
     "federation.query_profile": Endpoint(auth=False),
+    "federation.send_transaction": Endpoint(auth=False),
+    "federation.get_event": Endpoint(auth=False),
+    "federation.get_state": Endpoint(auth=False),
+    "federation.get_state_ids": Endpoint(auth=False),
+    "federation.get_event_auth": Endpoint(auth=False),
+    "federation.backfill": Endpoint(auth=False),
+    "federation.get_missing_events": Endpoint(auth=False),
     # Aliases and the published room directory: the walk's alias and room id name nothing, so nothing changes.
     "client.set_room_alias": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"room_id": "!nowhere:test.local"}, {"room_id": "string"}, required=("room_id",),

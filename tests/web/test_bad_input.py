@@ -371,7 +371,9 @@ def test_garbage_path_variables_are_rejected(route: Route, walker: Walker, subte
             with subtests.test(msg=f"<{name}> {label}"):
                 response = walker.send(route, body=body, token=walker.token_for(route),
                                        path=walker.path(route, **{name: segment}))
-                assert_matrix_error(response, {400, 403, 404}, None)
+                # The walk cannot sign as a server: a federation view answers 401 before it reads its path.
+                unsigned = {401} if route.endpoint.startswith("federation.") else set()
+                assert_matrix_error(response, {400, 403, 404} | unsigned, None)
     walker.assert_untouched(before)
 
 
