@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 import pytest
 
@@ -110,21 +110,42 @@ def test_unknown_rooms_and_events_are_not_found_and_event_id_is_required(room: R
     assert (missing.status_code, missing.json["errcode"]) == (400, "M_MISSING_PARAM")
 
 
-class _MissingEventsServer(BaseHTTPRequestHandler):
-    """The remote's ``/get_missing_events``: answers whatever events the test put in ``events``."""
+class _RemoteHttp(BaseHTTPRequestHandler):
+    """The remote's federation API, answering from what the test put here: ``/get_missing_events`` (``missing``),
+    ``/event/{id}`` (``events``) and ``/state_ids`` (``state_ids`` by event id). Requests are recorded."""
 
-    events: ClassVar[list[dict[str, Any]]] = []
-    asked: ClassVar[list[dict[str, Any]]] = []
+    missing: ClassVar[list[dict[str, Any]]] = []
+    events: ClassVar[dict[str, dict[str, Any]]] = {}
+    state_ids: ClassVar[dict[str, dict[str, list[str]]]] = {}
+    asked: ClassVar[list[tuple[str, Any]]] = []
 
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", "0"))
-        type(self).asked.append(json.loads(self.rfile.read(length)))
-        body = json.dumps({"events": type(self).events}).encode()
-        self.send_response(200)
+    def _answer(self, status: int, value: Any) -> None:
+        body = json.dumps(value).encode()
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        type(self).asked.append((self.path, json.loads(self.rfile.read(length))))
+        self._answer(200, {"events": type(self).missing})
+
+    def do_GET(self) -> None:
+        parsed = urlparse(self.path)
+        type(self).asked.append((parsed.path, parse_qs(parsed.query)))
+        if parsed.path.startswith(f"{FED}/event/"):
+            event = type(self).events.get(unquote(parsed.path.rpartition("/")[2]))
+            if event is not None:
+                self._answer(200, {"origin": REMOTE, "origin_server_ts": 0, "pdus": [event]})
+                return
+        if parsed.path.startswith(f"{FED}/state_ids/"):
+            state = type(self).state_ids.get(parse_qs(parsed.query).get("event_id", [""])[0])
+            if state is not None:
+                self._answer(200, state)
+                return
+        self._answer(404, {"errcode": "M_NOT_FOUND", "error": "Not found"})
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -132,10 +153,10 @@ class _MissingEventsServer(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def remote_http() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _MissingEventsServer)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RemoteHttp)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    _MissingEventsServer.events, _MissingEventsServer.asked = [], []
+    _RemoteHttp.missing, _RemoteHttp.events, _RemoteHttp.state_ids, _RemoteHttp.asked = [], {}, {}, []
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
@@ -147,9 +168,37 @@ def test_a_gap_is_filled_from_the_origins_get_missing_events(make_homeserver: Ho
     join = room.remote.join(room.room_id)
     unseen = message(room, "never delivered", prev=[join])
     after = message(room, "after the gap", prev=[unseen])
-    _MissingEventsServer.events = [dict(unseen.pdu)]
+    _RemoteHttp.missing = [dict(unseen.pdu)]
     response = room.remote.send([after])
     assert response.json == {"pdus": {after.event_id: {}}}
-    assert _MissingEventsServer.asked[0]["latest_events"] == [after.event_id]
-    assert _MissingEventsServer.asked[0]["earliest_events"] == [join.event_id]
+    path, asked = _RemoteHttp.asked[0]
+    assert path == f"{FED}/get_missing_events/{q(room.room_id)}"
+    assert (asked["latest_events"], asked["earliest_events"]) == ([after.event_id], [join.event_id])
     assert room.timeline_ids()[-2:] == [unseen.event_id, after.event_id]
+
+
+def test_a_gap_left_after_get_missing_events_is_judged_on_the_state_the_origin_reports(
+        make_homeserver: HomeserverFactory, remote_http: str) -> None:
+    room = Room(make_homeserver(**{**FEDERATION_CONFIG, "federation_test_hosts": {REMOTE: remote_http}}))
+    join = room.remote.join(room.room_id)
+    # Bob may set "org.example.topic" state (power level 0 needed), in an event this server never gets.
+    power = room.current_state()[("m.room.power_levels", "")]
+    levels = dict(room.remote.event(power).content)
+    levels["events"] = {**levels.get("events", {}), "org.example.topic": 0}
+    allowed = room.homeserver.put(f"{CLIENT}/rooms/{room.room_id}/state/m.room.power_levels/", token=room.token,
+                                  json=levels)
+    assert allowed.status_code == 200, allowed.json
+    state_before_unseen = room.current_state()
+    unseen = room.remote.build(room.room_id, BOB, "org.example.topic", {"topic": "unseen"}, state_key="")
+    after = message(room, "after the unseen state", prev=[unseen])
+    _RemoteHttp.events = {unseen.event_id: dict(unseen.pdu)}
+    _RemoteHttp.state_ids = {unseen.event_id: {"pdu_ids": sorted(state_before_unseen.values()),
+                                               "auth_chain_ids": []}}
+    response = room.remote.send([after])
+    assert response.json == {"pdus": {after.event_id: {}}}
+    assert [path for path, _ in _RemoteHttp.asked][:3] == [
+        f"{FED}/get_missing_events/{q(room.room_id)}", f"{FED}/state_ids/{q(room.room_id)}",
+        f"{FED}/event/{q(unseen.event_id)}"]
+    assert room.current_state()[("org.example.topic", "")] == unseen.event_id
+    assert room.timeline_ids()[-1] == after.event_id
+    assert join.event_id in room.timeline_ids()
