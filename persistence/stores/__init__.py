@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from persistence.stores.account_data import AccountDataStore
 from persistence.stores.admin_nonces import AdminNonceStore
 from persistence.stores.aliases import AliasStore
+from persistence.stores.auth_chains import AuthChainStore
 from persistence.stores.cross_signing import CrossSigningStore
 from persistence.stores.dehydrated_devices import DehydratedDeviceStore
 from persistence.stores.device_inbox import DeviceInboxStore
@@ -84,3 +85,4 @@ class Stores:
     server_keys: ServerKeyStore = field(default_factory=ServerKeyStore)
     media: MediaStore = field(default_factory=MediaStore)
     pushers: PusherStore = field(default_factory=PusherStore)
+    auth_chains: AuthChainStore = field(default_factory=AuthChainStore)

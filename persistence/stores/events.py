@@ -90,13 +90,15 @@ def timeline_window(query: Select[Any], *, from_: RoomPosition | None, to: RoomP
 class EventStore:
     def insert_event(self, conn: Connection, event: Event, room_id: str, stream_ordering: int,
                      instance_name: str, rejected_reason: str | None = None,
-                     replaces_state: str | None = None) -> None:
+                     replaces_state: str | None = None, *, outlier: bool = False) -> None:
+        """Store an event; an ``outlier`` (state or auth events learnt from another server, outside the room's
+        timeline) has a stream position but never appears in timelines."""
         conn.execute(insert(events).values(
             event_id=event.event_id, room_id=room_id, stream_ordering=stream_ordering, depth=event.depth,
             type=event.type, state_key=event.state_key, sender=event.sender,
             origin_server_ts=event.origin_server_ts, instance_name=instance_name,
             json=encode_canonical_json(dict(event.pdu)).decode("utf-8"), rejected_reason=rejected_reason,
-            outlier=False, replaces_state=replaces_state,
+            outlier=outlier, replaces_state=replaces_state,
         ))
         if event.prev_event_ids:
             conn.execute(insert(event_edges), [

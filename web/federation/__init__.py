@@ -5,7 +5,18 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from web.federation.invites import invite_v1, invite_v2
 from web.federation.keys import create_keys_blueprint
+from web.federation.membership import (
+    make_join,
+    make_knock,
+    make_leave,
+    send_join_v1,
+    send_join_v2,
+    send_knock,
+    send_leave_v1,
+    send_leave_v2,
+)
 from web.federation.queries import get_version, query_profile
 
 __all__ = ["create_federation_blueprint", "create_keys_blueprint"]
@@ -15,4 +26,12 @@ def create_federation_blueprint() -> Blueprint:
     blueprint = Blueprint("federation", __name__, url_prefix="/_matrix/federation")
     blueprint.add_url_rule("/v1/version", view_func=get_version, methods=["GET"])
     blueprint.add_url_rule("/v1/query/profile", view_func=query_profile, methods=["GET"])
+    for make, view in (("make_join", make_join), ("make_leave", make_leave), ("make_knock", make_knock)):
+        blueprint.add_url_rule(f"/v1/{make}/<room_id>/<user_id>", view_func=view, methods=["GET"])
+    for version, send, view in (("v1", "send_join", send_join_v1), ("v2", "send_join", send_join_v2),
+                                ("v1", "send_leave", send_leave_v1), ("v2", "send_leave", send_leave_v2),
+                                ("v1", "send_knock", send_knock), ("v1", "invite", invite_v1),
+                                ("v2", "invite", invite_v2)):
+        blueprint.add_url_rule(f"/{version}/{send}/<room_id>/<event_id>", view_func=view, methods=["PUT"],
+                               endpoint=f"{send}_{version}")
     return blueprint
