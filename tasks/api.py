@@ -33,7 +33,7 @@ GENERATE_THUMBNAILS = "media.generate_thumbnails"
 PREVIEW_URL = "media.preview_url"
 PREVIEW_TIMEOUT_SECONDS = 30.0
 ACCEPT_REMOTE_MEMBERSHIP = "events.accept_remote_membership"
-STORE_REMOTE_INVITE = "events.store_remote_invite"
+STORE_OUTSIDE_MEMBERSHIP = "events.store_outside_membership"
 JOIN_REMOTE_ROOM = "events.join_remote_room"
 REJECT_INVITE_LOCALLY = "events.reject_invite_locally"
 
@@ -195,12 +195,13 @@ def accept_remote_membership(dispatcher: Dispatcher, *, room_id: str, pdu: dict[
     return result
 
 
-def store_remote_invite(dispatcher: Dispatcher, *, room_id: str, room_version: str, pdu: dict[str, Any],
-                        invite_room_state: list[dict[str, Any]]) -> dict[str, Any]:
-    """Have the room's events writer keep an invite of one of our users to a room this server is not in."""
-    result: dict[str, Any] = dispatcher.call(STORE_REMOTE_INVITE, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id,
-                                             room_version=room_version, pdu=pdu,
-                                             invite_room_state=invite_room_state)
+def store_outside_membership(dispatcher: Dispatcher, *, room_id: str, room_version: str, pdu: dict[str, Any],
+                             stripped_state: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """Have the room's events writer keep a membership of one of our users in a room this server is not in (an
+    invite from another server, our knock or leave through a resident), with the stripped state it came with."""
+    result: dict[str, Any] = dispatcher.call(STORE_OUTSIDE_MEMBERSHIP, timeout=EVENT_TIMEOUT_SECONDS,
+                                             room_id=room_id, room_version=room_version, pdu=pdu,
+                                             stripped_state=stripped_state)
     return result
 
 

@@ -8,7 +8,7 @@ failed: the remote server is waiting for our answer), and it is stored at the en
 Three more ways a room's membership changes through another server:
 
 - an invite for one of our users to a room we may know nothing of (``PUT /invite``), kept with the stripped
-  state the inviting server sent, so the invitee's ``/sync`` shows it;
+  state the inviting server sent, so the invitee's ``/sync`` shows it (and our user's knock or leave there);
 - one of our users joining a room through a resident server: the state and auth chain it answered are stored
   as outliers, checked in auth order, and the join becomes the first event of the room's timeline here;
 - an invite rejected while the inviting server is unreachable: a leave signed by us alone, stored only here.
@@ -31,7 +31,7 @@ from protocol.events.builder import EventTemplate, build_event
 from protocol.events.model import Event, StateKey
 from protocol.federation.membership import in_auth_order
 from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion
-from tasks.api import ACCEPT_REMOTE_MEMBERSHIP, JOIN_REMOTE_ROOM, REJECT_INVITE_LOCALLY, STORE_REMOTE_INVITE
+from tasks.api import ACCEPT_REMOTE_MEMBERSHIP, JOIN_REMOTE_ROOM, REJECT_INVITE_LOCALLY, STORE_OUTSIDE_MEMBERSHIP
 from tasks.context import TaskContext
 from tasks.events import STREAM, append_received_event, ring_keys
 from tasks.ledger import answer
@@ -86,24 +86,28 @@ def accept_remote_membership(context: TaskContext, *, room_id: str, pdu: dict[st
     return result
 
 
-def store_remote_invite(context: TaskContext, *, room_id: str, room_version: str, pdu: dict[str, Any],
-                        invite_room_state: list[dict[str, Any]]) -> dict[str, Any]:
-    """An invite of one of our users to a room this server is not in, signed by us and the inviting server.
+def store_outside_membership(context: TaskContext, *, room_id: str, room_version: str, pdu: dict[str, Any],
+                             stripped_state: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """A membership of one of our users in a room this server is not in: an invite another server sent (signed
+    by it and by us), or our user's knock or leave that a resident accepted.
 
-    The room becomes known by its version; the invite is the invitee's membership there and carries the stripped
-    state the inviting server sent (``unsigned.invite_room_state``, as Synapse keeps it), which ``/sync`` shows.
+    The room becomes known by its version; the event is the user's membership there. An invite or knock keeps
+    the stripped state that came with it (``unsigned.invite_room_state`` / ``knock_room_state``, as Synapse keeps
+    it), which ``/sync`` shows.
     """
     stores = context.stores
     version = KNOWN_ROOM_VERSIONS[room_version]
-    event = Event.from_pdu({**pdu, "unsigned": {**(pdu.get("unsigned") or {}),
-                                                "invite_room_state": invite_room_state}}, version)
+    event = Event.from_pdu(pdu, version)
+    if stripped_state is not None and event.membership in ("invite", "knock"):
+        event = Event(event.event_id, version, {**pdu, "unsigned": {
+            **(pdu.get("unsigned") or {}), f"{event.membership}_room_state": stripped_state}})
     with context.database.write() as conn:
         lock_room(conn, room_id)
         room = stores.rooms.get_room(conn, room_id)
         if room is None:
             stores.rooms.insert_room(conn, Room(room_id, room_version, event.sender, context.clock.now_ms()))
         elif room.room_version != room_version:
-            raise Forbidden("The invite names another version than the room's")
+            raise Forbidden("The event names another version than the room's")
         earlier = stores.events.get_event(conn, event.event_id)
         if earlier is not None:
             return {"event_id": earlier.event_id, "stream_ordering": earlier.stream_ordering}
@@ -128,16 +132,17 @@ def _store_membership_alone(context: TaskContext, conn: Connection, room_id: str
 
 
 def reject_invite_locally(context: TaskContext, *, room_id: str, user_id: str) -> dict[str, Any]:
-    """Reject an invite to a room we are not in when no server of the room answers: a leave citing the invite,
-    signed by us only (Synapse does the same), so the invitee's ``/sync`` moves the room to ``leave``."""
+    """Reject an invite (or rescind a knock) in a room we are not in when no server of the room answers: a leave
+    citing the invite, signed by us only (Synapse does the same), so the user's ``/sync`` moves the room to
+    ``leave``."""
     stores = context.stores
     with context.database.write() as conn:
         lock_room(conn, room_id)
         room = stores.rooms.get_room(conn, room_id)
         invite_id = stores.state.get_current_state_event_id(conn, room_id, ("m.room.member", user_id))
         invite = stores.events.get_event(conn, invite_id) if invite_id else None
-        if room is None or invite is None or invite.event.membership != "invite":
-            raise Forbidden("You are not invited to this room")
+        if room is None or invite is None or invite.event.membership not in ("invite", "knock"):
+            raise Forbidden("You are not invited to this room and have not knocked")
         leave = build_event(
             KNOWN_ROOM_VERSIONS[room.room_version], EventTemplate("m.room.member", {"membership": "leave"}, user_id),
             room_id=room_id, sender=user_id, prev_events=[invite.event], auth_events=[invite.event],
@@ -223,8 +228,18 @@ def _store_joined_room(context: TaskContext, conn: Connection, room_id: str, ver
     replaced = room_state.get(join.state_tuple)
     stores.events.insert_event(conn, join, room_id, join_ordering, context.instance_name,
                                replaces_state=replaced.event_id if replaced else None)
-    after = {key: event.event_id for key, event in room_state.items()} | {join.state_tuple: join.event_id}
-    group = stores.state.insert_state_group(conn, room_id, join.event_id, None, after)
+    before = {key: event.event_id for key, event in room_state.items()}
+    after = before | {join.state_tuple: join.event_id}
+    # The state the resident sent is the state before the join, which is the state after the join's prev events
+    # (as the resident resolved them): readers that anchor a timeline on its first event's prev event (/sync,
+    # /messages) find it there, though those events themselves live only on the resident.
+    before_group = stores.state.insert_state_group(conn, room_id, join.event_id, None, before)
+    held = stores.state.get_event_state_groups(conn, join.prev_event_ids)
+    for prev_id in join.prev_event_ids:
+        if prev_id not in held:
+            stores.state.insert_event_state_group(conn, prev_id, before_group)
+    group = stores.state.insert_state_group(conn, room_id, join.event_id, before_group,
+                                            {join.state_tuple: join.event_id})
     stores.state.insert_event_state_group(conn, join.event_id, group)
     for key, event_id in after.items():
         member = join if event_id == join.event_id else room_state[key]
@@ -238,7 +253,7 @@ def _store_joined_room(context: TaskContext, conn: Connection, room_id: str, ver
 TASKS = (
     TaskSpec(ACCEPT_REMOTE_MEMBERSHIP, family=STREAM, body=accept_remote_membership, shard_param="room_id",
              returns_result=True),
-    TaskSpec(STORE_REMOTE_INVITE, family=STREAM, body=store_remote_invite, shard_param="room_id",
+    TaskSpec(STORE_OUTSIDE_MEMBERSHIP, family=STREAM, body=store_outside_membership, shard_param="room_id",
              returns_result=True),
     TaskSpec(JOIN_REMOTE_ROOM, family=STREAM, body=join_remote_room, shard_param="room_id", returns_result=True),
     TaskSpec(REJECT_INVITE_LOCALLY, family=STREAM, body=reject_invite_locally, shard_param="room_id",

@@ -72,7 +72,9 @@ class RemoteRoom:
                              server_name=server_name, signing_key=key, opaque_id=secrets.token_hex(8))
         room._add(create)
         room.send("m.room.member", {"membership": "join"}, creator, state_key=creator)
-        room.send("m.room.power_levels", {"users": {creator: 100}}, creator, state_key="")
+        # From v12 the creator's power is infinite and may not be listed (rooms/v12 auth rules).
+        users = {} if version.room_creators_have_infinite_power else {creator: 100}
+        room.send("m.room.power_levels", {"users": users}, creator, state_key="")
         room.send("m.room.join_rules", {"join_rule": join_rule}, creator, state_key="")
         return room
 

@@ -50,8 +50,8 @@ def _invite(current: Deps, room_id: str, event_id: str, origin: str, room_versio
     if resident:
         tasks_api.accept_remote_membership(current.dispatcher, room_id=room_id, pdu=signed)
     else:
-        tasks_api.store_remote_invite(current.dispatcher, room_id=room_id, room_version=room_version, pdu=signed,
-                                      invite_room_state=invite_room_state)
+        tasks_api.store_outside_membership(current.dispatcher, room_id=room_id, room_version=room_version,
+                                           pdu=signed, stripped_state=invite_room_state)
     return dict(Event(event.event_id, version, signed).pdu)
 
 

@@ -98,15 +98,17 @@ def _restricted_authoriser(current: Deps, conn: Connection, room_id: str, user_i
     raise UnableToGrantJoin("No user of this server may invite to this room")
 
 
-def _template(current: Deps, conn: Connection, room: Room, user_id: str, content: dict[str, Any],
-              origin: str) -> JsonDict:
-    """The unsigned membership event the asking server is to sign, built on the room's forward extremities."""
+def membership_template(current: Deps, conn: Connection, room: Room, sender: str, target: str,
+                        content: dict[str, Any], origin: str) -> JsonDict:
+    """An unsigned membership event of ``origin``'s, built on the room's forward extremities with auth events
+    from the current state, once the current state allows it (else 403): the template ``make_*`` answers, and
+    the invite we ask a remote invitee's server to sign."""
     version = KNOWN_ROOM_VERSIONS[room.room_version]
     stores = current.stores
     prev = stores.events.get_events(conn, stores.events.list_forward_extremities(conn, room.room_id))
-    wanted = auth_types_for_event("m.room.member", user_id, user_id, content, version)
+    wanted = auth_types_for_event("m.room.member", sender, target, content, version)
     state = _state_events(current, conn, room.room_id, wanted | {CREATE_KEY})
-    pdu = draft_pdu(version, EventTemplate("m.room.member", content, user_id), room_id=room.room_id, sender=user_id,
+    pdu = draft_pdu(version, EventTemplate("m.room.member", content, target), room_id=room.room_id, sender=sender,
                     prev_events=sorted((stored.event for stored in prev.values()), key=lambda e: e.event_id),
                     auth_events=sorted((state[key] for key in wanted if key in state), key=lambda e: e.event_id),
                     origin_server_ts=current.clock.now_ms(), server_name=origin,
@@ -131,7 +133,7 @@ def _make(room_id: str, user_id: str, origin: str, membership: str) -> dict[str,
             state = _state_events(current, conn, room_id, {("m.room.join_rules", ""), ("m.room.member", user_id)})
             if join_rule_of(state) in RESTRICTED_RULES and membership_of(state, user_id) not in ("invite", "join"):
                 content[AUTHORISING_USER] = _restricted_authoriser(current, conn, room_id, user_id, state)
-        template = _template(current, conn, room, user_id, content, origin)
+        template = membership_template(current, conn, room, user_id, user_id, content, origin)
     return {"event": template, "room_version": room.room_version}
 
 
