@@ -234,9 +234,9 @@ def _store_joined_room(context: TaskContext, conn: Connection, room_id: str, ver
     # (as the resident resolved them): readers that anchor a timeline on its first event's prev event (/sync,
     # /messages) find it there, though those events themselves live only on the resident.
     before_group = stores.state.insert_state_group(conn, room_id, join.event_id, None, before)
-    held = stores.state.get_event_state_groups(conn, join.prev_event_ids)
-    for prev_id in join.prev_event_ids:
-        if prev_id not in held:
+    grouped = stores.state.get_event_state_groups(conn, join.prev_event_ids)
+    for prev_id in dict.fromkeys(join.prev_event_ids):
+        if prev_id not in grouped:
             stores.state.insert_event_state_group(conn, prev_id, before_group)
     group = stores.state.insert_state_group(conn, room_id, join.event_id, before_group,
                                             {join.state_tuple: join.event_id})
