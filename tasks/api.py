@@ -12,6 +12,7 @@ DRAIN_DEVICE_LISTS = "device_lists.drain"
 REFRESH_USER_DIRECTORY = "user_directory.refresh_user"
 CREATE_EVENT = "events.create"
 CREATE_ROOM = "events.create_room"
+RECEIVE_PDUS = "events.receive_pdus"
 REFRESH_MEMBER_PROFILES = "events.refresh_member_profiles"
 PUT_ACCOUNT_DATA = "account_data.put"
 UPDATE_TAG = "account_data.update_tag"
@@ -98,6 +99,15 @@ def create_room(dispatcher: Dispatcher, *, room_id: str, room_version: str, crea
         CREATE_ROOM, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id, room_version=room_version, creator=creator,
         create_content=create_content, origin_server_ts=origin_server_ts, initial_events=initial_events,
     )
+    return result
+
+
+def receive_pdus(dispatcher: Dispatcher, *, room_id: str, origin: str, pdus: list[dict[str, Any]],
+                 rejected: dict[str, str]) -> dict[str, Any]:
+    """Have the room's events writer judge and store PDUs another server sent (checks 1-3 passed); returns
+    ``{"outcomes": {event_id: None | reason}}`` (``tasks/federation/receive.py``)."""
+    result: dict[str, Any] = dispatcher.call(RECEIVE_PDUS, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id,
+                                             origin=origin, pdus=pdus, rejected=rejected)
     return result
 
 

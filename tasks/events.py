@@ -102,22 +102,13 @@ def _store(context: TaskContext, conn: Connection, room_id: str, event: Event, e
                                                 stores.state.get_current_state_ids(conn, room_id))
     stores.state.insert_event_state_group(conn, event.event_id, group)
     stores.events.replace_forward_extremities(conn, room_id, extremities, event.event_id)
-    _record_derived(context, conn, room_id, event, stream_ordering)
+    record_derived(context, conn, room_id, event, stream_ordering)
     push_to = record_push_actions(context, conn, room_id, event, stream_ordering)
     stores.stream_ids.advance_position(conn, STREAM, context.instance_name, stream_ordering)
     return Appended(event, stream_ordering, push_to)
 
 
-def append_received_event(context: TaskContext, conn: Connection, room_id: str, event: Event) -> Appended:
-    """Store an event another server built, already checked against the room's current state, at the end of
-    the room; the caller holds the room lock. Of the forward extremities only those it cites stop being ones,
-    and its state is built on them (or on the current state, when it cites none of them any more)."""
-    extremities = context.stores.events.list_forward_extremities(conn, room_id)
-    cited = [event_id for event_id in extremities if event_id in event.prev_event_ids]
-    return _store(context, conn, room_id, event, cited or extremities)
-
-
-def _record_derived(context: TaskContext, conn: Connection, room_id: str, event: Event,
+def record_derived(context: TaskContext, conn: Connection, room_id: str, event: Event,
                     stream_ordering: int) -> None:
     """Index what read paths look events up by: the redaction's target, the relation's parent, the searchable
     text (spec: "Server Side Search")."""

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from persistence.stores.account_data import AccountDataStore
 from persistence.stores.admin_nonces import AdminNonceStore
 from persistence.stores.aliases import AliasStore
-from persistence.stores.auth_chains import AuthChainStore
 from persistence.stores.cross_signing import CrossSigningStore
 from persistence.stores.dehydrated_devices import DehydratedDeviceStore
 from persistence.stores.device_inbox import DeviceInboxStore
@@ -15,6 +14,7 @@ from persistence.stores.device_lists import DeviceListStore
 from persistence.stores.devices import DeviceStore
 from persistence.stores.directory import DirectoryStore
 from persistence.stores.e2e_keys import E2eKeyStore
+from persistence.stores.event_graph import EventGraphStore
 from persistence.stores.events import EventStore
 from persistence.stores.filters import FilterStore
 from persistence.stores.forgotten_rooms import ForgottenRoomStore
@@ -28,6 +28,7 @@ from persistence.stores.push_actions import PushActionsStore
 from persistence.stores.push_rules import PushRulesStore
 from persistence.stores.pushers import PusherStore
 from persistence.stores.receipts import ReceiptStore
+from persistence.stores.received_transactions import ReceivedTransactionStore
 from persistence.stores.registration_tokens import RegistrationTokenStore
 from persistence.stores.relations import RelationStore
 from persistence.stores.reports import ReportStore
@@ -85,4 +86,5 @@ class Stores:
     server_keys: ServerKeyStore = field(default_factory=ServerKeyStore)
     media: MediaStore = field(default_factory=MediaStore)
     pushers: PusherStore = field(default_factory=PusherStore)
-    auth_chains: AuthChainStore = field(default_factory=AuthChainStore)
+    event_graph: EventGraphStore = field(default_factory=EventGraphStore)
+    received_transactions: ReceivedTransactionStore = field(default_factory=ReceivedTransactionStore)

@@ -90,9 +90,9 @@ def timeline_window(query: Select[Any], *, from_: RoomPosition | None, to: RoomP
 class EventStore:
     def insert_event(self, conn: Connection, event: Event, room_id: str, stream_ordering: int,
                      instance_name: str, rejected_reason: str | None = None,
-                     replaces_state: str | None = None, *, outlier: bool = False) -> None:
-        """Store an event; an ``outlier`` (state or auth events learnt from another server, outside the room's
-        timeline) has a stream position but never appears in timelines."""
+                     replaces_state: str | None = None, outlier: bool = False) -> None:
+        """Store an event with its DAG edges. ``outlier``: kept out of the room's timeline (an event known only
+        as another's auth or state, or a remote event that soft-failed; ``tasks/federation/remote_events.py``)."""
         conn.execute(insert(events).values(
             event_id=event.event_id, room_id=room_id, stream_ordering=stream_ordering, depth=event.depth,
             type=event.type, state_key=event.state_key, sender=event.sender,

@@ -9,22 +9,19 @@ be (shape, sender, origin, ids, content hash), and what a resident's ``send_join
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from protocol.errors import BadJson, Forbidden, MatrixError
 from protocol.events.hashing import content_hash_matches
 from protocol.events.ids import is_valid_event_id
 from protocol.events.model import Event
+from protocol.federation.pdus import MalformedPdu, parse_pdu
 from protocol.identifiers import UserId
 from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion
 
 MEMBERSHIPS_BY_HANDSHAKE = {"join": "join", "leave": "leave", "knock": "knock"}
 """The membership each ``make_*``/``send_*`` pair produces."""
-
-SignedBy = Callable[[Event, str], bool]
-"""``(event, server_name) -> bool``: whether ``server_name`` validly signed the event (a key lookup: I/O)."""
-
 
 class IncompatibleRoomVersion(MatrixError):
     """The asking server does not support the room's version (spec: ``make_join`` 400)."""
@@ -62,6 +59,14 @@ def server_of(user_id: str) -> str:
         return ""
 
 
+def _parsed(pdu: object, room_version: RoomVersion) -> Event:
+    """Check 1 on receipt of a PDU (its format in the room version), as a client-visible 400."""
+    try:
+        return parse_pdu(pdu, room_version)
+    except MalformedPdu as exc:
+        raise BadJson(f"The event is malformed: {exc}") from None
+
+
 def check_membership_pdu(pdu: object, room_version: RoomVersion, *, room_id: str, event_id: str | None,
                          membership: str, origin: str) -> Event:
     """The membership event ``origin`` hands over for ``room_id``, once its shape says it is what it claims.
@@ -70,12 +75,7 @@ def check_membership_pdu(pdu: object, room_version: RoomVersion, *, room_id: str
     users), the event must be for this room, carry the id the request names, and its content hash must match: a
     redacted or altered membership is refused rather than stored redacted. Signatures are the caller's (keys).
     """
-    if not isinstance(pdu, Mapping):
-        raise BadJson("The event must be a JSON object")
-    try:
-        event = Event.from_pdu(pdu, room_version)
-    except (ValueError, TypeError):
-        raise BadJson("The event has no valid event id") from None
+    event = _parsed(pdu, room_version)
     if event.type != "m.room.member" or event.membership != membership:
         raise BadJson(f"The event is not an m.room.member event with membership {membership!r}")
     if event.room_id != room_id:
@@ -88,7 +88,7 @@ def check_membership_pdu(pdu: object, room_version: RoomVersion, *, room_id: str
         raise BadJson("The state_key must be the sender's user id")
     if server_of(event.sender) != origin:
         raise Forbidden(f"The sender is not a user of {origin}")
-    if not content_hash_matches(pdu):
+    if not content_hash_matches(event.pdu):
         raise BadJson("The event's content hash does not match")
     return event
 
@@ -97,12 +97,7 @@ def check_invite_pdu(pdu: object, room_version: RoomVersion, *, room_id: str, ev
                      server_name: str) -> Event:
     """An invite ``origin`` asks us to countersign (spec: "Inviting to a room"): sent by one of its users, for
     one of ours, for the room and id the request names, with an intact content hash."""
-    if not isinstance(pdu, Mapping):
-        raise BadJson("The event must be a JSON object")
-    try:
-        event = Event.from_pdu(pdu, room_version)
-    except (ValueError, TypeError):
-        raise BadJson("The event has no valid event id") from None
+    event = _parsed(pdu, room_version)
     if event.type != "m.room.member" or event.membership != "invite" or event.state_key is None:
         raise BadJson("The event is not an m.room.member invite")
     if event.room_id != room_id or event.event_id != event_id:
@@ -111,22 +106,9 @@ def check_invite_pdu(pdu: object, room_version: RoomVersion, *, room_id: str, ev
         raise Forbidden(f"The sender is not a user of {origin}")
     if server_of(event.state_key) != server_name:
         raise Forbidden("The invited user is not a user of this server")
-    if not content_hash_matches(pdu):
+    if not content_hash_matches(event.pdu):
         raise BadJson("The event's content hash does not match")
     return event
-
-
-def signing_servers(event: Event) -> set[str]:
-    """Whose signatures an event needs (spec: "Validating hashes and signatures on received events"): the
-    sender's server, the server of a v1/v2 event id, and for restricted joins the authorising user's server."""
-    servers = {server_of(event.sender)}
-    if event.room_version.event_id_in_event:
-        servers.add(event.event_id.partition(":")[2])
-    authoriser = event.content.get("join_authorised_via_users_server")
-    if event.room_version.restricted_join_rule and event.membership == "join" and isinstance(authoriser, str):
-        servers.add(server_of(authoriser))
-    servers.discard("")
-    return servers
 
 
 def parse_remote_events(items: object, room_version: RoomVersion, what: str) -> list[Event]:
@@ -152,25 +134,3 @@ def room_version_of(answer: Mapping[str, Any]) -> RoomVersion:
         raise IncompatibleRoomVersion(f"The room's version {identifier!r} is not supported here",
                                       room_version=str(identifier))
     return version
-
-
-def in_auth_order(events: Iterable[Event]) -> list[Event]:
-    """Events sorted so each comes after the events among them it cites as auth events (Kahn's algorithm, ties
-    broken by depth then id, so the order is stable); events caught in a cycle come last, to fail their checks."""
-    by_id = {event.event_id: event for event in events}
-    waiting = {event_id: {a for a in event.auth_event_ids if a in by_id and a != event_id}
-               for event_id, event in by_id.items()}
-    ordered: list[Event] = []
-    while waiting:
-        ready = sorted((by_id[event_id] for event_id, needs in waiting.items() if not needs),
-                       key=lambda e: (e.depth, e.event_id))
-        if not ready:
-            ordered.extend(sorted((by_id[event_id] for event_id in waiting), key=lambda e: (e.depth, e.event_id)))
-            break
-        for event in ready:
-            ordered.append(event)
-            del waiting[event.event_id]
-        done = {event.event_id for event in ready}
-        for needs in waiting.values():
-            needs -= done
-    return ordered

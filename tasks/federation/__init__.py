@@ -1,1 +1,1 @@
-"""Task bodies for federation: what other servers hand us, persisted by the room's events writer."""
+"""Federation task bodies: receiving other servers' events into the room's events writer."""

@@ -1,23 +1,24 @@
 """Membership events from federation, persisted by the room's events writer (family ``events``, by room id).
 
 The web tier has already checked what needs keys (every signature an event must carry) and the event's shape
-(``protocol/federation/membership.py``); here, under the room's lock, the rules that need the room: the event's
-auth events must be known and allow it, the room's current state must allow it (else it is refused, not soft
-failed: the remote server is waiting for our answer), and it is stored at the end of the room like a local event.
+(``protocol/federation/membership.py``); here, under the room's lock, the rules that need the room, through the
+writer's path for received events (``tasks/federation/remote_events.py``: checks 4-6, the DAG, state groups,
+extremities). A handshake's event must also be allowed by the current state (else it is refused, not soft failed:
+the remote server is waiting for our answer).
 
 Three more ways a room's membership changes through another server:
 
 - an invite for one of our users to a room we may know nothing of (``PUT /invite``), kept with the stripped
   state the inviting server sent, so the invitee's ``/sync`` shows it (and our user's knock or leave there);
 - one of our users joining a room through a resident server: the state and auth chain it answered are stored
-  as outliers, checked in auth order, and the join becomes the first event of the room's timeline here;
+  as outliers, and the join becomes the first event of the room's timeline here, on the state the resident sent;
 - an invite rejected while the inviting server is unreachable: a leave signed by us alone, stored only here.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection
@@ -25,27 +26,18 @@ from sqlalchemy import Connection
 from persistence.doorbell import Ring
 from persistence.locks import lock_room
 from persistence.stores.rooms import Room
-from protocol.auth import CREATE_KEY, AuthError, check_auth, check_auth_against_auth_events, room_creator
+from protocol.auth import AuthError, check_auth, room_creator
 from protocol.errors import Forbidden, NotFound
 from protocol.events.builder import EventTemplate, build_event
 from protocol.events.model import Event, StateKey
-from protocol.federation.membership import in_auth_order
-from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion
+from protocol.room_versions import KNOWN_ROOM_VERSIONS
 from tasks.api import ACCEPT_REMOTE_MEMBERSHIP, JOIN_REMOTE_ROOM, REJECT_INVITE_LOCALLY, STORE_OUTSIDE_MEMBERSHIP
 from tasks.context import TaskContext
-from tasks.events import STREAM, append_received_event, ring_keys
+from tasks.events import STREAM, ring_keys
+from tasks.federation.remote_events import RemoteEvent, persist_remote_events
 from tasks.ledger import answer
 from tasks.pushers import poke_pushers
 from tasks.registry import TaskSpec
-
-
-def _known_auth_state(context: TaskContext, conn: Connection, room_id: str, event: Event) -> list[Event]:
-    stored = context.stores.events.get_events(conn, event.auth_event_ids)
-    missing = [event_id for event_id in event.auth_event_ids
-               if event_id not in stored or stored[event_id].room_id != room_id]
-    if missing:
-        raise Forbidden(f"The event cites auth events unknown in this room: {', '.join(missing[:5])}")
-    return [item.event for item in stored.values()]
 
 
 def _current_state(context: TaskContext, conn: Connection, room_id: str) -> dict[StateKey, Event]:
@@ -56,7 +48,12 @@ def _current_state(context: TaskContext, conn: Connection, room_id: str) -> dict
 
 def accept_remote_membership(context: TaskContext, *, room_id: str, pdu: dict[str, Any]) -> dict[str, Any]:
     """A join, leave, knock or invite another server built for this room (``send_*``, ``/invite`` of a room we
-    are in); answers ``{"event_id", "stream_ordering"}``, the same again for an event already stored."""
+    are in); answers ``{"event_id", "stream_ordering"}``, the same again for an event already stored.
+
+    Unlike an event arriving in a transaction, one handed over in a handshake must be allowed by the room's
+    current state *now*, or nothing is stored and the server is told 403: a join that would only soft-fail must
+    not leave its user believing they are in.
+    """
     stores = context.stores
     with context.database.write() as conn:
         lock_room(conn, room_id)
@@ -67,17 +64,15 @@ def accept_remote_membership(context: TaskContext, *, room_id: str, pdu: dict[st
         earlier = stores.events.get_event(conn, event.event_id)
         if earlier is not None:
             return {"event_id": earlier.event_id, "stream_ordering": earlier.stream_ordering}
-        state = _current_state(context, conn, room_id)
-        create = state.get(CREATE_KEY)
-        if create is None:
-            raise NotFound("This server is not in the room")
         try:
-            check_auth_against_auth_events(event, _known_auth_state(context, conn, room_id, event),
-                                           create_event=create)
-            check_auth(event, state)
+            check_auth(event, _current_state(context, conn, room_id))
         except AuthError as exc:
             raise Forbidden(f"The event is not allowed: {exc}") from None
-        appended = append_received_event(context, conn, room_id, event)
+        persisted = persist_remote_events(context, conn, room, events=[RemoteEvent(event)])
+        outcome = persisted.outcomes.get(event.event_id)
+        if outcome is not None or not persisted.appended:
+            raise Forbidden(f"The event is not allowed: {outcome}")  # rolls the transaction back
+        appended = persisted.appended[0]
         result = {"event_id": event.event_id, "stream_ordering": appended.stream_ordering}
         answer(context, result)
     context.doorbell.ring(Ring(STREAM, context.instance_name, appended.stream_ordering,
@@ -155,99 +150,60 @@ def reject_invite_locally(context: TaskContext, *, room_id: str, user_id: str) -
     return result
 
 
-def _check_in_auth_order(events: Sequence[Event], create: Event | None) -> dict[str, str]:
-    """Each event against its own auth events, dependencies first; returns rejected event id -> reason.
-
-    Spec: "Joining Rooms": the joining server checks the state and auth chain it receives. An event whose auth
-    events are missing from what was sent, or rejected, is rejected too.
-    """
-    known: dict[str, Event] = {}
-    rejected: dict[str, str] = {}
-    for event in in_auth_order(events):
-        known[event.event_id] = event
-        cited = [known[event_id] for event_id in event.auth_event_ids if event_id in known]
-        if len(cited) != len(set(event.auth_event_ids)):
-            rejected[event.event_id] = "auth events missing"
-            continue
-        try:
-            check_auth_against_auth_events(event, cited, create_event=create, rejected_event_ids=set(rejected))
-        except AuthError as exc:
-            rejected[event.event_id] = str(exc)[:200]
-    return rejected
+def _adopt_state(context: TaskContext, conn: Connection, room_id: str,
+                 sent: Mapping[StateKey, str]) -> dict[StateKey, str]:
+    """Make the state a resident sent the room's current state here, before the join is judged against it: we
+    held none of our own (at most our user's invite), so the resident's view is the only one there is. Events
+    dropped on receipt or rejected are left out; returns the state adopted."""
+    stores = context.stores
+    found = stores.events.get_events(conn, sent.values())
+    state = {key: event_id for key, event_id in sent.items()
+             if event_id in found and found[event_id].rejected_reason is None}
+    current = stores.state.get_current_state_ids(conn, room_id)
+    for key, event_id in state.items():
+        if current.get(key) != event_id:
+            stores.state.upsert_current_state(conn, room_id, key, event_id, found[event_id].event.membership)
+    for key in current.keys() - state.keys():
+        stores.state.delete_current_state(conn, room_id, key)
+    return state
 
 
 def join_remote_room(context: TaskContext, *, room_id: str, room_version: str, join: dict[str, Any],
                      state: list[dict[str, Any]], auth_chain: list[dict[str, Any]]) -> dict[str, Any]:
-    """Store what a resident server answered to our user's ``send_join``: its state and auth chain as outliers
-    (each checked against its auth events), then the join as the first event of the room's timeline here, with
-    the room's state after it. Signatures and hashes were checked by the web tier, which holds the keys."""
+    """Store what a resident server answered to our user's ``send_join`` (signatures and hashes were checked by
+    the web tier, which holds the keys): its state and auth chain as outliers, each checked against its own auth
+    events, then the join as the first event of the room's timeline here, on the state the resident sent."""
     stores = context.stores
     version = KNOWN_ROOM_VERSIONS[room_version]
     join_event = Event.from_pdu(join, version)
-    state_events = [Event.from_pdu(pdu, version) for pdu in state]
-    everything = {event.event_id: event for event in
-                  [*(Event.from_pdu(pdu, version) for pdu in auth_chain), *state_events]}
-    create = next((event for event in everything.values() if event.type == "m.room.create"
-                   and event.state_key == ""), None)
-    if create is None:
-        raise Forbidden("The resident server sent no m.room.create event")
-    rejected = _check_in_auth_order(list(everything.values()), create)
-    room_state = {event.state_tuple: event for event in state_events
-                  if event.is_state and event.event_id not in rejected}
-    try:
-        check_auth(join_event, room_state)
-    except AuthError as exc:
-        raise Forbidden(f"The join is not allowed by the room's state: {exc}") from None
+    outliers = [RemoteEvent(Event.from_pdu(pdu, version)) for pdu in [*auth_chain, *state]]
+    state_before = {item.event.state_tuple: item.event.event_id for item in outliers[len(auth_chain):]
+                    if item.event.is_state}
     with context.database.write() as conn:
         lock_room(conn, room_id)
         earlier = stores.events.get_event(conn, join_event.event_id)
-        if earlier is not None:
+        if earlier is not None and not earlier.rejected_reason:
             return {"event_id": earlier.event_id, "stream_ordering": earlier.stream_ordering}
-        stream_ordering = _store_joined_room(context, conn, room_id, version, join_event, room_state,
-                                             everything, rejected, create)
-        result = {"event_id": join_event.event_id, "stream_ordering": stream_ordering}
+        room = stores.rooms.get_room(conn, room_id)
+        if room is None:
+            create = next((item.event for item in outliers if item.event.type == "m.room.create"), None)
+            if create is None:
+                raise Forbidden("The resident server sent no m.room.create event")
+            room = Room(room_id, room_version, room_creator(create) or create.sender, context.clock.now_ms())
+            stores.rooms.insert_room(conn, room)
+        persist_remote_events(context, conn, room, outliers=outliers)
+        adopted = _adopt_state(context, conn, room_id, state_before)
+        persisted = persist_remote_events(context, conn, room,
+                                          events=[RemoteEvent(join_event, state_before=adopted)])
+        outcome = persisted.outcomes.get(join_event.event_id)
+        if outcome is not None or not persisted.appended:
+            raise Forbidden(f"The join is not allowed by the state the resident sent: {outcome}")
+        appended = persisted.appended[-1]
+        result = {"event_id": join_event.event_id, "stream_ordering": appended.stream_ordering}
         answer(context, result)
-    context.doorbell.ring(Ring(STREAM, context.instance_name, stream_ordering, ring_keys(room_id, [join_event])))
+    context.doorbell.ring(Ring(STREAM, context.instance_name, appended.stream_ordering,
+                               ring_keys(room_id, [join_event])))
     return result
-
-
-def _store_joined_room(context: TaskContext, conn: Connection, room_id: str, version: RoomVersion, join: Event,
-                       room_state: Mapping[StateKey, Event], everything: Mapping[str, Event],
-                       rejected: Mapping[str, str], create: Event) -> int:
-    stores = context.stores
-    if stores.rooms.get_room(conn, room_id) is None:
-        stores.rooms.insert_room(conn, Room(room_id, version.identifier, room_creator(create) or create.sender,
-                                            context.clock.now_ms()))
-    held = stores.events.get_events(conn, everything)
-    new = [event for event_id, event in everything.items() if event_id not in held]
-    orderings = stores.stream_ids.allocate(conn, STREAM, len(new) + 1, writer=context.instance_name)
-    for event, stream_ordering in zip(in_auth_order(new), orderings, strict=False):
-        stores.events.insert_event(conn, event, room_id, stream_ordering, context.instance_name,
-                                   rejected_reason=rejected.get(event.event_id), outlier=True)
-    join_ordering = orderings[-1]
-    replaced = room_state.get(join.state_tuple)
-    stores.events.insert_event(conn, join, room_id, join_ordering, context.instance_name,
-                               replaces_state=replaced.event_id if replaced else None)
-    before = {key: event.event_id for key, event in room_state.items()}
-    after = before | {join.state_tuple: join.event_id}
-    # The state the resident sent is the state before the join, which is the state after the join's prev events
-    # (as the resident resolved them): readers that anchor a timeline on its first event's prev event (/sync,
-    # /messages) find it there, though those events themselves live only on the resident.
-    before_group = stores.state.insert_state_group(conn, room_id, join.event_id, None, before)
-    grouped = stores.state.get_event_state_groups(conn, join.prev_event_ids)
-    for prev_id in dict.fromkeys(join.prev_event_ids):
-        if prev_id not in grouped:
-            stores.state.insert_event_state_group(conn, prev_id, before_group)
-    group = stores.state.insert_state_group(conn, room_id, join.event_id, before_group,
-                                            {join.state_tuple: join.event_id})
-    stores.state.insert_event_state_group(conn, join.event_id, group)
-    for key, event_id in after.items():
-        member = join if event_id == join.event_id else room_state[key]
-        stores.state.upsert_current_state(conn, room_id, key, event_id, member.membership)
-    stores.events.replace_forward_extremities(conn, room_id, stores.events.list_forward_extremities(conn, room_id),
-                                              join.event_id)
-    stores.stream_ids.advance_position(conn, STREAM, context.instance_name, join_ordering)
-    return join_ordering
 
 
 TASKS = (

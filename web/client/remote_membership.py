@@ -24,14 +24,16 @@ from protocol.errors import BadJson, MatrixError, NotFound
 from protocol.events.hashing import content_hash_matches
 from protocol.events.ids import legacy_event_id
 from protocol.events.model import Event
-from protocol.events.signatures import hash_and_sign_event
-from protocol.federation.membership import parse_remote_events, room_version_of, server_of, signing_servers
-from protocol.redaction import kept_top_level_keys, redact_event
+from protocol.events.signatures import hash_and_sign_event, verify_event_signature
+from protocol.federation.membership import parse_remote_events, room_version_of, server_of
+from protocol.federation.pdus import KeyLookup, MalformedPdu, check_pdu
+from protocol.redaction import kept_top_level_keys
 from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion
+from protocol.signing import InvalidSignature
 from tasks import api as tasks_api
 from web.deps import Deps
-from web.federation.event_signatures import require_signatures, signed_by
-from web.federation.membership import membership_template, stripped_room_state
+from web.federation.membership import membership_template, require_signatures, stripped_room_state
+from web.federation.pdu_reception import key_lookup
 
 SUPPORTED_VERSIONS = list(KNOWN_ROOM_VERSIONS)
 SEND_PATHS = {"join": "/_matrix/federation/v2/send_join", "leave": "/_matrix/federation/v2/send_leave",
@@ -143,14 +145,35 @@ def _client_error(error: Exception | None) -> MatrixError:
 
 
 def _checked(current: Deps, events: list[Event], version: RoomVersion) -> list[dict[str, Any]]:
-    """Events from a resident with every signature they need; one with a wrong content hash is kept redacted
-    and one without its signatures is dropped (spec: "Validating hashes and signatures on received events")."""
+    """Events from a resident past checks 1-3 on receipt: one with a wrong content hash is kept redacted, one
+    malformed or without its signatures is dropped (spec: "Validating hashes and signatures on received
+    events"; the writer then judges what cites a dropped event)."""
+    lookup = key_lookup(current)
     kept = []
     for event in events:
-        if not all(signed_by(current, event, server) for server in signing_servers(event)):
+        try:
+            kept.append(dict(check_pdu(dict(event.pdu), version, lookup).event.pdu))
+        except (MalformedPdu, InvalidSignature):
             continue
-        kept.append(dict(event.pdu) if content_hash_matches(event.pdu) else redact_event(event.pdu, version))
     return kept
+
+
+def signed_by(lookup: KeyLookup, event: Event, server_name: str) -> bool:
+    """Whether ``server_name`` signed ``event`` with a key it held when the event was made (an invitee's
+    server countersigning our invite, which the required signers do not name)."""
+    signatures = event.pdu.get("signatures")
+    by_server = signatures.get(server_name) if isinstance(signatures, Mapping) else None
+    at_ts = event.origin_server_ts if event.room_version.enforce_key_validity else None
+    for key_id in by_server if isinstance(by_server, Mapping) else ():
+        key = lookup(server_name, key_id, at_ts) if key_id.startswith("ed25519:") else None
+        if key is None:
+            continue
+        try:
+            verify_event_signature(event.pdu, event.room_version, server_name, key)
+        except InvalidSignature:
+            continue
+        return True
+    return False
 
 
 def join_remote(current: Deps, room_id: str, user_id: str, hinted: Iterable[str],
@@ -233,7 +256,7 @@ def invite_remote(current: Deps, room_id: str, sender: str, target: str, content
         raise ResidentUnreachable(f"{server} answered the invite without the event")
     signed = Event.from_pdu(returned, version)
     if signed.event_id != event.event_id or not content_hash_matches(signed.pdu) \
-            or not signed_by(current, signed, server):
+            or not signed_by(key_lookup(current), signed, server):
         raise ResidentUnreachable(f"{server} did not countersign the invite")
     require_signatures(current, signed)
     tasks_api.accept_remote_membership(current.dispatcher, room_id=room_id, pdu=dict(signed.pdu))

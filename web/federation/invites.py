@@ -18,8 +18,7 @@ from protocol.room_versions import KNOWN_ROOM_VERSIONS
 from tasks import api as tasks_api
 from web.deps import Deps, deps
 from web.federation.auth import server_authenticated
-from web.federation.event_signatures import require_signatures
-from web.federation.membership import resident_room
+from web.federation.membership import require_signatures, resident_room
 from web.requests import json_body
 
 V1_ROOM_VERSIONS = ("1", "2")

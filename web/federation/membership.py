@@ -38,12 +38,14 @@ from protocol.federation.membership import (
     negotiate_version,
     server_of,
 )
+from protocol.federation.pdus import check_signatures
 from protocol.identifiers import UserId
 from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion
+from protocol.signing import InvalidSignature
 from tasks import api as tasks_api
 from web.deps import Deps, deps
 from web.federation.auth import server_authenticated
-from web.federation.event_signatures import require_signatures
+from web.federation.pdu_reception import key_lookup
 from web.requests import json_body
 
 AUTHORISING_USER = "join_authorised_via_users_server"
@@ -159,15 +161,20 @@ def _received(current: Deps, room_id: str, event_id: str, origin: str, membershi
     version = KNOWN_ROOM_VERSIONS[room.room_version]
     event = check_membership_pdu(json_body().data, version, room_id=room_id, event_id=event_id,
                                  membership=membership, origin=origin)
-    ours = current.config.server_name
     authoriser = event.content.get(AUTHORISING_USER)
-    trusted: set[str] = set()
     if version.restricted_join_rule and membership == "join" and isinstance(authoriser, str) \
-            and server_of(authoriser) == ours:
+            and server_of(authoriser) == current.config.server_name:
         event = _countersigned(current, event, version)
-        trusted.add(ours)
-    require_signatures(current, event, skip=trusted)
+    require_signatures(current, event)
     return event, room
+
+
+def require_signatures(current: Deps, event: Event) -> None:
+    """Check 2 on receipt of a PDU: every server that must sign ``event`` did (403 ``M_FORBIDDEN`` if not)."""
+    try:
+        check_signatures(event, key_lookup(current))
+    except InvalidSignature as exc:
+        raise Forbidden(f"Event {event.event_id} is not validly signed: {exc}") from None
 
 
 def _countersigned(current: Deps, event: Event, version: RoomVersion) -> Event:
@@ -203,7 +210,7 @@ def _join_answer(current: Deps, event: Event, omit_members: bool) -> dict[str, A
             state_ids = {key: event_id for key, event_id in state_ids.items()
                          if key[0] != "m.room.member" or key[1] in kept}
         state = stores.events.get_events(conn, state_ids.values())
-        chain_ids = stores.auth_chains.list_auth_chain_ids(conn, [*state_ids.values(), event.event_id])
+        chain_ids = stores.event_graph.get_auth_chain_ids(conn, [*state_ids.values(), event.event_id])
         if omit_members:
             chain_ids -= set(state_ids.values())
         chain = stores.events.get_events(conn, chain_ids)

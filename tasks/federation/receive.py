@@ -1,0 +1,57 @@
+"""The events writer's side of ``PUT /_matrix/federation/v1/send``: one room's received PDUs, judged and stored.
+
+Sharded by room id on the events stream, like local events, so a room's remote and local events are ordered by
+one writer under one lock, and ``/sync`` reads them through the same per-writer positions. The web tier sends
+PDUs that passed checks 1-3 (``protocol/federation/pdus.py``), already redacted where their hash did not match;
+the message's MAC (``tasks/envelope.py``) vouches for that.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from persistence.doorbell import Ring
+from persistence.locks import lock_room
+from protocol.errors import NotFound
+from protocol.events.model import Event
+from protocol.room_versions import KNOWN_ROOM_VERSIONS
+from tasks.api import RECEIVE_PDUS
+from tasks.context import TaskContext
+from tasks.events import STREAM, ring_keys
+from tasks.federation.remote_events import RemoteEvent, persist_remote_events
+from tasks.ledger import answer
+from tasks.pushers import poke_pushers
+from tasks.registry import TaskSpec
+
+
+def receive_pdus(context: TaskContext, *, room_id: str, origin: str, pdus: list[dict[str, Any]],
+                 rejected: dict[str, str] | None = None) -> dict[str, Any]:
+    """Persist ``pdus`` of ``room_id`` sent by ``origin``; answers ``{"outcomes": {event_id: None | reason}}``
+    (``soft_failed``, a rejection, or why the event could not be stored). ``rejected``: event id -> reason for
+    rejections decided on receipt."""
+    stores = context.stores
+    rejected = rejected or {}
+    with context.database.write() as conn:
+        lock_room(conn, room_id)
+        room = stores.rooms.get_room(conn, room_id)
+        if room is None:
+            raise NotFound(f"Unknown room {room_id}")
+        room_version = KNOWN_ROOM_VERSIONS[room.room_version]
+        items = []
+        for pdu in pdus:
+            event = Event.from_pdu(pdu, room_version)
+            items.append(RemoteEvent(event, rejected_reason=rejected.get(event.event_id)))
+        persisted = persist_remote_events(context, conn, room, events=items)
+        result = {"outcomes": persisted.outcomes}
+        answer(context, result)
+    if persisted.appended:
+        last = max(appended.stream_ordering for appended in persisted.appended)
+        context.doorbell.ring(Ring(STREAM, context.instance_name, last,
+                                   ring_keys(room_id, [appended.event for appended in persisted.appended])))
+        poke_pushers(context, [appended.push_to for appended in persisted.appended])
+    return result
+
+
+TASKS = (
+    TaskSpec(RECEIVE_PDUS, family=STREAM, body=receive_pdus, shard_param="room_id", returns_result=True),
+)
