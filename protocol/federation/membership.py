@@ -72,8 +72,8 @@ def check_membership_pdu(pdu: object, room_version: RoomVersion, *, room_id: str
     """The membership event ``origin`` hands over for ``room_id``, once its shape says it is what it claims.
 
     The sender must be a user of ``origin`` acting on themselves (a server can only join, leave or knock its own
-    users), the event must be for this room, carry the id the request names, and its content hash must match: a
-    redacted or altered membership is refused rather than stored redacted. Signatures are the caller's (keys).
+    users), and the event must be for this room and carry the id the request names. Signatures (keys) and then
+    the content hash (:func:`require_content_hash`) are the caller's.
     """
     event = _parsed(pdu, room_version)
     if event.type != "m.room.member" or event.membership != membership:
@@ -88,15 +88,20 @@ def check_membership_pdu(pdu: object, room_version: RoomVersion, *, room_id: str
         raise BadJson("The state_key must be the sender's user id")
     if server_of(event.sender) != origin:
         raise Forbidden(f"The sender is not a user of {origin}")
+    return event
+
+
+def require_content_hash(event: Event) -> None:
+    """Check 3 on receipt, for an event handed over in a handshake (after its signatures, check 2): a redacted or
+    altered membership is refused rather than stored redacted, since its sender is waiting to be told."""
     if not content_hash_matches(event.pdu):
         raise BadJson("The event's content hash does not match")
-    return event
 
 
 def check_invite_pdu(pdu: object, room_version: RoomVersion, *, room_id: str, event_id: str, origin: str,
                      server_name: str) -> Event:
     """An invite ``origin`` asks us to countersign (spec: "Inviting to a room"): sent by one of its users, for
-    one of ours, for the room and id the request names, with an intact content hash."""
+    one of ours, for the room and id the request names (signatures, then the content hash, are the caller's)."""
     event = _parsed(pdu, room_version)
     if event.type != "m.room.member" or event.membership != "invite" or event.state_key is None:
         raise BadJson("The event is not an m.room.member invite")
@@ -106,8 +111,6 @@ def check_invite_pdu(pdu: object, room_version: RoomVersion, *, room_id: str, ev
         raise Forbidden(f"The sender is not a user of {origin}")
     if server_of(event.state_key) != server_name:
         raise Forbidden("The invited user is not a user of this server")
-    if not content_hash_matches(event.pdu):
-        raise BadJson("The event's content hash does not match")
     return event
 
 

@@ -15,7 +15,7 @@ from protocol.identifiers import UserId
 from tasks import api as tasks_api
 from web.auth import authenticate
 from web.client import remote_membership
-from web.client.aliases import resolve_alias
+from web.client.aliases import parse_alias, resolve_alias
 from web.client.paging import RoomToken, query_token, reader_horizon, room_position
 from web.client.profile import membership_profile
 from web.client.room_access import readable_state_ids, require_joined, visible_events
@@ -55,7 +55,11 @@ def _own_membership(room_id_or_alias: str, membership: str, *, allow_guest: bool
     body = json_body(optional=True)
     reason = body.text("reason", None, max_length=MAX_REASON_LENGTH)
     room_id = room_id_or_alias
-    if room_id.startswith("#"):  # local aliases only until federation exists
+    hinted = [*request.args.getlist("server_name"), *request.args.getlist("via")]
+    if room_id.startswith("#") and room_id.partition(":")[2] != current.config.server_name:
+        room_id, servers = remote_membership.resolve_remote_alias(current, str(parse_alias(room_id_or_alias)))
+        hinted.extend(servers)
+    elif room_id.startswith("#"):
         room_id = resolve_alias(current, room_id)
     elif not room_id.startswith("!"):
         raise InvalidParam(f"{room_id!r} is neither a room id nor a room alias")
@@ -69,7 +73,6 @@ def _own_membership(room_id_or_alias: str, membership: str, *, allow_guest: bool
         resident = remote_membership.is_resident(current, conn, room_id)
     if not resident:
         # A room of another server: through one of its residents (spec: the ``server_name``/``via`` hints).
-        hinted = [*request.args.getlist("server_name"), *request.args.getlist("via")]
         handshake = remote_membership.join_remote if membership == "join" else remote_membership.knock_remote
         handshake(current, room_id, requester.user_id, hinted, {**content, **({"reason": reason} if reason else {})})
         return {"room_id": room_id}

@@ -26,7 +26,7 @@ from protocol.events.ids import legacy_event_id
 from protocol.events.model import Event
 from protocol.events.signatures import hash_and_sign_event, verify_event_signature
 from protocol.federation.membership import parse_remote_events, room_version_of, server_of
-from protocol.federation.pdus import KeyLookup, MalformedPdu, check_pdu
+from protocol.federation.pdus import KeyLookup, MalformedPdu, check_pdu, parse_pdu
 from protocol.redaction import kept_top_level_keys
 from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion
 from protocol.signing import InvalidSignature
@@ -38,6 +38,8 @@ from web.federation.pdu_reception import key_lookup
 SUPPORTED_VERSIONS = list(KNOWN_ROOM_VERSIONS)
 SEND_PATHS = {"join": "/_matrix/federation/v2/send_join", "leave": "/_matrix/federation/v2/send_leave",
               "knock": "/_matrix/federation/v1/send_knock"}
+V1_INVITE_VERSIONS = ("1", "2")
+"""Rooms whose invites a server that only knows ``/v1/invite`` can read (it carries no room version)."""
 V1_FALLBACK = {"join": "/_matrix/federation/v1/send_join", "leave": "/_matrix/federation/v1/send_leave"}
 """Where to send when a resident does not know the v2 endpoint (v1 answers ``[200, body]``)."""
 
@@ -243,20 +245,53 @@ def invite_remote(current: Deps, room_id: str, sender: str, target: str, content
     version = KNOWN_ROOM_VERSIONS[room.room_version]
     event = Event.from_pdu(hash_and_sign_event(template, version, current.config.server_name,
                                                current.signing_key), version)
-    body = {"room_version": version.identifier, "event": dict(event.pdu),
-            "invite_room_state": stripped_room_state(current, room_id)}
     server = server_of(target)
-    path = f"/_matrix/federation/v2/invite/{path_segment(room_id)}/{path_segment(event.event_id)}"
+    returned = _countersigned_invite(current, server, event, stripped_room_state(current, room_id))
+    if returned.event_id != event.event_id or not content_hash_matches(returned.pdu) \
+            or not signed_by(key_lookup(current), returned, server):
+        raise ResidentUnreachable(f"{server} did not countersign the invite")
+    require_signatures(current, returned)
+    tasks_api.accept_remote_membership(current.dispatcher, room_id=room_id, pdu=dict(returned.pdu))
+
+
+def _countersigned_invite(current: Deps, server: str, event: Event,
+                          invite_room_state: list[dict[str, Any]]) -> Event:
+    """``PUT /v2/invite``, or ``/v1/invite`` for a server that does not know v2 in a room v1 servers can read;
+    the event that comes back must be well formed in the room's version (else 400 ``M_BAD_JSON``)."""
+    version = event.room_version
+    where = f"/{path_segment(event.room_id)}/{path_segment(event.event_id)}"
+    client = current.federation.client
     try:
-        answer = current.federation.client.put_json(server, path, body)
+        try:
+            answer = client.put_json(server, "/_matrix/federation/v2/invite" + where, {
+                "room_version": version.identifier, "event": dict(event.pdu),
+                "invite_room_state": invite_room_state})
+        except RemoteError as exc:
+            if exc.status not in (400, 404) or version.identifier not in V1_INVITE_VERSIONS:
+                raise
+            pair = client.put_json(server, "/_matrix/federation/v1/invite" + where, {
+                **event.pdu, "unsigned": {"invite_room_state": invite_room_state}})
+            answer = pair[1] if isinstance(pair, list) and len(pair) == 2 else None
     except FederationError as exc:
         raise _client_error(exc) from None
     returned = answer.get("event") if isinstance(answer, Mapping) else None
-    if not isinstance(returned, Mapping):
-        raise ResidentUnreachable(f"{server} answered the invite without the event")
-    signed = Event.from_pdu(returned, version)
-    if signed.event_id != event.event_id or not content_hash_matches(signed.pdu) \
-            or not signed_by(key_lookup(current), signed, server):
-        raise ResidentUnreachable(f"{server} did not countersign the invite")
-    require_signatures(current, signed)
-    tasks_api.accept_remote_membership(current.dispatcher, room_id=room_id, pdu=dict(signed.pdu))
+    try:
+        return parse_pdu(returned, version)
+    except MalformedPdu as exc:
+        raise BadJson(f"{server} answered the invite with a malformed event: {exc}") from None
+
+
+def resolve_remote_alias(current: Deps, alias: str) -> tuple[str, list[str]]:
+    """A room alias of another server, asked of that server (Server-Server API, "Query": ``/query/directory``):
+    the room id and the servers it names as residents, to join through."""
+    server = alias.partition(":")[2]
+    try:
+        answer = current.federation.client.get_json(server, "/_matrix/federation/v1/query/directory",
+                                                    {"room_alias": alias})
+    except FederationError as exc:
+        raise _client_error(exc) from None
+    room_id = answer.get("room_id") if isinstance(answer, Mapping) else None
+    servers = answer.get("servers") if isinstance(answer, Mapping) else None
+    if not isinstance(room_id, str):
+        raise NotFound(f"Room alias {alias} not found")
+    return room_id, [item for item in servers if isinstance(item, str)] if isinstance(servers, list) else []

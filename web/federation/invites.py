@@ -13,7 +13,7 @@ from typing import Any
 from protocol.errors import BadJson, NotFound
 from protocol.events.model import Event
 from protocol.events.signatures import add_event_signature
-from protocol.federation.membership import IncompatibleRoomVersion, check_invite_pdu
+from protocol.federation.membership import IncompatibleRoomVersion, check_invite_pdu, require_content_hash
 from protocol.room_versions import KNOWN_ROOM_VERSIONS
 from tasks import api as tasks_api
 from web.deps import Deps, deps
@@ -45,6 +45,7 @@ def _invite(current: Deps, room_id: str, event_id: str, origin: str, room_versio
             except NotFound:
                 pass
     require_signatures(current, event)
+    require_content_hash(event)
     signed = add_event_signature(event.pdu, version, current.config.server_name, current.signing_key)
     if resident:
         tasks_api.accept_remote_membership(current.dispatcher, room_id=room_id, pdu=signed)

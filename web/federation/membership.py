@@ -36,6 +36,7 @@ from protocol.federation.membership import (
     UnableToGrantJoin,
     check_membership_pdu,
     negotiate_version,
+    require_content_hash,
     server_of,
 )
 from protocol.federation.pdus import check_signatures
@@ -166,6 +167,7 @@ def _received(current: Deps, room_id: str, event_id: str, origin: str, membershi
             and server_of(authoriser) == current.config.server_name:
         event = _countersigned(current, event, version)
     require_signatures(current, event)
+    require_content_hash(event)
     return event, room
 
 
