@@ -113,12 +113,23 @@ def store_outside_membership(context: TaskContext, *, room_id: str, room_version
     return result
 
 
+def _retire_out_of_band(context: TaskContext, conn: Connection, room_id: str, user_id: str) -> str | None:
+    """The user's current membership event in the room, taken out of the timeline when it was out of band (no
+    state group: an invite or knock in a room we held no state of), so a later membership replaces it there:
+    a rejected invite's room shows only the leave, a joined one starts at the join (as Synapse's outliers)."""
+    stores = context.stores
+    replaced = stores.state.get_current_state_event_id(conn, room_id, ("m.room.member", user_id))
+    if replaced is not None and stores.state.get_event_state_group(conn, replaced) is None:
+        stores.events.update_outlier(conn, replaced)
+    return replaced
+
+
 def _store_membership_alone(context: TaskContext, conn: Connection, room_id: str, event: Event) -> int:
     """A membership event of one of our users in a room we hold no state of (an invite, a local rejection):
     their membership there, outside any DAG we track, so no forward extremity and no state group."""
     stores = context.stores
     stream_ordering = stores.stream_ids.allocate(conn, STREAM, writer=context.instance_name)[0]
-    replaced = stores.state.get_current_state_event_id(conn, room_id, event.state_tuple)
+    replaced = _retire_out_of_band(context, conn, room_id, event.state_key or "")
     stores.events.insert_event(conn, event, room_id, stream_ordering, context.instance_name,
                                replaces_state=replaced)
     stores.state.upsert_current_state(conn, room_id, event.state_tuple, event.event_id, event.membership)
@@ -191,6 +202,7 @@ def join_remote_room(context: TaskContext, *, room_id: str, room_version: str, j
                 raise Forbidden("The resident server sent no m.room.create event")
             room = Room(room_id, room_version, room_creator(create) or create.sender, context.clock.now_ms())
             stores.rooms.insert_room(conn, room)
+        _retire_out_of_band(context, conn, room_id, join_event.state_key or "")
         persist_remote_events(context, conn, room, outliers=outliers)
         adopted = _adopt_state(context, conn, room_id, state_before)
         persisted = persist_remote_events(context, conn, room,

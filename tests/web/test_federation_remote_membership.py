@@ -146,11 +146,15 @@ def test_rejecting_a_remote_invite_goes_through_the_inviting_server(joining: Hom
     room = host(remote, RemoteRoom.create(CHARLIE, "10", join_rule="invite"))
     assert invite_alice(joining, room).status_code == 200
     token = token_of(joining)
+    since = joining.get("/_matrix/client/v3/sync", token=token).json["next_batch"]
     left = joining.post(f"/_matrix/client/v3/rooms/{q(room.room_id)}/leave", json={}, token=token)
     assert left.status_code == 200, left.json
     assert room.state[("m.room.member", ALICE)].membership == "leave"
-    rooms = sync_rooms(joining, token)
+    rooms = joining.get(f"/_matrix/client/v3/sync?since={since}", token=token).json["rooms"]
     assert room.room_id not in rooms["invite"]
+    # The room shows the rejection alone: the invite was out of band, never part of a timeline we hold.
+    [leave] = rooms["leave"][room.room_id]["timeline"]["events"]
+    assert (leave["sender"], leave["content"]["membership"]) == (ALICE, "leave")
 
 
 def test_an_invite_from_a_vanished_server_is_rejected_here(joining: HomeserverUnderTest,
