@@ -210,3 +210,13 @@ def test_a_restricted_room_refuses_a_user_outside_the_allowed_rooms(resident: Ho
                                                           "room_id": "!elsewhere:remote.test"}]}}])
     response = make(resident, "join", unknown)
     assert (response.status_code, response.json["errcode"]) == (400, "M_UNABLE_TO_AUTHORISE_JOIN")
+
+
+def test_an_unsigned_join_is_forbidden_before_its_form_is_judged(resident: HomeserverUnderTest) -> None:
+    token = alice_token(resident)
+    room_id = create_room(resident, token, preset="public_chat", room_version="10")
+    made = make(resident, "join", room_id)
+    template = {**made.json["event"], "origin_server_ts": 1}  # neither hashed nor signed, as SyTest sends it
+    response = send(resident, "join", room_id, template, "10")
+    assert (response.status_code, response.json["errcode"]) == (403, "M_FORBIDDEN")
+    assert BOB not in members(resident, room_id, token)

@@ -18,7 +18,7 @@ from protocol.room_versions import KNOWN_ROOM_VERSIONS
 from tasks import api as tasks_api
 from web.deps import Deps, deps
 from web.federation.auth import server_authenticated
-from web.federation.membership import require_signatures, resident_room
+from web.federation.membership import forbidden_unless_signed, require_signatures, resident_room
 from web.requests import json_body
 
 V1_ROOM_VERSIONS = ("1", "2")
@@ -31,8 +31,12 @@ def _invite(current: Deps, room_id: str, event_id: str, origin: str, room_versio
     if version is None:
         raise IncompatibleRoomVersion(f"Room version {room_version!r} is not supported here",
                                       room_version=room_version)
-    event = check_invite_pdu(pdu, version, room_id=room_id, event_id=event_id, origin=origin,
-                             server_name=current.config.server_name)
+    try:
+        event = check_invite_pdu(pdu, version, room_id=room_id, event_id=event_id, origin=origin,
+                                 server_name=current.config.server_name)
+    except BadJson:
+        forbidden_unless_signed(current, pdu, version)
+        raise
     with current.database.read() as conn:
         if not current.stores.users.get_user(conn, event.state_key or ""):
             raise NotFound("The invited user does not exist")

@@ -27,7 +27,7 @@ from protocol.auth import (
     power_levels_from_state,
 )
 from protocol.canonical_json import JsonDict
-from protocol.errors import Forbidden, InvalidParam, NotFound
+from protocol.errors import BadJson, Forbidden, InvalidParam, NotFound
 from protocol.events.builder import EventTemplate, draft_pdu
 from protocol.events.model import Event, StateKey
 from protocol.events.signatures import add_event_signature
@@ -160,8 +160,13 @@ def _received(current: Deps, room_id: str, event_id: str, origin: str, membershi
     with current.database.read() as conn:
         room = resident_room(current, conn, room_id)
     version = KNOWN_ROOM_VERSIONS[room.room_version]
-    event = check_membership_pdu(json_body().data, version, room_id=room_id, event_id=event_id,
-                                 membership=membership, origin=origin)
+    body = json_body().data
+    try:
+        event = check_membership_pdu(body, version, room_id=room_id, event_id=event_id, membership=membership,
+                                     origin=origin)
+    except BadJson:
+        forbidden_unless_signed(current, body, version)
+        raise
     authoriser = event.content.get(AUTHORISING_USER)
     if version.restricted_join_rule and membership == "join" and isinstance(authoriser, str) \
             and server_of(authoriser) == current.config.server_name:
@@ -169,6 +174,18 @@ def _received(current: Deps, room_id: str, event_id: str, origin: str, membershi
     require_signatures(current, event)
     require_content_hash(event)
     return event, room
+
+
+def forbidden_unless_signed(current: Deps, pdu: object, version: RoomVersion) -> None:
+    """For a malformed event handed over in a handshake: 403 when it is not even signed by whom it must be (the
+    sender learns that first, as from Synapse, which checks signatures before the event's form), else nothing
+    (the caller then refuses the form, 400)."""
+    try:
+        event = Event.from_pdu(pdu, version) if isinstance(pdu, Mapping) else None
+    except (ValueError, TypeError, KeyError):
+        return
+    if event is not None and event.sender:
+        require_signatures(current, event)
 
 
 def require_signatures(current: Deps, event: Event) -> None:
