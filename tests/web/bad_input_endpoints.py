@@ -263,6 +263,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "federation.send_leave": Endpoint(auth=False, server_signed=True),
     "federation.send_knock": Endpoint(auth=False, server_signed=True),
     "federation.invite": Endpoint(auth=False, server_signed=True),
+    "federation.exchange_third_party_invite": Endpoint(auth=False, server_signed=True),
     # Aliases and the published room directory: the walk's alias and room id name nothing, so nothing changes.
     "client.set_room_alias": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"room_id": "!nowhere:test.local"}, {"room_id": "string"}, required=("room_id",),

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from unpaddedbase64 import encode_base64
 
-from protocol.signing import verify_key_of
+from protocol.signing import generate_signing_key, sign_json, verify_key_of
 from tests.conftest import HomeserverFactory
 from tests.homeserver import SERVER_NAME, HomeserverUnderTest
 from tests.web.federation_peers import REMOTE, seed_remote_keys, signed_request
@@ -191,3 +192,34 @@ def test_inviting_a_remote_user_has_their_server_countersign(joining: Homeserver
     stored = {event["state_key"]: event for event in members}
     assert stored[CHARLIE]["content"]["membership"] == "invite"
     assert stored[CHARLIE]["event_id"] == event_id_of(dict(invite.pdu), "12") == invite.event_id
+
+
+def test_a_third_party_invite_is_exchanged_for_a_real_one(joining: HomeserverUnderTest,
+                                                          remote: RemoteResident) -> None:
+    token = token_of(joining)
+    room_id = joining.post("/_matrix/client/v3/createRoom", json={"preset": "private_chat"},
+                           token=token).json["room_id"]
+    identity_key = generate_signing_key("0")
+    public_key = encode_base64(verify_key_of(identity_key).encode())
+    state = joining.put(f"/_matrix/client/v3/rooms/{q(room_id)}/state/m.room.third_party_invite/tok3pid",
+                        json={"display_name": "c...@example.org", "public_key": public_key,
+                              "key_validity_url": "https://id.test/_matrix/identity/v2/pubkey/isvalid"},
+                        token=token)
+    assert state.status_code == 200, state.json
+
+    def exchange(signing_key: Any) -> Any:
+        signed = sign_json({"mxid": CHARLIE, "token": "tok3pid"}, "id.test", signing_key)
+        return signed_request(joining, "PUT", f"/_matrix/federation/v1/exchange_third_party_invite/{q(room_id)}", {
+            "type": "m.room.member", "room_id": room_id, "sender": ALICE, "state_key": CHARLIE,
+            "content": {"membership": "invite",
+                        "third_party_invite": {"display_name": "c...@example.org", "signed": signed}}})
+
+    forged = exchange(generate_signing_key("0"))
+    assert (forged.status_code, forged.json["errcode"]) == (403, "M_FORBIDDEN")
+    assert not remote.invites
+    response = exchange(identity_key)
+    assert (response.status_code, response.json) == (200, {})
+    [invite] = remote.invites
+    assert invite.content["third_party_invite"]["signed"]["token"] == "tok3pid"
+    members = joining.get(f"/_matrix/client/v3/rooms/{q(room_id)}/members", token=token).json["chunk"]
+    assert {event["state_key"]: event["content"]["membership"] for event in members}[CHARLIE] == "invite"

@@ -26,6 +26,7 @@ from web.federation.room_events import (
     get_state,
     get_state_ids,
 )
+from web.federation.third_party_invites import exchange_third_party_invite
 from web.federation.transactions import send_transaction
 
 __all__ = ["create_federation_blueprint", "create_keys_blueprint"]
@@ -50,4 +51,6 @@ def create_federation_blueprint() -> Blueprint:
                                 ("v2", "invite", invite_v2)):
         blueprint.add_url_rule(f"/{version}/{send}/<room_id>/<event_id>", view_func=view, methods=["PUT"],
                                endpoint=f"{send}_{version}")
+    blueprint.add_url_rule("/v1/exchange_third_party_invite/<room_id>", view_func=exchange_third_party_invite,
+                           methods=["PUT"])
     return blueprint
