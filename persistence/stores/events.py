@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, delete, func, insert, select, tuple_, union_all
+from sqlalchemy import ColumnElement, Connection, Select, delete, func, insert, select, tuple_, union_all, update
 
 from persistence.stream_ranges import between, up_to
 from persistence.tables import (
@@ -106,6 +106,11 @@ class EventStore:
         if event.auth_event_ids:
             conn.execute(insert(event_auth), [
                 {"event_id": event.event_id, "auth_event_id": auth} for auth in dict.fromkeys(event.auth_event_ids)])
+
+    def update_outlier(self, conn: Connection, event_id: str) -> None:
+        """Take an event out of its room's timeline: an out-of-band membership (an invite to a room this server
+        is not in) once a newer membership of the same user supersedes it."""
+        conn.execute(update(events).where(events.c.event_id == event_id).values(outlier=True))
 
     def get_event(self, conn: Connection, event_id: str) -> StoredEvent | None:
         row = conn.execute(
