@@ -18,7 +18,7 @@ from protocol.events.model import Event
 from tests.conftest import HomeserverFactory
 from tests.web.federation_peers import FEDERATION_CONFIG, REMOTE
 from tests.web.remote_server import BOB
-from tests.web.test_federation_send import CLIENT, Room, message
+from tests.web.test_federation_send import ALICE, CLIENT, Room, message
 
 FED = "/_matrix/federation/v1"
 
@@ -216,3 +216,18 @@ def test_a_received_events_own_gap_is_not_closed_through_state_ids(make_homeserv
     assert "error" in response.json["pdus"][after.event_id]
     assert [path for path, _ in _RemoteHttp.asked] == [f"{FED}/get_missing_events/{q(room.room_id)}"]
     assert room.stored() == held
+
+
+def test_events_of_an_erased_user_are_served_redacted(room: Room) -> None:
+    room.remote.join(room.room_id)
+    sent = room.homeserver.put(f"{CLIENT}/rooms/{room.room_id}/send/m.room.message/t1", token=room.token,
+                               json={"msgtype": "m.text", "body": "forget me"})
+    event_id = sent.json["event_id"]
+    before = room.remote.request("GET", f"{FED}/event/{q(event_id)}")
+    assert before.json["pdus"][0]["content"]["body"] == "forget me"
+    gone = room.homeserver.post(f"{CLIENT}/account/deactivate", token=room.token,
+                                json={"erase": True, "auth": room.homeserver.password_auth(ALICE)})
+    assert gone.status_code == 200, gone.json
+    after = room.remote.request("GET", f"{FED}/event/{q(event_id)}")
+    assert after.status_code == 200, after.json
+    assert after.json["pdus"][0]["content"] == {}
