@@ -229,3 +229,21 @@ def test_a_denied_server_cannot_send_into_the_room(room: Room) -> None:
     hello = message(room, "denied")
     assert "error" in room.remote.send([hello]).json["pdus"][hello.event_id]
     assert room.stored() == held
+
+
+def test_a_state_change_on_one_branch_of_a_fork_is_resolved_into_the_current_state(room: Room) -> None:
+    join = room.remote.join(room.room_id)
+    levels = room.homeserver.get(f"{CLIENT}/rooms/{room.room_id}/state/m.room.power_levels/", token=room.token).json
+    levels["users"] = {**levels.get("users", {}), BOB: 50}
+    assert room.homeserver.put(f"{CLIENT}/rooms/{room.room_id}/state/m.room.power_levels/", token=room.token,
+                               json=levels).status_code == 200
+    promoted = room.remote.latest(room.room_id)
+    topic = room.remote.build(room.room_id, BOB, "m.room.topic", {"topic": "from the left branch"}, state_key="",
+                              prev=promoted)
+    chat = message(room, "on the right branch", prev=promoted)
+    assert room.remote.send([topic]).json == {"pdus": {topic.event_id: {}}}
+    # The right branch does not know the topic: its state is the one before it, yet the room keeps the topic.
+    assert room.remote.send([chat]).json == {"pdus": {chat.event_id: {}}}
+    assert {event.event_id for event in room.remote.latest(room.room_id)} == {topic.event_id, chat.event_id}
+    assert room.current_state()[("m.room.topic", "")] == topic.event_id
+    assert room.current_state()[("m.room.member", BOB)] == join.event_id
