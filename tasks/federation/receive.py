@@ -36,7 +36,7 @@ def receive_pdus(context: TaskContext, *, room_id: str, origin: str, pdus: list[
     "not_stored": {event_id: why}}`` (an outcome is ``soft_failed``, a rejection, or why the event could not be
     stored; ``not_stored`` tells the last kind apart). ``rejected``: event id -> reason for
     rejections decided on receipt. ``outliers``: state and auth events fetched to judge them; ``prev_states``:
-    the state after each prev event the origin had to tell us about (``RemoteEvent.prev_states``)."""
+    the state before each prev event the origin had to tell us about (``RemoteEvent.prev_states``)."""
     stores = context.stores
     rejected = rejected or {}
     told = {event_id: _state_map(rows) for event_id, rows in (prev_states or {}).items()}

@@ -56,8 +56,9 @@ class RemoteEvent:
     rejected_reason: str | None = None
     state_before: Mapping[StateKey, str] | None = None
     prev_states: Mapping[str, Mapping[StateKey, str]] = field(default_factory=dict)
-    """The state *after* each prev event this server does not hold, as the origin told it (``/state_ids`` at
-    the prev event, plus the prev event itself): resolved with the states after the prev events it holds."""
+    """The state *before* each prev event this server holds no state for, as the origin told it (``/state_ids``
+    at the prev event, which must come as an outlier): with the prev event applied unless it was rejected, it is
+    resolved with the states after the prev events this server holds."""
 
 
 @dataclass
@@ -180,11 +181,24 @@ def _state_before(context: TaskContext, conn: Connection, events: _Events, room:
     if unknown:
         raise NotStorable(f"unknown prev events: {', '.join(sorted(unknown)[:3])}")
     distinct_groups = sorted(set(groups.values()))
-    told = [dict(item.prev_states[event_id]) for event_id in prev_ids if event_id not in groups]
+    told = [_state_after(events, event_id, item.prev_states[event_id]) for event_id in prev_ids
+            if event_id not in groups]
     if len(distinct_groups) == 1 and not told:
         return context.stores.state.get_state(conn, distinct_groups[0]), distinct_groups[0]
     sets = [context.stores.state.get_state(conn, group) for group in distinct_groups] + told
     return resolve_states(events, room, sets), None
+
+
+def _state_after(events: _Events, event_id: str, state_before: Mapping[StateKey, str]) -> dict[StateKey, str]:
+    """The state after a prev event known only as an outlier: the state before it, plus the event itself when it
+    is a state event that was not rejected (the state after a rejected event is the state before it)."""
+    state = dict(state_before)
+    event = events.get_event(event_id)
+    if event is None:
+        raise NotStorable(f"unknown prev event: {event_id}")
+    if event.is_state and event_id not in events:
+        state[event.state_tuple] = event_id
+    return state
 
 
 def _dag_order(items: Sequence[RemoteEvent], *, links: str) -> Iterator[RemoteEvent]:

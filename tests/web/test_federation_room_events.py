@@ -231,3 +231,22 @@ def test_events_of_an_erased_user_are_served_redacted(room: Room) -> None:
     after = room.remote.request("GET", f"{FED}/event/{q(event_id)}")
     assert after.status_code == 200, after.json
     assert after.json["pdus"][0]["content"] == {}
+
+
+def test_a_rejected_prev_event_from_a_gap_adds_nothing_to_the_state(make_homeserver: HomeserverFactory,
+                                                                   remote_http: str) -> None:
+    room = Room(make_homeserver(**{**FEDERATION_CONFIG, "federation_test_hosts": {REMOTE: remote_http}}))
+    room.remote.join(room.room_id)
+    state_before_unseen = room.current_state()
+    # Bob may not name the room (power level 50 needed): the unseen event is rejected once fetched.
+    unseen = room.remote.build(room.room_id, BOB, "m.room.name", {"name": "hijacked"}, state_key="")
+    pulled = message(room, "brought by get_missing_events", prev=[unseen])
+    after = message(room, "after the gap", prev=[pulled])
+    _RemoteHttp.missing = [dict(pulled.pdu)]
+    _RemoteHttp.events = {unseen.event_id: dict(unseen.pdu)}
+    _RemoteHttp.state_ids = {unseen.event_id: {"pdu_ids": sorted(state_before_unseen.values()),
+                                               "auth_chain_ids": []}}
+    assert room.remote.send([after]).json == {"pdus": {after.event_id: {}}}
+    assert room.stored()[unseen.event_id][0] is not None  # rejected
+    assert ("m.room.name", "") not in room.current_state()
+    assert room.timeline_ids()[-2:] == [pulled.event_id, after.event_id]

@@ -36,7 +36,8 @@ MAX_FETCHED_EVENTS = 200
 
 @dataclass
 class Gaps:
-    """What was fetched to judge events whose prev events are missing (``RemoteEvent.prev_states``)."""
+    """What was fetched to judge events whose prev events are missing: outliers, and the state before each
+    missing prev event (``RemoteEvent.prev_states``)."""
 
     outliers: list[CheckedPdu] = field(default_factory=list)
     prev_states: dict[str, dict[StateKey, str]] = field(default_factory=dict)
@@ -135,7 +136,8 @@ def _state_map(current: Deps, fetched: dict[str, CheckedPdu], state_ids: list[st
 def fetch_state_at_gaps(current: Deps, origin: str, batch: RoomBatch, pulled: Sequence[CheckedPdu], *,
                         received: Sequence[CheckedPdu]) -> Gaps:
     """For each prev event of the ``pulled`` events (fetched by :func:`fetch_missing_prev_events`) still missing
-    (at most :data:`MAX_GAPS`): the state after it, and the events of that state and its auth chain we lack (at
+    (at most :data:`MAX_GAPS`): the state before it, the event itself, and the events of that state and its auth
+    chain we lack (at
     most :data:`MAX_FETCHED_EVENTS` in all). Only pulled events get this, as with Synapse: a ``received`` event
     whose own prev events ``/get_missing_events`` did not bring is dropped, and its sender may send it again."""
     events = [*pulled, *received]
@@ -166,9 +168,7 @@ def fetch_state_at_gaps(current: Deps, origin: str, batch: RoomBatch, pulled: Se
         state = _state_map(current, fetched, state_ids)
         if state is None:
             continue
-        if prev.event.is_state:
-            state[prev.event.state_tuple] = prev_id
-        gaps.prev_states[prev_id] = state
-        fetched.setdefault(prev_id, prev)  # state resolution reads it when its state is in conflict
+        gaps.prev_states[prev_id] = state  # before it: the writer applies it unless it is rejected
+        fetched.setdefault(prev_id, prev)
     gaps.outliers = list(fetched.values())
     return gaps
