@@ -51,12 +51,13 @@ def send_transaction(txn_id: str, *, origin: str) -> dict[str, Any]:
     if claimed is not None and claimed != origin:
         raise Forbidden("The transaction's origin is not the server that sent it")
     pdus = _items(body, "pdus", MAX_PDUS)
-    _items(body, "edus", MAX_EDUS)  # EDUs: handed to the EDU handlers (fed-sender's ``receive_edus``) at merge
+    _items(body, "edus", MAX_EDUS)  # validated here; handled by the EDU handlers wired in below
     with _origin_locks[origin]:
         earlier = _recorded(current, origin, txn_id)
         if earlier is not None:
             return earlier
         response = {"pdus": receive_pdus(current, origin, pdus)}
+        # EDUs are not ours to process: fed-sender's ``receive_edus(current, origin, body["edus"])`` goes here.
         try:
             with current.database.write() as conn:
                 current.stores.received_transactions.insert_response(conn, origin, txn_id, response,
