@@ -57,7 +57,7 @@ def send_transaction(txn_id: str, *, origin: str) -> dict[str, Any]:
         if earlier is not None:
             return earlier
         response = {"pdus": receive_pdus(current, origin, pdus)}
-        # EDUs are not ours to process: fed-sender's ``receive_edus(current, origin, body["edus"])`` goes here.
+        # EDUs are not ours to process: fed-sender's ``receive_edus(current, origin, body.get("edus", []))`` goes here.
         try:
             with current.database.write() as conn:
                 current.stores.received_transactions.insert_response(conn, origin, txn_id, response,
