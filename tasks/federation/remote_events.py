@@ -69,8 +69,6 @@ class Persisted:
 
     outcomes: dict[str, str | None] = field(default_factory=dict)
     appended: list[Appended] = field(default_factory=list)
-    stored: list[str] = field(default_factory=list)
-    """Every event stored by this call, outliers and rejected ones included."""
     not_stored: dict[str, str] = field(default_factory=dict)
     """Events that could not be judged (unknown prev or auth events), and why: nothing of them was stored."""
 
@@ -244,7 +242,6 @@ class _Writer:
                                    rejected_reason=rejected_reason, replaces_state=replaces_state, outlier=outlier)
         stores.stream_ids.advance_position(self.conn, STREAM, self.context.instance_name, stream_ordering)
         self.events.add(event, rejected_reason is not None)
-        self.result.stored.append(event.event_id)
         return stream_ordering
 
     def outlier(self, item: RemoteEvent) -> None:
