@@ -188,9 +188,12 @@ def _state_before(context: TaskContext, conn: Connection, events: _Events, room:
 
 
 def _state_after(events: _Events, event_id: str, state_before: Mapping[StateKey, str]) -> dict[StateKey, str]:
-    """The state after a prev event known only as an outlier: the state before it, plus the event itself when it
-    is a state event that was not rejected (the state after a rejected event is the state before it)."""
-    state = dict(state_before)
+    """The state after a prev event known only as an outlier: the state before it as the origin reported it,
+    less any event this server rejected (no rejected event is part of a state: an origin cannot slip in a power
+    levels event of its own making this way), plus the event itself when it is a state event that was not
+    rejected (the state after a rejected event is the state before it)."""
+    events.load(list(state_before.values()))
+    state = {key: state_id for key, state_id in state_before.items() if state_id not in events}
     event = events.get_event(event_id)
     if event is None:
         raise NotStorable(f"unknown prev event: {event_id}")
@@ -329,7 +332,11 @@ class _Writer:
             try:
                 new_state = resolve_states(self.events, self.room, sets)
             except NotStorable:
-                new_state = dict(state_after)  # room version 1 forks: the newest state wins, as before resolution
+                # Room version 1 forks (state resolution v1 is not implemented): the current state stands, with
+                # the event's own change, which passed against it. Never the other branch's state wholesale.
+                new_state = self.context.stores.state.get_current_state_ids(self.conn, room_id)
+                if event.is_state:
+                    new_state[event.state_tuple] = event.event_id
         else:
             new_state = dict(state_after)
         self._replace_current_state(new_state)

@@ -250,3 +250,30 @@ def test_a_rejected_prev_event_from_a_gap_adds_nothing_to_the_state(make_homeser
     assert room.stored()[unseen.event_id][0] is not None  # rejected
     assert ("m.room.name", "") not in room.current_state()
     assert room.timeline_ids()[-2:] == [pulled.event_id, after.event_id]
+
+
+def test_a_forged_power_levels_event_in_a_reported_state_takes_no_power(make_homeserver: HomeserverFactory,
+                                                                       remote_http: str) -> None:
+    room = Room(make_homeserver(**{**FEDERATION_CONFIG, "federation_test_hosts": {REMOTE: remote_http}}))
+    join = room.remote.join(room.room_id)
+    real = room.current_state()
+    levels = dict(room.remote.event(real[("m.room.power_levels", "")]).content)
+    forged = room.remote.build(room.room_id, BOB, "m.room.power_levels",
+                               {**levels, "users": {BOB: 100}}, state_key="", prev=[join])
+    unseen = message(room, "unseen", prev=[join])
+    pulled = message(room, "brought by get_missing_events", prev=[unseen])
+    after = message(room, "after the gap", prev=[pulled])
+    reported = {**real, ("m.room.power_levels", ""): forged.event_id}
+    _RemoteHttp.missing = [dict(pulled.pdu)]
+    _RemoteHttp.events = {event.event_id: dict(event.pdu) for event in (forged, unseen)}
+    _RemoteHttp.state_ids = {unseen.event_id: {"pdu_ids": sorted(reported.values()), "auth_chain_ids": []}}
+    assert room.remote.send([after]).json == {"pdus": {after.event_id: {}}}
+    assert room.stored()[forged.event_id][0] is not None  # rejected: Bob had no power to change power levels
+    # No rejected event is part of a state, whatever the origin reported: not the state at the received event...
+    at_after = room.remote.request("GET", f"{FED}/state_ids/{q(room.room_id)}?event_id={q(after.event_id)}")
+    assert forged.event_id not in at_after.json["pdu_ids"]
+    # ...nor the room's current state.
+    assert room.current_state()[("m.room.power_levels", "")] == real[("m.room.power_levels", "")]
+    rename = room.remote.build(room.room_id, BOB, "m.room.name", {"name": "mine"}, state_key="")
+    room.remote.send([rename])
+    assert ("m.room.name", "") not in room.current_state()

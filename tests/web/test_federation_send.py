@@ -247,3 +247,20 @@ def test_a_state_change_on_one_branch_of_a_fork_is_resolved_into_the_current_sta
     assert {event.event_id for event in room.remote.latest(room.room_id)} == {topic.event_id, chat.event_id}
     assert room.current_state()[("m.room.topic", "")] == topic.event_id
     assert room.current_state()[("m.room.member", BOB)] == join.event_id
+
+
+def test_a_room_version_1_fork_keeps_the_current_state(make_homeserver: HomeserverFactory) -> None:
+    # State resolution v1 is not implemented: the current state stands, with each accepted event's own change,
+    # rather than whichever branch spoke last.
+    room = Room(make_homeserver(**FEDERATION_CONFIG), room_version="1")
+    room.remote.join(room.room_id)
+    levels = room.homeserver.get(f"{CLIENT}/rooms/{room.room_id}/state/m.room.power_levels/", token=room.token).json
+    levels["users"] = {**levels.get("users", {}), BOB: 50}
+    assert room.homeserver.put(f"{CLIENT}/rooms/{room.room_id}/state/m.room.power_levels/", token=room.token,
+                               json=levels).status_code == 200
+    promoted = room.remote.latest(room.room_id)
+    topic = room.remote.build(room.room_id, BOB, "m.room.topic", {"topic": "left"}, state_key="", prev=promoted)
+    chat = message(room, "right", prev=promoted)
+    assert room.remote.send([topic, chat]).json == {"pdus": {topic.event_id: {}, chat.event_id: {}}}
+    assert {event.event_id for event in room.remote.latest(room.room_id)} == {topic.event_id, chat.event_id}
+    assert room.current_state()[("m.room.topic", "")] == topic.event_id
