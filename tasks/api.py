@@ -12,6 +12,7 @@ DRAIN_DEVICE_LISTS = "device_lists.drain"
 REFRESH_USER_DIRECTORY = "user_directory.refresh_user"
 CREATE_EVENT = "events.create"
 CREATE_ROOM = "events.create_room"
+RECEIVE_PDUS = "events.receive_pdus"
 REFRESH_MEMBER_PROFILES = "events.refresh_member_profiles"
 PUT_ACCOUNT_DATA = "account_data.put"
 UPDATE_TAG = "account_data.update_tag"
@@ -32,6 +33,10 @@ EVENT_TIMEOUT_SECONDS = 30.0
 GENERATE_THUMBNAILS = "media.generate_thumbnails"
 PREVIEW_URL = "media.preview_url"
 PREVIEW_TIMEOUT_SECONDS = 30.0
+ACCEPT_REMOTE_MEMBERSHIP = "events.accept_remote_membership"
+STORE_OUTSIDE_MEMBERSHIP = "events.store_outside_membership"
+JOIN_REMOTE_ROOM = "events.join_remote_room"
+REJECT_INVITE_LOCALLY = "events.reject_invite_locally"
 
 
 class Dispatcher(Protocol):
@@ -94,6 +99,19 @@ def create_room(dispatcher: Dispatcher, *, room_id: str, room_version: str, crea
         CREATE_ROOM, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id, room_version=room_version, creator=creator,
         create_content=create_content, origin_server_ts=origin_server_ts, initial_events=initial_events,
     )
+    return result
+
+
+def receive_pdus(dispatcher: Dispatcher, *, room_id: str, origin: str, pdus: list[dict[str, Any]],
+                 rejected: dict[str, str], outliers: list[dict[str, Any]] | None = None,
+                 prev_states: dict[str, list[list[str]]] | None = None) -> dict[str, Any]:
+    """Have the room's events writer judge and store PDUs another server sent (checks 1-3 passed); returns
+    ``{"outcomes": {event_id: None | reason}, "not_stored": {event_id: why}}`` (``tasks/federation/receive.py``).
+    ``outliers`` and ``prev_states`` (prev event id -> the state before it, ``[[type, state_key, event_id], ...]``)
+    carry what was fetched to judge events whose prev events are missing."""
+    result: dict[str, Any] = dispatcher.call(RECEIVE_PDUS, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id,
+                                             origin=origin, pdus=pdus, rejected=rejected, outliers=outliers or [],
+                                             prev_states=prev_states or {})
     return result
 
 
@@ -181,3 +199,38 @@ def set_push_rule_actions(dispatcher: Dispatcher, *, user_id: str, kind: str, ru
                           actions: list[Any]) -> None:
     dispatcher.call(SET_PUSH_RULE_ACTIONS, timeout=EVENT_TIMEOUT_SECONDS, user_id=user_id, kind=kind,
                     rule_id=rule_id, actions=actions)
+
+
+def accept_remote_membership(dispatcher: Dispatcher, *, room_id: str, pdu: dict[str, Any]) -> dict[str, Any]:
+    """Have the room's events writer check a membership event another server built (signatures already checked)
+    against the room and append it; returns ``{"event_id", "stream_ordering"}``, 403 if the room forbids it."""
+    result: dict[str, Any] = dispatcher.call(ACCEPT_REMOTE_MEMBERSHIP, timeout=EVENT_TIMEOUT_SECONDS,
+                                             room_id=room_id, pdu=pdu)
+    return result
+
+
+def store_outside_membership(dispatcher: Dispatcher, *, room_id: str, room_version: str, pdu: dict[str, Any],
+                             stripped_state: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """Have the room's events writer keep a membership of one of our users in a room this server is not in (an
+    invite from another server, our knock or leave through a resident), with the stripped state it came with."""
+    result: dict[str, Any] = dispatcher.call(STORE_OUTSIDE_MEMBERSHIP, timeout=EVENT_TIMEOUT_SECONDS,
+                                             room_id=room_id, room_version=room_version, pdu=pdu,
+                                             stripped_state=stripped_state)
+    return result
+
+
+def join_remote_room(dispatcher: Dispatcher, *, room_id: str, room_version: str, join: dict[str, Any],
+                     state: list[dict[str, Any]], auth_chain: list[dict[str, Any]]) -> dict[str, Any]:
+    """Have the room's events writer store a resident server's ``send_join`` answer (signatures checked) and our
+    user's join; returns ``{"event_id", "stream_ordering"}``."""
+    result: dict[str, Any] = dispatcher.call(JOIN_REMOTE_ROOM, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id,
+                                             room_version=room_version, join=join, state=state,
+                                             auth_chain=auth_chain)
+    return result
+
+
+def reject_invite_locally(dispatcher: Dispatcher, *, room_id: str, user_id: str) -> dict[str, Any]:
+    """Have the room's events writer reject ``user_id``'s invite here alone (no server of the room answered)."""
+    result: dict[str, Any] = dispatcher.call(REJECT_INVITE_LOCALLY, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id,
+                                             user_id=user_id)
+    return result

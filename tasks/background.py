@@ -35,6 +35,8 @@ TO_DEVICE_TXN_LIFETIME_MS = 24 * 3600 * 1000
 """How long a sendToDevice transaction id is remembered: longer than any client retries one."""
 EVENT_TXN_LIFETIME_MS = 24 * 3600 * 1000
 """How long a room send's transaction id is remembered (spec: "Transaction identifiers"), as for to-device."""
+FEDERATION_TXN_LIFETIME_MS = 24 * 3600 * 1000
+"""How long the answer to a received federation transaction is kept for the sender's retries of it."""
 USER_DIRECTORY_BATCH = 1000
 """Users one directory reconciliation pokes at most; the next run continues."""
 
@@ -68,9 +70,9 @@ def sweep_outbox(context: TaskContext) -> int:
 
 
 def delete_expired(context: TaskContext) -> None:
-    """Drop abandoned UI-auth sessions, stale admin nonces, old send and sendToDevice transaction ids, push actions
-    their users have read past, tokens that can never be used again, and task outcomes older than any message
-    that may still name them (``tasks/ledger.py``)."""
+    """Drop abandoned UI-auth sessions, stale admin nonces, old send and sendToDevice transaction ids, answers to
+    received federation transactions, push actions their users have read past, tokens that can never be used
+    again, and task outcomes older than any message that may still name them (``tasks/ledger.py``)."""
     now = context.clock.now_ms()
     stores = context.stores
     with context.database.write() as conn:
@@ -78,6 +80,7 @@ def delete_expired(context: TaskContext) -> None:
         stores.admin_nonces.delete_nonces_created_before(conn, now - ADMIN_NONCE_LIFETIME_MS)
         stores.device_inbox.delete_delivered_txns_before(conn, now - TO_DEVICE_TXN_LIFETIME_MS)
         stores.events.delete_txn_ids_before(conn, now - EVENT_TXN_LIFETIME_MS)
+        stores.received_transactions.delete_before(conn, now - FEDERATION_TXN_LIFETIME_MS)
         stores.push_actions.delete_read_actions(conn)
         stores.processed_tasks.delete_recorded_before(
             conn, now - retention_ms(context.config.redis.visibility_timeout))

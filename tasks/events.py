@@ -103,13 +103,13 @@ def _store(context: TaskContext, conn: Connection, room_id: str, event: Event, e
                                                 stores.state.get_current_state_ids(conn, room_id))
     stores.state.insert_event_state_group(conn, event.event_id, group)
     stores.events.replace_forward_extremities(conn, room_id, extremities, event.event_id)
-    _record_derived(context, conn, room_id, event, stream_ordering)
+    record_derived(context, conn, room_id, event, stream_ordering)
     push_to = record_push_actions(context, conn, room_id, event, stream_ordering)
     stores.stream_ids.advance_position(conn, STREAM, context.instance_name, stream_ordering)
     return Appended(event, stream_ordering, push_to)
 
 
-def _record_derived(context: TaskContext, conn: Connection, room_id: str, event: Event,
+def record_derived(context: TaskContext, conn: Connection, room_id: str, event: Event,
                     stream_ordering: int) -> None:
     """Index what read paths look events up by: the redaction's target, the relation's parent, the searchable
     text (spec: "Server Side Search")."""

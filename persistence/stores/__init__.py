@@ -15,6 +15,7 @@ from persistence.stores.device_lists import DeviceListStore
 from persistence.stores.devices import DeviceStore
 from persistence.stores.directory import DirectoryStore
 from persistence.stores.e2e_keys import E2eKeyStore
+from persistence.stores.event_graph import EventGraphStore
 from persistence.stores.events import EventStore
 from persistence.stores.filters import FilterStore
 from persistence.stores.forgotten_rooms import ForgottenRoomStore
@@ -28,6 +29,7 @@ from persistence.stores.push_actions import PushActionsStore
 from persistence.stores.push_rules import PushRulesStore
 from persistence.stores.pushers import PusherStore
 from persistence.stores.receipts import ReceiptStore
+from persistence.stores.received_transactions import ReceivedTransactionStore
 from persistence.stores.registration_tokens import RegistrationTokenStore
 from persistence.stores.relations import RelationStore
 from persistence.stores.reports import ReportStore
@@ -86,3 +88,5 @@ class Stores:
     server_keys: ServerKeyStore = field(default_factory=ServerKeyStore)
     media: MediaStore = field(default_factory=MediaStore)
     pushers: PusherStore = field(default_factory=PusherStore)
+    event_graph: EventGraphStore = field(default_factory=EventGraphStore)
+    received_transactions: ReceivedTransactionStore = field(default_factory=ReceivedTransactionStore)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, delete, func, insert, select, tuple_, union_all
+from sqlalchemy import ColumnElement, Connection, Select, delete, func, insert, select, tuple_, union_all, update
 
 from persistence.stream_ranges import between, up_to
 from persistence.tables import (
@@ -90,13 +90,15 @@ def timeline_window(query: Select[Any], *, from_: RoomPosition | None, to: RoomP
 class EventStore:
     def insert_event(self, conn: Connection, event: Event, room_id: str, stream_ordering: int,
                      instance_name: str, rejected_reason: str | None = None,
-                     replaces_state: str | None = None) -> None:
+                     replaces_state: str | None = None, outlier: bool = False) -> None:
+        """Store an event with its DAG edges. ``outlier``: kept out of the room's timeline (an event known only
+        as another's auth or state, or a remote event that soft-failed; ``tasks/federation/remote_events.py``)."""
         conn.execute(insert(events).values(
             event_id=event.event_id, room_id=room_id, stream_ordering=stream_ordering, depth=event.depth,
             type=event.type, state_key=event.state_key, sender=event.sender,
             origin_server_ts=event.origin_server_ts, instance_name=instance_name,
             json=encode_canonical_json(dict(event.pdu)).decode("utf-8"), rejected_reason=rejected_reason,
-            outlier=False, replaces_state=replaces_state,
+            outlier=outlier, replaces_state=replaces_state,
         ))
         if event.prev_event_ids:
             conn.execute(insert(event_edges), [
@@ -104,6 +106,11 @@ class EventStore:
         if event.auth_event_ids:
             conn.execute(insert(event_auth), [
                 {"event_id": event.event_id, "auth_event_id": auth} for auth in dict.fromkeys(event.auth_event_ids)])
+
+    def update_outlier(self, conn: Connection, event_id: str) -> None:
+        """Take an event out of its room's timeline: an out-of-band membership (an invite to a room this server
+        is not in) once a newer membership of the same user supersedes it."""
+        conn.execute(update(events).where(events.c.event_id == event_id).values(outlier=True))
 
     def get_event(self, conn: Connection, event_id: str) -> StoredEvent | None:
         row = conn.execute(

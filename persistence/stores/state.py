@@ -145,6 +145,12 @@ class StateStore:
         conn.execute(insert(current_state_events).values(room_id=room_id, type=key[0], state_key=key[1],
                                                          event_id=event_id, membership=membership))
 
+    def delete_current_state(self, conn: Connection, room_id: str, key: StateKey) -> None:
+        """Drop one key from the room's current state (state resolution over a fork may leave it out)."""
+        conn.execute(delete(current_state_events).where(
+            current_state_events.c.room_id == room_id, current_state_events.c.type == key[0],
+            current_state_events.c.state_key == key[1]))
+
     def get_current_state_ids(self, conn: Connection, room_id: str) -> dict[StateKey, str]:
         rows = conn.execute(select(current_state_events).where(current_state_events.c.room_id == room_id))
         return {(row.type, row.state_key): row.event_id for row in rows}

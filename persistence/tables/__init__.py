@@ -29,7 +29,7 @@ from persistence.tables.e2e import (
     room_key_backup_versions,
 )
 from persistence.tables.ephemeral import presence, receipts, typing
-from persistence.tables.federation import server_keys
+from persistence.tables.federation import received_transactions, server_keys
 from persistence.tables.media import local_media, local_media_thumbnails
 from persistence.tables.metadata import metadata
 from persistence.tables.processed_tasks import processed_tasks
@@ -98,6 +98,7 @@ __all__ = [
     "push_rules_changes",
     "pushers",
     "receipts",
+    "received_transactions",
     "redactions",
     "refresh_tokens",
     "registration_tokens",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, PrimaryKeyConstraint, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, PrimaryKeyConstraint, Table, Text
 
 from persistence.tables.metadata import metadata
 
@@ -22,4 +22,18 @@ server_keys = Table(
     Column("fetched_from", Text, nullable=False),
     Column("key_json", Text, nullable=False),
     PrimaryKeyConstraint("server_name", "key_id"),
+)
+
+# Transactions received from other servers (``PUT /_matrix/federation/v1/send/{txnId}``): the answer we gave, kept
+# so a retried transaction (same origin, same id) gets the same answer without its PDUs being processed again
+# (Server-Server API, "Transactions"). Written by the web tier, which receives them; not a stream.
+received_transactions = Table(
+    "received_transactions",
+    metadata,
+    Column("origin", Text, nullable=False),
+    Column("transaction_id", Text, nullable=False),
+    Column("response_json", Text, nullable=False),
+    Column("received_ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("origin", "transaction_id"),
+    Index(None, "received_ts"),
 )

@@ -70,6 +70,7 @@ class Endpoint:
     auth: bool  # needs an access token
     bodies: tuple[BodySchema, ...] = ()  # empty: the endpoint reads no body
     body_optional: bool = False  # an empty body is allowed (it starts user-interactive auth)
+    server_signed: bool = False  # a federation view: the walk signs its requests with X-Matrix as remote.test
 
 
 def _password_uia(walker: Walker) -> dict[str, Any]:
@@ -254,6 +255,23 @@ ENDPOINTS: dict[str, Endpoint] = {
     "keys.query_server_key_by_id": Endpoint(auth=False),
     "federation.get_version": Endpoint(auth=False),
     "federation.query_profile": Endpoint(auth=False),
+    # Receiving and serving room events (tests/web/test_federation_send.py, test_federation_room_events.py).
+    "federation.send_transaction": Endpoint(auth=False, server_signed=True),
+    "federation.get_event": Endpoint(auth=False, server_signed=True),
+    "federation.get_state": Endpoint(auth=False, server_signed=True),
+    "federation.get_state_ids": Endpoint(auth=False, server_signed=True),
+    "federation.get_event_auth": Endpoint(auth=False, server_signed=True),
+    "federation.backfill": Endpoint(auth=False, server_signed=True),
+    "federation.get_missing_events": Endpoint(auth=False, server_signed=True),
+    # Membership handshakes (tests/web/test_federation_membership.py, test_federation_remote_membership.py).
+    "federation.make_join": Endpoint(auth=False, server_signed=True),
+    "federation.make_leave": Endpoint(auth=False, server_signed=True),
+    "federation.make_knock": Endpoint(auth=False, server_signed=True),
+    "federation.send_join": Endpoint(auth=False, server_signed=True),
+    "federation.send_leave": Endpoint(auth=False, server_signed=True),
+    "federation.send_knock": Endpoint(auth=False, server_signed=True),
+    "federation.invite": Endpoint(auth=False, server_signed=True),
+    "federation.exchange_third_party_invite": Endpoint(auth=False, server_signed=True),
     # Aliases and the published room directory: the walk's alias and room id name nothing, so nothing changes.
     "client.set_room_alias": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"room_id": "!nowhere:test.local"}, {"room_id": "string"}, required=("room_id",),

@@ -27,7 +27,8 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.test import TestResponse
 
 from config import parse_config
-from tests.homeserver import PASSWORD, HomeserverUnderTest, base_config_data
+from protocol.federation.request_auth import sign_request
+from tests.homeserver import PASSWORD, SERVER_NAME, HomeserverUnderTest, base_config_data
 from tests.web.bad_input_endpoints import (
     ENDPOINTS,
     PATH_VARIABLES,
@@ -35,6 +36,7 @@ from tests.web.bad_input_endpoints import (
     Endpoint,
     path_values,
 )
+from tests.web.federation_peers import REMOTE, REMOTE_KEY, seed_remote_keys
 
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 BODY_METHODS = {"POST", "PUT", "DELETE"}
@@ -194,6 +196,8 @@ class Walker:
         if token is not None:
             all_headers["Authorization"] = f"Bearer {token}"
         url = (path or self.path(route)) + (f"?{query}" if query else "")
+        if endpoint_of(route).server_signed:
+            all_headers["Authorization"] = federation_authorization(route.method, url, body)
         return self.server.client.open(url, method=route.method, data=body, headers=all_headers,
                                        content_type="application/json")
 
@@ -219,8 +223,20 @@ class Walker:
         self.server.login("walker", PASSWORD)
 
 
+def federation_authorization(method: str, uri: str, body: bytes | None) -> str:
+    """X-Matrix from remote.test over what is sent: the JSON object in the body, else no content (a body that is
+    no JSON object is refused before any signature is checked)."""
+    try:
+        content = json.loads(body) if body else None
+    except ValueError:
+        content = None
+    signed = content if isinstance(content, dict) else None
+    return sign_request(REMOTE_KEY, method, uri, REMOTE, SERVER_NAME, signed).to_header()
+
+
 @pytest.fixture
 def walker(homeserver: HomeserverUnderTest) -> Walker:
+    seed_remote_keys(homeserver)
     registered = homeserver.register("walker", device_id="WALKERLAPTOP", initial_device_display_name="Laptop")
     spare = homeserver.login("walker", device_id="WALKERSPARE", initial_device_display_name="Spare phone",
                              refresh_token=True)

@@ -15,7 +15,8 @@ from protocol.identifiers import UserId
 from tasks import api as tasks_api
 from web.appservice_queries import user_exists_or_ask
 from web.auth import authenticate
-from web.client.aliases import resolve_alias
+from web.client import remote_membership
+from web.client.aliases import parse_alias, resolve_alias
 from web.client.paging import RoomToken, query_token, reader_horizon, room_position
 from web.client.profile import membership_profile
 from web.client.room_access import readable_state_ids, require_joined, visible_events
@@ -55,7 +56,11 @@ def _own_membership(room_id_or_alias: str, membership: str, *, allow_guest: bool
     body = json_body(optional=True)
     reason = body.text("reason", None, max_length=MAX_REASON_LENGTH)
     room_id = room_id_or_alias
-    if room_id.startswith("#"):  # local aliases only until federation exists
+    hinted = [*request.args.getlist("server_name"), *request.args.getlist("via")]
+    if room_id.startswith("#") and room_id.partition(":")[2] != current.config.server_name:
+        room_id, servers = remote_membership.resolve_remote_alias(current, str(parse_alias(room_id_or_alias)))
+        hinted.extend(servers)
+    elif room_id.startswith("#"):
         room_id = resolve_alias(current, room_id)
     elif not room_id.startswith("!"):
         raise InvalidParam(f"{room_id!r} is neither a room id nor a room alias")
@@ -64,8 +69,15 @@ def _own_membership(room_id_or_alias: str, membership: str, *, allow_guest: bool
     # A join keeps what the client put in it (a reason, custom keys, its own per-room profile), as Synapse does.
     kept = ({key: value for key, value in body.data.items() if key not in REQUEST_ONLY_KEYS}
             if membership == "join" else {})
-    _member_event(current, room_id, requester.user_id, requester.user_id, membership, reason,
-                  {**membership_profile(current, requester.user_id), **kept})
+    content = {**membership_profile(current, requester.user_id), **kept}
+    with current.database.read() as conn:
+        resident = remote_membership.is_resident(current, conn, room_id)
+    if not resident:
+        # A room of another server: through one of its residents (spec: the ``server_name``/``via`` hints).
+        handshake = remote_membership.join_remote if membership == "join" else remote_membership.knock_remote
+        handshake(current, room_id, requester.user_id, hinted, {**content, **({"reason": reason} if reason else {})})
+        return {"room_id": room_id}
+    _member_event(current, room_id, requester.user_id, requester.user_id, membership, reason, content)
     return {"room_id": room_id}
 
 
@@ -95,6 +107,11 @@ def leave_room(room_id: str) -> dict[str, Any]:
     current = deps()
     requester = authenticate(current, allow_guest=True)
     reason = json_body(optional=True).text("reason", None, max_length=MAX_REASON_LENGTH)
+    with current.database.read() as conn:
+        resident = remote_membership.is_resident(current, conn, room_id)
+    if not resident:
+        remote_membership.leave_remote(current, room_id, requester.user_id, {"reason": reason} if reason else {})
+        return {}
     _member_event(current, room_id, requester.user_id, requester.user_id, "leave", reason)
     return {}
 
@@ -129,6 +146,10 @@ def _targeted(membership: str, path: str) -> Any:
         except ValueError:
             raise BadJson("'user_id' is not a user id") from None
         reason = body.text("reason", None, max_length=MAX_REASON_LENGTH)
+        if membership == "invite" and UserId.parse(target).server_name != current.config.server_name:
+            remote_membership.invite_remote(current, room_id, requester.user_id, target,
+                                            {"reason": reason} if reason else {})
+            return {}
         if membership == "invite" and current.config.appservices:
             user_exists_or_ask(current, target)  # an appservice may bring its user into being first
         _member_event(current, room_id, requester.user_id, target, membership, reason,

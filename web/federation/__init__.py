@@ -5,8 +5,29 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from web.federation.invites import invite_v1, invite_v2
 from web.federation.keys import create_keys_blueprint
+from web.federation.membership import (
+    make_join,
+    make_knock,
+    make_leave,
+    send_join_v1,
+    send_join_v2,
+    send_knock,
+    send_leave_v1,
+    send_leave_v2,
+)
 from web.federation.queries import get_version, query_profile
+from web.federation.room_events import (
+    backfill,
+    get_event,
+    get_event_auth,
+    get_missing_events,
+    get_state,
+    get_state_ids,
+)
+from web.federation.third_party_invites import exchange_third_party_invite
+from web.federation.transactions import send_transaction
 
 __all__ = ["create_federation_blueprint", "create_keys_blueprint"]
 
@@ -15,4 +36,21 @@ def create_federation_blueprint() -> Blueprint:
     blueprint = Blueprint("federation", __name__, url_prefix="/_matrix/federation")
     blueprint.add_url_rule("/v1/version", view_func=get_version, methods=["GET"])
     blueprint.add_url_rule("/v1/query/profile", view_func=query_profile, methods=["GET"])
+    blueprint.add_url_rule("/v1/send/<txn_id>", view_func=send_transaction, methods=["PUT"])
+    blueprint.add_url_rule("/v1/event/<event_id>", view_func=get_event, methods=["GET"])
+    blueprint.add_url_rule("/v1/state/<room_id>", view_func=get_state, methods=["GET"])
+    blueprint.add_url_rule("/v1/state_ids/<room_id>", view_func=get_state_ids, methods=["GET"])
+    blueprint.add_url_rule("/v1/event_auth/<room_id>/<event_id>", view_func=get_event_auth, methods=["GET"])
+    blueprint.add_url_rule("/v1/backfill/<room_id>", view_func=backfill, methods=["GET"])
+    blueprint.add_url_rule("/v1/get_missing_events/<room_id>", view_func=get_missing_events, methods=["POST"])
+    for make, view in (("make_join", make_join), ("make_leave", make_leave), ("make_knock", make_knock)):
+        blueprint.add_url_rule(f"/v1/{make}/<room_id>/<user_id>", view_func=view, methods=["GET"])
+    for version, send, view in (("v1", "send_join", send_join_v1), ("v2", "send_join", send_join_v2),
+                                ("v1", "send_leave", send_leave_v1), ("v2", "send_leave", send_leave_v2),
+                                ("v1", "send_knock", send_knock), ("v1", "invite", invite_v1),
+                                ("v2", "invite", invite_v2)):
+        blueprint.add_url_rule(f"/{version}/{send}/<room_id>/<event_id>", view_func=view, methods=["PUT"],
+                               endpoint=f"{send}_{version}")
+    blueprint.add_url_rule("/v1/exchange_third_party_invite/<room_id>", view_func=exchange_third_party_invite,
+                           methods=["PUT"])
     return blueprint

@@ -388,6 +388,13 @@ def _state_sections(reader: SyncReader, jobs: list[_RoomJob], timelines: dict[st
             | {reader.user_id}} if reader.filter.room.state.lazy_load_members else set()
     groups = stores.state.get_event_state_groups(reader.conn, anchors.values())
     group_of = {room_id: groups[event_id] for room_id, event_id in anchors.items() if event_id in groups}
+    # A timeline that starts where this server joined a remote room: its first event's prev events live only on
+    # the resident, so the state before it is the state after it with its own change undone.
+    undone = {job.room_id: timelines[job.room_id].events[0] for job in jobs
+              if job.room_id in anchors and job.room_id not in group_of and timelines[job.room_id].events}
+    own_groups = stores.state.get_event_state_groups(reader.conn, [first.event_id for first in undone.values()])
+    group_of.update({room_id: own_groups[first.event_id] for room_id, first in undone.items()
+                     if first.event_id in own_groups})
     whole = stores.state.get_state_ids_for_groups(
         reader.conn, [group for room_id, group in group_of.items() if keys[room_id] is None])
     wanted = {key for room_keys in keys.values() if room_keys for key in room_keys}
@@ -412,6 +419,12 @@ def _state_sections(reader: SyncReader, jobs: list[_RoomJob], timelines: dict[st
             start_state = whole.get(group, {})
         else:
             start_state = {key: event_id for key, event_id in some.get(group, {}).items() if key in room_keys}
+        first = undone.get(job.room_id)
+        if first is not None and first.event.is_state and start_state.get(first.event.state_tuple) == first.event_id:
+            if first.replaces_state is None:
+                del start_state[first.event.state_tuple]
+            else:
+                start_state[first.event.state_tuple] = first.replaces_state
         timeline = timelines[job.room_id]
         gap = timeline.limited and job.since is not None
         since_state = (None if job.full else state_at(reader, job.room_id, job.since)

@@ -322,6 +322,10 @@ def stripped_state(reader: SyncReader, member_event: StoredEvent) -> list[dict[s
     content, as of their own membership event — which comes last, in full."""
     stores = reader.deps.stores
     group = stores.state.get_event_state_group(reader.conn, member_event.event_id)
+    sent = member_event.event.pdu.get("unsigned", {}).get(f"{member_event.event.membership}_room_state")
+    if group is None and isinstance(sent, list):
+        # An invite or knock over federation, in a room we hold no state of: the stripped state that came with it.
+        return [*sent, *reader.serve([member_event])]
     state = stores.state.get_state_ids_for_groups(reader.conn, [group], STRIPPED_STATE_KEYS).get(group, {}) \
         if group is not None else {}
     found = stores.events.get_events(reader.conn, state.values())

@@ -1,0 +1,126 @@
+"""Two real monoliths on loopback take part in each other's rooms through the membership handshakes: a user of
+one joins a public room of the other, is invited across and joins, knocks, and rejects an invite; each room shows
+up in the joining user's ``/sync`` with its state, and the resident sees the new member.
+
+Only the handshakes are exercised (``make_*``/``send_*``/``invite``): events sent afterwards travel by the
+federation senders, tested on their own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from tests.e2e.servers import HOST, RunningServer, free_port, start_monolith
+
+pytestmark = pytest.mark.e2e
+
+A, B = "hs-a.test", "hs-b.test"
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RunningServer]]:
+    ports = {A: free_port(), B: free_port()}
+    url = {name: f"http://{HOST}:{port}" for name, port in ports.items()}
+    started: dict[str, RunningServer] = {}
+    try:
+        for name, other in ((A, B), (B, A)):
+            started[name] = start_monolith(tmp_path_factory.mktemp(name), port=ports[name], server_name=name,
+                                           federation_test_hosts={other: url[other]},
+                                           ip_range_whitelist=["127.0.0.0/8"])
+        yield started
+    finally:
+        for server in started.values():
+            server.stop()
+
+
+class User:
+    def __init__(self, server: RunningServer, name: str) -> None:
+        self.base = server.base_url
+        registered = httpx.post(f"{self.base}/_matrix/client/v3/register", json={
+            "username": name, "password": PASSWORD, "auth": {"type": "m.login.dummy"}}, timeout=30).json()
+        self.user_id = registered["user_id"]
+        self.headers = {"Authorization": f"Bearer {registered['access_token']}"}
+
+    def call(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+        response = httpx.request(method, f"{self.base}/_matrix/client/v3{path}", json=body, headers=self.headers,
+                                 timeout=60)
+        assert response.status_code == expect, response.text
+        return response.json()
+
+    def create_room(self, **body: Any) -> str:
+        return str(self.call("POST", "/createRoom", body)["room_id"])
+
+    def sync_rooms(self) -> dict[str, Any]:
+        return dict(self.call("GET", "/sync")["rooms"])
+
+    def members(self, room_id: str) -> dict[str, str]:
+        chunk = self.call("GET", f"/rooms/{quote(room_id)}/members")["chunk"]
+        return {event["state_key"]: event["content"]["membership"] for event in chunk}
+
+
+def eventually(probe: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.2)
+
+
+def test_a_user_joins_a_public_room_of_the_other_server(servers: dict[str, RunningServer]) -> None:
+    alice, bob = User(servers[A], "alice"), User(servers[B], "bob")
+    room_id = alice.create_room(preset="public_chat", name="Lobby on A")
+    joined = bob.call("POST", f"/join/{quote(room_id)}?server_name={A}", {})
+    assert joined == {"room_id": room_id}
+    room = bob.sync_rooms()["join"][room_id]
+    state = {(event["type"], event["state_key"]): event for event in room["state"]["events"]}
+    assert state[("m.room.name", "")]["content"]["name"] == "Lobby on A"
+    assert ("m.room.member", alice.user_id) in state
+    assert alice.members(room_id)[bob.user_id] == "join"
+    assert bob.members(room_id) == {alice.user_id: "join", bob.user_id: "join"}
+
+
+def test_an_invite_across_servers_is_shown_then_accepted(servers: dict[str, RunningServer]) -> None:
+    carol, dave = User(servers[B], "carol"), User(servers[A], "dave")
+    room_id = carol.create_room(preset="private_chat", name="Invite only on B")
+    carol.call("POST", f"/rooms/{quote(room_id)}/invite", {"user_id": dave.user_id})
+    assert carol.members(room_id)[dave.user_id] == "invite"
+    invite = eventually(lambda: dave.sync_rooms()["invite"].get(room_id))
+    stripped = {event["type"]: event for event in invite["invite_state"]["events"]}
+    assert stripped["m.room.name"]["content"]["name"] == "Invite only on B"
+    assert stripped["m.room.member"]["sender"] == carol.user_id
+    dave.call("POST", f"/rooms/{quote(room_id)}/join", {})
+    assert room_id in dave.sync_rooms()["join"]
+    assert carol.members(room_id)[dave.user_id] == "join"
+
+
+def test_an_invite_across_servers_is_rejected_through_the_inviting_server(
+        servers: dict[str, RunningServer]) -> None:
+    erin, frank = User(servers[A], "erin"), User(servers[B], "frank")
+    room_id = erin.create_room(preset="private_chat")
+    erin.call("POST", f"/rooms/{quote(room_id)}/invite", {"user_id": frank.user_id})
+    eventually(lambda: frank.sync_rooms()["invite"].get(room_id))
+    frank.call("POST", f"/rooms/{quote(room_id)}/leave", {})
+    assert erin.members(room_id)[frank.user_id] == "leave"
+    assert room_id not in frank.sync_rooms()["invite"]
+
+
+def test_a_user_knocks_on_a_room_of_the_other_server(servers: dict[str, RunningServer]) -> None:
+    gina, hank = User(servers[B], "gina"), User(servers[A], "hank")
+    room_id = gina.create_room(room_version="10", initial_state=[
+        {"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "knock"}}])
+    refused = httpx.post(f"{hank.base}/_matrix/client/v3/join/{quote(room_id)}?via={B}", json={},
+                         headers=hank.headers, timeout=60)
+    assert (refused.status_code, refused.json()["errcode"]) == (403, "M_FORBIDDEN")
+    hank.call("POST", f"/knock/{quote(room_id)}?via={B}", {"reason": "let me in"})
+    assert gina.members(room_id)[hank.user_id] == "knock"
+    knock = hank.sync_rooms()["knock"][room_id]["knock_state"]["events"]
+    assert {"m.room.create", "m.room.join_rules"} <= {event["type"] for event in knock}
