@@ -103,11 +103,15 @@ def create_room(dispatcher: Dispatcher, *, room_id: str, room_version: str, crea
 
 
 def receive_pdus(dispatcher: Dispatcher, *, room_id: str, origin: str, pdus: list[dict[str, Any]],
-                 rejected: dict[str, str]) -> dict[str, Any]:
+                 rejected: dict[str, str], outliers: list[dict[str, Any]] | None = None,
+                 prev_states: dict[str, list[list[str]]] | None = None) -> dict[str, Any]:
     """Have the room's events writer judge and store PDUs another server sent (checks 1-3 passed); returns
-    ``{"outcomes": {event_id: None | reason}}`` (``tasks/federation/receive.py``)."""
+    ``{"outcomes": {event_id: None | reason}}`` (``tasks/federation/receive.py``). ``outliers`` and
+    ``prev_states`` (prev event id -> ``[[type, state_key, event_id], ...]``) carry what was fetched to judge
+    events whose prev events are missing."""
     result: dict[str, Any] = dispatcher.call(RECEIVE_PDUS, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id,
-                                             origin=origin, pdus=pdus, rejected=rejected)
+                                             origin=origin, pdus=pdus, rejected=rejected, outliers=outliers or [],
+                                             prev_states=prev_states or {})
     return result
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from persistence.doorbell import Ring
 from persistence.locks import lock_room
 from protocol.errors import NotFound
-from protocol.events.model import Event
+from protocol.events.model import Event, StateKey
 from protocol.room_versions import KNOWN_ROOM_VERSIONS
 from tasks.api import RECEIVE_PDUS
 from tasks.context import TaskContext
@@ -24,24 +24,35 @@ from tasks.pushers import poke_pushers
 from tasks.registry import TaskSpec
 
 
+def _state_map(rows: list[list[str]]) -> dict[StateKey, str]:
+    """``[[type, state_key, event_id], ...]`` (state maps travel as lists: JSON keys cannot be pairs)."""
+    return {(event_type, state_key): event_id for event_type, state_key, event_id in rows}
+
+
 def receive_pdus(context: TaskContext, *, room_id: str, origin: str, pdus: list[dict[str, Any]],
-                 rejected: dict[str, str] | None = None) -> dict[str, Any]:
+                 rejected: dict[str, str] | None = None, outliers: list[dict[str, Any]] | None = None,
+                 prev_states: dict[str, list[list[str]]] | None = None) -> dict[str, Any]:
     """Persist ``pdus`` of ``room_id`` sent by ``origin``; answers ``{"outcomes": {event_id: None | reason}}``
     (``soft_failed``, a rejection, or why the event could not be stored). ``rejected``: event id -> reason for
-    rejections decided on receipt."""
+    rejections decided on receipt. ``outliers``: state and auth events fetched to judge them; ``prev_states``:
+    the state after each prev event the origin had to tell us about (``RemoteEvent.prev_states``)."""
     stores = context.stores
     rejected = rejected or {}
+    told = {event_id: _state_map(rows) for event_id, rows in (prev_states or {}).items()}
     with context.database.write() as conn:
         lock_room(conn, room_id)
         room = stores.rooms.get_room(conn, room_id)
         if room is None:
             raise NotFound(f"Unknown room {room_id}")
         room_version = KNOWN_ROOM_VERSIONS[room.room_version]
+        side = [RemoteEvent(event, rejected_reason=rejected.get(event.event_id))
+                for event in (Event.from_pdu(pdu, room_version) for pdu in outliers or [])]
         items = []
         for pdu in pdus:
             event = Event.from_pdu(pdu, room_version)
-            items.append(RemoteEvent(event, rejected_reason=rejected.get(event.event_id)))
-        persisted = persist_remote_events(context, conn, room, events=items)
+            relevant = {prev: told[prev] for prev in event.prev_event_ids if prev in told}
+            items.append(RemoteEvent(event, rejected_reason=rejected.get(event.event_id), prev_states=relevant))
+        persisted = persist_remote_events(context, conn, room, outliers=side, events=items)
         result = {"outcomes": persisted.outcomes}
         answer(context, result)
     if persisted.appended:

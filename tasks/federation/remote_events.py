@@ -47,14 +47,17 @@ class RemoteEvent:
     """A received event past checks 1-3 (``protocol.federation.pdus.check_pdu``), to be judged and stored.
 
     ``rejected_reason``: a rejection already decided on receipt (an old room version's byte-length breach).
-    ``state_before``: the state before the event as another server told it (``/state_ids``, ``send_join``), for
-    an event whose prev events this server does not hold; the events it names must be stored (outliers will do)
-    or come in the same call.
+    ``state_before``: the state before the event as another server told it (``send_join``), for an event whose
+    prev events this server does not hold. The events named by it and by ``prev_states`` must be stored
+    (outliers will do) or come in the same call.
     """
 
     event: Event
     rejected_reason: str | None = None
     state_before: Mapping[StateKey, str] | None = None
+    prev_states: Mapping[str, Mapping[StateKey, str]] = field(default_factory=dict)
+    """The state *after* each prev event this server does not hold, as the origin told it (``/state_ids`` at
+    the prev event, plus the prev event itself): resolved with the states after the prev events it holds."""
 
 
 @dataclass
@@ -170,13 +173,14 @@ def _state_before(context: TaskContext, conn: Connection, events: _Events, room:
         return dict(item.state_before), None
     prev_ids = list(dict.fromkeys(item.event.prev_event_ids))
     groups = context.stores.state.get_event_state_groups(conn, prev_ids)
-    unknown = [event_id for event_id in prev_ids if event_id not in groups]
+    unknown = [event_id for event_id in prev_ids if event_id not in groups and event_id not in item.prev_states]
     if unknown:
         raise NotStorable(f"unknown prev events: {', '.join(sorted(unknown)[:3])}")
     distinct_groups = sorted(set(groups.values()))
-    if len(distinct_groups) == 1:
+    told = [dict(item.prev_states[event_id]) for event_id in prev_ids if event_id not in groups]
+    if len(distinct_groups) == 1 and not told:
         return context.stores.state.get_state(conn, distinct_groups[0]), distinct_groups[0]
-    sets = [context.stores.state.get_state(conn, group) for group in distinct_groups]
+    sets = [context.stores.state.get_state(conn, group) for group in distinct_groups] + told
     return resolve_states(events, room, sets), None
 
 

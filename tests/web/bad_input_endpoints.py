@@ -255,6 +255,14 @@ ENDPOINTS: dict[str, Endpoint] = {
     "keys.query_server_key_by_id": Endpoint(auth=False),
     "federation.get_version": Endpoint(auth=False),
     "federation.query_profile": Endpoint(auth=False),
+    # Receiving and serving room events (tests/web/test_federation_send.py, test_federation_room_events.py).
+    "federation.send_transaction": Endpoint(auth=False, server_signed=True),
+    "federation.get_event": Endpoint(auth=False, server_signed=True),
+    "federation.get_state": Endpoint(auth=False, server_signed=True),
+    "federation.get_state_ids": Endpoint(auth=False, server_signed=True),
+    "federation.get_event_auth": Endpoint(auth=False, server_signed=True),
+    "federation.backfill": Endpoint(auth=False, server_signed=True),
+    "federation.get_missing_events": Endpoint(auth=False, server_signed=True),
     # Membership handshakes (tests/web/test_federation_membership.py, test_federation_remote_membership.py).
     "federation.make_join": Endpoint(auth=False, server_signed=True),
     "federation.make_leave": Endpoint(auth=False, server_signed=True),
