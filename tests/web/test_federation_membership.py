@@ -220,3 +220,17 @@ def test_an_unsigned_join_is_forbidden_before_its_form_is_judged(resident: Homes
     response = send(resident, "join", room_id, template, "10")
     assert (response.status_code, response.json["errcode"]) == (403, "M_FORBIDDEN")
     assert BOB not in members(resident, room_id, token)
+
+
+def test_a_server_the_rooms_acl_denies_cannot_join(resident: HomeserverUnderTest) -> None:
+    token = alice_token(resident)
+    room_id = create_room(resident, token, preset="public_chat", room_version="10")
+    made = make(resident, "join", room_id)
+    acl = resident.put(f"/_matrix/client/v3/rooms/{q(room_id)}/state/m.room.server_acl",
+                       json={"allow": ["*"], "deny": [REMOTE]}, token=token)
+    assert acl.status_code == 200, acl.json
+    denied = make(resident, "join", room_id)
+    assert (denied.status_code, denied.json["errcode"]) == (403, "M_FORBIDDEN")
+    sent = send(resident, "join", room_id, sign_template(made.json["event"], "10"), "10")
+    assert (sent.status_code, sent.json["errcode"]) == (403, "M_FORBIDDEN")
+    assert BOB not in members(resident, room_id, token)

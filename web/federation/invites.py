@@ -44,7 +44,7 @@ def _invite(current: Deps, room_id: str, event_id: str, origin: str, room_versio
         resident = False
         if room is not None:
             try:
-                resident_room(current, conn, room_id)
+                resident_room(current, conn, room_id, origin)
                 resident = True
             except NotFound:
                 pass
