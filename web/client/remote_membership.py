@@ -33,7 +33,7 @@ from protocol.signing import InvalidSignature
 from tasks import api as tasks_api
 from web.deps import Deps
 from web.federation.membership import membership_template, require_signatures, stripped_room_state
-from web.federation.pdu_reception import key_lookup
+from web.federation.pdu_batches import key_lookup
 
 SUPPORTED_VERSIONS = list(KNOWN_ROOM_VERSIONS)
 SEND_PATHS = {"join": "/_matrix/federation/v2/send_join", "leave": "/_matrix/federation/v2/send_leave",

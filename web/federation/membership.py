@@ -46,7 +46,7 @@ from protocol.signing import InvalidSignature
 from tasks import api as tasks_api
 from web.deps import Deps, deps
 from web.federation.auth import server_authenticated
-from web.federation.pdu_reception import key_lookup
+from web.federation.pdu_batches import key_lookup
 from web.federation.room_access import check_acl
 from web.requests import json_body
 
@@ -94,8 +94,7 @@ def _restricted_authoriser(current: Deps, conn: Connection, room_id: str, user_i
              and current.stores.state.list_members(conn, other, "join")]
     if not known:
         raise UnableToAuthoriseJoin("This server cannot check the conditions of this restricted room")
-    if not any(current.stores.state.get_membership(conn, other, user_id) is not None
-               and current.stores.state.get_membership(conn, other, user_id)[0] == "join"  # type: ignore[index]
+    if not any((current.stores.state.get_membership(conn, other, user_id) or (None, ""))[0] == "join"
                for other in known):
         raise Forbidden(f"{user_id} is not joined to a room that grants access to this one")
     levels = power_levels_from_state(_state_events(current, conn, room_id, {CREATE_KEY, ("m.room.power_levels", "")}))
