@@ -106,9 +106,9 @@ def receive_pdus(dispatcher: Dispatcher, *, room_id: str, origin: str, pdus: lis
                  rejected: dict[str, str], outliers: list[dict[str, Any]] | None = None,
                  prev_states: dict[str, list[list[str]]] | None = None) -> dict[str, Any]:
     """Have the room's events writer judge and store PDUs another server sent (checks 1-3 passed); returns
-    ``{"outcomes": {event_id: None | reason}}`` (``tasks/federation/receive.py``). ``outliers`` and
-    ``prev_states`` (prev event id -> ``[[type, state_key, event_id], ...]``) carry what was fetched to judge
-    events whose prev events are missing."""
+    ``{"outcomes": {event_id: None | reason}, "not_stored": {event_id: why}}`` (``tasks/federation/receive.py``).
+    ``outliers`` and ``prev_states`` (prev event id -> ``[[type, state_key, event_id], ...]``) carry what was
+    fetched to judge events whose prev events are missing."""
     result: dict[str, Any] = dispatcher.call(RECEIVE_PDUS, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id,
                                              origin=origin, pdus=pdus, rejected=rejected, outliers=outliers or [],
                                              prev_states=prev_states or {})

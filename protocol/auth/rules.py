@@ -80,15 +80,18 @@ def check_auth_against_auth_events(
     create_event: Event | None = None,
     rejected_event_ids: Collection[str] = frozenset(),
     is_signed_by: SignedByServer | None = None,
+    ignore_unexpected: bool = False,
 ) -> None:
     """Step 4 of "Checks performed on receipt of a PDU": the rules against the event's own ``auth_events``.
 
     ``auth_events`` are the events ``event`` cites. In v12 ``create_event`` is the room's create event (named by
     the room id, rule 2); it must be accepted, so it may not be in ``rejected_event_ids``. Earlier versions find
-    it among the auth events and ignore the argument.
+    it among the auth events and ignore the argument. ``ignore_unexpected``: see
+    :func:`protocol.auth.selection.check_auth_events`.
     """
     room_version = event.room_version
-    auth_state = check_auth_events(event, auth_events, rejected_event_ids=rejected_event_ids)
+    auth_state = check_auth_events(event, auth_events, rejected_event_ids=rejected_event_ids,
+                                   ignore_unexpected=ignore_unexpected)
     if event.type != "m.room.create" and not room_version.create_event_in_auth_events:
         if create_event is None or create_event.event_id in rejected_event_ids:
             raise reject(room_version, "room_id", None, "the room's m.room.create event is unknown or rejected")

@@ -58,13 +58,18 @@ def auth_types_of(event: Event) -> set[StateKey]:
 
 
 def check_auth_events(
-    event: Event, auth_events: Iterable[Event], *, rejected_event_ids: Collection[str] = frozenset()
+    event: Event, auth_events: Iterable[Event], *, rejected_event_ids: Collection[str] = frozenset(),
+    ignore_unexpected: bool = False,
 ) -> dict[StateKey, Event]:
     """Check the auth rule about ``event``'s ``auth_events``; return them keyed by ``(type, state_key)``.
 
     ``auth_events`` must hold every event ``event`` cites (fetching them is the caller's job: a missing one
     raises ValueError). Rejection is a fact of storage, so the caller names rejected events in
     ``rejected_event_ids`` (rule 2.3 / v12 3.3). Create events cite nothing and pass (rule 1 decides them).
+
+    ``ignore_unexpected``: an auth event of a type the selection would not pick is left out instead of rejecting
+    the event, as Synapse treats events received over federation (SyTest's remote server cites the join rules
+    for every event); it must still be a state event of the room, not rejected, and not a duplicate.
     """
     room_version = event.room_version
     if event.type == "m.room.create":
@@ -72,6 +77,7 @@ def check_auth_events(
     by_id = {auth_event.event_id: auth_event for auth_event in auth_events}
     expected = auth_types_of(event)
     by_key: dict[StateKey, Event] = {}
+    seen: set[StateKey] = set()
     for event_id in event.auth_event_ids:
         auth_event = by_id.get(event_id)
         if auth_event is None:
@@ -79,15 +85,17 @@ def check_auth_events(
         if auth_event.state_key is None:
             raise reject(room_version, "auth_events", "selection", f"auth event {event_id} is not a state event")
         key = auth_event.state_tuple
-        if key in by_key:
+        if key in seen:
             raise reject(room_version, "auth_events", "duplicates", f"two auth events for {key}")
-        if key not in expected:
+        seen.add(key)
+        if key not in expected and not ignore_unexpected:
             raise reject(room_version, "auth_events", "selection", f"auth event {event_id} for {key} is not expected")
         if event_id in rejected_event_ids:
             raise reject(room_version, "auth_events", "rejected", f"auth event {event_id} was rejected")
         if auth_event.room_id != event.room_id:
             raise reject(room_version, "auth_events", "room_id", f"auth event {event_id} is in another room")
-        by_key[key] = auth_event
+        if key in expected:
+            by_key[key] = auth_event
     if room_version.create_event_in_auth_events and CREATE_KEY not in by_key:
         raise reject(room_version, "auth_events", "create", "there is no m.room.create event among the auth events")
     return by_key

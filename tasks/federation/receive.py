@@ -32,8 +32,9 @@ def _state_map(rows: list[list[str]]) -> dict[StateKey, str]:
 def receive_pdus(context: TaskContext, *, room_id: str, origin: str, pdus: list[dict[str, Any]],
                  rejected: dict[str, str] | None = None, outliers: list[dict[str, Any]] | None = None,
                  prev_states: dict[str, list[list[str]]] | None = None) -> dict[str, Any]:
-    """Persist ``pdus`` of ``room_id`` sent by ``origin``; answers ``{"outcomes": {event_id: None | reason}}``
-    (``soft_failed``, a rejection, or why the event could not be stored). ``rejected``: event id -> reason for
+    """Persist ``pdus`` of ``room_id`` sent by ``origin``; answers ``{"outcomes": {event_id: None | reason},
+    "not_stored": {event_id: why}}`` (an outcome is ``soft_failed``, a rejection, or why the event could not be
+    stored; ``not_stored`` tells the last kind apart). ``rejected``: event id -> reason for
     rejections decided on receipt. ``outliers``: state and auth events fetched to judge them; ``prev_states``:
     the state after each prev event the origin had to tell us about (``RemoteEvent.prev_states``)."""
     stores = context.stores
@@ -53,7 +54,7 @@ def receive_pdus(context: TaskContext, *, room_id: str, origin: str, pdus: list[
             relevant = {prev: told[prev] for prev in event.prev_event_ids if prev in told}
             items.append(RemoteEvent(event, rejected_reason=rejected.get(event.event_id), prev_states=relevant))
         persisted = persist_remote_events(context, conn, room, outliers=side, events=items)
-        result = {"outcomes": persisted.outcomes}
+        result = {"outcomes": persisted.outcomes, "not_stored": persisted.not_stored}
         answer(context, result)
     if persisted.appended:
         last = max(appended.stream_ordering for appended in persisted.appended)

@@ -70,6 +70,8 @@ class Persisted:
     appended: list[Appended] = field(default_factory=list)
     stored: list[str] = field(default_factory=list)
     """Every event stored by this call, outliers and rejected ones included."""
+    not_stored: dict[str, str] = field(default_factory=dict)
+    """Events that could not be judged (unknown prev or auth events), and why: nothing of them was stored."""
 
 
 class NotStorable(Exception):
@@ -132,7 +134,8 @@ def _check_against_auth_events(events: _Events, room: Room, event: Event) -> str
     if create is not None and create.event_id in events:
         rejected.add(create.event_id)
     try:
-        check_auth_against_auth_events(event, auth_events, create_event=create, rejected_event_ids=rejected)
+        check_auth_against_auth_events(event, auth_events, create_event=create, rejected_event_ids=rejected,
+                                       ignore_unexpected=True)
     except AuthError as exc:
         return exc.message
     return None
@@ -239,7 +242,7 @@ class _Writer:
         try:
             reason = item.rejected_reason or _check_against_auth_events(self.events, self.room, event)
         except NotStorable as exc:
-            self.result.outcomes[event.event_id] = str(exc)
+            self.result.outcomes[event.event_id] = self.result.not_stored[event.event_id] = str(exc)
             return
         self._insert(event, rejected_reason=reason, outlier=True)
         self.result.outcomes[event.event_id] = reason
@@ -258,7 +261,7 @@ class _Writer:
             reason = item.rejected_reason or _check_against_auth_events(self.events, self.room, event)
             state_before, prev_group = _state_before(self.context, self.conn, self.events, self.room, item)
         except NotStorable as exc:
-            self.result.outcomes[event.event_id] = str(exc)
+            self.result.outcomes[event.event_id] = self.result.not_stored[event.event_id] = str(exc)
             return
         if reason is None:
             reason = _check_against_state(self.events, self.room, event, state_before)

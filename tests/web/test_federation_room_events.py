@@ -18,7 +18,7 @@ from protocol.events.model import Event
 from tests.conftest import HomeserverFactory
 from tests.web.federation_peers import FEDERATION_CONFIG, REMOTE
 from tests.web.remote_server import BOB
-from tests.web.test_federation_send import CLIENT, Room, message
+from tests.web.test_federation_send import ALICE, CLIENT, Room, message
 
 FED = "/_matrix/federation/v1"
 
@@ -180,7 +180,7 @@ def test_a_gap_is_filled_from_the_origins_get_missing_events(make_homeserver: Ho
 def test_a_gap_left_after_get_missing_events_is_judged_on_the_state_the_origin_reports(
         make_homeserver: HomeserverFactory, remote_http: str) -> None:
     room = Room(make_homeserver(**{**FEDERATION_CONFIG, "federation_test_hosts": {REMOTE: remote_http}}))
-    join = room.remote.join(room.room_id)
+    room.remote.join(room.room_id)
     # Bob may set "org.example.topic" state (power level 0 needed), in an event this server never gets.
     power = room.current_state()[("m.room.power_levels", "")]
     levels = dict(room.remote.event(power).content)
@@ -190,7 +190,9 @@ def test_a_gap_left_after_get_missing_events_is_judged_on_the_state_the_origin_r
     assert allowed.status_code == 200, allowed.json
     state_before_unseen = room.current_state()
     unseen = room.remote.build(room.room_id, BOB, "org.example.topic", {"topic": "unseen"}, state_key="")
-    after = message(room, "after the unseen state", prev=[unseen])
+    pulled = message(room, "brought by get_missing_events", prev=[unseen])
+    after = message(room, "after the gap", prev=[pulled])
+    _RemoteHttp.missing = [dict(pulled.pdu)]
     _RemoteHttp.events = {unseen.event_id: dict(unseen.pdu)}
     _RemoteHttp.state_ids = {unseen.event_id: {"pdu_ids": sorted(state_before_unseen.values()),
                                                "auth_chain_ids": []}}
@@ -200,5 +202,32 @@ def test_a_gap_left_after_get_missing_events_is_judged_on_the_state_the_origin_r
         f"{FED}/get_missing_events/{q(room.room_id)}", f"{FED}/state_ids/{q(room.room_id)}",
         f"{FED}/event/{q(unseen.event_id)}"]
     assert room.current_state()[("org.example.topic", "")] == unseen.event_id
-    assert room.timeline_ids()[-1] == after.event_id
-    assert join.event_id in room.timeline_ids()
+    assert room.timeline_ids()[-2:] == [pulled.event_id, after.event_id]
+
+
+def test_a_received_events_own_gap_is_not_closed_through_state_ids(make_homeserver: HomeserverFactory,
+                                                                    remote_http: str) -> None:
+    room = Room(make_homeserver(**{**FEDERATION_CONFIG, "federation_test_hosts": {REMOTE: remote_http}}))
+    join = room.remote.join(room.room_id)
+    unseen = message(room, "withheld", prev=[join])
+    after = message(room, "after the withheld one", prev=[unseen])
+    held = room.stored()
+    response = room.remote.send([after])  # /get_missing_events answers nothing
+    assert "error" in response.json["pdus"][after.event_id]
+    assert [path for path, _ in _RemoteHttp.asked] == [f"{FED}/get_missing_events/{q(room.room_id)}"]
+    assert room.stored() == held
+
+
+def test_events_of_an_erased_user_are_served_redacted(room: Room) -> None:
+    room.remote.join(room.room_id)
+    sent = room.homeserver.put(f"{CLIENT}/rooms/{room.room_id}/send/m.room.message/t1", token=room.token,
+                               json={"msgtype": "m.text", "body": "forget me"})
+    event_id = sent.json["event_id"]
+    before = room.remote.request("GET", f"{FED}/event/{q(event_id)}")
+    assert before.json["pdus"][0]["content"]["body"] == "forget me"
+    gone = room.homeserver.post(f"{CLIENT}/account/deactivate", token=room.token,
+                                json={"erase": True, "auth": room.homeserver.password_auth(ALICE)})
+    assert gone.status_code == 200, gone.json
+    after = room.remote.request("GET", f"{FED}/event/{q(event_id)}")
+    assert after.status_code == 200, after.json
+    assert after.json["pdus"][0]["content"] == {}

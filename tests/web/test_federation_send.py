@@ -6,6 +6,7 @@ of a PDU")."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -145,7 +146,7 @@ def test_an_event_failing_auth_is_stored_rejected_and_never_shown(room: Room) ->
     # Bob never joined: his message fails against its own auth events (check 4).
     intruder = message(room, "let me in")
     response = room.remote.send([intruder])
-    assert "error" in response.json["pdus"][intruder.event_id]
+    assert response.json == {"pdus": {intruder.event_id: {}}}  # stored: the sender is told no more (as Synapse)
     rejected_reason, _ = room.stored()[intruder.event_id]
     assert rejected_reason is not None
     assert intruder.event_id not in room.timeline_ids()
@@ -156,9 +157,14 @@ def test_a_state_change_failing_against_the_state_before_it_is_rejected(room: Ro
     room.remote.join(room.room_id)
     # Bob has power level 0: naming the room needs 50 (check 5), whatever auth events he cites.
     rename = room.remote.build(room.room_id, BOB, "m.room.name", {"name": "mine now"}, state_key="")
+    before = room.current_state()
     response = room.remote.send([rename])
-    assert "error" in response.json["pdus"][rename.event_id]
-    assert room.current_state().get(("m.room.name", "")) != rename.event_id
+    assert response.json == {"pdus": {rename.event_id: {}}}
+    assert room.stored()[rename.event_id][0] is not None
+    assert room.current_state() == before
+    at_rename = room.remote.request(
+        "GET", f"/_matrix/federation/v1/state_ids/{room.room_id}?event_id={quote(rename.event_id, safe='')}")
+    assert at_rename.status_code == 404  # a rejected event has no state of its own to serve
 
 
 def test_a_content_hash_mismatch_stores_the_event_redacted(room: Room) -> None:
@@ -223,3 +229,21 @@ def test_a_denied_server_cannot_send_into_the_room(room: Room) -> None:
     hello = message(room, "denied")
     assert "error" in room.remote.send([hello]).json["pdus"][hello.event_id]
     assert room.stored() == held
+
+
+def test_a_state_change_on_one_branch_of_a_fork_is_resolved_into_the_current_state(room: Room) -> None:
+    join = room.remote.join(room.room_id)
+    levels = room.homeserver.get(f"{CLIENT}/rooms/{room.room_id}/state/m.room.power_levels/", token=room.token).json
+    levels["users"] = {**levels.get("users", {}), BOB: 50}
+    assert room.homeserver.put(f"{CLIENT}/rooms/{room.room_id}/state/m.room.power_levels/", token=room.token,
+                               json=levels).status_code == 200
+    promoted = room.remote.latest(room.room_id)
+    topic = room.remote.build(room.room_id, BOB, "m.room.topic", {"topic": "from the left branch"}, state_key="",
+                              prev=promoted)
+    chat = message(room, "on the right branch", prev=promoted)
+    assert room.remote.send([topic]).json == {"pdus": {topic.event_id: {}}}
+    # The right branch does not know the topic: its state is the one before it, yet the room keeps the topic.
+    assert room.remote.send([chat]).json == {"pdus": {chat.event_id: {}}}
+    assert {event.event_id for event in room.remote.latest(room.room_id)} == {topic.event_id, chat.event_id}
+    assert room.current_state()[("m.room.topic", "")] == topic.event_id
+    assert room.current_state()[("m.room.member", BOB)] == join.event_id

@@ -2,11 +2,11 @@
 
 Spec: Server-Server API, "Backfilling and retrieving missing events". First the origin is asked, once and
 bounded, for the events between what we hold and the received ones (``/get_missing_events``). Where prev events
-are still missing, we ask for the state at each (``/state_ids``, then ``/event`` for the events we lack): the
-event is then judged on the resolution of those states with the ones we know, and the fetched events (the prev
-event, its state and auth chain) are stored as outliers. Every fetched event passes checks 1-3 like a received
-one. An unreachable origin, or a gap too large for the bounds, leaves the event unstorable: the writer refuses
-it, and the origin may send it again.
+of the events it brought are still missing, we ask for the state at each (``/state_ids``, then ``/event`` for
+the events we lack): the event is then judged on the resolution of those states with the ones we know, and the
+fetched events (the prev event, its state and auth chain) are stored as outliers. Every fetched event passes
+checks 1-3 like a received one. An unreachable origin, or a gap too large for the bounds, leaves the event
+unstorable: the writer refuses it, and the origin may send it again.
 """
 
 from __future__ import annotations
@@ -132,11 +132,15 @@ def _state_map(current: Deps, fetched: dict[str, CheckedPdu], state_ids: list[st
     return state
 
 
-def fetch_state_at_gaps(current: Deps, origin: str, batch: RoomBatch, events: Sequence[CheckedPdu]) -> Gaps:
-    """For each prev event of ``events`` still missing (at most :data:`MAX_GAPS`): the state after it, and the
-    events of that state and its auth chain we lack (at most :data:`MAX_FETCHED_EVENTS` in all)."""
+def fetch_state_at_gaps(current: Deps, origin: str, batch: RoomBatch, pulled: Sequence[CheckedPdu], *,
+                        received: Sequence[CheckedPdu]) -> Gaps:
+    """For each prev event of the ``pulled`` events (fetched by :func:`fetch_missing_prev_events`) still missing
+    (at most :data:`MAX_GAPS`): the state after it, and the events of that state and its auth chain we lack (at
+    most :data:`MAX_FETCHED_EVENTS` in all). Only pulled events get this, as with Synapse: a ``received`` event
+    whose own prev events ``/get_missing_events`` did not bring is dropped, and its sender may send it again."""
+    events = [*pulled, *received]
     have = {checked.event.event_id for checked in events}
-    cited = {prev for checked in events for prev in checked.event.prev_event_ids} - have
+    cited = {prev for checked in pulled for prev in checked.event.prev_event_ids} - have
     gaps = Gaps()
     missing = sorted(_missing(current, cited)) if cited else []
     fetched: dict[str, CheckedPdu] = {}

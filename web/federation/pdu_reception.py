@@ -3,9 +3,10 @@
 Spec: Server-Server API, "Checks performed on receipt of a PDU". The checks that need keys (signatures) and the
 fetching of missing events need the network, so they happen here, where a request already waits on the network;
 the checks that need the room's state run in the room's events writer (``tasks/federation/``), which stores.
-Each PDU gets a result: ``{}`` when it was accepted (or soft-failed, which the sender is not told), else
-``{"error": ...}``. A PDU whose room this server does not know, or that has no room id, gets no result: its
-event id cannot even be computed without the room version (Synapse also drops those).
+Each PDU gets a result: ``{}`` once it is stored, whether accepted, soft-failed or rejected (the sender is told
+no more, as Synapse answers), and ``{"error": ...}`` when it was dropped (checks 1-3, the room's ACL) or could not
+be judged (prev or auth events out of reach). A PDU whose room this server does not know, or that has no room
+id, gets no result: its event id cannot even be computed without the room version (Synapse also drops those).
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ from web.federation.room_access import check_acl
 
 logger = logging.getLogger(__name__)
 
-SOFT_FAILED = "soft_failed"
-"""The writer's outcome for a soft-failed event (``tasks/federation/remote_events.py``): not an error to tell."""
 
 
 def _event_id_or_none(pdu: dict[str, Any], room_version: RoomVersion) -> str | None:
@@ -77,7 +76,7 @@ def receive_pdus(current: Deps, origin: str, pdus: Sequence[Any]) -> dict[str, d
     for batch in check_pdus(current, origin, pdus, results).values():
         fetched = fetch_missing_prev_events(current, origin, batch)
         everything = [*fetched, *batch.checked]
-        gaps = fetch_state_at_gaps(current, origin, batch, everything)
+        gaps = fetch_state_at_gaps(current, origin, batch, fetched, received=batch.checked)
         answer = tasks_api.receive_pdus(
             current.dispatcher, room_id=batch.room_id, origin=origin,
             pdus=[dict(checked.event.pdu) for checked in everything],
@@ -86,8 +85,8 @@ def receive_pdus(current: Deps, origin: str, pdus: Sequence[Any]) -> dict[str, d
             outliers=[dict(checked.event.pdu) for checked in gaps.outliers],
             prev_states={event_id: [[key[0], key[1], state_id] for key, state_id in state.items()]
                          for event_id, state in gaps.prev_states.items()})
-        outcomes: dict[str, str | None] = answer["outcomes"]
+        not_stored: dict[str, str] = answer["not_stored"]
         for checked in batch.checked:
-            outcome = outcomes.get(checked.event.event_id)
-            results[checked.event.event_id] = {} if outcome in (None, SOFT_FAILED) else {"error": outcome}
+            reason = not_stored.get(checked.event.event_id)
+            results[checked.event.event_id] = {} if reason is None else {"error": reason}
     return results

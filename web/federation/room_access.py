@@ -3,7 +3,8 @@
 Spec: Server-Server API, "Server Access Control Lists (ACLs)" (a denied server gets 403 on every room endpoint)
 and "Retrieving events": a server may read the events its users could see. As Synapse does, a server reads an
 event when the room was ``world_readable`` or ``shared`` then, or when one of its users was joined (or, for
-``invited``, invited) at it; otherwise it receives the event redacted, so the DAG still links up.
+``invited``, invited) at it; otherwise it receives the event redacted, so the DAG still links up. Erased
+users' events are always served redacted (Client-Server API, "Account deactivation" with ``erase``).
 """
 
 from __future__ import annotations
@@ -53,14 +54,16 @@ def check_room_access(stores: Stores, conn: Connection, room_id: str, server_nam
 
 def visible_to_server(stores: Stores, conn: Connection, stored: Iterable[StoredEvent],
                       server_name: str) -> list[Event]:
-    """The events as ``server_name`` may receive them: whole where its users could see them, else redacted."""
+    """The events as ``server_name`` may receive them: whole where its users could see them, else redacted; the
+    events of users who asked to be erased are redacted for every other server (as for every other user)."""
     wanted = list(stored)
     groups = stores.state.get_event_state_groups(conn, [item.event_id for item in wanted])
     states = stores.state.get_state_ids_for_groups(conn, set(groups.values())) if groups else {}
+    erased = stores.users.list_erased(conn, {item.event.sender for item in wanted})
     shown = []
     for item in wanted:
         state = states.get(groups[item.event_id], {}) if item.event_id in groups else {}
-        if _may_see(stores, conn, state, server_name):
+        if item.event.sender not in erased and _may_see(stores, conn, state, server_name):
             shown.append(item.event)
         else:
             shown.append(Event(item.event_id, item.event.room_version,

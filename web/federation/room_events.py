@@ -43,13 +43,14 @@ def _stored_in_room(stores: Stores, conn: Connection, room_id: str, event_id: st
 
 
 def _state_before(stores: Stores, conn: Connection, stored: StoredEvent) -> dict[StateKey, str]:
-    """The state before ``stored``: the state after it, less its own change (a rejected event changed none)."""
+    """The state before ``stored``: the state after it, less its own change. Outliers have no known state, and
+    a rejected event none that counts: 404 for both, as Synapse answers."""
     group = stores.state.get_event_state_group(conn, stored.event_id)
-    if group is None:
+    if group is None or stored.rejected_reason is not None:
         raise NotFound("The state at this event is not known")
     state = stores.state.get_state(conn, group)
     event = stored.event
-    if event.is_state and stored.rejected_reason is None and state.get(event.state_tuple) == event.event_id:
+    if event.is_state and state.get(event.state_tuple) == event.event_id:
         if stored.replaces_state is not None:
             state[event.state_tuple] = stored.replaces_state
         else:
