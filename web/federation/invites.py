@@ -41,12 +41,10 @@ def _invite(current: Deps, room_id: str, event_id: str, origin: str, room_versio
         resident = False
         if current.stores.rooms.get_room(conn, room_id) is not None:
             try:
-                resident_room(current, conn, room_id, origin)  # a server the room's ACL denies: 403 first
+                resident_room(current, conn, room_id, origin)  # a server the room's ACL denies: 403
                 resident = True
             except NotFound:
                 pass
-        if not current.stores.users.get_user(conn, event.state_key or ""):
-            raise NotFound("The invited user does not exist")
     require_signatures(current, event)
     require_content_hash(event)
     signed = add_event_signature(event.pdu, version, current.config.server_name, current.signing_key)
