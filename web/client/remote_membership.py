@@ -11,6 +11,7 @@ content hash), and stored by the room's events writer (``tasks/federation/member
 from __future__ import annotations
 
 import secrets
+import socket
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -289,6 +290,8 @@ def resolve_remote_alias(current: Deps, alias: str) -> tuple[str, list[str]]:
         answer = current.federation.client.get_json(server, "/_matrix/federation/v1/query/directory",
                                                     {"room_alias": alias})
     except FederationError as exc:
+        if isinstance(exc.__cause__, socket.gaierror) and exc.__cause__.errno == socket.EAI_NONAME:
+            raise NotFound(f"Room alias {alias} not found: there is no server {server}") from None
         raise _client_error(exc) from None
     room_id = answer.get("room_id") if isinstance(answer, Mapping) else None
     servers = answer.get("servers") if isinstance(answer, Mapping) else None
