@@ -272,6 +272,10 @@ ENDPOINTS: dict[str, Endpoint] = {
     "federation.send_knock": Endpoint(auth=False, server_signed=True),
     "federation.invite": Endpoint(auth=False, server_signed=True),
     "federation.exchange_third_party_invite": Endpoint(auth=False, server_signed=True),
+    "federation.on_bind": Endpoint(auth=False, bodies=(BodySchema(
+        lambda walker: {"medium": "email", "address": "w@example.org", "mxid": walker.user_id, "invites": []},
+        {"mxid": "string"}, required=("mxid",),
+        invalid=(Invalid("mxid", "@someone:elsewhere.test", 400, BAD_JSON),)),)),
     # Aliases and the published room directory: the walk's alias and room id name nothing, so nothing changes.
     "client.set_room_alias": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"room_id": "!nowhere:test.local"}, {"room_id": "string"}, required=("room_id",),

@@ -220,3 +220,48 @@ def test_an_unsigned_join_is_forbidden_before_its_form_is_judged(resident: Homes
     response = send(resident, "join", room_id, template, "10")
     assert (response.status_code, response.json["errcode"]) == (403, "M_FORBIDDEN")
     assert BOB not in members(resident, room_id, token)
+
+
+def test_a_server_the_rooms_acl_denies_cannot_join(resident: HomeserverUnderTest) -> None:
+    token = alice_token(resident)
+    room_id = create_room(resident, token, preset="public_chat", room_version="10")
+    made = make(resident, "join", room_id)
+    acl = resident.put(f"/_matrix/client/v3/rooms/{q(room_id)}/state/m.room.server_acl",
+                       json={"allow": ["*"], "deny": [REMOTE]}, token=token)
+    assert acl.status_code == 200, acl.json
+    denied = make(resident, "join", room_id)
+    assert (denied.status_code, denied.json["errcode"]) == (403, "M_FORBIDDEN")
+    sent = send(resident, "join", room_id, sign_template(made.json["event"], "10"), "10")
+    assert (sent.status_code, sent.json["errcode"]) == (403, "M_FORBIDDEN")
+    assert BOB not in members(resident, room_id, token)
+
+
+def remote_invite(resident: HomeserverUnderTest, token: str, room_id: str, target: str) -> Any:
+    """Bob (joined) invites ``target`` in our room, built as his server would: on our latest event, citing the
+    create event, the power levels, the join rules and his own membership."""
+    state = {(event["type"], event["state_key"]): event["event_id"] for event in
+             resident.get(f"/_matrix/client/v3/rooms/{q(room_id)}/state", token=token).json}
+    latest = resident.get(f"/_matrix/client/v3/rooms/{q(room_id)}/messages?dir=b&limit=1", token=token).json
+    auth = [state[key] for key in (("m.room.create", ""), ("m.room.power_levels", ""), ("m.room.join_rules", ""),
+                                   ("m.room.member", BOB))]
+    pdu = sign_template({"type": "m.room.member", "room_id": room_id, "sender": BOB, "state_key": target,
+                         "content": {"membership": "invite"}, "depth": 100, "origin": REMOTE,
+                         "prev_events": [latest["chunk"][0]["event_id"]], "auth_events": sorted(auth)}, "10")
+    path = f"/_matrix/federation/v2/invite/{q(room_id)}/{q(event_id_of(pdu, '10'))}"
+    return signed_request(resident, "PUT", path, {"room_version": "10", "event": pdu, "invite_room_state": []})
+
+
+@pytest.mark.parametrize(("invite_level", "stored"), [(0, True), (50, False)])
+def test_a_remote_member_invites_one_of_our_users(resident: HomeserverUnderTest, invite_level: int,
+                                                   stored: bool) -> None:
+    token = alice_token(resident)
+    resident.register("carol")
+    carol = f"@carol:{SERVER_NAME}"
+    room_id = create_room(resident, token, preset="public_chat", room_version="10",
+                          power_level_content_override={"invite": invite_level})
+    assert handshake(resident, "join", room_id)[0].status_code == 200
+    response = remote_invite(resident, token, room_id, carol)
+    # Countersigned either way (the room judges the invite as a PDU); stored only when the room allows it now.
+    assert response.status_code == 200, response.json
+    assert SERVER_NAME in response.json["event"]["signatures"]
+    assert (members(resident, room_id, token).get(carol) == "invite") is stored

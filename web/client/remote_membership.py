@@ -11,6 +11,7 @@ content hash), and stored by the room's events writer (``tasks/federation/member
 from __future__ import annotations
 
 import secrets
+import socket
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -33,7 +34,7 @@ from protocol.signing import InvalidSignature
 from tasks import api as tasks_api
 from web.deps import Deps
 from web.federation.membership import membership_template, require_signatures, stripped_room_state
-from web.federation.pdu_reception import key_lookup
+from web.federation.pdu_batches import key_lookup
 
 SUPPORTED_VERSIONS = list(KNOWN_ROOM_VERSIONS)
 SEND_PATHS = {"join": "/_matrix/federation/v2/send_join", "leave": "/_matrix/federation/v2/send_leave",
@@ -289,6 +290,8 @@ def resolve_remote_alias(current: Deps, alias: str) -> tuple[str, list[str]]:
         answer = current.federation.client.get_json(server, "/_matrix/federation/v1/query/directory",
                                                     {"room_alias": alias})
     except FederationError as exc:
+        if isinstance(exc.__cause__, socket.gaierror) and exc.__cause__.errno == socket.EAI_NONAME:
+            raise NotFound(f"Room alias {alias} not found: there is no server {server}") from None
         raise _client_error(exc) from None
     room_id = answer.get("room_id") if isinstance(answer, Mapping) else None
     servers = answer.get("servers") if isinstance(answer, Mapping) else None

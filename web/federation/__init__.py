@@ -26,7 +26,7 @@ from web.federation.room_events import (
     get_state,
     get_state_ids,
 )
-from web.federation.third_party_invites import exchange_third_party_invite
+from web.federation.third_party_invites import exchange_third_party_invite, on_bind
 from web.federation.transactions import send_transaction
 
 __all__ = ["create_federation_blueprint", "create_keys_blueprint"]
@@ -53,4 +53,5 @@ def create_federation_blueprint() -> Blueprint:
                                endpoint=f"{send}_{version}")
     blueprint.add_url_rule("/v1/exchange_third_party_invite/<room_id>", view_func=exchange_third_party_invite,
                            methods=["PUT"])
+    blueprint.add_url_rule("/v1/3pid/onbind", view_func=on_bind, methods=["PUT"])
     return blueprint

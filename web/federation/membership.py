@@ -46,7 +46,8 @@ from protocol.signing import InvalidSignature
 from tasks import api as tasks_api
 from web.deps import Deps, deps
 from web.federation.auth import server_authenticated
-from web.federation.pdu_reception import key_lookup
+from web.federation.pdu_batches import key_lookup
+from web.federation.room_access import check_acl
 from web.requests import json_body
 
 AUTHORISING_USER = "join_authorised_via_users_server"
@@ -54,12 +55,15 @@ RESTRICTED_RULES = ("restricted", "knock_restricted")
 MAX_HEROES = 5
 
 
-def resident_room(current: Deps, conn: Connection, room_id: str) -> Room:
-    """A room this server is in (one of our users is joined): only then can it build or accept events there."""
+def resident_room(current: Deps, conn: Connection, room_id: str, origin: str | None = None) -> Room:
+    """A room this server is in (one of our users is joined): only then can it build or accept events there.
+    With ``origin``, the room's server ACL must also let that server in (403)."""
     room = current.stores.rooms.get_room(conn, room_id)
     if room is None or not any(server_of(user) == current.config.server_name
                                for user in current.stores.state.list_members(conn, room_id, "join")):
         raise NotFound(f"This server is not in room {room_id}")
+    if origin is not None:
+        check_acl(current.stores, conn, room_id, origin)
     return room
 
 
@@ -90,8 +94,7 @@ def _restricted_authoriser(current: Deps, conn: Connection, room_id: str, user_i
              and current.stores.state.list_members(conn, other, "join")]
     if not known:
         raise UnableToAuthoriseJoin("This server cannot check the conditions of this restricted room")
-    if not any(current.stores.state.get_membership(conn, other, user_id) is not None
-               and current.stores.state.get_membership(conn, other, user_id)[0] == "join"  # type: ignore[index]
+    if not any((current.stores.state.get_membership(conn, other, user_id) or (None, ""))[0] == "join"
                for other in known):
         raise Forbidden(f"{user_id} is not joined to a room that grants access to this one")
     levels = power_levels_from_state(_state_events(current, conn, room_id, {CREATE_KEY, ("m.room.power_levels", "")}))
@@ -127,7 +130,7 @@ def _make(room_id: str, user_id: str, origin: str, membership: str) -> dict[str,
     current = deps()
     _check_user(user_id, origin)
     with current.database.read() as conn:
-        room = resident_room(current, conn, room_id)
+        room = resident_room(current, conn, room_id, origin)
         if membership in ("join", "knock"):
             negotiate_version(room.room_version, request.args.getlist("ver"))
         content: dict[str, Any] = {"membership": membership}
@@ -158,7 +161,7 @@ def make_knock(room_id: str, user_id: str, *, origin: str) -> dict[str, Any]:
 def _received(current: Deps, room_id: str, event_id: str, origin: str, membership: str) -> tuple[Event, Room]:
     """The membership event in the request body, checked and (restricted join authorised by us) countersigned."""
     with current.database.read() as conn:
-        room = resident_room(current, conn, room_id)
+        room = resident_room(current, conn, room_id, origin)
     version = KNOWN_ROOM_VERSIONS[room.room_version]
     body = json_body().data
     try:

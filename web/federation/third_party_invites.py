@@ -1,5 +1,5 @@
-"""Turning a third-party invite into a real one (Server-Server API, "Third-party invites",
-``PUT /exchange_third_party_invite/{roomId}``).
+"""Turning a third-party invite into a real one (Server-Server API, "Third-party invites": ``PUT /3pid/onbind``
+from an identity server, ``PUT /exchange_third_party_invite/{roomId}`` between servers).
 
 Once an identity server has bound the invited address to a user, that user's server hands the room's server the
 partial invite: the original inviter (one of our users) as sender, the now-known user as state key, and the
@@ -10,18 +10,35 @@ ours, countersigned by the invitee's server first for anyone else ("Inviting to 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
-from protocol.errors import BadJson, Forbidden
+from federation_client.client import path_segment
+from federation_client.errors import FederationError
+from protocol.errors import BadJson, Forbidden, MatrixError
 from protocol.federation.membership import server_of
 from protocol.identifiers import is_valid_user_id
 from tasks import api as tasks_api
 from web.client.remote_membership import invite_remote
-from web.deps import deps
+from web.deps import Deps, deps
 from web.federation.auth import server_authenticated
 from web.federation.membership import resident_room
 from web.requests import json_body
+
+logger = logging.getLogger(__name__)
+
+
+def _issue(current: Deps, room_id: str, sender: str, target: str, third_party_invite: Mapping[str, Any]) -> None:
+    """The invite as ``sender`` (one of our users) would send it, in a room we are in."""
+    with current.database.read() as conn:
+        resident_room(current, conn, room_id)
+    content = {"membership": "invite", "third_party_invite": dict(third_party_invite)}
+    if server_of(target) == current.config.server_name:
+        tasks_api.create_event(current.dispatcher, room_id=room_id, sender=sender, event_type="m.room.member",
+                               content=content, state_key=target)
+    else:
+        invite_remote(current, room_id, sender, target, content)
 
 
 @server_authenticated
@@ -41,12 +58,43 @@ def exchange_third_party_invite(room_id: str, *, origin: str) -> dict[str, Any]:
             or not isinstance(third_party_invite, Mapping) or not isinstance(third_party_invite.get("signed"),
                                                                               Mapping):
         raise BadJson("content must be an invite with a signed third_party_invite")
-    with current.database.read() as conn:
-        resident_room(current, conn, room_id)
-    content = {"membership": "invite", "third_party_invite": dict(third_party_invite)}
-    if server_of(target) == current.config.server_name:
-        tasks_api.create_event(current.dispatcher, room_id=room_id, sender=sender, event_type="m.room.member",
-                               content=content, state_key=target)
-    else:
-        invite_remote(current, room_id, sender, target, content)
+    _issue(current, room_id, sender, target, third_party_invite)
     return {}
+
+
+def on_bind() -> dict[str, Any]:
+    """``PUT /3pid/onbind``: an identity server tells us an address with pending invites is now bound to one of
+    our users. Identity servers do not sign requests; what makes an invite real is the proof in ``signed``,
+    which the room's auth rules check. Each invite goes to the inviter's server to be exchanged (or is issued
+    here, when the inviter is ours); one that fails does not stop the others."""
+    current = deps()
+    body = json_body()
+    mxid = body.text("mxid")
+    if not is_valid_user_id(mxid) or server_of(mxid) != current.config.server_name:
+        raise BadJson("mxid must be a user of this server")
+    invites = body.data.get("invites", [])
+    if not isinstance(invites, list):
+        raise BadJson("invites must be a list")
+    for invite in invites:
+        if not isinstance(invite, Mapping) or invite.get("mxid") != mxid:
+            continue
+        room_id, sender, signed = invite.get("room_id"), invite.get("sender"), invite.get("signed")
+        if not isinstance(room_id, str) or not isinstance(sender, str) or not isinstance(signed, Mapping):
+            continue
+        third_party_invite = {"display_name": invite.get("display_name") or invite.get("address") or mxid,
+                              "signed": dict(signed)}
+        try:
+            _exchange(current, room_id, sender, mxid, third_party_invite)
+        except (MatrixError, FederationError) as exc:
+            logger.info("exchanging the third-party invite to %s for %s failed: %s", room_id, mxid, exc)
+    return {}
+
+
+def _exchange(current: Deps, room_id: str, sender: str, mxid: str, third_party_invite: dict[str, Any]) -> None:
+    if server_of(sender) == current.config.server_name:
+        _issue(current, room_id, sender, mxid, third_party_invite)
+        return
+    partial = {"type": "m.room.member", "room_id": room_id, "sender": sender, "state_key": mxid,
+               "content": {"membership": "invite", "third_party_invite": third_party_invite}}
+    current.federation.client.put_json(
+        server_of(sender), f"/_matrix/federation/v1/exchange_third_party_invite/{path_segment(room_id)}", partial)
