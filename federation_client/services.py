@@ -26,7 +26,7 @@ class Federation:
 
 def build_federation(config: HomeserverConfig, signing_key: SigningKey, database: Database, stores: Stores,
                      clock: Clock) -> Federation:
-    transport = Transport(config.federation)
+    transport = Transport(config.federation, timeout=config.federation.client_timeout_ms / 1000)
     discovery = ServerDiscovery(config.federation, transport, clock)
     client = FederationClient(config.server_name, signing_key, config.federation, transport, discovery)
     keyring = Keyring(config.server_name, signing_key, config.federation, database, stores, clock, client)

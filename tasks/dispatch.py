@@ -34,7 +34,7 @@ from tasks.resharding import EPOCH_HEADER, LiveRouting
 logger = logging.getLogger(__name__)
 
 
-OUTBOUND_FAMILIES = frozenset({"push"})
+OUTBOUND_FAMILIES = frozenset({"push", "federation"})
 """Families whose tasks talk to other servers: the monolith runs them on a thread of their own, so a slow
 gateway never holds up the request (or task) that poked it."""
 

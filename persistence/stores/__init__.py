@@ -15,6 +15,7 @@ from persistence.stores.devices import DeviceStore
 from persistence.stores.directory import DirectoryStore
 from persistence.stores.e2e_keys import E2eKeyStore
 from persistence.stores.events import EventStore
+from persistence.stores.federation_sending import FederationSendingStore
 from persistence.stores.filters import FilterStore
 from persistence.stores.forgotten_rooms import ForgottenRoomStore
 from persistence.stores.key_backups import KeyBackupStore
@@ -78,6 +79,7 @@ class Stores:
     e2e_keys: E2eKeyStore = field(default_factory=E2eKeyStore)
     cross_signing: CrossSigningStore = field(default_factory=CrossSigningStore)
     key_backups: KeyBackupStore = field(default_factory=KeyBackupStore)
+    federation_sending: FederationSendingStore = field(default_factory=FederationSendingStore)
     dehydrated_devices: DehydratedDeviceStore = field(default_factory=DehydratedDeviceStore)
     shards: ShardStore = field(default_factory=ShardStore)
     processed_tasks: ProcessedTaskStore = field(default_factory=ProcessedTaskStore)

@@ -1,0 +1,16 @@
+"""Outbound federation, on the federation queues sharded by destination (``federation_sender_instances``).
+
+``fan_out`` puts PDUs and EDUs on the queues of the servers that should get them, ``sender`` sends each
+destination its transactions one at a time with backoff and catch-up, ``edus`` is what the stream writers poke,
+``destinations`` says who is in a room.
+
+Every outbound federation request runs in these tasks, so only the federation senders make them: with
+``outbound_federation_restricted_to``, the config check (``config/consistency.py``) requires it to name exactly the
+senders, and other processes hand outbound work to the senders' queues instead of making requests themselves.
+"""
+
+from __future__ import annotations
+
+from tasks.federation import fan_out, sender
+
+TASKS = (*fan_out.TASKS, *sender.TASKS)

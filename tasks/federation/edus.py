@@ -1,0 +1,57 @@
+"""Outbound EDUs (Server-Server API, "EDUs"): what the stream writers tell other servers after they commit.
+
+Each function is a poke for :data:`~tasks.federation.fan_out.QUEUE_EDU`, sent after the writer's transaction
+committed and only for our own users (a remote user's typing or receipt came from their server, which tells the
+others itself). A lost poke loses one ephemeral update, which the next one supersedes; to-device messages to remote
+users are queued by the web tier, which waits for them to be stored (``tasks/api.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from protocol.presence import UserPresence, presence_content
+from protocol.receipts import UNTHREADED
+from tasks.api import QUEUE_EDU
+from tasks.context import TaskContext
+from tasks.federation.destinations import federation_enabled, server_of
+
+FEDERATED_RECEIPTS = frozenset({"m.read"})
+"""Receipt types other servers hear of: private read receipts stay on this server (spec: "Private read receipts")."""
+
+
+def _ours(context: TaskContext, user_id: str) -> bool:
+    return server_of(user_id) == context.config.server_name and federation_enabled(context)
+
+
+def typing_changed(context: TaskContext, room_id: str, changes: dict[str, bool]) -> None:
+    """``m.typing``: each of our users who started (True) or stopped (False) typing in ``room_id``."""
+    for user_id, typing in sorted(changes.items()):
+        if _ours(context, user_id):
+            context.dispatcher.send(QUEUE_EDU, shard_key=room_id, edu_type="m.typing", room_id=room_id,
+                                    content={"room_id": room_id, "user_id": user_id, "typing": typing},
+                                    coalesce_key=f"typing\x00{room_id}\x00{user_id}")
+
+
+def receipt_stored(context: TaskContext, room_id: str, user_id: str, receipt_type: str, event_id: str,
+                   thread_id: str, ts: int) -> None:
+    """``m.receipt``: our user's public read receipt, for every server in the room."""
+    if receipt_type not in FEDERATED_RECEIPTS or not _ours(context, user_id):
+        return
+    data: dict[str, Any] = {"ts": ts}
+    if thread_id != UNTHREADED:
+        data["thread_id"] = thread_id
+    content = {room_id: {receipt_type: {user_id: {"event_ids": [event_id], "data": data}}}}
+    context.dispatcher.send(QUEUE_EDU, shard_key=room_id, edu_type="m.receipt", room_id=room_id, content=content,
+                            coalesce_key=f"receipt\x00{room_id}\x00{user_id}\x00{receipt_type}\x00{thread_id}")
+
+
+def presence_changed(context: TaskContext, presence: UserPresence) -> None:
+    """``m.presence``: our user's new presence, for every server sharing a room with them."""
+    if not context.config.presence.enabled or not _ours(context, presence.user_id):
+        return
+    content = {"user_id": presence.user_id, **presence_content(presence, context.clock.now_ms())}
+    content.setdefault("currently_active", False)
+    content.setdefault("last_active_ago", 0)
+    context.dispatcher.send(QUEUE_EDU, shard_key=presence.user_id, edu_type="m.presence", user_id=presence.user_id,
+                            content={"push": [content]}, coalesce_key=f"presence\x00{presence.user_id}")

@@ -1,0 +1,112 @@
+"""Putting outbound PDUs and EDUs on the queues of the destinations that should get them.
+
+Runs on the federation queues (sharded by room id or destination), after the change that needs sending has
+committed: the events writer pokes :data:`QUEUE_PDUS` with the events it appended (:func:`poke_federation`), the
+typing, receipts and presence writers and the web tier's ``sendToDevice`` queue EDUs with :data:`QUEUE_EDU`. Each
+destination's rows are written under its lock, then its sender is poked (``tasks/federation/sender.py``).
+
+A destination that is backing off after failures does not queue PDUs: it is *catching up*, and only the latest
+event it is owed per room is remembered (``federation_destination_rooms``), as Synapse's catch-up does; the other
+servers fill the gaps with ``/get_missing_events``. Ephemeral EDUs (typing, presence, receipts) for it are dropped,
+as they would be stale by the time it answers; to-device messages are kept until delivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from persistence.locks import lock_room_on_stream
+from tasks.api import QUEUE_EDU
+from tasks.context import TaskContext
+from tasks.federation.destinations import (
+    allowed,
+    federation_enabled,
+    room_destinations,
+    server_of,
+    user_destinations,
+)
+from tasks.registry import TaskSpec
+
+FAMILY = "federation"
+QUEUE_PDUS = "federation.queue_pdus"
+SEND_TO_DESTINATION = "federation.send_to_destination"
+EPHEMERAL_EDUS = frozenset({"m.typing", "m.presence", "m.receipt"})
+"""EDUs worth nothing to a server once it comes back: not kept for a destination that is backing off."""
+
+
+def poke_federation(context: TaskContext, room_id: str, event_ids: Iterable[str]) -> None:
+    """After an events transaction commits: have the room's new events queued for the other servers in it. A lost
+    poke delays one event until the room's next one, which names it as a prev event (``/get_missing_events``)."""
+    wanted = list(event_ids)
+    if wanted and federation_enabled(context):
+        context.dispatcher.send(QUEUE_PDUS, room_id=room_id, event_ids=wanted)
+
+
+def queue_pdus(context: TaskContext, *, room_id: str, event_ids: list[str]) -> int:
+    """Queue our own events among ``event_ids`` for every other server joined to the room (and the server of a
+    member event's target, which must hear of its kick, ban or leave); answers how many destinations got them."""
+    stores = context.stores
+    ours = context.config.server_name
+    now = context.clock.now_ms()
+    awake: list[str] = []
+    with context.database.write() as conn:
+        lock_room_on_stream(conn, FAMILY, room_id)  # one fan-out of a room at a time: queue rows keep its order
+        found = stores.events.get_events(conn, event_ids)
+        events = sorted((stored for stored in found.values() if server_of(stored.event.sender) == ours),
+                        key=lambda stored: stored.stream_ordering)
+        if not events:
+            return 0
+        targets = {server_of(stored.event.state_key) for stored in events
+                   if stored.event.type == "m.room.member" and stored.event.state_key}
+        destinations = sorted(set(room_destinations(context, conn, room_id)) | set(allowed(context, targets)))
+        for destination in destinations:
+            state = stores.federation_sending.lock_destination(conn, destination)
+            catching_up = state.catching_up or state.backing_off(now)
+            for stored in events:
+                stores.federation_sending.upsert_destination_room(conn, destination, room_id, stored.event_id,
+                                                                  stored.stream_ordering, catching_up)
+                if not catching_up:
+                    stores.federation_sending.insert_pdu(conn, destination, room_id, stored.event_id, now)
+            if not state.backing_off(now):
+                awake.append(destination)
+    for destination in awake:
+        context.dispatcher.send(SEND_TO_DESTINATION, destination=destination)
+    return len(destinations)
+
+
+def queue_edu(context: TaskContext, *, shard_key: str, edu_type: str, content: dict[str, Any],
+              destinations: list[str] | None = None, room_id: str | None = None, user_id: str | None = None,
+              coalesce_key: str | None = None) -> int:
+    """Queue one EDU for ``destinations``, or the servers in ``room_id``, or those sharing a room with
+    ``user_id``; answers how many destinations got it. ``coalesce_key`` replaces an older EDU still waiting."""
+    stores = context.stores
+    now = context.clock.now_ms()
+    edu = {"edu_type": edu_type, "content": content}
+    awake: list[str] = []
+    with context.database.write() as conn:
+        if destinations is not None:
+            chosen = allowed(context, destinations)
+        elif room_id is not None:
+            chosen = room_destinations(context, conn, room_id)
+        elif user_id is not None:
+            chosen = user_destinations(context, conn, user_id)
+        else:
+            chosen = []
+        for destination in chosen:
+            state = stores.federation_sending.lock_destination(conn, destination)
+            down = state.catching_up or state.backing_off(now)
+            if down and edu_type in EPHEMERAL_EDUS:
+                continue
+            stores.federation_sending.insert_edu(conn, destination, edu, coalesce_key, now)
+            if not state.backing_off(now):
+                awake.append(destination)
+    for destination in awake:
+        context.dispatcher.send(SEND_TO_DESTINATION, destination=destination)
+    return len(awake)
+
+
+TASKS = (
+    TaskSpec(QUEUE_PDUS, family=FAMILY, body=queue_pdus, shard_param="room_id"),
+    TaskSpec(QUEUE_EDU, family=FAMILY, body=queue_edu, shard_param="shard_key", returns_result=True),
+)
