@@ -8,6 +8,7 @@ users are queued by the web tier, which waits for them to be stored (``tasks/api
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from protocol.presence import UserPresence, presence_content
@@ -30,7 +31,7 @@ def typing_changed(context: TaskContext, room_id: str, changes: dict[str, bool])
         if _ours(context, user_id):
             context.dispatcher.send(QUEUE_EDU, shard_key=room_id, edu_type="m.typing", room_id=room_id,
                                     content={"room_id": room_id, "user_id": user_id, "typing": typing},
-                                    coalesce_key=f"typing\x00{room_id}\x00{user_id}")
+                                    coalesce_key=json.dumps(["m.typing", room_id, user_id]))
 
 
 def receipt_stored(context: TaskContext, room_id: str, user_id: str, receipt_type: str, event_id: str,
@@ -43,7 +44,7 @@ def receipt_stored(context: TaskContext, room_id: str, user_id: str, receipt_typ
         data["thread_id"] = thread_id
     content = {room_id: {receipt_type: {user_id: {"event_ids": [event_id], "data": data}}}}
     context.dispatcher.send(QUEUE_EDU, shard_key=room_id, edu_type="m.receipt", room_id=room_id, content=content,
-                            coalesce_key=f"receipt\x00{room_id}\x00{user_id}\x00{receipt_type}\x00{thread_id}")
+                            coalesce_key=json.dumps(["m.receipt", room_id, user_id, receipt_type, thread_id]))
 
 
 def presence_changed(context: TaskContext, presence: UserPresence) -> None:
@@ -54,4 +55,4 @@ def presence_changed(context: TaskContext, presence: UserPresence) -> None:
     content.setdefault("currently_active", False)
     content.setdefault("last_active_ago", 0)
     context.dispatcher.send(QUEUE_EDU, shard_key=presence.user_id, edu_type="m.presence", user_id=presence.user_id,
-                            content={"push": [content]}, coalesce_key=f"presence\x00{presence.user_id}")
+                            content={"push": [content]}, coalesce_key=json.dumps(["m.presence", presence.user_id]))
