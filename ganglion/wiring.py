@@ -12,7 +12,7 @@ import redis
 from celery import Celery
 
 from config import HomeserverConfig
-from federation_client.services import build_federation
+from federation_client.services import Federation, build_federation
 from persistence.database import Database
 from persistence.doorbell import Doorbell, LocalDoorbell, RedisDoorbell
 from persistence.leases import Lease
@@ -22,9 +22,12 @@ from persistence.signing_key import load_signing_key
 from persistence.stores import Stores
 from persistence.token_revocations import RedisTokenRevocations
 from protocol.clock import Clock, SystemClock
+from protocol.signing import SigningKey
+from tasks.api import Dispatcher
 from tasks.app import bind_tasks, create_celery
 from tasks.context import TaskContext
 from tasks.dispatch import CeleryDispatcher, InlineDispatcher
+from tasks.federation.forwarding import ForwardingTransport
 from tasks.ledger import Ledger
 from tasks.registry import catalogue
 from tasks.resharding import LiveRouting, ShardGuard
@@ -83,7 +86,18 @@ def build_web_worker(config: HomeserverConfig, clock: Clock | None = None) -> De
     revocations = RedisTokenRevocations(client, f"{config.redis.key_prefix}ganglion:{config.server_name}:revoked:")
     signing_key = load_signing_key(config.signing_key_path)
     return Deps(config, database, stores, dispatcher, doorbell, clock, buckets, TokenCache(), signing_key,
-                build_federation(config, signing_key, database, stores, clock), revocations=revocations)
+                _federation(config, signing_key, database, stores, clock, dispatcher), revocations=revocations)
+
+
+def _federation(config: HomeserverConfig, signing_key: SigningKey, database: Database, stores: Stores,
+                clock: Clock, dispatcher: Dispatcher) -> Federation:
+    """Outbound federation for this process: its own HTTP, or, outside ``outbound_federation_restricted_to``,
+    HTTP made by the federation senders for it (``tasks/federation/forwarding.py``)."""
+    restricted = config.workers.outbound_federation_restricted_to
+    transport = None
+    if restricted and config.workers.name not in restricted:
+        transport = ForwardingTransport(dispatcher, timeout_s=2 * config.federation.client_timeout_ms / 1000 + 5)
+    return build_federation(config, signing_key, database, stores, clock, transport)
 
 
 def instance_lease(config: HomeserverConfig, name: str, ttl_ms: int = LEASE_TTL_MS) -> Lease:
@@ -109,7 +123,8 @@ def build_task_worker(config: HomeserverConfig, clock: Clock | None = None, *,
     signing_key = load_signing_key(config.signing_key_path)
     context = TaskContext(config, database, stores, redis_doorbell(config), clock, dispatcher, signing_key,
                           shard_guard=guard,
-                          federation_client=build_federation(config, signing_key, database, stores, clock).client)
+                          federation_client=_federation(config, signing_key, database, stores, clock,
+                                                        dispatcher).client)
     context.doorbell.listen(context.push_rules.on_ring)
     context.doorbell.listen(routing.on_ring)
     bind_tasks(celery, tasks, context, secret, config.workers.replication_previous_secret)

@@ -6,11 +6,11 @@ destination its transactions one at a time with backoff and catch-up, ``edus`` i
 
 Every outbound federation request runs in these tasks, so only the federation senders make them: with
 ``outbound_federation_restricted_to``, the config check (``config/consistency.py``) requires it to name exactly the
-senders, and other processes hand outbound work to the senders' queues instead of making requests themselves.
+senders, and other processes hand their HTTP exchanges to the senders' queues (``forwarding``).
 """
 
 from __future__ import annotations
 
-from tasks.federation import fan_out, sender
+from tasks.federation import fan_out, forwarding, sender
 
-TASKS = (*fan_out.TASKS, *sender.TASKS)
+TASKS = (*fan_out.TASKS, *sender.TASKS, *forwarding.TASKS)
