@@ -185,7 +185,7 @@ def create_event(
     context.doorbell.ring(Ring(STREAM, context.instance_name, appended.stream_ordering,
                                ring_keys(room_id, [appended.event])))
     poke_pushers(context, [appended.push_to])
-    poke_federation(context, room_id, [appended.event.event_id])
+    poke_federation(context, room_id, [appended.event])
     event = appended.event
     if event.type == "m.room.member" and event.membership in ("leave", "ban") and event.state_key:
         # Whoever leaves stops typing there (follow-up on the typing stream's own writer; a lost poke only
@@ -238,7 +238,7 @@ def create_room(
             push_to.append(last.push_to)
     context.doorbell.ring(Ring(STREAM, context.instance_name, last.stream_ordering, ring_keys(room_id, appended)))
     poke_pushers(context, push_to)
-    poke_federation(context, room_id, [event.event_id for event in appended])
+    poke_federation(context, room_id, appended)
     return {"room_id": room_id}
 
 

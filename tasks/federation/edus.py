@@ -15,7 +15,7 @@ from protocol.presence import UserPresence, presence_content
 from protocol.receipts import UNTHREADED
 from tasks.api import QUEUE_EDU
 from tasks.context import TaskContext
-from tasks.federation.destinations import federation_enabled, server_of
+from tasks.federation.destinations import federation_enabled, room_destinations, server_of, user_destinations
 
 FEDERATED_RECEIPTS = frozenset({"m.read"})
 """Receipt types other servers hear of: private read receipts stay on this server (spec: "Private read receipts")."""
@@ -25,13 +25,19 @@ def _ours(context: TaskContext, user_id: str) -> bool:
     return server_of(user_id) == context.config.server_name and federation_enabled(context)
 
 
+def _in_room(context: TaskContext, room_id: str) -> list[str]:
+    with context.database.read() as conn:
+        return room_destinations(context, conn, room_id)
+
+
 def typing_changed(context: TaskContext, room_id: str, changes: dict[str, bool]) -> None:
     """``m.typing``: each of our users who started (True) or stopped (False) typing in ``room_id``."""
-    for user_id, typing in sorted(changes.items()):
-        if _ours(context, user_id):
-            context.dispatcher.send(QUEUE_EDU, shard_key=room_id, edu_type="m.typing", room_id=room_id,
-                                    content={"room_id": room_id, "user_id": user_id, "typing": typing},
-                                    coalesce_key=json.dumps(["m.typing", room_id, user_id]))
+    ours = {user_id: typing for user_id, typing in changes.items() if _ours(context, user_id)}
+    destinations = _in_room(context, room_id) if ours else []
+    for user_id, typing in sorted(ours.items()) if destinations else ():
+        context.dispatcher.send(QUEUE_EDU, shard_key=room_id, edu_type="m.typing", destinations=destinations,
+                                content={"room_id": room_id, "user_id": user_id, "typing": typing},
+                                coalesce_key=json.dumps(["m.typing", room_id, user_id]))
 
 
 def receipt_stored(context: TaskContext, room_id: str, user_id: str, receipt_type: str, event_id: str,
@@ -39,11 +45,15 @@ def receipt_stored(context: TaskContext, room_id: str, user_id: str, receipt_typ
     """``m.receipt``: our user's public read receipt, for every server in the room."""
     if receipt_type not in FEDERATED_RECEIPTS or not _ours(context, user_id):
         return
+    destinations = _in_room(context, room_id)
+    if not destinations:
+        return
     data: dict[str, Any] = {"ts": ts}
     if thread_id != UNTHREADED:
         data["thread_id"] = thread_id
     content = {room_id: {receipt_type: {user_id: {"event_ids": [event_id], "data": data}}}}
-    context.dispatcher.send(QUEUE_EDU, shard_key=room_id, edu_type="m.receipt", room_id=room_id, content=content,
+    context.dispatcher.send(QUEUE_EDU, shard_key=room_id, edu_type="m.receipt", destinations=destinations,
+                            content=content,
                             coalesce_key=json.dumps(["m.receipt", room_id, user_id, receipt_type, thread_id]))
 
 
@@ -51,8 +61,13 @@ def presence_changed(context: TaskContext, presence: UserPresence) -> None:
     """``m.presence``: our user's new presence, for every server sharing a room with them."""
     if not context.config.presence.enabled or not _ours(context, presence.user_id):
         return
+    with context.database.read() as conn:
+        destinations = user_destinations(context, conn, presence.user_id)
+    if not destinations:
+        return
     content = {"user_id": presence.user_id, **presence_content(presence, context.clock.now_ms())}
     content.setdefault("currently_active", False)
     content.setdefault("last_active_ago", 0)
-    context.dispatcher.send(QUEUE_EDU, shard_key=presence.user_id, edu_type="m.presence", user_id=presence.user_id,
+    context.dispatcher.send(QUEUE_EDU, shard_key=presence.user_id, edu_type="m.presence",
+                            destinations=destinations,
                             content={"push": [content]}, coalesce_key=json.dumps(["m.presence", presence.user_id]))

@@ -17,15 +17,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from persistence.locks import lock_room_on_stream
+from protocol.events.model import Event
 from tasks.api import QUEUE_EDU
 from tasks.context import TaskContext
-from tasks.federation.destinations import (
-    allowed,
-    federation_enabled,
-    room_destinations,
-    server_of,
-    user_destinations,
-)
+from tasks.federation.destinations import allowed, federation_enabled, room_destinations, server_of
 from tasks.registry import TaskSpec
 
 FAMILY = "federation"
@@ -35,12 +30,21 @@ EPHEMERAL_EDUS = frozenset({"m.typing", "m.presence", "m.receipt"})
 """EDUs worth nothing to a server once it comes back: not kept for a destination that is backing off."""
 
 
-def poke_federation(context: TaskContext, room_id: str, event_ids: Iterable[str]) -> None:
-    """After an events transaction commits: have the room's new events queued for the other servers in it. A lost
-    poke delays one event until the room's next one, which names it as a prev event (``/get_missing_events``)."""
-    wanted = list(event_ids)
-    if wanted and federation_enabled(context):
-        context.dispatcher.send(QUEUE_PDUS, room_id=room_id, event_ids=wanted)
+def poke_federation(context: TaskContext, room_id: str, events: Iterable[Event]) -> None:
+    """After an events transaction commits: have the room's new events queued for the other servers in it (none
+    in a room only we are in: no poke). A lost poke delays one event until the room's next one, which names it as
+    a prev event (``/get_missing_events``)."""
+    ours = context.config.server_name
+    wanted = [event for event in events if server_of(event.sender) == ours]
+    if not wanted or not federation_enabled(context):
+        return
+    targets = allowed(context, (server_of(event.state_key) for event in wanted
+                                if event.type == "m.room.member" and event.state_key))
+    if not targets:
+        with context.database.read() as conn:
+            if not room_destinations(context, conn, room_id):
+                return
+    context.dispatcher.send(QUEUE_PDUS, room_id=room_id, event_ids=[event.event_id for event in wanted])
 
 
 def queue_pdus(context: TaskContext, *, room_id: str, event_ids: list[str]) -> int:
@@ -76,24 +80,15 @@ def queue_pdus(context: TaskContext, *, room_id: str, event_ids: list[str]) -> i
 
 
 def queue_edu(context: TaskContext, *, shard_key: str, edu_type: str, content: dict[str, Any],
-              destinations: list[str] | None = None, room_id: str | None = None, user_id: str | None = None,
-              coalesce_key: str | None = None) -> int:
-    """Queue one EDU for ``destinations``, or the servers in ``room_id``, or those sharing a room with
-    ``user_id``; answers how many destinations got it. ``coalesce_key`` replaces an older EDU still waiting."""
+              destinations: list[str], coalesce_key: str | None = None) -> int:
+    """Queue one EDU for ``destinations`` (the poker knows who is in the room); answers how many will be sent it
+    now. ``coalesce_key`` replaces an older EDU still waiting under the same key."""
     stores = context.stores
     now = context.clock.now_ms()
     edu = {"edu_type": edu_type, "content": content}
     awake: list[str] = []
     with context.database.write() as conn:
-        if destinations is not None:
-            chosen = allowed(context, destinations)
-        elif room_id is not None:
-            chosen = room_destinations(context, conn, room_id)
-        elif user_id is not None:
-            chosen = user_destinations(context, conn, user_id)
-        else:
-            chosen = []
-        for destination in chosen:
+        for destination in allowed(context, destinations):
             state = stores.federation_sending.lock_destination(conn, destination)
             down = state.catching_up or state.backing_off(now)
             if down and edu_type in EPHEMERAL_EDUS:
