@@ -41,7 +41,6 @@ logger = logging.getLogger(__name__)
 
 MAX_PDUS = 50
 MAX_EDUS = 100
-SWEEP_DESTINATIONS = "federation.sweep_destinations"
 SWEEP_BATCH = 1000
 
 
@@ -199,7 +198,8 @@ def _record(context: TaskContext, destination: str, txn: InFlight, outcome: Outc
 
 def sweep_destinations(context: TaskContext) -> int:
     """Poke every destination with something to send whose backoff is over, or whose sender died holding its
-    claim; answers how many. This is also what retries a destination once its backoff runs out."""
+    claim; answers how many. Beat runs it (``background.sweep_destinations``): it is what retries a destination
+    once its backoff runs out."""
     with context.database.read() as conn:
         due = context.stores.federation_sending.list_due_destinations(conn, context.clock.now_ms(), SWEEP_BATCH)
     for destination in due:
@@ -224,5 +224,4 @@ def destination_up(context: TaskContext, *, destination: str) -> bool:
 TASKS = (
     TaskSpec(SEND_TO_DESTINATION, family=FAMILY, body=send_to_destination, shard_param="destination"),
     TaskSpec(DESTINATION_UP, family=FAMILY, body=destination_up, shard_param="destination"),
-    TaskSpec(SWEEP_DESTINATIONS, family="background", body=sweep_destinations),
 )

@@ -12,10 +12,11 @@ import pytest
 
 from persistence.database import Database
 from protocol.federation.request_auth import parse_authorization
+from tasks.background import SWEEP_DESTINATIONS
 from tasks.context import TaskContext
 from tasks.envelope import Stamp
 from tasks.federation.fan_out import QUEUE_EDU, QUEUE_PDUS, SEND_TO_DESTINATION, queue_edu
-from tasks.federation.sender import MAX_EDUS, MAX_PDUS, SWEEP_DESTINATIONS, send_to_destination
+from tasks.federation.sender import MAX_EDUS, MAX_PDUS, send_to_destination
 from tasks.ledger import run_body
 from tasks.registry import catalogue
 from tests.clock import FakeClock
