@@ -136,7 +136,7 @@ def _catch_up_pdus(context: TaskContext, conn: Connection, destination: str,
     rooms: list[tuple[str, int]] = []
     for room in stores.federation_sending.list_catch_up_rooms(conn, destination, MAX_PDUS):
         extremities = stores.events.get_events(conn, stores.events.list_forward_extremities(conn, room.room_id))
-        latest = [stored for stored in extremities.values() if server_of(stored.event.sender) == ours]
+        latest = [stored for stored in extremities.values() if server_of(stored.event.sender) == ours][:MAX_PDUS]
         if not latest:
             due = stores.events.get_event(conn, room.event_id)
             latest = [due] if due is not None else []
