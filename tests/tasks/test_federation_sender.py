@@ -292,3 +292,16 @@ def test_nothing_is_queued_when_no_instance_sends_federation(database: Database,
     shared_room(context, BOB)
     say(context, "kept home")
     assert [name for name, _ in dispatcher.sent if name in (QUEUE_PDUS, QUEUE_EDU)] == []
+
+
+def test_a_kicked_servers_last_pdu_is_its_kick(context: TaskContext, remote: RemoteServer,
+                                              dispatcher: RecordingDispatcher) -> None:
+    from tasks.events import create_event
+    create_event(context, room_id=ROOM, sender=ALICE, event_type="m.room.member", state_key=BOB,
+                 content={"membership": "leave"}, target_memberships=["join"])
+    pump(context, dispatcher)
+    say(context, "after the kick")
+    pump(context, dispatcher)
+    [received] = remote.received  # the kick (its target's server must hear of it), and nothing after
+    [pdu] = received.body["pdus"]
+    assert (pdu["type"], pdu["state_key"], pdu["content"]["membership"]) == ("m.room.member", BOB, "leave")
