@@ -11,6 +11,6 @@ senders, and other processes hand their HTTP exchanges to the senders' queues (`
 
 from __future__ import annotations
 
-from tasks.federation import fan_out, forwarding, sender
+from tasks.federation import edus, fan_out, forwarding, sender
 
-TASKS = (*fan_out.TASKS, *sender.TASKS, *forwarding.TASKS)
+TASKS = (*fan_out.TASKS, *sender.TASKS, *forwarding.TASKS, *edus.TASKS)

@@ -15,7 +15,15 @@ from protocol.presence import UserPresence, presence_content
 from protocol.receipts import UNTHREADED
 from tasks.api import QUEUE_EDU
 from tasks.context import TaskContext
-from tasks.federation.destinations import federation_enabled, room_destinations, server_of, user_destinations
+from tasks.federation.destinations import (
+    allowed,
+    federation_enabled,
+    room_destinations,
+    server_of,
+    user_destinations,
+)
+from tasks.federation.fan_out import FAMILY, SHARE_PRESENCE, queue_edu
+from tasks.registry import TaskSpec
 
 FEDERATED_RECEIPTS = frozenset({"m.read"})
 """Receipt types other servers hear of: private read receipts stay on this server (spec: "Private read receipts")."""
@@ -57,6 +65,36 @@ def receipt_stored(context: TaskContext, room_id: str, user_id: str, receipt_typ
                             coalesce_key=json.dumps(["m.receipt", room_id, user_id, receipt_type, thread_id]))
 
 
+def _push(context: TaskContext, presence: UserPresence) -> dict[str, Any]:
+    """One ``m.presence`` push (Server-Server API: ``last_active_ago`` and ``currently_active`` are required)."""
+    content = {"user_id": presence.user_id, **presence_content(presence, context.clock.now_ms())}
+    content.setdefault("currently_active", False)
+    content.setdefault("last_active_ago", 0)
+    return content
+
+
+def share_presence(context: TaskContext, *, room_id: str, user_id: str) -> int:
+    """``user_id`` joined ``room_id``: if they are ours, the room's other servers get their presence; if not,
+    their server gets the presence of each of our users in the room (Synapse does both, so a new shared room
+    shows presence at once). Answers how many destinations it was queued for."""
+    if not context.config.presence.enabled:
+        return 0
+    ours = context.config.server_name
+    with context.database.read() as conn:
+        if server_of(user_id) == ours:
+            destinations = room_destinations(context, conn, room_id)
+            users = [user_id]
+        else:
+            destinations = allowed(context, [server_of(user_id)])
+            users = sorted(member for member in context.stores.state.list_members(conn, room_id, "join")
+                           if server_of(member) == ours)
+        found = context.stores.presence.list_presence(conn, users) if destinations and users else []
+    if not found:
+        return 0
+    return queue_edu(context, shard_key=room_id, edu_type="m.presence", destinations=destinations,
+                     content={"push": [_push(context, presence) for presence in found]})
+
+
 def presence_changed(context: TaskContext, presence: UserPresence) -> None:
     """``m.presence``: our user's new presence, for every server sharing a room with them."""
     if not context.config.presence.enabled or not _ours(context, presence.user_id):
@@ -65,9 +103,12 @@ def presence_changed(context: TaskContext, presence: UserPresence) -> None:
         destinations = user_destinations(context, conn, presence.user_id)
     if not destinations:
         return
-    content = {"user_id": presence.user_id, **presence_content(presence, context.clock.now_ms())}
-    content.setdefault("currently_active", False)
-    content.setdefault("last_active_ago", 0)
+    content = _push(context, presence)
     context.dispatcher.send(QUEUE_EDU, shard_key=presence.user_id, edu_type="m.presence",
                             destinations=destinations,
                             content={"push": [content]}, coalesce_key=json.dumps(["m.presence", presence.user_id]))
+
+
+TASKS = (
+    TaskSpec(SHARE_PRESENCE, family=FAMILY, body=share_presence, shard_param="room_id"),
+)

@@ -26,44 +26,58 @@ from tasks.registry import TaskSpec
 FAMILY = "federation"
 QUEUE_PDUS = "federation.queue_pdus"
 SEND_TO_DESTINATION = "federation.send_to_destination"
+SHARE_PRESENCE = "federation.share_presence"
 EPHEMERAL_EDUS = frozenset({"m.typing", "m.presence", "m.receipt"})
 """EDUs worth nothing to a server once it comes back: not kept for a destination that is backing off."""
 
 
-def poke_federation(context: TaskContext, room_id: str, events: Iterable[Event]) -> None:
+def poke_federation(context: TaskContext, room_id: str, events: Iterable[Event], on_behalf_of: str | None = None,
+                    ) -> None:
     """After an events transaction commits: have the room's new events queued for the other servers in it (none
-    in a room only we are in: no poke). A lost poke delays one event until the room's next one, which names it as
-    a prev event (``/get_missing_events``)."""
-    ours = context.config.server_name
-    wanted = [event for event in events if server_of(event.sender) == ours]
-    if not wanted or not federation_enabled(context):
+    in a room only we are in: no poke), and presence shared with whoever just joined. ``on_behalf_of``: the server
+    whose membership event we accepted in a handshake (``send_join``/``send_leave``/``send_knock``): as the
+    resident it talked to, we pass it on to the room's other servers, as Synapse does. A lost poke delays one event
+    until the room's next one, which names it as a prev event (``/get_missing_events``)."""
+    if not federation_enabled(context):
         return
+    events = list(events)
+    ours = context.config.server_name
+    wanted = [event for event in events if server_of(event.sender) in (ours, on_behalf_of)]
+    joined = list(dict.fromkeys(event.state_key for event in events
+                                if event.type == "m.room.member" and event.membership == "join" and event.state_key))
     targets = allowed(context, (server_of(event.state_key) for event in wanted
                                 if event.type == "m.room.member" and event.state_key))
-    if not targets:
+    others = [target for target in targets if target != on_behalf_of]
+    if (wanted and not others) or any(server_of(user_id) == ours for user_id in joined):
         with context.database.read() as conn:
-            if not room_destinations(context, conn, room_id):
-                return
-    context.dispatcher.send(QUEUE_PDUS, room_id=room_id, event_ids=[event.event_id for event in wanted])
+            others += [server for server in room_destinations(context, conn, room_id) if server != on_behalf_of]
+    for user_id in joined:
+        if server_of(user_id) != ours or others:  # a local join only matters to a room with other servers
+            context.dispatcher.send(SHARE_PRESENCE, room_id=room_id, user_id=user_id)
+    if wanted and others:
+        extra = {"on_behalf_of": on_behalf_of} if on_behalf_of else {}
+        context.dispatcher.send(QUEUE_PDUS, room_id=room_id, event_ids=[event.event_id for event in wanted], **extra)
 
 
-def queue_pdus(context: TaskContext, *, room_id: str, event_ids: list[str]) -> int:
-    """Queue our own events among ``event_ids`` for every other server joined to the room (and the server of a
-    member event's target, which must hear of its kick, ban or leave); answers how many destinations got them."""
+def queue_pdus(context: TaskContext, *, room_id: str, event_ids: list[str], on_behalf_of: str | None = None) -> int:
+    """Queue our own events among ``event_ids`` (and ``on_behalf_of``'s) for every other server joined to the
+    room (and the server of a member event's target, which must hear of its kick, ban or leave), never back to
+    ``on_behalf_of``; answers how many destinations got them."""
     stores = context.stores
-    ours = context.config.server_name
+    senders = {context.config.server_name, on_behalf_of}
     now = context.clock.now_ms()
     awake: list[str] = []
     with context.database.write() as conn:
         lock_room_on_stream(conn, FAMILY, room_id)  # one fan-out of a room at a time: queue rows keep its order
         found = stores.events.get_events(conn, event_ids)
-        events = sorted((stored for stored in found.values() if server_of(stored.event.sender) == ours),
+        events = sorted((stored for stored in found.values() if server_of(stored.event.sender) in senders),
                         key=lambda stored: stored.stream_ordering)
         if not events:
             return 0
         targets = {server_of(stored.event.state_key) for stored in events
                    if stored.event.type == "m.room.member" and stored.event.state_key}
-        destinations = sorted(set(room_destinations(context, conn, room_id)) | set(allowed(context, targets)))
+        destinations = sorted((set(room_destinations(context, conn, room_id)) | set(allowed(context, targets)))
+                              - {on_behalf_of})
         for destination in destinations:
             state = stores.federation_sending.lock_destination(conn, destination)
             catching_up = state.catching_up or state.backing_off(now)
