@@ -9,6 +9,7 @@ import pytest
 
 from persistence.database import Database
 from tasks.context import TaskContext
+from tasks.events import create_event
 from tasks.presence import set_presence
 from tasks.receipts import put_receipt
 from tasks.typing_notifications import set_typing
@@ -82,3 +83,28 @@ def test_a_newer_typing_update_replaces_one_still_waiting(context: TaskContext, 
     set_typing(context, room_id=ROOM, user_id=ALICE, typing=False, timeout_ms=0)
     pump(context, dispatcher)  # both fan-outs ran before any sender: the queue held the latest only
     assert _edus(remote, "m.typing") == [{"room_id": ROOM, "user_id": ALICE, "typing": False}]
+
+
+def test_a_remote_user_joining_gets_our_members_presence(context: TaskContext, remote: RemoteServer,
+                                                          dispatcher: RecordingDispatcher) -> None:
+    set_presence(context, user_id=ALICE, presence="online", status_msg=None)
+    pump(context, dispatcher)
+    remote.received.clear()
+    create_event(context, room_id=ROOM, sender="@carol:remote.test", event_type="m.room.member",
+                 state_key="@carol:remote.test", content={"membership": "join"})
+    pump(context, dispatcher)
+    [edu] = _edus(remote, "m.presence")
+    assert [(push["user_id"], push["presence"]) for push in edu["push"]] == [(ALICE, "online")]  # type: ignore[attr-defined]
+
+
+def test_our_user_joining_a_room_with_other_servers_shares_their_presence(
+        context: TaskContext, remote: RemoteServer, dispatcher: RecordingDispatcher) -> None:
+    dave = "@dave:test.local"
+    set_presence(context, user_id=dave, presence="unavailable", status_msg="away")
+    pump(context, dispatcher)
+    create_event(context, room_id=ROOM, sender=dave, event_type="m.room.member", state_key=dave,
+                 content={"membership": "join"})
+    pump(context, dispatcher)
+    pushes = [push for edu in _edus(remote, "m.presence") for push in edu["push"]]  # type: ignore[attr-defined]
+    assert [(push["user_id"], push["presence"], push["status_msg"]) for push in pushes] == [
+        (dave, "unavailable", "away")]

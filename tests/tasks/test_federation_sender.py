@@ -305,3 +305,28 @@ def test_a_kicked_servers_last_pdu_is_its_kick(context: TaskContext, remote: Rem
     [received] = remote.received  # the kick (its target's server must hear of it), and nothing after
     [pdu] = received.body["pdus"]
     assert (pdu["type"], pdu["state_key"], pdu["content"]["membership"]) == ("m.room.member", BOB, "leave")
+
+
+def test_a_membership_accepted_in_a_handshake_is_passed_on_to_the_rooms_other_servers(
+        database: Database, remote: RemoteServer) -> None:
+    from tasks.events import create_event
+    from tasks.federation.fan_out import poke_federation
+    dispatcher = RecordingDispatcher()
+    other = "other.test"
+    context = federation_context(database, {REMOTE: remote.base_url, other: remote.base_url}, dispatcher=dispatcher)
+    shared_room(context, BOB)
+    pump(context, dispatcher)
+    remote.received.clear()
+    carol = "@carol:other.test"
+    create_event(context, room_id=ROOM, sender=carol, event_type="m.room.member", state_key=carol,
+                 content={"membership": "join"})  # as if other.test's send_join had handed it over
+    dispatcher.sent.clear()
+    with context.database.read() as conn:
+        [join_id] = context.stores.events.list_forward_extremities(conn, ROOM)
+        join = context.stores.events.get_event(conn, join_id)
+    assert join is not None
+    poke_federation(context, ROOM, [join.event], on_behalf_of=other)
+    pump(context, dispatcher)
+    passed_on = [(parse_authorization(item.authorization or "").destination, pdu["state_key"])
+                 for item in remote.received for pdu in item.body["pdus"]]
+    assert passed_on == [(REMOTE, carol)]  # to bob's server, never back to carol's
