@@ -31,6 +31,15 @@ EPHEMERAL_EDUS = frozenset({"m.typing", "m.presence", "m.receipt"})
 """EDUs worth nothing to a server once it comes back: not kept for a destination that is backing off."""
 
 
+def _removed_server(event: Event) -> str:
+    """The server of a user this event kicks or bans, who is no longer joined but must hear of it ("" if none).
+    An invite is not sent this way: it goes to the invitee's server through ``/invite``, before it is stored."""
+    if event.type == "m.room.member" and event.membership in ("leave", "ban") and event.state_key \
+            and event.state_key != event.sender:
+        return server_of(event.state_key)
+    return ""
+
+
 def poke_federation(context: TaskContext, room_id: str, events: Iterable[Event], on_behalf_of: str | None = None,
                     ) -> None:
     """After an events transaction commits: have the room's new events queued for the other servers in it (none
@@ -45,8 +54,7 @@ def poke_federation(context: TaskContext, room_id: str, events: Iterable[Event],
     wanted = [event for event in events if server_of(event.sender) in (ours, on_behalf_of)]
     joined = list(dict.fromkeys(event.state_key for event in events
                                 if event.type == "m.room.member" and event.membership == "join" and event.state_key))
-    targets = allowed(context, (server_of(event.state_key) for event in wanted
-                                if event.type == "m.room.member" and event.state_key))
+    targets = allowed(context, (_removed_server(event) for event in wanted))
     others = [target for target in targets if target != on_behalf_of]
     if (wanted and not others) or any(server_of(user_id) == ours for user_id in joined):
         with context.database.read() as conn:
@@ -61,7 +69,7 @@ def poke_federation(context: TaskContext, room_id: str, events: Iterable[Event],
 
 def queue_pdus(context: TaskContext, *, room_id: str, event_ids: list[str], on_behalf_of: str | None = None) -> int:
     """Queue our own events among ``event_ids`` (and ``on_behalf_of``'s) for every other server joined to the
-    room (and the server of a member event's target, which must hear of its kick, ban or leave), never back to
+    room (and the server of a member it kicks or bans, which must hear of it), never back to
     ``on_behalf_of``; answers how many destinations got them."""
     stores = context.stores
     senders = {context.config.server_name, on_behalf_of}
@@ -74,8 +82,7 @@ def queue_pdus(context: TaskContext, *, room_id: str, event_ids: list[str], on_b
                         key=lambda stored: stored.stream_ordering)
         if not events:
             return 0
-        targets = {server_of(stored.event.state_key) for stored in events
-                   if stored.event.type == "m.room.member" and stored.event.state_key}
+        targets = {_removed_server(stored.event) for stored in events}
         destinations = sorted((set(room_destinations(context, conn, room_id)) | set(allowed(context, targets)))
                               - {on_behalf_of})
         for destination in destinations:

@@ -330,3 +330,15 @@ def test_a_membership_accepted_in_a_handshake_is_passed_on_to_the_rooms_other_se
     passed_on = [(parse_authorization(item.authorization or "").destination, pdu["state_key"])
                  for item in remote.received for pdu in item.body["pdus"]]
     assert passed_on == [(REMOTE, carol)]  # to bob's server, never back to carol's
+
+
+def test_an_invite_is_not_sent_in_a_transaction_to_the_invitees_server(context: TaskContext, remote: RemoteServer,
+                                                                       dispatcher: RecordingDispatcher) -> None:
+    from tasks.events import create_event
+    create_event(context, room_id=ROOM, sender=BOB, event_type="m.room.member", state_key=BOB,
+                 content={"membership": "leave"})  # the room is ours alone again
+    pump(context, dispatcher)
+    create_event(context, room_id=ROOM, sender=ALICE, event_type="m.room.member", state_key="@carol:remote.test",
+                 content={"membership": "invite"})  # its server heard of it through /invite
+    pump(context, dispatcher)
+    assert remote.received == []
