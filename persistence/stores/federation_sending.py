@@ -16,6 +16,7 @@ from sqlalchemy import Connection, and_, delete, exists, insert, or_, select, up
 from sqlalchemy.dialects import postgresql, sqlite
 
 from persistence.tables import (
+    current_state_events,
     federation_destination_rooms,
     federation_destinations,
     federation_outbound_queue,
@@ -177,6 +178,15 @@ class FederationSendingStore:
         for room_id, ordering in rooms:
             conn.execute(update(t).where(t.c.destination == destination, t.c.room_id == room_id,
                                          t.c.stream_ordering <= ordering).values(needs_catch_up=False))
+
+    def has_remote_members(self, conn: Connection, room_id: str, server_name: str) -> bool:
+        """Whether anyone of another server is joined to the room: one indexed probe, where listing the members
+        of a large room for every event would not be."""
+        t = current_state_events
+        found = conn.execute(select(t.c.state_key).where(
+            t.c.room_id == room_id, t.c.type == "m.room.member", t.c.membership == "join",
+            ~t.c.state_key.endswith(":" + server_name, autoescape=True)).limit(1)).first()
+        return found is not None
 
     def list_due_destinations(self, conn: Connection, now_ms: int, limit: int) -> list[str]:
         """Destinations with something to send, not backing off, and not held by a live sender."""

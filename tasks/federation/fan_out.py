@@ -55,14 +55,17 @@ def poke_federation(context: TaskContext, room_id: str, events: Iterable[Event],
     joined = list(dict.fromkeys(event.state_key for event in events
                                 if event.type == "m.room.member" and event.membership == "join" and event.state_key))
     targets = allowed(context, (_removed_server(event) for event in wanted))
-    others = [target for target in targets if target != on_behalf_of]
-    if (wanted and not others) or any(server_of(user_id) == ours for user_id in joined):
+    elsewhere = any(target != on_behalf_of for target in targets)
+    if not elsewhere and (wanted or any(server_of(user_id) == ours for user_id in joined)):
         with context.database.read() as conn:
-            others += [server for server in room_destinations(context, conn, room_id) if server != on_behalf_of]
+            if on_behalf_of is None:  # usually no one else is there: one probe, not the member list
+                elsewhere = context.stores.federation_sending.has_remote_members(conn, room_id, ours)
+            else:
+                elsewhere = any(server != on_behalf_of for server in room_destinations(context, conn, room_id))
     for user_id in joined:
-        if server_of(user_id) != ours or others:  # a local join only matters to a room with other servers
+        if server_of(user_id) != ours or elsewhere:  # a local join only matters to a room with other servers
             context.dispatcher.send(SHARE_PRESENCE, room_id=room_id, user_id=user_id)
-    if wanted and others:
+    if wanted and elsewhere:
         extra = {"on_behalf_of": on_behalf_of} if on_behalf_of else {}
         context.dispatcher.send(QUEUE_PDUS, room_id=room_id, event_ids=[event.event_id for event in wanted], **extra)
 
