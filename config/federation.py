@@ -24,6 +24,11 @@ DEFAULT_IP_RANGE_BLACKLIST = (
 # Never reachable whatever the config says (Synapse adds them to every blacklist too).
 ALWAYS_BLOCKED = ("0.0.0.0/32", "::/128")
 DEFAULT_KEY_REFRESH_MS = 24 * 60 * 60 * 1000
+# Synapse's ``federation:`` section defaults: outbound request timeout and per-destination retry backoff.
+DEFAULT_CLIENT_TIMEOUT_MS = 60_000
+DEFAULT_MIN_RETRY_INTERVAL_MS = 10 * 60 * 1000
+DEFAULT_RETRY_MULTIPLIER = 2.0
+DEFAULT_MAX_RETRY_INTERVAL_MS = 7 * 24 * 60 * 60 * 1000
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -56,6 +61,14 @@ class FederationConfig:
     custom_ca_list: tuple[str, ...] = ()
     verify_certificates: bool = True
     """False with ``use_insecure_ssl_client_just_for_testing_do_not_use`` or ``federation_verify_certificates``."""
+    client_timeout_ms: int = DEFAULT_CLIENT_TIMEOUT_MS
+    """``federation.client_timeout``: how long one outbound federation request may take."""
+    destination_min_retry_interval_ms: int = DEFAULT_MIN_RETRY_INTERVAL_MS
+    """``federation.destination_min_retry_interval``: the first wait after a destination failed."""
+    destination_retry_multiplier: float = DEFAULT_RETRY_MULTIPLIER
+    """``federation.destination_retry_multiplier``: each further failure multiplies the wait by this."""
+    destination_max_retry_interval_ms: int = DEFAULT_MAX_RETRY_INTERVAL_MS
+    """``federation.destination_max_retry_interval``: the longest wait between attempts."""
     test_hosts: tuple[tuple[str, str], ...] = ()
     """``federation_test_hosts``: server name -> base URL (``https://host:port`` unless a scheme was given)."""
 
@@ -108,7 +121,15 @@ def parse_federation(top: Section) -> FederationConfig:
     # Synapse's older name, still honoured there: its ranges are blocked for federation too.
     blacklist = (*blacklist, *_networks(top, "federation_ip_range_blacklist", ()))
     blacklist = (*blacklist, *(ipaddress.ip_network(net) for net in ALWAYS_BLOCKED))
+    section = top.section("federation")
     return FederationConfig(
+        client_timeout_ms=section.duration_ms("client_timeout", DEFAULT_CLIENT_TIMEOUT_MS),
+        destination_min_retry_interval_ms=section.duration_ms("destination_min_retry_interval",
+                                                              DEFAULT_MIN_RETRY_INTERVAL_MS),
+        destination_retry_multiplier=section.number("destination_retry_multiplier", DEFAULT_RETRY_MULTIPLIER,
+                                                    minimum=1.0),
+        destination_max_retry_interval_ms=section.duration_ms("destination_max_retry_interval",
+                                                              DEFAULT_MAX_RETRY_INTERVAL_MS),
         key_refresh_interval_ms=top.duration_ms("key_refresh_interval", DEFAULT_KEY_REFRESH_MS),
         old_signing_keys=tuple(old_keys),
         trusted_key_servers=tuple(notaries),

@@ -111,6 +111,13 @@ rc_login:
 # instance_map: {{main: {{host: localhost, port: 9093}}}}
 # stream_writers: {{events: [event_persister1, event_persister2]}}
 # federation_sender_instances: [federation_sender1]
+# send_federation: false   # with federation_sender_instances, as Synapse; false alone: no outbound federation
+# outbound_federation_restricted_to: [federation_sender1]   # others hand their HTTP exchanges to the senders
+# federation:              # outbound requests and the per-destination backoff (Synapse's defaults)
+#   client_timeout: 60s
+#   destination_min_retry_interval: 10m
+#   destination_retry_multiplier: 2
+#   destination_max_retry_interval: 7d
 # pusher_instances: [pusher1]
 # notify_appservices_from_worker: worker1
 # update_user_directory_from_worker: worker1

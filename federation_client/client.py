@@ -30,6 +30,11 @@ class FederationClient:
         self._transport = transport
         self._discovery = discovery
 
+    @property
+    def transport(self) -> Transport:
+        """The HTTP exchange under the signed requests (a federation sender makes forwarded ones with it)."""
+        return self._transport
+
     def close(self) -> None:
         self._transport.close()
 

@@ -25,8 +25,9 @@ class Federation:
 
 
 def build_federation(config: HomeserverConfig, signing_key: SigningKey, database: Database, stores: Stores,
-                     clock: Clock) -> Federation:
-    transport = Transport(config.federation)
+                     clock: Clock, transport: Transport | None = None) -> Federation:
+    """``transport``: how HTTP goes out (by default straight from this process)."""
+    transport = transport or Transport(config.federation, timeout=config.federation.client_timeout_ms / 1000)
     discovery = ServerDiscovery(config.federation, transport, clock)
     client = FederationClient(config.server_name, signing_key, config.federation, transport, discovery)
     keyring = Keyring(config.server_name, signing_key, config.federation, database, stores, clock, client)

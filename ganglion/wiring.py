@@ -13,7 +13,7 @@ from celery import Celery
 
 from config import HomeserverConfig
 from config.routing import FAMILIES
-from federation_client.services import build_federation
+from federation_client.services import Federation, build_federation
 from persistence.database import Database
 from persistence.doorbell import Doorbell, LocalDoorbell, RedisDoorbell
 from persistence.leases import Lease
@@ -23,10 +23,13 @@ from persistence.signing_key import load_signing_key
 from persistence.stores import Stores
 from persistence.token_revocations import RedisTokenRevocations
 from protocol.clock import Clock, SystemClock
+from protocol.signing import SigningKey
+from tasks.api import Dispatcher
 from tasks.app import bind_tasks, create_celery
 from tasks.appservices import start_new_appservices
 from tasks.context import TaskContext
 from tasks.dispatch import CeleryDispatcher, InlineDispatcher
+from tasks.federation.forwarding import ForwardingTransport
 from tasks.ledger import Ledger
 from tasks.registry import catalogue
 from tasks.resharding import LiveRouting, ShardGuard
@@ -64,11 +67,13 @@ def build_monolith(config: HomeserverConfig, clock: Clock | None = None) -> Mono
     dispatcher = InlineDispatcher(catalogue(), lambda: holder[0], disabled)
     signing_key = load_signing_key(config.signing_key_path)
     push_rules = PushRulesCache(stores.push_rules)  # one process: the writer and the views share it
-    context = TaskContext(config, database, stores, doorbell, clock, dispatcher, signing_key, push_rules)
+    federation = build_federation(config, signing_key, database, stores, clock)
+    context = TaskContext(config, database, stores, doorbell, clock, dispatcher, signing_key, push_rules,
+                          federation_client=federation.client)
     holder.append(context)
     start_new_appservices(database, stores, config.appservices)
     deps = Deps(config, database, stores, dispatcher, doorbell, clock, MemoryBuckets(), TokenCache(), signing_key,
-                build_federation(config, signing_key, database, stores, clock), push_rules=push_rules)
+                federation, push_rules=push_rules)
     return Monolith(deps, context)
 
 
@@ -86,7 +91,18 @@ def build_web_worker(config: HomeserverConfig, clock: Clock | None = None) -> De
     revocations = RedisTokenRevocations(client, f"{config.redis.key_prefix}ganglion:{config.server_name}:revoked:")
     signing_key = load_signing_key(config.signing_key_path)
     return Deps(config, database, stores, dispatcher, doorbell, clock, buckets, TokenCache(), signing_key,
-                build_federation(config, signing_key, database, stores, clock), revocations=revocations)
+                _federation(config, signing_key, database, stores, clock, dispatcher), revocations=revocations)
+
+
+def _federation(config: HomeserverConfig, signing_key: SigningKey, database: Database, stores: Stores,
+                clock: Clock, dispatcher: Dispatcher) -> Federation:
+    """Outbound federation for this process: its own HTTP, or, outside ``outbound_federation_restricted_to``,
+    HTTP made by the federation senders for it (``tasks/federation/forwarding.py``)."""
+    restricted = config.workers.outbound_federation_restricted_to
+    transport = None
+    if restricted and config.workers.name not in restricted:
+        transport = ForwardingTransport(dispatcher, timeout_s=2 * config.federation.client_timeout_ms / 1000 + 5)
+    return build_federation(config, signing_key, database, stores, clock, transport)
 
 
 def instance_lease(config: HomeserverConfig, name: str, ttl_ms: int = LEASE_TTL_MS) -> Lease:
@@ -109,8 +125,11 @@ def build_task_worker(config: HomeserverConfig, clock: Clock | None = None, *,
     dispatcher = CeleryDispatcher(celery, tasks, routing, secret, ledger=Ledger(database, stores),
                                   max_wait=config.redis.result_timeout)
     guard = ShardGuard(routing, config.workers.name, database, stores)
-    context = TaskContext(config, database, stores, redis_doorbell(config), clock, dispatcher,
-                          load_signing_key(config.signing_key_path), shard_guard=guard)
+    signing_key = load_signing_key(config.signing_key_path)
+    context = TaskContext(config, database, stores, redis_doorbell(config), clock, dispatcher, signing_key,
+                          shard_guard=guard,
+                          federation_client=_federation(config, signing_key, database, stores, clock,
+                                                        dispatcher).client)
     context.doorbell.listen(context.push_rules.on_ring)
     context.doorbell.listen(routing.on_ring)
     bind_tasks(celery, tasks, context, secret, config.workers.replication_previous_secret)

@@ -23,6 +23,7 @@ STOP_TYPING = "typing.stop"
 PUT_RECEIPT = "receipts.put"
 SET_FULLY_READ = "account_data.set_fully_read"
 SET_PRESENCE = "presence.set"
+SET_REMOTE_PRESENCE = "presence.set_remote"
 RECORD_SYNC = "presence.record_sync"
 PRESENCE_TIMEOUT_SECONDS = 5.0
 PUT_PUSH_RULE = "push_rules.put"
@@ -234,3 +235,43 @@ def reject_invite_locally(dispatcher: Dispatcher, *, room_id: str, user_id: str)
     result: dict[str, Any] = dispatcher.call(REJECT_INVITE_LOCALLY, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id,
                                              user_id=user_id)
     return result
+
+
+QUEUE_EDU = "federation.queue_edu"
+DESTINATION_UP = "federation.destination_up"
+FEDERATION_TIMEOUT_SECONDS = 30.0
+REMOTE_TYPING_TIMEOUT_MS = 30_000
+"""How long a remote user's typing lasts unless their server refreshes or stops it (Synapse's federation timeout)."""
+
+
+def send_direct_to_device(dispatcher: Dispatcher, *, destination: str, sender: str, event_type: str,
+                          message_id: str, messages: dict[str, dict[str, Any]]) -> None:
+    """Queue ``m.direct_to_device`` for the server of the recipients in ``messages``; returns once it is stored, so
+    it is sent even if this process stops. ``message_id`` is what the destination deduplicates retries by."""
+    dispatcher.call(QUEUE_EDU, timeout=FEDERATION_TIMEOUT_SECONDS, shard_key=destination, edu_type="m.direct_to_device",
+                    destinations=[destination], content={"sender": sender, "type": event_type,
+                                                         "message_id": message_id, "messages": messages})
+
+
+def remote_server_up(dispatcher: Dispatcher, origin: str) -> None:
+    """``origin`` reached us: if we were backing off from it, stop, and send it what it missed."""
+    dispatcher.send(DESTINATION_UP, destination=origin)
+
+
+def set_remote_typing(dispatcher: Dispatcher, *, room_id: str, user_id: str, typing: bool) -> None:
+    """A remote user's typing (``m.typing``), fire-and-forget: EDUs are best effort, and the next one corrects."""
+    dispatcher.send(SET_TYPING, room_id=room_id, user_id=user_id, typing=typing, timeout_ms=REMOTE_TYPING_TIMEOUT_MS)
+
+
+def put_remote_receipt(dispatcher: Dispatcher, *, room_id: str, user_id: str, receipt_type: str, event_id: str,
+                       thread_id: str | None) -> None:
+    """A remote user's receipt (``m.receipt``), fire-and-forget."""
+    dispatcher.send(PUT_RECEIPT, room_id=room_id, user_id=user_id, receipt_type=receipt_type, event_id=event_id,
+                    thread_id=thread_id)
+
+
+def set_remote_presence(dispatcher: Dispatcher, *, user_id: str, presence: str, status_msg: str | None,
+                        last_active_ago: int, currently_active: bool) -> None:
+    """A remote user's presence (``m.presence``), fire-and-forget."""
+    dispatcher.send(SET_REMOTE_PRESENCE, user_id=user_id, presence=presence, status_msg=status_msg,
+                    last_active_ago=last_active_ago, currently_active=currently_active)

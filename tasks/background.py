@@ -20,6 +20,7 @@ from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_MEMBER_PROFILES, REFRESH_USER_
 from tasks.appservices import SCHEDULE_SECONDS as APPSERVICE_SCHEDULE_SECONDS
 from tasks.context import TaskContext
 from tasks.envelope import Stamp, signed_headers
+from tasks.federation.sender import sweep_destinations
 from tasks.ledger import retention_ms
 from tasks.media import SCHEDULE_SECONDS as MEDIA_SCHEDULE_SECONDS
 from tasks.presence import TIME_OUT_PRESENCE
@@ -54,6 +55,7 @@ SWEEP_PRESENCE = "background.sweep_presence"
 RECONCILE_USER_DIRECTORY = "background.reconcile_user_directory"
 FOLD_RETIRED_WRITERS = "background.fold_retired_writers"
 SWEEP_PUSHERS = "background.sweep_pushers"
+SWEEP_DESTINATIONS = "background.sweep_destinations"
 
 
 def sweep_outbox(context: TaskContext) -> int:
@@ -134,10 +136,12 @@ TASKS = (
     TaskSpec(RECONCILE_USER_DIRECTORY, family="background", body=reconcile_user_directory),
     TaskSpec(FOLD_RETIRED_WRITERS, family="background", body=fold_task),
     TaskSpec(SWEEP_PUSHERS, family="background", body=sweep_pushers),
+    TaskSpec(SWEEP_DESTINATIONS, family="background", body=sweep_destinations),
 )
 
 SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0, SWEEP_TYPING: 5.0, SWEEP_PRESENCE: 5.0,
                     RECONCILE_USER_DIRECTORY: 600.0, FOLD_RETIRED_WRITERS: 600.0, SWEEP_PUSHERS: 15.0,
+                    SWEEP_DESTINATIONS: 10.0,
                     **MEDIA_SCHEDULE_SECONDS, **APPSERVICE_SCHEDULE_SECONDS}
 """Beat's timetable: task name -> interval."""
 _FAMILIES = {**{name: "media" for name in MEDIA_SCHEDULE_SECONDS},

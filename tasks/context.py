@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from config import HomeserverConfig
+from federation_client.client import FederationClient
 from persistence.database import Database
 from persistence.doorbell import Doorbell
 from persistence.push_rules_cache import PushRulesCache
@@ -33,6 +34,8 @@ class TaskContext:
     """Users' effective push rulesets, which the events writer evaluates for every member of a room."""
     shard_guard: ShardGuard | None = None
     """A Celery worker's check that a key is still its own and its old owners have drained (live resharding)."""
+    federation_client: FederationClient | None = None
+    """Signed requests to other servers, for the federation senders (``tasks/federation/sender.py``)."""
     run: TaskRun | None = None
     """The message being run (``tasks/ledger.py``): set on the copy of the context a task body receives."""
 

@@ -34,9 +34,10 @@ from tasks.resharding import EPOCH_HEADER, LiveRouting
 logger = logging.getLogger(__name__)
 
 
-OUTBOUND_FAMILIES = frozenset({"push", "appservice"})
-"""Families whose tasks talk to other servers: the monolith runs them on a thread of their own, so a slow
-gateway never holds up the request (or task) that poked it."""
+OUTBOUND_FAMILIES = {"push": 1, "appservice": 1, "federation": 8}
+"""Families whose tasks talk to other servers, and how many threads the monolith runs them on: off the request
+(or task) that poked them, so a slow gateway never holds it up; federation on several, so one destination that
+does not answer (a request may wait ``federation.client_timeout``) does not hold up the others."""
 
 
 class InlineDispatcher:
@@ -47,7 +48,8 @@ class InlineDispatcher:
         self._tasks = tasks
         self._context = context
         self._disabled = disabled_families
-        self._outbound = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inline-outbound")  # threads start lazily
+        self._outbound = {family: ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"inline-{family}")
+                          for family, threads in OUTBOUND_FAMILIES.items()}  # threads start lazily
 
     def send(self, name: str, **kwargs: Any) -> None:
         if self._tasks[name].family in self._disabled:
@@ -55,8 +57,9 @@ class InlineDispatcher:
             # false`` and the like switch the work off in this process.
             logger.debug("%s not run: %s is switched off in this process", name, self._tasks[name].family)
             return
-        if self._tasks[name].family in OUTBOUND_FAMILIES:
-            self._outbound.submit(self._run, name, kwargs)
+        pool = self._outbound.get(self._tasks[name].family)
+        if pool is not None:
+            pool.submit(self._run, name, kwargs)
             return
         self._run(name, kwargs)
 

@@ -32,6 +32,7 @@ from tasks.api import CREATE_EVENT, CREATE_ROOM, STOP_TYPING
 from tasks.appservices import poke_appservices
 from tasks.client_event_checks import check_client_event
 from tasks.context import TaskContext
+from tasks.federation.fan_out import poke_federation
 from tasks.ledger import answer
 from tasks.push_actions import record_push_actions
 from tasks.pushers import poke_pushers
@@ -189,6 +190,7 @@ def create_event(
                                ring_keys(room_id, [appended.event])))
     poke_pushers(context, [appended.push_to])
     poke_appservices(context)
+    poke_federation(context, room_id, [appended.event])
     event = appended.event
     if event.type == "m.room.member" and event.membership in ("leave", "ban") and event.state_key:
         # Whoever leaves stops typing there (follow-up on the typing stream's own writer; a lost poke only
@@ -242,6 +244,7 @@ def create_room(
     context.doorbell.ring(Ring(STREAM, context.instance_name, last.stream_ordering, ring_keys(room_id, appended)))
     poke_pushers(context, push_to)
     poke_appservices(context)
+    poke_federation(context, room_id, appended)
     return {"room_id": room_id}
 
 

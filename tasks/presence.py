@@ -14,9 +14,18 @@ from typing import Any
 
 from persistence.doorbell import Ring
 from persistence.locks import lock_user
-from protocol.presence import Cutoffs, UserPresence, after_set, after_sync, clients_hear, timed_out
-from tasks.api import RECORD_SYNC, SET_PRESENCE
+from protocol.presence import (
+    OFFLINE,
+    Cutoffs,
+    UserPresence,
+    after_set,
+    after_sync,
+    clients_hear,
+    timed_out,
+)
+from tasks.api import RECORD_SYNC, SET_PRESENCE, SET_REMOTE_PRESENCE
 from tasks.context import TaskContext
+from tasks.federation.edus import presence_changed
 from tasks.registry import TaskSpec
 
 STREAM = "presence"
@@ -42,9 +51,11 @@ def _change(context: TaskContext, user_id: str, change: Any) -> None:
     with context.database.write() as conn:
         lock_user(conn, STREAM, user_id)
         old = context.stores.presence.get_presence(conn, user_id)
-        ring = _store(context, conn, old, change(old))
+        new = change(old)
+        ring = _store(context, conn, old, new)
     if ring is not None:
         context.doorbell.ring(ring)
+        presence_changed(context, new)
 
 
 def set_presence(context: TaskContext, *, user_id: str, presence: str, status_msg: str | None) -> dict[str, Any]:
@@ -68,7 +79,22 @@ def time_out(context: TaskContext, *, user_id: str, idle_before: int, synced_bef
     _change(context, user_id, lambda old: timed_out(old, cutoffs))
 
 
+REMOTE_PRESENCE_TIMEOUT_MS = 30 * 60 * 1000
+"""A remote user who is not offline stays so this long without news from their server (Synapse's federation
+timeout), then the timeout sweep takes them offline."""
+
+
+def set_remote_presence(context: TaskContext, *, user_id: str, presence: str, status_msg: str | None,
+                        last_active_ago: int, currently_active: bool) -> None:
+    """A remote user's presence as their server pushed it (``m.presence``); the view checked the origin."""
+    now = context.clock.now_ms()
+    last_active = now if currently_active else now - last_active_ago
+    until = 0 if presence == OFFLINE else now + REMOTE_PRESENCE_TIMEOUT_MS
+    _change(context, user_id, lambda old: UserPresence(user_id, presence, status_msg, last_active, until))
+
+
 TASKS = (
+    TaskSpec(SET_REMOTE_PRESENCE, family=STREAM, body=set_remote_presence, shard_param="user_id"),
     TaskSpec(SET_PRESENCE, family=STREAM, body=set_presence, shard_param="user_id", returns_result=True),
     TaskSpec(RECORD_SYNC, family=STREAM, body=record_sync, shard_param="user_id", returns_result=True),
     TaskSpec(TIME_OUT_PRESENCE, family=STREAM, body=time_out, shard_param="user_id"),

@@ -15,6 +15,7 @@ from protocol.errors import NotFound
 from protocol.receipts import READ_RECEIPTS, UNTHREADED, Receipt
 from tasks.api import PUT_RECEIPT
 from tasks.context import TaskContext
+from tasks.federation.edus import receipt_stored
 from tasks.pushers import SEND_BADGE
 from tasks.registry import TaskSpec
 
@@ -40,6 +41,7 @@ def put_receipt(context: TaskContext, *, room_id: str, user_id: str, receipt_typ
         stores.receipts.upsert_receipt(conn, receipt, target.stream_ordering, stream_id, context.instance_name)
         stores.stream_ids.advance_position(conn, STREAM, context.instance_name, stream_id)
     context.doorbell.ring(Ring(STREAM, context.instance_name, stream_id, (room_id,)))
+    receipt_stored(context, room_id, user_id, receipt_type, event_id, thread, receipt.ts)
     if receipt_type in READ_RECEIPTS:  # the badge on the user's devices goes down (Push Gateway API ``counts``)
         context.dispatcher.send(SEND_BADGE, user_id=user_id)
     return {"stored": True}

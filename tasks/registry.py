@@ -45,12 +45,10 @@ def catalogue() -> dict[str, TaskSpec]:
         url_previews,
         user_directory,
     )
-    from tasks.federation import membership as federation_membership
-    from tasks.federation import receive
+    from tasks.federation import TASKS as FEDERATION_TASKS
 
     specs = (*device_lists.TASKS, *user_directory.TASKS, *background.TASKS, *events.TASKS, *account_data.TASKS,
              *to_device.TASKS, *member_profiles.TASKS, *typing_notifications.TASKS, *receipts.TASKS,
              *presence.TASKS, *push_rules.TASKS, *resharding.TASKS, *media.TASKS,
-             *url_previews.TASKS, *pushers.TASKS, *appservices.TASKS, *receive.TASKS,
-             *federation_membership.TASKS)
+             *url_previews.TASKS, *pushers.TASKS, *appservices.TASKS, *FEDERATION_TASKS)
     return {spec.name: spec for spec in specs}

@@ -17,6 +17,7 @@ from persistence.locks import lock_room_on_stream
 from persistence.stores.typing_notifications import STOPPED
 from tasks.api import SET_TYPING, STOP_TYPING
 from tasks.context import TaskContext
+from tasks.federation.edus import typing_changed
 from tasks.registry import TaskSpec
 
 STREAM = "typing"
@@ -39,9 +40,11 @@ def _record(context: TaskContext, conn: Any, room_id: str, changes: dict[str, in
     return stream_id
 
 
-def _ring(context: TaskContext, room_id: str, stream_id: int | None) -> None:
+def _ring(context: TaskContext, room_id: str, stream_id: int | None, changes: dict[str, int]) -> None:
+    """Wake the room's syncs, and tell the other servers in it which of our users started or stopped."""
     if stream_id is not None:
         context.doorbell.ring(Ring(STREAM, context.instance_name, stream_id, (room_id,)))
+        typing_changed(context, room_id, {user_id: expires != STOPPED for user_id, expires in changes.items()})
 
 
 def set_typing(context: TaskContext, *, room_id: str, user_id: str, typing: bool,
@@ -61,7 +64,7 @@ def set_typing(context: TaskContext, *, room_id: str, user_id: str, typing: bool
         elif was_typing:
             changes[user_id] = STOPPED
         stream_id = _record(context, conn, room_id, changes)
-    _ring(context, room_id, stream_id)
+    _ring(context, room_id, stream_id, changes)
     return {}
 
 
@@ -78,7 +81,7 @@ def expire_typing(context: TaskContext, *, room_id: str, before_ts: int) -> None
         lock_room_on_stream(conn, STREAM, room_id)
         changes = _timed_out(context.stores.typing.get_room_expiries(conn, room_id), before_ts)
         stream_id = _record(context, conn, room_id, changes)
-    _ring(context, room_id, stream_id)
+    _ring(context, room_id, stream_id, changes)
 
 
 TASKS = (

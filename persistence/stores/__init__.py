@@ -17,6 +17,7 @@ from persistence.stores.directory import DirectoryStore
 from persistence.stores.e2e_keys import E2eKeyStore
 from persistence.stores.event_graph import EventGraphStore
 from persistence.stores.events import EventStore
+from persistence.stores.federation_sending import FederationSendingStore
 from persistence.stores.filters import FilterStore
 from persistence.stores.forgotten_rooms import ForgottenRoomStore
 from persistence.stores.key_backups import KeyBackupStore
@@ -82,6 +83,7 @@ class Stores:
     cross_signing: CrossSigningStore = field(default_factory=CrossSigningStore)
     key_backups: KeyBackupStore = field(default_factory=KeyBackupStore)
     appservices: AppServiceStore = field(default_factory=AppServiceStore)
+    federation_sending: FederationSendingStore = field(default_factory=FederationSendingStore)
     dehydrated_devices: DehydratedDeviceStore = field(default_factory=DehydratedDeviceStore)
     shards: ShardStore = field(default_factory=ShardStore)
     processed_tasks: ProcessedTaskStore = field(default_factory=ProcessedTaskStore)

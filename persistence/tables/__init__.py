@@ -30,6 +30,12 @@ from persistence.tables.e2e import (
 )
 from persistence.tables.ephemeral import presence, receipts, typing
 from persistence.tables.federation import received_transactions, server_keys
+from persistence.tables.federation_sending import (
+    federation_destination_rooms,
+    federation_destinations,
+    federation_outbound_queue,
+    federation_transactions,
+)
 from persistence.tables.media import local_media, local_media_thumbnails
 from persistence.tables.metadata import metadata
 from persistence.tables.processed_tasks import processed_tasks
@@ -85,6 +91,10 @@ __all__ = [
     "event_state_groups",
     "event_txn_ids",
     "events",
+    "federation_destination_rooms",
+    "federation_destinations",
+    "federation_outbound_queue",
+    "federation_transactions",
     "forgotten_rooms",
     "local_media",
     "local_media_thumbnails",

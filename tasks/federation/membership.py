@@ -32,8 +32,11 @@ from protocol.events.builder import EventTemplate, build_event
 from protocol.events.model import Event, StateKey
 from protocol.room_versions import KNOWN_ROOM_VERSIONS
 from tasks.api import ACCEPT_REMOTE_MEMBERSHIP, JOIN_REMOTE_ROOM, REJECT_INVITE_LOCALLY, STORE_OUTSIDE_MEMBERSHIP
+from tasks.appservices import poke_appservices
 from tasks.context import TaskContext
 from tasks.events import STREAM, ring_keys
+from tasks.federation.destinations import server_of
+from tasks.federation.fan_out import poke_federation
 from tasks.federation.remote_events import RemoteEvent, persist_remote_events
 from tasks.ledger import answer
 from tasks.pushers import poke_pushers
@@ -78,6 +81,8 @@ def accept_remote_membership(context: TaskContext, *, room_id: str, pdu: dict[st
     context.doorbell.ring(Ring(STREAM, context.instance_name, appended.stream_ordering,
                                ring_keys(room_id, [event])))
     poke_pushers(context, [appended.push_to])
+    poke_appservices(context)
+    poke_federation(context, room_id, [event], on_behalf_of=server_of(event.sender))
     return result
 
 
@@ -215,6 +220,8 @@ def join_remote_room(context: TaskContext, *, room_id: str, room_version: str, j
         answer(context, result)
     context.doorbell.ring(Ring(STREAM, context.instance_name, appended.stream_ordering,
                                ring_keys(room_id, [join_event])))
+    poke_appservices(context)
+    poke_federation(context, room_id, [join_event])
     return result
 
 

@@ -16,8 +16,10 @@ from protocol.errors import NotFound
 from protocol.events.model import Event, StateKey
 from protocol.room_versions import KNOWN_ROOM_VERSIONS
 from tasks.api import RECEIVE_PDUS
+from tasks.appservices import poke_appservices
 from tasks.context import TaskContext
 from tasks.events import STREAM, ring_keys
+from tasks.federation.fan_out import poke_federation
 from tasks.federation.remote_events import RemoteEvent, persist_remote_events
 from tasks.ledger import answer
 from tasks.pushers import poke_pushers
@@ -61,6 +63,8 @@ def receive_pdus(context: TaskContext, *, room_id: str, origin: str, pdus: list[
         context.doorbell.ring(Ring(STREAM, context.instance_name, last,
                                    ring_keys(room_id, [appended.event for appended in persisted.appended])))
         poke_pushers(context, [appended.push_to for appended in persisted.appended])
+        poke_appservices(context)
+        poke_federation(context, room_id, [appended.event for appended in persisted.appended])
     return result
 
 

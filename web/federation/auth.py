@@ -22,6 +22,7 @@ from protocol.federation.request_auth import MalformedAuthorization, parse_autho
 from protocol.identifiers import is_valid_server_name
 from protocol.signing import InvalidSignature
 from web.deps import Deps, deps
+from web.federation.liveness import notice_origin
 from web.requests import json_body
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -68,6 +69,7 @@ def authenticate_server(current: Deps) -> str:
             verify_request(authorization, key, method, uri, server_name, content)
         except InvalidSignature:
             raise Unauthorized(f"Invalid signature for {origin} with key {authorization.key_id}") from None
+    notice_origin(current, origin)
     return origin
 
 

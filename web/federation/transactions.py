@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from protocol.errors import BadJson, Forbidden
 from web.deps import Deps, deps
 from web.federation.auth import server_authenticated
+from web.federation.edus import receive_edus
 from web.federation.pdu_reception import receive_pdus
 from web.requests import json_body
 
@@ -51,13 +52,13 @@ def send_transaction(txn_id: str, *, origin: str) -> dict[str, Any]:
     if claimed is not None and claimed != origin:
         raise Forbidden("The transaction's origin is not the server that sent it")
     pdus = _items(body, "pdus", MAX_PDUS)
-    _items(body, "edus", MAX_EDUS)  # validated here; handled by the EDU handlers wired in below
+    edus = _items(body, "edus", MAX_EDUS)
     with _origin_locks[origin]:
         earlier = _recorded(current, origin, txn_id)
         if earlier is not None:
             return earlier
         response = {"pdus": receive_pdus(current, origin, pdus)}
-        # EDUs are not ours to process: fed-sender's ``receive_edus(current, origin, body.get("edus", []))`` goes here.
+        receive_edus(current, origin, edus)
         try:
             with current.database.write() as conn:
                 current.stores.received_transactions.insert_response(conn, origin, txn_id, response,
