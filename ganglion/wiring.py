@@ -60,10 +60,12 @@ def build_monolith(config: HomeserverConfig, clock: Clock | None = None) -> Mono
     dispatcher = InlineDispatcher(catalogue(), lambda: holder[0])
     signing_key = load_signing_key(config.signing_key_path)
     push_rules = PushRulesCache(stores.push_rules)  # one process: the writer and the views share it
-    context = TaskContext(config, database, stores, doorbell, clock, dispatcher, signing_key, push_rules)
+    federation = build_federation(config, signing_key, database, stores, clock)
+    context = TaskContext(config, database, stores, doorbell, clock, dispatcher, signing_key, push_rules,
+                          federation=federation)
     holder.append(context)
     deps = Deps(config, database, stores, dispatcher, doorbell, clock, MemoryBuckets(), TokenCache(), signing_key,
-                build_federation(config, signing_key, database, stores, clock), push_rules=push_rules)
+                federation, push_rules=push_rules)
     return Monolith(deps, context)
 
 
@@ -104,8 +106,9 @@ def build_task_worker(config: HomeserverConfig, clock: Clock | None = None, *,
     dispatcher = CeleryDispatcher(celery, tasks, routing, secret, ledger=Ledger(database, stores),
                                   max_wait=config.redis.result_timeout)
     guard = ShardGuard(routing, config.workers.name, database, stores)
-    context = TaskContext(config, database, stores, redis_doorbell(config), clock, dispatcher,
-                          load_signing_key(config.signing_key_path), shard_guard=guard)
+    signing_key = load_signing_key(config.signing_key_path)
+    context = TaskContext(config, database, stores, redis_doorbell(config), clock, dispatcher, signing_key,
+                          shard_guard=guard, federation=build_federation(config, signing_key, database, stores, clock))
     context.doorbell.listen(context.push_rules.on_ring)
     context.doorbell.listen(routing.on_ring)
     bind_tasks(celery, tasks, context, secret, config.workers.replication_previous_secret)

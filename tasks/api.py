@@ -31,6 +31,7 @@ SET_PUSH_RULE_ACTIONS = "push_rules.set_actions"
 EVENT_TIMEOUT_SECONDS = 30.0
 GENERATE_THUMBNAILS = "media.generate_thumbnails"
 PREVIEW_URL = "media.preview_url"
+FETCH_REMOTE_MEDIA = "media.fetch_remote"
 PREVIEW_TIMEOUT_SECONDS = 30.0
 
 
@@ -65,6 +66,13 @@ def media_uploaded(dispatcher: Dispatcher, media_id: str) -> None:
 def preview_url(dispatcher: Dispatcher, *, url: str, user_id: str) -> dict[str, Any]:
     """Have the media queue fetch ``url`` safely and describe it (Open Graph, its image kept as local media)."""
     result: dict[str, Any] = dispatcher.call(PREVIEW_URL, timeout=PREVIEW_TIMEOUT_SECONDS, url=url, user_id=user_id)
+    return result
+
+
+def fetch_remote_media(dispatcher: Dispatcher, *, origin: str, media_id: str, timeout: float) -> dict[str, Any]:
+    """Have the media queue fetch ``mxc://origin/media_id`` into the remote media cache (once, however many ask);
+    returns its ``media_type``, ``media_length`` and ``upload_name``."""
+    result: dict[str, Any] = dispatcher.call(FETCH_REMOTE_MEDIA, timeout=timeout, origin=origin, media_id=media_id)
     return result
 
 

@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from config import HomeserverConfig
+from federation_client.services import Federation
 from persistence.database import Database
 from persistence.doorbell import Doorbell
 from persistence.push_rules_cache import PushRulesCache
+from persistence.single_flight import SingleFlight
 from persistence.stores import Stores
 from protocol.clock import Clock
 from protocol.signing import SigningKey
@@ -33,6 +35,10 @@ class TaskContext:
     """Users' effective push rulesets, which the events writer evaluates for every member of a room."""
     shard_guard: ShardGuard | None = None
     """A Celery worker's check that a key is still its own and its old owners have drained (live resharding)."""
+    federation: Federation | None = None
+    """Outbound requests to other servers (remote media); None in a process that never makes them."""
+    media_fetches: SingleFlight = field(default_factory=SingleFlight)
+    """Remote media being fetched right now, so concurrent requests for one file fetch it once."""
     run: TaskRun | None = None
     """The message being run (``tasks/ledger.py``): set on the copy of the context a task body receives."""
 

@@ -19,6 +19,7 @@ from persistence.stores.filters import FilterStore
 from persistence.stores.forgotten_rooms import ForgottenRoomStore
 from persistence.stores.key_backups import KeyBackupStore
 from persistence.stores.media import MediaStore
+from persistence.stores.openid_tokens import OpenIdTokenStore
 from persistence.stores.outbox import OutboxStore
 from persistence.stores.presence import PresenceStore
 from persistence.stores.processed_tasks import ProcessedTaskStore
@@ -29,6 +30,8 @@ from persistence.stores.pushers import PusherStore
 from persistence.stores.receipts import ReceiptStore
 from persistence.stores.registration_tokens import RegistrationTokenStore
 from persistence.stores.relations import RelationStore
+from persistence.stores.remote_devices import RemoteDeviceStore
+from persistence.stores.remote_media import RemoteMediaStore
 from persistence.stores.reports import ReportStore
 from persistence.stores.rooms import RoomStore
 from persistence.stores.search import SearchStore
@@ -84,3 +87,6 @@ class Stores:
     server_keys: ServerKeyStore = field(default_factory=ServerKeyStore)
     media: MediaStore = field(default_factory=MediaStore)
     pushers: PusherStore = field(default_factory=PusherStore)
+    openid_tokens: OpenIdTokenStore = field(default_factory=OpenIdTokenStore)
+    remote_media: RemoteMediaStore = field(default_factory=RemoteMediaStore)
+    remote_devices: RemoteDeviceStore = field(default_factory=RemoteDeviceStore)

@@ -29,6 +29,7 @@ from persistence.tables.e2e import (
 )
 from persistence.tables.ephemeral import presence, receipts, typing
 from persistence.tables.federation import server_keys
+from persistence.tables.federation_queries import openid_tokens, remote_device_lists, remote_devices, remote_media_cache
 from persistence.tables.media import local_media, local_media_thumbnails
 from persistence.tables.metadata import metadata
 from persistence.tables.processed_tasks import processed_tasks
@@ -86,6 +87,7 @@ __all__ = [
     "local_media",
     "local_media_thumbnails",
     "metadata",
+    "openid_tokens",
     "outbox",
     "presence",
     "processed_tasks",
@@ -98,6 +100,9 @@ __all__ = [
     "redactions",
     "refresh_tokens",
     "registration_tokens",
+    "remote_device_lists",
+    "remote_devices",
+    "remote_media_cache",
     "room_aliases",
     "room_directory",
     "room_key_backup_keys",

@@ -254,6 +254,19 @@ ENDPOINTS: dict[str, Endpoint] = {
     "keys.query_server_key_by_id": Endpoint(auth=False),
     "federation.get_version": Endpoint(auth=False),
     "federation.query_profile": Endpoint(auth=False),
+    "federation.query_directory": Endpoint(auth=False),
+    "federation.get_public_rooms": Endpoint(auth=False),
+    "federation.query_public_rooms": Endpoint(auth=False),
+    "federation.get_hierarchy": Endpoint(auth=False),
+    "federation.get_event_by_timestamp": Endpoint(auth=False),
+    "federation.get_user_devices": Endpoint(auth=False),
+    "federation.query_user_keys": Endpoint(auth=False),
+    "federation.claim_user_keys": Endpoint(auth=False),
+    "federation.download_media": Endpoint(auth=False),
+    "federation.thumbnail_media": Endpoint(auth=False),
+    # Not X-Matrix: any third party with an OpenID token; the walk's tokens are never OpenID tokens (401).
+    "federation.get_userinfo": Endpoint(auth=False),
+    "client.request_openid_token": Endpoint(auth=True, bodies=(BodySchema(lambda walker: {}, {}),)),
     # Aliases and the published room directory: the walk's alias and room id name nothing, so nothing changes.
     "client.set_room_alias": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"room_id": "!nowhere:test.local"}, {"room_id": "string"}, required=("room_id",),
