@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from federation_client.client import FederationClient, path_segment
-from federation_client.errors import FederationError, RemoteError
+from federation_client.errors import FederationError, RemoteError, ResponseTooLarge
 from persistence.media.storage import media_storage, remote_content_key
 from persistence.stores.remote_media import RemoteMedia
 from protocol.errors import MatrixError, NotFound, TooLarge
@@ -86,11 +86,14 @@ def fetch_remote_media(context: TaskContext, *, origin: str, media_id: str) -> d
             if error.status == 404:
                 raise NotFound("Remote media not found") from None
             raise RemoteMediaUnavailable(f"{origin} answered {error.status}") from None
+        except ResponseTooLarge:
+            raise TooLarge(f"Remote media is larger than {max_bytes} bytes", status=502) from None
         except (FederationError, MalformedMultipart) as error:
             logger.info("fetching mxc://%s/%s failed: %s", origin, media_id, error)
             raise RemoteMediaUnavailable(f"Failed to fetch remote media from {origin}") from None
         if len(content) > max_bytes:
-            raise TooLarge("Remote media is larger than this server accepts")
+            # Synapse's answer too: the gateway (we) refused what the origin sent.
+            raise TooLarge(f"Remote media is larger than {max_bytes} bytes", status=502)
         storage, key = media_storage(context.config.media), remote_content_key(origin, media_id)
         now = context.clock.now_ms()
         with storage.stage() as staged:

@@ -29,9 +29,12 @@ class SwitchableApp:
 
     def __init__(self) -> None:
         self.target: Callable[..., Any] | None = None
+        self.paths: list[str] = []
+        """The path of every request received, in order."""
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         assert self.target is not None
+        self.paths.append(str(environ.get("PATH_INFO", "")))
         return self.target(environ, start_response)
 
 
@@ -52,6 +55,8 @@ def listening() -> Iterator[tuple[BaseWSGIServer, SwitchableApp]]:
 class Pair:
     local: HomeserverUnderTest
     remote: HomeserverUnderTest
+    remote_app: SwitchableApp
+    """What serves ``remote.test``: a test may count its requests or put a different app in front."""
 
 
 def build_remote(tmp_path: Path, sqlite_template: Path, hosts: dict[str, str], **overrides: Any) -> HomeserverUnderTest:
@@ -72,15 +77,19 @@ def build_remote(tmp_path: Path, sqlite_template: Path, hosts: dict[str, str], *
 
 @contextmanager
 def federating_pair(make_homeserver: HomeserverFactory, tmp_path: Path, sqlite_template: Path,
+                    extra_hosts: dict[str, str] | None = None, remote_overrides: dict[str, Any] | None = None,
                     **local_overrides: Any) -> Iterator[Pair]:
+    """``extra_hosts``: more server names the server under test maps (say, to a closed port: unreachable);
+    ``remote_overrides``: config keys of ``remote.test``."""
     with listening() as (local_server, local_app), listening() as (remote_server, remote_app):
         local_url = f"http://127.0.0.1:{local_server.server_port}"
         remote_url = f"http://127.0.0.1:{remote_server.server_port}"
-        local = make_homeserver(federation_test_hosts={REMOTE: remote_url}, **LOOPBACK, **local_overrides)
-        remote = build_remote(tmp_path, sqlite_template, {SERVER_NAME: local_url})
+        local = make_homeserver(federation_test_hosts={REMOTE: remote_url, **(extra_hosts or {})}, **LOOPBACK,
+                                **local_overrides)
+        remote = build_remote(tmp_path, sqlite_template, {SERVER_NAME: local_url}, **(remote_overrides or {}))
         local_app.target, remote_app.target = local.app, remote.app
         try:
-            yield Pair(local, remote)
+            yield Pair(local, remote, remote_app)
         finally:
             remote.deps.federation.close()
             remote.deps.database.dispose()
