@@ -62,7 +62,7 @@ def build_monolith(config: HomeserverConfig, clock: Clock | None = None) -> Mono
     push_rules = PushRulesCache(stores.push_rules)  # one process: the writer and the views share it
     federation = build_federation(config, signing_key, database, stores, clock)
     context = TaskContext(config, database, stores, doorbell, clock, dispatcher, signing_key, push_rules,
-                          federation=federation)
+                          federation_client=federation.client)
     holder.append(context)
     deps = Deps(config, database, stores, dispatcher, doorbell, clock, MemoryBuckets(), TokenCache(), signing_key,
                 federation, push_rules=push_rules)
@@ -108,7 +108,8 @@ def build_task_worker(config: HomeserverConfig, clock: Clock | None = None, *,
     guard = ShardGuard(routing, config.workers.name, database, stores)
     signing_key = load_signing_key(config.signing_key_path)
     context = TaskContext(config, database, stores, redis_doorbell(config), clock, dispatcher, signing_key,
-                          shard_guard=guard, federation=build_federation(config, signing_key, database, stores, clock))
+                          shard_guard=guard,
+                          federation_client=build_federation(config, signing_key, database, stores, clock).client)
     context.doorbell.listen(context.push_rules.on_ring)
     context.doorbell.listen(routing.on_ring)
     bind_tasks(celery, tasks, context, secret, config.workers.replication_previous_secret)

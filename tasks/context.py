@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from config import HomeserverConfig
-from federation_client.services import Federation
+from federation_client.client import FederationClient
 from persistence.database import Database
 from persistence.doorbell import Doorbell
 from persistence.push_rules_cache import PushRulesCache
@@ -35,8 +35,8 @@ class TaskContext:
     """Users' effective push rulesets, which the events writer evaluates for every member of a room."""
     shard_guard: ShardGuard | None = None
     """A Celery worker's check that a key is still its own and its old owners have drained (live resharding)."""
-    federation: Federation | None = None
-    """Outbound requests to other servers (remote media); None in a process that never makes them."""
+    federation_client: FederationClient | None = None
+    """Signed requests to other servers (remote media); None in a process that never makes them."""
     media_fetches: SingleFlight = field(default_factory=SingleFlight)
     """Remote media being fetched right now, so concurrent requests for one file fetch it once."""
     run: TaskRun | None = None

@@ -72,7 +72,7 @@ def _download(client: FederationClient, origin: str, media_id: str,
 def fetch_remote_media(context: TaskContext, *, origin: str, media_id: str) -> dict[str, Any]:
     """Have ``mxc://origin/media_id`` in the cache; returns its type, length and name. NotFound when the origin
     has no such media, M_TOO_LARGE past ``max_upload_size``, 502 when the origin cannot be asked."""
-    assert context.federation is not None, "a process running the media queue builds its federation client"
+    assert context.federation_client is not None, "a process running the media queue builds its federation client"
     stores = context.stores.remote_media
     with context.media_fetches.hold(context.database, f"{origin}/{media_id}"):
         with context.database.read() as conn:
@@ -81,7 +81,7 @@ def fetch_remote_media(context: TaskContext, *, origin: str, media_id: str) -> d
             return _describe(cached)
         max_bytes = context.config.media.max_upload_size
         try:
-            content, content_type, upload_name = _download(context.federation.client, origin, media_id, max_bytes)
+            content, content_type, upload_name = _download(context.federation_client, origin, media_id, max_bytes)
         except RemoteError as error:
             if error.status == 404:
                 raise NotFound("Remote media not found") from None
