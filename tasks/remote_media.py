@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from federation_client.client import FederationClient, path_segment
-from federation_client.errors import FederationError, RemoteError, ResponseTooLarge
+from federation_client.errors import FederationError, RemoteError, ResponseTooLarge, UnknownServer
 from persistence.media.storage import media_storage, remote_content_key
 from persistence.stores.remote_media import RemoteMedia
 from protocol.errors import MatrixError, NotFound, TooLarge
@@ -86,6 +86,8 @@ def fetch_remote_media(context: TaskContext, *, origin: str, media_id: str) -> d
             if error.status == 404:
                 raise NotFound("Remote media not found") from None
             raise RemoteMediaUnavailable(f"{origin} answered {error.status}") from None
+        except UnknownServer:
+            raise NotFound("Remote media not found: its server does not exist") from None
         except ResponseTooLarge:
             raise TooLarge(f"Remote media is larger than {max_bytes} bytes", status=502) from None
         except (FederationError, MalformedMultipart) as error:

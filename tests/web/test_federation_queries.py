@@ -194,3 +194,17 @@ def test_local_media_is_served_to_servers_as_multipart(server: HomeserverUnderTe
     assert _error(signed_request(server, "GET", f"{FED}/media/thumbnail/{media_id}?width=0&height=1")) == (
         400, "M_INVALID_PARAM")
     assert _error(server.get(f"{FED}/media/download/{media_id}")) == (401, "M_UNAUTHORIZED")
+
+
+def test_asking_a_server_that_does_not_answer_is_a_502_and_one_that_does_not_exist_a_404(
+        server: HomeserverUnderTest) -> None:
+    """remote.test is mapped to a closed port here; elsewhere.invalid has no DNS name (RFC 6761)."""
+    token = server.register("alice")["access_token"]
+    assert _error(server.get(f"{V3}/profile/{quote('@bob:remote.test')}")) == (502, "M_UNKNOWN")
+    assert _error(server.get(f"{V3}/directory/room/{quote('#hall:remote.test')}")) == (502, "M_UNKNOWN")
+    assert _error(server.get(f"{V3}/profile/{quote('@bob:elsewhere.invalid')}")) == (404, "M_NOT_FOUND")
+    assert _error(server.get("/_matrix/client/v1/media/download/elsewhere.invalid/abcdef", token=token)) == (
+        404, "M_NOT_FOUND")
+    if server.shape == "monolith":  # the session's shared Celery worker does not map remote.test anywhere
+        assert _error(server.get("/_matrix/client/v1/media/download/remote.test/abcdef", token=token)) == (
+            502, "M_UNKNOWN")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
-from federation_client.errors import DestinationNotAllowed, FederationError, RemoteError
+from federation_client.errors import DestinationNotAllowed, FederationError, RemoteError, UnknownServer
 from protocol.errors import Forbidden, MatrixError, NotFound
 from protocol.identifiers import is_valid_server_name
 
@@ -28,6 +28,8 @@ def as_client_error(server: str, error: FederationError) -> MatrixError:
     """A remote server's error as the client should see it: its own Matrix error when it sent one."""
     if isinstance(error, DestinationNotAllowed):
         return Forbidden(f"Federation denied with {server}")
+    if isinstance(error, UnknownServer):
+        return NotFound(f"There is no server {server}")
     if isinstance(error, RemoteError):
         body = error.body if isinstance(error.body, dict) else {}
         errcode, message = body.get("errcode"), body.get("error")
