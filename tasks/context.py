@@ -37,8 +37,9 @@ class TaskContext:
     """A Celery worker's check that a key is still its own and its old owners have drained (live resharding)."""
     federation_client: FederationClient | None = None
     """Signed requests to other servers (remote media); None in a process that never makes them."""
-    media_fetches: SingleFlight = field(default_factory=SingleFlight)
-    """Remote media being fetched right now, so concurrent requests for one file fetch it once."""
+    single_flight: SingleFlight = field(default_factory=SingleFlight)
+    """Work one key at a time: a remote file fetched once however many ask, one remote user's device list
+    updated by one task at a time."""
     run: TaskRun | None = None
     """The message being run (``tasks/ledger.py``): set on the copy of the context a task body receives."""
 

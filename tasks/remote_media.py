@@ -74,7 +74,7 @@ def fetch_remote_media(context: TaskContext, *, origin: str, media_id: str) -> d
     has no such media, M_TOO_LARGE past ``max_upload_size``, 502 when the origin cannot be asked."""
     assert context.federation_client is not None, "a process running the media queue builds its federation client"
     stores = context.stores.remote_media
-    with context.media_fetches.hold(context.database, f"{origin}/{media_id}"):
+    with context.single_flight.hold(context.database, f"{origin}/{media_id}"):
         with context.database.read() as conn:
             cached = stores.get_media(conn, origin, media_id)
         if cached is not None:

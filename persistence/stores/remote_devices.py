@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from persistence.tables import remote_device_lists, remote_devices
+from persistence.tables import current_state_events, remote_device_lists, remote_devices
 from persistence.upsert import upsert
 from protocol.canonical_json import encode_canonical_json
 
@@ -37,6 +37,17 @@ class RemoteDeviceStore:
         row = conn.execute(select(remote_device_lists.c.stream_id)
                            .where(remote_device_lists.c.user_id == user_id)).one_or_none()
         return None if row is None else int(row.stream_id)
+
+    def shares_room_with_server(self, conn: Connection, user_id: str, server_name: str) -> bool:
+        """Whether ``user_id`` is joined to a room a user of ``server_name`` (ours) is joined to: only then is a
+        remote device list worth tracking."""
+        theirs, ours = current_state_events.alias("theirs"), current_state_events.alias("ours")
+        suffix = ":" + server_name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        row = conn.execute(select(ours.c.state_key).join(theirs, theirs.c.room_id == ours.c.room_id).where(
+            theirs.c.type == "m.room.member", theirs.c.state_key == user_id, theirs.c.membership == "join",
+            ours.c.type == "m.room.member", ours.c.membership == "join",
+            ours.c.state_key.like("%" + suffix, escape="\\")).limit(1)).first()
+        return row is not None
 
     def list_tracked(self, conn: Connection, user_ids: Iterable[str]) -> set[str]:
         wanted = list(user_ids)

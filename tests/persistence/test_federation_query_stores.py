@@ -7,6 +7,7 @@ from persistence.database import Database
 from persistence.stores.openid_tokens import OpenIdTokenStore
 from persistence.stores.remote_devices import RemoteDevice, RemoteDeviceStore
 from persistence.stores.remote_media import RemoteMedia, RemoteMediaStore
+from persistence.stores.state import StateStore
 
 BOB = "@bob:remote.test"
 
@@ -59,3 +60,24 @@ def test_a_resync_replaces_devices_and_updates_edit_them(database: Database) -> 
             ("C", "Laptop")]
         assert store.list_cross_signing_keys(conn, [BOB]) == {BOB: {"master": {"user_id": BOB,
                                                                              "keys": {"ed25519:M": "M"}}}}
+
+
+def test_a_remote_user_is_worth_tracking_while_joined_with_one_of_ours(database: Database) -> None:
+    store, state = RemoteDeviceStore(), StateStore()
+    member = ("m.room.member", BOB)
+    with database.write() as conn:
+        state.upsert_current_state(conn, "!r:test.local", member, "$1", "join")
+        state.upsert_current_state(conn, "!r:test.local", ("m.room.member", "@alice:testXlocal"), "$2", "join")
+    with database.read() as conn:
+        # A "_" in a server name is no LIKE wildcard: "test_local" is not "testXlocal".
+        assert not store.shares_room_with_server(conn, BOB, "test_local")
+        assert not store.shares_room_with_server(conn, BOB, "test.local")
+    with database.write() as conn:
+        state.upsert_current_state(conn, "!r:test.local", ("m.room.member", "@alice:test.local"), "$3", "invite")
+    with database.read() as conn:
+        assert not store.shares_room_with_server(conn, BOB, "test.local"), "an invited user is not joined yet"
+    with database.write() as conn:
+        state.upsert_current_state(conn, "!r:test.local", ("m.room.member", "@alice:test.local"), "$4", "join")
+    with database.read() as conn:
+        assert store.shares_room_with_server(conn, BOB, "test.local")
+        assert not store.shares_room_with_server(conn, "@carol:remote.test", "test.local")

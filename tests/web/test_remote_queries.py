@@ -115,8 +115,10 @@ def _stream_id(local: HomeserverUnderTest, user_id: str) -> int | None:
 
 
 def test_remote_device_lists_follow_updates_and_resync_on_a_gap(pair: Pair) -> None:
-    from web.remote.device_lists import handle_device_list_update, handle_signing_key_update, resync
+    from tasks import api as tasks_api
+    from web.federation.device_list_edus import receive_device_list_update, receive_signing_key_update
 
+    _needs_inline_tasks(pair)
     local, remote = pair.local, pair.remote
     alice = local.register("alice")["access_token"]
     bob = remote.register("bob")
@@ -125,15 +127,15 @@ def test_remote_device_lists_follow_updates_and_resync_on_a_gap(pair: Pair) -> N
     added = KeyedDevice(bob_id, "NEWDEVICE")
     update = {"user_id": bob_id, "device_id": "NEWDEVICE", "stream_id": 1000, "prev_id": [],
               "keys": added.device_keys(), "device_display_name": "Tablet"}
-    handle_device_list_update(local.deps, REMOTE, update)
+    receive_device_list_update(local.deps, REMOTE, update)
     assert _stream_id(local, bob_id) is None, "no local user shares a room with bob: not tracked"
 
-    resync(local.deps, bob_id, announce=False)
+    assert tasks_api.resync_remote_device_list(local.deps.dispatcher, bob_id) is True
     held = _stream_id(local, bob_id)
     assert held is not None and list(_devices_held(local, bob_id)) == [bob["device_id"]]
-    handle_device_list_update(local.deps, "elsewhere.test", {**update, "stream_id": held + 1, "prev_id": [held]})
+    receive_device_list_update(local.deps, "elsewhere.test", {**update, "stream_id": held + 1, "prev_id": [held]})
     assert list(_devices_held(local, bob_id)) == [bob["device_id"]], "only bob's own server speaks for him"
-    handle_device_list_update(local.deps, REMOTE, {**update, "stream_id": held + 1, "prev_id": [held]})
+    receive_device_list_update(local.deps, REMOTE, {**update, "stream_id": held + 1, "prev_id": [held]})
     assert _devices_held(local, bob_id)["NEWDEVICE"].display_name == "Tablet"
     assert _stream_id(local, bob_id) == held + 1
     # Tracked users' keys are answered from what we hold.
@@ -143,16 +145,19 @@ def test_remote_device_lists_follow_updates_and_resync_on_a_gap(pair: Pair) -> N
     local.eventually(lambda: any(change.user_id == bob_id for change in _changes(local, bob_id)))
 
     # An update whose prev_id we never saw: one went missing, so the whole list is fetched again.
-    handle_device_list_update(local.deps, REMOTE, {**update, "device_id": "OTHER", "stream_id": held + 9,
-                                                    "prev_id": [held + 5], "keys": None})
+    receive_device_list_update(local.deps, REMOTE, {**update, "device_id": "OTHER", "stream_id": held + 9,
+                                                     "prev_id": [held + 5], "keys": None})
     assert list(_devices_held(local, bob_id)) == [bob["device_id"]], "the origin's own list replaced ours"
     assert _stream_id(local, bob_id) == held
-    handle_device_list_update(local.deps, REMOTE, {**update, "device_id": bob["device_id"], "stream_id": held + 2,
-                                                    "prev_id": [held], "deleted": True, "keys": None})
+    receive_device_list_update(local.deps, REMOTE, {**update, "device_id": bob["device_id"], "stream_id": held + 2,
+                                                     "prev_id": [held], "deleted": True, "keys": None})
     assert _devices_held(local, bob_id) == {}
+    forged = {**update, "stream_id": held + 3, "prev_id": [held + 2], "keys": first.device_keys()}
+    receive_device_list_update(local.deps, REMOTE, forged)
+    assert _stream_id(local, bob_id) == held + 2, "keys naming another device are refused"
 
     master = {"user_id": bob_id, "usage": ["master"], "keys": {"ed25519:base64master": "base64master"}}
-    handle_signing_key_update(local.deps, REMOTE, {"user_id": bob_id, "master_key": master})
+    receive_signing_key_update(local.deps, REMOTE, {"user_id": bob_id, "master_key": master})
     queried = local.post(f"{V3}/keys/query", token=alice, json={"device_keys": {bob_id: []}})
     assert queried.json["master_keys"][bob_id] == master
 
@@ -170,13 +175,14 @@ def _remote_upload(pair: Pair, data: bytes, content_type: str = "text/plain", **
 MEDIA = "/_matrix/client/v1/media/download"
 
 
-def _needs_inline_media_queue(pair: Pair) -> None:
+def _needs_inline_tasks(pair: Pair) -> None:
+    """Tasks that ask remote.test run in the shared Celery worker in the worker shape, which cannot reach it."""
     if pair.local.shape != "monolith":
         pytest.skip("the session's shared Celery worker has no federation_test_hosts entry for remote.test")
 
 
 def test_remote_media_is_fetched_once_cached_and_honours_allow_remote(pair: Pair) -> None:
-    _needs_inline_media_queue(pair)
+    _needs_inline_tasks(pair)
     local = pair.local
     token = local.register("alice")["access_token"]
     media_id = _remote_upload(pair, b"remote bytes", filename="hello.txt")
@@ -214,7 +220,7 @@ def test_remote_media_falls_back_to_the_legacy_endpoint(
 
 
 def _legacy_fallback(pair: Pair) -> None:
-    _needs_inline_media_queue(pair)
+    _needs_inline_tasks(pair)
     local = pair.local
     token = local.register("alice")["access_token"]
     media_id = _remote_upload(pair, b"old server")
@@ -236,7 +242,7 @@ def _legacy_fallback(pair: Pair) -> None:
 def test_remote_media_past_max_upload_size_is_refused_and_not_cached(
         make_homeserver: HomeserverFactory, tmp_path: Path, sqlite_template: Path) -> None:
     with federating_pair(make_homeserver, tmp_path, sqlite_template, max_upload_size="1K") as pair:
-        _needs_inline_media_queue(pair)
+        _needs_inline_tasks(pair)
         token = pair.local.register("alice")["access_token"]
         media_id = _remote_upload(pair, b"x" * 100_000)
         answer = pair.local.get(f"{MEDIA}/{REMOTE}/{media_id}", token=token)

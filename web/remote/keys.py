@@ -2,7 +2,7 @@
 API"): one request per server, all at once, within the client's ``timeout``; a server that fails is named under
 ``failures`` and the rest of the answer stands.
 
-Users whose device lists we track (``web/remote/device_lists.py``) are answered from the cache, kept fresh by
+Users whose device lists we track (``tasks/remote_device_lists.py``) are answered from the cache, kept fresh by
 ``m.device_list_update``; the others are asked for with ``POST /user/keys/query``.
 """
 
@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from federation_client.errors import FederationError
+from tasks import api as tasks_api
 from web.deps import Deps
 from web.remote.calls import ask_servers
-from web.remote.device_lists import track
 
 DEFAULT_TIMEOUT_MS = 10_000
 MAX_TIMEOUT_MS = 60_000
@@ -43,6 +43,18 @@ def _cached_keys(current: Deps, wanted: dict[str, list[str]]) -> dict[str, Any]:
             if key_type in cross.get(user_id, {}):
                 answer[field][user_id] = cross[user_id][key_type]
     return answer
+
+
+def track(current: Deps, user_ids: list[str]) -> set[str]:
+    """Of ``user_ids`` (one remote server's), those whose device lists we hold now, having the untracked ones
+    who share a room with a local user resynced (``tasks/remote_device_lists.py``)."""
+    stores = current.stores.remote_devices
+    with current.database.read() as conn:
+        tracked = stores.list_tracked(conn, user_ids)
+        wanted = [user_id for user_id in user_ids if user_id not in tracked
+                  and stores.shares_room_with_server(conn, user_id, current.config.server_name)]
+    tracked.update(user_id for user_id in wanted if tasks_api.resync_remote_device_list(current.dispatcher, user_id))
+    return tracked
 
 
 def _query_server(current: Deps, server: str, wanted: dict[str, list[str]]) -> dict[str, Any]:
