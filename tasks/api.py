@@ -32,6 +32,7 @@ EVENT_TIMEOUT_SECONDS = 30.0
 GENERATE_THUMBNAILS = "media.generate_thumbnails"
 PREVIEW_URL = "media.preview_url"
 FETCH_REMOTE_MEDIA = "media.fetch_remote"
+FETCH_REMOTE_THUMBNAIL = "media.fetch_remote_thumbnail"
 RESYNC_REMOTE_DEVICE_LIST = "background.resync_remote_device_list"
 APPLY_DEVICE_LIST_UPDATE = "background.apply_device_list_update"
 APPLY_SIGNING_KEY_UPDATE = "background.apply_signing_key_update"
@@ -77,6 +78,14 @@ def fetch_remote_media(dispatcher: Dispatcher, *, origin: str, media_id: str, ti
     """Have the media queue fetch ``mxc://origin/media_id`` into the remote media cache (once, however many ask);
     returns its ``media_type``, ``media_length`` and ``upload_name``."""
     result: dict[str, Any] = dispatcher.call(FETCH_REMOTE_MEDIA, timeout=timeout, origin=origin, media_id=media_id)
+    return result
+
+
+def fetch_remote_thumbnail(dispatcher: Dispatcher, *, origin: str, media_id: str, width: int, height: int,
+                           method: str, timeout: float) -> dict[str, Any]:
+    """Have the media queue fetch the origin's thumbnail of ``mxc://origin/media_id`` (once, however many ask)."""
+    result: dict[str, Any] = dispatcher.call(FETCH_REMOTE_THUMBNAIL, timeout=timeout, origin=origin,
+                                             media_id=media_id, width=width, height=height, method=method)
     return result
 
 

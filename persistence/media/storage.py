@@ -94,6 +94,12 @@ def remote_content_key(origin: str, media_id: str) -> str:
     return f"remote_content/{origin}/{_shards(media_id)}"
 
 
+def remote_thumbnail_key(origin: str, media_id: str, width: int, height: int, method: str) -> str:
+    if method not in ("crop", "scale"):
+        raise ValueError(f"not a thumbnail method: {method}")
+    return f"remote_thumbnails/{remote_content_key(origin, media_id).partition('/')[2]}/{width}-{height}-{method}"
+
+
 def thumbnail_key(media_id: str, width: int, height: int, method: str, content_type: str) -> str:
     subtype = content_type.partition("/")[2]
     if method not in ("crop", "scale") or not subtype.isalnum():

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select, update
 
-from persistence.tables import remote_media_cache
+from persistence.tables import remote_media_cache, remote_media_thumbnails
 from persistence.upsert import upsert
 
 
@@ -20,6 +20,14 @@ class RemoteMedia:
     sha256: str
     created_ts: int
     last_access_ts: int
+
+
+@dataclass(frozen=True)
+class RemoteThumbnail:
+    """A thumbnail the origin made for one requested size and method."""
+
+    content_type: str
+    length: int
 
 
 class RemoteMediaStore:
@@ -39,3 +47,17 @@ class RemoteMediaStore:
         conn.execute(update(remote_media_cache).where(remote_media_cache.c.media_origin == origin,
                                                       remote_media_cache.c.media_id == media_id)
                      .values(last_access_ts=now_ms))
+
+    def get_thumbnail(self, conn: Connection, origin: str, media_id: str, width: int, height: int,
+                      method: str) -> RemoteThumbnail | None:
+        table = remote_media_thumbnails
+        row = conn.execute(select(table.c.content_type, table.c.length).where(
+            table.c.media_origin == origin, table.c.media_id == media_id, table.c.width == width,
+            table.c.height == height, table.c.method == method)).one_or_none()
+        return None if row is None else RemoteThumbnail(str(row.content_type), int(row.length))
+
+    def upsert_thumbnail(self, conn: Connection, origin: str, media_id: str, width: int, height: int, method: str,
+                         thumbnail: RemoteThumbnail) -> None:
+        upsert(conn, remote_media_thumbnails, {"media_origin": origin, "media_id": media_id, "width": width,
+                                               "height": height, "method": method},
+               {"content_type": thumbnail.content_type, "length": thumbnail.length})

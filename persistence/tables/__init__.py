@@ -29,7 +29,13 @@ from persistence.tables.e2e import (
 )
 from persistence.tables.ephemeral import presence, receipts, typing
 from persistence.tables.federation import server_keys
-from persistence.tables.federation_queries import openid_tokens, remote_device_lists, remote_devices, remote_media_cache
+from persistence.tables.federation_queries import (
+    openid_tokens,
+    remote_device_lists,
+    remote_devices,
+    remote_media_cache,
+    remote_media_thumbnails,
+)
 from persistence.tables.media import local_media, local_media_thumbnails
 from persistence.tables.metadata import metadata
 from persistence.tables.processed_tasks import processed_tasks
@@ -103,6 +109,7 @@ __all__ = [
     "remote_device_lists",
     "remote_devices",
     "remote_media_cache",
+    "remote_media_thumbnails",
     "room_aliases",
     "room_directory",
     "room_key_backup_keys",

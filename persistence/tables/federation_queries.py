@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, PrimaryKeyConstraint, Table, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, PrimaryKeyConstraint, Table, Text
 
 from persistence.tables.metadata import metadata
 
@@ -31,6 +31,20 @@ remote_media_cache = Table(
     Column("created_ts", BigInteger, nullable=False),
     Column("last_access_ts", BigInteger, nullable=False),
     PrimaryKeyConstraint("media_origin", "media_id"),
+)
+
+# Thumbnails of another server's media as its origin made them, one per requested size and method.
+remote_media_thumbnails = Table(
+    "remote_media_thumbnails",
+    metadata,
+    Column("media_origin", Text, nullable=False),
+    Column("media_id", Text, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("method", Text, nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("length", BigInteger, nullable=False),
+    PrimaryKeyConstraint("media_origin", "media_id", "width", "height", "method"),
 )
 
 # A remote user whose device list we hold: ``stream_id`` is the origin's latest m.device_list_update stream id we

@@ -6,7 +6,7 @@ from __future__ import annotations
 from persistence.database import Database
 from persistence.stores.openid_tokens import OpenIdTokenStore
 from persistence.stores.remote_devices import RemoteDevice, RemoteDeviceStore
-from persistence.stores.remote_media import RemoteMedia, RemoteMediaStore
+from persistence.stores.remote_media import RemoteMedia, RemoteMediaStore, RemoteThumbnail
 from persistence.stores.state import StateStore
 
 BOB = "@bob:remote.test"
@@ -38,6 +38,12 @@ def test_remote_media_rows_are_one_per_file_and_record_access(database: Database
         held = store.get_media(conn, "remote.test", "abcdef")
         assert held is not None and (held.media_length, held.upload_name, held.last_access_ts) == (6, "b.txt", 99)
         assert store.get_media(conn, "other.test", "abcdef") is None
+    with database.write() as conn:
+        store.upsert_thumbnail(conn, "remote.test", "abcdef", 32, 32, "crop", RemoteThumbnail("image/png", 100))
+        store.upsert_thumbnail(conn, "remote.test", "abcdef", 32, 32, "crop", RemoteThumbnail("image/jpeg", 90))
+    with database.read() as conn:
+        assert store.get_thumbnail(conn, "remote.test", "abcdef", 32, 32, "crop") == RemoteThumbnail("image/jpeg", 90)
+        assert store.get_thumbnail(conn, "remote.test", "abcdef", 32, 32, "scale") is None
 
 
 def test_a_resync_replaces_devices_and_updates_edit_them(database: Database) -> None:

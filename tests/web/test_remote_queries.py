@@ -4,6 +4,7 @@ repository's remote media), between the server under test (both shapes) and a re
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,12 +12,13 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from PIL import Image
 
 from tests.conftest import HomeserverFactory
 from tests.homeserver import HomeserverUnderTest
 from tests.web.federation_pair import REMOTE, Pair, federating_pair
 from tests.web.key_owners import KeyedDevice
-from tests.web.media import uploaded_media_id
+from tests.web.media import image_bytes, uploaded_media_id
 
 V3 = "/_matrix/client/v3"
 UNREACHABLE = "unreachable.test"
@@ -249,3 +251,27 @@ def test_remote_media_past_max_upload_size_is_refused_and_not_cached(
         assert _error(answer) == (502, "M_TOO_LARGE")
         with pair.local.deps.database.read() as conn:
             assert pair.local.deps.stores.remote_media.get_media(conn, REMOTE, media_id) is None
+
+
+def test_remote_thumbnails_are_the_origins_fetched_once_per_size(pair: Pair) -> None:
+    _needs_inline_tasks(pair)
+    local = pair.local
+    token = local.register("alice")["access_token"]
+    media_id = _remote_upload(pair, image_bytes(400, 300), "image/png")
+    path = f"/_matrix/client/v1/media/thumbnail/{REMOTE}/{media_id}"
+    assert _error(local.get(f"{path}?width=64&height=64&method=crop&allow_remote=false", token=token)) == (
+        404, "M_NOT_FOUND")
+    remote_token = pair.remote.login("bob")["access_token"]
+    origins_own = pair.remote.get(f"{path}?width=64&height=64&method=crop", token=remote_token).get_data()
+    for _ in range(2):
+        answer = local.get(f"{path}?width=64&height=64&method=crop", token=token)
+        assert answer.status_code == 200, answer.get_data()[:200]
+        assert answer.headers["Content-Type"] == "image/png"
+        assert answer.get_data() == origins_own, "the thumbnail the origin chose for that size and method"
+    asked = [seen for seen in pair.remote_app.paths if seen.startswith("/_matrix/federation/v1/media/thumbnail/")]
+    assert asked == [f"/_matrix/federation/v1/media/thumbnail/{media_id}"], "the second request was cached"
+    scaled = local.get(f"{path}?width=100&height=100&method=scale", token=token)
+    assert Image.open(io.BytesIO(scaled.get_data())).size[0] < 400, "a smaller image than the original"
+    cached = local.get(f"{path}?width=64&height=64&method=crop&allow_remote=false", token=token)
+    assert cached.status_code == 200
+    assert _error(local.get(f"{path}?width=0&height=64", token=token)) == (400, "M_INVALID_PARAM")

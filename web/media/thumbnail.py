@@ -20,7 +20,7 @@ from protocol.media import ThumbnailSpec, content_disposition, served_content_ty
 from web.auth import authenticate
 from web.deps import Deps, deps
 from web.media.content import file_response, local_media, query_flag, storage
-from web.media.remote import remote_file_response
+from web.media.remote import remote_thumbnail_response
 from web.routing import client_route
 
 MAX_DIMENSION = 10_000
@@ -39,7 +39,7 @@ def _dimension(name: str) -> int:
 def _thumbnail(current: Deps, server_name: str, media_id: str, *, authenticated_endpoint: bool) -> Response:
     wanted = thumbnail_request()
     if server_name != current.config.server_name:
-        return remote_file_response(current, server_name, media_id, None, thumbnail=True)
+        return remote_thumbnail_response(current, server_name, media_id, wanted.width, wanted.height, wanted.method)
     media = local_media(current, server_name, media_id, authenticated_endpoint=authenticated_endpoint)
     stored, content_type, disposition = thumbnail_file(current, media, wanted)
     return file_response(stored, content_type, disposition)

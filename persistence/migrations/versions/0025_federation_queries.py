@@ -1,4 +1,4 @@
-"""Federation queries: OpenID tokens, the remote media cache, remote users' device lists.
+"""Federation queries: OpenID tokens, the remote media cache and its thumbnails, remote users' device lists.
 
 Revision ID: 0025
 Revises: 0020
@@ -35,6 +35,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("media_origin", "media_id", name="pk_remote_media_cache"),
     )
     op.create_table(
+        "remote_media_thumbnails",
+        sa.Column("media_origin", sa.Text(), nullable=False),
+        sa.Column("media_id", sa.Text(), nullable=False),
+        sa.Column("width", sa.Integer(), nullable=False),
+        sa.Column("height", sa.Integer(), nullable=False),
+        sa.Column("method", sa.Text(), nullable=False),
+        sa.Column("content_type", sa.Text(), nullable=False),
+        sa.Column("length", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("media_origin", "media_id", "width", "height", "method",
+                                name="pk_remote_media_thumbnails"),
+    )
+    op.create_table(
         "remote_device_lists",
         sa.Column("user_id", sa.Text(), nullable=False),
         sa.Column("stream_id", sa.BigInteger(), nullable=False),
@@ -55,6 +67,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("remote_devices")
     op.drop_table("remote_device_lists")
+    op.drop_table("remote_media_thumbnails")
     op.drop_table("remote_media_cache")
     op.drop_index("ix_openid_tokens_valid_until_ts", table_name="openid_tokens")
     op.drop_table("openid_tokens")
