@@ -275,3 +275,29 @@ def test_remote_thumbnails_are_the_origins_fetched_once_per_size(pair: Pair) -> 
     cached = local.get(f"{path}?width=64&height=64&method=crop&allow_remote=false", token=token)
     assert cached.status_code == 200
     assert _error(local.get(f"{path}?width=0&height=64", token=token)) == (400, "M_INVALID_PARAM")
+
+
+def test_a_remote_user_sharing_a_room_is_tracked_on_first_query_and_by_updates(pair: Pair) -> None:
+    """Until joins over federation land, bob's membership is written into the room's current state directly: the
+    only part of this test that is not a real conversation between the two servers."""
+    from web.federation.device_list_edus import receive_device_list_update
+
+    _needs_inline_tasks(pair)
+    local, remote = pair.local, pair.remote
+    alice = local.register("alice")["access_token"]
+    room_id = local.post(f"{V3}/createRoom", token=alice, json={}).json["room_id"]
+    bob, carol = remote.register("bob"), remote.register("carol")
+    for user in (bob, carol):
+        keyed = KeyedDevice(user["user_id"], user["device_id"])
+        remote.post(f"{V3}/keys/upload", token=user["access_token"], json={"device_keys": keyed.device_keys()})
+        with local.deps.database.write() as conn:
+            local.deps.stores.state.upsert_current_state(conn, room_id, ("m.room.member", user["user_id"]),
+                                                         f"$join-{user['device_id']}", "join")
+    queried = local.post(f"{V3}/keys/query", token=alice, json={"device_keys": {bob["user_id"]: []}})
+    assert list(queried.json["device_keys"][bob["user_id"]]) == [bob["device_id"]]
+    assert _stream_id(local, bob["user_id"]) is not None, "bob shares a room with alice: now tracked"
+    # An update about carol, untracked but in the room, makes us fetch her whole list (and tell alice's syncs).
+    receive_device_list_update(local.deps, REMOTE, {"user_id": carol["user_id"], "device_id": "NEW",
+                                                    "stream_id": 999, "prev_id": [998]})
+    assert list(_devices_held(local, carol["user_id"])) == [carol["device_id"]]
+    local.eventually(lambda: _changes(local, carol["user_id"]))
