@@ -11,10 +11,12 @@ import socket
 from collections.abc import Callable
 
 from config.federation import ALWAYS_BLOCKED, FederationConfig
-from federation_client.errors import DestinationNotAllowed, Unreachable
+from federation_client.errors import DestinationNotAllowed, UnknownServer, Unreachable
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolve = Callable[[str, int], list[str]]
+NO_SUCH_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+"""getaddrinfo's answers for a name that does not exist, as opposed to a resolver that failed for now."""
 _NEVER = tuple(ipaddress.ip_network(net) for net in ALWAYS_BLOCKED)
 
 
@@ -22,6 +24,10 @@ def system_resolve(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (A and AAAA), in the system resolver's order."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        if exc.errno in NO_SUCH_NAME:
+            raise UnknownServer(f"{host} does not exist: {exc}") from exc
+        raise Unreachable(f"cannot resolve {host}: {exc}") from exc
     except OSError as exc:
         raise Unreachable(f"cannot resolve {host}: {exc}") from exc
     return list(dict.fromkeys(str(info[4][0]) for info in infos))

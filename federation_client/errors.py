@@ -17,6 +17,14 @@ class Unreachable(FederationError):
     """No address of the server answered (DNS, connection, TLS or timeout failure) or the answer was too big."""
 
 
+class UnknownServer(Unreachable):
+    """DNS says the server's host does not exist (not a temporary failure): there is nothing to ask."""
+
+
+class ResponseTooLarge(Unreachable):
+    """The answer was longer than the caller allows (a response body, or remote media past max_upload_size)."""
+
+
 class RemoteError(FederationError):
     """The server answered with an error status; ``body`` is its JSON error when it sent one."""
 

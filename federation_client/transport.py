@@ -16,7 +16,7 @@ import httpx
 
 from config.federation import FederationConfig
 from federation_client.addresses import Resolve, allowed_addresses, system_resolve
-from federation_client.errors import Unreachable
+from federation_client.errors import ResponseTooLarge, Unreachable
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
@@ -93,7 +93,7 @@ def _read_limited(response: httpx.Response, max_bytes: int) -> bytes:
     for chunk in response.iter_bytes():
         size += len(chunk)
         if size > max_bytes:
-            raise Unreachable(f"response larger than {max_bytes} bytes")
+            raise ResponseTooLarge(f"response larger than {max_bytes} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -33,6 +33,12 @@ SET_PUSH_RULE_ACTIONS = "push_rules.set_actions"
 EVENT_TIMEOUT_SECONDS = 30.0
 GENERATE_THUMBNAILS = "media.generate_thumbnails"
 PREVIEW_URL = "media.preview_url"
+FETCH_REMOTE_MEDIA = "media.fetch_remote"
+FETCH_REMOTE_THUMBNAIL = "media.fetch_remote_thumbnail"
+RESYNC_REMOTE_DEVICE_LIST = "background.resync_remote_device_list"
+APPLY_DEVICE_LIST_UPDATE = "background.apply_device_list_update"
+APPLY_SIGNING_KEY_UPDATE = "background.apply_signing_key_update"
+RESYNC_TIMEOUT_SECONDS = 30.0
 PREVIEW_TIMEOUT_SECONDS = 30.0
 ACCEPT_REMOTE_MEMBERSHIP = "events.accept_remote_membership"
 STORE_OUTSIDE_MEMBERSHIP = "events.store_outside_membership"
@@ -72,6 +78,36 @@ def preview_url(dispatcher: Dispatcher, *, url: str, user_id: str) -> dict[str, 
     """Have the media queue fetch ``url`` safely and describe it (Open Graph, its image kept as local media)."""
     result: dict[str, Any] = dispatcher.call(PREVIEW_URL, timeout=PREVIEW_TIMEOUT_SECONDS, url=url, user_id=user_id)
     return result
+
+
+def fetch_remote_media(dispatcher: Dispatcher, *, origin: str, media_id: str, timeout: float) -> dict[str, Any]:
+    """Have the media queue fetch ``mxc://origin/media_id`` into the remote media cache (once, however many ask);
+    returns its ``media_type``, ``media_length`` and ``upload_name``."""
+    result: dict[str, Any] = dispatcher.call(FETCH_REMOTE_MEDIA, timeout=timeout, origin=origin, media_id=media_id)
+    return result
+
+
+def fetch_remote_thumbnail(dispatcher: Dispatcher, *, origin: str, media_id: str, width: int, height: int,
+                           method: str, timeout: float) -> dict[str, Any]:
+    """Have the media queue fetch the origin's thumbnail of ``mxc://origin/media_id`` (once, however many ask)."""
+    result: dict[str, Any] = dispatcher.call(FETCH_REMOTE_THUMBNAIL, timeout=timeout, origin=origin,
+                                             media_id=media_id, width=width, height=height, method=method)
+    return result
+
+
+def resync_remote_device_list(dispatcher: Dispatcher, user_id: str) -> bool:
+    """Fetch a remote user's device list into our cache unless we hold it; whether we hold it now."""
+    return bool(dispatcher.call(RESYNC_REMOTE_DEVICE_LIST, timeout=RESYNC_TIMEOUT_SECONDS, user_id=user_id))
+
+
+def device_list_update_received(dispatcher: Dispatcher, *, origin: str, content: dict[str, Any]) -> None:
+    """An ``m.device_list_update`` arrived from ``origin``: applied (or a resync started) off the request."""
+    dispatcher.send(APPLY_DEVICE_LIST_UPDATE, origin=origin, content=content)
+
+
+def signing_key_update_received(dispatcher: Dispatcher, *, origin: str, content: dict[str, Any]) -> None:
+    """An ``m.signing_key_update`` arrived from ``origin``."""
+    dispatcher.send(APPLY_SIGNING_KEY_UPDATE, origin=origin, content=content)
 
 
 def member_profiles_changed(dispatcher: Dispatcher, room_id: str) -> None:

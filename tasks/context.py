@@ -10,6 +10,7 @@ from federation_client.client import FederationClient
 from persistence.database import Database
 from persistence.doorbell import Doorbell
 from persistence.push_rules_cache import PushRulesCache
+from persistence.single_flight import SingleFlight
 from persistence.stores import Stores
 from protocol.clock import Clock
 from protocol.signing import SigningKey
@@ -35,7 +36,11 @@ class TaskContext:
     shard_guard: ShardGuard | None = None
     """A Celery worker's check that a key is still its own and its old owners have drained (live resharding)."""
     federation_client: FederationClient | None = None
-    """Signed requests to other servers, for the federation senders (``tasks/federation/sender.py``)."""
+    """Signed requests to other servers: the federation senders (``tasks/federation/sender.py``), remote media;
+    None in a process that never makes them."""
+    single_flight: SingleFlight = field(default_factory=SingleFlight)
+    """Work one key at a time: a remote file fetched once however many ask, one remote user's device list
+    updated by one task at a time."""
     run: TaskRun | None = None
     """The message being run (``tasks/ledger.py``): set on the copy of the context a task body receives."""
 

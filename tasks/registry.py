@@ -39,6 +39,8 @@ def catalogue() -> dict[str, TaskSpec]:
         push_rules,
         pushers,
         receipts,
+        remote_device_lists,
+        remote_media,
         resharding,
         to_device,
         typing_notifications,
@@ -49,6 +51,7 @@ def catalogue() -> dict[str, TaskSpec]:
 
     specs = (*device_lists.TASKS, *user_directory.TASKS, *background.TASKS, *events.TASKS, *account_data.TASKS,
              *to_device.TASKS, *member_profiles.TASKS, *typing_notifications.TASKS, *receipts.TASKS,
-             *presence.TASKS, *push_rules.TASKS, *resharding.TASKS, *media.TASKS,
-             *url_previews.TASKS, *pushers.TASKS, *appservices.TASKS, *FEDERATION_TASKS)
+             *presence.TASKS, *push_rules.TASKS, *resharding.TASKS, *media.TASKS, *remote_media.TASKS,
+             *remote_device_lists.TASKS, *url_previews.TASKS, *pushers.TASKS, *appservices.TASKS,
+             *FEDERATION_TASKS)
     return {spec.name: spec for spec in specs}

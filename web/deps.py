@@ -18,6 +18,7 @@ from protocol.clock import Clock
 from protocol.signing import SigningKey
 from tasks.api import Dispatcher
 from web.last_seen import LastSeenRecorder
+from web.remote.profiles import RemoteProfileCache
 from web.sync.notifier import SyncNotifier
 from web.token_cache import TokenCache
 
@@ -43,6 +44,8 @@ class Deps:
     """Users' effective push rulesets (shared with the task context in the monolith)."""
     revocations: TokenRevocations = field(default_factory=LocalTokenRevocations)
     """Which cached token lookups this process may trust (``persistence/token_revocations.py``)."""
+    remote_profiles: RemoteProfileCache = field(default_factory=RemoteProfileCache)
+    """Other servers' answers to profile queries, kept a minute (``web/remote/profiles.py``)."""
 
 
 _KEY = "ganglion.deps"

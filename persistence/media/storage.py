@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 from config.media import MediaConfig
-from protocol.media import is_valid_media_id
+from protocol.media import is_valid_media_id, is_valid_media_origin
 
 
 class StagedFile:
@@ -84,6 +84,20 @@ def _shards(media_id: str) -> str:
 
 def content_key(media_id: str) -> str:
     return f"local_content/{_shards(media_id)}"
+
+
+def remote_content_key(origin: str, media_id: str) -> str:
+    """Another server's media cached here, apart from ours: ``remote_content/<origin>/ab/cd/efgh``."""
+    # A server name may be ``..`` to the grammar; as a folder name it must not climb out of remote_content.
+    if not is_valid_media_origin(origin) or origin.startswith("."):
+        raise ValueError(f"not a server name: {origin!r}")
+    return f"remote_content/{origin}/{_shards(media_id)}"
+
+
+def remote_thumbnail_key(origin: str, media_id: str, width: int, height: int, method: str) -> str:
+    if method not in ("crop", "scale"):
+        raise ValueError(f"not a thumbnail method: {method}")
+    return f"remote_thumbnails/{remote_content_key(origin, media_id).partition('/')[2]}/{width}-{height}-{method}"
 
 
 def thumbnail_key(media_id: str, width: int, height: int, method: str, content_type: str) -> str:

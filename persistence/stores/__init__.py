@@ -22,6 +22,7 @@ from persistence.stores.filters import FilterStore
 from persistence.stores.forgotten_rooms import ForgottenRoomStore
 from persistence.stores.key_backups import KeyBackupStore
 from persistence.stores.media import MediaStore
+from persistence.stores.openid_tokens import OpenIdTokenStore
 from persistence.stores.outbox import OutboxStore
 from persistence.stores.presence import PresenceStore
 from persistence.stores.processed_tasks import ProcessedTaskStore
@@ -33,6 +34,8 @@ from persistence.stores.receipts import ReceiptStore
 from persistence.stores.received_transactions import ReceivedTransactionStore
 from persistence.stores.registration_tokens import RegistrationTokenStore
 from persistence.stores.relations import RelationStore
+from persistence.stores.remote_devices import RemoteDeviceStore
+from persistence.stores.remote_media import RemoteMediaStore
 from persistence.stores.reports import ReportStore
 from persistence.stores.rooms import RoomStore
 from persistence.stores.search import SearchStore
@@ -92,3 +95,6 @@ class Stores:
     pushers: PusherStore = field(default_factory=PusherStore)
     event_graph: EventGraphStore = field(default_factory=EventGraphStore)
     received_transactions: ReceivedTransactionStore = field(default_factory=ReceivedTransactionStore)
+    openid_tokens: OpenIdTokenStore = field(default_factory=OpenIdTokenStore)
+    remote_media: RemoteMediaStore = field(default_factory=RemoteMediaStore)
+    remote_devices: RemoteDeviceStore = field(default_factory=RemoteDeviceStore)

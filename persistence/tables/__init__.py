@@ -30,6 +30,13 @@ from persistence.tables.e2e import (
 )
 from persistence.tables.ephemeral import presence, receipts, typing
 from persistence.tables.federation import received_transactions, server_keys
+from persistence.tables.federation_queries import (
+    openid_tokens,
+    remote_device_lists,
+    remote_devices,
+    remote_media_cache,
+    remote_media_thumbnails,
+)
 from persistence.tables.federation_sending import (
     federation_destination_rooms,
     federation_destinations,
@@ -99,6 +106,7 @@ __all__ = [
     "local_media",
     "local_media_thumbnails",
     "metadata",
+    "openid_tokens",
     "outbox",
     "presence",
     "processed_tasks",
@@ -112,6 +120,10 @@ __all__ = [
     "redactions",
     "refresh_tokens",
     "registration_tokens",
+    "remote_device_lists",
+    "remote_devices",
+    "remote_media_cache",
+    "remote_media_thumbnails",
     "room_aliases",
     "room_directory",
     "room_key_backup_keys",

@@ -276,6 +276,20 @@ ENDPOINTS: dict[str, Endpoint] = {
         lambda walker: {"medium": "email", "address": "w@example.org", "mxid": walker.user_id, "invites": []},
         {"mxid": "string"}, required=("mxid",),
         invalid=(Invalid("mxid", "@someone:elsewhere.test", 400, BAD_JSON),)),)),
+    # Federation queries and media (tests/web/test_federation_queries.py).
+    "federation.query_directory": Endpoint(auth=False, server_signed=True),
+    "federation.get_public_rooms": Endpoint(auth=False, server_signed=True),
+    "federation.query_public_rooms": Endpoint(auth=False, server_signed=True),
+    "federation.get_hierarchy": Endpoint(auth=False, server_signed=True),
+    "federation.get_event_by_timestamp": Endpoint(auth=False, server_signed=True),
+    "federation.get_user_devices": Endpoint(auth=False, server_signed=True),
+    "federation.query_user_keys": Endpoint(auth=False, server_signed=True),
+    "federation.claim_user_keys": Endpoint(auth=False, server_signed=True),
+    "federation.download_media": Endpoint(auth=False, server_signed=True),
+    "federation.thumbnail_media": Endpoint(auth=False, server_signed=True),
+    # Not X-Matrix: any third party with an OpenID token; the walk's tokens are never OpenID tokens (401).
+    "federation.get_userinfo": Endpoint(auth=False),
+    "client.request_openid_token": Endpoint(auth=True, bodies=(BodySchema(lambda walker: {}, {}),)),
     # Aliases and the published room directory: the walk's alias and room id name nothing, so nothing changes.
     "client.set_room_alias": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"room_id": "!nowhere:test.local"}, {"room_id": "string"}, required=("room_id",),

@@ -80,10 +80,10 @@ def test_legacy_download_is_frozen_for_media_uploaded_under_authenticated_media(
     assert _download(open_server, token, media_id).data == b"old style"
 
 
-def test_unknown_malformed_and_remote_media_is_not_found(homeserver: HomeserverUnderTest) -> None:
+def test_unknown_malformed_and_uncached_remote_media_is_not_found(homeserver: HomeserverUnderTest) -> None:
     token = homeserver.register("alice")["access_token"]
     for path in ("/test.local/nosuchmedia", "/test.local/..", "/test.local/a.b", "/test.local/%2E%2E%2Fetc",
-                 "/not a server/abc", "/other.example/abc", "/other.example/abc?allow_remote=false"):
+                 "/not a server/abc", "/other.example/abc?allow_remote=false"):
         response = homeserver.get(f"{DOWNLOAD}{path}", token=token)
         assert response.status_code == 404, path
         assert response.json["errcode"] in ("M_NOT_FOUND", "M_UNRECOGNIZED"), path

@@ -26,6 +26,7 @@ def create_client_blueprint() -> Blueprint:
         membership,
         messages,
         notifications,
+        openid,
         presence,
         profile,
         push_rules,
@@ -52,6 +53,6 @@ def create_client_blueprint() -> Blueprint:
                    appservice_ping, relations, aliases, directory, spaces, room_upgrades, reports, search, filters,
                    sync, account_data, to_device, user_directory, legacy_sync, legacy_events, typing_notifications,
                    receipts, read_markers, presence, push_rules, notifications, pushers, keys, key_query,
-                   cross_signing, key_backup, dehydrated_devices, thirdparty, appservice_directory):
+                   cross_signing, key_backup, dehydrated_devices, thirdparty, appservice_directory, openid):
         module.register_routes(blueprint)
     return blueprint

@@ -1,8 +1,8 @@
 """Room aliases (Client-Server API, "Room aliases" and ``directory.yaml``): creating, resolving and deleting
 this server's aliases, listing a room's, and checking the aliases an ``m.room.canonical_alias`` event names.
 
-Aliases are not a stream: views write the ``room_aliases`` rows directly. Aliases of other servers would be
-resolved over federation, which Ganglion does not speak yet.
+Aliases are not a stream: views write the ``room_aliases`` rows directly. Aliases of other servers are resolved
+by asking their server (``web/remote/directory.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from web.appservice_queries import ask_for_alias
 from web.auth import authenticate
 from web.client.room_summaries import CANONICAL_ALIAS, current_state, may_edit_room_listing
 from web.deps import Deps, deps
+from web.remote.directory import remote_alias
 from web.requests import json_body
 from web.routing import client_route
 
@@ -74,19 +75,26 @@ def check_alias_namespace(current: Deps, appservice_id: str | None, alias: str) 
         raise Exclusive("This alias is reserved by an application service.")
 
 
-def resolve_alias(current: Deps, text: str) -> str:
-    """The room id a local alias names: 404 when unknown; aliases of other servers are not supported yet."""
+def resolve_alias_with_servers(current: Deps, text: str) -> tuple[str, list[str]]:
+    """The room id an alias names and servers to join it through: a local alias from our table (or from the
+    application service whose namespace holds it), another server's by asking it (``/query/directory``); 404
+    when unknown."""
     alias = parse_alias(text)
     if alias.server_name != current.config.server_name:
-        raise MatrixError("Resolving room aliases of other servers is not supported yet", status=400)
+        return remote_alias(current, alias)
     with current.database.read() as conn:
         entry = current.stores.aliases.get_alias(conn, str(alias))
     if entry is None:
         room_id = ask_for_alias(current, str(alias))
         if room_id is None:
             raise NotFound(f"Room alias {alias} not found")
-        return room_id
-    return entry.room_id
+        return room_id, [current.config.server_name]
+    return entry.room_id, [current.config.server_name]
+
+
+def resolve_alias(current: Deps, text: str) -> str:
+    """The room id an alias names (``resolve_alias_with_servers`` without the servers)."""
+    return resolve_alias_with_servers(current, text)[0]
 
 
 def set_room_alias(room_alias: str) -> dict[str, Any]:
@@ -113,16 +121,8 @@ def set_room_alias(room_alias: str) -> dict[str, Any]:
 
 
 def get_room_id_by_alias(room_alias: str) -> dict[str, Any]:
-    current = deps()
-    alias = parse_alias(room_alias)
-    if alias.server_name != current.config.server_name:
-        raise NotFound(f"Room alias {alias} not found (federation is not supported yet)")
-    with current.database.read() as conn:
-        entry = current.stores.aliases.get_alias(conn, str(alias))
-    room_id = entry.room_id if entry is not None else ask_for_alias(current, str(alias))
-    if room_id is None:
-        raise NotFound(f"Room alias {alias} not found")
-    return {"room_id": room_id, "servers": [current.config.server_name]}
+    room_id, servers = resolve_alias_with_servers(deps(), room_alias)
+    return {"room_id": room_id, "servers": servers}
 
 
 def delete_room_alias(room_alias: str) -> dict[str, Any]:

@@ -12,10 +12,12 @@ from typing import Any
 
 from flask import Blueprint
 
-from protocol.errors import Forbidden, InvalidParam, MatrixError, NotFound
+from protocol.errors import Forbidden, InvalidParam, NotFound
+from protocol.identifiers import is_valid_server_name
 from web.auth import authenticate
 from web.client.room_summaries import RoomSummary, may_edit_room_listing, summarise
 from web.deps import Deps, deps
+from web.remote.directory import remote_public_rooms
 from web.requests import Body, json_body, query_text
 from web.routing import client_route
 
@@ -56,10 +58,14 @@ def set_room_visibility_on_directory(room_id: str) -> dict[str, Any]:
     return {}
 
 
-def _check_server(current: Deps) -> None:
+def _remote_server(current: Deps) -> str | None:
+    """The ``server`` whose directory the client wants, when it is not this one."""
     server = query_text("server", max_length=255)
-    if server is not None and server != current.config.server_name:
-        raise MatrixError("Listing the room directory of another server is not supported yet", status=400)
+    if server is None or server == current.config.server_name:
+        return None
+    if not is_valid_server_name(server):
+        raise InvalidParam("'server' is not a valid server name")
+    return server
 
 
 def _offset(since: str | None) -> int:
@@ -71,7 +77,7 @@ def _offset(since: str | None) -> int:
     return int(match.group(1))
 
 
-def _limit(value: int | None) -> int | None:
+def parse_limit(value: int | None) -> int | None:
     if value is None:
         return None
     if value < 0:
@@ -79,9 +85,9 @@ def _limit(value: int | None) -> int | None:
     return min(value, MAX_LIMIT)
 
 
-def _listing(current: Deps, *, limit: int | None, since: str | None, term: str | None = None,
-             room_types: list[str | None] | None = None, network: str | None = None,
-             include_all: bool = False) -> dict[str, Any]:
+def list_public_rooms(current: Deps, *, limit: int | None, since: str | None, term: str | None = None,
+                      room_types: list[str | None] | None = None, network: str | None = None,
+                      include_all: bool = False) -> dict[str, Any]:
     """One page of a list: the main directory, one application service network's (``network``, an instance id
     ``{appservice_id}|{network_id}``), or both kinds together (``include_all``)."""
     offset = _offset(since)
@@ -118,20 +124,24 @@ def _order(summary: RoomSummary) -> tuple[int, str]:
 def get_public_rooms() -> dict[str, Any]:
     """Unauthenticated, as the spec has it (Synapse asks for a token unless configured otherwise)."""
     current = deps()
-    _check_server(current)
+    server = _remote_server(current)
     raw_limit = query_text("limit", max_length=12)
     if raw_limit is not None and not re.fullmatch(r"-?\d+", raw_limit):
         raise InvalidParam("'limit' must be an integer")
-    limit = _limit(int(raw_limit) if raw_limit is not None else None)
-    return _listing(current, limit=limit, since=query_text("since", max_length=64))
+    limit = parse_limit(int(raw_limit) if raw_limit is not None else None)
+    since = query_text("since", max_length=64)
+    if server is not None:
+        return remote_public_rooms(current, server, limit=limit, since=since, search=None,
+                                   third_party_instance_id=None, include_all_networks=False)
+    return list_public_rooms(current, limit=limit, since=since)
 
 
 def query_public_rooms() -> dict[str, Any]:
     current = deps()
     authenticate(current, allow_guest=True)
-    _check_server(current)
+    server = _remote_server(current)
     body = json_body()
-    limit = _limit(body.integer("limit", None))
+    limit = parse_limit(body.integer("limit", None))
     since = body.text("since", None, max_length=64)
     include_all = body.flag("include_all_networks", False)
     network = body.text("third_party_instance_id", None, max_length=255)
@@ -139,12 +149,15 @@ def query_public_rooms() -> dict[str, Any]:
         raise InvalidParam("'include_all_networks' and 'third_party_instance_id' exclude each other")
     search = body.object("filter", required=False) or Body({}, "filter")
     term = search.text("generic_search_term", None, max_length=1024)
-    room_types = _room_types(search)
-    return _listing(current, limit=limit, since=since, term=term, room_types=room_types, network=network,
-                    include_all=include_all)
+    room_types = room_types_of(search)
+    if server is not None:
+        return remote_public_rooms(current, server, limit=limit, since=since, search=search.data or None,
+                                   third_party_instance_id=network, include_all_networks=include_all)
+    return list_public_rooms(current, limit=limit, since=since, term=term, room_types=room_types, network=network,
+                             include_all=include_all)
 
 
-def _room_types(search: Body) -> list[str | None] | None:
+def room_types_of(search: Body) -> list[str | None] | None:
     value = search.data.get("room_types")
     if value is None:
         return None

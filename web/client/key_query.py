@@ -19,8 +19,9 @@ from protocol.identifiers import UserId
 from protocol.sync_filters import SyncFilter
 from protocol.sync_tokens import MAX_TOKEN_LENGTH, parse_sync_token
 from web.auth import authenticate
-from web.client.remote_users import REMOTE_FAILURE, split_local
-from web.deps import deps
+from web.client.remote_users import split_by_server
+from web.deps import Deps, deps
+from web.remote.keys import DEFAULT_TIMEOUT_MS, merge_remote_keys
 from web.requests import Body, json_body, required_query_text
 from web.routing import client_route
 from web.sync.device_lists import device_list_changes
@@ -30,7 +31,7 @@ EVENTS, DEVICE_LISTS = "events", "device_lists"
 SIGNATURES = dict[str, dict[str, str]]
 
 
-def _wanted(body: Body) -> dict[str, list[str]]:
+def parse_wanted(body: Body) -> dict[str, list[str]]:
     wanted = body.object("device_keys")
     assert wanted is not None
     found: dict[str, list[str]] = {}
@@ -58,37 +59,34 @@ def _with_signatures(key: dict[str, Any], extra: SIGNATURES | None) -> dict[str,
     return {**key, "signatures": signatures}
 
 
-def query_keys() -> dict[str, Any]:
-    current = deps()
-    requester = authenticate(current, allow_guest=True)
-    body = json_body()
-    body.integer("timeout", None)  # only bounds waiting for remote servers, of which there are none yet
-    local, remote_servers = split_local(_wanted(body), current.config.server_name)
+def local_keys(current: Deps, wanted: dict[str, list[str]], viewer: str | None) -> dict[str, Any]:
+    """The keys of local users: for a local ``viewer``, with their own signatures and their user-signing key;
+    for another server (``viewer`` None), with the owners' signatures only and no user-signing keys."""
     stores = current.stores
     with current.database.read() as conn:
-        devices = stores.e2e_keys.list_device_keys(conn, local)
-        cross = stores.cross_signing.list_keys(conn, local)
+        devices = stores.e2e_keys.list_device_keys(conn, wanted)
+        cross = stores.cross_signing.list_keys(conn, wanted)
         targets = [(user_id, item.device_id) for user_id, items in devices.items() for item in items]
         targets += [(user_id, keys[MASTER].public_key) for user_id, keys in cross.items() if MASTER in keys]
-        signatures = stores.cross_signing.list_signatures(conn, targets, {*local, requester.user_id})
+        signers = {*wanted, *([viewer] if viewer else [])}
+        signatures = stores.cross_signing.list_signatures(conn, targets, signers)
 
     def signed(user_id: str, target: str, key: dict[str, Any]) -> dict[str, Any]:
         visible = {signer: by_key for signer, by_key in signatures.get((user_id, target), {}).items()
-                   if signer in (user_id, requester.user_id)}
+                   if signer in (user_id, viewer)}
         return _with_signatures(key, visible)
 
-    device_keys: dict[str, dict[str, Any]] = {user_id: {} for user_id in local}
+    device_keys: dict[str, dict[str, Any]] = {user_id: {} for user_id in wanted}
     for user_id, items in devices.items():
         for item in items:
             served = signed(user_id, item.device_id, item.keys)
             # ``unsigned`` is always there, as Synapse serves it (SyTest reads it before any display name is set).
             uploaded = served.get("unsigned")
             unsigned = dict(uploaded) if isinstance(uploaded, dict) else {}
-            if item.display_name is not None:
+            # Device names are not shown to other servers (Synapse's allow_device_name_lookup_over_federation off).
+            if item.display_name is not None and viewer is not None:
                 unsigned["device_display_name"] = item.display_name
             device_keys[user_id][item.device_id] = {**served, "unsigned": unsigned}
-    response: dict[str, Any] = {"device_keys": device_keys,
-                                "failures": dict.fromkeys(remote_servers, REMOTE_FAILURE)}
     master_keys, self_signing_keys, user_signing_keys = {}, {}, {}
     for user_id, keys in cross.items():
         master: CrossSigningKey | None = keys.get(MASTER)
@@ -97,10 +95,24 @@ def query_keys() -> dict[str, Any]:
         if SELF_SIGNING in keys:
             self_signing_keys[user_id] = keys[SELF_SIGNING].key
         # A user-signing key is the owner's business alone ("Cross-signing").
-        if USER_SIGNING in keys and user_id == requester.user_id:
+        if USER_SIGNING in keys and user_id == viewer:
             user_signing_keys[user_id] = keys[USER_SIGNING].key
-    response.update(master_keys=master_keys, self_signing_keys=self_signing_keys,
-                    user_signing_keys=user_signing_keys)
+    answer: dict[str, Any] = {"device_keys": device_keys, "master_keys": master_keys,
+                              "self_signing_keys": self_signing_keys}
+    if viewer is not None:
+        answer["user_signing_keys"] = user_signing_keys
+    return answer
+
+
+def query_keys() -> dict[str, Any]:
+    current = deps()
+    requester = authenticate(current, allow_guest=True)
+    body = json_body()
+    timeout_ms = body.integer("timeout", DEFAULT_TIMEOUT_MS)
+    local, remote = split_by_server(parse_wanted(body), current.config.server_name)
+    response = local_keys(current, local, requester.user_id)
+    response["failures"] = {}
+    merge_remote_keys(current, remote, response, timeout_ms)
     return response
 
 

@@ -23,8 +23,9 @@ from protocol.errors import BadJson, InvalidParam
 from protocol.identifiers import UserId
 from web.accounts.effects import AfterCommit
 from web.auth import authenticate
-from web.client.remote_users import REMOTE_FAILURE, split_local
+from web.client.remote_users import split_by_server
 from web.deps import Deps, deps
+from web.remote.keys import DEFAULT_TIMEOUT_MS, merge_remote_claims
 from web.requests import Body, json_body
 from web.routing import client_route
 
@@ -86,7 +87,7 @@ def upload_keys() -> dict[str, Any]:
     return {"one_time_key_counts": {SIGNED_CURVE25519: 0, **counts}}
 
 
-def _claims(body: Body) -> dict[str, dict[str, str]]:
+def parse_claims(body: Body) -> dict[str, dict[str, str]]:
     wanted = body.object("one_time_keys")
     assert wanted is not None
     claims: dict[str, dict[str, str]] = {}
@@ -105,25 +106,32 @@ def _claims(body: Body) -> dict[str, dict[str, str]]:
     return claims
 
 
-def claim_keys() -> dict[str, Any]:
-    current = deps()
-    authenticate(current, allow_guest=True)
-    body = json_body()
-    body.integer("timeout", None)  # only bounds waiting for remote servers, of which there are none yet
-    local, remote_servers = split_local(_claims(body), current.config.server_name)
+def claim_local_keys(current: Deps, local: dict[str, dict[str, str]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Claim one key per named device of local users: a one-time key, or the fallback key when none is left
+    ("Claiming one-time keys"). Also answers other servers' ``/user/keys/claim``."""
     claimed: dict[str, dict[str, dict[str, Any]]] = {}
     effects = AfterCommit()
     with current.database.write() as conn:
         for user_id, by_device in local.items():
             for device_id, algorithm in sorted(by_device.items()):
-                # One-time keys first; the fallback key only when none is left ("Claiming one-time keys").
                 key = (current.stores.e2e_keys.claim_one_time_key(conn, user_id, device_id, algorithm)
                        or current.stores.e2e_keys.claim_fallback_key(conn, user_id, device_id, algorithm))
                 if key is not None:
                     claimed.setdefault(user_id, {})[device_id] = {key.name: key.value}
                     effects.key_counts_changed(user_id)
     effects.apply(current)
-    return {"one_time_keys": claimed, "failures": dict.fromkeys(remote_servers, REMOTE_FAILURE)}
+    return claimed
+
+
+def claim_keys() -> dict[str, Any]:
+    current = deps()
+    authenticate(current, allow_guest=True)
+    body = json_body()
+    timeout_ms = body.integer("timeout", DEFAULT_TIMEOUT_MS)
+    local, remote = split_by_server(parse_claims(body), current.config.server_name)
+    response: dict[str, Any] = {"one_time_keys": claim_local_keys(current, local), "failures": {}}
+    merge_remote_claims(current, remote, response, timeout_ms)
+    return response
 
 
 def register_routes(blueprint: Blueprint) -> None:

@@ -16,7 +16,7 @@ from tasks import api as tasks_api
 from web.appservice_queries import user_exists_or_ask
 from web.auth import authenticate
 from web.client import remote_membership
-from web.client.aliases import parse_alias, resolve_alias
+from web.client.aliases import resolve_alias_with_servers
 from web.client.paging import RoomToken, query_token, reader_horizon, room_position
 from web.client.profile import membership_profile
 from web.client.room_access import readable_state_ids, require_joined, visible_events
@@ -50,18 +50,16 @@ def _member_event(current: Deps, room_id: str, sender: str, target: str, members
 
 
 def _own_membership(room_id_or_alias: str, membership: str, *, allow_guest: bool) -> dict[str, Any]:
-    """Join or knock: the requester's own membership event, with their profile, by room id or local alias."""
+    """Join or knock: the requester's own membership event, with their profile, by room id or alias."""
     current = deps()
     requester = authenticate(current, allow_guest=allow_guest)
     body = json_body(optional=True)
     reason = body.text("reason", None, max_length=MAX_REASON_LENGTH)
     room_id = room_id_or_alias
     hinted = [*request.args.getlist("server_name"), *request.args.getlist("via")]
-    if room_id.startswith("#") and room_id.partition(":")[2] != current.config.server_name:
-        room_id, servers = remote_membership.resolve_remote_alias(current, str(parse_alias(room_id_or_alias)))
+    if room_id.startswith("#"):
+        room_id, servers = resolve_alias_with_servers(current, room_id_or_alias)
         hinted.extend(servers)
-    elif room_id.startswith("#"):
-        room_id = resolve_alias(current, room_id)
     elif not room_id.startswith("!"):
         raise InvalidParam(f"{room_id!r} is neither a room id nor a room alias")
     if requester.is_guest and membership == "join":

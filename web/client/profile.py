@@ -15,6 +15,7 @@ from web.appservice_queries import user_exists_or_ask
 from web.auth import authenticate
 from web.deps import Deps, deps
 from web.ratelimit import check_rate_limit
+from web.remote.profiles import remote_profile
 from web.requests import json_body
 from web.routing import client_route
 
@@ -49,8 +50,23 @@ def membership_profile(current: Deps, user_id: str) -> dict[str, str]:
     return {key: value for key, value in fields.items() if value}
 
 
+def _remote_profile(current: Deps, user_id: str) -> dict[str, Any] | None:
+    """The profile of a user of another server, asked over federation; None for a local (or invalid) user id."""
+    try:
+        server = UserId.parse(user_id).server_name
+    except ValueError:
+        return None
+    if server == current.config.server_name:
+        return None
+    return remote_profile(current.federation.client, current.remote_profiles, current.clock, server, user_id)
+
+
 def get_profile(user_id: str) -> dict[str, Any]:
-    profile = _load_profile(deps(), user_id)
+    current = deps()
+    remote = _remote_profile(current, user_id)
+    if remote is not None:
+        return remote
+    profile = _load_profile(current, user_id)
     body = {"displayname": profile.displayname, "avatar_url": profile.avatar_url}
     return {key: value for key, value in body.items() if value is not None}
 
@@ -60,7 +76,11 @@ def get_profile_field(user_id: str, field: str) -> dict[str, Any]:
     SyTest read before anything is set); only an unknown user or field is 404."""
     if field not in FIELDS:
         raise NotFound("Profile field was not found")
-    value = getattr(_load_profile(deps(), user_id), field)
+    current = deps()
+    remote = _remote_profile(current, user_id)
+    if remote is not None:
+        return {field: remote[field]} if field in remote else {}
+    value = getattr(_load_profile(current, user_id), field)
     return {} if value is None else {field: value}
 
 

@@ -11,7 +11,6 @@ content hash), and stored by the room's events writer (``tasks/federation/member
 from __future__ import annotations
 
 import secrets
-import socket
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -280,21 +279,3 @@ def _countersigned_invite(current: Deps, server: str, event: Event,
         return parse_pdu(returned, version)
     except MalformedPdu as exc:
         raise BadJson(f"{server} answered the invite with a malformed event: {exc}") from None
-
-
-def resolve_remote_alias(current: Deps, alias: str) -> tuple[str, list[str]]:
-    """A room alias of another server, asked of that server (Server-Server API, "Query": ``/query/directory``):
-    the room id and the servers it names as residents, to join through."""
-    server = alias.partition(":")[2]
-    try:
-        answer = current.federation.client.get_json(server, "/_matrix/federation/v1/query/directory",
-                                                    {"room_alias": alias})
-    except FederationError as exc:
-        if isinstance(exc.__cause__, socket.gaierror) and exc.__cause__.errno == socket.EAI_NONAME:
-            raise NotFound(f"Room alias {alias} not found: there is no server {server}") from None
-        raise _client_error(exc) from None
-    room_id = answer.get("room_id") if isinstance(answer, Mapping) else None
-    servers = answer.get("servers") if isinstance(answer, Mapping) else None
-    if not isinstance(room_id, str):
-        raise NotFound(f"Room alias {alias} not found")
-    return room_id, [item for item in servers if isinstance(item, str)] if isinstance(servers, list) else []

@@ -1,26 +1,23 @@
-"""Requests that name users of other servers: until federation exists, those servers cannot be asked, and the
-key endpoints report each of them under ``failures`` as an unreachable server (Synapse's shape for a server it
-is not retrying: a status and a message)."""
+"""Requests that name users of several servers: the entries for this server's users, and the others grouped by
+the server that holds them, to ask each once."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from protocol.identifiers import UserId
 
 T = TypeVar("T")
 
-REMOTE_FAILURE: dict[str, Any] = {"status": 503, "message": "Federation is not available on this server"}
 
-
-def split_local(by_user: dict[str, T], server_name: str) -> tuple[dict[str, T], list[str]]:
-    """The entries for this server's users, and the other servers named (sorted); user ids are already valid."""
+def split_by_server(by_user: dict[str, T], server_name: str) -> tuple[dict[str, T], dict[str, dict[str, T]]]:
+    """``by_user``'s local entries, and the rest as server -> user -> value; user ids are already valid."""
     local: dict[str, T] = {}
-    remote: set[str] = set()
+    remote: dict[str, dict[str, T]] = {}
     for user_id, value in by_user.items():
         server = UserId.parse(user_id).server_name
         if server == server_name:
             local[user_id] = value
         else:
-            remote.add(server)
-    return local, sorted(remote)
+            remote.setdefault(server, {})[user_id] = value
+    return local, remote

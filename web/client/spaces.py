@@ -47,7 +47,7 @@ class Child:
             1, "", self.origin_server_ts, self.room_id)
 
 
-def _children(current: Deps, conn: Connection, room_id: str, suggested_only: bool) -> list[Child]:
+def space_children(current: Deps, conn: Connection, room_id: str, suggested_only: bool) -> list[Child]:
     """The space's valid children (``via`` a non-empty list), in the spec's order."""
     ids = current.stores.state.list_current_state_of_type(conn, room_id, SPACE_CHILD)
     children = []
@@ -80,7 +80,7 @@ def _walk(current: Deps, conn: Connection, viewer: Viewer, root: RoomSummary, *,
         if summary is None or not viewer.may_preview(summary):
             continue
         # Spec: children_state is empty for rooms that are not spaces.
-        children = _children(current, conn, room_id, suggested_only) if summary.room_type == "m.space" else []
+        children = space_children(current, conn, room_id, suggested_only) if summary.room_type == "m.space" else []
         found.append({**summary.hierarchy_chunk(), "children_state": [child.stripped for child in children]})
         if depth < max_depth:
             pending.extend((child.room_id, depth + 1) for child in reversed(children))

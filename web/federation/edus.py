@@ -18,6 +18,12 @@ from protocol.presence import STATES
 from protocol.receipts import UNTHREADED
 from tasks import api as tasks_api
 from web.deps import Deps
+from web.federation.device_list_edus import (
+    DEVICE_LIST_UPDATE,
+    SIGNING_KEY_UPDATE,
+    receive_device_list_update,
+    receive_signing_key_update,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +160,8 @@ HANDLERS: dict[str, EduHandler] = {
     "m.receipt": receive_receipt,
     "m.presence": receive_presence,
     "m.direct_to_device": receive_direct_to_device,
+    DEVICE_LIST_UPDATE: receive_device_list_update,
+    SIGNING_KEY_UPDATE: receive_signing_key_update,
 }
 
 

@@ -70,10 +70,7 @@ def local_media(current: Deps, server_name: str, media_id: str, *, authenticated
     query_flag("allow_redirect", False)  # accepted; Ganglion always answers with the content itself
     query_flag("allow_remote", True)
     if server_name != current.config.server_name:
-        # The seam for remote media: once Ganglion federates, a task on the media queue fetches it
-        # (GET /_matrix/federation/v1/media/download) into a remote cache unless allow_remote is false. Until then
-        # remote media is unknown here, whatever allow_remote says.
-        raise NotFound("Remote media is not available on this server")
+        raise NotFound("Not local media")  # remote media is served by web/media/remote.py
     deadline = time.monotonic() + query_timeout_ms() / 1000
     while True:
         with current.database.read() as conn:

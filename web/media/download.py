@@ -18,6 +18,7 @@ from protocol.media import content_disposition, served_content_type
 from web.auth import authenticate
 from web.deps import Deps, deps
 from web.media.content import file_response, local_media, storage
+from web.media.remote import remote_file_response
 from web.routing import client_route
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ LEGACY_VERSIONS = ("r0", "v3")
 
 def _download(current: Deps, server_name: str, media_id: str, file_name: str | None, *,
               authenticated_endpoint: bool) -> Response:
+    if server_name != current.config.server_name:
+        return remote_file_response(current, server_name, media_id, file_name)
     media = local_media(current, server_name, media_id, authenticated_endpoint=authenticated_endpoint)
     stored = storage(current).open(content_key(media.media_id))
     if stored is None:

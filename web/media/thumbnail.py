@@ -7,16 +7,20 @@ it here (``persistence.media.thumbnails``). With ``dynamic_thumbnails`` the exac
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Blueprint, Response, request
 
-from persistence.media.storage import content_key, thumbnail_key
+from persistence.media.storage import StoredFile, content_key, thumbnail_key
 from persistence.media.thumbnailer import CannotThumbnail, ImageTooLarge
 from persistence.media.thumbnails import Thumbnails
+from persistence.stores.media import LocalMedia
 from protocol.errors import InvalidParam, MissingParam, NotFound, TooLarge, UnknownError
 from protocol.media import ThumbnailSpec, content_disposition, served_content_type
 from web.auth import authenticate
 from web.deps import Deps, deps
 from web.media.content import file_response, local_media, query_flag, storage
+from web.media.remote import remote_thumbnail_response
 from web.routing import client_route
 
 MAX_DIMENSION = 10_000
@@ -33,12 +37,35 @@ def _dimension(name: str) -> int:
 
 
 def _thumbnail(current: Deps, server_name: str, media_id: str, *, authenticated_endpoint: bool) -> Response:
+    wanted = thumbnail_request()
+    if server_name != current.config.server_name:
+        return remote_thumbnail_response(current, server_name, media_id, wanted.width, wanted.height, wanted.method)
+    media = local_media(current, server_name, media_id, authenticated_endpoint=authenticated_endpoint)
+    stored, content_type, disposition = thumbnail_file(current, media, wanted)
+    return file_response(stored, content_type, disposition)
+
+
+@dataclass(frozen=True)
+class ThumbnailRequest:
+    width: int
+    height: int
+    method: str
+    animated: bool
+
+
+def thumbnail_request() -> ThumbnailRequest:
+    """The request's ``width``, ``height``, ``method`` and ``animated``, checked before any media is looked up."""
     width, height = _dimension("width"), _dimension("height")
     method = request.args.get("method", "scale")
     if method not in ("crop", "scale"):
         raise InvalidParam("Query parameter 'method' must be crop or scale")
-    animated = query_flag("animated", False)
-    media = local_media(current, server_name, media_id, authenticated_endpoint=authenticated_endpoint)
+    return ThumbnailRequest(width, height, method, query_flag("animated", False))
+
+
+def thumbnail_file(current: Deps, media: LocalMedia, wanted: ThumbnailRequest) -> tuple[StoredFile, str, str]:
+    """The thumbnail of ``media`` asked for (the original when it is already small enough): its open file,
+    content type and disposition."""
+    width, height, method, animated = wanted.width, wanted.height, wanted.method, wanted.animated
     thumbnails = Thumbnails(current.config.media, current.database, current.stores.media, storage(current))
     try:
         spec = thumbnails.for_request(media, width, height, method, animated)
@@ -51,21 +78,21 @@ def _thumbnail(current: Deps, server_name: str, media_id: str, *, authenticated_
     return _stored_thumbnail(current, media.media_id, spec)
 
 
-def _original(current: Deps, media_id: str, media_type: str | None) -> Response:
+def _original(current: Deps, media_id: str, media_type: str | None) -> tuple[StoredFile, str, str]:
     stored = storage(current).open(content_key(media_id))
     if stored is None:
         raise NotFound("Not found")
     content_type = served_content_type(media_type)
-    return file_response(stored, content_type, content_disposition(content_type, None))
+    return stored, content_type, content_disposition(content_type, None)
 
 
-def _stored_thumbnail(current: Deps, media_id: str, spec: ThumbnailSpec) -> Response:
+def _stored_thumbnail(current: Deps, media_id: str, spec: ThumbnailSpec) -> tuple[StoredFile, str, str]:
     stored = storage(current).open(thumbnail_key(media_id, spec.width, spec.height, spec.method, spec.content_type))
     if stored is None:
         raise NotFound("Not found")
     extension = spec.content_type.partition("/")[2]
     # Spec v1.12: a thumbnail is always inline, with a file name.
-    return file_response(stored, spec.content_type, f"inline; filename=thumbnail.{extension}")
+    return stored, spec.content_type, f"inline; filename=thumbnail.{extension}"
 
 
 def get_thumbnail_legacy(server_name: str, media_id: str) -> Response:

@@ -1,0 +1,63 @@
+"""Other servers' media cached here (the remote half of the media repository): one row per complete file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select, update
+
+from persistence.tables import remote_media_cache, remote_media_thumbnails
+from persistence.upsert import upsert
+
+
+@dataclass(frozen=True)
+class RemoteMedia:
+    media_origin: str
+    media_id: str
+    media_type: str
+    media_length: int
+    upload_name: str | None
+    sha256: str
+    created_ts: int
+    last_access_ts: int
+
+
+@dataclass(frozen=True)
+class RemoteThumbnail:
+    """A thumbnail the origin made for one requested size and method."""
+
+    content_type: str
+    length: int
+
+
+class RemoteMediaStore:
+    def get_media(self, conn: Connection, origin: str, media_id: str) -> RemoteMedia | None:
+        row = conn.execute(select(remote_media_cache).where(remote_media_cache.c.media_origin == origin,
+                                                            remote_media_cache.c.media_id == media_id)).one_or_none()
+        if row is None:
+            return None
+        return RemoteMedia(**{column.name: getattr(row, column.name) for column in remote_media_cache.columns})
+
+    def upsert_media(self, conn: Connection, media: RemoteMedia) -> None:
+        """Record a fetched file; a second fetch of the same media (two servers raced) keeps the newest row."""
+        values = {key: value for key, value in media.__dict__.items() if key not in ("media_origin", "media_id")}
+        upsert(conn, remote_media_cache, {"media_origin": media.media_origin, "media_id": media.media_id}, values)
+
+    def update_last_access(self, conn: Connection, origin: str, media_id: str, now_ms: int) -> None:
+        conn.execute(update(remote_media_cache).where(remote_media_cache.c.media_origin == origin,
+                                                      remote_media_cache.c.media_id == media_id)
+                     .values(last_access_ts=now_ms))
+
+    def get_thumbnail(self, conn: Connection, origin: str, media_id: str, width: int, height: int,
+                      method: str) -> RemoteThumbnail | None:
+        table = remote_media_thumbnails
+        row = conn.execute(select(table.c.content_type, table.c.length).where(
+            table.c.media_origin == origin, table.c.media_id == media_id, table.c.width == width,
+            table.c.height == height, table.c.method == method)).one_or_none()
+        return None if row is None else RemoteThumbnail(str(row.content_type), int(row.length))
+
+    def upsert_thumbnail(self, conn: Connection, origin: str, media_id: str, width: int, height: int, method: str,
+                         thumbnail: RemoteThumbnail) -> None:
+        upsert(conn, remote_media_thumbnails, {"media_origin": origin, "media_id": media_id, "width": width,
+                                               "height": height, "method": method},
+               {"content_type": thumbnail.content_type, "length": thumbnail.length})
