@@ -1,14 +1,14 @@
 """Outbound federation: per-destination queues, the transaction in flight, backoff and catch-up state.
 
 Revision ID: 0024
-Revises: 0020
+Revises: 0022
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0024"
-down_revision = "0020"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 

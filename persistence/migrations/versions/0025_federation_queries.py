@@ -1,14 +1,14 @@
 """Federation queries: OpenID tokens, the remote media cache and its thumbnails, remote users' device lists.
 
 Revision ID: 0025
-Revises: 0020
+Revises: 0024
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0025"
-down_revision = "0020"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 

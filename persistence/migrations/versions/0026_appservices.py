@@ -2,14 +2,14 @@
 lists.
 
 Revision ID: 0026
-Revises: 0020
+Revises: 0025
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0026"
-down_revision = "0020"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
