@@ -30,11 +30,13 @@ from persistence.stores.receipts import ReceiptStore
 from persistence.stores.registration_tokens import RegistrationTokenStore
 from persistence.stores.relations import RelationStore
 from persistence.stores.reports import ReportStore
+from persistence.stores.room_lists import RoomListStore
 from persistence.stores.rooms import RoomStore
 from persistence.stores.search import SearchStore
 from persistence.stores.sent_members import SentMemberStore
 from persistence.stores.server_keys import ServerKeyStore
 from persistence.stores.shards import ShardStore
+from persistence.stores.sliding_sync import SlidingSyncStore
 from persistence.stores.state import StateStore
 from persistence.stores.tokens import TokenStore
 from persistence.stores.typing_notifications import TypingStore
@@ -84,3 +86,5 @@ class Stores:
     server_keys: ServerKeyStore = field(default_factory=ServerKeyStore)
     media: MediaStore = field(default_factory=MediaStore)
     pushers: PusherStore = field(default_factory=PusherStore)
+    sliding_sync: SlidingSyncStore = field(default_factory=SlidingSyncStore)
+    room_lists: RoomListStore = field(default_factory=RoomListStore)
