@@ -6,7 +6,7 @@ to: the new events (``num_live`` of them), the asked-for state entries that chan
 not sent, and the entries of ``required_state`` pairs it did not ask for then; a room with none of that is left
 out. A room sent with a smaller ``timeline_limit`` than now asked for is sent its latest events afresh, marked
 ``expanded_timeline``. Unlike ``/sync``'s ``state``, ``required_state`` is the state at the *end* of the
-timeline. An invite or knock is its stripped state. A room the user left is seen up to their leave.
+timeline. An invite or knock is its stripped state (``invite_state``). A room the user left is seen up to their leave.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ def build_rooms(reader: SyncReader, configs: Mapping[str, RoomConfig], membershi
     for room in stripped:
         if room.prev is not None and not _changed_since(reader, room, since, until):
             continue
-        key = "invite_state" if room.member.membership == "invite" else "knock_state"
-        bodies[room.room_id] = {key: {"events": stripped_state(reader, room.member.event)}}
+        # Invites and knocks alike carry their stripped state as ``invite_state``, a plain list, as Synapse's do.
+        bodies[room.room_id] = {"invite_state": stripped_state(reader, room.member.event)}
     full = [room for room in rooms if room.member.membership not in ("invite", "knock")]
     for room in full:
         room.expanded = room.prev is not None and room.config.timeline_limit > room.prev.timeline_limit

@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("rooms", sa.Text(), nullable=False),
         sa.Column("created_ts", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["connection_id"], ["sliding_sync_connections.id"], ondelete="CASCADE",
-                                name="fk_sliding_sync_positions_connection_id_sliding_sync_connections"),
+                                name="fk_sliding_sync_positions_connection_id"),
         sa.PrimaryKeyConstraint("id", name="pk_sliding_sync_positions"),
     )
     op.create_index("ix_sliding_sync_positions_connection_id", "sliding_sync_positions", ["connection_id"])
