@@ -102,6 +102,8 @@ class SlidingRequest:
 
     @staticmethod
     def parse(body: Mapping[str, Any]) -> SlidingRequest:
+        if _holds_nul(body):
+            raise BadJson("Strings must not hold NUL characters")  # no identifier or name can (PostgreSQL text)
         conn_id = _optional(body, "conn_id", str, "a string")
         if conn_id is not None and len(conn_id) > MAX_CONN_ID_LENGTH:
             raise BadJson(f"'conn_id' must be at most {MAX_CONN_ID_LENGTH} characters")
@@ -124,6 +126,16 @@ class SlidingRequest:
             extensions=tuple((name, _extension(_object(extensions[name], f"extensions.{name}"), name))
                              for name in EXTENSIONS if extensions.get(name) is not None),
         )
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def _object(value: Any, path: str) -> Mapping[str, Any]:
