@@ -1,12 +1,13 @@
-"""What one sliding sync connection has sent its client, per room (pure): the part of MSC4186 that makes
-responses incremental.
+"""What one sliding sync connection has sent its client, per room (pure): the part of MSC4186 that makes responses
+incremental.
 
 A room the connection sent is remembered with the events position it was sent up to, the ``timeline_limit`` and
 ``required_state`` it was sent with, and the members ``$LAZY`` sent. A later response sends such a room only what
 changed since then (or, when the client now asks for more, what it had not been sent); a room never sent comes
-``initial``. A room that left every list window keeps its record, so coming back it is sent only what it missed,
-as Synapse's "previously sent" rooms are. The record is stored per response position (``persistence/stores/
-sliding_sync.py``), so a client retrying an older ``pos`` is answered from what that position knew.
+``initial``. A room that left every list window keeps its record, so coming back it is sent only what it missed, as
+Synapse's "previously sent" rooms are. The connection's room subscriptions are kept beside them. The record is
+stored per response position (``persistence/stores/ sliding_sync.py``), so a client retrying an older ``pos`` is
+answered from what that position knew.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from protocol.sliding_sync.request import RoomConfig
 from protocol.sliding_sync.required_state import RequiredState
 from protocol.sync_tokens import WriterPositions
 
@@ -29,7 +31,7 @@ class SentRoom:
     lazy_members: frozenset[str] = field(default_factory=frozenset)
 
 
-def encode_rooms(rooms: Mapping[str, SentRoom]) -> str:
+def encode_connection(rooms: Mapping[str, SentRoom], subscriptions: Mapping[str, RoomConfig]) -> str:
     """Compact JSON; positions shared by many rooms (usually all of them) are written once."""
     positions: dict[str, int] = {}
     encoded: dict[str, Any] = {}
@@ -40,17 +42,22 @@ def encode_rooms(rooms: Mapping[str, SentRoom]) -> str:
         if sent.lazy_members:
             entry["m"] = sorted(sent.lazy_members)
         encoded[room_id] = entry
-    return json.dumps({"p": list(positions), "r": encoded}, separators=(",", ":"))
+    held = {room_id: {"t": config.timeline_limit, "r": config.required_state.to_json()}
+            for room_id, config in sorted(subscriptions.items())}
+    return json.dumps({"p": list(positions), "r": encoded, "s": held}, separators=(",", ":"))
 
 
-def decode_rooms(text: str) -> dict[str, SentRoom]:
-    """What :func:`encode_rooms` wrote; ``ValueError`` for anything else."""
+def decode_connection(text: str) -> tuple[dict[str, SentRoom], dict[str, RoomConfig]]:
+    """What :func:`encode_connection` wrote; ``ValueError`` for anything else."""
     try:
         data = json.loads(text)
         positions = [WriterPositions.decode(item) for item in data["p"]]
-        return {room_id: SentRoom(positions[entry["u"]], int(entry["t"]),
-                                  RequiredState.of(tuple(pair) for pair in entry["r"]),
-                                  frozenset(entry.get("m", ())))
-                for room_id, entry in data["r"].items()}
-    except (KeyError, IndexError, TypeError, RecursionError, json.JSONDecodeError) as error:
+        rooms = {room_id: SentRoom(positions[entry["u"]], int(entry["t"]),
+                                   RequiredState.of(tuple(pair) for pair in entry["r"]),
+                                   frozenset(entry.get("m", ())))
+                 for room_id, entry in data["r"].items()}
+        subscriptions = {room_id: RoomConfig(int(entry["t"]), RequiredState.of(tuple(pair) for pair in entry["r"]))
+                         for room_id, entry in data["s"].items()}
+        return rooms, subscriptions
+    except (KeyError, IndexError, TypeError, AttributeError, RecursionError, json.JSONDecodeError) as error:
         raise ValueError("unreadable connection state") from error

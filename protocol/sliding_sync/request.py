@@ -1,15 +1,16 @@
 """A simplified sliding sync request body (MSC4186), parsed and bounded (pure).
 
-Nothing is sticky between requests (MSC4186 drops MSC3575's sticky parameters): every request carries every list
-and room subscription it wants, so a request is complete in itself. A room in several lists or subscriptions is
-served with their union: the largest ``timeline_limit`` and every ``required_state`` pair (as Synapse does).
-Anything of the wrong shape is ``M_BAD_JSON``, naming the field.
+Lists and extensions are not sticky (MSC4186 drops MSC3575's sticky parameters): every request carries every list it
+wants. Room subscriptions are the exception clients rely on: matrix-js-sdk and the Rust SDK send each once and later
+name it in ``unsubscribe_rooms``, so the connection keeps them (:meth:`SlidingRequest.with_subscriptions`). A room
+in several lists or subscriptions is served with their union: the largest ``timeline_limit`` and every
+``required_state`` pair (as Synapse does). Anything of the wrong shape is ``M_BAD_JSON``, naming the field.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from protocol.errors import BadJson
@@ -93,6 +94,15 @@ class SlidingRequest:
     lists: tuple[SlidingList, ...]
     room_subscriptions: tuple[tuple[str, RoomConfig], ...]
     extensions: tuple[tuple[str, ExtensionRequest], ...]
+    unsubscribe_rooms: tuple[str, ...] = ()
+
+    def with_subscriptions(self, held: Mapping[str, RoomConfig]) -> tuple[SlidingRequest, dict[str, RoomConfig]]:
+        """Room subscriptions stay with the connection until unsubscribed: clients (matrix-js-sdk, the Rust SDK)
+        send each once, then ``unsubscribe_rooms``. Answers this request with every subscription in force, and
+        those subscriptions."""
+        merged = {room_id: config for room_id, config in held.items() if room_id not in self.unsubscribe_rooms}
+        merged.update(self.room_subscriptions)
+        return replace(self, room_subscriptions=tuple(sorted(merged.items()))), merged
 
     def extension(self, name: str) -> ExtensionRequest | None:
         for extension_name, extension in self.extensions:
@@ -125,6 +135,7 @@ class SlidingRequest:
                                      for room_id, value in sorted(subscriptions.items())),
             extensions=tuple((name, _extension(_object(extensions[name], f"extensions.{name}"), name))
                              for name in EXTENSIONS if extensions.get(name) is not None),
+            unsubscribe_rooms=_strings(body, "unsubscribe_rooms", "") or (),
         )
 
 

@@ -288,3 +288,17 @@ def test_another_web_process_continues_the_connection(homeserver: HomeserverUnde
     finally:
         other_deps.doorbell.close()
         other_deps.database.dispose()
+
+
+def test_a_room_subscription_holds_until_unsubscribed(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice)
+    first = sliding_sync(homeserver, alice, {"room_subscriptions": {room_id: {"timeline_limit": 5}}})
+    assert first["rooms"][room_id]["initial"] is True
+    _send(homeserver, alice, room_id, "still subscribed")
+    second = sliding_sync(homeserver, alice, {}, pos=first["pos"])
+    assert bodies(second["rooms"][room_id]) == ["still subscribed"], "clients send a subscription once"
+    third = sliding_sync(homeserver, alice, {"unsubscribe_rooms": [room_id]}, pos=second["pos"])
+    _send(homeserver, alice, room_id, "after unsubscribing")
+    fourth = sliding_sync(homeserver, alice, {}, pos=third["pos"])
+    assert fourth["rooms"] == {}

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from protocol.errors import MatrixError
-from protocol.sliding_sync.connection_state import SentRoom, decode_rooms, encode_rooms
+from protocol.sliding_sync.connection_state import SentRoom, decode_connection, encode_connection
+from protocol.sliding_sync.request import RoomConfig
 from protocol.sync_tokens import SyncToken, parse_sync_token
 from web.deps import Deps
 
@@ -35,6 +36,7 @@ class StartingPoint:
     position_id: int | None = None
     since: SyncToken | None = None
     rooms: dict[str, SentRoom] = field(default_factory=dict)
+    subscriptions: dict[str, RoomConfig] = field(default_factory=dict)
 
 
 def load_position(deps: Deps, user_id: str, device_id: str, conn_id: str, pos: str | None) -> StartingPoint:
@@ -47,14 +49,14 @@ def load_position(deps: Deps, user_id: str, device_id: str, conn_id: str, pos: s
     if stored is None or stored.created_ts < deps.clock.now_ms() - CONNECTION_EXPIRY_MS:
         raise UnknownPos("Unknown position")
     try:
-        return StartingPoint(stored.connection_id, int(pos), parse_sync_token(stored.token),
-                             decode_rooms(stored.rooms))
+        rooms, subscriptions = decode_connection(stored.rooms)
+        return StartingPoint(stored.connection_id, int(pos), parse_sync_token(stored.token), rooms, subscriptions)
     except (ValueError, MatrixError):
         raise UnknownPos("Unknown position") from None
 
 
 def save_position(deps: Deps, user_id: str, device_id: str, conn_id: str, start: StartingPoint, until: SyncToken,
-                  rooms: dict[str, SentRoom]) -> str:
+                  rooms: dict[str, SentRoom], subscriptions: dict[str, RoomConfig]) -> str:
     """Store the position of a response built up to ``until``; answers its ``pos``."""
     now = deps.clock.now_ms()
     store = deps.stores.sliding_sync
@@ -65,4 +67,5 @@ def save_position(deps: Deps, user_id: str, device_id: str, conn_id: str, start:
         else:
             connection_id = start.connection_id
             store.delete_positions_before(conn, connection_id, start.position_id)
-        return str(store.insert_position(conn, connection_id, until.format(), encode_rooms(rooms), now))
+        state = encode_connection(rooms, subscriptions)
+        return str(store.insert_position(conn, connection_id, until.format(), state, now))

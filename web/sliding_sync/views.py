@@ -89,9 +89,11 @@ def sliding_sync() -> dict[str, Any]:
     conn_id = request.conn_id or ""
     user_id, device_id = requester.user_id, requester.device_id
     start = load_position(current, user_id, device_id, conn_id, pos)
+    request, subscriptions = request.with_subscriptions(start.subscriptions)
     acknowledge(current, request, user_id, device_id)
     result = _answer(current, user_id, device_id, request, start, timeout)
-    position = save_position(current, user_id, device_id, conn_id, start, result.until, result.rooms)
+    position = save_position(current, user_id, device_id, conn_id, start, result.until, result.rooms,
+                             subscriptions)
     return {"pos": position, **result.body}
 
 
