@@ -30,7 +30,6 @@ from web.sync.rooms import MAX_HEROES, SyncReader, Timeline, prev_batch, read_ti
 StateMap = dict[tuple[str, str], str]
 NAME = ("m.room.name", "")
 AVATAR = ("m.room.avatar", "")
-ALIAS = ("m.room.canonical_alias", "")
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,8 @@ def build_rooms(reader: SyncReader, configs: Mapping[str, RoomConfig], membershi
         if room.prev is not None and not _changed_since(reader, room, since, until):
             continue
         # Invites and knocks alike carry their stripped state as ``invite_state``, a plain list, as Synapse's do.
-        bodies[room.room_id] = {"invite_state": stripped_state(reader, room.member.event)}
+        bodies[room.room_id] = {"invite_state": _invite_state(reader, room.member.event), "notification_count": 0,
+                                "highlight_count": 0}
     full = [room for room in rooms if room.member.membership not in ("invite", "knock")]
     for room in full:
         room.expanded = room.prev is not None and room.config.timeline_limit > room.prev.timeline_limit
@@ -83,8 +83,9 @@ def build_rooms(reader: SyncReader, configs: Mapping[str, RoomConfig], membershi
     changed = [room for room in full if room.prev is None or room.expanded or _has_news(room)
                or room.config.required_state.added_since(room.prev.required_state).pairs
                or room.room_id in receipts_changed]
-    lazy = _write_room_bodies(reader, changed, bodies, until)
-    _add_counts(reader, changed, bodies, until)
+    summarised: set[str] = set()
+    lazy = _write_room_bodies(reader, changed, bodies, until, summarised)
+    _add_counts(reader, changed, bodies, until, summarised)
     for room in rooms:
         body = bodies.get(room.room_id)
         if body is not None:
@@ -92,7 +93,8 @@ def build_rooms(reader: SyncReader, configs: Mapping[str, RoomConfig], membershi
                 body["initial"] = True
             if room.room_id in direct:
                 body["is_dm"] = True
-            body["bump_stamp"] = bump_stamps.get(room.room_id, room.member.event.stream_ordering)
+            if _bump_due(room):
+                body["bump_stamp"] = bump_stamps.get(room.room_id, room.member.event.stream_ordering)
         lazy_members = (room.prev.lazy_members if room.prev is not None else frozenset()) | lazy.get(
             room.room_id, frozenset())
         sent[room.room_id] = SentRoom(until, room.config.timeline_limit, room.config.required_state,
@@ -105,6 +107,33 @@ def bump_stamps_of(reader: SyncReader, room_ids: Collection[str], memberships: M
     """For rooms no list sorted (subscriptions alone): their bump stamps, read the way lists read them."""
     joined = [room_id for room_id in room_ids if memberships[room_id].membership == "join"]
     return reader.deps.stores.room_lists.list_bump_stamps(reader.conn, joined, BUMP_EVENT_TYPES, until)
+
+
+def _invite_state(reader: SyncReader, member: StoredEvent) -> list[dict[str, Any]]:
+    """``/sync``'s stripped state, with the inviter's (or knocker's room's sender's) own membership before the
+    user's, as Synapse sends it: clients name a DM invite after whoever sent it."""
+    stripped = stripped_state(reader, member)
+    sender = member.event.sender
+    if sender == reader.user_id:
+        return stripped
+    group = reader.deps.stores.state.get_event_state_group(reader.conn, member.event_id)
+    state = reader.deps.stores.state.get_state_ids_for_groups(
+        reader.conn, [group], [(MEMBER, sender)]).get(group, {}) if group is not None else {}
+    found = reader.deps.stores.events.get_event(reader.conn, state[(MEMBER, sender)]) \
+        if (MEMBER, sender) in state else None
+    if found is None:
+        return stripped
+    inviter = {"type": MEMBER, "state_key": sender, "sender": sender, "content": dict(found.event.content)}
+    return [*stripped[:-1], inviter, stripped[-1]]
+
+
+def _bump_due(room: _Room) -> bool:
+    """Whether the response carries the room's ``bump_stamp``: when the client may not know it (a room new to it, a
+    room it is not joined to, a timeline with a gap) or it moved (a bump event in the timeline); an unchanged one is
+    left out, as Synapse leaves it out."""
+    timeline = room.timeline
+    return (room.prev is None or room.member.membership != "join" or timeline is None or timeline.limited
+            or any(stored.event.type in BUMP_EVENT_TYPES for stored in timeline.events))
 
 
 def _changed_since(reader: SyncReader, room: _Room, since: WriterPositions | None, until: WriterPositions) -> bool:
@@ -163,28 +192,33 @@ def _earlier_states(reader: SyncReader, rooms: list[_Room]) -> dict[str, StateMa
     return _states_at(reader, anchors)
 
 
-def _chosen_state(reader: SyncReader, room: _Room, end: StateMap, before: StateMap | None) -> tuple[StateMap, set[str]]:
-    """The state entries to send, and the members ``$LAZY`` sent."""
+def _chosen_state(reader: SyncReader, room: _Room, end: StateMap,
+                  before: StateMap | None) -> tuple[StateMap, set[str], bool]:
+    """The state entries to send, the members ``$LAZY`` sent, and whether any membership changed since the room
+    was last sent (its member counts and heroes are then sent again)."""
     required = room.config.required_state
     timeline = room.timeline.events if room.timeline is not None else []
     senders = {stored.event.sender for stored in timeline}
+    membership_changed = False
     if room.prev is None:
         chosen = required.select(end, reader.user_id, senders)
     else:
-        diff = end if before is None else {key: event_id for key, event_id in end.items()
+        diff = {} if before is None else {key: event_id for key, event_id in end.items()
                                           if before.get(key) != event_id}
-        chosen = required.select(diff, reader.user_id) if before is not None else {}
+        membership_changed = any(key[0] == MEMBER for key in diff)
+        chosen = required.select(diff, reader.user_id)
         chosen.update(required.added_since(room.prev.required_state).select(end, reader.user_id))
         if required.lazy_members:
             chosen.update({(MEMBER, sender): end[(MEMBER, sender)] for sender in senders - room.prev.lazy_members
                            if (MEMBER, sender) in end})
     lazy = {key[1] for key in chosen if key[0] == MEMBER and key[1] in senders} if required.lazy_members else set()
-    return chosen, lazy
+    return chosen, lazy, membership_changed
 
 
 def _write_room_bodies(reader: SyncReader, rooms: list[_Room], bodies: dict[str, dict[str, Any]],
-                       until: WriterPositions) -> dict[str, frozenset[str]]:
-    """Fill ``bodies`` for the joined and departed rooms to send; answers the ``$LAZY`` members sent per room."""
+                       until: WriterPositions, summarised: set[str]) -> dict[str, frozenset[str]]:
+    """Fill ``bodies`` for the joined and departed rooms to send; answers the ``$LAZY`` members sent per room, and
+    fills ``summarised`` with the rooms whose member counts are due."""
     if not rooms:
         return {}
     stores = reader.deps.stores
@@ -193,11 +227,15 @@ def _write_room_bodies(reader: SyncReader, rooms: list[_Room], bodies: dict[str,
     chosen: dict[str, StateMap] = {}
     lazy: dict[str, frozenset[str]] = {}
     for room in rooms:
-        chosen[room.room_id], members = _chosen_state(reader, room, ends.get(room.room_id, {}),
-                                                      befores.get(room.room_id))
+        chosen[room.room_id], members, membership_changed = _chosen_state(
+            reader, room, ends.get(room.room_id, {}), befores.get(room.room_id))
         lazy[room.room_id] = frozenset(members)
+        if room.prev is None or membership_changed:
+            summarised.add(room.room_id)
+    # Heroes name a room without a name (as Synapse, which looks at m.room.name alone), sent with the member
+    # counts when the client first sees the room and whenever its membership changed.
     unnamed = [room.room_id for room in rooms if NAME not in ends.get(room.room_id, {})
-               and ALIAS not in ends.get(room.room_id, {})]
+               and room.room_id in summarised]
     hero_ids = stores.state.list_heroes_in_rooms(reader.conn, unnamed, exclude=reader.user_id,
                                                  limit=MAX_HEROES) if unnamed else {}
     wanted = {event_id for state in chosen.values() for event_id in state.values()}
@@ -275,19 +313,20 @@ def _hero(user_id: str, member: StoredEvent | None) -> dict[str, Any]:
 
 
 def _add_counts(reader: SyncReader, rooms: list[_Room], bodies: dict[str, dict[str, Any]],
-                until: WriterPositions) -> None:
-    """Member counts, and unread notification counts where the user is joined."""
+                until: WriterPositions, summarised: set[str]) -> None:
+    """Member counts where due (``summarised``), and unread notification counts where the user is joined."""
     if not rooms:
         return
     stores = reader.deps.stores
-    counts = stores.state.count_memberships_in_rooms(reader.conn, [room.room_id for room in rooms])
+    counts = stores.state.count_memberships_in_rooms(reader.conn, summarised)
     joined = [room.room_id for room in rooms if room.member.membership == "join"]
     unread = stores.push_actions.count_unread(reader.conn, reader.user_id,
                                               read_positions(reader, joined, until), until) if joined else {}
     for room in rooms:
         body = bodies[room.room_id]
-        body["joined_count"] = counts.get(room.room_id, {}).get("join", 0)
-        body["invited_count"] = counts.get(room.room_id, {}).get("invite", 0)
+        if room.room_id in summarised:
+            body["joined_count"] = counts.get(room.room_id, {}).get("join", 0)
+            body["invited_count"] = counts.get(room.room_id, {}).get("invite", 0)
         if room.room_id in unread or room.member.membership == "join":
             found = unread.get(room.room_id)
             body["notification_count"] = found.notification_count if found else 0

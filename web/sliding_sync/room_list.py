@@ -70,12 +70,11 @@ def user_memberships(reader: SyncReader, since: WriterPositions | None,
 
 
 def direct_rooms(reader: SyncReader, memberships: Mapping[str, Membership]) -> set[str]:
-    """Rooms that are DMs: named in the user's ``m.direct`` account data, or invites marked ``is_direct``."""
+    """Rooms that are DMs: those the user's ``m.direct`` account data names. Not an invite's ``is_direct``, as
+    Synapse decides: only the invitee's membership carries it, so the inviter's client would see no DM."""
     content = reader.deps.stores.account_data.get_account_data(reader.conn, reader.user_id, "", DIRECT_TYPE) or {}
     direct = {room_id for rooms in content.values() if isinstance(rooms, list) for room_id in rooms
               if isinstance(room_id, str)}
-    direct |= {room_id for room_id, member in memberships.items()
-               if member.membership == "invite" and member.event.event.content.get("is_direct") is True}
     return direct & set(memberships)
 
 
