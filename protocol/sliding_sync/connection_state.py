@@ -29,6 +29,8 @@ class SentRoom:
     timeline_limit: int
     required_state: RequiredState
     lazy_members: frozenset[str] = field(default_factory=frozenset)
+    stripped: bool = False
+    """Sent as an invite or knock (stripped state only): joined later, the room is sent whole, as new."""
 
 
 def encode_connection(rooms: Mapping[str, SentRoom], subscriptions: Mapping[str, RoomConfig]) -> str:
@@ -41,6 +43,8 @@ def encode_connection(rooms: Mapping[str, SentRoom], subscriptions: Mapping[str,
         entry: dict[str, Any] = {"u": index, "t": sent.timeline_limit, "r": sent.required_state.to_json()}
         if sent.lazy_members:
             entry["m"] = sorted(sent.lazy_members)
+        if sent.stripped:
+            entry["i"] = 1
         encoded[room_id] = entry
     held = {room_id: {"t": config.timeline_limit, "r": config.required_state.to_json()}
             for room_id, config in sorted(subscriptions.items())}
@@ -54,7 +58,7 @@ def decode_connection(text: str) -> tuple[dict[str, SentRoom], dict[str, RoomCon
         positions = [WriterPositions.decode(item) for item in data["p"]]
         rooms = {room_id: SentRoom(positions[entry["u"]], int(entry["t"]),
                                    RequiredState.of(tuple(pair) for pair in entry["r"]),
-                                   frozenset(entry.get("m", ())))
+                                   frozenset(entry.get("m", ())), bool(entry.get("i")))
                  for room_id, entry in data["r"].items()}
         subscriptions = {room_id: RoomConfig(int(entry["t"]), RequiredState.of(tuple(pair) for pair in entry["r"]))
                          for room_id, entry in data["s"].items()}

@@ -313,3 +313,18 @@ def test_a_room_subscription_holds_until_unsubscribed(homeserver: HomeserverUnde
     _send(homeserver, alice, room_id, "after unsubscribing")
     fourth = sliding_sync(homeserver, alice, {}, pos=third["pos"])
     assert fourth["rooms"] == {}
+
+
+def test_a_joined_invite_is_sent_whole(homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    bob = homeserver.register("bob")["access_token"]
+    room_id = _room(homeserver, alice, name="Invited", invite=["@bob:test.local"])
+    _send(homeserver, alice, room_id, "before bob joined")
+    first = sliding_sync(homeserver, bob, all_rooms())
+    assert "invite_state" in first["rooms"][room_id] and "timeline" not in first["rooms"][room_id]
+    assert homeserver.post(f"{CLIENT}/rooms/{room_id}/join", token=bob, json={}).status_code == 200
+    second = sliding_sync(homeserver, bob, all_rooms(), pos=first["pos"])
+    room = second["rooms"][room_id]
+    assert room["initial"] is True, "stripped state is not the room: the client gets it whole"
+    assert "before bob joined" in bodies(room) and room["name"] == "Invited"
+    assert [event["type"] for event in room["required_state"]] == ["m.room.name"]

@@ -28,6 +28,7 @@ from web.sync.notifications import read_positions
 from web.sync.rooms import MAX_HEROES, SyncReader, Timeline, prev_batch, read_timelines, stripped_state
 
 StateMap = dict[tuple[str, str], str]
+STRIPPED = ("invite", "knock")
 NAME = ("m.room.name", "")
 AVATAR = ("m.room.avatar", "")
 
@@ -67,16 +68,16 @@ def build_rooms(reader: SyncReader, configs: Mapping[str, RoomConfig], membershi
     the user's own receipts moved since it (their unread counts changed, so they are sent)."""
     bodies: dict[str, dict[str, Any]] = {}
     sent = dict(sent_before)
-    rooms = [_Room(room_id, memberships[room_id], config, sent_before.get(room_id))
+    rooms = [_Room(room_id, memberships[room_id], config, _previously(sent_before.get(room_id), memberships[room_id]))
              for room_id, config in sorted(configs.items())]
-    stripped = [room for room in rooms if room.member.membership in ("invite", "knock")]
+    stripped = [room for room in rooms if room.member.membership in STRIPPED]
     for room in stripped:
         if room.prev is not None and not _changed_since(reader, room, since, until):
             continue
         # Invites and knocks alike carry their stripped state as ``invite_state``, a plain list, as Synapse's do.
         bodies[room.room_id] = {"invite_state": _invite_state(reader, room.member.event), "notification_count": 0,
                                 "highlight_count": 0}
-    full = [room for room in rooms if room.member.membership not in ("invite", "knock")]
+    full = [room for room in rooms if room.member.membership not in STRIPPED]
     for room in full:
         room.expanded = room.prev is not None and room.config.timeline_limit > room.prev.timeline_limit
     _read_timelines(reader, full, until)
@@ -98,7 +99,8 @@ def build_rooms(reader: SyncReader, configs: Mapping[str, RoomConfig], membershi
         lazy_members = (room.prev.lazy_members if room.prev is not None else frozenset()) | lazy.get(
             room.room_id, frozenset())
         sent[room.room_id] = SentRoom(until, room.config.timeline_limit, room.config.required_state,
-                                      lazy_members if room.config.required_state.lazy_members else frozenset())
+                                      lazy_members if room.config.required_state.lazy_members else frozenset(),
+                                      stripped=room.member.membership in STRIPPED)
     return BuiltRooms(bodies, sent, {room.room_id for room in rooms if room.prev is None})
 
 
@@ -107,6 +109,14 @@ def bump_stamps_of(reader: SyncReader, room_ids: Collection[str], memberships: M
     """For rooms no list sorted (subscriptions alone): their bump stamps, read the way lists read them."""
     joined = [room_id for room_id in room_ids if memberships[room_id].membership == "join"]
     return reader.deps.stores.room_lists.list_bump_stamps(reader.conn, joined, BUMP_EVENT_TYPES, until)
+
+
+def _previously(sent: SentRoom | None, member: Membership) -> SentRoom | None:
+    """What the client holds of the room: nothing usable when it was sent as an invite or knock and is now
+    joined (or left), since stripped state is not the room's state: it is then sent whole, ``initial``."""
+    if sent is not None and sent.stripped and member.membership not in STRIPPED:
+        return None
+    return sent
 
 
 def _invite_state(reader: SyncReader, member: StoredEvent) -> list[dict[str, Any]]:
