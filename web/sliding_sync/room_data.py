@@ -62,17 +62,16 @@ class _Room:
 
 def build_rooms(reader: SyncReader, configs: Mapping[str, RoomConfig], memberships: Mapping[str, Membership],
                 bump_stamps: Mapping[str, int], direct: Collection[str], sent_before: Mapping[str, SentRoom],
-                since: WriterPositions | None, receipts_changed: Collection[str],
-                until: WriterPositions) -> BuiltRooms:
-    """``since``: the connection's events position (None: a new connection); ``receipts_changed``: rooms where
-    the user's own receipts moved since it (their unread counts changed, so they are sent)."""
+                receipts_changed: Collection[str], until: WriterPositions) -> BuiltRooms:
+    """``sent_before``: what the connection had sent (empty for a new one); ``receipts_changed``: rooms where the
+    user's own receipts moved since its position (their unread counts changed, so they are sent)."""
     bodies: dict[str, dict[str, Any]] = {}
     sent = dict(sent_before)
     rooms = [_Room(room_id, memberships[room_id], config, _previously(sent_before.get(room_id), memberships[room_id]))
              for room_id, config in sorted(configs.items())]
     stripped = [room for room in rooms if room.member.membership in STRIPPED]
     for room in stripped:
-        if room.prev is not None and not _changed_since(reader, room, since, until):
+        if room.prev is not None and not _changed_since(reader, room, until):
             continue
         # Invites and knocks alike carry their stripped state as ``invite_state``, a plain list, as Synapse's do.
         bodies[room.room_id] = {"invite_state": _invite_state(reader, room.member.event), "notification_count": 0,
@@ -146,7 +145,7 @@ def _bump_due(room: _Room) -> bool:
             or any(stored.event.type in BUMP_EVENT_TYPES for stored in timeline.events))
 
 
-def _changed_since(reader: SyncReader, room: _Room, since: WriterPositions | None, until: WriterPositions) -> bool:
+def _changed_since(reader: SyncReader, room: _Room, until: WriterPositions) -> bool:
     """Whether the user's membership event in the room came after the room was last sent."""
     assert room.prev is not None
     changes = reader.deps.stores.events.list_membership_changes(reader.conn, reader.user_id, room.prev.until, until)

@@ -66,8 +66,8 @@ def build(current: Deps, user_id: str, device_id: str, request: SlidingRequest, 
             receipts_moved = {receipt.room_id for receipt in current.stores.receipts.list_receipts(
                 conn, list(listed.configs), user_id, start.since.stream(RECEIPTS), until.stream(RECEIPTS))
                 if receipt.user_id == user_id}
-        rooms = build_rooms(reader, listed.configs, memberships, bumps, direct, start.rooms, since_events,
-                            receipts_moved, events_until)
+        rooms = build_rooms(reader, listed.configs, memberships, bumps, direct, start.rooms, receipts_moved,
+                            events_until)
         subscriptions = [room_id for room_id, _ in request.room_subscriptions if room_id in memberships]
         extensions, news = build_extensions(reader, request, start.since, until,
                                             ExtensionScope(listed.windows, subscriptions, rooms.fresh, memberships))
