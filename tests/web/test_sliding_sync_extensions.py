@@ -11,7 +11,7 @@ from tests.homeserver import HomeserverUnderTest
 from tests.web.key_owners import KeyedDevice
 from tests.web.long_poll import LongPoll
 from tests.web.sliding_sync_client import SLIDING_SYNC, all_rooms, sliding_sync
-from tests.web.test_sync import _room, _send
+from tests.web.test_sync import _room, _send, settled_since
 
 CLIENT = "/_matrix/client/v3"
 EVERYTHING = WriterPositions(2**62)
@@ -70,6 +70,7 @@ def test_e2ee_carries_key_counts_and_device_list_changes(homeserver: HomeserverU
                                      "fallback_keys": device.fallback_key()})
     assert uploaded.status_code == 200, uploaded.json
     room_id = _room(homeserver, alice, preset="public_chat")
+    settled_since(homeserver, alice)  # alice's own key upload is in the device_lists stream (a queue hop away)
     first = sliding_sync(homeserver, alice, {"extensions": {"e2ee": {"enabled": True}}})
     e2ee = first["extensions"]["e2ee"]
     assert e2ee["device_one_time_keys_count"]["signed_curve25519"] == 3
