@@ -4,8 +4,8 @@ Correctness needs no endpoint list: any web process serves any endpoint, so ever
 one least-connections pool. The named locations only add the efficiency affinities of shared/seeds/workers.md
 ("Load balancing"), each a consistent hash so adding a web process moves few keys:
 
-- ``/sync`` and ``/events`` by user: the hash of the access token (``Authorization: Bearer`` or ``access_token``),
-  so one user's long-polls meet warm caches in one process;
+- ``/sync``, ``/events`` and simplified sliding sync (MSC4186) by user: the hash of the access token
+  (``Authorization: Bearer`` or ``access_token``), so one user's long-polls meet warm caches in one process;
 - initial syncs (no ``since``) and ``/initialSync`` on their own pool, so a heavy first sync cannot slow the
   incremental syncs of everyone else;
 - inbound federation ``/send`` by the origin in its ``X-Matrix`` header (the source address when absent), so one
@@ -80,6 +80,7 @@ _MEDIA_LOCATIONS = (
 _LOCATIONS = (
     ("~ ^/_matrix/client/(r0|v3)/sync$", "$ganglion_sync_pool"),
     ("~ ^/_matrix/client/(api/v1|r0|v3)/events$", "ganglion_sync"),
+    ("~ ^/_matrix/client/unstable/org\\.matrix\\.simplified_msc3575/sync$", "ganglion_sync"),
     ("~ ^/_matrix/client/(api/v1|r0|v3)/initialSync$", "ganglion_initial_sync"),
     ("~ ^/_matrix/client/(api/v1|r0|v3)/rooms/[^/]+/initialSync$", "ganglion_initial_sync"),
     ("~ ^/_matrix/federation/v1/send/", "ganglion_federation_send"),

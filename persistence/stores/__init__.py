@@ -37,11 +37,13 @@ from persistence.stores.relations import RelationStore
 from persistence.stores.remote_devices import RemoteDeviceStore
 from persistence.stores.remote_media import RemoteMediaStore
 from persistence.stores.reports import ReportStore
+from persistence.stores.room_lists import RoomListStore
 from persistence.stores.rooms import RoomStore
 from persistence.stores.search import SearchStore
 from persistence.stores.sent_members import SentMemberStore
 from persistence.stores.server_keys import ServerKeyStore
 from persistence.stores.shards import ShardStore
+from persistence.stores.sliding_sync import SlidingSyncStore
 from persistence.stores.state import StateStore
 from persistence.stores.tokens import TokenStore
 from persistence.stores.typing_notifications import TypingStore
@@ -98,3 +100,5 @@ class Stores:
     openid_tokens: OpenIdTokenStore = field(default_factory=OpenIdTokenStore)
     remote_media: RemoteMediaStore = field(default_factory=RemoteMediaStore)
     remote_devices: RemoteDeviceStore = field(default_factory=RemoteDeviceStore)
+    sliding_sync: SlidingSyncStore = field(default_factory=SlidingSyncStore)
+    room_lists: RoomListStore = field(default_factory=RoomListStore)

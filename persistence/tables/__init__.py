@@ -68,6 +68,7 @@ from persistence.tables.rooms import (
     state_groups,
 )
 from persistence.tables.sharding import shard_fences, shard_maps
+from persistence.tables.sliding_sync import sliding_sync_connections, sliding_sync_positions
 from persistence.tables.streams import device_lists_stream, outbox, stream_counters, stream_positions, user_directory
 from persistence.tables.sync import account_data, device_inbox, sync_sent_members, to_device_txns, user_filters
 
@@ -132,6 +133,8 @@ __all__ = [
     "server_keys",
     "shard_fences",
     "shard_maps",
+    "sliding_sync_connections",
+    "sliding_sync_positions",
     "state_group_entries",
     "state_groups",
     "stream_counters",

@@ -532,12 +532,12 @@ ENDPOINTS: dict[str, Endpoint] = {
         invalid=(Invalid("version", "2", 400, INVALID_PARAM), Invalid("version", "1", 404, NOT_FOUND))),)),
     "client.delete_room_keys_version": Endpoint(auth=True),
     "client.put_room_keys": Endpoint(auth=True, bodies=(BodySchema(
-        lambda walker: {"rooms": {"!walk:test.local": {"sessions": {"walksession": _backed_up_key()}}}},
+        lambda walker: {"rooms": {"!walkroom": {"sessions": {"walksession": _backed_up_key()}}}},
         {"rooms": "object"}, required=("rooms",),
         invalid=(Invalid("rooms", {"walk": {"sessions": {}}}, 400, BAD_JSON),
-                 Invalid("rooms", {"!walk:test.local": {}}, 400, MISSING),
-                 Invalid("rooms", {"!walk:test.local": {"sessions": {"s": {}}}}, 400, MISSING),
-                 Invalid("rooms", {"!walk:test.local": {"sessions": {"s": 1}}}, 400, BAD_JSON))),)),
+                 Invalid("rooms", {"!walkroom": {}}, 400, MISSING),
+                 Invalid("rooms", {"!walkroom": {"sessions": {"s": {}}}}, 400, MISSING),
+                 Invalid("rooms", {"!walkroom": {"sessions": {"s": 1}}}, 400, BAD_JSON))),)),
     "client.get_room_keys": Endpoint(auth=True),
     "client.delete_room_keys": Endpoint(auth=True),
     "client.put_room_keys_by_room_id": Endpoint(auth=True, bodies=(BodySchema(
@@ -575,6 +575,26 @@ ENDPOINTS: dict[str, Endpoint] = {
                  Invalid("one_time_keys", {"signed_curve25519:A": 1}, 400, BAD_JSON),
                  Invalid("fallback_keys", {"a:1": "x", "a:2": "y"}, 400, BAD_JSON))),)),
     "client.get_dehydrated_device": Endpoint(auth=True),
+    # MSC4186 (simplified sliding sync): every part is optional; shapes are M_BAD_JSON, as Synapse answers.
+    "client.simplified_sliding_sync": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"conn_id": "walk", "lists": {"all": {
+            "ranges": [[0, 9]], "timeline_limit": 1, "required_state": [["m.room.name", ""]],
+            "filters": {"is_dm": False, "tags": ["m.favourite"]}}},
+            "room_subscriptions": {"!walkroom": {"timeline_limit": 1}},
+            "extensions": {"e2ee": {"enabled": True}, "to_device": {"enabled": True, "lists": ["all"]}}},
+        {"conn_id": "string", "lists": "object", "lists.all": "object", "lists.all.filters": "object",
+         "lists.all.filters.is_dm": "boolean", "lists.all.filters.tags": "strings", "room_subscriptions": "object",
+         "room_subscriptions.!walkroom": "object", "extensions": "object", "extensions.e2ee": "object",
+         "extensions.e2ee.enabled": "boolean", "extensions.to_device.lists": "strings"},
+        invalid=(Invalid("conn_id", "x" * 300, 400, BAD_JSON),
+                 Invalid("lists.all.ranges", [[5, 1]], 400, BAD_JSON),
+                 Invalid("lists.all.ranges", [[-1, 1]], 400, BAD_JSON),
+                 Invalid("lists.all.timeline_limit", -1, 400, BAD_JSON),
+                 Invalid("lists.all.timeline_limit", "1", 400, BAD_JSON),
+                 Invalid("lists.all.required_state", [["m.room.name"]], 400, BAD_JSON),
+                 Invalid("room_subscriptions", {"not a room id": {}}, 400, BAD_JSON),
+                 Invalid("extensions.to_device.since", "not a token", 400, INVALID_PARAM)),
+    ),)),
     "client.delete_dehydrated_device": Endpoint(auth=True),
     "client.get_dehydrated_device_events": Endpoint(auth=True, body_optional=True, bodies=(BodySchema(
         lambda walker: {}, {"next_batch": "string"},

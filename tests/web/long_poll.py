@@ -14,13 +14,15 @@ SETTLE_SECONDS = 0.5
 
 
 class LongPoll:
-    def __init__(self, server: HomeserverUnderTest, token: str, url: str) -> None:
+    def __init__(self, server: HomeserverUnderTest, token: str, url: str, *, method: str = "GET",
+                 json: dict[str, Any] | None = None) -> None:
         self._answer: dict[str, Any] = {}
         client = server.app.test_client()
 
         def run() -> None:
             started = time.monotonic()
-            self._answer["body"] = client.get(url, headers={"Authorization": f"Bearer {token}"}).json
+            self._answer["body"] = client.open(url, method=method, json=json,
+                                               headers={"Authorization": f"Bearer {token}"}).json
             self._answer["seconds"] = time.monotonic() - started
 
         self._thread = threading.Thread(target=run)

@@ -47,12 +47,14 @@ def create_client_blueprint() -> Blueprint:
         typing_notifications,
         user_directory,
     )
+    from web.sliding_sync import views as sliding_sync
 
     blueprint = Blueprint("client", __name__)
     for module in (server_info, register, login, account, devices, profile, rooms, membership, messages,
                    appservice_ping, relations, aliases, directory, spaces, room_upgrades, reports, search, filters,
                    sync, account_data, to_device, user_directory, legacy_sync, legacy_events, typing_notifications,
                    receipts, read_markers, presence, push_rules, notifications, pushers, keys, key_query,
-                   cross_signing, key_backup, dehydrated_devices, thirdparty, appservice_directory, openid):
+                   cross_signing, key_backup, dehydrated_devices, thirdparty, appservice_directory, openid,
+                   sliding_sync):
         module.register_routes(blueprint)
     return blueprint

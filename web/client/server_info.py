@@ -15,8 +15,9 @@ from web.auth import authenticate
 from web.deps import deps
 from web.routing import client_route
 
-UNSTABLE_FEATURES = {"org.matrix.msc3814": True}
-"""MSCs served under their unstable prefixes, which clients look for here: dehydrated devices."""
+UNSTABLE_FEATURES = {"org.matrix.msc3814": True, "org.matrix.simplified_msc3575": True}
+"""MSCs served under their unstable prefixes, which clients look for here: dehydrated devices, simplified sliding
+sync (MSC4186, ``web/sliding_sync/``; Element X and the Rust SDK look for this name, as Synapse advertises it)."""
 
 
 def routes_to_a_view(app: Flask) -> Callable[[str, str], bool]:

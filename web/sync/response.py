@@ -121,7 +121,7 @@ def build_sync(deps: Deps, request: SyncRequest, shared: Snapshot | None = None)
         ranges = {stream: Range(request.since.stream(stream) if request.since else None, until.stream(stream))
                   for stream in SYNC_STREAMS}
         global_data, room_data = _account_data(reader, ranges[ACCOUNT_DATA])
-        global_data += _push_rules(reader, ranges[PUSH_RULES])
+        global_data += push_rules_events(reader, ranges[PUSH_RULES])
         # The user's rooms matter only if something of theirs may have moved: when none of the streams that
         # reach rooms did (most long-poll wake-ups and empty syncs), every room section is empty anyway.
         rooms_moved = request.since is None or request.full_state or not all(
@@ -213,7 +213,7 @@ def _account_data(reader: SyncReader, span: Range) -> tuple[list[dict[str, Any]]
     return global_filter.latest(global_events), by_room
 
 
-def _push_rules(reader: SyncReader, span: Range) -> list[dict[str, Any]]:
+def push_rules_events(reader: SyncReader, span: Range) -> list[dict[str, Any]]:
     """``m.push_rules`` with the user's whole ruleset (spec: "Push Rules: Events"), in the global account data of
     an initial sync and of any sync whose range holds a change to the user's rules, as Synapse sends it."""
     if span.since is not None and (span.since.covers(span.until) or not reader.deps.stores.push_rules.has_changed(
