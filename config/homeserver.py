@@ -76,6 +76,8 @@ class HomeserverConfig:
     insecure_outbound_tls: bool = False
     """Synapse's ``use_insecure_ssl_client_just_for_testing_do_not_use``: outbound HTTPS to push gateways does
     not verify certificates (SyTest's gateway has a certificate of its own making). Never in production."""
+    enable_ephemeral_messages: bool = False
+    """Synapse's switch for MSC2228: a message with ``org.matrix.self_destruct_after`` is pruned at that time."""
     warnings: tuple[str, ...] = field(default=(), compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -152,6 +154,7 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
         tls_private_key_path=resolve(top.text("tls_private_key_path")) if top.has("tls_private_key_path") else None,
         default_room_version=_default_room_version(top),
         insecure_outbound_tls=top.flag("use_insecure_ssl_client_just_for_testing_do_not_use", False),
+        enable_ephemeral_messages=top.flag("enable_ephemeral_messages", False),
         raw=dict(data),
     )
     check_workers(top, workers, config.routing)

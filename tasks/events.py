@@ -28,6 +28,7 @@ from protocol.events.model import Event, StateKey
 from protocol.redaction import check_local_redaction
 from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomIdFormat
 from protocol.search import searchable_text
+from protocol.self_destruct import expiry_ts
 from tasks.api import CREATE_EVENT, CREATE_ROOM, STOP_TYPING
 from tasks.client_event_checks import check_client_event
 from tasks.context import TaskContext
@@ -122,6 +123,9 @@ def _record_derived(context: TaskContext, conn: Connection, room_id: str, event:
     relation = relation_of(event)
     if relation is not None:
         context.stores.relations.insert_relation(conn, room_id, relation)
+    expiry = expiry_ts(event) if context.config.enable_ephemeral_messages else None
+    if expiry is not None:  # MSC2228: pruned when due (tasks/event_expiry.py)
+        context.stores.event_expiry.insert_expiry(conn, event.event_id, room_id, expiry)
 
 
 def relation_of(event: Event) -> Relation | None:

@@ -31,6 +31,7 @@ def catalogue() -> dict[str, TaskSpec]:
         account_data,
         background,
         device_lists,
+        event_expiry,
         events,
         media,
         member_profiles,
@@ -48,5 +49,5 @@ def catalogue() -> dict[str, TaskSpec]:
     specs = (*device_lists.TASKS, *user_directory.TASKS, *background.TASKS, *events.TASKS, *account_data.TASKS,
              *to_device.TASKS, *member_profiles.TASKS, *typing_notifications.TASKS, *receipts.TASKS,
              *presence.TASKS, *push_rules.TASKS, *resharding.TASKS, *media.TASKS,
-             *url_previews.TASKS, *pushers.TASKS)
+             *url_previews.TASKS, *pushers.TASKS, *event_expiry.TASKS)
     return {spec.name: spec for spec in specs}

@@ -14,6 +14,7 @@ from persistence.stores.device_lists import DeviceListStore
 from persistence.stores.devices import DeviceStore
 from persistence.stores.directory import DirectoryStore
 from persistence.stores.e2e_keys import E2eKeyStore
+from persistence.stores.event_expiry import EventExpiryStore
 from persistence.stores.events import EventStore
 from persistence.stores.filters import FilterStore
 from persistence.stores.forgotten_rooms import ForgottenRoomStore
@@ -84,3 +85,4 @@ class Stores:
     server_keys: ServerKeyStore = field(default_factory=ServerKeyStore)
     media: MediaStore = field(default_factory=MediaStore)
     pushers: PusherStore = field(default_factory=PusherStore)
+    event_expiry: EventExpiryStore = field(default_factory=EventExpiryStore)

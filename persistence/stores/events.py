@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, delete, func, insert, select, tuple_, union_all
+from sqlalchemy import ColumnElement, Connection, Select, delete, func, insert, select, tuple_, union_all, update
 
 from persistence.stream_ranges import between, up_to
 from persistence.tables import (
@@ -104,6 +104,12 @@ class EventStore:
         if event.auth_event_ids:
             conn.execute(insert(event_auth), [
                 {"event_id": event.event_id, "auth_event_id": auth} for auth in dict.fromkeys(event.auth_event_ids)])
+
+    def replace_event_json(self, conn: Connection, event_id: str, pdu: Mapping[str, Any]) -> None:
+        """Overwrite a stored event with its pruned form (an expired self-destructing event): its id, hashes and
+        signatures stand, as after a redaction, but what it said is gone from the database."""
+        conn.execute(update(events).where(events.c.event_id == event_id).values(
+            json=encode_canonical_json(dict(pdu)).decode("utf-8")))
 
     def get_event(self, conn: Connection, event_id: str) -> StoredEvent | None:
         row = conn.execute(

@@ -28,6 +28,7 @@ from persistence.tables.e2e import (
     room_key_backup_versions,
 )
 from persistence.tables.ephemeral import presence, receipts, typing
+from persistence.tables.expiry import event_expiry
 from persistence.tables.federation import server_keys
 from persistence.tables.media import local_media, local_media_thumbnails
 from persistence.tables.metadata import metadata
@@ -74,6 +75,7 @@ __all__ = [
     "erased_users",
     "event_auth",
     "event_edges",
+    "event_expiry",
     "event_forward_extremities",
     "event_push_actions",
     "event_relations",
