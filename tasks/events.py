@@ -22,6 +22,7 @@ from persistence.locks import lock_room
 from persistence.stores.relations import Relation
 from persistence.stores.rooms import Room
 from protocol.auth import CREATE_KEY, auth_types_for_event, check_auth, power_levels_from_state
+from protocol.canonical_json import check_canonical_json
 from protocol.errors import MatrixError, NotFound
 from protocol.events.builder import EventTemplate, build_event
 from protocol.events.model import Event, StateKey
@@ -71,6 +72,8 @@ def append_event(context: TaskContext, conn: Connection, room: Room, template: E
         origin_server_ts=context.clock.now_ms(), server_name=context.config.server_name,
         signing_key=context.signing_key, opaque_id=secrets.token_urlsafe(18).replace("-", "").replace("_", ""),
     )
+    if room_version.strict_canonical_json:  # rooms/v6 "Canonical JSON": 400 M_BAD_JSON, nothing stored
+        check_canonical_json(event.pdu)
     # v12 events do not cite the create event (the room id names it), but the rules still read it.
     check_state = dict(auth_state)
     if CREATE_KEY not in check_state and CREATE_KEY in current:

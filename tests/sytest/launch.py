@@ -100,6 +100,8 @@ conf = {
     "allow_public_rooms_without_auth": True,
     "require_membership_for_aliases": False,
     "enable_ephemeral_messages": True,  # as SyTest's Synapse config (MSC2228)
+    # As SyTest's Synapse config: its push gateway's certificate is of its own making (not under SyTest's CA).
+    "use_insecure_ssl_client_just_for_testing_do_not_use": True,
     "rc_federation": {"window_size": 1000, "sleep_limit": 1000, "sleep_delay": 1, "reject_limit": 10000,
                       "concurrent": 100},
 }
