@@ -9,6 +9,7 @@ def create_client_blueprint() -> Blueprint:
     from web.client import (
         account,
         account_data,
+        admin_whois,
         aliases,
         appservice_ping,
         cross_signing,
@@ -50,6 +51,6 @@ def create_client_blueprint() -> Blueprint:
                    appservice_ping, relations, aliases, directory, spaces, room_upgrades, reports, search, filters,
                    sync, account_data, to_device, user_directory, legacy_sync, legacy_events, typing_notifications,
                    receipts, read_markers, presence, push_rules, notifications, pushers, keys, key_query,
-                   cross_signing, key_backup, dehydrated_devices):
+                   cross_signing, key_backup, dehydrated_devices, admin_whois):
         module.register_routes(blueprint)
     return blueprint
