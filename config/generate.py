@@ -73,6 +73,10 @@ enable_authenticated_media: true
 # dynamic_thumbnails: false       # true: thumbnails of any requested size, not only thumbnail_sizes
 # media_retention: {{local_media_lifetime: 90d}}
 
+# Self-destructing messages (MSC2228, as Synapse): a message whose content has org.matrix.self_destruct_after
+# (a timestamp in ms) is pruned, for everyone and in the database, from that moment.
+# enable_ephemeral_messages: false
+
 # Presence (online, unavailable, offline), on by default; `enabled: false` switches it off. Synapse's timers:
 # presence: {{enabled: true, idle_timeout: 5m, sync_online_timeout: 30s, last_active_granularity: 1m}}
 

@@ -80,6 +80,8 @@ class HomeserverConfig:
     not verify certificates (SyTest's gateway has a certificate of its own making). Never in production."""
     appservices: AppServices = field(default_factory=AppServices)
     """The registrations of ``app_service_config_files`` (``config/appservices.py``)."""
+    enable_ephemeral_messages: bool = False
+    """Synapse's switch for MSC2228: a message with ``org.matrix.self_destruct_after`` is pruned at that time."""
     warnings: tuple[str, ...] = field(default=(), compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -157,6 +159,7 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
         default_room_version=_default_room_version(top),
         insecure_outbound_tls=top.flag("use_insecure_ssl_client_just_for_testing_do_not_use", False),
         appservices=parse_appservices(top, server_name, resolve, warnings),
+        enable_ephemeral_messages=top.flag("enable_ephemeral_messages", False),
         raw=dict(data),
     )
     check_workers(top, workers, config.routing)

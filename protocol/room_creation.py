@@ -144,6 +144,14 @@ TRANSFERABLE_STATE = (
     "m.room.history_visibility",
     "m.room.join_rules",
 )
+# What the replacement room gets for preset state the old room lacks: Synapse creates it under the private_chat
+# preset, whose defaults apply wherever the copied state is silent. A public_chat room has no guest access event
+# (no event means "forbidden"), so its replacement gains ``can_join``, as with Synapse; SyTest checks for it.
+UPGRADE_DEFAULT_STATE: Mapping[str, Mapping[str, Any]] = {
+    "m.room.join_rules": {"join_rule": PRESETS["private_chat"]["join_rule"]},
+    "m.room.history_visibility": {"history_visibility": PRESETS["private_chat"]["history_visibility"]},
+    "m.room.guest_access": {"guest_access": PRESETS["private_chat"]["guest_access"]},
+}
 SPACE_CHILD = "m.space.child"
 SPACE_ROOM_TYPE = "m.space"
 RESTRICTED_LEVEL = 50
@@ -246,12 +254,14 @@ def upgrade_events(creator: str, creator_profile: Mapping[str, str], power_level
                    bans: Mapping[str, Mapping[str, Any]] | None = None) -> list[EventTemplate]:
     """What follows the create event in the replacement room: the upgrader's join, power levels, the copied
     state (``transferred``: event type -> content, state key ``""``), the space's children, the bans (state key
-    -> content), and the final power levels if any: everything copied is sent under the first, lifted levels."""
+    -> content), and the final power levels if any: everything copied is sent under the first, lifted levels.
+    Join rules, history visibility and guest access the old room lacks take ``UPGRADE_DEFAULT_STATE``."""
     first, final = power_levels
     plan = [EventTemplate("m.room.member", {"membership": "join", **creator_profile}, state_key=creator),
             EventTemplate("m.room.power_levels", first, state_key="")]
-    plan.extend(EventTemplate(event_type, dict(transferred[event_type]), state_key="")
-                for event_type in TRANSFERABLE_STATE if event_type in transferred)
+    state = {**UPGRADE_DEFAULT_STATE, **transferred}
+    plan.extend(EventTemplate(event_type, dict(state[event_type]), state_key="")
+                for event_type in TRANSFERABLE_STATE if event_type in state)
     plan.extend(EventTemplate(SPACE_CHILD, dict(content), state_key=state_key)
                 for state_key, content in (space_children or {}).items())
     plan.extend(EventTemplate("m.room.member", dict(content), state_key=user_id)

@@ -20,6 +20,8 @@ from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_MEMBER_PROFILES, REFRESH_USER_
 from tasks.appservices import SCHEDULE_SECONDS as APPSERVICE_SCHEDULE_SECONDS
 from tasks.context import TaskContext
 from tasks.envelope import Stamp, signed_headers
+from tasks.event_expiry import SWEEP_EXPIRING_EVENTS, sweep_expiring_events
+from tasks.event_expiry import SWEEP_SECONDS as EXPIRY_SWEEP_SECONDS
 from tasks.federation.sender import sweep_destinations
 from tasks.ledger import retention_ms
 from tasks.media import SCHEDULE_SECONDS as MEDIA_SCHEDULE_SECONDS
@@ -137,11 +139,12 @@ TASKS = (
     TaskSpec(FOLD_RETIRED_WRITERS, family="background", body=fold_task),
     TaskSpec(SWEEP_PUSHERS, family="background", body=sweep_pushers),
     TaskSpec(SWEEP_DESTINATIONS, family="background", body=sweep_destinations),
+    TaskSpec(SWEEP_EXPIRING_EVENTS, family="background", body=sweep_expiring_events),
 )
 
 SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0, SWEEP_TYPING: 5.0, SWEEP_PRESENCE: 5.0,
                     RECONCILE_USER_DIRECTORY: 600.0, FOLD_RETIRED_WRITERS: 600.0, SWEEP_PUSHERS: 15.0,
-                    SWEEP_DESTINATIONS: 10.0,
+                    SWEEP_DESTINATIONS: 10.0, SWEEP_EXPIRING_EVENTS: EXPIRY_SWEEP_SECONDS,
                     **MEDIA_SCHEDULE_SECONDS, **APPSERVICE_SCHEDULE_SECONDS}
 """Beat's timetable: task name -> interval."""
 _FAMILIES = {**{name: "media" for name in MEDIA_SCHEDULE_SECONDS},

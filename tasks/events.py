@@ -22,12 +22,14 @@ from persistence.locks import lock_room
 from persistence.stores.relations import Relation
 from persistence.stores.rooms import Room
 from protocol.auth import CREATE_KEY, auth_types_for_event, check_auth, power_levels_from_state
+from protocol.canonical_json import check_canonical_json
 from protocol.errors import MatrixError, NotFound
 from protocol.events.builder import EventTemplate, build_event
 from protocol.events.model import Event, StateKey
 from protocol.redaction import check_local_redaction
 from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomIdFormat
 from protocol.search import searchable_text
+from protocol.self_destruct import expiry_ts
 from tasks.api import CREATE_EVENT, CREATE_ROOM, STOP_TYPING
 from tasks.appservices import poke_appservices
 from tasks.client_event_checks import check_client_event
@@ -72,6 +74,8 @@ def append_event(context: TaskContext, conn: Connection, room: Room, template: E
         origin_server_ts=context.clock.now_ms(), server_name=context.config.server_name,
         signing_key=context.signing_key, opaque_id=secrets.token_urlsafe(18).replace("-", "").replace("_", ""),
     )
+    if room_version.strict_canonical_json:  # rooms/v6 "Canonical JSON": 400 M_BAD_JSON, nothing stored
+        check_canonical_json(event.pdu)
     # v12 events do not cite the create event (the room id names it), but the rules still read it.
     check_state = dict(auth_state)
     if CREATE_KEY not in check_state and CREATE_KEY in current:
@@ -124,6 +128,9 @@ def record_derived(context: TaskContext, conn: Connection, room_id: str, event: 
     relation = relation_of(event)
     if relation is not None:
         context.stores.relations.insert_relation(conn, room_id, relation)
+    expiry = expiry_ts(event) if context.config.enable_ephemeral_messages else None
+    if expiry is not None:  # MSC2228: pruned when due (tasks/event_expiry.py)
+        context.stores.event_expiry.insert_expiry(conn, event.event_id, room_id, expiry)
 
 
 def relation_of(event: Event) -> Relation | None:

@@ -32,6 +32,7 @@ def catalogue() -> dict[str, TaskSpec]:
         appservices,
         background,
         device_lists,
+        event_expiry,
         events,
         media,
         member_profiles,
@@ -53,5 +54,5 @@ def catalogue() -> dict[str, TaskSpec]:
              *to_device.TASKS, *member_profiles.TASKS, *typing_notifications.TASKS, *receipts.TASKS,
              *presence.TASKS, *push_rules.TASKS, *resharding.TASKS, *media.TASKS, *remote_media.TASKS,
              *remote_device_lists.TASKS, *url_previews.TASKS, *pushers.TASKS, *appservices.TASKS,
-             *FEDERATION_TASKS)
+             *event_expiry.TASKS, *FEDERATION_TASKS)
     return {spec.name: spec for spec in specs}

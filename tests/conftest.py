@@ -81,6 +81,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _data_for(shape: str, pg_name: str, redis_db: int, sqlite_path: str = ":memory:") -> dict[str, Any]:
     data = base_config_data()
+    data["enable_ephemeral_messages"] = True  # as SyTest runs it; every process of the test server must agree
     if shape == "workers":
         data["database"] = {"name": "psycopg2", "args": pg_database_args(pg_name)}
         data["redis"] = {"enabled": True, "host": "127.0.0.1", "port": 6379, "dbid": redis_db,

@@ -62,7 +62,8 @@ def _record_last_seen(deps: Deps, requester: Requester, now: int) -> None:
     ip = client_ip()
     if deps.last_seen.due(requester, ip, now):
         with deps.database.write() as conn:
-            deps.stores.devices.update_last_seen(conn, requester.user_id, requester.device_id, now, ip)
+            deps.stores.devices.update_last_seen(conn, requester.user_id, requester.device_id, now, ip,
+                                                 request.headers.get("User-Agent"))
 
 
 def _load_requester(deps: Deps, token_hash: str, now: int) -> Requester:

@@ -15,6 +15,7 @@ from persistence.stores.device_lists import DeviceListStore
 from persistence.stores.devices import DeviceStore
 from persistence.stores.directory import DirectoryStore
 from persistence.stores.e2e_keys import E2eKeyStore
+from persistence.stores.event_expiry import EventExpiryStore
 from persistence.stores.event_graph import EventGraphStore
 from persistence.stores.events import EventStore
 from persistence.stores.federation_sending import FederationSendingStore
@@ -102,3 +103,4 @@ class Stores:
     remote_devices: RemoteDeviceStore = field(default_factory=RemoteDeviceStore)
     sliding_sync: SlidingSyncStore = field(default_factory=SlidingSyncStore)
     room_lists: RoomListStore = field(default_factory=RoomListStore)
+    event_expiry: EventExpiryStore = field(default_factory=EventExpiryStore)

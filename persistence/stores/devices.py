@@ -17,6 +17,7 @@ class Device:
     created_ts: int
     last_seen_ts: int | None
     last_seen_ip: str | None
+    last_seen_user_agent: str | None = None
 
 
 class DeviceStore:
@@ -41,11 +42,12 @@ class DeviceStore:
         )
         return result.rowcount > 0
 
-    def update_last_seen(self, conn: Connection, user_id: str, device_id: str, ts: int, ip: str | None) -> None:
+    def update_last_seen(self, conn: Connection, user_id: str, device_id: str, ts: int, ip: str | None,
+                         user_agent: str | None = None) -> None:
         conn.execute(
             update(devices)
             .where(devices.c.user_id == user_id, devices.c.device_id == device_id)
-            .values(last_seen_ts=ts, last_seen_ip=ip)
+            .values(last_seen_ts=ts, last_seen_ip=ip, last_seen_user_agent=user_agent)
         )
 
     def delete_devices(self, conn: Connection, user_id: str, device_ids: list[str]) -> list[str]:

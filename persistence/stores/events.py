@@ -112,6 +112,12 @@ class EventStore:
         is not in) once a newer membership of the same user supersedes it."""
         conn.execute(update(events).where(events.c.event_id == event_id).values(outlier=True))
 
+    def replace_event_json(self, conn: Connection, event_id: str, pdu: Mapping[str, Any]) -> None:
+        """Overwrite a stored event with its pruned form (an expired self-destructing event): its id, hashes and
+        signatures stand, as after a redaction, but what it said is gone from the database."""
+        conn.execute(update(events).where(events.c.event_id == event_id).values(
+            json=encode_canonical_json(dict(pdu)).decode("utf-8")))
+
     def get_event(self, conn: Connection, event_id: str) -> StoredEvent | None:
         row = conn.execute(
             select(*_COLUMNS).join(rooms, rooms.c.room_id == events.c.room_id).where(events.c.event_id == event_id)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, column, func, insert, literal_column, select, table, text
+from sqlalchemy import Connection, Select, column, delete, func, insert, literal_column, select, table, text
 
 from persistence.tables import event_search
 
@@ -49,6 +49,10 @@ class SearchStore:
         conn.execute(insert(event_search).values(
             stream_ordering=stream_ordering, event_id=event_id, room_id=room_id, sender=sender, key=key,
             value=value, origin_server_ts=origin_server_ts))
+
+    def delete_entry(self, conn: Connection, event_id: str) -> None:
+        """Forget an event's text (a self-destructed event must not be found by what it said)."""
+        conn.execute(delete(event_search).where(event_search.c.event_id == event_id))
 
     def list_matches(self, conn: Connection, query: SearchQuery, *, order_by: str, offset: int, limit: int,
                      before_stream: int | None = None) -> list[SearchHit]:

@@ -29,6 +29,7 @@ from persistence.tables.e2e import (
     room_key_backup_versions,
 )
 from persistence.tables.ephemeral import presence, receipts, typing
+from persistence.tables.expiry import event_expiry
 from persistence.tables.federation import received_transactions, server_keys
 from persistence.tables.federation_queries import (
     openid_tokens,
@@ -91,6 +92,7 @@ __all__ = [
     "erased_users",
     "event_auth",
     "event_edges",
+    "event_expiry",
     "event_forward_extremities",
     "event_push_actions",
     "event_relations",

@@ -44,6 +44,7 @@ devices = Table(
     Column("created_ts", BigInteger, nullable=False),
     Column("last_seen_ts", BigInteger, nullable=True),
     Column("last_seen_ip", Text, nullable=True),
+    Column("last_seen_user_agent", Text, nullable=True),
     PrimaryKeyConstraint("user_id", "device_id"),
 )
 

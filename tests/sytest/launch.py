@@ -101,6 +101,7 @@ conf = {
     "allow_public_rooms_over_federation": True,
     "allow_public_rooms_without_auth": True,
     "require_membership_for_aliases": False,
+    "enable_ephemeral_messages": True,  # as SyTest's Synapse config (MSC2228)
     "rc_federation": {"window_size": 1000, "sleep_limit": 1000, "sleep_delay": 1, "reject_limit": 10000,
                       "concurrent": 100},
 }

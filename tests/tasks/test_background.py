@@ -31,6 +31,7 @@ from tasks.background import (
 )
 from tasks.context import TaskContext
 from tasks.envelope import MAC_HEADER, Stamp, is_authentic
+from tasks.event_expiry import SWEEP_EXPIRING_EVENTS
 from tasks.media import APPLY_RETENTION
 from tests.clock import FakeClock
 from tests.tasks.factories import RecordingDispatcher, make_context
@@ -77,7 +78,7 @@ def test_beat_schedule_targets_the_background_instance() -> None:
     schedule = beat_schedule(routing)
     assert set(schedule) == {SWEEP_OUTBOX, DELETE_EXPIRED, SWEEP_TYPING, SWEEP_PRESENCE, RECONCILE_USER_DIRECTORY,
                              FOLD_RETIRED_WRITERS, APPLY_RETENTION, SWEEP_PUSHERS, DELIVER_ALL,
-                             SWEEP_DESTINATIONS}
+                             SWEEP_DESTINATIONS, SWEEP_EXPIRING_EVENTS}
     assert all(entry["options"]["queue"] == "background" for name, entry in schedule.items()
                if name not in (APPLY_RETENTION, DELIVER_ALL))
     assert schedule[APPLY_RETENTION]["options"]["queue"] == "media"

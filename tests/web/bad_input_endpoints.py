@@ -164,6 +164,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "client.logout": Endpoint(auth=True),
     "client.logout_all": Endpoint(auth=True),
     "client.get_whoami": Endpoint(auth=True),
+    "client.whois": Endpoint(auth=True),
     "client.change_password": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"new_password": "a brand new password", "logout_devices": False,
                         "auth": _password_uia(walker)},

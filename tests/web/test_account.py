@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.homeserver import PASSWORD, HomeserverUnderTest
 
 PASSWORD_PATH = "/_matrix/client/v3/account/password"
@@ -125,3 +127,27 @@ def test_an_erased_users_messages_are_redacted_for_those_who_joined_later(homese
     messages = homeserver.get(f"/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=20", token=joiner).json
     served = next(event for event in messages["chunk"] if event["event_id"] == sent)
     assert served["content"] == {}
+
+
+def test_an_erased_users_messages_reach_later_joiners_redacted_in_sync(homeserver: HomeserverUnderTest) -> None:
+    """The same erasure through ``/sync``'s timeline, which SyTest reads: the original member gets the message,
+    the later joiner its redacted form."""
+    creator = homeserver.register("creator")
+    member = homeserver.register("member")["access_token"]
+    joiner = homeserver.register("joiner")["access_token"]
+    room_id = homeserver.post("/_matrix/client/v3/createRoom", token=creator["access_token"],
+                              json={"preset": "public_chat"}).json["room_id"]
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=member, json={})
+    sent = homeserver.put(f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/t1",
+                          token=creator["access_token"], json={"msgtype": "m.text", "body": "body1"}).json["event_id"]
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=joiner, json={})
+    done = homeserver.post("/_matrix/client/v3/account/deactivate", token=creator["access_token"], json={
+        "erase": True, "auth": homeserver.password_auth(creator["user_id"])})
+    assert done.status_code == 200, done.json
+
+    def synced_content(token: str) -> dict[str, Any]:
+        timeline = homeserver.get("/_matrix/client/v3/sync", token=token).json["rooms"]["join"][room_id]["timeline"]
+        return next(event["content"] for event in timeline["events"] if event["event_id"] == sent)
+
+    assert synced_content(member)["body"] == "body1"
+    assert synced_content(joiner) == {}

@@ -75,3 +75,23 @@ def test_create_room_with_oversized_initial_state_creates_nothing(homeserver: Ho
     _assert_too_large(homeserver.post(f"{CLIENT}/createRoom", token=alice,
                                       json={"creation_content": {"padding": OVERSIZED}}))
     assert homeserver.get(f"{CLIENT}/joined_rooms", token=alice).json == {"joined_rooms": []}
+
+
+def test_numbers_outside_canonical_json_are_refused_from_room_version_6(homeserver: HomeserverUnderTest) -> None:
+    """rooms/v6 "Canonical JSON": integers beyond ±(2**53 - 1) and floats are 400 ``M_BAD_JSON``, nothing stored,
+    on either send path; a v5 room, built before that rule, still takes them."""
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice, room_version="6")
+    before = _event_count(homeserver, room_id)
+    for number in (2**53, -(2**53), 1.1):
+        for response in (homeserver.post(f"{CLIENT}/rooms/{room_id}/send/sytest.dummy", token=alice,
+                                         json={"body": number}),
+                         homeserver.put(f"{CLIENT}/rooms/{room_id}/state/org.example.n", token=alice,
+                                        json={"nested": [{"n": number}]})):
+            assert (response.status_code, response.json["errcode"]) == (400, "M_BAD_JSON"), (number, response.json)
+    assert _event_count(homeserver, room_id) == before
+    assert homeserver.post(f"{CLIENT}/rooms/{room_id}/send/sytest.dummy", token=alice,
+                           json={"body": 2**53 - 1}).status_code == 200
+    old_room = _room(homeserver, alice, room_version="5")
+    assert homeserver.post(f"{CLIENT}/rooms/{old_room}/send/sytest.dummy", token=alice,
+                           json={"body": 2**53}).status_code == 200

@@ -119,3 +119,17 @@ def test_the_web_server_reads_request_lines_holding_two_tokens() -> None:
     from ganglion.cli import REQUEST_LINE_LIMIT
 
     assert REQUEST_LINE_LIMIT >= 2 * MAX_TOKEN_LENGTH + 1024, "/messages?from=...&to=... and its path fit"
+
+
+def test_paging_back_from_the_prev_batch_of_a_whole_room_serves_its_history_again(
+        homeserver: HomeserverUnderTest) -> None:
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice)
+    _send(homeserver, alice, room_id, "hello")
+    timeline = _sync(homeserver, alice)["rooms"]["join"][room_id]["timeline"]
+    assert timeline["limited"] is False
+    page = _page(homeserver, alice, room_id, dir="b", **{"from": timeline["prev_batch"]})
+    assert [event["event_id"] for event in page["chunk"]] == [event["event_id"]
+                                                             for event in reversed(timeline["events"])]
+    assert "end" in page, "as Synapse: the prev_batch of a room served whole stands after its last event"
+    assert "end" not in _page(homeserver, alice, room_id, dir="b", **{"from": page["end"]})

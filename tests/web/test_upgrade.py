@@ -48,7 +48,8 @@ def test_upgrade_copies_state_and_tombstones_the_old_room(homeserver: Homeserver
     assert state[("m.room.topic", "")]["content"] == {"topic": "Chat here"}
     assert state[("m.room.avatar", "")]["content"] == {"url": "mxc://test.local/a"}
     assert state[("m.room.join_rules", "")]["content"] == {"join_rule": "public"}
-    assert ("m.room.guest_access", "") not in state, "public_chat's forbidden guest access is no event at all"
+    assert state[("m.room.guest_access", "")]["content"] == {"guest_access": "can_join"}, \
+        "as Synapse, the replacement takes private_chat's guest access where the old room had no event"
     assert state[("m.room.power_levels", "")]["content"]["users"] == {"@alice:test.local": 100}
     assert ("org.example.private", "") not in state, "state outside the Matrix namespace stays behind"
     assert state[("m.room.member", "@alice:test.local")]["content"]["membership"] == "join"

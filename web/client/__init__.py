@@ -9,6 +9,7 @@ def create_client_blueprint() -> Blueprint:
     from web.client import (
         account,
         account_data,
+        admin_whois,
         aliases,
         appservice_directory,
         appservice_ping,
@@ -55,6 +56,6 @@ def create_client_blueprint() -> Blueprint:
                    sync, account_data, to_device, user_directory, legacy_sync, legacy_events, typing_notifications,
                    receipts, read_markers, presence, push_rules, notifications, pushers, keys, key_query,
                    cross_signing, key_backup, dehydrated_devices, thirdparty, appservice_directory, openid,
-                   sliding_sync):
+                   sliding_sync, admin_whois):
         module.register_routes(blueprint)
     return blueprint

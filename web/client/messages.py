@@ -86,11 +86,13 @@ def get_room_events(room_id: str) -> dict[str, Any]:
         page = walk_timeline(current, conn, room_id, requester.user_id, from_=from_, to=to, backwards=backwards,
                              limit=limit, event_filter=event_filter)
         body: dict[str, Any] = {"chunk": serve(current, conn, page.items, requester.user_id), "start": start}
-        # The spec omits ``end`` at the start of the timeline. Walking forwards to the live end of the room, later
-        # events may yet come: a page that found events says where to continue (as Synapse does, and SyTest
-        # expects of a sync's next_batch used as ``from``); an empty one, or one that reached ``to``, is the end.
-        live_end = not backwards and to_token is None and bool(page.items)
-        if (not page.exhausted or live_end) and page.position is not None:
+        # The spec omits ``end`` where no further events are available. Unbounded by ``to``, a page that found
+        # events says where to continue whichever way it walked, and only the empty page after it ends the walk,
+        # as Synapse answers: forwards, later events may yet come (SyTest pages on from a sync's next_batch);
+        # backwards, SyTest and clients expect an ``end`` with the page that reached the room's first event. A
+        # page that reached ``to`` is the end.
+        unbounded = to_token is None and bool(page.items)
+        if (not page.exhausted or unbounded) and page.position is not None:
             body["end"] = page.position.format()
         if event_filter.lazy_load_members and page.items:
             state = _member_state(current, conn, room_id, requester.user_id, page.items[0].event_id,

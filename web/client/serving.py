@@ -19,6 +19,7 @@ from persistence.stores.events import StoredEvent
 from protocol.auth import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels, power_levels_from_state
 from protocol.events.model import Event
 from protocol.redaction import redact_event, redaction_applies, redaction_needs_power_levels
+from protocol.self_destruct import has_expired
 from web.client.aggregations import bundled_aggregations
 from web.client.event_format import client_event
 from web.deps import Deps
@@ -27,7 +28,10 @@ from web.deps import Deps
 def serve_events(deps: Deps, conn: Connection, events: Sequence[StoredEvent], now_ms: int,
                  user_id: str) -> list[dict[str, Any]]:
     """``events`` in client format for ``user_id``, in the given order: redacted where a valid redaction names
-    them, else with their bundled aggregations."""
+    them, else with their bundled aggregations. With ``enable_ephemeral_messages``, a self-destructing event
+    that is due is served pruned even before beat's sweep prunes it in the database (``tasks/event_expiry.py``)."""
+    if deps.config.enable_ephemeral_messages:
+        events = [_pruned(stored) if has_expired(stored.event, now_ms) else stored for stored in events]
     applied = applied_redactions(deps, conn, events)
     bundles = bundled_aggregations(deps, conn, [stored for stored in events if stored.event_id not in applied],
                                    user_id, now_ms)
@@ -53,6 +57,12 @@ def serve_events(deps: Deps, conn: Connection, events: Sequence[StoredEvent], no
         body["unsigned"]["redacted_because"] = client_event(redaction, now_ms)
         served.append(body)
     return served
+
+
+def _pruned(stored: StoredEvent) -> StoredEvent:
+    version = stored.event.room_version
+    return StoredEvent(Event(stored.event_id, version, redact_event(stored.event.pdu, version)), stored.room_id,
+                       stored.stream_ordering, stored.rejected_reason, stored.replaces_state)
 
 
 def serve_event(deps: Deps, conn: Connection, stored: StoredEvent, now_ms: int, user_id: str) -> dict[str, Any]:

@@ -358,7 +358,7 @@ def _room_bodies(reader: SyncReader, jobs: list[_RoomJob], until: WriterPosition
         end = ends.get(job.room_id, START) if not timeline.events else START
         bodies[job.room_id] = ({
             "timeline": {"events": events, "limited": timeline.limited or job.newly_joined,
-                         "prev_batch": prev_batch(timeline, end)},
+                         "prev_batch": prev_batch(timeline, end, whole_history=job.since is None)},
             "state_after" if reader.use_state_after else "state": {"events": state_body},
             "account_data": {"events": []},
         }, timeline.events, state)

@@ -157,8 +157,10 @@ def _visible(reader: SyncReader, batch: Sequence[StoredEvent],
                 if event_filter.matches(stored.event.type, stored.event.sender, stored.event.content)]
     if not matching:
         return {}
-    shown = {stored.event_id for stored in visible_events_in_rooms(
+    # Keep the versions visibility hands back: an erased sender's event comes pruned to a later joiner.
+    served = {stored.event_id: stored for stored in visible_events_in_rooms(
         reader.deps, reader.conn, reader.user_id, matching, ignored=reader.ignored, joined_rooms=joined)}
+    shown = set(served)
     # A joined room's current state is shown even where history visibility hides the moment it was set (a
     # ``joined`` room's joins while the reader was away), as Synapse does: clients build the room from it.
     hidden_state = [(stored.room_id, stored.event.state_tuple, stored.event_id) for stored in matching
@@ -168,7 +170,7 @@ def _visible(reader: SyncReader, batch: Sequence[StoredEvent],
     by_room: dict[str, list[StoredEvent]] = {}
     for stored in matching:
         if stored.event_id in shown:
-            by_room.setdefault(stored.room_id, []).append(stored)
+            by_room.setdefault(stored.room_id, []).append(served.get(stored.event_id, stored))
     return by_room
 
 
@@ -287,10 +289,19 @@ def state_after_section(reader: SyncReader, room_id: str, timeline: Timeline, un
                   key=lambda stored: stored.stream_ordering)
 
 
-def prev_batch(timeline: Timeline, end: RoomPosition) -> str:
-    """Where ``/messages`` continues backwards: just before the first timeline event (or at the room's end)."""
+def prev_batch(timeline: Timeline, end: RoomPosition, *, whole_history: bool = False) -> str:
+    """Where ``/messages`` continues backwards: just before the first timeline event (or at the room's end).
+
+    ``whole_history``: the timeline was read from the room's start (a room new to the client) and holds all of
+    it. Then, as Synapse does, the token stands after the last timeline event, so paging back from it serves
+    the history again rather than nothing: clients and SyTest page back from any room's ``prev_batch`` and
+    expect events and an ``end`` (spec: ``prev_batch`` "can be supplied to the ``from`` parameter").
+    """
     if not timeline.events:
         return end.format()
+    if whole_history and not timeline.limited:
+        last = timeline.events[-1]
+        return RoomPosition.after(last.event.depth, last.stream_ordering).format()
     first = timeline.events[0]
     return RoomPosition.before(first.event.depth, first.stream_ordering).format()
 
