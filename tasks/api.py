@@ -58,9 +58,20 @@ class Dispatcher(Protocol):
         process that runs every task itself), so a caller can batch work by owner."""
 
 
+DEVICE_LIST_WAIT_SECONDS = 10.0
+
+
 def device_list_changed(dispatcher: Dispatcher, user_id: str) -> None:
     """A device of ``user_id`` was added, renamed or removed (the outbox row is already committed)."""
     dispatcher.send(DRAIN_DEVICE_LISTS, user_id=user_id)
+
+
+def write_device_list_change(dispatcher: Dispatcher, user_id: str) -> None:
+    """As ``device_list_changed``, but wait (bounded) until the device-lists writer has put the change on the
+    stream, so the ``/sync`` or ``/keys/changes`` a client makes after its request already names it. Raises
+    ServerUnavailable when the writer did not answer in time; the outbox row stands, and beat's sweep has it
+    written later."""
+    dispatcher.call(DRAIN_DEVICE_LISTS, timeout=DEVICE_LIST_WAIT_SECONDS, user_id=user_id)
 
 
 def user_directory_changed(dispatcher: Dispatcher, user_id: str) -> None:

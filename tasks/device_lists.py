@@ -37,4 +37,4 @@ def drain(context: TaskContext, *, user_id: str) -> int:
     return len(changes)
 
 
-TASKS = (TaskSpec(DRAIN_DEVICE_LISTS, family=STREAM, body=drain, shard_param="user_id"),)
+TASKS = (TaskSpec(DRAIN_DEVICE_LISTS, family=STREAM, body=drain, shard_param="user_id", returns_result=True),)

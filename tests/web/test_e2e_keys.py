@@ -202,6 +202,21 @@ def test_key_uploads_show_in_sync_and_key_changes(homeserver: HomeserverUnderTes
     assert (missing.status_code, missing.json["errcode"]) == (400, "M_MISSING_PARAM")
 
 
+def test_a_key_upload_is_on_the_device_list_stream_when_it_answers(homeserver: HomeserverUnderTest) -> None:
+    """SyTest's "Local device key changes appear in /keys/changes": the client asks right after its upload, so
+    the change must be on the stream (and in the token a sync hands out) before the upload answers, in the
+    worker shape too, where another process writes the stream."""
+    alice = homeserver.register("alice")["access_token"]
+    bob, device = _keyed(homeserver, "bob", "BOB1")
+    room_id = _room(homeserver, alice, preset="public_chat")
+    homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={})
+    since = _sync(homeserver, alice)["next_batch"]
+    _upload(homeserver, bob, device_keys=device.device_keys())
+    until = _sync(homeserver, alice, since)["next_batch"]
+    changes = homeserver.get(f"{KEYS}/changes?from={since}&to={until}", token=alice)
+    assert changes.json == {"changed": ["@bob:test.local"], "left": []}
+
+
 def test_changed_device_keys_replace_the_old_ones_and_are_announced(homeserver: HomeserverUnderTest) -> None:
     """As Synapse does: new identity keys for a device replace the stored ones (clients notice the change and
     warn), and only an upload that changes something moves the device list."""

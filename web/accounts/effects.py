@@ -7,6 +7,7 @@ Views collect these while they write (together with the outbox rows that make th
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -14,11 +15,14 @@ from sqlalchemy import Connection
 
 from persistence.doorbell import Ring
 from persistence.stores.device_lists import CROSS_SIGNING_KEY_TYPE
+from protocol.errors import ServerUnavailable
 from tasks import api as tasks_api
 from web.token_cache import TOKENS_STREAM
 
 if TYPE_CHECKING:
     from web.deps import Deps
+
+log = logging.getLogger(__name__)
 
 DEVICE_LISTS = "device_lists"
 USER_DIRECTORY = "user_directory"
@@ -71,7 +75,10 @@ class AfterCommit:
             deps.revocations.revoke(self.revoked_tokens)  # every process, before the request answers
             deps.doorbell.ring(Ring(TOKENS_STREAM, deps.config.workers.name, 0, tuple(self.revoked_tokens)))
         for user_id in sorted(self.device_list_users):
-            tasks_api.device_list_changed(deps.dispatcher, user_id)
+            try:
+                tasks_api.write_device_list_change(deps.dispatcher, user_id)
+            except ServerUnavailable:  # what this request changed is committed; the outbox sweep writes it
+                log.warning("device list change of %s not yet on the stream: its writer did not answer", user_id)
         for user_id in sorted(self.directory_users):
             tasks_api.user_directory_changed(deps.dispatcher, user_id)
         for room_id in sorted(self.profile_rooms):
