@@ -4,7 +4,7 @@ incremental request) against a Ganglion monolith and a real Synapse on loopback,
 server names left out: the same rooms in the same order, the same list counts, the same required_state, timelines,
 names, heroes, member counts and flags.
 
-Opt-in (marker ``interop``): it needs Synapse installed, so it runs when ``SYNAPSE_VENV`` names a virtualenv
+Marker ``interop``: it needs Synapse installed, so it runs when ``SYNAPSE_VENV`` names a virtualenv
 holding ``matrix-synapse``, which bench/synapse_peer.sh then starts (``bench/synapse_peer.sh DIR`` installs one
 into ``DIR/venv`` on first use).
 """
