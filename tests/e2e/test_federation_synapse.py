@@ -1,0 +1,134 @@
+"""A Ganglion monolith and a real Synapse federate both ways on loopback: a Synapse user joins a Ganglion room and
+a Ganglion user joins a Synapse room, and messages travel both ways in each.
+
+Synapse is installed and configured by the shared peer script (tests/e2e/synapse_peer.py says how it is made to
+federate with a loopback Ganglion); the module is skipped only where that script is not on this machine.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+import trustme
+
+from tests.e2e.servers import HOST, RunningServer, ServerTls, free_port, start_monolith
+from tests.e2e.synapse_peer import SynapsePeer, peer_script, start_synapse
+
+pytestmark = pytest.mark.e2e
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> ServerTls:
+    directory = tmp_path_factory.mktemp("synapse-tls")
+    ca = trustme.CA()
+    issued = ca.issue_cert("localhost", HOST)
+    paths = directory / "cert.pem", directory / "key.pem", directory / "ca.pem"
+    issued.cert_chain_pems[0].write_to_path(str(paths[0]))
+    issued.private_key_pem.write_to_path(str(paths[1]))
+    ca.cert_pem.write_to_path(str(paths[2]))
+    return ServerTls(*paths)
+
+
+@pytest.fixture(scope="module")
+def peers(tmp_path_factory: pytest.TempPathFactory,
+          tls: ServerTls) -> Iterator[tuple[RunningServer, SynapsePeer]]:
+    script = peer_script()
+    if script is None:
+        pytest.skip("no shared/peers/synapse.sh above this checkout to install and start Synapse")
+    synapse_port, ganglion_port = free_port(), free_port()
+    synapse = start_synapse(script, tmp_path_factory.mktemp("synapse"), synapse_port, tls.ca)
+    try:
+        ganglion = start_monolith(tmp_path_factory.mktemp("ganglion"), port=ganglion_port,
+                                  server_name=f"localhost:{ganglion_port}", tls=tls,
+                                  federation_test_hosts={synapse.server_name: synapse.base_url},
+                                  ip_range_whitelist=["127.0.0.0/8"])
+        try:
+            yield ganglion, synapse
+        finally:
+            ganglion.stop()
+    finally:
+        synapse.stop()
+
+
+class User:
+    """A client-server API user registered (user-interactive auth, dummy stage) on either server."""
+
+    def __init__(self, base_url: str, name: str, verify: ssl.SSLContext | bool = True) -> None:
+        self.client = httpx.Client(base_url=f"{base_url}/_matrix/client/v3", verify=verify, timeout=60)
+        body: dict[str, Any] = {"username": name, "password": PASSWORD}
+        first = self.client.post("/register", json=body)
+        session = first.json().get("session") if first.status_code == 401 else None
+        registered = self.client.post("/register", json={**body, "auth": {"type": "m.login.dummy",
+                                                                          **({"session": session} if session else {})}})
+        assert registered.status_code == 200, registered.text
+        self.user_id = str(registered.json()["user_id"])
+        self.client.headers["Authorization"] = f"Bearer {registered.json()['access_token']}"
+
+    def call(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+        response = self.client.request(method, path, json=body)
+        assert response.status_code == expect, response.text
+        return response.json()
+
+    def members(self, room_id: str) -> dict[str, str]:
+        chunk = self.call("GET", f"/rooms/{quote(room_id)}/members")["chunk"]
+        return {event["state_key"]: event["content"]["membership"] for event in chunk}
+
+    def messages(self, room_id: str) -> list[str]:
+        chunk = self.call("GET", f"/rooms/{quote(room_id)}/messages?dir=b&limit=50")["chunk"]
+        return [event["content"].get("body") for event in chunk if event["type"] == "m.room.message"]
+
+    def say(self, room_id: str, body: str) -> None:
+        self.call("PUT", f"/rooms/{quote(room_id)}/send/m.room.message/{quote(body)}",
+                  {"msgtype": "m.text", "body": body})
+
+
+def eventually(probe: Callable[[], Any], timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.3)
+
+
+def ganglion_user(ganglion: RunningServer, name: str) -> User:
+    assert ganglion.tls is not None
+    return User(ganglion.base_url, name, verify=ganglion.tls.context())
+
+
+def test_a_synapse_user_joins_a_ganglion_room_and_messages_travel_both_ways(
+        peers: tuple[RunningServer, SynapsePeer]) -> None:
+    ganglion, synapse = peers
+    alice, bob = ganglion_user(ganglion, "alice"), User(synapse.base_url, "bob")
+    room_id = alice.call("POST", "/createRoom", {"preset": "public_chat", "name": "On Ganglion"})["room_id"]
+    bob.call("POST", f"/join/{quote(room_id)}?server_name={quote(ganglion.config()['server_name'])}", {})
+    assert bob.members(room_id) == {alice.user_id: "join", bob.user_id: "join"}
+    eventually(lambda: alice.members(room_id).get(bob.user_id) == "join")
+    bob.say(room_id, "hello from Synapse")
+    eventually(lambda: "hello from Synapse" in alice.messages(room_id))
+    alice.say(room_id, "hello from Ganglion")
+    eventually(lambda: "hello from Ganglion" in bob.messages(room_id))
+    assert bob.messages(room_id)[:2] == alice.messages(room_id)[:2] == ["hello from Ganglion", "hello from Synapse"]
+
+
+def test_a_ganglion_user_joins_a_synapse_room_and_messages_travel_both_ways(
+        peers: tuple[RunningServer, SynapsePeer]) -> None:
+    ganglion, synapse = peers
+    carol, dave = User(synapse.base_url, "carol"), ganglion_user(ganglion, "dave")
+    room_id = carol.call("POST", "/createRoom", {"preset": "public_chat", "name": "On Synapse"})["room_id"]
+    dave.call("POST", f"/join/{quote(room_id)}?server_name={quote(synapse.server_name)}", {})
+    assert dave.members(room_id) == {carol.user_id: "join", dave.user_id: "join"}
+    eventually(lambda: carol.members(room_id).get(dave.user_id) == "join")
+    dave.say(room_id, "hello from Ganglion")
+    eventually(lambda: "hello from Ganglion" in carol.messages(room_id))
+    carol.say(room_id, "hello from Synapse")
+    eventually(lambda: "hello from Synapse" in dave.messages(room_id))
+    assert dave.messages(room_id)[:2] == carol.messages(room_id)[:2] == ["hello from Synapse", "hello from Ganglion"]
