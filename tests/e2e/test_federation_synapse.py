@@ -1,5 +1,6 @@
 """A Ganglion monolith and a real Synapse federate both ways on loopback: a Synapse user joins a Ganglion room and
-a Ganglion user joins a Synapse room, and messages travel both ways in each.
+a Ganglion user joins a Synapse room, and messages travel both ways in each; typing notifications and read
+receipts travel both ways too.
 
 Synapse is installed and configured by the shared peer script (tests/e2e/synapse_peer.py says how it is made to
 federate with a loopback Ganglion); the module is skipped only where that script is not on this machine.
@@ -70,6 +71,8 @@ class User:
         assert registered.status_code == 200, registered.text
         self.user_id = str(registered.json()["user_id"])
         self.client.headers["Authorization"] = f"Bearer {registered.json()['access_token']}"
+        self.next_batch: str | None = None
+        self.ephemeral: list[dict[str, Any]] = []
 
     def call(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
         response = self.client.request(method, path, json=body)
@@ -132,3 +135,38 @@ def test_a_ganglion_user_joins_a_synapse_room_and_messages_travel_both_ways(
     carol.say(room_id, "hello from Synapse")
     eventually(lambda: "hello from Synapse" in dave.messages(room_id))
     assert dave.messages(room_id)[:2] == carol.messages(room_id)[:2] == ["hello from Synapse", "hello from Ganglion"]
+
+
+def ephemeral(user: User, room_id: str, event_type: str) -> list[dict[str, Any]]:
+    """Every ephemeral event of the room ``user``'s incremental syncs have brought so far (Synapse answers the same
+    sync request from a cache for a while, so polling with no ``since`` would not see anything new)."""
+    since = f"?since={quote(user.next_batch)}" if user.next_batch else ""
+    synced = user.call("GET", f"/sync{since}")
+    user.next_batch = synced["next_batch"]
+    room = synced.get("rooms", {}).get("join", {}).get(room_id, {})
+    user.ephemeral.extend(room.get("ephemeral", {}).get("events", []))
+    return [event for event in user.ephemeral if event["type"] == event_type]
+
+
+def test_typing_and_read_receipts_travel_both_ways(peers: tuple[RunningServer, SynapsePeer]) -> None:
+    ganglion, synapse = peers
+    erin, frank = ganglion_user(ganglion, "erin"), User(synapse.base_url, "frank")
+    room_id = erin.call("POST", "/createRoom", {"preset": "public_chat"})["room_id"]
+    frank.call("POST", f"/join/{quote(room_id)}?server_name={quote(ganglion.config()['server_name'])}", {})
+    eventually(lambda: erin.members(room_id).get(frank.user_id) == "join")
+    for typist, watcher in ((frank, erin), (erin, frank)):
+        typist.call("PUT", f"/rooms/{quote(room_id)}/typing/{quote(typist.user_id)}",
+                    {"typing": True, "timeout": 30000})
+        eventually(lambda typist=typist, watcher=watcher: any(
+            typist.user_id in event["content"]["user_ids"] for event in ephemeral(watcher, room_id, "m.typing")))
+    for reader, writer in ((frank, erin), (erin, frank)):
+        body = f"read me, {reader.user_id}"
+        event_id = writer.call("PUT", f"/rooms/{quote(room_id)}/send/m.room.message/{quote(body)}",
+                               {"msgtype": "m.text", "body": body})["event_id"]
+        eventually(lambda reader=reader, body=body: body in reader.messages(room_id))
+        reader.call("POST", f"/rooms/{quote(room_id)}/receipt/m.read/{quote(event_id)}", {})
+
+        def seen(event_id: str = event_id, reader: User = reader, writer: User = writer) -> bool:
+            return any(reader.user_id in event["content"].get(event_id, {}).get("m.read", {})
+                       for event in ephemeral(writer, room_id, "m.receipt"))
+        eventually(seen)
