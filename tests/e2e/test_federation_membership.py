@@ -5,8 +5,9 @@ typing and read receipts travel both ways by the federation senders and the rece
 server killed while the other sends catches up once it is back: every message arrives, in order, once.
 
 Every test runs twice: two monoliths, and two worker deployments (PostgreSQL, Redis, Celery) whose web tier has
-two gunicorn processes, so inbound federation lands on either, and whose sending runs on two federation sender
-instances (``federation_sender_instances``, ``send_federation: false`` on main).
+two gunicorn processes, so inbound federation lands on either, whose sending runs on two federation sender
+instances (``federation_sender_instances``, ``send_federation: false`` on main), and whose beat sweeps the
+destinations that are due a retry.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.e2e.servers import HOST, RunningServer, free_port, start_monolith, start_workers
+from tests.e2e.servers import HOST, RunningServer, _spawn, free_port, ganglion, start_monolith, start_workers
 
 pytestmark = pytest.mark.e2e
 
@@ -53,6 +54,9 @@ def servers(request: pytest.FixtureRequest,
                 started[name] = start_workers(directory, instances=("main", *SENDERS), web_workers=2,
                                               federation_sender_instances=list(SENDERS), send_federation=False,
                                               **settings)
+                # Beat's destination sweep is what retries a destination once its backoff is over.
+                started[name].processes.append(_spawn("beat", ganglion("beat", "--config",
+                                                                       str(started[name].config_path)), directory))
         yield started
     finally:
         for server in started.values():
