@@ -60,6 +60,7 @@ class SynapsePeer:
     directory: Path
     port: int
     popen: subprocess.Popen[bytes]
+    argv: tuple[str, ...]
 
     @property
     def server_name(self) -> str:
@@ -75,6 +76,21 @@ class SynapsePeer:
             with contextlib.suppress(OSError):
                 texts.append(f"--- {name} ---\n{(self.directory / name).read_text(errors='replace')[-chars:]}")
         return "\n".join(texts)
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown."""
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=20)
+
+    def start(self) -> None:
+        """Start the same Synapse again on the same database and config, after :meth:`kill` or :meth:`stop`."""
+        self.popen = _spawn(self.directory, self.argv)
+        try:
+            _wait_for_versions(self)
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -131,15 +147,18 @@ def start_synapse(script: Path, directory: Path, port: int, trusted_ca: Path) ->
         "federation_custom_ca_list": [str(trusted_ca)],
         "ip_range_whitelist": ["127.0.0.0/8"],
     }))
-    with open(directory / "stdout.log", "ab") as log:
-        popen = subprocess.Popen(
-            [str(venv / "bin" / "python"), "-m", "synapse.app.homeserver",
-             "-c", str(directory / "homeserver.yaml"), "-c", str(interop)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=directory, start_new_session=True)
-    peer = SynapsePeer(directory, port, popen)
+    argv = (str(venv / "bin" / "python"), "-m", "synapse.app.homeserver",
+            "-c", str(directory / "homeserver.yaml"), "-c", str(interop))
+    peer = SynapsePeer(directory, port, _spawn(directory, argv), argv)
     try:
         _wait_for_versions(peer)
     except BaseException:
         peer.stop()
         raise
     return peer
+
+
+def _spawn(directory: Path, argv: tuple[str, ...]) -> subprocess.Popen[bytes]:
+    with open(directory / "stdout.log", "ab") as log:
+        return subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=directory, start_new_session=True)

@@ -1,6 +1,8 @@
 """A Ganglion monolith and a real Synapse federate both ways on loopback: a Synapse user joins a Ganglion room and
 a Ganglion user joins a Synapse room, and messages travel both ways in each; typing notifications and read
-receipts travel both ways too.
+receipts travel both ways too. Synapse killed while Ganglion sends gets every message, in order, once, when it
+is back (Ganglion's sender catches it up; Synapse fetches what the catch-up transaction skips with
+``/get_missing_events``).
 
 Synapse is installed and configured by the shared peer script (tests/e2e/synapse_peer.py says how it is made to
 federate with a loopback Ganglion); the module is skipped only where that script is not on this machine.
@@ -49,7 +51,9 @@ def peers(tmp_path_factory: pytest.TempPathFactory,
         ganglion = start_monolith(tmp_path_factory.mktemp("ganglion"), port=ganglion_port,
                                   server_name=f"localhost:{ganglion_port}", tls=tls,
                                   federation_test_hosts={synapse.server_name: synapse.base_url},
-                                  ip_range_whitelist=["127.0.0.0/8"])
+                                  ip_range_whitelist=["127.0.0.0/8"],
+                                  federation={"destination_min_retry_interval": "1s",
+                                              "destination_max_retry_interval": "2s"})
         try:
             yield ganglion, synapse
         finally:
@@ -170,3 +174,24 @@ def test_typing_and_read_receipts_travel_both_ways(peers: tuple[RunningServer, S
             return any(reader.user_id in event["content"].get(event_id, {}).get("m.read", {})
                        for event in ephemeral(writer, room_id, "m.receipt"))
         eventually(seen)
+
+
+def test_synapse_killed_while_ganglion_sends_catches_up_when_it_returns(
+        peers: tuple[RunningServer, SynapsePeer]) -> None:
+    ganglion, synapse = peers
+    gus, hal = ganglion_user(ganglion, "gus"), User(synapse.base_url, "hal")
+    room_id = gus.call("POST", "/createRoom", {"preset": "public_chat"})["room_id"]
+    hal.call("POST", f"/join/{quote(room_id)}?server_name={quote(ganglion.config()['server_name'])}", {})
+    eventually(lambda: gus.members(room_id).get(hal.user_id) == "join")
+    gus.say(room_id, "up 0")
+    eventually(lambda: "up 0" in hal.messages(room_id))
+    synapse.kill()
+    sent = [f"while down {n}" for n in range(5)]
+    for body in sent:
+        gus.say(room_id, body)
+    time.sleep(3)  # Ganglion's sender fails against the dead server and backs off
+    synapse.start()
+    eventually(lambda: sent[-1] in hal.messages(room_id), timeout=90)
+    gus.say(room_id, "up 1")
+    eventually(lambda: "up 1" in hal.messages(room_id))
+    assert list(reversed(hal.messages(room_id))) == ["up 0", *sent, "up 1"]
