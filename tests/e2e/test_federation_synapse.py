@@ -2,7 +2,9 @@
 a Ganglion user joins a Synapse room, and messages travel both ways in each; typing notifications and read
 receipts travel both ways too. Synapse killed while Ganglion sends gets every message, in order, once, when it
 is back (Ganglion's sender catches it up; Synapse fetches what the catch-up transaction skips with
-``/get_missing_events``).
+``/get_missing_events``), and Ganglion killed while Synapse sends gets every message, in order, once, when it is
+back (Synapse retries a server it held down as soon as that server contacts it; Ganglion fills what Synapse's
+catch-up transaction skips with ``/get_missing_events``).
 
 Synapse is installed and configured by the shared peer script (tests/e2e/synapse_peer.py says how it is made to
 federate with a loopback Ganglion); the module is skipped only where that script is not on this machine.
@@ -10,6 +12,8 @@ federate with a loopback Ganglion); the module is skipped only where that script
 
 from __future__ import annotations
 
+import os
+import signal
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -195,3 +199,28 @@ def test_synapse_killed_while_ganglion_sends_catches_up_when_it_returns(
     gus.say(room_id, "up 1")
     eventually(lambda: "up 1" in hal.messages(room_id))
     assert list(reversed(hal.messages(room_id))) == ["up 0", *sent, "up 1"]
+
+
+def test_ganglion_killed_while_synapse_sends_catches_up_when_it_returns(
+        peers: tuple[RunningServer, SynapsePeer]) -> None:
+    ganglion, synapse = peers
+    ian, jon = User(synapse.base_url, "ian"), ganglion_user(ganglion, "jon")
+    room_id = ian.call("POST", "/createRoom", {"preset": "public_chat"})["room_id"]
+    jon.call("POST", f"/join/{quote(room_id)}?server_name={quote(synapse.server_name)}", {})
+    eventually(lambda: ian.members(room_id).get(jon.user_id) == "join")
+    ian.say(room_id, "up 0")
+    eventually(lambda: "up 0" in jon.messages(room_id))
+    for process in ganglion.processes:
+        os.killpg(process.popen.pid, signal.SIGKILL)
+        process.popen.wait(timeout=15)
+    sent = [f"while down {n}" for n in range(5)]
+    for body in sent:
+        ian.say(room_id, body)
+    time.sleep(3)  # Synapse's sender fails against the dead server and backs off
+    ganglion.restart()
+    jon.say(room_id, "back")  # Ganglion contacts Synapse, which ends its backoff and catches Ganglion up
+    eventually(lambda: sent[-1] in jon.messages(room_id), timeout=90)
+    ian.say(room_id, "up 1")
+    eventually(lambda: "up 1" in jon.messages(room_id))
+    assert [body for body in reversed(jon.messages(room_id)) if body != "back"] == ["up 0", *sent, "up 1"]
+    assert list(reversed(jon.messages(room_id))).count("back") == 1
