@@ -1,4 +1,5 @@
-"""A Ganglion monolith and a real Synapse federate both ways on loopback: a Synapse user joins a Ganglion room and
+"""Ganglion (a monolith, and a worker deployment with two web processes and two federation senders) and a real
+Synapse federate both ways on loopback: a Synapse user joins a Ganglion room and
 a Ganglion user joins a Synapse room, and messages travel both ways in each; typing notifications and read
 receipts travel both ways too. Synapse killed while Ganglion sends gets every message, in order, once, when it
 is back (Ganglion's sender catches it up; Synapse fetches what the catch-up transaction skips with
@@ -24,7 +25,8 @@ import httpx
 import pytest
 import trustme
 
-from tests.e2e.servers import HOST, RunningServer, ServerTls, free_port, start_monolith
+from tests.e2e.servers import HOST, RunningServer, ServerTls, _spawn, free_port, start_monolith, start_workers
+from tests.e2e.servers import ganglion as ganglion_command
 from tests.e2e.synapse_peer import SynapsePeer, peer_script, start_synapse
 
 pytestmark = pytest.mark.e2e
@@ -43,8 +45,8 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> ServerTls:
     return ServerTls(*paths)
 
 
-@pytest.fixture(scope="module")
-def peers(tmp_path_factory: pytest.TempPathFactory,
+@pytest.fixture(scope="module", params=["monolith", pytest.param("workers", marks=pytest.mark.workers)])
+def peers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
           tls: ServerTls) -> Iterator[tuple[RunningServer, SynapsePeer]]:
     script = peer_script()
     if script is None:
@@ -52,12 +54,21 @@ def peers(tmp_path_factory: pytest.TempPathFactory,
     synapse_port, ganglion_port = free_port(), free_port()
     synapse = start_synapse(script, tmp_path_factory.mktemp("synapse"), synapse_port, tls.ca)
     try:
-        ganglion = start_monolith(tmp_path_factory.mktemp("ganglion"), port=ganglion_port,
-                                  server_name=f"localhost:{ganglion_port}", tls=tls,
-                                  federation_test_hosts={synapse.server_name: synapse.base_url},
-                                  ip_range_whitelist=["127.0.0.0/8"],
-                                  federation={"destination_min_retry_interval": "1s",
-                                              "destination_max_retry_interval": "2s"})
+        directory = tmp_path_factory.mktemp(f"ganglion-{request.param}")
+        settings: dict[str, Any] = {
+            "port": ganglion_port, "server_name": f"localhost:{ganglion_port}", "tls": tls,
+            "federation_test_hosts": {synapse.server_name: synapse.base_url},
+            "ip_range_whitelist": ["127.0.0.0/8"],
+            "federation": {"destination_min_retry_interval": "1s", "destination_max_retry_interval": "2s"}}
+        if request.param == "monolith":
+            ganglion = start_monolith(directory, **settings)
+        else:
+            ganglion = start_workers(directory, instances=("main", "sender1", "sender2"), web_workers=2,
+                                     federation_sender_instances=["sender1", "sender2"], send_federation=False,
+                                     **settings)
+            # Beat's destination sweep is what retries a destination once its backoff is over.
+            ganglion.processes.append(_spawn("beat", ganglion_command("beat", "--config", str(ganglion.config_path)),
+                                             directory))
         try:
             yield ganglion, synapse
         finally:
