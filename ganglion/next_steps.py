@@ -25,7 +25,8 @@ def client_url(config: HomeserverConfig) -> str:
         if listener.port and ("client" in listener.resources or not listener.resources):
             host = listener.bind_addresses[0] if listener.bind_addresses else "127.0.0.1"
             host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-            return f"http://{'[' + host + ']' if ':' in host else host}:{listener.port}"
+            scheme = "https" if listener.tls else "http"
+            return f"{scheme}://{'[' + host + ']' if ':' in host else host}:{listener.port}"
     return config.public_baseurl.rstrip("/")
 
 

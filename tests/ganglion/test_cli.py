@@ -9,6 +9,7 @@ import yaml
 
 from config import load_config
 from ganglion.cli import main
+from ganglion.next_steps import client_url
 from persistence import migrate
 from persistence.database import Database
 
@@ -58,3 +59,17 @@ def test_worker_for_an_instance_without_queues_is_refused(tmp_path: Path, capsys
                                     "database": {"name": "psycopg2", "args": {"dbname": "unused"}}}))
     assert main(["worker", "idle_worker", "--config", str(path)]) == 2
     assert "consumes no queue" in capsys.readouterr().err
+
+
+def test_the_first_run_message_names_the_scheme_the_listener_serves(tmp_path: Path) -> None:
+    path = tmp_path / "homeserver.yaml"
+    main(["generate-config", "--server-name", "example.org", "--config-path", str(path), "--port", "8448"])
+    assert client_url(load_config([str(path)])) == "http://127.0.0.1:8448"
+    data = yaml.safe_load(path.read_text())
+    for listener in data["listeners"]:
+        listener["tls"] = True
+    (tmp_path / "cert.pem").write_text("")
+    (tmp_path / "key.pem").write_text("")
+    data.update(tls_certificate_path=str(tmp_path / "cert.pem"), tls_private_key_path=str(tmp_path / "key.pem"))
+    path.write_text(yaml.safe_dump(data))
+    assert client_url(load_config([str(path)])) == "https://127.0.0.1:8448"

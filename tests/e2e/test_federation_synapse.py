@@ -1,0 +1,237 @@
+"""Ganglion (a monolith, and a worker deployment with two web processes and two federation senders) and a real
+Synapse federate both ways on loopback: a Synapse user joins a Ganglion room and
+a Ganglion user joins a Synapse room, and messages travel both ways in each; typing notifications and read
+receipts travel both ways too. Synapse killed while Ganglion sends gets every message, in order, once, when it
+is back (Ganglion's sender catches it up; Synapse fetches what the catch-up transaction skips with
+``/get_missing_events``), and Ganglion killed while Synapse sends gets every message, in order, once, when it is
+back (Synapse retries a server it held down as soon as that server contacts it; Ganglion fills what Synapse's
+catch-up transaction skips with ``/get_missing_events``).
+
+Synapse is installed and configured by the shared peer script (tests/e2e/synapse_peer.py says how it is made to
+federate with a loopback Ganglion); the module is skipped only where that script is not on this machine.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+import trustme
+
+from tests.e2e.servers import HOST, RunningServer, ServerTls, _spawn, free_port, start_monolith, start_workers
+from tests.e2e.servers import ganglion as ganglion_command
+from tests.e2e.synapse_peer import SynapsePeer, peer_script, start_synapse
+
+pytestmark = pytest.mark.e2e
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> ServerTls:
+    directory = tmp_path_factory.mktemp("synapse-tls")
+    ca = trustme.CA()
+    issued = ca.issue_cert("localhost", HOST)
+    paths = directory / "cert.pem", directory / "key.pem", directory / "ca.pem"
+    issued.cert_chain_pems[0].write_to_path(str(paths[0]))
+    issued.private_key_pem.write_to_path(str(paths[1]))
+    ca.cert_pem.write_to_path(str(paths[2]))
+    return ServerTls(*paths)
+
+
+@pytest.fixture(scope="module", params=["monolith", pytest.param("workers", marks=pytest.mark.workers)])
+def peers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          tls: ServerTls) -> Iterator[tuple[RunningServer, SynapsePeer]]:
+    script = peer_script()
+    if script is None:
+        pytest.skip("no shared/peers/synapse.sh above this checkout to install and start Synapse")
+    synapse_port, ganglion_port = free_port(), free_port()
+    synapse = start_synapse(script, tmp_path_factory.mktemp("synapse"), synapse_port, tls.ca)
+    try:
+        directory = tmp_path_factory.mktemp(f"ganglion-{request.param}")
+        settings: dict[str, Any] = {
+            "port": ganglion_port, "server_name": f"localhost:{ganglion_port}", "tls": tls,
+            "federation_test_hosts": {synapse.server_name: synapse.base_url},
+            "ip_range_whitelist": ["127.0.0.0/8"],
+            "federation": {"destination_min_retry_interval": "1s", "destination_max_retry_interval": "2s"}}
+        if request.param == "monolith":
+            ganglion = start_monolith(directory, **settings)
+        else:
+            ganglion = start_workers(directory, instances=("main", "sender1", "sender2"), web_workers=2,
+                                     federation_sender_instances=["sender1", "sender2"], send_federation=False,
+                                     **settings)
+            # Beat's destination sweep is what retries a destination once its backoff is over.
+            ganglion.processes.append(_spawn("beat", ganglion_command("beat", "--config", str(ganglion.config_path)),
+                                             directory))
+        try:
+            yield ganglion, synapse
+        finally:
+            ganglion.stop()
+    finally:
+        synapse.stop()
+
+
+class User:
+    """A client-server API user registered (user-interactive auth, dummy stage) on either server."""
+
+    def __init__(self, base_url: str, name: str, verify: ssl.SSLContext | bool = True) -> None:
+        self.client = httpx.Client(base_url=f"{base_url}/_matrix/client/v3", verify=verify, timeout=60)
+        body: dict[str, Any] = {"username": name, "password": PASSWORD}
+        first = self.client.post("/register", json=body)
+        session = first.json().get("session") if first.status_code == 401 else None
+        registered = self.client.post("/register", json={**body, "auth": {"type": "m.login.dummy",
+                                                                          **({"session": session} if session else {})}})
+        assert registered.status_code == 200, registered.text
+        self.user_id = str(registered.json()["user_id"])
+        self.client.headers["Authorization"] = f"Bearer {registered.json()['access_token']}"
+        self.next_batch: str | None = None
+        self.ephemeral: list[dict[str, Any]] = []
+
+    def call(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+        response = self.client.request(method, path, json=body)
+        assert response.status_code == expect, response.text
+        return response.json()
+
+    def members(self, room_id: str) -> dict[str, str]:
+        chunk = self.call("GET", f"/rooms/{quote(room_id)}/members")["chunk"]
+        return {event["state_key"]: event["content"]["membership"] for event in chunk}
+
+    def messages(self, room_id: str) -> list[str]:
+        chunk = self.call("GET", f"/rooms/{quote(room_id)}/messages?dir=b&limit=50")["chunk"]
+        return [event["content"].get("body") for event in chunk if event["type"] == "m.room.message"]
+
+    def say(self, room_id: str, body: str) -> None:
+        self.call("PUT", f"/rooms/{quote(room_id)}/send/m.room.message/{quote(body)}",
+                  {"msgtype": "m.text", "body": body})
+
+
+def eventually(probe: Callable[[], Any], timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.3)
+
+
+def ganglion_user(ganglion: RunningServer, name: str) -> User:
+    assert ganglion.tls is not None
+    return User(ganglion.base_url, name, verify=ganglion.tls.context())
+
+
+def test_a_synapse_user_joins_a_ganglion_room_and_messages_travel_both_ways(
+        peers: tuple[RunningServer, SynapsePeer]) -> None:
+    ganglion, synapse = peers
+    alice, bob = ganglion_user(ganglion, "alice"), User(synapse.base_url, "bob")
+    room_id = alice.call("POST", "/createRoom", {"preset": "public_chat", "name": "On Ganglion"})["room_id"]
+    bob.call("POST", f"/join/{quote(room_id)}?server_name={quote(ganglion.config()['server_name'])}", {})
+    assert bob.members(room_id) == {alice.user_id: "join", bob.user_id: "join"}
+    eventually(lambda: alice.members(room_id).get(bob.user_id) == "join")
+    bob.say(room_id, "hello from Synapse")
+    eventually(lambda: "hello from Synapse" in alice.messages(room_id))
+    alice.say(room_id, "hello from Ganglion")
+    eventually(lambda: "hello from Ganglion" in bob.messages(room_id))
+    assert bob.messages(room_id)[:2] == alice.messages(room_id)[:2] == ["hello from Ganglion", "hello from Synapse"]
+
+
+def test_a_ganglion_user_joins_a_synapse_room_and_messages_travel_both_ways(
+        peers: tuple[RunningServer, SynapsePeer]) -> None:
+    ganglion, synapse = peers
+    carol, dave = User(synapse.base_url, "carol"), ganglion_user(ganglion, "dave")
+    room_id = carol.call("POST", "/createRoom", {"preset": "public_chat", "name": "On Synapse"})["room_id"]
+    dave.call("POST", f"/join/{quote(room_id)}?server_name={quote(synapse.server_name)}", {})
+    assert dave.members(room_id) == {carol.user_id: "join", dave.user_id: "join"}
+    eventually(lambda: carol.members(room_id).get(dave.user_id) == "join")
+    dave.say(room_id, "hello from Ganglion")
+    eventually(lambda: "hello from Ganglion" in carol.messages(room_id))
+    carol.say(room_id, "hello from Synapse")
+    eventually(lambda: "hello from Synapse" in dave.messages(room_id))
+    assert dave.messages(room_id)[:2] == carol.messages(room_id)[:2] == ["hello from Synapse", "hello from Ganglion"]
+
+
+def ephemeral(user: User, room_id: str, event_type: str) -> list[dict[str, Any]]:
+    """Every ephemeral event of the room ``user``'s incremental syncs have brought so far (Synapse answers the same
+    sync request from a cache for a while, so polling with no ``since`` would not see anything new)."""
+    since = f"?since={quote(user.next_batch)}" if user.next_batch else ""
+    synced = user.call("GET", f"/sync{since}")
+    user.next_batch = synced["next_batch"]
+    room = synced.get("rooms", {}).get("join", {}).get(room_id, {})
+    user.ephemeral.extend(room.get("ephemeral", {}).get("events", []))
+    return [event for event in user.ephemeral if event["type"] == event_type]
+
+
+def test_typing_and_read_receipts_travel_both_ways(peers: tuple[RunningServer, SynapsePeer]) -> None:
+    ganglion, synapse = peers
+    erin, frank = ganglion_user(ganglion, "erin"), User(synapse.base_url, "frank")
+    room_id = erin.call("POST", "/createRoom", {"preset": "public_chat"})["room_id"]
+    frank.call("POST", f"/join/{quote(room_id)}?server_name={quote(ganglion.config()['server_name'])}", {})
+    eventually(lambda: erin.members(room_id).get(frank.user_id) == "join")
+    for typist, watcher in ((frank, erin), (erin, frank)):
+        typist.call("PUT", f"/rooms/{quote(room_id)}/typing/{quote(typist.user_id)}",
+                    {"typing": True, "timeout": 30000})
+        eventually(lambda typist=typist, watcher=watcher: any(
+            typist.user_id in event["content"]["user_ids"] for event in ephemeral(watcher, room_id, "m.typing")))
+    for reader, writer in ((frank, erin), (erin, frank)):
+        body = f"read me, {reader.user_id}"
+        event_id = writer.call("PUT", f"/rooms/{quote(room_id)}/send/m.room.message/{quote(body)}",
+                               {"msgtype": "m.text", "body": body})["event_id"]
+        eventually(lambda reader=reader, body=body: body in reader.messages(room_id))
+        reader.call("POST", f"/rooms/{quote(room_id)}/receipt/m.read/{quote(event_id)}", {})
+
+        def seen(event_id: str = event_id, reader: User = reader, writer: User = writer) -> bool:
+            return any(reader.user_id in event["content"].get(event_id, {}).get("m.read", {})
+                       for event in ephemeral(writer, room_id, "m.receipt"))
+        eventually(seen)
+
+
+def test_synapse_killed_while_ganglion_sends_catches_up_when_it_returns(
+        peers: tuple[RunningServer, SynapsePeer]) -> None:
+    ganglion, synapse = peers
+    gus, hal = ganglion_user(ganglion, "gus"), User(synapse.base_url, "hal")
+    room_id = gus.call("POST", "/createRoom", {"preset": "public_chat"})["room_id"]
+    hal.call("POST", f"/join/{quote(room_id)}?server_name={quote(ganglion.config()['server_name'])}", {})
+    eventually(lambda: gus.members(room_id).get(hal.user_id) == "join")
+    gus.say(room_id, "up 0")
+    eventually(lambda: "up 0" in hal.messages(room_id))
+    synapse.kill()
+    sent = [f"while down {n}" for n in range(5)]
+    for body in sent:
+        gus.say(room_id, body)
+    time.sleep(3)  # Ganglion's sender fails against the dead server and backs off
+    synapse.start()
+    eventually(lambda: sent[-1] in hal.messages(room_id), timeout=90)
+    gus.say(room_id, "up 1")
+    eventually(lambda: "up 1" in hal.messages(room_id))
+    assert list(reversed(hal.messages(room_id))) == ["up 0", *sent, "up 1"]
+
+
+def test_ganglion_killed_while_synapse_sends_catches_up_when_it_returns(
+        peers: tuple[RunningServer, SynapsePeer]) -> None:
+    ganglion, synapse = peers
+    ian, jon = User(synapse.base_url, "ian"), ganglion_user(ganglion, "jon")
+    room_id = ian.call("POST", "/createRoom", {"preset": "public_chat"})["room_id"]
+    jon.call("POST", f"/join/{quote(room_id)}?server_name={quote(synapse.server_name)}", {})
+    eventually(lambda: ian.members(room_id).get(jon.user_id) == "join")
+    ian.say(room_id, "up 0")
+    eventually(lambda: "up 0" in jon.messages(room_id))
+    for process in ganglion.processes:
+        os.killpg(process.popen.pid, signal.SIGKILL)
+        process.popen.wait(timeout=15)
+    sent = [f"while down {n}" for n in range(5)]
+    for body in sent:
+        ian.say(room_id, body)
+    time.sleep(3)  # Synapse's sender fails against the dead server and backs off
+    ganglion.restart()
+    jon.say(room_id, "back")  # Ganglion contacts Synapse, which ends its backoff and catches Ganglion up
+    eventually(lambda: sent[-1] in jon.messages(room_id), timeout=90)
+    ian.say(room_id, "up 1")
+    eventually(lambda: "up 1" in jon.messages(room_id))
+    assert [body for body in reversed(jon.messages(room_id)) if body != "back"] == ["up 0", *sent, "up 1"]
+    assert list(reversed(jon.messages(room_id))).count("back") == 1
