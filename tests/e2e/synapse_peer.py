@@ -1,10 +1,10 @@
-"""A real Synapse on loopback as a federation peer, started by the shared peer script (``shared/peers/synapse.sh``,
-found in a folder above the checkout), for the interoperability tests.
+"""A real Synapse on loopback as a federation peer, started by the project's peer script (``bench/synapse_peer.sh``,
+which the benchmarks use too), for the interoperability tests.
 
-The script installs Synapse into a virtualenv (``SYNAPSE_VENV``, the script's own variable; by default a cache
-folder kept between runs), writes its config and starts it. That config is for a peer nobody federates with, so it
-is started once by the script, stopped, and started again with a second config file on top (Synapse merges its
-``-c`` files) holding what federating with a loopback Ganglion takes:
+The script installs Synapse into a virtualenv (``SYNAPSE_VENV``; ``scripts/test`` makes ``.venv-synapse`` and names
+it, and that is the default here too), writes its config and starts it. That config is for a peer nobody
+federates with, so it is started once by the script, stopped, and started again with a second config file on top
+(Synapse merges its ``-c`` files) holding what federating with a loopback Ganglion takes:
 
 - ``federation_custom_ca_list``: Synapse's federation client always speaks TLS (its
   ``use_insecure_ssl_client_just_for_testing_do_not_use`` only concerns its other HTTP clients), so Ganglion
@@ -38,21 +38,13 @@ STARTUP_TIMEOUT = 90.0
 INSTALL_TIMEOUT = 900.0
 
 
-def peer_script() -> Path | None:
-    """``shared/peers/synapse.sh`` in the nearest folder above this checkout that has one."""
-    for folder in Path(__file__).resolve().parents:
-        candidate = folder / "shared" / "peers" / "synapse.sh"
-        if candidate.is_file():
-            return candidate
-    return None
+PEER_SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "synapse_peer.sh"
+CHECKOUT_VENV = Path(__file__).resolve().parents[2] / ".venv-synapse"
 
 
 def synapse_venv() -> Path:
     configured = os.environ.get("SYNAPSE_VENV")
-    if configured:
-        return Path(configured)
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache / "ganglion-tests" / "synapse-venv"
+    return Path(configured) if configured else CHECKOUT_VENV
 
 
 @dataclass
@@ -133,14 +125,14 @@ def _wait_for_versions(peer: SynapsePeer) -> None:
     raise RuntimeError(f"Synapse did not answer within {STARTUP_TIMEOUT}s:\n{peer.log_tail()}")
 
 
-def start_synapse(script: Path, directory: Path, port: int, trusted_ca: Path) -> SynapsePeer:
+def start_synapse(directory: Path, port: int, trusted_ca: Path) -> SynapsePeer:
     """Install (once) and configure Synapse with the peer script, then run it with the interop settings."""
     venv = synapse_venv()
     venv.parent.mkdir(parents=True, exist_ok=True)
-    started = subprocess.run(["bash", str(script), str(directory), str(port)], capture_output=True, text=True,
+    started = subprocess.run(["bash", str(PEER_SCRIPT), str(directory), str(port)], capture_output=True, text=True,
                              timeout=INSTALL_TIMEOUT, check=False, env={**os.environ, "SYNAPSE_VENV": str(venv)})
     if started.returncode != 0:
-        raise RuntimeError(f"{script} failed:\n{started.stdout}\n{started.stderr}")
+        raise RuntimeError(f"{PEER_SCRIPT} failed:\n{started.stdout}\n{started.stderr}")
     _stop_pid(int(started.stdout.split()[-1]))
     interop = directory / "interop.yaml"
     interop.write_text(yaml.safe_dump({

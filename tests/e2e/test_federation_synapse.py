@@ -7,8 +7,8 @@ is back (Ganglion's sender catches it up; Synapse fetches what the catch-up tran
 back (Synapse retries a server it held down as soon as that server contacts it; Ganglion fills what Synapse's
 catch-up transaction skips with ``/get_missing_events``).
 
-Synapse is installed and configured by the shared peer script (tests/e2e/synapse_peer.py says how it is made to
-federate with a loopback Ganglion); the module is skipped only where that script is not on this machine.
+Synapse is installed and configured by the project's peer script, bench/synapse_peer.sh (tests/e2e/synapse_peer.py
+says how it is made to federate with a loopback Ganglion).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import trustme
 
 from tests.e2e.servers import HOST, RunningServer, ServerTls, _spawn, free_port, start_monolith, start_workers
 from tests.e2e.servers import ganglion as ganglion_command
-from tests.e2e.synapse_peer import SynapsePeer, peer_script, start_synapse
+from tests.e2e.synapse_peer import SynapsePeer, start_synapse
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.interop]
 PASSWORD = "a long enough password"
 
 
@@ -48,11 +48,8 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> ServerTls:
 @pytest.fixture(scope="module", params=["monolith", pytest.param("workers", marks=pytest.mark.workers)])
 def peers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
           tls: ServerTls) -> Iterator[tuple[RunningServer, SynapsePeer]]:
-    script = peer_script()
-    if script is None:
-        pytest.skip("no shared/peers/synapse.sh above this checkout to install and start Synapse")
     synapse_port, ganglion_port = free_port(), free_port()
-    synapse = start_synapse(script, tmp_path_factory.mktemp("synapse"), synapse_port, tls.ca)
+    synapse = start_synapse(tmp_path_factory.mktemp("synapse"), synapse_port, tls.ca)
     try:
         directory = tmp_path_factory.mktemp(f"ganglion-{request.param}")
         settings: dict[str, Any] = {
