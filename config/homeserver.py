@@ -24,6 +24,7 @@ from config.accounts import (
 from config.appservices import parse_appservices
 from config.consistency import check_workers
 from config.database import DatabaseConfig, RedisConfig, parse_database, parse_redis
+from config.email import EmailConfig, parse_email
 from config.errors import ConfigError
 from config.federation import FederationConfig, parse_federation
 from config.listeners import Listener, parse_listeners
@@ -80,6 +81,8 @@ class HomeserverConfig:
     not verify certificates (SyTest's gateway has a certificate of its own making). Never in production."""
     appservices: AppServices = field(default_factory=AppServices)
     """The registrations of ``app_service_config_files`` (``config/appservices.py``)."""
+    email: EmailConfig = field(default_factory=EmailConfig)
+    """Synapse's ``email`` section: SMTP and missed-message notifications (``config/email.py``)."""
     warnings: tuple[str, ...] = field(default=(), compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -157,6 +160,7 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
         default_room_version=_default_room_version(top),
         insecure_outbound_tls=top.flag("use_insecure_ssl_client_just_for_testing_do_not_use", False),
         appservices=parse_appservices(top, server_name, resolve, warnings),
+        email=parse_email(top, public_baseurl),
         raw=dict(data),
     )
     check_workers(top, workers, config.routing)

@@ -32,6 +32,7 @@ def catalogue() -> dict[str, TaskSpec]:
         appservices,
         background,
         device_lists,
+        email_pushers,
         events,
         media,
         member_profiles,
@@ -52,6 +53,6 @@ def catalogue() -> dict[str, TaskSpec]:
     specs = (*device_lists.TASKS, *user_directory.TASKS, *background.TASKS, *events.TASKS, *account_data.TASKS,
              *to_device.TASKS, *member_profiles.TASKS, *typing_notifications.TASKS, *receipts.TASKS,
              *presence.TASKS, *push_rules.TASKS, *resharding.TASKS, *media.TASKS, *remote_media.TASKS,
-             *remote_device_lists.TASKS, *url_previews.TASKS, *pushers.TASKS, *appservices.TASKS,
+             *remote_device_lists.TASKS, *url_previews.TASKS, *pushers.TASKS, *email_pushers.TASKS, *appservices.TASKS,
              *FEDERATION_TASKS)
     return {spec.name: spec for spec in specs}

@@ -16,6 +16,7 @@ def create_client_blueprint() -> Blueprint:
         dehydrated_devices,
         devices,
         directory,
+        email_unsubscribe,
         filters,
         key_backup,
         key_query,
@@ -53,6 +54,7 @@ def create_client_blueprint() -> Blueprint:
                    appservice_ping, relations, aliases, directory, spaces, room_upgrades, reports, search, filters,
                    sync, account_data, to_device, user_directory, legacy_sync, legacy_events, typing_notifications,
                    receipts, read_markers, presence, push_rules, notifications, pushers, keys, key_query,
-                   cross_signing, key_backup, dehydrated_devices, thirdparty, appservice_directory, openid):
+                   cross_signing, key_backup, dehydrated_devices, thirdparty, appservice_directory, openid,
+                   email_unsubscribe):
         module.register_routes(blueprint)
     return blueprint
