@@ -6,6 +6,7 @@ import email
 import email.policy
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +32,16 @@ class SmtpServer:
     def messages(self) -> list[EmailMessage]:
         with self._lock:
             return [message for _, _, message in self.received]
+
+    def wait_for_messages(self, count: int, timeout: float = 15.0) -> list[EmailMessage]:
+        """At least ``count`` messages, waiting for tasks that run in the background (the monolith's inline
+        tasks, a Celery worker)."""
+        deadline = time.monotonic() + timeout
+        while len(self.messages()) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the SMTP server got {len(self.messages())} messages, expected {count}")
+            time.sleep(0.05)
+        return self.messages()
 
 
 def _free_port() -> int:
