@@ -1,9 +1,9 @@
 """The ``email`` section of Synapse's configuration, as far as notification emails need it: how to reach the SMTP
 server, who the mail is from, what it looks like, and when it is sent.
 
-Synapse's rules are kept: ``notif_from`` is required once the section asks for anything, and must hold an
-address; ``enable_notifs`` needs ``client_base_url`` or ``public_baseurl`` for links (``public_baseurl`` always
-exists here); asking for transport security while turning TLS off is a contradiction. Templates are read at start
+Synapse's rules are kept: ``notif_from`` is required to send notifications, and must hold an address; links
+need ``client_base_url``, else ``public_baseurl`` (which always exists here); asking for transport security while
+turning TLS off is a contradiction. Templates are read at start
 (``template_dir`` + ``notif_template_html``/``notif_template_text``), so a missing or unreadable one stops the
 server with its key named, not the first email. ``notif_delay`` (a Ganglion key; Synapse hard-codes ten minutes)
 is how long a notification must stay unread before it is mailed; ``notif_throttle`` (likewise) how long a
@@ -70,9 +70,10 @@ def parse_email(top: Section, public_baseurl: str) -> EmailConfig:
         return EmailConfig()
     enable_notifs = section.flag("enable_notifs", False)
     notif_from = section.text("notif_from", None)
-    if notif_from is None:
-        raise ConfigError(section.path_of("notif_from"), "required when the email section is set")
-    if "@" not in parseaddr(notif_from.replace("%(app)s", "app"))[1]:
+    if notif_from is None and enable_notifs:
+        raise ConfigError(section.path_of("notif_from"), "required with enable_notifs: true")
+    notif_from = notif_from or ""
+    if notif_from and "@" not in parseaddr(notif_from.replace("%(app)s", "app"))[1]:
         raise ConfigError(section.path_of("notif_from"), f"{notif_from!r} holds no email address")
     port = section.integer("smtp_port", 25, minimum=1)
     if port > 65535:

@@ -77,6 +77,7 @@ def render_email(config: EmailConfig, *, to: str, user_name: str, missed: list[M
     message["From"] = config.sender()
     message["To"] = to
     message["List-Unsubscribe"] = f"<{unsubscribe_link}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058: the link also takes a POST
     message.set_content(text)
     message.add_alternative(body_html, subtype="html")
     return message

@@ -104,6 +104,7 @@ def test_a_missed_message_is_mailed_once_after_the_delay(database: Database, smt
     assert "lunch &lt;b&gt;now&lt;/b&gt;?" in page and "<b>now</b>" not in page
     assert "https://client.example.org/#/room/!mail:test.local" in page
     link = message["List-Unsubscribe"].strip("<>")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert link in text
     parts = urlsplit(link)
     assert parts.path == "/_synapse/client/unsubscribe"
