@@ -111,6 +111,10 @@ rc_login:
 # Application services (bridges, bots): one registration file each, in Synapse's format (README "Configuration").
 # app_service_config_files: [/etc/ganglion/bridge.yaml]
 
+# Missed-message emails to email pushers (Synapse's section; README "Configuration").
+# email: {{enable_notifs: true, smtp_host: localhost, smtp_port: 25, notif_from: "%(app)s <noreply@example.org>",
+#         app_name: Matrix, require_transport_security: false, notif_delay: 10m, notif_throttle: 10m}}
+
 # --- Scaling out (see README "Scaling out"): the same keys as Synapse's workers.md ---
 # instance_map: {{main: {{host: localhost, port: 9093}}}}
 # stream_writers: {{events: [event_persister1, event_persister2]}}

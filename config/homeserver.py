@@ -24,6 +24,7 @@ from config.accounts import (
 from config.appservices import parse_appservices
 from config.consistency import check_workers
 from config.database import DatabaseConfig, RedisConfig, parse_database, parse_redis
+from config.email import EmailConfig, parse_email
 from config.errors import ConfigError
 from config.federation import FederationConfig, parse_federation
 from config.listeners import Listener, parse_listeners
@@ -82,6 +83,8 @@ class HomeserverConfig:
     """The registrations of ``app_service_config_files`` (``config/appservices.py``)."""
     enable_ephemeral_messages: bool = False
     """Synapse's switch for MSC2228: a message with ``org.matrix.self_destruct_after`` is pruned at that time."""
+    email: EmailConfig = field(default_factory=EmailConfig)
+    """Synapse's ``email`` section: SMTP and missed-message notifications (``config/email.py``)."""
     warnings: tuple[str, ...] = field(default=(), compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -160,6 +163,7 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
         insecure_outbound_tls=top.flag("use_insecure_ssl_client_just_for_testing_do_not_use", False),
         appservices=parse_appservices(top, server_name, resolve, warnings),
         enable_ephemeral_messages=top.flag("enable_ephemeral_messages", False),
+        email=parse_email(top, public_baseurl),
         raw=dict(data),
     )
     check_workers(top, workers, config.routing)

@@ -19,6 +19,7 @@ from protocol.presence import Cutoffs
 from tasks.api import DRAIN_DEVICE_LISTS, REFRESH_MEMBER_PROFILES, REFRESH_USER_DIRECTORY
 from tasks.appservices import SCHEDULE_SECONDS as APPSERVICE_SCHEDULE_SECONDS
 from tasks.context import TaskContext
+from tasks.email_pushers import sweep_email_pushers
 from tasks.envelope import Stamp, signed_headers
 from tasks.event_expiry import SWEEP_EXPIRING_EVENTS, sweep_expiring_events
 from tasks.event_expiry import SWEEP_SECONDS as EXPIRY_SWEEP_SECONDS
@@ -57,6 +58,7 @@ SWEEP_PRESENCE = "background.sweep_presence"
 RECONCILE_USER_DIRECTORY = "background.reconcile_user_directory"
 FOLD_RETIRED_WRITERS = "background.fold_retired_writers"
 SWEEP_PUSHERS = "background.sweep_pushers"
+SWEEP_EMAIL_PUSHERS = "background.sweep_email_pushers"
 SWEEP_DESTINATIONS = "background.sweep_destinations"
 
 
@@ -138,12 +140,14 @@ TASKS = (
     TaskSpec(RECONCILE_USER_DIRECTORY, family="background", body=reconcile_user_directory),
     TaskSpec(FOLD_RETIRED_WRITERS, family="background", body=fold_task),
     TaskSpec(SWEEP_PUSHERS, family="background", body=sweep_pushers),
+    TaskSpec(SWEEP_EMAIL_PUSHERS, family="background", body=sweep_email_pushers),
     TaskSpec(SWEEP_DESTINATIONS, family="background", body=sweep_destinations),
     TaskSpec(SWEEP_EXPIRING_EVENTS, family="background", body=sweep_expiring_events),
 )
 
 SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0, SWEEP_TYPING: 5.0, SWEEP_PRESENCE: 5.0,
                     RECONCILE_USER_DIRECTORY: 600.0, FOLD_RETIRED_WRITERS: 600.0, SWEEP_PUSHERS: 15.0,
+                    SWEEP_EMAIL_PUSHERS: 15.0,
                     SWEEP_DESTINATIONS: 10.0, SWEEP_EXPIRING_EVENTS: EXPIRY_SWEEP_SECONDS,
                     **MEDIA_SCHEDULE_SECONDS, **APPSERVICE_SCHEDULE_SECONDS}
 """Beat's timetable: task name -> interval."""

@@ -109,14 +109,14 @@ def _record(context: TaskContext, claimed: Claimed, answer: GatewayAnswer) -> No
             context.stores.pushers.delete_pusher(conn, pusher.user_id, pusher.app_id, pusher.pushkey)
         elif answer.delivered:
             badge = claimed.notification["counts"]["unread"] if claimed.notification else None
-            context.stores.pushers.update_progress(conn, pusher.id, _past(pusher.positions, action), badge)
+            context.stores.pushers.update_progress(conn, pusher.id, positions_past(pusher.positions, action), badge)
         else:
             failures = pusher.failures + 1
             context.stores.pushers.update_backoff(conn, pusher.id, context.clock.now_ms() + backoff_ms(failures),
                                                   failures)
 
 
-def _past(positions: WriterPositions, action: PendingPush) -> WriterPositions:
+def positions_past(positions: WriterPositions, action: PendingPush) -> WriterPositions:
     """``positions`` moved past ``action`` on its writer."""
     progress = {**positions.writers(), action.instance_name: action.stream_ordering}
     return WriterPositions(positions.floor, tuple(sorted((w, p) for w, p in progress.items() if p > positions.floor)))
@@ -156,12 +156,12 @@ def _notification(context: TaskContext, conn: Connection, pusher: Pusher, action
     if event.state_key is not None and event.type == "m.room.member":
         notification["membership"] = event.content.get("membership")
         notification["user_is_target"] = event.state_key == pusher.user_id
-    names = _room_facts(context, conn, action.room_id, event.sender)
+    names = room_facts(context, conn, action.room_id, event.sender)
     notification.update(names)
     return notification
 
 
-def _room_facts(context: TaskContext, conn: Connection, room_id: str, sender: str) -> dict[str, Any]:
+def room_facts(context: TaskContext, conn: Connection, room_id: str, sender: str) -> dict[str, Any]:
     """``sender_display_name`` and ``room_name`` (the room's name, else its canonical alias), where known."""
     wanted = {("m.room.member", sender), ("m.room.name", ""), ("m.room.canonical_alias", "")}
     ids = context.stores.state.get_current_state_ids_for(conn, room_id, wanted)

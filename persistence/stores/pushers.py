@@ -109,6 +109,16 @@ class PusherStore:
                             .order_by(pushers.c.id).limit(limit))
         return [_pusher(row) for row in rows]
 
+    def list_idle_pushers(self, conn: Connection, kind: str, now_ms: int, after_id: int,
+                          limit: int) -> list[Pusher]:
+        """Pushers of ``kind`` neither claimed nor waiting (backoff, or an email pusher's throttle), by id after
+        ``after_id`` (a page of a sweep)."""
+        idle = (or_(pushers.c.claimed_until_ts.is_(None), pushers.c.claimed_until_ts <= now_ms),
+                or_(pushers.c.retry_at_ts.is_(None), pushers.c.retry_at_ts <= now_ms))
+        rows = conn.execute(select(pushers).where(pushers.c.kind == kind, pushers.c.id > after_id, *idle)
+                            .order_by(pushers.c.id).limit(limit))
+        return [_pusher(row) for row in rows]
+
     def upsert_pusher(self, conn: Connection, user_id: str, device_id: str | None, fields: PusherFields,
                       now_ms: int, positions: WriterPositions, *, append: bool) -> None:
         """Set a pusher; unless ``append``, other users' pushers with the same app_id and pushkey go (spec:

@@ -13,9 +13,3 @@ Every outbound federation request runs in these tasks, so only the federation se
 ``outbound_federation_restricted_to``, the config check (``config/consistency.py``) requires it to name exactly the
 senders, and other processes hand their HTTP exchanges to the senders' queues (``forwarding``).
 """
-
-from __future__ import annotations
-
-from tasks.federation import edus, fan_out, forwarding, membership, receive, sender
-
-TASKS = (*receive.TASKS, *membership.TASKS, *fan_out.TASKS, *sender.TASKS, *forwarding.TASKS, *edus.TASKS)

@@ -18,6 +18,7 @@ from tasks.background import (
     RECONCILE_USER_DIRECTORY,
     SCHEDULE_SECONDS,
     SWEEP_DESTINATIONS,
+    SWEEP_EMAIL_PUSHERS,
     SWEEP_OUTBOX,
     SWEEP_PRESENCE,
     SWEEP_PUSHERS,
@@ -77,8 +78,8 @@ def test_beat_schedule_targets_the_background_instance() -> None:
     routing = parse_config({"server_name": "test.local", "run_background_tasks_on": "bg1"}).routing
     schedule = beat_schedule(routing)
     assert set(schedule) == {SWEEP_OUTBOX, DELETE_EXPIRED, SWEEP_TYPING, SWEEP_PRESENCE, RECONCILE_USER_DIRECTORY,
-                             FOLD_RETIRED_WRITERS, APPLY_RETENTION, SWEEP_PUSHERS, DELIVER_ALL,
-                             SWEEP_DESTINATIONS, SWEEP_EXPIRING_EVENTS}
+                             FOLD_RETIRED_WRITERS, APPLY_RETENTION, SWEEP_PUSHERS, SWEEP_EMAIL_PUSHERS,
+                             DELIVER_ALL, SWEEP_DESTINATIONS, SWEEP_EXPIRING_EVENTS}
     assert all(entry["options"]["queue"] == "background" for name, entry in schedule.items()
                if name not in (APPLY_RETENTION, DELIVER_ALL))
     assert schedule[APPLY_RETENTION]["options"]["queue"] == "media"

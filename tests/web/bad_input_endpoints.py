@@ -426,6 +426,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "client.get_user_by_id": Endpoint(auth=True),
     "client.get_location_by_alias": Endpoint(auth=True),
     "client.get_pushers": Endpoint(auth=True),
+    "client.email_unsubscribe": Endpoint(auth=False),
     "client.post_pusher": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"kind": "http", "app_id": "walk.app", "pushkey": "walkkey", "app_display_name": "Walk",
                         "device_display_name": "Walker", "lang": "en", "profile_tag": "walk", "append": False,

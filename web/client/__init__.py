@@ -17,6 +17,7 @@ def create_client_blueprint() -> Blueprint:
         dehydrated_devices,
         devices,
         directory,
+        email_unsubscribe,
         filters,
         key_backup,
         key_query,
@@ -56,6 +57,6 @@ def create_client_blueprint() -> Blueprint:
                    sync, account_data, to_device, user_directory, legacy_sync, legacy_events, typing_notifications,
                    receipts, read_markers, presence, push_rules, notifications, pushers, keys, key_query,
                    cross_signing, key_backup, dehydrated_devices, thirdparty, appservice_directory, openid,
-                   sliding_sync, admin_whois):
+                   sliding_sync, admin_whois, email_unsubscribe):
         module.register_routes(blueprint)
     return blueprint
