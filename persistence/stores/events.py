@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, delete, func, insert, select, tuple_, union_all, update
 
+from persistence.locks import lock_backfill_orderings
 from persistence.stream_ranges import between, up_to
 from persistence.tables import (
     current_state_events,
@@ -111,6 +112,23 @@ class EventStore:
         """Take an event out of its room's timeline: an out-of-band membership (an invite to a room this server
         is not in) once a newer membership of the same user supersedes it."""
         conn.execute(update(events).where(events.c.event_id == event_id).values(outlier=True))
+
+    def allocate_backfill_ordering(self, conn: Connection) -> int:
+        """A stream ordering for an event backfilled from another server: below every stored one and never
+        positive, so it sorts before the room's other events at its depth and no ``/sync`` token's range (which
+        starts at 0) ever holds it. Taken under :func:`~persistence.locks.lock_backfill_orderings` (the unique
+        index answers the minimum)."""
+        lock_backfill_orderings(conn)
+        lowest = conn.execute(select(func.min(events.c.stream_ordering))).scalar_one_or_none()
+        return min(int(lowest or 0), 0) - 1
+
+    def promote_outlier(self, conn: Connection, event_id: str, stream_ordering: int, *,
+                        replaces_state: str | None) -> None:
+        """Put an outlier (an event known as another's state or auth, e.g. from ``send_join``) into its room's
+        timeline at ``stream_ordering``, once backfilling has reached it and judged it against the state before
+        it."""
+        conn.execute(update(events).where(events.c.event_id == event_id)
+                     .values(outlier=False, stream_ordering=stream_ordering, replaces_state=replaces_state))
 
     def get_event(self, conn: Connection, event_id: str) -> StoredEvent | None:
         row = conn.execute(

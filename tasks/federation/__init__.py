@@ -1,7 +1,8 @@
 """Federation task bodies.
 
 Inbound: ``receive`` and ``remote_events`` check and persist other servers' events in the room's events writer
-(the room's events queue, so per-room order holds for remote events as for local ones); ``membership`` stores
+(the room's events queue, so per-room order holds for remote events as for local ones), ``backfill`` the
+history a ``/backfill`` brought; ``membership`` stores
 the results of the join, leave, invite and knock handshakes there.
 
 Outbound, on the federation queues sharded by destination (``federation_sender_instances``):
@@ -16,6 +17,7 @@ senders, and other processes hand their HTTP exchanges to the senders' queues (`
 
 from __future__ import annotations
 
-from tasks.federation import edus, fan_out, forwarding, membership, receive, sender
+from tasks.federation import backfill, edus, fan_out, forwarding, membership, receive, sender
 
-TASKS = (*receive.TASKS, *membership.TASKS, *fan_out.TASKS, *sender.TASKS, *forwarding.TASKS, *edus.TASKS)
+TASKS = (*receive.TASKS, *backfill.TASKS, *membership.TASKS, *fan_out.TASKS, *sender.TASKS, *forwarding.TASKS,
+         *edus.TASKS)

@@ -1,0 +1,106 @@
+"""Backfilling over federation: a client paging ``/messages`` back past the join of a room this server joined over
+federation gets the room's history from a resident server (``GET /backfill``), stored by the room's events writer
+under negative stream orderings, so ``/sync`` tokens and their ranges are unaffected. The server under test runs in
+both shapes; ``remote.test`` is a real second Ganglion over loopback HTTP, with signed requests both ways."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from tests.conftest import HomeserverFactory
+from tests.homeserver import SERVER_NAME, HomeserverUnderTest
+from tests.web.federation_pair import REMOTE, Pair, federating_pair
+
+V3 = "/_matrix/client/v3"
+MESSAGES = 15
+
+
+@pytest.fixture
+def pair(make_homeserver: HomeserverFactory, tmp_path: Path, sqlite_template: Path) -> Iterator[Pair]:
+    with federating_pair(make_homeserver, tmp_path, sqlite_template) as built:
+        yield built
+
+
+def _remote_room_with_history(remote: HomeserverUnderTest) -> str:
+    bob = remote.register("bob")["access_token"]
+    room_id: str = remote.post(f"{V3}/createRoom", token=bob, json={"preset": "public_chat"}).json["room_id"]
+    for number in range(1, MESSAGES + 1):
+        sent = remote.put(f"{V3}/rooms/{quote(room_id)}/send/m.room.message/t{number}", token=bob,
+                          json={"msgtype": "m.text", "body": f"message {number}"})
+        assert sent.status_code == 200, sent.json
+    return room_id
+
+
+def _join(local: HomeserverUnderTest, room_id: str) -> tuple[str, str]:
+    """Alice joins the remote room; answers her token and the ``next_batch`` of a ``/sync`` once the join shows."""
+    alice = local.register("alice")["access_token"]
+    joined = local.post(f"{V3}/join/{quote(room_id)}?server_name={REMOTE}", token=alice, json={})
+    assert joined.status_code == 200, joined.json
+
+    def synced() -> str | None:
+        body = local.get(f"{V3}/sync", token=alice).json
+        return body["next_batch"] if room_id in body.get("rooms", {}).get("join", {}) else None
+
+    return alice, local.eventually(synced)
+
+
+def _page(local: HomeserverUnderTest, token: str, room_id: str, limit: int, start: str | None) -> dict[str, Any]:
+    query = f"dir=b&limit={limit}" + (f"&from={quote(start)}" if start else "")
+    response = local.get(f"{V3}/rooms/{quote(room_id)}/messages?{query}", token=token)
+    assert response.status_code == 200, response.json
+    body: dict[str, Any] = response.json
+    return body
+
+
+def _backfill_requests(pair: Pair) -> int:
+    return sum(1 for path in pair.remote_app.paths if path.startswith("/_matrix/federation/v1/backfill/"))
+
+
+def test_paging_back_past_the_join_backfills_the_rooms_history_from_a_resident(pair: Pair) -> None:
+    local = pair.local
+    room_id = _remote_room_with_history(pair.remote)
+    alice, next_batch = _join(local, room_id)
+    assert _backfill_requests(pair) == 0, "joining asks for no history"
+
+    seen: list[dict[str, Any]] = []
+    start: str | None = None
+    while True:
+        body = _page(local, alice, room_id, 4, start)
+        seen += body["chunk"]
+        if "end" not in body:
+            break
+        start = body["end"]
+    assert seen[0]["type"] == "m.room.member" and seen[0]["state_key"].startswith("@alice:")
+    assert seen[-1]["type"] == "m.room.create", "the walk reaches the start of the room"
+    bodies = [event["content"]["body"] for event in seen if event["type"] == "m.room.message"]
+    assert bodies == [f"message {number}" for number in range(MESSAGES, 0, -1)]
+    assert len({event["event_id"] for event in seen}) == len(seen), "no event twice across pages"
+    assert _backfill_requests(pair) == 1, "one backfill brought the whole history; the later pages read it"
+
+    with local.deps.database.read() as conn:
+        orderings = {event_id: stored.stream_ordering for event_id, stored in local.deps.stores.events.get_events(
+            conn, [event["event_id"] for event in seen]).items()}
+    assert all(orderings[event["event_id"]] < 0 for event in seen[1:]), "history sorts before every live event"
+    assert orderings[seen[0]["event_id"]] > 0
+
+    later = local.get(f"{V3}/sync?since={quote(next_batch)}&timeout=0", token=alice).json
+    assert room_id not in later.get("rooms", {}).get("join", {}), "backfilled history is no /sync news"
+    assert _page(local, alice, room_id, 40, None)["chunk"] == seen, "read again: the same history, no new request"
+    assert _backfill_requests(pair) == 1
+
+
+def test_a_room_with_its_whole_history_here_asks_no_one(pair: Pair) -> None:
+    local, remote = pair.local, pair.remote
+    alice = local.register("alice")["access_token"]
+    room_id = local.post(f"{V3}/createRoom", token=alice, json={"preset": "public_chat"}).json["room_id"]
+    bob = remote.register("bob")["access_token"]
+    joined = remote.post(f"{V3}/join/{quote(room_id)}?server_name={SERVER_NAME}", token=bob, json={})
+    assert joined.status_code == 200, joined.json
+    body = _page(local, alice, room_id, 50, None)
+    assert body["chunk"][-1]["type"] == "m.room.create" and "end" not in body
+    assert _backfill_requests(pair) == 0
