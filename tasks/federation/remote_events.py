@@ -158,15 +158,13 @@ def _check_against_state(events: _Events, room: Room, event: Event, state: Mappi
 
 
 def resolve_states(events: _Events, room: Room, sets: Sequence[Mapping[StateKey, str]]) -> dict[StateKey, str]:
-    """The resolution of ``sets`` (state resolution v2/v2.1 of the room's version); one distinct set is itself."""
+    """The resolution of ``sets`` (state resolution v1, v2 or v2.1, as the room's version says); one distinct set
+    is itself."""
     distinct = list({tuple(sorted(state.items())): state for state in sets}.values())
     if len(distinct) == 1:
         return dict(distinct[0])
     room_version = KNOWN_ROOM_VERSIONS[room.room_version]
-    try:
-        return resolve_state(room_version, distinct, events, check_auth, rejected_event_ids=events)
-    except NotImplementedError as exc:
-        raise NotStorable(str(exc)) from None
+    return resolve_state(room_version, distinct, events, check_auth, rejected_event_ids=events)
 
 
 def _state_before(context: TaskContext, conn: Connection, events: _Events, room: Room,
@@ -380,14 +378,7 @@ class _Writer:
         if remaining:
             groups = stores.state.get_event_state_groups(self.conn, sorted(remaining))
             sets = [dict(state_after), *(stores.state.get_state(self.conn, group) for group in set(groups.values()))]
-            try:
-                new_state = resolve_states(self.events, self.room, sets)
-            except NotStorable:
-                # Room version 1 forks (state resolution v1 is not implemented): the current state stands, with
-                # the event's own change, which passed against it. Never the other branch's state wholesale.
-                new_state = self.context.stores.state.get_current_state_ids(self.conn, room_id)
-                if event.is_state:
-                    new_state[event.state_tuple] = event.event_id
+            new_state = resolve_states(self.events, self.room, sets)
         else:
             new_state = dict(state_after)
         self._replace_current_state(new_state)
