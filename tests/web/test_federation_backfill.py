@@ -5,7 +5,8 @@ both shapes; ``remote.test`` is a real second Ganglion over loopback HTTP, with 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -104,3 +105,52 @@ def test_a_room_with_its_whole_history_here_asks_no_one(pair: Pair) -> None:
     body = _page(local, alice, room_id, 50, None)
     assert body["chunk"][-1]["type"] == "m.room.create" and "end" not in body
     assert _backfill_requests(pair) == 0
+
+
+def _tampering(target: Callable[..., Any], tamper: Callable[[dict[str, Any]], None]) -> Callable[..., Any]:
+    """A WSGI app in front of ``target`` that hands each ``/backfill`` answer to ``tamper`` before sending it."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if not str(environ.get("PATH_INFO", "")).startswith("/_matrix/federation/v1/backfill/"):
+            return target(environ, start_response)
+        captured: dict[str, Any] = {}
+
+        def keep(status: str, headers: list[tuple[str, str]], *rest: Any) -> None:
+            captured["status"], captured["headers"] = status, headers
+
+        body = json.loads(b"".join(target(environ, keep)))
+        tamper(body)
+        encoded = json.dumps(body).encode()
+        headers = [(name, value) for name, value in captured["headers"] if name.lower() != "content-length"]
+        start_response(captured["status"], [*headers, ("Content-Length", str(len(encoded)))])
+        return [encoded]
+
+    return app
+
+
+def test_history_failing_its_checks_is_dropped_or_redacted_as_for_send(pair: Pair) -> None:
+    local = pair.local
+    room_id = _remote_room_with_history(pair.remote)
+    alice, _ = _join(local, room_id)
+
+    def forge(body: dict[str, Any]) -> None:
+        for pdu in body["pdus"]:
+            if pdu.get("content", {}).get("body") == "message 15":
+                pdu["signatures"] = {}  # unsigned: check 2 drops it
+            elif pdu.get("content", {}).get("body") == "message 14":
+                pdu["content"]["body"] = "altered"  # its content hash no longer matches: check 3 redacts it
+
+    def bodies(chunk: list[dict[str, Any]]) -> list[str | None]:
+        return [event["content"].get("body") for event in chunk if event["type"] == "m.room.message"]
+
+    pair.remote_app.target = _tampering(pair.remote.app, forge)
+    first = _page(local, alice, room_id, 50, None)["chunk"]
+    assert _backfill_requests(pair) == 1
+    assert bodies(first) == [None, *(f"message {number}" for number in range(13, 0, -1))]
+    with local.deps.database.read() as conn:
+        extremities = local.deps.stores.event_graph.list_backward_extremities(conn, room_id, before=None, limit=5)
+    assert len(extremities) == 1, "the dropped event is still a gap, for a later backfill to fill"
+    pair.remote_app.target = pair.remote.app
+    again = _page(local, alice, room_id, 50, None)["chunk"]
+    assert _backfill_requests(pair) == 2
+    assert bodies(again) == ["message 15", None, *(f"message {number}" for number in range(13, 0, -1))]
