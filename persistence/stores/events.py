@@ -113,14 +113,15 @@ class EventStore:
         is not in) once a newer membership of the same user supersedes it."""
         conn.execute(update(events).where(events.c.event_id == event_id).values(outlier=True))
 
-    def allocate_backfill_ordering(self, conn: Connection) -> int:
-        """A stream ordering for an event backfilled from another server: below every stored one and never
-        positive, so it sorts before the room's other events at its depth and no ``/sync`` token's range (which
-        starts at 0) ever holds it. Taken under :func:`~persistence.locks.lock_backfill_orderings` (the unique
+    def allocate_backfill_orderings(self, conn: Connection, count: int) -> list[int]:
+        """``count`` increasing stream orderings for events backfilled from another server, all below every
+        stored one and negative: a batch of history, given them oldest first, sorts in stream order as in time,
+        before the earlier batches' (newer) history and every live event, and no ``/sync`` token's range (which
+        starts at 0) ever holds them. Taken under :func:`~persistence.locks.lock_backfill_orderings` (the unique
         index answers the minimum)."""
         lock_backfill_orderings(conn)
-        lowest = conn.execute(select(func.min(events.c.stream_ordering))).scalar_one_or_none()
-        return min(int(lowest or 0), 0) - 1
+        lowest = min(int(conn.execute(select(func.min(events.c.stream_ordering))).scalar_one_or_none() or 0), 0)
+        return list(range(lowest - count, lowest))
 
     def promote_outlier(self, conn: Connection, event_id: str, stream_ordering: int, *,
                         replaces_state: str | None) -> None:

@@ -3,10 +3,10 @@
 Spec: Server-Server API, "Backfilling and retrieving missing events". The web tier asks a resident server when a
 client paging ``/messages`` backwards reaches the room's local horizon, and makes checks 1-3 (as for ``/send``);
 here, under the room lock and in the room's events writer (sharded by room id, like every event of the room), the
-events are judged and stored as history (``persist_backfilled_events``): negative stream orderings, taken below
-every stored one, as Synapse orders backfilled events, so they sort before the live events at their depth and no
-``/sync`` token's range ever holds them. Nothing is rung and nothing is sent on: no ``/sync`` shows history, and
-the servers in the room had it before us.
+events are judged and stored as history (``persist_backfilled_events``): negative stream orderings, a block below
+every stored one given oldest first, as Synapse orders backfilled events, so they sort in time among themselves
+and before the live events, and no ``/sync`` token's range ever holds them. Nothing is rung and nothing is sent
+on: no ``/sync`` shows history, and the servers in the room had it before us.
 """
 
 from __future__ import annotations

@@ -235,6 +235,8 @@ class _Writer:
         self.room = room
         self.events = _Events(context, conn)
         self.result = Persisted()
+        self.backfill_orderings: Iterator[int] = iter(())
+        """Negative stream orderings for :meth:`backfilled`, in the order it is handed the events."""
 
     def _is_stored(self, event_id: str) -> bool:
         return event_id in self.context.stores.event_graph.list_stored(self.conn, [event_id])
@@ -338,7 +340,7 @@ class _Writer:
         if outlier is not None and reason is not None:  # it passed its auth events only: it stays an outlier
             self.result.outcomes[event.event_id] = reason
             return
-        ordering = stores.events.allocate_backfill_ordering(self.conn)
+        ordering = next(self.backfill_orderings)
         replaces = state_before.get(event.state_tuple) if event.is_state and reason is None else None
         if outlier is not None:
             stores.events.promote_outlier(self.conn, event.event_id, ordering, replaces_state=replaces)
@@ -420,6 +422,7 @@ def persist_backfilled_events(context: TaskContext, conn: Connection, room: Room
     writer = _Writer(context, conn, room)
     for item in _dag_order(outliers, links="auth_events"):
         writer.outlier(item)
+    writer.backfill_orderings = iter(context.stores.events.allocate_backfill_orderings(conn, len(events)))
     for item in _dag_order(events, links="prev_events"):
         writer.backfilled(item)
     return writer.result

@@ -86,7 +86,9 @@ def test_paging_back_past_the_join_backfills_the_rooms_history_from_a_resident(p
     with local.deps.database.read() as conn:
         orderings = {event_id: stored.stream_ordering for event_id, stored in local.deps.stores.events.get_events(
             conn, [event["event_id"] for event in seen]).items()}
-    assert all(orderings[event["event_id"]] < 0 for event in seen[1:]), "history sorts before every live event"
+    history = [orderings[event["event_id"]] for event in seen[1:]]
+    assert all(ordering < 0 for ordering in history), "history sorts before every live event"
+    assert history == sorted(history, reverse=True), "and in stream order as in time (seen runs newest first)"
     assert orderings[seen[0]["event_id"]] > 0
 
     later = local.get(f"{V3}/sync?since={quote(next_batch)}&timeout=0", token=alice).json
