@@ -59,3 +59,13 @@ def lock_room_on_stream(conn: Connection, stream: str, room_id: str) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:class, :key)"),
                      {"class": ROOM_STREAM_LOCK_CLASS, "key": _key(f"{stream}\x00{room_id}")})
+
+
+BACKFILL_LOCK_CLASS = 0x62666C6C  # "bfll"
+
+
+def lock_backfill_orderings(conn: Connection) -> None:
+    """Hold the lock on the backfilled events' (negative) stream orderings until the transaction ends: they are
+    taken as one below the lowest stored, and stream orderings are unique across every room and writer."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:class, 0)"), {"class": BACKFILL_LOCK_CLASS})

@@ -15,8 +15,10 @@ process, since they name only positions stored in the database:
     ``next_batch`` / ``prev_batch`` will carry it. A reader turns it into a topological position by looking up
     the deepest event of the room at or before that stream position (what Synapse does with stream tokens).
 
-Both numbers are non-negative decimal integers without leading zeros (``0`` itself is fine) that fit a signed
-64-bit column. Anything else is ``M_INVALID_PARAM`` (spec: ``/threads`` "The ``from`` token is unknown").
+Both numbers are decimal integers without leading zeros (``0`` itself is fine) that fit a signed 64-bit column,
+non-negative except a topological position's ``stream_ordering``: events backfilled from other servers are stored
+with negative stream orderings (``tasks/federation/backfill.py``), so ``t{depth}--{n}`` is a gap among them.
+Anything else is ``M_INVALID_PARAM`` (spec: ``/threads`` "The ``from`` token is unknown").
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ MAX_POSITION = 2**63 - 1
 """The largest number a token may hold: the ``BIGINT`` the positions are stored in."""
 
 _NUMBER = r"(0|[1-9][0-9]{0,18})"
-_TOPOLOGICAL = re.compile(rf"t{_NUMBER}-{_NUMBER}")
+_SIGNED = r"(0|-?[1-9][0-9]{0,18})"
+_TOPOLOGICAL = re.compile(rf"t{_NUMBER}-{_SIGNED}")
 _STREAM = re.compile(rf"s{_NUMBER}")
 
 
@@ -45,7 +48,7 @@ class RoomPosition:
     stream: int
 
     def __post_init__(self) -> None:
-        if not (0 <= self.depth <= MAX_POSITION and 0 <= self.stream <= MAX_POSITION):
+        if not (0 <= self.depth <= MAX_POSITION and -MAX_POSITION <= self.stream <= MAX_POSITION):
             raise ValueError(f"position out of range: {self.depth}, {self.stream}")
 
     @staticmethod
@@ -56,8 +59,10 @@ class RoomPosition:
     @staticmethod
     def before(depth: int, stream: int) -> RoomPosition:
         """The gap just before the event ordered at ``(depth, stream)``: stream positions are unique, so every
-        other event of that depth with a smaller stream ordering stays before it."""
-        return RoomPosition(depth, stream - 1) if stream > 0 else RoomPosition(max(depth - 1, 0), MAX_POSITION)
+        other event of that depth with a smaller stream ordering (backfilled ones have negative orderings) stays
+        before it."""
+        return RoomPosition(depth, stream - 1) if stream > -MAX_POSITION else RoomPosition(max(depth - 1, 0),
+                                                                                             MAX_POSITION)
 
     def format(self) -> str:
         return f"t{self.depth}-{self.stream}"
@@ -89,7 +94,7 @@ def parse_token(text: str, *, name: str = "from") -> PaginationToken:
     match = _TOPOLOGICAL.fullmatch(text)
     if match is not None:
         depth, stream = int(match.group(1)), int(match.group(2))
-        if depth <= MAX_POSITION and stream <= MAX_POSITION:
+        if depth <= MAX_POSITION and abs(stream) <= MAX_POSITION:
             return RoomPosition(depth, stream)
     match = _STREAM.fullmatch(text)
     if match is not None and int(match.group(1)) <= MAX_POSITION:

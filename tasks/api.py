@@ -13,6 +13,7 @@ REFRESH_USER_DIRECTORY = "user_directory.refresh_user"
 CREATE_EVENT = "events.create"
 CREATE_ROOM = "events.create_room"
 RECEIVE_PDUS = "events.receive_pdus"
+BACKFILL_PDUS = "events.backfill_pdus"
 REFRESH_MEMBER_PROFILES = "events.refresh_member_profiles"
 PUT_ACCOUNT_DATA = "account_data.put"
 UPDATE_TAG = "account_data.update_tag"
@@ -160,6 +161,17 @@ def receive_pdus(dispatcher: Dispatcher, *, room_id: str, origin: str, pdus: lis
     result: dict[str, Any] = dispatcher.call(RECEIVE_PDUS, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id,
                                              origin=origin, pdus=pdus, rejected=rejected, outliers=outliers or [],
                                              prev_states=prev_states or {})
+    return result
+
+
+def backfill_pdus(dispatcher: Dispatcher, *, room_id: str, pdus: list[dict[str, Any]],
+                  rejected: dict[str, str], outliers: list[dict[str, Any]],
+                  prev_states: dict[str, list[list[str]]]) -> dict[str, Any]:
+    """Have the room's events writer judge and store history a ``/backfill`` brought (checks 1-3 passed), as
+    :func:`receive_pdus` does but under negative stream orderings (``tasks/federation/backfill.py``)."""
+    result: dict[str, Any] = dispatcher.call(BACKFILL_PDUS, timeout=EVENT_TIMEOUT_SECONDS, room_id=room_id,
+                                             pdus=pdus, rejected=rejected, outliers=outliers,
+                                             prev_states=prev_states)
     return result
 
 

@@ -49,13 +49,13 @@ def catalogue() -> dict[str, TaskSpec]:
         url_previews,
         user_directory,
     )
-    from tasks.federation import edus, fan_out, forwarding, receive, sender
+    from tasks.federation import backfill, edus, fan_out, forwarding, receive, sender
     from tasks.federation import membership as federation_membership
 
     specs = (*device_lists.TASKS, *user_directory.TASKS, *background.TASKS, *events.TASKS, *account_data.TASKS,
              *to_device.TASKS, *member_profiles.TASKS, *typing_notifications.TASKS, *receipts.TASKS,
              *presence.TASKS, *push_rules.TASKS, *resharding.TASKS, *media.TASKS, *remote_media.TASKS,
              *remote_device_lists.TASKS, *url_previews.TASKS, *pushers.TASKS, *email_pushers.TASKS,
-             *appservices.TASKS, *event_expiry.TASKS, *receive.TASKS, *federation_membership.TASKS,
+             *appservices.TASKS, *event_expiry.TASKS, *receive.TASKS, *backfill.TASKS, *federation_membership.TASKS,
              *fan_out.TASKS, *sender.TASKS, *forwarding.TASKS, *edus.TASKS)
     return {spec.name: spec for spec in specs}

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, func, select, tuple_
 
-from persistence.tables import event_auth, event_edges, events
+from persistence.tables import event_auth, event_edges, event_state_groups, events
+from protocol.tokens import RoomPosition
 
 BATCH = 500
 """Event ids per ``IN`` list (SQLite allows 999 bound parameters per statement)."""
@@ -55,3 +56,26 @@ class EventGraphStore:
             rows = conn.execute(select(events.c.event_id, events.c.outlier).where(events.c.event_id.in_(batch)))
             found.update((row.event_id, bool(row.outlier)) for row in rows)
         return found
+
+    def list_backward_extremities(self, conn: Connection, room_id: str, *, before: RoomPosition | None,
+                                  limit: int) -> list[str]:
+        """The room's backward extremities at or before ``before`` (open: all), deepest first: ``prev_events`` of
+        its timeline events that this server holds without a state (unknown, or an outlier), so a backfill may
+        bring them and what precedes them. Each ordered by the deepest event citing it; ``limit`` of them."""
+        prev = events.alias("prev")
+        citing = and_(events.c.room_id == room_id, events.c.outlier.is_(False), events.c.rejected_reason.is_(None))
+        if before is not None:
+            citing = and_(citing, tuple_(events.c.depth, events.c.stream_ordering)
+                          <= tuple_(before.depth, before.stream))
+        deepest = func.max(events.c.depth)
+        rows = conn.execute(
+            select(event_edges.c.prev_event_id, deepest)
+            .select_from(events.join(event_edges, event_edges.c.event_id == events.c.event_id)
+                         .outerjoin(prev, prev.c.event_id == event_edges.c.prev_event_id)
+                         .outerjoin(event_state_groups, event_state_groups.c.event_id == event_edges.c.prev_event_id))
+            .where(citing, event_state_groups.c.event_id.is_(None),
+                   (prev.c.event_id.is_(None)) | (prev.c.outlier.is_(True)))
+            .group_by(event_edges.c.prev_event_id)
+            .order_by(deepest.desc(), event_edges.c.prev_event_id)
+            .limit(limit))
+        return [row.prev_event_id for row in rows]

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, delete, func, insert, select, tuple_, union_all, update
 
+from persistence.locks import lock_backfill_orderings
 from persistence.stream_ranges import between, up_to
 from persistence.tables import (
     current_state_events,
@@ -117,6 +118,24 @@ class EventStore:
         signatures stand, as after a redaction, but what it said is gone from the database."""
         conn.execute(update(events).where(events.c.event_id == event_id).values(
             json=encode_canonical_json(dict(pdu)).decode("utf-8")))
+
+    def allocate_backfill_orderings(self, conn: Connection, count: int) -> list[int]:
+        """``count`` increasing stream orderings for events backfilled from another server, all below every
+        stored one and negative: a batch of history, given them oldest first, sorts in stream order as in time,
+        before the earlier batches' (newer) history and every live event, and no ``/sync`` token's range (which
+        starts at 0) ever holds them. Taken under :func:`~persistence.locks.lock_backfill_orderings` (the unique
+        index answers the minimum)."""
+        lock_backfill_orderings(conn)
+        lowest = min(int(conn.execute(select(func.min(events.c.stream_ordering))).scalar_one_or_none() or 0), 0)
+        return list(range(lowest - count, lowest))
+
+    def promote_outlier(self, conn: Connection, event_id: str, stream_ordering: int, *,
+                        replaces_state: str | None) -> None:
+        """Put an outlier (an event known as another's state or auth, e.g. from ``send_join``) into its room's
+        timeline at ``stream_ordering``, once backfilling has reached it and judged it against the state before
+        it."""
+        conn.execute(update(events).where(events.c.event_id == event_id)
+                     .values(outlier=False, stream_ordering=stream_ordering, replaces_state=replaces_state))
 
     def get_event(self, conn: Connection, event_id: str) -> StoredEvent | None:
         row = conn.execute(

@@ -1,8 +1,9 @@
-"""State resolution v2 (room versions 2-11) and v2.1 (room version 12), as pure functions over a port.
+"""State resolution v1 (room version 1), v2 (room versions 2-11) and v2.1 (room version 12), as pure functions over
+a port.
 
 Layer: ``protocol`` (pure, no I/O). Callers hand in the state sets, an :class:`EventSource` that reads events
 (the events writer backs it with the event store), and the authorization rules as ``check_auth`` (in production
-``protocol.auth.check_auth``). Spec: rooms/v2 "State resolution" and rooms/v12 "State resolution".
+``protocol.auth.check_auth``). Spec: rooms/v1, rooms/v2 and rooms/v12 "State resolution".
 
 :func:`resolve_state` is the entry point; the named steps are exported for tests and for callers that want one
 piece (for instance the auth difference).

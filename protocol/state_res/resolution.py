@@ -1,4 +1,5 @@
-"""State resolution v2 (room versions 2-11) and v2.1 (room version 12): the resolution of a set of states.
+"""State resolution v2 (room versions 2-11) and v2.1 (room version 12): the resolution of a set of states
+(room version 1's, v1, is in ``v1.py``).
 
 Layer: ``protocol`` (pure). Spec: rooms/v2 "State resolution", "Algorithm" steps 1-5, and rooms/v12 "State
 resolution" (v2.1: the iterative auth checks of step 2 start from an empty state, and the full conflicted set
@@ -16,6 +17,7 @@ from protocol.state_res.conflicts import full_conflicted_set, separate
 from protocol.state_res.graph import POWER_LEVELS_KEY, CheckAuth, EventGraph, EventSource
 from protocol.state_res.iterative import iterative_auth_checks
 from protocol.state_res.ordering import is_power_event, mainline_order, reverse_topological_power_order
+from protocol.state_res.v1 import resolve_state_v1
 
 
 def resolve_state(
@@ -34,13 +36,11 @@ def resolve_state(
     ``rejected_event_ids`` holds events rejected on receipt, which the iterative auth checks must not fall back on
     as auth events (rooms/v2 "Rejected events"); a lazy container (a store lookup) will do.
 
-    Raises NotImplementedError for room version 1 (state resolution v1, rooms/v1 "State resolution").
+    Room version 1 resolves with its own algorithm (:func:`~protocol.state_res.v1.resolve_state_v1`).
     """
     algorithm = room_version.state_resolution
     if algorithm is StateResolution.V1:
-        raise NotImplementedError(
-            f"room version {room_version.identifier} uses state resolution v1, which Ganglion does not implement"
-        )
+        return resolve_state_v1(state_sets, events, check_auth)
     unconflicted, conflicted = separate(state_sets)
     if not conflicted:
         return unconflicted

@@ -1,7 +1,8 @@
 """Federation task bodies.
 
 Inbound: ``receive`` and ``remote_events`` check and persist other servers' events in the room's events writer
-(the room's events queue, so per-room order holds for remote events as for local ones); ``membership`` stores
+(the room's events queue, so per-room order holds for remote events as for local ones), ``backfill`` the
+history a ``/backfill`` brought; ``membership`` stores
 the results of the join, leave, invite and knock handshakes there.
 
 Outbound, on the federation queues sharded by destination (``federation_sender_instances``):

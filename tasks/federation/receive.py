@@ -14,7 +14,7 @@ from persistence.doorbell import Ring
 from persistence.locks import lock_room
 from protocol.errors import NotFound
 from protocol.events.model import Event, StateKey
-from protocol.room_versions import KNOWN_ROOM_VERSIONS
+from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion
 from tasks.api import RECEIVE_PDUS
 from tasks.appservices import poke_appservices
 from tasks.context import TaskContext
@@ -31,6 +31,22 @@ def _state_map(rows: list[list[str]]) -> dict[StateKey, str]:
     return {(event_type, state_key): event_id for event_type, state_key, event_id in rows}
 
 
+def remote_items(room_version: RoomVersion, pdus: list[dict[str, Any]], rejected: dict[str, str],
+                 outliers: list[dict[str, Any]], prev_states: dict[str, list[list[str]]],
+                 ) -> tuple[list[RemoteEvent], list[RemoteEvent]]:
+    """The task's arguments as events to judge: the outliers, then the timeline events, each with the
+    rejection decided on receipt and the states the origin told about its prev events."""
+    told = {event_id: _state_map(rows) for event_id, rows in prev_states.items()}
+    side = [RemoteEvent(event, rejected_reason=rejected.get(event.event_id))
+            for event in (Event.from_pdu(pdu, room_version) for pdu in outliers)]
+    items = []
+    for pdu in pdus:
+        event = Event.from_pdu(pdu, room_version)
+        relevant = {prev: told[prev] for prev in event.prev_event_ids if prev in told}
+        items.append(RemoteEvent(event, rejected_reason=rejected.get(event.event_id), prev_states=relevant))
+    return side, items
+
+
 def receive_pdus(context: TaskContext, *, room_id: str, origin: str, pdus: list[dict[str, Any]],
                  rejected: dict[str, str] | None = None, outliers: list[dict[str, Any]] | None = None,
                  prev_states: dict[str, list[list[str]]] | None = None) -> dict[str, Any]:
@@ -40,21 +56,13 @@ def receive_pdus(context: TaskContext, *, room_id: str, origin: str, pdus: list[
     rejections decided on receipt. ``outliers``: state and auth events fetched to judge them; ``prev_states``:
     the state before each prev event the origin had to tell us about (``RemoteEvent.prev_states``)."""
     stores = context.stores
-    rejected = rejected or {}
-    told = {event_id: _state_map(rows) for event_id, rows in (prev_states or {}).items()}
     with context.database.write() as conn:
         lock_room(conn, room_id)
         room = stores.rooms.get_room(conn, room_id)
         if room is None:
             raise NotFound(f"Unknown room {room_id}")
-        room_version = KNOWN_ROOM_VERSIONS[room.room_version]
-        side = [RemoteEvent(event, rejected_reason=rejected.get(event.event_id))
-                for event in (Event.from_pdu(pdu, room_version) for pdu in outliers or [])]
-        items = []
-        for pdu in pdus:
-            event = Event.from_pdu(pdu, room_version)
-            relevant = {prev: told[prev] for prev in event.prev_event_ids if prev in told}
-            items.append(RemoteEvent(event, rejected_reason=rejected.get(event.event_id), prev_states=relevant))
+        side, items = remote_items(KNOWN_ROOM_VERSIONS[room.room_version], pdus, rejected or {}, outliers or [],
+                                   prev_states or {})
         persisted = persist_remote_events(context, conn, room, outliers=side, events=items)
         result = {"outcomes": persisted.outcomes, "not_stored": persisted.not_stored}
         answer(context, result)

@@ -18,7 +18,9 @@ resolution of the states after all extremities (``protocol/state_res``).
 
 The entry point :func:`persist_remote_events` is what every inbound path uses: ``/send`` (``tasks/federation/
 receive.py``) and joining a remote room (its state and auth chain as outliers, then the join with
-``state_before``).
+``state_before``). History brought by ``/backfill`` goes through :func:`persist_backfilled_events` instead
+(``tasks/federation/backfill.py``): the same checks but 6, under negative stream orderings, moving neither the
+extremities nor the current state.
 """
 
 from __future__ import annotations
@@ -156,15 +158,13 @@ def _check_against_state(events: _Events, room: Room, event: Event, state: Mappi
 
 
 def resolve_states(events: _Events, room: Room, sets: Sequence[Mapping[StateKey, str]]) -> dict[StateKey, str]:
-    """The resolution of ``sets`` (state resolution v2/v2.1 of the room's version); one distinct set is itself."""
+    """The resolution of ``sets`` (state resolution v1, v2 or v2.1, as the room's version says); one distinct set
+    is itself."""
     distinct = list({tuple(sorted(state.items())): state for state in sets}.values())
     if len(distinct) == 1:
         return dict(distinct[0])
     room_version = KNOWN_ROOM_VERSIONS[room.room_version]
-    try:
-        return resolve_state(room_version, distinct, events, check_auth, rejected_event_ids=events)
-    except NotImplementedError as exc:
-        raise NotStorable(str(exc)) from None
+    return resolve_state(room_version, distinct, events, check_auth, rejected_event_ids=events)
 
 
 def _state_before(context: TaskContext, conn: Connection, events: _Events, room: Room,
@@ -174,6 +174,8 @@ def _state_before(context: TaskContext, conn: Connection, events: _Events, room:
     if item.state_before is not None:
         return dict(item.state_before), None
     prev_ids = list(dict.fromkeys(item.event.prev_event_ids))
+    if not prev_ids:  # the create event, met when backfilling reaches the start of the room
+        return {}, None
     groups = context.stores.state.get_event_state_groups(conn, prev_ids)
     unknown = [event_id for event_id in prev_ids if event_id not in groups and event_id not in item.prev_states]
     if unknown:
@@ -233,6 +235,8 @@ class _Writer:
         self.room = room
         self.events = _Events(context, conn)
         self.result = Persisted()
+        self.backfill_orderings: Iterator[int] = iter(())
+        """Negative stream orderings for :meth:`backfilled`, in the order it is handed the events."""
 
     def _is_stored(self, event_id: str) -> bool:
         return event_id in self.context.stores.event_graph.list_stored(self.conn, [event_id])
@@ -310,6 +314,53 @@ class _Writer:
         self.result.appended.append(Appended(event, stream_ordering, push_to))
         self.result.outcomes[event.event_id] = None
 
+    def backfilled(self, item: RemoteEvent) -> None:
+        """An event of the room's history a backfill brought: checks 4 and 5 (not 6: the current state says
+        nothing about what came before it), a state, and a place in the timeline under a negative stream ordering,
+        so it sorts before the room's live events and no ``/sync`` range holds it. The forward extremities and the
+        current state stay as they are. An outlier (from ``send_join``) that passes check 5 joins the timeline."""
+        event = item.event
+        stores = self.context.stores
+        if stores.state.get_event_state_group(self.conn, event.event_id) is not None:
+            self.result.outcomes[event.event_id] = self._stored_outcome(event.event_id)
+            return
+        outlier = stores.events.get_event(self.conn, event.event_id)
+        if outlier is not None and outlier.rejected_reason is not None:
+            self.result.outcomes[event.event_id] = outlier.rejected_reason
+            return
+        try:
+            reason = None if outlier is not None else (
+                item.rejected_reason or _check_against_auth_events(self.events, self.room, event))
+            state_before, prev_group = _state_before(self.context, self.conn, self.events, self.room, item)
+        except NotStorable as exc:
+            self.result.outcomes[event.event_id] = self.result.not_stored[event.event_id] = str(exc)
+            return
+        if reason is None:
+            reason = _check_against_state(self.events, self.room, event, state_before)
+        if outlier is not None and reason is not None:  # it passed its auth events only: it stays an outlier
+            self.result.outcomes[event.event_id] = reason
+            return
+        ordering = next(self.backfill_orderings)
+        replaces = state_before.get(event.state_tuple) if event.is_state and reason is None else None
+        if outlier is not None:
+            stores.events.promote_outlier(self.conn, event.event_id, ordering, replaces_state=replaces)
+        else:
+            stores.events.insert_event(self.conn, event, self.room.room_id, ordering, self.context.instance_name,
+                                       rejected_reason=reason, replaces_state=replaces)
+            self.events.add(event, reason is not None)
+        delta = {event.state_tuple: event.event_id} if event.is_state and reason is None else {}
+        state = stores.state
+        if prev_group is not None:
+            group = state.insert_state_group(self.conn, self.room.room_id, event.event_id, prev_group, delta) \
+                if delta else prev_group
+        else:
+            group = state.insert_state_group(self.conn, self.room.room_id, event.event_id, None,
+                                             {**state_before, **delta})
+        state.insert_event_state_group(self.conn, event.event_id, group)
+        if reason is None:
+            record_derived(self.context, self.conn, self.room.room_id, event, ordering)
+        self.result.outcomes[event.event_id] = reason
+
     def _soft_fails(self, event: Event, state_before: Mapping[StateKey, str]) -> bool:
         """Check 6, against the room's current state (skipped when that is the state before the event)."""
         wanted = auth_types_of(event) | {CREATE_KEY}
@@ -329,14 +380,7 @@ class _Writer:
         if remaining:
             groups = stores.state.get_event_state_groups(self.conn, sorted(remaining))
             sets = [dict(state_after), *(stores.state.get_state(self.conn, group) for group in set(groups.values()))]
-            try:
-                new_state = resolve_states(self.events, self.room, sets)
-            except NotStorable:
-                # Room version 1 forks (state resolution v1 is not implemented): the current state stands, with
-                # the event's own change, which passed against it. Never the other branch's state wholesale.
-                new_state = self.context.stores.state.get_current_state_ids(self.conn, room_id)
-                if event.is_state:
-                    new_state[event.state_tuple] = event.event_id
+            new_state = resolve_states(self.events, self.room, sets)
         else:
             new_state = dict(state_after)
         self._replace_current_state(new_state)
@@ -367,4 +411,18 @@ def persist_remote_events(context: TaskContext, conn: Connection, room: Room, *,
         writer.outlier(item)
     for item in _dag_order(events, links="prev_events"):
         writer.timeline(item)
+    return writer.result
+
+
+def persist_backfilled_events(context: TaskContext, conn: Connection, room: Room, *,
+                              outliers: Sequence[RemoteEvent] = (), events: Sequence[RemoteEvent] = ()) -> Persisted:
+    """Judge and store events of ``room``'s history that a backfill brought (``_Writer.backfilled``), each after
+    its prev events; ``outliers`` (the state at the backfill's far end and its auth chain) are stored first. The
+    caller holds the room lock and commits; nothing is rung, as no ``/sync`` shows history."""
+    writer = _Writer(context, conn, room)
+    for item in _dag_order(outliers, links="auth_events"):
+        writer.outlier(item)
+    writer.backfill_orderings = iter(context.stores.events.allocate_backfill_orderings(conn, len(events)))
+    for item in _dag_order(events, links="prev_events"):
+        writer.backfilled(item)
     return writer.result

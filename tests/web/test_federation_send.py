@@ -249,9 +249,8 @@ def test_a_state_change_on_one_branch_of_a_fork_is_resolved_into_the_current_sta
     assert room.current_state()[("m.room.member", BOB)] == join.event_id
 
 
-def test_a_room_version_1_fork_keeps_the_current_state(make_homeserver: HomeserverFactory) -> None:
-    # State resolution v1 is not implemented: the current state stands, with each accepted event's own change,
-    # rather than whichever branch spoke last.
+def test_a_room_version_1_fork_is_resolved_with_state_resolution_v1(make_homeserver: HomeserverFactory) -> None:
+    # rooms/v1: a key only one branch holds is no conflict, so the topic stands whichever branch spoke last.
     room = Room(make_homeserver(**FEDERATION_CONFIG), room_version="1")
     room.remote.join(room.room_id)
     levels = room.homeserver.get(f"{CLIENT}/rooms/{room.room_id}/state/m.room.power_levels/", token=room.token).json

@@ -20,6 +20,8 @@ from protocol.sync_tokens import MAX_TOKEN_LENGTH
 from protocol.tokens import START, RoomPosition
 from web.auth import authenticate
 from web.client.paging import (
+    Page,
+    RoomToken,
     query_direction,
     query_filter,
     query_integer,
@@ -32,6 +34,7 @@ from web.client.paging import (
 from web.client.room_access import visible_events
 from web.client.serving import serve_events
 from web.deps import Deps, deps
+from web.federation.backfilling import backfill_room
 from web.requests import query_text
 from web.routing import client_route
 
@@ -71,35 +74,50 @@ def get_room_events(room_id: str) -> dict[str, Any]:
         raise InvalidParam("Filter field 'limit' must be at least 1 for /messages")
     if event_filter.limit is not None:
         limit = min(limit, event_filter.limit)
-    with current.database.read() as conn:
-        horizon = reader_horizon(current, conn, room_id, requester.user_id)
-        from_ = room_position(current, conn, room_id, from_token)
-        if from_ is None:
-            from_ = current.stores.events.get_room_end_position(conn, room_id) if backwards else START
-        start = query_text("from", max_length=MAX_TOKEN_LENGTH) or from_.format()
-        to = room_position(current, conn, room_id, to_token)
-        if horizon is not None:  # a departed member pages no further than their leave
-            if backwards:
-                from_ = min(from_, horizon)
-            else:
-                to = horizon if to is None else min(to, horizon)
-        page = walk_timeline(current, conn, room_id, requester.user_id, from_=from_, to=to, backwards=backwards,
-                             limit=limit, event_filter=event_filter)
-        body: dict[str, Any] = {"chunk": serve(current, conn, page.items, requester.user_id), "start": start}
-        # The spec omits ``end`` where no further events are available. Unbounded by ``to``, a page that found
-        # events says where to continue whichever way it walked, and only the empty page after it ends the walk,
-        # as Synapse answers: forwards, later events may yet come (SyTest pages on from a sync's next_batch);
-        # backwards, SyTest and clients expect an ``end`` with the page that reached the room's first event. A
-        # page that reached ``to`` is the end.
-        unbounded = to_token is None and bool(page.items)
-        if (not page.exhausted or unbounded) and page.position is not None:
-            body["end"] = page.position.format()
-        if event_filter.lazy_load_members and page.items:
-            state = _member_state(current, conn, room_id, requester.user_id, page.items[0].event_id,
-                                  (stored.event.sender for stored in page.items))
-            if state:
-                body["state"] = serve(current, conn, state, requester.user_id)
-    return body
+    backfilled = False
+    while True:
+        with current.database.read() as conn:
+            body, page, from_ = _page(current, conn, room_id, requester.user_id, backwards=backwards, limit=limit,
+                                      from_token=from_token, to_token=to_token, event_filter=event_filter)
+        # Paging back past this server's history of a room joined over federation: ask a resident server for
+        # what came before (web/federation/backfilling.py), once per request, then read again.
+        if backfilled or not backwards or not page.exhausted or not backfill_room(current, room_id, from_):
+            return body
+        backfilled = True
+
+
+def _page(current: Deps, conn: Connection, room_id: str, user_id: str, *, backwards: bool, limit: int,
+          from_token: RoomToken | None, to_token: RoomToken | None,
+          event_filter: RoomEventFilter) -> tuple[dict[str, Any], Page[StoredEvent], RoomPosition]:
+    """One read of ``/messages``: the body, the page it shows and where the walk started."""
+    horizon = reader_horizon(current, conn, room_id, user_id)
+    from_ = room_position(current, conn, room_id, from_token)
+    if from_ is None:
+        from_ = current.stores.events.get_room_end_position(conn, room_id) if backwards else START
+    start = query_text("from", max_length=MAX_TOKEN_LENGTH) or from_.format()
+    to = room_position(current, conn, room_id, to_token)
+    if horizon is not None:  # a departed member pages no further than their leave
+        if backwards:
+            from_ = min(from_, horizon)
+        else:
+            to = horizon if to is None else min(to, horizon)
+    page = walk_timeline(current, conn, room_id, user_id, from_=from_, to=to, backwards=backwards,
+                         limit=limit, event_filter=event_filter)
+    body: dict[str, Any] = {"chunk": serve(current, conn, page.items, user_id), "start": start}
+    # The spec omits ``end`` where no further events are available. Unbounded by ``to``, a page that found
+    # events says where to continue whichever way it walked, and only the empty page after it ends the walk,
+    # as Synapse answers: forwards, later events may yet come (SyTest pages on from a sync's next_batch);
+    # backwards, SyTest and clients expect an ``end`` with the page that reached the room's first event. A
+    # page that reached ``to`` is the end.
+    unbounded = to_token is None and bool(page.items)
+    if (not page.exhausted or unbounded) and page.position is not None:
+        body["end"] = page.position.format()
+    if event_filter.lazy_load_members and page.items:
+        state = _member_state(current, conn, room_id, user_id, page.items[0].event_id,
+                              (stored.event.sender for stored in page.items))
+        if state:
+            body["state"] = serve(current, conn, state, user_id)
+    return body, page, from_
 
 
 def _context_state(current: Deps, conn: Connection, room_id: str, user_id: str, at_event: str,

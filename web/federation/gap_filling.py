@@ -18,8 +18,10 @@ from typing import Any
 
 from federation_client.client import path_segment
 from federation_client.errors import FederationError
+from protocol.events.ids import create_event_id_from_room_id
 from protocol.events.model import Event, StateKey
 from protocol.federation.pdus import CheckedPdu, MalformedPdu, check_pdu
+from protocol.room_versions import RoomIdFormat
 from protocol.signing import InvalidSignature
 from web.deps import Deps
 from web.federation.pdu_batches import RoomBatch, key_lookup
@@ -50,17 +52,31 @@ def _missing(current: Deps, cited: set[str]) -> set[str]:
     return {event_id for event_id in cited if known.get(event_id, True)}
 
 
-def _checked(current: Deps, batch: RoomBatch, pdus: Any, origin: str) -> list[CheckedPdu]:
+def checked_pdus(current: Deps, batch: RoomBatch, pdus: Any, origin: str) -> list[CheckedPdu]:
+    """The events of ``pdus`` (an answer's list) in the batch's room that pass checks 1-3; the rest are logged."""
     lookup = key_lookup(current)
     found = []
     for pdu in pdus if isinstance(pdus, list) else []:
-        if not isinstance(pdu, dict) or pdu.get("room_id") != batch.room_id:
+        if not isinstance(pdu, dict) or not _may_be_in_room(pdu, batch):
             continue
         try:
-            found.append(check_pdu(pdu, batch.room_version, lookup))
+            checked = check_pdu(pdu, batch.room_version, lookup)
         except (MalformedPdu, InvalidSignature) as exc:
             logger.info("an event fetched from %s failed its checks: %s", origin, exc)
+            continue
+        if "room_id" in pdu or checked.event.event_id == create_event_id_from_room_id(batch.room_id,
+                                                                                      batch.room_version):
+            found.append(checked)
     return found
+
+
+def _may_be_in_room(pdu: dict[str, Any], batch: RoomBatch) -> bool:
+    """Whether ``pdu`` claims the batch's room: by its ``room_id``, or, for the create event of a room version
+    whose room id names its create event (v12), by having none (its id is then checked against the room id)."""
+    if "room_id" in pdu:
+        return pdu["room_id"] == batch.room_id
+    return pdu.get("type") == "m.room.create" and \
+        batch.room_version.room_id_format is RoomIdFormat.CREATE_EVENT_HASH
 
 
 def fetch_missing_prev_events(current: Deps, origin: str, batch: RoomBatch) -> list[CheckedPdu]:
@@ -84,7 +100,7 @@ def fetch_missing_prev_events(current: Deps, origin: str, batch: RoomBatch) -> l
         logger.info("get_missing_events from %s for %s failed: %s", origin, batch.room_id, exc)
         return []
     found = answer.get("events") if isinstance(answer, dict) else None
-    fetched = _checked(current, batch, found[:MISSING_EVENTS_LIMIT] if isinstance(found, list) else [], origin)
+    fetched = checked_pdus(current, batch, found[:MISSING_EVENTS_LIMIT] if isinstance(found, list) else [], origin)
     return [checked for checked in fetched if checked.event.event_id not in received]
 
 
@@ -95,7 +111,7 @@ def _fetch_event(current: Deps, origin: str, batch: RoomBatch, event_id: str) ->
         logger.info("fetching %s from %s failed: %s", event_id, origin, exc)
         return None
     pdus = answer.get("pdus") if isinstance(answer, dict) else None
-    found = [checked for checked in _checked(current, batch, pdus, origin) if checked.event.event_id == event_id]
+    found = [checked for checked in checked_pdus(current, batch, pdus, origin) if checked.event.event_id == event_id]
     return found[0] if found else None
 
 

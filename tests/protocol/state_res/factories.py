@@ -29,6 +29,7 @@ POWER = ("m.room.power_levels", "")
 RULES = ("m.room.join_rules", "")
 TOPIC = ("m.room.topic", "")
 
+V1 = KNOWN_ROOM_VERSIONS["1"]
 V2 = KNOWN_ROOM_VERSIONS["2"]
 V11 = KNOWN_ROOM_VERSIONS["11"]
 V12 = KNOWN_ROOM_VERSIONS["12"]
@@ -68,8 +69,10 @@ class RoomGraph:
         auth: Iterable[str] = (),
         prev: Iterable[str] = (),
         ts: int | None = None,
+        depth: int = 1,
     ) -> Event:
-        """Add event ``name`` citing the named ``auth`` and ``prev`` events; v1-v11 also cite the create event."""
+        """Add event ``name`` citing the named ``auth`` and ``prev`` events; v1-v11 also cite the create event.
+        ``depth`` matters to state resolution v1 only."""
         auth_names = list(auth)
         if event_type != "m.room.create" and self.version.create_event_in_auth_events and "CREATE" in self.events:
             auth_names = ["CREATE", *(n for n in auth_names if n != "CREATE")]
@@ -81,7 +84,7 @@ class RoomGraph:
             "sender": sender,
             "content": dict(content or {}),
             "origin_server_ts": ts,
-            "depth": 1,
+            "depth": depth,
             "prev_events": self._references(prev),
             "auth_events": self._references(auth_names),
             "hashes": {"sha256": "unchecked"},

@@ -114,9 +114,11 @@ def test_nothing_to_resolve() -> None:
     assert resolve_state(V11, [], RoomGraph(V11), check_simple_auth) == {}
 
 
-def test_room_version_1_is_refused_clearly() -> None:
-    with pytest.raises(NotImplementedError, match="state resolution v1"):
-        resolve_state(KNOWN_ROOM_VERSIONS["1"], [{}, {}], RoomGraph(V11), check_simple_auth)
+def test_room_version_1_resolves_with_its_own_algorithm() -> None:
+    room = forked_room(KNOWN_ROOM_VERSIONS["1"])
+    # The v1 algorithm answers (its own cases: test_v1.py): a key only one set holds is kept.
+    assert room.resolve(check_simple_auth, base_state(room, "TB"), base_state(room)) == room.names(
+        base_state(room, "TB"))
 
 
 def test_errors_other_than_matrix_errors_are_bugs_and_propagate() -> None:
