@@ -6,7 +6,8 @@ the results of the join, leave, invite and knock handshakes there.
 
 Outbound, on the federation queues sharded by destination (``federation_sender_instances``):
 ``fan_out`` puts PDUs and EDUs on the queues of the servers that should get them, ``sender`` sends each
-destination its transactions one at a time with backoff and catch-up, ``edus`` is what the stream writers poke,
+destination its transactions one at a time with backoff and catch-up, ``edus`` is what the stream writers poke
+(``device_lists``: the device-list updates of our users),
 ``destinations`` says who is in a room.
 
 Every outbound federation request runs in these tasks, so only the federation senders make them: with
@@ -16,6 +17,7 @@ senders, and other processes hand their HTTP exchanges to the senders' queues (`
 
 from __future__ import annotations
 
-from tasks.federation import edus, fan_out, forwarding, membership, receive, sender
+from tasks.federation import device_lists, edus, fan_out, forwarding, membership, receive, sender
 
-TASKS = (*receive.TASKS, *membership.TASKS, *fan_out.TASKS, *sender.TASKS, *forwarding.TASKS, *edus.TASKS)
+TASKS = (*receive.TASKS, *membership.TASKS, *fan_out.TASKS, *sender.TASKS, *forwarding.TASKS, *edus.TASKS,
+         *device_lists.TASKS)
