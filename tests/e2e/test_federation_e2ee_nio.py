@@ -15,6 +15,7 @@ from nio import (
     JoinResponse,
     MegolmEvent,
     RoomCreateResponse,
+    RoomInviteResponse,
     RoomMessageText,
     RoomPreset,
     RoomSendResponse,
@@ -90,8 +91,9 @@ def test_an_encrypted_conversation_across_servers_and_a_remote_users_later_devic
         try:
             for client in (alice, bob):
                 await sync_and_keep_keys(client)
-            room_id = expect(await alice.room_create(preset=RoomPreset.private_chat, invite=[bob.user_id],
-                                                     initial_state=[ENCRYPTION]), RoomCreateResponse).room_id
+            room_id = expect(await alice.room_create(preset=RoomPreset.private_chat, initial_state=[ENCRYPTION]),
+                             RoomCreateResponse).room_id
+            expect(await alice.room_invite(room_id, bob.user_id), RoomInviteResponse)
             await _until(bob, lambda: room_id in bob.invited_rooms, "the invite")
             expect(await bob.join(room_id), JoinResponse)
             await _until(alice, lambda: room_id in alice.rooms and bob.user_id in alice.rooms[room_id].users,
