@@ -71,13 +71,15 @@ def _resync(context: TaskContext, user_id: str, *, announce: bool) -> bool:
     return True
 
 
-def resync_remote_device_list(context: TaskContext, *, user_id: str) -> bool:
-    """Start tracking ``user_id`` (a ``/keys/query`` wants their keys): whether we hold their list now."""
+def resync_remote_device_list(context: TaskContext, *, user_id: str, announce: bool = False) -> bool:
+    """Start tracking ``user_id`` (a ``/keys/query`` wants their keys, or they came to share a room with one of
+    our users): whether we hold their list now. ``announce``: the fetched list is a change local clients must
+    hear of (a list we stopped following may have changed meanwhile), not one a query is waiting for."""
     with context.single_flight.hold(context.database, f"devices/{user_id}"):
         with context.database.read() as conn:
             if context.stores.remote_devices.get_stream_id(conn, user_id) is not None:
                 return True
-        return _resync(context, user_id, announce=False)
+        return _resync(context, user_id, announce=announce)
 
 
 def apply_device_list_update(context: TaskContext, *, origin: str, content: dict[str, Any]) -> str:
@@ -155,7 +157,7 @@ def track_room_members(context: TaskContext, *, room_id: str, joined: list[str],
             if not store.shares_room_with_server(conn, user_id, ours):
                 store.untrack(conn, user_id)
     for user_id in start:
-        context.dispatcher.send(api.RESYNC_REMOTE_DEVICE_LIST, user_id=user_id)
+        context.dispatcher.send(api.RESYNC_REMOTE_DEVICE_LIST, user_id=user_id, announce=True)
     return len(start) + len(stop)
 
 

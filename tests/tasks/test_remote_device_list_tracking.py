@@ -48,7 +48,8 @@ def _track_pokes(dispatcher: RecordingDispatcher) -> list[dict[str, object]]:
 
 
 def _resyncs(dispatcher: RecordingDispatcher) -> list[object]:
-    return [kwargs["user_id"] for name, kwargs in dispatcher.sent if name == api.RESYNC_REMOTE_DEVICE_LIST]
+    return [(kwargs["user_id"], kwargs["announce"]) for name, kwargs in dispatcher.sent
+            if name == api.RESYNC_REMOTE_DEVICE_LIST]
 
 
 def _hold(context: TaskContext, user_id: str) -> None:
@@ -71,7 +72,7 @@ def test_a_remote_user_joining_our_room_is_resynced_and_forgotten_when_they_leav
     [poke] = _track_pokes(dispatcher)
     assert poke == {"room_id": ROOM, "joined": [BOB], "left": []}
     assert track_room_members(context, **poke) == 1  # type: ignore[arg-type]
-    assert _resyncs(dispatcher) == [BOB]
+    assert _resyncs(dispatcher) == [(BOB, True)], "local clients hear of the list once it is fetched"
     dispatcher.sent.clear()
 
     _hold(context, BOB)
