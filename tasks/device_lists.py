@@ -10,6 +10,7 @@ from persistence.doorbell import Ring
 from persistence.stores.device_lists import CROSS_SIGNING_KEY_TYPE, DeviceListChange
 from tasks.api import DRAIN_DEVICE_LISTS
 from tasks.context import TaskContext
+from tasks.federation.device_lists import poke_device_list_updates
 from tasks.registry import TaskSpec
 
 STREAM = "device_lists"
@@ -34,6 +35,7 @@ def drain(context: TaskContext, *, user_id: str) -> int:
         # Everyone sharing a room with the user must look again, so the ring names the user's rooms too.
         rooms = stores.state.list_rooms_with_membership(conn, user_id, "join")
     context.doorbell.ring(Ring(STREAM, context.instance_name, stream_ids[-1], (user_id, *rooms)))
+    poke_device_list_updates(context, user_id, stream_ids, rooms)
     return len(changes)
 
 

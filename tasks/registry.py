@@ -50,6 +50,7 @@ def catalogue() -> dict[str, TaskSpec]:
         user_directory,
     )
     from tasks.federation import backfill, edus, fan_out, forwarding, receive, sender
+    from tasks.federation import device_lists as federation_device_lists
     from tasks.federation import membership as federation_membership
 
     specs = (*device_lists.TASKS, *user_directory.TASKS, *background.TASKS, *events.TASKS, *account_data.TASKS,
@@ -57,5 +58,6 @@ def catalogue() -> dict[str, TaskSpec]:
              *presence.TASKS, *push_rules.TASKS, *resharding.TASKS, *media.TASKS, *remote_media.TASKS,
              *remote_device_lists.TASKS, *url_previews.TASKS, *pushers.TASKS, *email_pushers.TASKS,
              *appservices.TASKS, *event_expiry.TASKS, *receive.TASKS, *backfill.TASKS, *federation_membership.TASKS,
-             *fan_out.TASKS, *sender.TASKS, *forwarding.TASKS, *edus.TASKS)
+             *fan_out.TASKS, *sender.TASKS, *forwarding.TASKS, *edus.TASKS,
+             *federation_device_lists.TASKS)
     return {spec.name: spec for spec in specs}

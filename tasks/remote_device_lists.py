@@ -8,6 +8,11 @@ names the update we hold; a gap (one went missing) means a resync. Each change b
 device_lists stream (the outbox, drained by the stream's writer, as for a local change), so local users'
 ``/sync`` ``device_lists.changed`` and ``/keys/changes`` name the remote user. Work for one user is serialised
 (``persistence/single_flight.py``), so two updates never interleave their read and write of the stream id.
+
+Membership drives tracking too (:func:`track_room_members`, poked by the events writer after a membership change
+in a room with other servers): a remote user who comes to share a room with a local user is resynced at once, so
+the first ``/keys/query`` of the clients (whose ``/sync`` names them in ``device_lists.changed``) is answered from
+the cache, and one who no longer shares any is forgotten, so their server's later updates are ignored.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from tasks.registry import TaskSpec
 logger = logging.getLogger(__name__)
 FAMILY = "background"
 DEVICE_LISTS = "device_lists"
+TRACK_ROOM_MEMBERS = "background.track_room_members"
 
 
 def _announce(context: TaskContext, conn: Connection, user_id: str, payload: dict[str, str]) -> None:
@@ -65,13 +71,15 @@ def _resync(context: TaskContext, user_id: str, *, announce: bool) -> bool:
     return True
 
 
-def resync_remote_device_list(context: TaskContext, *, user_id: str) -> bool:
-    """Start tracking ``user_id`` (a ``/keys/query`` wants their keys): whether we hold their list now."""
+def resync_remote_device_list(context: TaskContext, *, user_id: str, announce: bool = False) -> bool:
+    """Start tracking ``user_id`` (a ``/keys/query`` wants their keys, or they came to share a room with one of
+    our users): whether we hold their list now. ``announce``: the fetched list is a change local clients must
+    hear of (a list we stopped following may have changed meanwhile), not one a query is waiting for."""
     with context.single_flight.hold(context.database, f"devices/{user_id}"):
         with context.database.read() as conn:
             if context.stores.remote_devices.get_stream_id(conn, user_id) is not None:
                 return True
-        return _resync(context, user_id, announce=False)
+        return _resync(context, user_id, announce=announce)
 
 
 def apply_device_list_update(context: TaskContext, *, origin: str, content: dict[str, Any]) -> str:
@@ -121,7 +129,40 @@ def apply_signing_key_update(context: TaskContext, *, origin: str, content: dict
     return True
 
 
+def _remote_members(context: TaskContext, conn: Connection, room_id: str) -> list[str]:
+    ours = context.config.server_name
+    return [member for member in context.stores.state.list_members(conn, room_id, "join")
+            if server_of(member) != ours]
+
+
+def track_room_members(context: TaskContext, *, room_id: str, joined: list[str], left: list[str]) -> int:
+    """After ``joined`` joined and ``left`` left (or were kicked or banned from) ``room_id``: start tracking the
+    remote users who now share a room with a local user, stop tracking those who share none; a local user's join
+    or leave concerns every remote member. Answers how many users' tracking changed."""
+    ours, store = context.config.server_name, context.stores.remote_devices
+    with context.database.read() as conn:
+        members = _remote_members(context, conn, room_id) if any(
+            server_of(user_id) == ours for user_id in (*joined, *left)) else []
+        arrived = [user_id for user_id in dict.fromkeys(
+            [*(user for user in joined if server_of(user) != ours), *(members if joined else [])])]
+        gone = [user_id for user_id in dict.fromkeys(
+            [*(user for user in left if server_of(user) != ours), *(members if left else [])])]
+        untracked = set(arrived) - store.list_tracked(conn, arrived)
+        start = [user_id for user_id in arrived if user_id in untracked and store.shares_room_with_server(
+            conn, user_id, ours)]
+        stop = [user_id for user_id in store.list_tracked(conn, gone)
+                if not store.shares_room_with_server(conn, user_id, ours)]
+    for user_id in stop:
+        with context.single_flight.hold(context.database, f"devices/{user_id}"), context.database.write() as conn:
+            if not store.shares_room_with_server(conn, user_id, ours):
+                store.untrack(conn, user_id)
+    for user_id in start:
+        context.dispatcher.send(api.RESYNC_REMOTE_DEVICE_LIST, user_id=user_id, announce=True)
+    return len(start) + len(stop)
+
+
 TASKS = (
+    TaskSpec(TRACK_ROOM_MEMBERS, family=FAMILY, body=track_room_members),
     TaskSpec(api.RESYNC_REMOTE_DEVICE_LIST, family=FAMILY, body=resync_remote_device_list, returns_result=True),
     TaskSpec(api.APPLY_DEVICE_LIST_UPDATE, family=FAMILY, body=apply_device_list_update),
     TaskSpec(api.APPLY_SIGNING_KEY_UPDATE, family=FAMILY, body=apply_signing_key_update),

@@ -56,6 +56,11 @@ class RemoteDeviceStore:
         rows = conn.execute(select(remote_device_lists.c.user_id).where(remote_device_lists.c.user_id.in_(wanted)))
         return {row.user_id for row in rows}
 
+    def untrack(self, conn: Connection, user_id: str) -> None:
+        """Forget ``user_id``'s devices and keys: no local user shares a room with them any more."""
+        conn.execute(delete(remote_devices).where(remote_devices.c.user_id == user_id))
+        conn.execute(delete(remote_device_lists).where(remote_device_lists.c.user_id == user_id))
+
     def upsert_stream_id(self, conn: Connection, user_id: str, stream_id: int, now_ms: int) -> None:
         upsert(conn, remote_device_lists, {"user_id": user_id}, {"stream_id": stream_id, "updated_ts": now_ms})
 

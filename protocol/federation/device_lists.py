@@ -80,6 +80,15 @@ def _cross_signing(user_id: str, body: dict[str, Any]) -> dict[str, dict[str, An
             for field, usage in CROSS_SIGNING_FIELDS.items() if body.get(field) is not None}
 
 
+def _resynced_keys(user_id: str, device_id: str, keys: object) -> dict[str, Any] | None:
+    """A listed device's keys, or None when they do not name it: the device is still listed (it exists), but
+    keys no client could use are not kept, and one such device does not cost the user's whole list."""
+    try:
+        return device_keys_of(user_id, device_id, keys)
+    except BadDeviceList:
+        return None
+
+
 def parse_user_devices(user_id: str, answer: object) -> UserDevices:
     if not isinstance(answer, dict) or answer.get("user_id") != user_id:
         raise BadDeviceList("the answer is not about the user asked for")
@@ -93,7 +102,7 @@ def parse_user_devices(user_id: str, answer: object) -> UserDevices:
             raise BadDeviceList("a device without a device_id")
         name = device.get("device_display_name")
         parsed.append(DeviceEntry(device_id, name if isinstance(name, str) else None,
-                                  device_keys_of(user_id, device_id, device.get("keys"))))
+                                  _resynced_keys(user_id, device_id, device.get("keys"))))
     return UserDevices(_integer(answer.get("stream_id"), "stream_id"), tuple(parsed), _cross_signing(user_id, answer))
 
 

@@ -22,6 +22,7 @@ from tasks.api import QUEUE_EDU
 from tasks.context import TaskContext
 from tasks.federation.destinations import allowed, federation_enabled, room_destinations, server_of
 from tasks.registry import TaskSpec
+from tasks.remote_device_lists import TRACK_ROOM_MEMBERS
 
 FAMILY = "federation"
 QUEUE_PDUS = "federation.queue_pdus"
@@ -43,7 +44,8 @@ def _removed_server(event: Event) -> str:
 def poke_federation(context: TaskContext, room_id: str, events: Iterable[Event], on_behalf_of: str | None = None,
                     ) -> None:
     """After an events transaction commits: have the room's new events queued for the other servers in it (none
-    in a room only we are in: no poke), and presence shared with whoever just joined. ``on_behalf_of``: the server
+    in a room only we are in: no poke), presence shared with whoever just joined, and remote device lists tracked
+    or forgotten as members come and go (``tasks/remote_device_lists.py``). ``on_behalf_of``: the server
     whose membership event we accepted in a handshake (``send_join``/``send_leave``/``send_knock``): as the
     resident it talked to, we pass it on to the room's other servers, as Synapse does. A lost poke delays one event
     until the room's next one, which names it as a prev event (``/get_missing_events``)."""
@@ -62,6 +64,10 @@ def poke_federation(context: TaskContext, room_id: str, events: Iterable[Event],
                 elsewhere = context.stores.federation_sending.has_remote_members(conn, room_id, ours)
             else:
                 elsewhere = any(server != on_behalf_of for server in room_destinations(context, conn, room_id))
+    left = list(dict.fromkeys(event.state_key for event in events if event.type == "m.room.member"
+                              and event.membership in ("leave", "ban") and event.state_key))
+    if (joined or left) and (elsewhere or any(server_of(user_id) != ours for user_id in (*joined, *left))):
+        context.dispatcher.send(TRACK_ROOM_MEMBERS, room_id=room_id, joined=joined, left=left)
     for user_id in joined:
         if server_of(user_id) != ours or elsewhere:  # a local join only matters to a room with other servers
             context.dispatcher.send(SHARE_PRESENCE, room_id=room_id, user_id=user_id)

@@ -31,10 +31,11 @@ def expect(response: Any, kind: type) -> Any:
     return response
 
 
-async def encrypting_client(server: RunningServer, name: str, store: Path) -> AsyncClient:
+async def encrypting_client(server: RunningServer, name: str, store: Path, server_name: str = SERVER_NAME,
+                            ) -> AsyncClient:
     """A nio client with end-to-end encryption (vodozemac) and its crypto store under ``store``, for a new
-    account named as registered_client names it (password ``pw``)."""
-    return await _encrypting(server, f"@{fresh_localpart(name)}:{SERVER_NAME}", store, register=True)
+    account named as registered_client names it (password ``pw``) on ``server_name`` (the server's own)."""
+    return await _encrypting(server, f"@{fresh_localpart(name)}:{server_name}", store, register=True)
 
 
 async def encrypting_device(server: RunningServer, user_id: str, store: Path) -> AsyncClient:

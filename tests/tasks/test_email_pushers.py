@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-import tasks.federation  # noqa: F401 - before tasks.events: importing that first is a circular import on main
 from persistence.database import Database
 from persistence.stores.pushers import PusherFields
 from protocol.room_creation import RoomRequest, create_content, initial_events

@@ -194,6 +194,19 @@ def test_inviting_a_remote_user_has_their_server_countersign(joining: Homeserver
     assert stored[CHARLIE]["event_id"] == event_id_of(dict(invite.pdu), "12") == invite.event_id
 
 
+def test_create_room_invites_a_remote_user_through_their_server(joining: HomeserverUnderTest,
+                                                                remote: RemoteResident) -> None:
+    token = token_of(joining)
+    created = joining.post("/_matrix/client/v3/createRoom", json={
+        "preset": "private_chat", "invite": [CHARLIE], "is_direct": True}, token=token)
+    assert created.status_code == 200, created.json
+    [invite] = remote.invites
+    assert (invite.state_key, invite.sender, invite.content.get("is_direct")) == (CHARLIE, ALICE, True)
+    members = joining.get(f"/_matrix/client/v3/rooms/{q(created.json['room_id'])}/members", token=token).json
+    stored = {event["state_key"]: event for event in members["chunk"]}
+    assert stored[CHARLIE]["event_id"] == invite.event_id, "the countersigned invite, not one made alone"
+
+
 def test_a_third_party_invite_is_exchanged_for_a_real_one(joining: HomeserverUnderTest,
                                                           remote: RemoteResident) -> None:
     token = token_of(joining)

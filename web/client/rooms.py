@@ -12,6 +12,7 @@ from flask import Blueprint
 from protocol.errors import BadJson, InvalidParam, MatrixError, NotFound
 from protocol.events.builder import EventTemplate, v12_room_id
 from protocol.events.ids import legacy_room_id
+from protocol.identifiers import UserId
 from protocol.room_creation import PRESETS, RoomRequest, create_content, default_preset, initial_events
 from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomIdFormat, RoomVersion
 from tasks import api as tasks_api
@@ -19,6 +20,7 @@ from web.auth import authenticate
 from web.client.aliases import check_alias_namespace, check_canonical_alias, insert_alias, new_local_alias
 from web.client.directory import publish_room
 from web.client.profile import membership_profile
+from web.client.remote_membership import invite_remote
 from web.client.room_access import readable_state_group, readable_state_ids, require_room, visible_events
 from web.client.serving import serve_event, serve_events
 from web.deps import Deps, deps
@@ -87,8 +89,12 @@ def create_room() -> dict[str, Any]:
     content = create_content(request, creator, room_version)
     room_id, now = new_room_id(current, room_version, content, creator, now)
     profile = membership_profile(current, creator)
+    # A user of another server is invited through their server once the room exists (it must countersign).
+    ours = current.config.server_name
+    remote_invitees = [user_id for user_id in request.invite if UserId.parse(user_id).server_name != ours]
     plan = [{"type": t.type, "state_key": t.state_key, "content": dict(t.content)}
-            for t in initial_events(request, creator, room_version, profile)]
+            for t in initial_events(request, creator, room_version, profile)
+            if not (t.type == "m.room.member" and t.state_key in remote_invitees and t.state_key != creator)]
     if alias is not None:  # taken is a 400 M_ROOM_IN_USE (spec: createRoom), found before the room exists
         insert_alias(current, alias, room_id, creator, status=400)
     try:
@@ -102,6 +108,8 @@ def create_room() -> dict[str, Any]:
         raise
     if visibility == "public":
         publish_room(current, room_id)
+    for invitee in remote_invitees:
+        invite_remote(current, room_id, creator, invitee, {"is_direct": True} if request.is_direct else {})
     return {"room_id": room_id}
 
 

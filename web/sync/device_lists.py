@@ -2,7 +2,8 @@
 list for a user"): whose device lists the client must fetch again, and whom it may stop tracking.
 
 ``changed``: users who share a room with the syncing user (or are the user) and changed a device in the range,
-plus everyone who came to share a room in it (they joined one of the user's rooms, or the user joined theirs).
+plus everyone who came to share a room in it (they joined, were invited to or knocked on one of the user's rooms,
+as with Synapse, or the user joined theirs).
 ``left``: users who left one of the user's rooms, or whose room the user left, and now share none. An initial
 sync has neither: the client fetches every list it needs then.
 """
@@ -26,7 +27,7 @@ def device_list_changes(reader: SyncReader, events: Range, devices: Range, *, jo
     member_changes = [] if events.unchanged else stores.events.list_member_changes_in_rooms(
         reader.conn, joined_now, events.since, events.until)
     for member, membership in member_changes:
-        if membership == "join":
+        if membership in ("join", "invite", "knock"):  # an invitee's keys are needed to encrypt for them too
             arrived.add(member)
         elif membership in ("leave", "ban"):
             gone.add(member)

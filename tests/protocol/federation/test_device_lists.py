@@ -50,8 +50,10 @@ def test_updates_about_others_or_with_foreign_keys_are_refused(content: dict[str
 def test_a_resync_answer_must_be_about_the_user_asked_for() -> None:
     master = {"user_id": BOB, "usage": ["master"], "keys": {"ed25519:M": "M"}}
     listed = parse_user_devices(BOB, {"user_id": BOB, "stream_id": 9, "master_key": master,
-                                      "devices": [{"device_id": "D", "keys": _keys("D")}, {"device_id": "E"}]})
-    assert listed.stream_id == 9 and [device.device_id for device in listed.devices] == ["D", "E"]
+                                      "devices": [{"device_id": "D", "keys": _keys("D")}, {"device_id": "E"},
+                                                  {"device_id": "F", "keys": _keys("D")}]})
+    assert listed.stream_id == 9 and [device.device_id for device in listed.devices] == ["D", "E", "F"]
+    assert [device.keys for device in listed.devices] == [_keys("D"), None, None], "F's keys name another device"
     assert listed.cross_signing == {"master": master}
     for answer in ({"user_id": "@eve:remote.test", "stream_id": 1, "devices": []},
                    {"user_id": BOB, "devices": []},
