@@ -239,6 +239,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     # redaction.yaml: the body is required; its one field is the optional reason.
     "client.redact_event": Endpoint(auth=True, bodies=(BodySchema(
         lambda walker: {"reason": "walking"}, {"reason": "string"}),)),
+    "client.redact_event_without_txn": Endpoint(auth=True, bodies=(BodySchema(
+        lambda walker: {"reason": "walking"}, {"reason": "string"}),)),
     "client.get_joined_members": Endpoint(auth=True),
     "client.get_room_events": Endpoint(auth=True),
     "client.get_event_context": Endpoint(auth=True),

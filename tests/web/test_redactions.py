@@ -73,6 +73,24 @@ def test_redaction_is_idempotent_per_transaction_id(homeserver: HomeserverUnderT
     assert other.json["event_id"] != first.json["event_id"]
 
 
+def test_a_redaction_posted_without_a_transaction_id_applies(homeserver: HomeserverUnderTest) -> None:
+    """The pre-r0 ``POST /rooms/{roomId}/redact/{eventId}`` that SyTest's federation tests use, as Synapse serves
+    it: a new redaction per request, with the same checks as the ``PUT`` form."""
+    alice = homeserver.register("alice")["access_token"]
+    room_id = _room(homeserver, alice)
+    target = _send(homeserver, alice, room_id, {"msgtype": "m.text", "body": "oops"})
+    posted = homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/redact/{target}", token=alice,
+                             json={"reason": "typo"})
+    assert posted.status_code == 200, posted.json
+    assert _event(homeserver, alice, room_id, target)["unsigned"]["redacted_because"]["event_id"] == \
+        posted.json["event_id"]
+    elsewhere = _room(homeserver, alice)
+    other = homeserver.post(f"/_matrix/client/v3/rooms/{elsewhere}/redact/{target}", token=alice, json={})
+    assert other.status_code == 400, "an event of another room"
+    bad = homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/redact/{target}", token=alice, json={"reason": 1})
+    assert bad.status_code == 400 and bad.json["errcode"] == "M_BAD_JSON"
+
+
 def test_redacting_others_events_needs_the_redact_level(homeserver: HomeserverUnderTest) -> None:
     alice = homeserver.register("alice")["access_token"]
     bob = homeserver.register("bob")["access_token"]

@@ -250,6 +250,26 @@ def redact_event(room_id: str, event_id: str, txn_id: str) -> dict[str, Any]:
     requester = authenticate(current, allow_guest=True)
     if len(txn_id) > MAX_TXN_ID_LENGTH:
         raise InvalidParam("Transaction id too long")
+    content = _redaction_content(current, room_id, event_id)
+    return _send_once(current, requester, room_id, txn_id, "m.room.redaction", content, redacts=event_id)
+
+
+def redact_event_without_txn(room_id: str, event_id: str) -> dict[str, Any]:
+    """``POST /rooms/{roomId}/redact/{eventId}``: the pre-r0 form without a transaction id, which SyTest and older
+    clients still use (Synapse serves it). Each request is a new redaction: nothing can recognise a retry."""
+    current = deps()
+    requester = authenticate(current, allow_guest=True)
+    content = _redaction_content(current, room_id, event_id)
+    check_rate_limit(current, "rc_message", requester.user_id)
+    result = tasks_api.create_event(current.dispatcher, room_id=room_id, sender=requester.user_id,
+                                    event_type="m.room.redaction", content=content, redacts=event_id,
+                                    device_id=requester.device_id)
+    return {"event_id": result["event_id"]}
+
+
+def _redaction_content(current: Deps, room_id: str, event_id: str) -> dict[str, Any]:
+    """The redaction's content from the request body (``reason`` a string), once ``event_id`` is known not to be
+    another room's event."""
     body = json_body()
     body.text("reason", None)
     with current.database.read() as conn:
@@ -257,8 +277,7 @@ def redact_event(room_id: str, event_id: str, txn_id: str) -> dict[str, Any]:
     if target is not None and target.room_id != room_id:
         # As Synapse: a redaction names an event of its own room (an event's room never changes, so this holds).
         raise MatrixError("Cannot redact an event of another room", status=400)
-    content = {key: value for key, value in body.data.items() if key != "redacts"}
-    return _send_once(current, requester, room_id, txn_id, "m.room.redaction", content, redacts=event_id)
+    return {key: value for key, value in body.data.items() if key != "redacts"}
 
 
 def get_joined_rooms() -> dict[str, Any]:
@@ -283,4 +302,5 @@ def register_routes(blueprint: Blueprint) -> None:
     client_route(blueprint, "/rooms/<room_id>/state", methods=["GET"])(get_state)
     client_route(blueprint, "/rooms/<room_id>/event/<event_id>", methods=["GET"])(get_event)
     client_route(blueprint, "/rooms/<room_id>/redact/<event_id>/<txn_id>", methods=["PUT"])(redact_event)
+    client_route(blueprint, "/rooms/<room_id>/redact/<event_id>", methods=["POST"])(redact_event_without_txn)
     client_route(blueprint, "/joined_rooms", methods=["GET"])(get_joined_rooms)
