@@ -134,6 +134,11 @@ class _RemoteHttp(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         parsed = urlparse(self.path)
+        if parsed.path.startswith(f"{FED}/user/devices/"):
+            # Bob's device list, resynced when he joins a room shared with local users: not what these tests
+            # follow (room events and the order they are asked for), and this remote keeps no devices.
+            self._answer(404, {"errcode": "M_NOT_FOUND", "error": "Not found"})
+            return
         type(self).asked.append((parsed.path, parse_qs(parsed.query)))
         if parsed.path.startswith(f"{FED}/event/"):
             event = type(self).events.get(unquote(parsed.path.rpartition("/")[2]))
