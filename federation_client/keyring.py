@@ -7,6 +7,7 @@ about; past that it is fetched again. Our own current and old keys never leave t
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from config.federation import FederationConfig, TrustedKeyServer
@@ -37,6 +38,8 @@ class Keyring:
         self._clock = clock
         self._client = client
         self._last_attempt: dict[str, int] = {}
+        self._fetch_locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
 
     def verify_key(self, server_name: str, key_id: str, at_ts: int | None = None) -> VerifyKey | None:
         """The key ``server_name`` signed with as ``key_id``, if it was valid at ``at_ts`` (default now)."""
@@ -46,13 +49,23 @@ class Keyring:
         key = self._cached(server_name, key_id)
         if key is not None and key.valid_at(at_ts):
             return key.verify_key
-        now = self._clock.now_ms()
-        if now - self._last_attempt.get(server_name, now - MIN_REFETCH_INTERVAL_MS) < MIN_REFETCH_INTERVAL_MS:
-            return None
-        self._last_attempt[server_name] = now
-        self.refresh(server_name, {key_id: at_ts})
-        key = self._cached(server_name, key_id)
+        # One fetch per server at a time: a request that needs the key while another request's fetch of it is in
+        # flight waits for that fetch and reads what it cached, instead of finding the attempt "recent" and failing.
+        with self._fetch_lock(server_name):
+            key = self._cached(server_name, key_id)
+            if key is not None and key.valid_at(at_ts):
+                return key.verify_key
+            now = self._clock.now_ms()
+            if now - self._last_attempt.get(server_name, now - MIN_REFETCH_INTERVAL_MS) < MIN_REFETCH_INTERVAL_MS:
+                return None
+            self._last_attempt[server_name] = now
+            self.refresh(server_name, {key_id: at_ts})
+            key = self._cached(server_name, key_id)
         return key.verify_key if key is not None and key.valid_at(at_ts) else None
+
+    def _fetch_lock(self, server_name: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._fetch_locks.setdefault(server_name, threading.Lock())
 
     def refresh(self, server_name: str, wanted: dict[str, int]) -> list[KeyResponse]:
         """Fetch ``server_name``'s keys (``wanted``: key id -> minimum valid_until_ts) directly, then through each

@@ -4,6 +4,7 @@ honoured until ``expired_ts``, and a trusted notary used when the server itself 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -121,3 +122,34 @@ def test_missing_keys_are_not_fetched_again_within_thirty_seconds(make_homeserve
     homeserver.clock.advance(30_000)
     assert keyring.verify_key(REMOTE, "ed25519:x4") is None
     assert fetches(key_server) == 2
+
+
+def test_a_request_needing_a_key_while_it_is_being_fetched_waits_for_that_fetch(
+        make_homeserver: HomeserverFactory, ca: LocalCa, key_server: RecordingServer) -> None:
+    """Two requests signed with a key not yet cached (say, the events of a ``send_join`` answer checked while an
+    inbound request from that server is being authenticated): the second must not find the first's attempt
+    "recent" and fail, but wait for its fetch."""
+    homeserver = serving(make_homeserver, ca, {REMOTE: f"https://127.0.0.1:{key_server.port}"})
+    keyring = homeserver.deps.federation.keyring
+    publish(key_server, FIRST, homeserver.clock.now_ms() + 60_000)
+    fetching, release = threading.Event(), threading.Event()
+    fetch = keyring.refresh
+
+    def held_fetch(server_name: str, wanted: dict[str, int]) -> Any:
+        fetching.set()
+        release.wait(timeout=10)  # the network is slow: the fetch is still in flight when the second one asks
+        return fetch(server_name, wanted)
+
+    keyring.refresh = held_fetch  # type: ignore[method-assign]
+    found: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: found.update(first=keyring.verify_key(REMOTE, "ed25519:k1")))
+    first.start()
+    assert fetching.wait(timeout=10)
+    second = threading.Thread(target=lambda: found.update(second=keyring.verify_key(REMOTE, "ed25519:k1")))
+    second.start()
+    second.join(timeout=0.5)
+    release.set()
+    first.join(timeout=10)
+    second.join(timeout=10)
+    assert found == {"first": verify_key_of(FIRST), "second": verify_key_of(FIRST)}
+    assert fetches(key_server) == 1
