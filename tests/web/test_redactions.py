@@ -52,7 +52,7 @@ def test_redacting_own_message_serves_it_redacted_with_the_reason(homeserver: Ho
     served = _event(homeserver, alice, room_id, target)
     assert served["content"] == {}
     because = served["unsigned"]["redacted_because"]
-    assert because["event_id"] == redacted.json["event_id"]
+    assert because["event_id"] == served["unsigned"]["redacted_by"] == redacted.json["event_id"]
     assert because["type"] == "m.room.redaction" and because["sender"] == "@alice:test.local"
     assert because["content"]["reason"] == "typo"
     redaction = _event(homeserver, alice, room_id, redacted.json["event_id"])

@@ -54,7 +54,8 @@ def serve_events(deps: Deps, conn: Connection, events: Sequence[StoredEvent], no
         redacted = Event(stored.event_id, version, redact_event(stored.event.pdu, version))
         body = client_event(StoredEvent(redacted, stored.room_id, stored.stream_ordering, stored.rejected_reason),
                             now_ms)
-        body["unsigned"]["redacted_because"] = client_event(redaction, now_ms)
+        # ``redacted_by`` is Synapse's (not the spec's): the redaction's id, which clients and SyTest read too.
+        body["unsigned"].update(redacted_because=client_event(redaction, now_ms), redacted_by=redaction.event_id)
         served.append(body)
     return served
 
