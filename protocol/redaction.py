@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from protocol.canonical_json import JsonDict
 from protocol.errors import Forbidden, NotFound
+from protocol.identifiers import server_of
 from protocol.room_versions import RoomVersion
 
 if TYPE_CHECKING:  # the event model hashes through this module, so it is only named for the type checker
@@ -108,17 +109,13 @@ def _redact_content(event_type: Any, content: Any, room_version: RoomVersion) ->
     return redacted
 
 
-def _server_of(user_id: str) -> str:
-    return user_id.partition(":")[2]
-
-
 def redaction_needs_power_levels(redaction: Event, target: Event) -> bool:
     """Whether :func:`redaction_applies` must be given the power levels at ``redaction`` to decide.
 
     Only a v3+ redaction of another server's user's event needs them; read paths load state for those alone.
     """
     return (not redaction.room_version.redactions_in_auth_rules
-            and _server_of(redaction.sender) != _server_of(target.sender))
+            and server_of(redaction.sender) != server_of(target.sender))
 
 
 def redaction_applies(redaction: Event, target: Event, levels_at_redaction: PowerLevels | None) -> bool:

@@ -10,12 +10,8 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection
 
+from protocol.identifiers import server_of
 from tasks.context import TaskContext
-
-
-def server_of(user_id: str) -> str:
-    """The server part of a user id (``@local:server``; the server may itself hold a port's colon)."""
-    return user_id.split(":", 1)[1] if ":" in user_id else ""
 
 
 def allowed(context: TaskContext, servers: Iterable[str]) -> list[str]:

@@ -20,8 +20,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from persistence.stores.device_lists import DeviceListChange
+from protocol.identifiers import server_of
 from tasks.context import TaskContext
-from tasks.federation.destinations import federation_enabled, server_of, user_destinations
+from tasks.federation.destinations import federation_enabled, user_destinations
 from tasks.federation.fan_out import FAMILY, queue_edu
 from tasks.registry import TaskSpec
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from protocol.identifiers import server_of
 from protocol.presence import UserPresence, presence_content
 from protocol.receipts import UNTHREADED
 from tasks.api import QUEUE_EDU
@@ -19,7 +20,6 @@ from tasks.federation.destinations import (
     allowed,
     federation_enabled,
     room_destinations,
-    server_of,
     user_destinations,
 )
 from tasks.federation.fan_out import FAMILY, SHARE_PRESENCE, queue_edu

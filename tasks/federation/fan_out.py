@@ -18,9 +18,10 @@ from typing import Any
 
 from persistence.locks import lock_room_on_stream
 from protocol.events.model import Event
+from protocol.identifiers import server_of
 from tasks.api import QUEUE_EDU
 from tasks.context import TaskContext
-from tasks.federation.destinations import allowed, federation_enabled, room_destinations, server_of
+from tasks.federation.destinations import allowed, federation_enabled, room_destinations
 from tasks.registry import TaskSpec
 from tasks.remote_device_lists import TRACK_ROOM_MEMBERS
 

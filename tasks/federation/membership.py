@@ -30,12 +30,12 @@ from protocol.auth import AuthError, check_auth, room_creator
 from protocol.errors import Forbidden, NotFound
 from protocol.events.builder import EventTemplate, build_event
 from protocol.events.model import Event, StateKey
+from protocol.identifiers import server_of
 from protocol.room_versions import KNOWN_ROOM_VERSIONS
 from tasks.api import ACCEPT_REMOTE_MEMBERSHIP, JOIN_REMOTE_ROOM, REJECT_INVITE_LOCALLY, STORE_OUTSIDE_MEMBERSHIP
 from tasks.appservices import poke_appservices
 from tasks.context import TaskContext
 from tasks.events import STREAM, ring_keys
-from tasks.federation.destinations import server_of
 from tasks.federation.fan_out import poke_federation
 from tasks.federation.remote_events import RemoteEvent, persist_remote_events
 from tasks.ledger import answer

@@ -31,9 +31,9 @@ from sqlalchemy import Connection
 from federation_client.client import path_segment
 from federation_client.errors import FederationError, RemoteError
 from persistence.stores.federation_sending import EDU, PDU, DestinationState, InFlight
+from protocol.identifiers import server_of
 from tasks.api import DESTINATION_UP
 from tasks.context import TaskContext
-from tasks.federation.destinations import server_of
 from tasks.federation.fan_out import EPHEMERAL_EDUS, FAMILY, SEND_TO_DESTINATION
 from tasks.registry import TaskSpec
 

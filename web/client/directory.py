@@ -8,6 +8,7 @@ ordered by joined members, largest first, then room id, so pages are stable whil
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint
@@ -140,21 +141,40 @@ def query_public_rooms() -> dict[str, Any]:
     current = deps()
     authenticate(current, allow_guest=True)
     server = _remote_server(current)
-    body = json_body()
-    limit = parse_limit(body.integer("limit", None))
-    since = body.text("since", None, max_length=64)
-    include_all = body.flag("include_all_networks", False)
-    network = body.text("third_party_instance_id", None, max_length=255)
-    if include_all and network is not None:
-        raise InvalidParam("'include_all_networks' and 'third_party_instance_id' exclude each other")
-    search = body.object("filter", required=False) or Body({}, "filter")
-    term = search.text("generic_search_term", None, max_length=1024)
-    room_types = room_types_of(search)
+    query = PublicRoomsQuery.parse(json_body())
     if server is not None:
-        return remote_public_rooms(current, server, limit=limit, since=since, search=search.data or None,
-                                   third_party_instance_id=network, include_all_networks=include_all)
-    return list_public_rooms(current, limit=limit, since=since, term=term, room_types=room_types, network=network,
-                             include_all=include_all)
+        return remote_public_rooms(current, server, limit=query.limit, since=query.since,
+                                   search=query.search.data or None, third_party_instance_id=query.network,
+                                   include_all_networks=query.include_all)
+    return query.list(current)
+
+
+@dataclass(frozen=True)
+class PublicRoomsQuery:
+    """A ``POST /publicRooms`` body, as clients and other servers send it (the same schema on both APIs)."""
+
+    limit: int | None
+    since: str | None
+    include_all: bool
+    network: str | None
+    search: Body
+
+    @classmethod
+    def parse(cls, body: Body) -> PublicRoomsQuery:
+        limit = parse_limit(body.integer("limit", None))
+        since = body.text("since", None, max_length=64)
+        include_all = body.flag("include_all_networks", False)
+        network = body.text("third_party_instance_id", None, max_length=255)
+        if include_all and network is not None:
+            raise InvalidParam("'include_all_networks' and 'third_party_instance_id' exclude each other")
+        return cls(limit, since, include_all, network, body.object("filter", required=False) or Body({}, "filter"))
+
+    def list(self, current: Deps) -> dict[str, Any]:
+        """The page of this server's directory the query asks for."""
+        term = self.search.text("generic_search_term", None, max_length=1024)
+        return list_public_rooms(current, limit=self.limit, since=self.since, term=term,
+                                 room_types=room_types_of(self.search), network=self.network,
+                                 include_all=self.include_all)
 
 
 def room_types_of(search: Body) -> list[str | None] | None:

@@ -8,12 +8,11 @@ from typing import Any
 from flask import request
 
 from protocol.errors import InvalidParam, MissingParam, NotFound
-from protocol.identifiers import RoomAlias
-from web.client.directory import list_public_rooms, parse_limit, room_types_of
+from protocol.identifiers import RoomAlias, server_of
+from web.client.directory import PublicRoomsQuery, list_public_rooms, parse_limit
 from web.deps import deps
 from web.federation.auth import server_authenticated
-from web.federation.rooms_seen import server_of
-from web.requests import Body, json_body, query_text
+from web.requests import json_body, query_text
 
 
 @server_authenticated
@@ -36,7 +35,7 @@ def query_directory(*, origin: str) -> dict[str, Any]:
             raise NotFound(f"Room alias {alias} not found")
         members = current.stores.state.list_members(conn, entry.room_id, "join")
     others = sorted({server for server in map(server_of, members)
-                     if server is not None and server != current.config.server_name})
+                     if server and server != current.config.server_name})
     return {"room_id": entry.room_id, "servers": [current.config.server_name, *others]}
 
 
@@ -65,16 +64,4 @@ def get_public_rooms(*, origin: str) -> dict[str, Any]:
 
 @server_authenticated
 def query_public_rooms(*, origin: str) -> dict[str, Any]:
-    current = deps()
-    body = json_body()
-    limit = parse_limit(body.integer("limit", None))
-    since = body.text("since", None, max_length=64)
-    include_all = body.flag("include_all_networks", False)
-    network = body.text("third_party_instance_id", None, max_length=255)
-    if include_all and network is not None:
-        raise InvalidParam("'include_all_networks' and 'third_party_instance_id' exclude each other")
-    search = body.object("filter", required=False) or Body({}, "filter")
-    term = search.text("generic_search_term", None, max_length=1024)
-    room_types = room_types_of(search)
-    return list_public_rooms(current, limit=limit, since=since, term=term, room_types=room_types, network=network,
-                             include_all=include_all)
+    return PublicRoomsQuery.parse(json_body()).list(deps())

@@ -19,12 +19,9 @@ from persistence.stores.rooms import Room
 from protocol.errors import Forbidden, NotFound
 from protocol.events.model import Event
 from protocol.federation.server_acl import SERVER_ACL_TYPE, server_allowed
+from protocol.identifiers import server_of
 from protocol.redaction import redact_event
 from protocol.visibility import HISTORY_VISIBILITY_KEY, INVITED, SHARED, WORLD_READABLE, history_visibility_of
-
-
-def server_of(user_id: str) -> str:
-    return user_id.partition(":")[2]
 
 
 def check_acl(stores: Stores, conn: Connection, room_id: str, server_name: str) -> None:

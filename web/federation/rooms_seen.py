@@ -7,18 +7,11 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from protocol.identifiers import UserId
+from protocol.identifiers import server_of
 from web.client.room_summaries import RoomSummary
 from web.deps import Deps
 
 RESTRICTED = ("restricted", "knock_restricted")
-
-
-def server_of(user_id: str) -> str | None:
-    try:
-        return UserId.parse(user_id).server_name
-    except ValueError:
-        return None
 
 
 def members_of_server(current: Deps, conn: Connection, room_id: str, server_name: str, membership: str) -> list[str]:
