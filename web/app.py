@@ -16,7 +16,7 @@ from web.errors import install_error_handlers
 from web.federation import create_federation_blueprint, create_keys_blueprint
 from web.media import create_media_blueprint
 from web.metrics import install_metrics
-from web.routing import SegmentConverter
+from web.routing import EventIdConverter, SegmentConverter
 from web.wellknown import create_wellknown_blueprint
 
 logger = logging.getLogger(__name__)
@@ -27,6 +27,7 @@ def create_app(config: HomeserverConfig, deps: Deps) -> Flask:
     # No static folder: a homeserver serves no files from its package directory.
     app = Flask("ganglion", static_folder=None)
     app.url_map.converters["default"] = SegmentConverter
+    app.url_map.converters["event_id"] = EventIdConverter
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_size
     # Paths are matched exactly: a state key may be empty or hold slashes, so "//" must not be rewritten.
     app.url_map.merge_slashes = False

@@ -20,6 +20,15 @@ class SegmentConverter(BaseConverter):
     part_isolating = True  # still exactly one segment, though the regex mentions '/'
 
 
+class EventIdConverter(BaseConverter):
+    """``<event_id:name>``: the rest of the path, for routes ending in an event id, since room versions 1-3 allow
+    ``/`` in event ids (sent as ``%2F``, which reaches the router unescaped); minus NUL and U+FFFD, as
+    :class:`SegmentConverter`."""
+
+    regex = r"[^/\x00\ufffd][^\x00\ufffd]*?"
+    part_isolating = False
+
+
 def client_route(
     blueprint: Blueprint, path: str, *, methods: Iterable[str], versions: Iterable[str] = CLIENT_VERSIONS
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -43,10 +43,10 @@ def create_federation_blueprint() -> Blueprint:
     blueprint.add_url_rule("/v1/version", view_func=get_version, methods=["GET"])
     blueprint.add_url_rule("/v1/query/profile", view_func=query_profile, methods=["GET"])
     blueprint.add_url_rule("/v1/send/<txn_id>", view_func=send_transaction, methods=["PUT"])
-    blueprint.add_url_rule("/v1/event/<path:event_id>", view_func=get_event, methods=["GET"])
+    blueprint.add_url_rule("/v1/event/<event_id:event_id>", view_func=get_event, methods=["GET"])
     blueprint.add_url_rule("/v1/state/<room_id>", view_func=get_state, methods=["GET"])
     blueprint.add_url_rule("/v1/state_ids/<room_id>", view_func=get_state_ids, methods=["GET"])
-    blueprint.add_url_rule("/v1/event_auth/<room_id>/<path:event_id>", view_func=get_event_auth, methods=["GET"])
+    blueprint.add_url_rule("/v1/event_auth/<room_id>/<event_id:event_id>", view_func=get_event_auth, methods=["GET"])
     blueprint.add_url_rule("/v1/backfill/<room_id>", view_func=backfill, methods=["GET"])
     blueprint.add_url_rule("/v1/get_missing_events/<room_id>", view_func=get_missing_events, methods=["POST"])
     for make, view in (("make_join", make_join), ("make_leave", make_leave), ("make_knock", make_knock)):
@@ -55,7 +55,7 @@ def create_federation_blueprint() -> Blueprint:
                                 ("v1", "send_leave", send_leave_v1), ("v2", "send_leave", send_leave_v2),
                                 ("v1", "send_knock", send_knock), ("v1", "invite", invite_v1),
                                 ("v2", "invite", invite_v2)):
-        blueprint.add_url_rule(f"/{version}/{send}/<room_id>/<path:event_id>", view_func=view, methods=["PUT"],
+        blueprint.add_url_rule(f"/{version}/{send}/<room_id>/<event_id:event_id>", view_func=view, methods=["PUT"],
                                endpoint=f"{send}_{version}")
     blueprint.add_url_rule("/v1/exchange_third_party_invite/<room_id>", view_func=exchange_third_party_invite,
                            methods=["PUT"])
