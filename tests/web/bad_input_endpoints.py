@@ -7,11 +7,11 @@ here, or ``test_every_route_is_described`` fails.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tests.homeserver import PASSWORD
+from tests.web.bad_input_federation import FEDERATION_ENDPOINTS
+from tests.web.bad_input_schema import BAD_JSON, INVALID_PARAM, MISSING, NOT_FOUND, BodySchema, Endpoint, Invalid
 from tests.web.key_owners import CrossSigning, KeyedDevice
 from web.admin.register import expected_mac
 
@@ -19,10 +19,6 @@ if TYPE_CHECKING:
     from tests.web.test_bad_input import Walker
 
 SHARED_SECRET = "test-shared-secret"
-BAD_JSON = frozenset({"M_BAD_JSON"})
-MISSING = frozenset({"M_MISSING_PARAM"})
-INVALID_PARAM = frozenset({"M_INVALID_PARAM"})
-NOT_FOUND = frozenset({"M_NOT_FOUND"})
 
 
 MEGOLM_BACKUP = "m.megolm_backup.v1.curve25519-aes-sha2"
@@ -38,39 +34,6 @@ def _dehydrated_device_body(walker: Walker) -> dict[str, Any]:
     return {"device_id": "WALKDRY", "device_data": {"algorithm": "m.dehydration.v2", "device_pickle": "p"},
             "initial_device_display_name": "Walk", "device_keys": device.device_keys(),
             "one_time_keys": device.one_time_keys(1), "fallback_keys": device.fallback_key()}
-
-
-# --- what the spec says about each endpoint ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Invalid:
-    """A value of the right type that the spec (or a documented limit) still refuses."""
-
-    path: str
-    value: Any
-    status: int
-    errcodes: frozenset[str] | None = None  # None: any M_ errcode
-
-    def __str__(self) -> str:
-        shown = repr(self.value)
-        return f"{self.path}={shown[:40]}{'...' if len(shown) > 40 else ''}"
-
-
-@dataclass(frozen=True)
-class BodySchema:
-    """One well-formed body, and what the spec says of its fields (dotted paths into nested objects)."""
-
-    base: Callable[[Walker], dict[str, Any]]  # a body the endpoint would accept (fresh each call)
-    fields: Mapping[str, str]  # path -> "string" | "boolean" | "object" | "strings"
-    required: tuple[str, ...] = ()  # leaving one out is M_MISSING_PARAM
-    invalid: tuple[Invalid, ...] = ()
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    auth: bool  # needs an access token
-    bodies: tuple[BodySchema, ...] = ()  # empty: the endpoint reads no body
-    body_optional: bool = False  # an empty body is allowed (it starts user-interactive auth)
-    server_signed: bool = False  # a federation view: the walk signs its requests with X-Matrix as remote.test
 
 
 def _password_uia(walker: Walker) -> dict[str, Any]:
@@ -256,42 +219,7 @@ ENDPOINTS: dict[str, Endpoint] = {
                                                              "object"}, required=("server_keys",)),)),
     "keys.query_server_keys": Endpoint(auth=False),
     "keys.query_server_key_by_id": Endpoint(auth=False),
-    "federation.get_version": Endpoint(auth=False),
-    "federation.query_profile": Endpoint(auth=False),
-    # Receiving and serving room events (tests/web/test_federation_send.py, test_federation_room_events.py).
-    "federation.send_transaction": Endpoint(auth=False, server_signed=True),
-    "federation.get_event": Endpoint(auth=False, server_signed=True),
-    "federation.get_state": Endpoint(auth=False, server_signed=True),
-    "federation.get_state_ids": Endpoint(auth=False, server_signed=True),
-    "federation.get_event_auth": Endpoint(auth=False, server_signed=True),
-    "federation.backfill": Endpoint(auth=False, server_signed=True),
-    "federation.get_missing_events": Endpoint(auth=False, server_signed=True),
-    # Membership handshakes (tests/web/test_federation_membership.py, test_federation_remote_membership.py).
-    "federation.make_join": Endpoint(auth=False, server_signed=True),
-    "federation.make_leave": Endpoint(auth=False, server_signed=True),
-    "federation.make_knock": Endpoint(auth=False, server_signed=True),
-    "federation.send_join": Endpoint(auth=False, server_signed=True),
-    "federation.send_leave": Endpoint(auth=False, server_signed=True),
-    "federation.send_knock": Endpoint(auth=False, server_signed=True),
-    "federation.invite": Endpoint(auth=False, server_signed=True),
-    "federation.exchange_third_party_invite": Endpoint(auth=False, server_signed=True),
-    "federation.on_bind": Endpoint(auth=False, bodies=(BodySchema(
-        lambda walker: {"medium": "email", "address": "w@example.org", "mxid": walker.user_id, "invites": []},
-        {"mxid": "string"}, required=("mxid",),
-        invalid=(Invalid("mxid", "@someone:elsewhere.test", 400, BAD_JSON),)),)),
-    # Federation queries and media (tests/web/test_federation_queries.py).
-    "federation.query_directory": Endpoint(auth=False, server_signed=True),
-    "federation.get_public_rooms": Endpoint(auth=False, server_signed=True),
-    "federation.query_public_rooms": Endpoint(auth=False, server_signed=True),
-    "federation.get_hierarchy": Endpoint(auth=False, server_signed=True),
-    "federation.get_event_by_timestamp": Endpoint(auth=False, server_signed=True),
-    "federation.get_user_devices": Endpoint(auth=False, server_signed=True),
-    "federation.query_user_keys": Endpoint(auth=False, server_signed=True),
-    "federation.claim_user_keys": Endpoint(auth=False, server_signed=True),
-    "federation.download_media": Endpoint(auth=False, server_signed=True),
-    "federation.thumbnail_media": Endpoint(auth=False, server_signed=True),
-    # Not X-Matrix: any third party with an OpenID token; the walk's tokens are never OpenID tokens (401).
-    "federation.get_userinfo": Endpoint(auth=False),
+    **FEDERATION_ENDPOINTS,
     "client.request_openid_token": Endpoint(auth=True, bodies=(BodySchema(lambda walker: {}, {}),)),
     # Aliases and the published room directory: the walk's alias and room id name nothing, so nothing changes.
     "client.set_room_alias": Endpoint(auth=True, bodies=(BodySchema(
