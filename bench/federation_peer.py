@@ -5,8 +5,9 @@ A peer joins a room of the server under test through ``make_join``/``send_join``
 Rooms"), then builds, hashes and signs its own PDUs on what ``send_join`` told it and pushes them in transactions
 (``PUT /send/{txnId}``, X-Matrix signed). As a destination it answers every transaction 200 and notes, per event
 id, the moment (``time.monotonic()``) the first copy arrived, which is what the fan-out benchmark waits for. It
-serves its key (``GET /_matrix/key/v2/server``), an empty device list and empty key and profile answers, so the
-server under test's follow-up requests after a join succeed; anything else is 404 ``M_UNRECOGNIZED``.
+serves its key (``GET /_matrix/key/v2/server``), the events it made and knows (``/event``,
+``/get_missing_events``, ``/state_ids``, ``/state``), an empty device list and empty key and profile answers, so
+the server under test's follow-up requests succeed; anything else is 404 ``M_UNRECOGNIZED``.
 
 TLS because Synapse's federation client speaks nothing else: the certificate is issued for ``localhost`` by a CA
 the servers under test are told to trust (``federation_custom_ca_list``).
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 import trustme
@@ -135,6 +136,10 @@ class ScriptedPeer:
     """Event id -> when its first copy arrived in a transaction (``time.monotonic()``)."""
     arrived: threading.Condition = field(default_factory=threading.Condition)
     transactions: int = 0
+    built: dict[str, Event] = field(default_factory=dict)
+    """Every event this peer made, by id, for ``/event`` and ``/get_missing_events``."""
+    state_ids: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    """Room id -> the ids of its state after our join and of that state's auth chain (``/state_ids``)."""
     versions: dict[str, RoomVersion] = field(default_factory=dict)
     """The version of each room joined: a PDU's id is computed by its room's version."""
     _txn: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -152,6 +157,19 @@ class ScriptedPeer:
             return 200, {"user_id": self.user_id, "stream_id": 0, "devices": []}
         if path == f"{FEDERATION}/v1/query/profile":
             return 200, {}
+        if path.startswith(f"{FEDERATION}/v1/event/"):
+            built = self.built.get(unquote(path.removeprefix(f"{FEDERATION}/v1/event/")))
+            if built is not None:
+                return 200, {"origin": self.name, "origin_server_ts": int(time.time() * 1000),
+                             "pdus": [dict(built.pdu)]}
+        for kind in ("state_ids", "state"):
+            room_id = unquote(path.removeprefix(f"{FEDERATION}/v1/{kind}/"))
+            if path.startswith(f"{FEDERATION}/v1/{kind}/") and room_id in self.state_ids:
+                state, chain = self.state_ids[room_id]
+                if kind == "state_ids":
+                    return 200, {"pdu_ids": state, "auth_chain_ids": chain}
+                return 200, {"pdus": [dict(self.built[event_id].pdu) for event_id in state],
+                             "auth_chain": [dict(self.built[event_id].pdu) for event_id in chain]}
         if path == f"{FEDERATION}/v1/version":
             return 200, {"server": {"name": "bench-peer", "version": "1"}}
         return 404, {"errcode": "M_UNRECOGNIZED", "error": "not served by the bench peer"}
@@ -167,6 +185,8 @@ class ScriptedPeer:
                     self.arrivals.setdefault(event_id, now)
                 self.arrived.notify_all()
             return 200, {"pdus": {event_id: {} for event_id in ids}}
+        if method == "POST" and path.startswith(f"{FEDERATION}/v1/get_missing_events/") and isinstance(body, dict):
+            return 200, {"events": self._missing_events(body)}
         if method == "POST" and path == f"{FEDERATION}/v1/user/keys/query":
             return 200, {"device_keys": {}}
         return 404, {"errcode": "M_UNRECOGNIZED", "error": "not served by the bench peer"}
@@ -175,6 +195,23 @@ class ScriptedPeer:
         if isinstance(pdu.get("event_id"), str):
             return str(pdu["event_id"])
         return Event.from_pdu(pdu, self.versions.get(str(pdu.get("room_id")), KNOWN_ROOM_VERSIONS["10"])).event_id
+
+    def _missing_events(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """Spec: "POST /get_missing_events": the events before ``latest_events`` back to ``earliest_events``,
+        oldest first, at most ``limit``. Synapse asks for them when it handles a transaction's PDUs out of order
+        (it stages them, and PDUs staged in the same millisecond tie)."""
+        earliest = set(body.get("earliest_events") or ())
+        limit = min(int(body.get("limit") or 10), 100)
+        found: list[dict[str, Any]] = []
+        pending = [prev for latest in body.get("latest_events") or () if latest in self.built
+                   for prev in self.built[latest].prev_event_ids]
+        while pending and len(found) < limit:
+            event_id = pending.pop(0)
+            if event_id in earliest or event_id not in self.built:
+                continue
+            found.append(dict(self.built[event_id].pdu))
+            pending.extend(self.built[event_id].prev_event_ids)
+        return found[::-1]
 
     def _key_document(self) -> dict[str, Any]:
         document = {"server_name": self.name, "valid_until_ts": int(time.time() * 1000) + KEY_VALIDITY_MS,
@@ -222,9 +259,15 @@ class ScriptedPeer:
         template.pop("signatures", None)
         template.pop("hashes", None)
         join = Event.from_pdu(hash_and_sign_event(template, version, self.name, self.key), version)
+        self.built[join.event_id] = join
         answer = self.request(destination, "PUT", f"{FEDERATION}/v2/send_join/{quote(room_id, safe='')}/"
                                      f"{quote(join.event_id, safe='')}", dict(join.pdu))
         state = [Event.from_pdu(pdu, version) for pdu in answer["state"]]
+        chain = [Event.from_pdu(pdu, version) for pdu in answer["auth_chain"]]
+        self.built.update({event.event_id: event for event in [*state, *chain]})
+        # The room's state after our join is its state at every message we add (they change no state).
+        self.state_ids[room_id] = ([*(event.event_id for event in state if event.state_key != self.user_id),
+                                    join.event_id], [event.event_id for event in chain])
         wanted = {("m.room.power_levels", "")}
         if version.create_event_in_auth_events:  # not from v12 on: the room id names the create event
             wanted.add(("m.room.create", ""))
@@ -241,6 +284,7 @@ class ScriptedPeer:
                                 auth_events=room.auth, origin_server_ts=int(time.time() * 1000),
                                 server_name=self.name, signing_key=self.key, opaque_id=f"{label}.{number}")
             room.latest = event
+            self.built[event.event_id] = event
             built.append(event)
         return built
 

@@ -24,7 +24,7 @@ import yaml
 from bench.procstat import CpuSample, postgres_backends, process_tree
 from tests.e2e.servers import RunningServer, free_port, start_monolith, start_workers
 from tests.e2e.synapse_peer import PEER_SCRIPT, SynapsePeer, _spawn, _stop_pid, _wait_for_versions, synapse_venv
-from tests.services import pg_database_args, recreate_pg_database
+from tests.services import drop_pg_database, pg_database_args, recreate_pg_database
 
 TARGETS = ("ganglion-sqlite", "ganglion-postgres", "ganglion-workers", "synapse")
 UNLIMITED = {"per_second": 100000, "burst_count": 100000}
@@ -112,7 +112,13 @@ def start_synapse(directory: Path, ca_path: Path, database: str) -> Target:
         peer.stop()
         raise
     pg_database = f"synapse_bench_{port}" if database == "postgres" else None
-    return Target("synapse", port, lambda: [peer.popen.pid], peer.stop, pg_database)
+
+    def stop() -> None:
+        peer.stop()
+        if pg_database is not None:
+            drop_pg_database(pg_database)
+
+    return Target("synapse", port, lambda: [peer.popen.pid], stop, pg_database)
 
 
 def start_target(label: str, directory: Path, ca_path: Path, synapse_database: str = "sqlite") -> Target:
