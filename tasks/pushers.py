@@ -213,8 +213,8 @@ def send_badge(context: TaskContext, *, user_id: str) -> int:
             for pusher in found:
                 context.stores.pushers.update_last_badge(conn, pusher.id, badge)
     for pusher in found:
-        notify(str(pusher.data.get("url")), {"id": "", "type": None, "sender": "", "counts": {"unread": badge},
-                                              "devices": [_device(pusher, {})]},
+        # The spec's badge-only notification: no event_id (nor the event's fields), just counts and devices.
+        notify(str(pusher.data.get("url")), {"counts": {"unread": badge}, "devices": [_device(pusher, {})]},
                verify_tls=not context.config.insecure_outbound_tls, ranges=context.config.federation)
     return len(found)
 
