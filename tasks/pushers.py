@@ -15,8 +15,10 @@ of the user's http pushers its pending notifications, one at a time and in strea
 
 So a notification is sent once per pusher however often the poke arrives (DESIGN.md guarantee 3): a second
 delivery of the task finds the pusher claimed, or its position already past the action. Only a worker dying
-between steps 2 and 3 can send one twice, when the claim runs out and the sweep (:func:`sweep_pushers`, also
-what retries a pusher whose backoff is over) pokes the user again: at-least-once is all HTTP allows there.
+between steps 2 and 3 sends one twice, when the claim runs out and the sweep (:func:`sweep_pushers`, also what
+retries a pusher whose backoff is over) pokes the user again. That is chosen: the Push Gateway API has no way to
+ask whether the gateway took it, and has the gateway suppress duplicates by ``event_id``, which the resend keeps
+(docs/architecture.md, "Pushes, emails and appservice transactions across a crash").
 """
 
 from __future__ import annotations
