@@ -22,11 +22,20 @@ class SmtpServer:
     received: list[tuple[str, list[str], EmailMessage]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    refusing: bool = False
+    """Answer the message ``451`` (a temporary failure): it is not taken."""
+    dropping: bool = False
+    """Take the message, then drop the connection before answering: the client cannot know it was taken."""
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refusing:
+            return "451 4.3.0 try again later"
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self._lock:
             self.received.append((envelope.mail_from, list(envelope.rcpt_tos), message))
+        if self.dropping:
+            server.transport.abort()
         return "250 OK"
 
     def messages(self) -> list[EmailMessage]:
