@@ -70,6 +70,20 @@ def running_smtp_server() -> Iterator[SmtpServer]:
         controller.stop()
 
 
+def clear(server: SmtpServer) -> None:
+    """Forget what the server received (a server shared by several tests)."""
+    with server._lock:
+        server.received.clear()
+
+
+def shared_email_config(port: int) -> dict[str, Any]:
+    """The ``email`` section of the worker-shape tests' shared Celery worker (tests/conftest.py), which a test
+    sending email through it gives its own server too, so both processes agree. The worker stamps and judges
+    by the real clock, so the delay is a second: a test waits that long, not ten minutes."""
+    return {"enable_notifs": True, "smtp_host": "127.0.0.1", "smtp_port": port,
+            "notif_from": "Ganglion <noreply@test.local>", "notif_delay": 1000}
+
+
 def body_of(message: EmailMessage, subtype: str) -> str:
     part = message.get_body(preferencelist=(subtype,))
     assert part is not None
