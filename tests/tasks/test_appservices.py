@@ -27,7 +27,7 @@ from tasks.receipts import put_receipt
 from tasks.registry import catalogue
 from tasks.to_device import send as send_to_device
 from tasks.typing_notifications import set_typing
-from tests.appservice_double import AppServiceDouble, registration, running_appservice
+from tests.appservice_double import HS_TOKEN, AppServiceDouble, registration, running_appservice
 from tests.clock import FakeClock
 from tests.tasks.factories import RecordingDispatcher, make_context
 
@@ -286,3 +286,21 @@ def test_an_appservice_that_did_not_ask_gets_no_msc3202_fields(database: Databas
     deliver(context, appservice_id="bridge")
     assert appservice.bodies and not any(key.startswith("org.matrix.msc3202") for body in appservice.bodies.values()
                                          for key in body)
+
+
+def test_an_appservice_refusing_our_hs_token_gets_the_transaction_again_once_it_accepts(
+        database: Database, tmp_path: Path) -> None:
+    """The appservice checks the hs_token we send (spec: it must refuse a wrong one); a refusal is a failed
+    transaction, sent again under the same id, not a lost one."""
+    clock = FakeClock()
+    with running_appservice(hs_token="not-the-registered-one") as appservice:
+        context = _context(database, appservice, tmp_path, clock=clock)
+        _bridged_rooms(context)
+        said = _say(context, BRIDGED, "hello")
+        assert deliver(context, appservice_id="bridge") == 0
+        assert appservice.requests and appservice.transactions == {}
+        appservice.hs_token = HS_TOKEN
+        clock.advance(1000)
+        assert deliver(context, appservice_id="bridge") == 1
+        assert list(appservice.transactions) == ["1"]
+        assert said in [event["event_id"] for event in appservice.transactions["1"]]
