@@ -1,5 +1,6 @@
-"""Application service transactions (Application Service API, "Pushing events"), on the ``appservice`` queue
-(``notify_appservices_from_worker``; one ordered consumer).
+"""Application service transactions (Application Service API, "Pushing events"), on the ``appservice`` queues
+(``appservice_instances``, or its one-instance form ``notify_appservices_from_worker``): sharded by appservice
+id, one ordered consumer per queue, so one appservice's deliveries run one at a time on one instance.
 
 Each appservice with a ``url`` is sent the events it is interested in, in stream order, batched into
 transactions. One delivery is:
@@ -15,8 +16,9 @@ transactions. One delivery is:
 
 So an event is never lost (the position only moves past what was acknowledged, or what no appservice wanted)
 and never doubled: a retry carries the transaction id the appservice already saw, which the spec has it
-deduplicate. The periodic :data:`DELIVER_ALL` job retries appservices whose backoff is over and picks up any
-lost poke; the events writer pokes :data:`DELIVER` after each commit.
+deduplicate. The periodic :data:`DELIVER_ALL` job (on the background queue, as it belongs to no one appservice)
+pokes every appservice's delivery, which retries those whose backoff is over and picks up any lost poke; the
+events writer pokes :data:`DELIVER` after each commit.
 """
 
 from __future__ import annotations
@@ -99,17 +101,20 @@ def deliver(context: TaskContext, *, appservice_id: str) -> int:
 
 
 def deliver_all(context: TaskContext) -> int:
-    """Run every appservice's delivery: the periodic retry, and what a lost poke waits for."""
-    return sum(deliver(context, appservice_id=service.id) for service in context.config.appservices
-               if service.url is not None)
+    """The periodic retry, and what a lost poke waits for: poke every appservice's delivery on its own shard
+    (running them here would put one appservice's deliveries on two instances); answers how many."""
+    return poke_appservices(context)
 
 
-def poke_appservices(context: TaskContext) -> None:
-    """After an events transaction commits: have each appservice's delivery run. A lost poke only delays (the
-    periodic job runs them all)."""
+def poke_appservices(context: TaskContext) -> int:
+    """After an events transaction commits: have each appservice's delivery run; answers how many were poked. A
+    lost poke only delays (the periodic job pokes them all)."""
+    poked = 0
     for service in context.config.appservices:
         if service.url is not None:
             context.dispatcher.send(DELIVER, appservice_id=service.id)
+            poked += 1
+    return poked
 
 
 def start_new_appservices(database: Database, stores: Stores, appservices: AppServices) -> list[str]:
@@ -236,6 +241,6 @@ def _record(context: TaskContext, service: AppService, claimed: Claimed, deliver
 
 
 TASKS = (
-    TaskSpec(DELIVER, family=FAMILY, body=deliver),
-    TaskSpec(DELIVER_ALL, family=FAMILY, body=deliver_all),
+    TaskSpec(DELIVER, family=FAMILY, body=deliver, shard_param="appservice_id"),
+    TaskSpec(DELIVER_ALL, family="background", body=deliver_all),
 )

@@ -141,9 +141,23 @@ def test_a_delivery_message_arriving_twice_or_beside_another_sends_once(
     stamp = Stamp.new()
     run_body(spec, context, {"appservice_id": "bridge"}, stamp)
     run_body(spec, context, {"appservice_id": "bridge"}, stamp)
-    deliver_all(context)
+    deliver(context, appservice_id="bridge")
     assert appservice.received == ["1"]
     assert [e["event_id"] for e in appservice.events()].count(said) == 1
+
+
+def test_the_periodic_job_pokes_each_appservice_on_its_own_shard(database: Database, appservice: AppServiceDouble,
+                                                                 tmp_path: Path) -> None:
+    dispatcher = RecordingDispatcher()
+    other = registration(tmp_path, url=appservice.url, name="other", as_token="other-as", hs_token="other-hs")
+    context = make_context(database, dispatcher=dispatcher,
+                           app_service_config_files=[registration(tmp_path, url=appservice.url), other,
+                                                     registration(tmp_path, url=None, name="urlless",
+                                                                  as_token="u-as", hs_token="u-hs")])
+    assert deliver_all(context) == 2
+    assert dispatcher.sent == [(DELIVER, {"appservice_id": "bridge"}), (DELIVER, {"appservice_id": "other"})]
+    assert appservice.received == [], "it sends nothing itself: each delivery runs where its appservice's shard is"
+    assert catalogue()[DELIVER].shard_key({"appservice_id": "other"}) == "other"
 
 
 def test_a_delivery_that_died_after_sending_resends_the_same_transaction(
