@@ -156,7 +156,8 @@ def fetch_remote_thumbnail(context: TaskContext, *, origin: str, media_id: str, 
             storage.commit(staged, key)
         try:
             with context.database.write() as conn:
-                stores.upsert_thumbnail(conn, origin, media_id, width, height, method, thumbnail)
+                stores.upsert_thumbnail(conn, origin, media_id, width, height, method, thumbnail,
+                                        context.clock.now_ms())
         except Exception:
             storage.delete(key)
             raise

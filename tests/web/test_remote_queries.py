@@ -185,6 +185,8 @@ def _remote_upload(pair: Pair, data: bytes, content_type: str = "text/plain", **
 
 
 MEDIA = "/_matrix/client/v1/media/download"
+PURGE = "/_synapse/admin/v1/purge_media_cache"
+FAR_FUTURE_MS = 2**52
 
 
 def test_remote_media_is_fetched_once_cached_and_honours_allow_remote(tasked_pair: Pair) -> None:
@@ -215,6 +217,17 @@ def test_remote_media_is_fetched_once_cached_and_honours_allow_remote(tasked_pai
     legacy = local.get(f"/_matrix/media/v3/download/{REMOTE}/{media_id}")
     assert legacy.get_data() == b"remote bytes"
     assert _error(local.get(f"{MEDIA}/{REMOTE}/nosuchmedia", token=token)) == (404, "M_NOT_FOUND")
+
+    # The admin API drops the cached copy (the task's clock stamped it: a cutoff far ahead of any clock), never
+    # our own media; the next request fetches it again.
+    ours = uploaded_media_id(local, token, b"local bytes")
+    with local.deps.database.write() as conn:
+        local.deps.stores.users.update_admin(conn, f"@alice:{local.config.server_name}", True)
+    purged = local.post(f"{PURGE}?before_ts={FAR_FUTURE_MS}", token=token, json={})
+    assert purged.json == {"deleted": 1}
+    assert _error(local.get(f"{path}?allow_remote=false", token=token)) == (404, "M_NOT_FOUND")
+    assert local.get(path, token=token).get_data() == b"remote bytes"
+    assert local.get(f"{MEDIA}/{local.config.server_name}/{ours}", token=token).get_data() == b"local bytes"
 
 
 def test_remote_media_falls_back_to_the_legacy_endpoint(
@@ -276,6 +289,11 @@ def test_remote_thumbnails_are_the_origins_fetched_once_per_size(tasked_pair: Pa
     assert Image.open(io.BytesIO(scaled.get_data())).size[0] < 400, "a smaller image than the original"
     cached = local.get(f"{path}?width=64&height=64&method=crop&allow_remote=false", token=token)
     assert cached.status_code == 200
+    with local.deps.database.write() as conn:
+        local.deps.stores.users.update_admin(conn, f"@alice:{local.config.server_name}", True)
+    assert local.post(f"{PURGE}?before_ts={FAR_FUTURE_MS}", token=token, json={}).status_code == 200
+    purged = local.get(f"{path}?width=64&height=64&method=crop&allow_remote=false", token=token)
+    assert _error(purged) == (404, "M_NOT_FOUND"), "a purge takes the cached thumbnails too"
     assert _error(local.get(f"{path}?width=0&height=64", token=token)) == (400, "M_INVALID_PARAM")
 
 
