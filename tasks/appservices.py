@@ -35,6 +35,7 @@ from persistence.stores.appservices import AppServiceState, Pending, StreamPosit
 from persistence.stores.events import StoredEvent
 from protocol.appservices import AppService, AppServices
 from protocol.sync_tokens import WriterPositions
+from tasks.appservice_device_lists import DEVICE_LISTS_KEY, DEVICE_LISTS_STREAM, changed_device_lists, key_counts
 from tasks.appservice_ephemeral import EPHEMERAL_STREAMS, TO_DEVICE_STREAM, ephemeral_events, to_device_messages
 from tasks.context import TaskContext
 from tasks.registry import TaskSpec
@@ -45,7 +46,7 @@ DELIVER = "appservice.deliver"
 DELIVER_ALL = "appservice.deliver_all"
 FAMILY = "appservice"
 EVENTS_STREAM = "events"
-STREAMS = (EVENTS_STREAM, *EPHEMERAL_STREAMS)
+STREAMS = (EVENTS_STREAM, *EPHEMERAL_STREAMS, DEVICE_LISTS_STREAM)
 BATCH = 100
 """Events read per step; a transaction holds at most this many."""
 CLAIM_MS = 120_000
@@ -160,8 +161,13 @@ def _next_transaction(context: TaskContext, conn: Connection, service: AppServic
         to_device, ephemeral_reached[TO_DEVICE_STREAM] = to_device_messages(context.stores, conn, service,
                                                                             positions, committed, clamp)
         ephemeral_reached.update(found_reached)
-    reached = {**positions, EVENTS_STREAM: events_reached, **ephemeral_reached}
-    if not events and not ephemeral and not to_device:
+    changed: list[str] = []
+    changed_reached = committed[DEVICE_LISTS_STREAM]
+    if service.msc3202:
+        changed, changed_reached = changed_device_lists(context.stores, conn, service,
+                                                        positions[DEVICE_LISTS_STREAM], changed_reached, clamp)
+    reached = {**positions, EVENTS_STREAM: events_reached, **ephemeral_reached, DEVICE_LISTS_STREAM: changed_reached}
+    if not events and not ephemeral and not to_device and not changed:
         return None, reached
     body: dict[str, Any] = {"events": [_client_event(stored) for stored in events]}
     if ephemeral:
@@ -170,6 +176,10 @@ def _next_transaction(context: TaskContext, conn: Connection, service: AppServic
         body["de.sorunome.msc2409.ephemeral"] = ephemeral
     if to_device:
         body["de.sorunome.msc2409.to_device"] = to_device  # MSC4203's key, as Synapse sends it
+    if service.msc3202:
+        if changed:
+            body[DEVICE_LISTS_KEY] = {"changed": changed, "left": []}
+        body.update(key_counts(context.stores, conn, service, body["events"], ephemeral, to_device))
     return Pending(state.last_txn_id + 1, body, reached), reached
 
 

@@ -35,6 +35,7 @@ from tests.services import (
     redis_db_for,
     worker_index,
 )
+from tests.smtp_server import SmtpServer, running_smtp_server, shared_email_config
 
 SHAPES = ("monolith", "workers")
 
@@ -93,9 +94,21 @@ def _data_for(shape: str, pg_name: str, redis_db: int, sqlite_path: str = ":memo
 
 
 @pytest.fixture(scope="session")
-def celery_worker(pg_database_name: str, redis_db: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A real ``ganglion worker main`` process consuming every queue, shared by all worker-shape tests."""
-    data = _data_for("workers", pg_database_name, redis_db)
+def shared_smtp_server() -> Iterator[SmtpServer]:
+    """The SMTP server (aiosmtpd) the shared Celery worker mails to: a worker-shape test of email goes through
+    the worker, as a deployment's does."""
+    with running_smtp_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def celery_worker(pg_database_name: str, redis_db: int, tmp_path_factory: pytest.TempPathFactory,
+                  shared_smtp_server: SmtpServer) -> Iterator[Path]:
+    """A real ``ganglion worker main`` process consuming every queue, shared by all worker-shape tests; its
+    ``email`` section is :func:`~tests.smtp_server.shared_email_config` (only tests that sweep email pushers with
+    the same section make it mail)."""
+    data = {**_data_for("workers", pg_database_name, redis_db),
+            "email": shared_email_config(shared_smtp_server.port)}
     # The worker plans its queues from the shard maps in the database when it starts, and a store test before
     # it may have left some (tests/tasks/test_resharding.py): without this it could start without events.main.
     database = Database(parse_config(data).database)

@@ -247,3 +247,18 @@ def test_an_unknown_default_room_version_is_a_config_error(given: object) -> Non
     with pytest.raises(ConfigError) as raised:
         parse_config({**MINIMAL, "default_room_version": given})
     assert "default_room_version" in str(raised.value)
+
+
+@pytest.mark.parametrize("insecure", [True, False])
+def test_the_insecure_tls_switch_reaches_every_outbound_client_at_once(insecure: bool) -> None:
+    config = parse_config({**MINIMAL, "use_insecure_ssl_client_just_for_testing_do_not_use": insecure})
+    assert config.insecure_outbound_tls is insecure, "push gateways and application services"
+    assert config.federation.verify_certificates is not insecure
+    assert config.media.url_preview.verify_tls is not insecure
+    assert not config.warnings, "the key is known, read once"
+
+
+def test_the_insecure_tls_switch_must_be_a_boolean() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({**MINIMAL, "use_insecure_ssl_client_just_for_testing_do_not_use": "sometimes"})
+    assert caught.value.path == "use_insecure_ssl_client_just_for_testing_do_not_use"
