@@ -1,7 +1,8 @@
 """Ganglion (a monolith, and a worker deployment with two web processes and two federation senders) and a real
 Synapse federate both ways on loopback: a Synapse user joins a Ganglion room and
 a Ganglion user joins a Synapse room, and messages travel both ways in each; typing notifications and read
-receipts travel both ways too. Synapse killed while Ganglion sends gets every message, in order, once, when it
+receipts travel both ways too, and media uploaded on either is downloaded (and thumbnailed) through the other, byte
+identical. Synapse killed while Ganglion sends gets every message, in order, once, when it
 is back (Ganglion's sender catches it up; Synapse fetches what the catch-up transaction skips with
 ``/get_missing_events``), and Ganglion killed while Synapse sends gets every message, in order, once, when it is
 back (Synapse retries a server it held down as soon as that server contacts it; Ganglion fills what Synapse's
@@ -13,6 +14,7 @@ says how it is made to federate with a loopback Ganglion).
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import ssl
@@ -24,6 +26,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 import trustme
+from PIL import Image
 
 from tests.e2e.servers import HOST, RunningServer, ServerTls, _spawn, free_port, start_monolith, start_workers
 from tests.e2e.servers import ganglion as ganglion_command
@@ -186,6 +189,56 @@ def test_typing_and_read_receipts_travel_both_ways(peers: tuple[RunningServer, S
             return any(reader.user_id in event["content"].get(event_id, {}).get("m.read", {})
                        for event in ephemeral(writer, room_id, "m.receipt"))
         eventually(seen)
+
+
+def _upload(user: User, data: bytes, content_type: str, filename: str) -> tuple[str, str]:
+    """Upload on ``user``'s server; (server name, media id) of the ``mxc://`` URI it gave."""
+    answer = user.client.post(f"{_origin(user)}/_matrix/media/v3/upload?filename={quote(filename)}", content=data,
+                              headers={"Content-Type": content_type})
+    assert answer.status_code == 200, answer.text
+    server_name, _, media_id = str(answer.json()["content_uri"]).removeprefix("mxc://").rpartition("/")
+    return server_name, media_id
+
+
+def _origin(user: User) -> str:
+    return str(user.client.base_url).removesuffix("/").removesuffix("/_matrix/client/v3")
+
+
+def _media(user: User, kind: str, server_name: str, media_id: str, query: str = "") -> httpx.Response:
+    """``GET /_matrix/client/v1/media/{kind}/...`` (authenticated media, spec v1.11) on ``user``'s server."""
+    answer = user.client.get(f"{_origin(user)}/_matrix/client/v1/media/{kind}/{server_name}/{media_id}{query}")
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+def test_media_uploaded_on_either_server_is_served_byte_identical_by_the_other(
+        peers: tuple[RunningServer, SynapsePeer]) -> None:
+    """Over the spec v1.11 federation media endpoints both ways: Ganglion's media task fetches from Synapse
+    (download, and Synapse's own thumbnail), and Synapse fetches from Ganglion."""
+    ganglion, synapse = peers
+    kim, lee = ganglion_user(ganglion, "kim"), User(synapse.base_url, "lee")
+    picture = _noise_png(400, 300)
+    on_synapse = _upload(lee, picture, "image/png", "sunset.png")
+    fetched = _media(kim, "download", *on_synapse)
+    assert fetched.content == picture
+    assert "sunset.png" in fetched.headers["Content-Disposition"]
+    crop = "?width=64&height=64&method=crop"
+    assert _media(kim, "thumbnail", *on_synapse, crop).content == _media(lee, "thumbnail", *on_synapse, crop).content, (
+        "the thumbnail Synapse made for that size and method, as Synapse serves it to its own users")
+
+    data = os.urandom(300_000)
+    on_ganglion = _upload(kim, data, "application/octet-stream", "blob.bin")
+    assert _media(lee, "download", *on_ganglion).content == data
+    image_on_ganglion = _upload(kim, picture, "image/png", "copy.png")
+    thumbnail = _media(lee, "thumbnail", *image_on_ganglion, "?width=96&height=96&method=crop")
+    assert thumbnail.headers["Content-Type"].startswith("image/")
+
+
+def _noise_png(width: int, height: int) -> bytes:
+    """A PNG of random pixels: large enough that a thumbnail is a real reduction, and unlike any other upload."""
+    output = io.BytesIO()
+    Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).save(output, "PNG")
+    return output.getvalue()
 
 
 def test_synapse_killed_while_ganglion_sends_catches_up_when_it_returns(
