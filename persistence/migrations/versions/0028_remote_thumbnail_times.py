@@ -2,14 +2,14 @@
 ``media_retention.remote_media_lifetime``) can drop old thumbnails of media whose original we never cached.
 
 Revision ID: 0028
-Revises: 0029 (written beside 0029, which main merged first on 0027; chained after it at the merge of main)
+Revises: 0027
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0028"
-down_revision = "0029"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """Missed-message email throttles per (user, room), as Synapse throttles per room instead of per pusher.
 
 Revision ID: 0029
-Revises: 0027
+Revises: 0028
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0029"
-down_revision = "0027"
+down_revision = "0028"
 branch_labels = None
 depends_on = None
 
