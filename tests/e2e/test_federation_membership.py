@@ -160,17 +160,17 @@ def test_a_user_knocks_on_a_room_of_the_other_server(servers: dict[str, RunningS
     assert gina.members(room_id)[hank.user_id] == "join"
 
 
-@pytest.mark.parametrize("room_version", ["8", "10"])
+@pytest.mark.parametrize(("room_version", "join_rule"), [("8", "restricted"), ("10", "knock_restricted")])
 def test_a_restricted_room_admits_a_remote_member_of_the_allowed_room(
-        servers: dict[str, RunningServer], room_version: str) -> None:
+        servers: dict[str, RunningServer], room_version: str, join_rule: str) -> None:
     """The resident (A) checks the allowed room's membership and countersigns the join, naming its user in
-    ``join_authorised_via_users_server`` (spec: "Restricted rooms"); a user of B outside the allowed room is
-    refused."""
+    ``join_authorised_via_users_server`` (spec: "Restricted rooms"; v10's ``knock_restricted`` admits the same
+    way); a user of B outside the allowed room is refused."""
     quinn, ralph = User(servers[A], f"quinn{room_version}"), User(servers[B], f"ralph{room_version}")
     space = quinn.create_room(preset="public_chat")
     room_id = quinn.create_room(room_version=room_version, initial_state=[
         {"type": "m.room.join_rules", "state_key": "",
-         "content": {"join_rule": "restricted", "allow": [{"type": "m.room_membership", "room_id": space}]}}])
+         "content": {"join_rule": join_rule, "allow": [{"type": "m.room_membership", "room_id": space}]}}])
     refused = httpx.post(f"{ralph.base}/_matrix/client/v3/join/{quote(room_id)}?via={A}", json={},
                          headers=ralph.headers, timeout=60)
     assert (refused.status_code, refused.json()["errcode"]) == (403, "M_FORBIDDEN")
