@@ -7,6 +7,11 @@ is back (Ganglion's sender catches it up; Synapse fetches what the catch-up tran
 back (Synapse retries a server it held down as soon as that server contacts it; Ganglion fills what Synapse's
 catch-up transaction skips with ``/get_missing_events``).
 
+In both directions, a user of one server restricted-joins a room of the other through its membership of the
+allowed room, and knocks and is let in by an invite; a Ganglion user and a Synapse user hold an end-to-end
+encrypted conversation with matrix-nio (tests/e2e/nio_conversation.py), and a Ganglion guest meets a Synapse room
+as Synapse's own guests would meet a remote room. One Synapse and one Ganglion serve the whole module per shape.
+
 Synapse is installed and configured by the project's peer script, bench/synapse_peer.sh (tests/e2e/synapse_peer.py
 says how it is made to federate with a loopback Ganglion).
 """
