@@ -1,7 +1,7 @@
 """Guests in rooms (Client-Server API, "Guest access"): only a room whose current ``m.room.guest_access`` is
 ``can_join`` takes or keeps guests. Guests are a local concept, so each server polices its own: it refuses a guest's
 join itself and, when the room's guest access is revoked (by a local user or by an event received over federation,
-as Synapse reacts to both), has its joined guests leave by their own membership events."""
+as Synapse reacts to both), has its guests leave by their own membership events."""
 
 from __future__ import annotations
 
@@ -39,13 +39,15 @@ def check_guest_may_join(current: Deps, room_id: str) -> None:
 
 def remove_guests(current: Deps, room_id: str) -> None:
     """Guest access was revoked: unless the current state allows guests again (a later event won), the local
-    guests joined to the room leave it. Each leaves by their own membership event, so no power level is needed;
-    one that fails (the guest left meanwhile) does not keep the others in."""
+    guests joined to or invited into the room leave it (Synapse's set). Each leaves by their own membership event
+    (an invited one rejects the invite), so no power level is needed; one that fails (the guest left meanwhile)
+    does not keep the others in."""
     if guests_may_join(current, room_id):
         return
     with current.database.read() as conn:
-        joined = current.stores.state.list_members(conn, room_id, "join")
-        guests = current.stores.users.list_guests(conn, list(joined))
+        members = current.stores.state.list_members(conn, room_id)
+        present = [user_id for user_id, membership in members.items() if membership in ("join", "invite")]
+        guests = current.stores.users.list_guests(conn, present)
     for guest in guests:
         with contextlib.suppress(MatrixError):
             tasks_api.create_event(current.dispatcher, room_id=room_id, sender=guest, event_type="m.room.member",
