@@ -92,6 +92,18 @@ class Database:
         view._hook = hook
         return view
 
+    def unhooked(self) -> Database:
+        """The same engine without this view's hook: for a transaction that several hooked views then join."""
+        view = copy.copy(self)
+        view._hook = None
+        return view
+
+    @contextmanager
+    def joined(self, conn: Connection) -> Iterator[Connection]:
+        """Take part in a write transaction someone else opened (``tasks/group_commit.py``) as if it were this
+        view's own: its hook runs as the part begins and just before it ends, inside it."""
+        yield from self._hooked_transaction(conn)
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that will write: committed on success, rolled back on any exception.

@@ -1,11 +1,12 @@
 """The events stream writer: creates, authorises, signs and persists a room's events, one at a time per room.
 
-Sharded by room id (``stream_writers.events``). Everything for one event happens in one transaction under the
-room's lock: the client's transaction id is checked again (a retried send returns the first event), the event is
-built on the room's forward extremities with auth events chosen from the current state, checked by the room
-version's authorization rules, hashed and signed, and stored together with its DAG edges, its state group, the
-new current state, the push actions of its recipients (``tasks/push_actions.py``) and the writer's stream
-position. The doorbell rings after the commit.
+Sharded by room id (``stream_writers.events``). Everything for one event happens under the room's lock, in the
+transaction of its batch (``tasks/group_commit.py``: client events handed over together commit as one): the
+client's transaction id is checked again (a retried send returns the first event), the event is built on the
+room's forward extremities with auth events chosen from the current state, checked by the room version's
+authorization rules, hashed and signed, and stored together with its DAG edges, its state group, the new current
+state, the push actions of its recipients (``tasks/push_actions.py``) and the writer's stream position. The
+doorbell rings after the commit.
 """
 
 from __future__ import annotations
@@ -172,8 +173,9 @@ def create_event(
     the current state event it would only repeat). ``target_memberships``: what the state key's membership must
     be now (a kick or an unban)."""
     stores = context.stores
-    with context.database.write() as conn:
-        lock_room(conn, room_id)
+
+    def write(conn: Connection) -> Appended | dict[str, Any]:
+        """The event's part of its batch (``tasks/group_commit.py``), under the room's lock."""
         if txn_id is not None and device_id is not None:
             earlier = stores.events.get_txn_event_id(conn, sender, device_id, room_id, txn_id)
             if earlier is not None:
@@ -193,6 +195,11 @@ def create_event(
             stores.events.insert_txn_event_id(conn, sender, device_id, room_id, txn_id, appended.event.event_id,
                                               context.clock.now_ms())
         answer(context, {"event_id": appended.event.event_id, "stream_ordering": appended.stream_ordering})
+        return appended
+
+    appended = context.group_commit.run(context.database, room_id, write)
+    if not isinstance(appended, Appended):
+        return appended
     context.doorbell.ring(Ring(STREAM, context.instance_name, appended.stream_ordering,
                                ring_keys(room_id, [appended.event])))
     poke_pushers(context, [appended.push_to])
