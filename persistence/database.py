@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
 from config.database import DatabaseConfig
+from persistence.prepared import use_prepared_statements
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -80,6 +81,7 @@ class Database:
                 max_overflow=0,
                 pool_recycle=3600,
             )
+            use_prepared_statements(self.engine)
 
     @property
     def is_sqlite(self) -> bool:

@@ -32,6 +32,7 @@ from sqlalchemy import Connection
 
 from persistence.database import Database
 from persistence.locks import lock_room
+from persistence.prepared import PREPARED
 
 T = TypeVar("T")
 
@@ -101,6 +102,7 @@ def _commit(batch: list[_Work[object]]) -> None:
     base = batch[0].database.unhooked()
     try:
         with base.write() as conn:
+            conn.execution_options(**{PREPARED: True})  # the hot path: parsed and planned once per connection
             for room_id in sorted({work.room_id for work in batch}):
                 lock_room(conn, room_id)
             if len(batch) == 1:
