@@ -23,7 +23,6 @@ import re
 import threading
 from typing import Any
 
-import psycopg2
 from sqlalchemy import Engine, event
 
 PREPARED = "ganglion_prepared"
@@ -74,7 +73,7 @@ def use_prepared_statements(engine: Engine) -> None:
         name, names = entry
         prepared: set[str] = context.root_connection.connection.info.setdefault(PREPARED, set())
         if name not in prepared:
-            if not _prepare(cursor, name, names, statement):
+            if not _prepare(cursor, name, names, statement, context.dialect.loaded_dbapi.Error):
                 catalogue.refuse(statement)
                 return False
             prepared.add(name)
@@ -83,7 +82,8 @@ def use_prepared_statements(engine: Engine) -> None:
         return True
 
 
-def _prepare(cursor: Any, name: str, names: tuple[str, ...], statement: str) -> bool:
+def _prepare(cursor: Any, name: str, names: tuple[str, ...], statement: str,
+             refused: type[Exception]) -> bool:
     """``PREPARE`` ``statement`` as ``name`` on the cursor's connection, inside a savepoint: a refusal (a parameter
     whose type PostgreSQL cannot infer) rolls back to it and leaves the caller's transaction usable."""
     numbers = {parameter: f"${index}" for index, parameter in enumerate(names, start=1)}
@@ -91,7 +91,7 @@ def _prepare(cursor: Any, name: str, names: tuple[str, ...], statement: str) -> 
     cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
     try:
         cursor.execute(f"PREPARE {name} AS {body}")
-    except psycopg2.Error:
+    except refused:  # the driver's error, whatever PostgreSQL's reason
         cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
         return False
     cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
