@@ -266,6 +266,7 @@ def create_room(
 
 
 TASKS = (
-    TaskSpec(CREATE_EVENT, family=STREAM, body=create_event, shard_param="room_id", returns_result=True),
+    TaskSpec(CREATE_EVENT, family=STREAM, body=create_event, shard_param="room_id", returns_result=True,
+             batched=True),
     TaskSpec(CREATE_ROOM, family=STREAM, body=create_room, shard_param="room_id", returns_result=True),
 )

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -67,6 +68,28 @@ class GroupCommit:
         with self._changed:
             return len(self._queued)
 
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """No batch starts inside the block (one already running finishes): works handed over meanwhile wait,
+        and the next batch takes them together. For a caller that hands over several works, in order, from
+        threads of its own (``tasks/queue_drain.py``)."""
+        with self._changed:
+            while self._leading:
+                self._changed.wait()
+            self._leading = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._leading = False
+                self._changed.notify_all()
+
+    def wait_for_more(self, count: int, finished: Callable[[], bool]) -> None:
+        """Until ``count`` works are queued, or ``finished()`` says the caller expecting one ended without."""
+        with self._changed:
+            while len(self._queued) < count and not finished():
+                self._changed.wait(timeout=0.05)
+
     def run(self, database: Database, room_id: str, write: Callable[[Connection], T]) -> T:
         """Run ``write`` in a transaction holding ``room_id``'s lock, shared with whatever else is queued now;
         answers its result once that transaction committed, or raises what ``write`` (or the commit) raised.
@@ -74,6 +97,7 @@ class GroupCommit:
         work: _Work[T] = _Work(database, room_id, write)
         with self._changed:
             self._queued.append(work)  # type: ignore[arg-type]  # a queue of works of any result type
+            self._changed.notify_all()
             while self._leading and not work.done:
                 self._changed.wait()
             if not work.done:
