@@ -22,7 +22,7 @@ from protocol.errors import InvalidUsername
 from protocol.identifiers import check_new_localpart
 
 _EXTRA_KEYS = (
-    "de.sorunome.msc2409.push_ephemeral", "push_ephemeral", "org.matrix.msc3202", "io.element.msc4190",
+    "de.sorunome.msc2409.push_ephemeral", "push_ephemeral", "io.element.msc4190",
     "org.matrix.msc4190", "device_management", "msc4190",
 )
 """Keys bridges write for Synapse's experimental features that Ganglion does not act on: accepted silently."""
@@ -78,7 +78,8 @@ def _parse(section: Section, data: dict[str, Any], path: str, server_name: str, 
         id=section.text("id"), url=url.rstrip("/") if url else None, as_token=section.text("as_token"),
         hs_token=section.text("hs_token"), sender=f"@{localpart}:{server_name}",
         namespaces=_namespaces(section.section("namespaces")), rate_limited=section.flag("rate_limited", True),
-        protocols=section.texts("protocols", ()), receive_ephemeral=bool(ephemeral), source=path)
+        protocols=section.texts("protocols", ()), receive_ephemeral=bool(ephemeral),
+        msc3202=section.flag("org.matrix.msc3202", False), source=path)
     warnings.extend(f"{path}: {key}: unknown key, ignored" for key in section.unknown_keys())
     return service
 

@@ -6,7 +6,8 @@ failure names the YAML path of the key that breaks the rule. They follow Synapse
 
 - With an ``instance_map``, every instance given a role must be in it (``main`` is implicit): a writer or sender
   missing there is almost always a typo, and its queue would never be consumed.
-- Single-consumer roles (appservice, user directory, background, media jobs) take exactly one instance.
+- Single-consumer roles (user directory, background, media jobs, and ``notify_appservices_from_worker``, the
+  one-instance form of ``appservice_instances``) take exactly one instance.
 - ``outbound_federation_restricted_to`` must name exactly the federation senders: in Ganglion all outbound
   federation runs on the senders' queues, so a restricted instance that is not a sender sends nothing, and a sender
   outside the list would break the restriction.
@@ -30,6 +31,7 @@ def _role_instances(workers: WorkerConfig) -> list[tuple[str, str]]:
              for stream in STREAMS for name in workers.stream_writers.get(stream, ())]
     roles += [("federation_sender_instances", name) for name in workers.federation_sender_instances]
     roles += [("pusher_instances", name) for name in workers.pusher_instances]
+    roles += [("appservice_instances", name) for name in workers.appservice_instances]
     roles += [("outbound_federation_restricted_to", name) for name in workers.outbound_federation_restricted_to]
     single = {
         "notify_appservices_from_worker": workers.notify_appservices_from_worker,

@@ -6,8 +6,8 @@ need ``client_base_url``, else ``public_baseurl`` (which always exists here); as
 turning TLS off is a contradiction. Templates are read at start
 (``template_dir`` + ``notif_template_html``/``notif_template_text``), so a missing or unreadable one stops the
 server with its key named, not the first email. ``notif_delay`` (a Ganglion key; Synapse hard-codes ten minutes)
-is how long a notification must stay unread before it is mailed; ``notif_throttle`` (likewise) how long a
-pusher waits after one email before the next.
+is how long a notification must stay unread before it is mailed; ``notif_throttle`` (likewise) how long a room
+stays quiet after its first email (it grows with each further one: ``tasks/email_pushers.py``).
 """
 
 from __future__ import annotations

@@ -86,7 +86,9 @@ def _networks(section: Section, key: str, default: tuple[str, ...]) -> tuple[IpN
         raise ConfigError(section.path_of(key), str(exc)) from exc
 
 
-def parse_federation(top: Section) -> FederationConfig:
+def parse_federation(top: Section, *, insecure_outbound_tls: bool) -> FederationConfig:
+    """``insecure_outbound_tls``: Synapse's ``use_insecure_ssl_client_just_for_testing_do_not_use``, read once by
+    ``parse_config`` for every outbound client."""
     old_keys = []
     old_section = top.section("old_signing_keys")
     for key_id in old_section.mapping_keys():
@@ -116,7 +118,6 @@ def parse_federation(top: Section) -> FederationConfig:
             raise ConfigError(hosts_section.path_of(server_name), "not a valid server name")
         target = hosts_section.text(server_name)
         test_hosts.append((server_name, target if "://" in target else f"https://{target}"))
-    insecure = top.flag("use_insecure_ssl_client_just_for_testing_do_not_use", False)
     blacklist = _networks(top, "ip_range_blacklist", DEFAULT_IP_RANGE_BLACKLIST)
     # Synapse's older name, still honoured there: its ranges are blocked for federation too.
     blacklist = (*blacklist, *_networks(top, "federation_ip_range_blacklist", ()))
@@ -137,6 +138,6 @@ def parse_federation(top: Section) -> FederationConfig:
         ip_range_blacklist=blacklist,
         ip_range_whitelist=_networks(top, "ip_range_whitelist", ()),
         custom_ca_list=top.texts("federation_custom_ca_list", ()),
-        verify_certificates=top.flag("federation_verify_certificates", True) and not insecure,
+        verify_certificates=top.flag("federation_verify_certificates", True) and not insecure_outbound_tls,
         test_hosts=tuple(test_hosts),
     )

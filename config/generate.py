@@ -128,6 +128,7 @@ rc_login:
 #   destination_max_retry_interval: 7d
 # pusher_instances: [pusher1]
 # notify_appservices_from_worker: worker1
+# appservice_instances: [appservice1, appservice2]   # Ganglion: instead, appservices sharded by id between them
 # update_user_directory_from_worker: worker1
 # run_background_tasks_on: background_worker
 # worker_replication_secret: "..."

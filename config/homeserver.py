@@ -77,8 +77,10 @@ class HomeserverConfig:
     default_room_version: str = DEFAULT_ROOM_VERSION
     """The version of rooms created without one (``createRoom``) and the ``m.room_versions`` default."""
     insecure_outbound_tls: bool = False
-    """Synapse's ``use_insecure_ssl_client_just_for_testing_do_not_use``: outbound HTTPS to push gateways does
-    not verify certificates (SyTest's gateway has a certificate of its own making). Never in production."""
+    """Synapse's ``use_insecure_ssl_client_just_for_testing_do_not_use``: outbound HTTPS to push gateways and
+    application services does not verify certificates (SyTest's have certificates of its own making), nor do the
+    federation and URL-preview clients (``federation.verify_certificates``, ``media.url_preview.verify_tls``, set
+    from this one reading). Never in production."""
     appservices: AppServices = field(default_factory=AppServices)
     """The registrations of ``app_service_config_files`` (``config/appservices.py``)."""
     enable_ephemeral_messages: bool = False
@@ -137,6 +139,8 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
     if workers.app is not None and not workers.is_main and not redis.enabled:
         raise ConfigError(top.path_of("redis"), "workers need redis.enabled: true (broker and replication)")
     max_request = top.integer("max_request_size", 1024 * 1024, minimum=1024)
+    # One reading for every outbound client (federation, URL previews, push gateways, application services).
+    insecure_outbound_tls = top.flag("use_insecure_ssl_client_just_for_testing_do_not_use", False)
     config = HomeserverConfig(
         server_name=server_name,
         public_baseurl=public_baseurl,
@@ -154,13 +158,14 @@ def parse_config(data: Mapping[str, Any], origin: Mapping[str, str] | None = Non
         max_request_size=max_request,
         user_directory=parse_user_directory(top),
         presence=parse_presence(top),
-        media=parse_media(top, resolve(top.text("media_store_path", "media_store"))),
+        media=parse_media(top, resolve(top.text("media_store_path", "media_store")),
+                          insecure_outbound_tls=insecure_outbound_tls),
         enable_metrics=top.flag("enable_metrics", False),
-        federation=parse_federation(top),
+        federation=parse_federation(top, insecure_outbound_tls=insecure_outbound_tls),
         tls_certificate_path=resolve(top.text("tls_certificate_path")) if top.has("tls_certificate_path") else None,
         tls_private_key_path=resolve(top.text("tls_private_key_path")) if top.has("tls_private_key_path") else None,
         default_room_version=_default_room_version(top),
-        insecure_outbound_tls=top.flag("use_insecure_ssl_client_just_for_testing_do_not_use", False),
+        insecure_outbound_tls=insecure_outbound_tls,
         appservices=parse_appservices(top, server_name, resolve, warnings),
         enable_ephemeral_messages=top.flag("enable_ephemeral_messages", False),
         email=parse_email(top, public_baseurl),

@@ -147,7 +147,7 @@ def _networks(top: Section, key: str) -> tuple[IpNetwork, ...]:
     return tuple(networks)
 
 
-def _url_preview(top: Section) -> UrlPreviewConfig:
+def _url_preview(top: Section, insecure_outbound_tls: bool) -> UrlPreviewConfig:
     enabled = top.flag("url_preview_enabled", False)
     if enabled and not top.has("url_preview_ip_range_blacklist"):
         # As Synapse: previews must not reach the server's own network unless the admin says which ranges are off
@@ -159,7 +159,7 @@ def _url_preview(top: Section) -> UrlPreviewConfig:
         ip_range_whitelist=_networks(top, "url_preview_ip_range_whitelist"),
         max_spider_size=_size(top, "max_spider_size", 10 * 1024**2),
         accept_language=top.texts("url_preview_accept_language", ("en",)),
-        verify_tls=not top.flag("use_insecure_ssl_client_just_for_testing_do_not_use", False),
+        verify_tls=not insecure_outbound_tls,
     )
 
 
@@ -181,8 +181,10 @@ def _storage_providers(top: Section) -> tuple[S3ProviderConfig, ...]:
     return tuple(providers)
 
 
-def parse_media(top: Section, store_path: str) -> MediaConfig:
-    """``store_path`` is ``media_store_path`` already resolved against the config file's directory."""
+def parse_media(top: Section, store_path: str, *, insecure_outbound_tls: bool) -> MediaConfig:
+    """``store_path`` is ``media_store_path`` already resolved against the config file's directory;
+    ``insecure_outbound_tls`` is Synapse's ``use_insecure_ssl_client_just_for_testing_do_not_use``, read once by
+    ``parse_config``."""
     retention = top.section("media_retention")
     local_lifetime = retention.duration_ms("local_media_lifetime", None)
     remote_lifetime = retention.duration_ms("remote_media_lifetime", None)
@@ -201,6 +203,6 @@ def parse_media(top: Section, store_path: str) -> MediaConfig:
         upload_limits=_upload_limits(top),
         local_media_lifetime_ms=local_lifetime,
         remote_media_lifetime_ms=remote_lifetime,
-        url_preview=_url_preview(top),
+        url_preview=_url_preview(top, insecure_outbound_tls),
         s3_providers=_storage_providers(top),
     )

@@ -2,7 +2,7 @@
 
 Pure and deterministic, so a web worker, a Celery worker and ``ganglion routes`` all compute the same answer
 from the same config. A family is a kind of work (a stream, or an outbound job); a sharded family has one queue
-per instance and a key (room, user, destination) that picks the instance.
+per instance and a key (room, user, destination, appservice) that picks the instance.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ FAMILIES: dict[str, Family] = {
     **{stream: Family(stream, sharded=True, ordered=True) for stream in STREAMS},
     "federation": Family("federation", sharded=True, ordered=False),
     "push": Family("push", sharded=True, ordered=False),
-    "appservice": Family("appservice", sharded=False, ordered=True),
+    "appservice": Family("appservice", sharded=True, ordered=True),
     "user_directory": Family("user_directory", sharded=False, ordered=True),
     "media": Family("media", sharded=False, ordered=False),
     "background": Family("background", sharded=False, ordered=False),
@@ -70,6 +70,8 @@ class RoutingTable:
                 return workers.pusher_instances
             return (MAIN,) if workers.start_pushers else ()
         if family == "appservice":
+            if workers.appservice_instances:
+                return workers.appservice_instances
             if workers.notify_appservices_from_worker:
                 return (workers.notify_appservices_from_worker,)
             return (MAIN,) if workers.notify_appservices else ()

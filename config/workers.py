@@ -66,6 +66,9 @@ class WorkerConfig:
     start_pushers: bool = True
     federation_sender_instances: tuple[str, ...] = ()
     send_federation: bool = True
+    appservice_instances: tuple[str, ...] = ()
+    """Ganglion's key: the instances sending appservice transactions, appservices sharded between them by id
+    (as ``pusher_instances`` shards users). ``notify_appservices_from_worker`` is its one-instance form."""
     notify_appservices_from_worker: str | None = None
     notify_appservices: bool = True
     update_user_directory_from_worker: str | None = None
@@ -126,6 +129,26 @@ def _legacy_role(top: Section, app: str | None, name: str | None, key: str, valu
     return name
 
 
+def _appservice_senders(top: Section, app: str | None, name: str | None) -> tuple[tuple[str, ...], str | None]:
+    """(``appservice_instances``, ``notify_appservices_from_worker``): at most one of them set, since both would
+    name two answers to one question. A legacy ``synapse.app.appservice`` worker must be one of the listed
+    instances, as it would otherwise claim appservices the list gives to others."""
+    instances = top.texts("appservice_instances", ())
+    if len(set(instances)) != len(instances):
+        raise ConfigError(top.path_of("appservice_instances"), "lists an instance twice")
+    single = _single_instance(top, "notify_appservices_from_worker")
+    if not instances:
+        return (), _legacy_role(top, app, name, "notify_appservices_from_worker", single)
+    if single is not None:
+        raise ConfigError(top.path_of("appservice_instances"), (
+            "and notify_appservices_from_worker are both set; keep one: appservice_instances (a list, appservices "
+            "sharded by id) or notify_appservices_from_worker (its one-instance form)"))
+    if app is not None and _LEGACY_ROLE_APPS.get(app) == "notify_appservices_from_worker" and name not in instances:
+        raise ConfigError(top.path_of("worker_app"), (
+            f"{app} makes {name!r} send appservice transactions, but appservice_instances does not list it"))
+    return instances, None
+
+
 def parse_workers(top: Section, warnings: list[str]) -> WorkerConfig:
     app = top.text("worker_app", None)
     if app is not None and app not in WORKER_APPS:
@@ -164,6 +187,7 @@ def parse_workers(top: Section, warnings: list[str]) -> WorkerConfig:
             raise ConfigError(writers_section.path_of(stream), "lists an instance twice")
         stream_writers[stream] = writers
 
+    appservice_instances, notify_appservices_from_worker = _appservice_senders(top, app, name)
     return WorkerConfig(
         app=app,
         name=name or MAIN,
@@ -175,8 +199,8 @@ def parse_workers(top: Section, warnings: list[str]) -> WorkerConfig:
         start_pushers=top.flag("start_pushers", True),
         federation_sender_instances=top.texts("federation_sender_instances", ()),
         send_federation=top.flag("send_federation", True),
-        notify_appservices_from_worker=_legacy_role(
-            top, app, name, "notify_appservices_from_worker", _single_instance(top, "notify_appservices_from_worker")),
+        appservice_instances=appservice_instances,
+        notify_appservices_from_worker=notify_appservices_from_worker,
         notify_appservices=top.flag("notify_appservices", True),
         update_user_directory_from_worker=_legacy_role(
             top, app, name, "update_user_directory_from_worker",

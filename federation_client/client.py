@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urljoin
 
 from config.federation import FederationConfig
 from federation_client.discovery import ServerDiscovery
-from federation_client.errors import DestinationNotAllowed, RemoteError, Unreachable
+from federation_client.errors import DestinationNotAllowed, RemoteError, TooManyRedirects, Unreachable
 from federation_client.transport import MAX_RESPONSE_BYTES, Response, Transport
 from protocol.canonical_json import encode_canonical_json
 from protocol.federation.request_auth import sign_request
 from protocol.signing import SigningKey
+
+MAX_REDIRECTS = 5
+"""Hops a media download may take after the first answer (a CDN, a presigned bucket URL): enough for real
+deployments, and a loop ends here."""
+REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
 
 
 def path_segment(value: str) -> str:
@@ -51,10 +56,15 @@ class FederationClient:
     def get_bytes(self, destination: str, path: str, query: dict[str, Any] | None = None, *,
                   max_bytes: int) -> Response:
         """A signed GET whose answer is not JSON (media): the response as received, at most ``max_bytes`` long.
+        A redirect (spec v1.11 lets a server send media from elsewhere, "Content Repository") is followed as
+        :meth:`get_url` follows one: unsigned, every hop's address checked, at most :data:`MAX_REDIRECTS`.
 
-        Raises DestinationNotAllowed, Unreachable (also for a longer answer), or RemoteError for an error status.
+        Raises DestinationNotAllowed (also for a hop to a blocked address), Unreachable (also for a longer
+        answer, TooManyRedirects), or RemoteError for an error status.
         """
         response = self._send("GET", destination, path, query, None, True, max_bytes)
+        if response.status in REDIRECT_STATUSES:
+            return self.get_url(_location(response), max_bytes=max_bytes, hops=MAX_REDIRECTS - 1)
         if response.status >= 400:
             try:
                 body = json.loads(response.body)
@@ -63,13 +73,19 @@ class FederationClient:
             raise RemoteError(response.status, body)
         return response
 
-    def get_url(self, url: str, *, max_bytes: int) -> Response:
+    def get_url(self, url: str, *, max_bytes: int, hops: int = MAX_REDIRECTS) -> Response:
         """An unsigned GET of a URL another server pointed us to (a media ``Location``), through the same checked
-        transport: no blacklisted address, no redirects. Raises Unreachable or RemoteError."""
-        response = self._transport.request("GET", url, max_bytes=max_bytes)
-        if response.status >= 400:
-            raise RemoteError(response.status, None)
-        return response
+        transport, following at most ``hops`` redirects, each to an address the IP range rules allow (a redirect
+        is another server's choice of where we connect: the SSRF check applies to it as to the first URL).
+        Raises DestinationNotAllowed, Unreachable (TooManyRedirects), or RemoteError."""
+        for _ in range(hops + 1):
+            response = self._transport.request("GET", url, max_bytes=max_bytes)
+            if response.status not in REDIRECT_STATUSES:
+                if response.status >= 400:
+                    raise RemoteError(response.status, None)
+                return response
+            url = _location(response)
+        raise TooManyRedirects(f"more than {hops} redirects, the last to {url}")
 
     def request_json(self, method: str, destination: str, path: str, *, query: dict[str, Any] | None = None,
                      content: Any = None, signed: bool = True) -> Any:
@@ -109,3 +125,14 @@ class FederationClient:
             headers["Authorization"] = authorization.to_header()
         return self._transport.request(method, where.base_url + uri, host_header=where.host_header,
                                        headers=headers, content=body, max_bytes=max_bytes)
+
+
+def _location(response: Response) -> str:
+    """Where a redirect points, absolute; Unreachable when it points nowhere usable."""
+    location = str(response.headers.get("location") or "")
+    if not location:
+        raise Unreachable(f"{response.url} answered {response.status} without a Location")
+    target: str = urljoin(response.url, location)
+    if not target.startswith(("http://", "https://")):
+        raise Unreachable(f"{response.url} redirected to a URL that is not http(s): {target[:200]!r}")
+    return target

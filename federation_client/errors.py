@@ -25,6 +25,10 @@ class ResponseTooLarge(Unreachable):
     """The answer was longer than the caller allows (a response body, or remote media past max_upload_size)."""
 
 
+class TooManyRedirects(Unreachable):
+    """The answer was a redirect after the last one a caller follows (a loop, or a chain longer than allowed)."""
+
+
 class RemoteError(FederationError):
     """The server answered with an error status; ``body`` is its JSON error when it sent one."""
 

@@ -28,6 +28,8 @@ class Response:
     status: int
     headers: httpx.Headers
     body: bytes
+    url: str = ""
+    """The URL asked (by host name, not the address connected to): a relative ``Location`` resolves against it."""
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -80,7 +82,8 @@ class Transport:
                                                      extensions=extensions)
                 response = self._client.send(request, stream=True)
                 try:
-                    return Response(response.status_code, response.headers, _read_limited(response, max_bytes))
+                    return Response(response.status_code, response.headers, _read_limited(response, max_bytes),
+                                    url)
                 finally:
                     response.close()
             except httpx.HTTPError as exc:

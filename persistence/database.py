@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
 from config.database import DatabaseConfig
+from persistence.prepared import use_prepared_statements
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -80,6 +81,7 @@ class Database:
                 max_overflow=0,
                 pool_recycle=3600,
             )
+            use_prepared_statements(self.engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -91,6 +93,18 @@ class Database:
         view = copy.copy(self)
         view._hook = hook
         return view
+
+    def unhooked(self) -> Database:
+        """The same engine without this view's hook: for a transaction that several hooked views then join."""
+        view = copy.copy(self)
+        view._hook = None
+        return view
+
+    @contextmanager
+    def joined(self, conn: Connection) -> Iterator[Connection]:
+        """Take part in a write transaction someone else opened (``tasks/group_commit.py``) as if it were this
+        view's own: its hook runs as the part begins and just before it ends, inside it."""
+        yield from self._hooked_transaction(conn)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -45,6 +45,10 @@ class AppService:
     receive_ephemeral: bool = False
     """MSC2409 (``receive_ephemeral`` / ``de.sorunome.msc2409.push_ephemeral``): typing, receipts and presence
     of interesting users and rooms go in transactions as ``ephemeral``."""
+    msc3202: bool = False
+    """MSC3202 (``org.matrix.msc3202: true``): transactions also carry device-list changes of the users it is
+    interested in, and the one-time key counts and unused fallback key types of its users, as Synapse sends
+    them, so a bridge can run end-to-end encryption for its puppets."""
     source: str = ""
     """The registration file, for messages."""
 

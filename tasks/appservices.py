@@ -1,5 +1,6 @@
-"""Application service transactions (Application Service API, "Pushing events"), on the ``appservice`` queue
-(``notify_appservices_from_worker``; one ordered consumer).
+"""Application service transactions (Application Service API, "Pushing events"), on the ``appservice`` queues
+(``appservice_instances``, or its one-instance form ``notify_appservices_from_worker``): sharded by appservice
+id, one ordered consumer per queue, so one appservice's deliveries run one at a time on one instance.
 
 Each appservice with a ``url`` is sent the events it is interested in, in stream order, batched into
 transactions. One delivery is:
@@ -15,8 +16,9 @@ transactions. One delivery is:
 
 So an event is never lost (the position only moves past what was acknowledged, or what no appservice wanted)
 and never doubled: a retry carries the transaction id the appservice already saw, which the spec has it
-deduplicate. The periodic :data:`DELIVER_ALL` job retries appservices whose backoff is over and picks up any
-lost poke; the events writer pokes :data:`DELIVER` after each commit.
+deduplicate. The periodic :data:`DELIVER_ALL` job (on the background queue, as it belongs to no one appservice)
+pokes every appservice's delivery, which retries those whose backoff is over and picks up any lost poke; the
+events writer pokes :data:`DELIVER` after each commit.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from persistence.stores.appservices import AppServiceState, Pending, StreamPosit
 from persistence.stores.events import StoredEvent
 from protocol.appservices import AppService, AppServices
 from protocol.sync_tokens import WriterPositions
+from tasks.appservice_device_lists import DEVICE_LISTS_KEY, DEVICE_LISTS_STREAM, changed_device_lists, key_counts
 from tasks.appservice_ephemeral import EPHEMERAL_STREAMS, TO_DEVICE_STREAM, ephemeral_events, to_device_messages
 from tasks.context import TaskContext
 from tasks.registry import TaskSpec
@@ -45,7 +48,7 @@ DELIVER = "appservice.deliver"
 DELIVER_ALL = "appservice.deliver_all"
 FAMILY = "appservice"
 EVENTS_STREAM = "events"
-STREAMS = (EVENTS_STREAM, *EPHEMERAL_STREAMS)
+STREAMS = (EVENTS_STREAM, *EPHEMERAL_STREAMS, DEVICE_LISTS_STREAM)
 BATCH = 100
 """Events read per step; a transaction holds at most this many."""
 CLAIM_MS = 120_000
@@ -98,17 +101,20 @@ def deliver(context: TaskContext, *, appservice_id: str) -> int:
 
 
 def deliver_all(context: TaskContext) -> int:
-    """Run every appservice's delivery: the periodic retry, and what a lost poke waits for."""
-    return sum(deliver(context, appservice_id=service.id) for service in context.config.appservices
-               if service.url is not None)
+    """The periodic retry, and what a lost poke waits for: poke every appservice's delivery on its own shard
+    (running them here would put one appservice's deliveries on two instances); answers how many."""
+    return poke_appservices(context)
 
 
-def poke_appservices(context: TaskContext) -> None:
-    """After an events transaction commits: have each appservice's delivery run. A lost poke only delays (the
-    periodic job runs them all)."""
+def poke_appservices(context: TaskContext) -> int:
+    """After an events transaction commits: have each appservice's delivery run; answers how many were poked. A
+    lost poke only delays (the periodic job pokes them all)."""
+    poked = 0
     for service in context.config.appservices:
         if service.url is not None:
             context.dispatcher.send(DELIVER, appservice_id=service.id)
+            poked += 1
+    return poked
 
 
 def start_new_appservices(database: Database, stores: Stores, appservices: AppServices) -> list[str]:
@@ -160,8 +166,13 @@ def _next_transaction(context: TaskContext, conn: Connection, service: AppServic
         to_device, ephemeral_reached[TO_DEVICE_STREAM] = to_device_messages(context.stores, conn, service,
                                                                             positions, committed, clamp)
         ephemeral_reached.update(found_reached)
-    reached = {**positions, EVENTS_STREAM: events_reached, **ephemeral_reached}
-    if not events and not ephemeral and not to_device:
+    changed: list[str] = []
+    changed_reached = committed[DEVICE_LISTS_STREAM]
+    if service.msc3202:
+        changed, changed_reached = changed_device_lists(context.stores, conn, service,
+                                                        positions[DEVICE_LISTS_STREAM], changed_reached, clamp)
+    reached = {**positions, EVENTS_STREAM: events_reached, **ephemeral_reached, DEVICE_LISTS_STREAM: changed_reached}
+    if not events and not ephemeral and not to_device and not changed:
         return None, reached
     body: dict[str, Any] = {"events": [_client_event(stored) for stored in events]}
     if ephemeral:
@@ -170,6 +181,10 @@ def _next_transaction(context: TaskContext, conn: Connection, service: AppServic
         body["de.sorunome.msc2409.ephemeral"] = ephemeral
     if to_device:
         body["de.sorunome.msc2409.to_device"] = to_device  # MSC4203's key, as Synapse sends it
+    if service.msc3202:
+        if changed:
+            body[DEVICE_LISTS_KEY] = {"changed": changed, "left": []}
+        body.update(key_counts(context.stores, conn, service, body["events"], ephemeral, to_device))
     return Pending(state.last_txn_id + 1, body, reached), reached
 
 
@@ -226,6 +241,6 @@ def _record(context: TaskContext, service: AppService, claimed: Claimed, deliver
 
 
 TASKS = (
-    TaskSpec(DELIVER, family=FAMILY, body=deliver),
-    TaskSpec(DELIVER_ALL, family=FAMILY, body=deliver_all),
+    TaskSpec(DELIVER, family=FAMILY, body=deliver, shard_param="appservice_id"),
+    TaskSpec(DELIVER_ALL, family="background", body=deliver_all),
 )

@@ -151,10 +151,10 @@ SCHEDULE_SECONDS = {SWEEP_OUTBOX: 15.0, DELETE_EXPIRED: 3600.0, SWEEP_TYPING: 5.
                     SWEEP_DESTINATIONS: 10.0, SWEEP_EXPIRING_EVENTS: EXPIRY_SWEEP_SECONDS,
                     **MEDIA_SCHEDULE_SECONDS, **APPSERVICE_SCHEDULE_SECONDS}
 """Beat's timetable: task name -> interval."""
-_FAMILIES = {**{name: "media" for name in MEDIA_SCHEDULE_SECONDS},
-             **{name: "appservice" for name in APPSERVICE_SCHEDULE_SECONDS}}
-"""Periodic jobs that run elsewhere than ``run_background_tasks_on``: the media jobs on the media queue, the
-appservices' delivery retries on the appservice queue."""
+_FAMILIES = {name: "media" for name in MEDIA_SCHEDULE_SECONDS}
+"""Periodic jobs that run elsewhere than ``run_background_tasks_on``: the media jobs on the media queue."""
+_SERVES = {name: "appservice" for name in APPSERVICE_SCHEDULE_SECONDS}
+"""Background jobs that only poke another family's work: not scheduled when no instance consumes that family."""
 
 
 def beat_schedule(routing: RoutingTable) -> dict[str, dict[str, Any]]:
@@ -162,7 +162,8 @@ def beat_schedule(routing: RoutingTable) -> dict[str, dict[str, Any]]:
     or the media queue; a family nobody consumes has no jobs), signed as it is sent (:func:`sign_beat_messages`)."""
     queues = {name: routing.queue_for(_FAMILIES.get(name, "background"), None) for name in SCHEDULE_SECONDS}
     return {name: {"task": name, "schedule": seconds, "options": {"queue": queues[name]}}
-            for name, seconds in SCHEDULE_SECONDS.items() if queues[name] is not None}
+            for name, seconds in SCHEDULE_SECONDS.items()
+            if queues[name] is not None and (name not in _SERVES or routing.instances(_SERVES[name]))}
 
 
 def sign_beat_messages(secret: str | None) -> Callable[..., None]:

@@ -15,6 +15,7 @@ from persistence.stores import Stores
 from protocol.clock import Clock
 from protocol.signing import SigningKey
 from tasks.api import Dispatcher
+from tasks.group_commit import GroupCommit
 from tasks.resharding import ShardGuard
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ class TaskContext:
     single_flight: SingleFlight = field(default_factory=SingleFlight)
     """Work one key at a time: a remote file fetched once however many ask, one remote user's device list
     updated by one task at a time."""
+    group_commit: GroupCommit = field(default_factory=GroupCommit)
+    """The events writer's batches: client events handed over together are persisted in one transaction."""
     run: TaskRun | None = None
     """The message being run (``tasks/ledger.py``): set on the copy of the context a task body receives."""
 

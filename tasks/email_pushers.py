@@ -1,27 +1,32 @@
 """Email pushers (``kind: email``): missed-message emails over SMTP, as Synapse's ``email.enable_notifs`` sends.
 
 A notification is mailed only once it has stayed unread for ``email.notif_delay``: a user reading the room (a
-read receipt, or a message of their own there) before then gets no email for it. After an email, the pusher is
-quiet for ``email.notif_throttle`` and the next email gathers everything missed meanwhile.
+read receipt, or a message of their own there) before then gets no email for it. Each room is throttled on its
+own, per user, as Synapse throttles per room: a room that was in an email cannot start another for
+``notif_throttle``, growing :data:`THROTTLE_MULTIPLIER`-fold with each email up to :data:`THROTTLE_MAX_MS`, and
+starting again after :data:`THROTTLE_RESET_AFTER_MS` without notifications. Once any notification is due (past
+the delay, in a room not throttled), one email lists everything unread, as Synapse's does.
 
 There is no poke per event: the background sweep (:func:`sweep_email_pushers`) pokes :data:`EMAIL_FOR_USER` for
-users whose email pusher holds a notification older than the delay. The task follows the http pushers' pattern
+users whose email pusher holds a notification that is due. The task follows the http pushers' pattern
 (``tasks/pushers.py``) on the same push queues, sharded by user: the pusher row is claimed in one transaction
-that reads its pending push actions up to the events stream's committed positions and, when it mails, advances
-the pusher's position past them and starts the throttle. The email is sent after that commit (no effect outside
-the database inside the write transaction), so a poke delivered twice or at once mails nothing twice; a worker
-dying between the commit and the SMTP hand-over loses that email (at most once: mail cannot be taken back,
-and the next one still summarises what stays unread).
+that reads its pending push actions up to the events stream's committed positions and, when it mails, moves the
+pusher's position past them while keeping the claim. The email is sent after that commit, and the SMTP server's
+answer recorded under the claim: taken, the claim is released and the rooms' throttles move on; certainly not
+taken (:class:`~tasks.smtp.NotSent`), the position goes back and the pusher retries with backoff. A mail cannot be
+recalled and carries nothing a server deduplicates, so it is at most once from the hand-over on: a connection
+lost once the message was handed over (:class:`~tasks.smtp.MaybeSent`), or a worker dying before it recorded the
+answer, is never sent again (docs/architecture.md, "Pushes, emails and appservice transactions across a crash").
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
 from collections.abc import Iterable
 
 from sqlalchemy import Connection
 
+from persistence.stores.email_throttles import EmailThrottle
 from persistence.stores.push_actions import PendingPush
 from persistence.stores.pushers import Pusher
 from protocol.events.model import Event
@@ -29,14 +34,18 @@ from protocol.sync_tokens import WriterPositions
 from protocol.unsubscribe_tokens import secret_of, unsubscribe_url
 from tasks.context import TaskContext
 from tasks.email_render import MissedMessage, render_email
-from tasks.pushers import CLAIM_MS, EVENTS_STREAM, FAMILY, positions_past, room_facts
+from tasks.pushers import CLAIM_MS, EVENTS_STREAM, FAMILY, backoff_ms, positions_past, room_facts
 from tasks.registry import TaskSpec
-from tasks.smtp import SmtpRefused, send_email
+from tasks.smtp import MaybeSent, NotSent, send_email
 
 logger = logging.getLogger(__name__)
 
 EMAIL_FOR_USER = "push.email_for_user"
 MAX_MESSAGES = 50
+THROTTLE_MULTIPLIER = 144
+"""Synapse's: the second email about a room within the reset period waits a day (10 min x 144)."""
+THROTTLE_MAX_MS = 24 * 3_600_000
+THROTTLE_RESET_AFTER_MS = 12 * 3_600_000
 """Notifications one email lists; more wait for the next email."""
 SWEEP_BATCH = 1000
 
@@ -69,22 +78,53 @@ def _mail_pusher(context: TaskContext, pusher_id: int) -> int:
         if not unread:
             stores.pushers.update_progress(conn, pusher.id, done)  # all read (or gone): nothing to mail
             return 0
-        if min(found[action.event_id].event.origin_server_ts for action in unread) + config.notif_delay_ms > now:
+        sent_at = {action.event_id: found[action.event_id].event.origin_server_ts for action in unread}
+        throttles = stores.email_throttles.list_throttles(conn, pusher.user_id, {a.room_id for a in unread})
+        if not any(_due_at(config.notif_delay_ms, sent_at[a.event_id], throttles.get(a.room_id)) <= now
+                   for a in unread):
             stores.pushers.update_progress(conn, pusher.id, pusher.positions)  # not yet missed: release
             return 0
         missed = [_missed(context, conn, action, found[action.event_id].event) for action in unread]
         user_name = _display_name(context, conn, pusher.user_id)
-        stores.pushers.update_progress(conn, pusher.id, done)
-        stores.pushers.update_backoff(conn, pusher.id, now + config.notif_throttle_ms, 0)
+        stores.pushers.update_positions(conn, pusher.id, done)  # the claim stays until the SMTP server answers
     link = unsubscribe_url(context.config.public_baseurl, secret_of(context.signing_key), pusher.user_id,
                            pusher.app_id, pusher.pushkey)
     message = render_email(config, to=pusher.pushkey, user_name=user_name, missed=missed, unsubscribe_link=link)
     try:
         send_email(config, message)
-    except (OSError, smtplib.SMTPException, SmtpRefused) as error:
-        logger.warning("could not email %s's notifications to the SMTP server: %s", pusher.user_id, error)
+    except NotSent as error:
+        failures = pusher.failures + 1
+        logger.warning("could not email %s's notifications (retrying in %d s): %s", pusher.user_id,
+                       backoff_ms(failures) // 1000, error)
+        with context.database.write() as conn:
+            stores.pushers.update_progress(conn, pusher.id, pusher.positions)
+            stores.pushers.update_backoff(conn, pusher.id, context.clock.now_ms() + backoff_ms(failures), failures)
         return 0
+    except MaybeSent as error:
+        logger.warning("the SMTP server may have taken %s's email (not sent again): %s", pusher.user_id, error)
+    with context.database.write() as conn:
+        stores.pushers.update_progress(conn, pusher.id, done)
+        first_in_room: dict[str, int] = {}
+        for action in unread:
+            first_in_room.setdefault(action.room_id, sent_at[action.event_id])
+        for room_id, first_ts in first_in_room.items():
+            stores.email_throttles.upsert_throttle(conn, pusher.user_id, room_id, EmailThrottle(
+                now, next_throttle_ms(throttles.get(room_id), first_ts, config.notif_throttle_ms)))
     return 1
+
+
+def _due_at(delay_ms: int, sent_ts: int, throttle: EmailThrottle | None) -> int:
+    """When a notification may start an email: after the delay, and once its room's throttle is over."""
+    return max(sent_ts + delay_ms, throttle.ready_at if throttle is not None else 0)
+
+
+def next_throttle_ms(throttle: EmailThrottle | None, first_ts: int, start_ms: int) -> int:
+    """A room's throttle after an email listing it: ``start_ms`` the first time, or when its first notification
+    in this email came :data:`THROTTLE_RESET_AFTER_MS` after the room's previous email; else multiplied by
+    :data:`THROTTLE_MULTIPLIER`, at most :data:`THROTTLE_MAX_MS` (Synapse's ``sent_notif_update_throttle``)."""
+    if throttle is None or first_ts - throttle.last_sent_ts > THROTTLE_RESET_AFTER_MS:
+        return start_ms
+    return min(throttle.throttle_ms * THROTTLE_MULTIPLIER, max(THROTTLE_MAX_MS, start_ms))
 
 
 def _unread(context: TaskContext, conn: Connection, user_id: str, pending: list[PendingPush],
@@ -148,14 +188,19 @@ def _due_users(context: TaskContext) -> Iterable[str]:
 
 def _has_old_pending(context: TaskContext, conn: Connection, pusher: Pusher, until: WriterPositions,
                      now: int) -> bool:
-    """Whether the pusher's first pending notification is older than the delay (the later ones are newer)."""
+    """Whether one of the pusher's pending notifications is due: past the delay, in a room not throttled."""
     if pusher.positions.covers(until):
         return False
-    first = context.stores.push_actions.list_pending(conn, pusher.user_id, pusher.positions, until, limit=1)
-    if not first:
+    pending = context.stores.push_actions.list_pending(conn, pusher.user_id, pusher.positions, until,
+                                                       limit=MAX_MESSAGES)
+    if not pending:
         return False
-    stored = context.stores.events.get_event(conn, first[0].event_id)
-    return stored is None or stored.event.origin_server_ts + context.config.email.notif_delay_ms <= now
+    found = context.stores.events.get_events(conn, [action.event_id for action in pending])
+    throttles = context.stores.email_throttles.list_throttles(conn, pusher.user_id, {a.room_id for a in pending})
+    delay = context.config.email.notif_delay_ms
+    return any(action.event_id not in found  # gone: the task moves past it
+               or _due_at(delay, found[action.event_id].event.origin_server_ts, throttles.get(action.room_id)) <= now
+               for action in pending)
 
 
 TASKS = (

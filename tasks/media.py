@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from persistence.media.deletion import delete_local_media
+from persistence.media.deletion import delete_local_media, purge_remote_media
 from persistence.media.storage import media_storage
 from persistence.media.thumbnailer import CannotThumbnail, ImageTooLarge
 from persistence.media.thumbnails import Thumbnails
@@ -39,7 +39,8 @@ def generate_thumbnails(context: TaskContext, *, media_id: str) -> int:
 
 def apply_retention(context: TaskContext) -> int:
     """Delete created URIs whose upload window closed, and with ``media_retention.local_media_lifetime`` local media
-    not used within it (never protected or quarantined media); returns how many were deleted."""
+    not used within it (never protected or quarantined media); with ``remote_media_lifetime``, cached remote media
+    not used within it. Returns how many were deleted."""
     config = context.config.media
     now = context.clock.now_ms()
     with context.database.read() as conn:
@@ -48,7 +49,12 @@ def apply_retention(context: TaskContext) -> int:
             doomed += context.stores.media.list_unused_since(conn, now - config.local_media_lifetime_ms,
                                                              RETENTION_BATCH)
     storage = media_storage(config)
-    return sum(delete_local_media(context.database, context.stores.media, storage, media_id) for media_id in doomed)
+    deleted = sum(delete_local_media(context.database, context.stores.media, storage, media_id)
+                  for media_id in doomed)
+    if config.remote_media_lifetime_ms is not None:
+        deleted += purge_remote_media(context.database, context.stores.remote_media, storage,
+                                      now - config.remote_media_lifetime_ms)
+    return deleted
 
 
 TASKS = (

@@ -15,8 +15,10 @@ of the user's http pushers its pending notifications, one at a time and in strea
 
 So a notification is sent once per pusher however often the poke arrives (DESIGN.md guarantee 3): a second
 delivery of the task finds the pusher claimed, or its position already past the action. Only a worker dying
-between steps 2 and 3 can send one twice, when the claim runs out and the sweep (:func:`sweep_pushers`, also
-what retries a pusher whose backoff is over) pokes the user again: at-least-once is all HTTP allows there.
+between steps 2 and 3 sends one twice, when the claim runs out and the sweep (:func:`sweep_pushers`, also what
+retries a pusher whose backoff is over) pokes the user again. That is chosen: the Push Gateway API has no way to
+ask whether the gateway took it, and has the gateway suppress duplicates by ``event_id``, which the resend keeps
+(docs/architecture.md, "Pushes, emails and appservice transactions across a crash").
 """
 
 from __future__ import annotations
@@ -213,8 +215,8 @@ def send_badge(context: TaskContext, *, user_id: str) -> int:
             for pusher in found:
                 context.stores.pushers.update_last_badge(conn, pusher.id, badge)
     for pusher in found:
-        notify(str(pusher.data.get("url")), {"id": "", "type": None, "sender": "", "counts": {"unread": badge},
-                                              "devices": [_device(pusher, {})]},
+        # The spec's badge-only notification: no event_id (nor the event's fields), just counts and devices.
+        notify(str(pusher.data.get("url")), {"counts": {"unread": badge}, "devices": [_device(pusher, {})]},
                verify_tls=not context.config.insecure_outbound_tls, ranges=context.config.federation)
     return len(found)
 

@@ -21,6 +21,11 @@ class TaskSpec:
     """Run even when older than the replay window (the ledger still runs it once): for a task whose effect only
     ever moves forward, such as a resharding fence, which a dead instance must still pass when it comes back."""
 
+    batched: bool = False
+    """Run together with the messages of the same task queued right behind it, committed as one transaction
+    (``tasks/queue_drain.py``, ``tasks/group_commit.py``): only for a body whose writes go through the group
+    commit, and whose effects outside the database follow its commit."""
+
     def shard_key(self, kwargs: dict[str, Any]) -> str | None:
         return None if self.shard_param is None else str(kwargs[self.shard_param])
 

@@ -3,7 +3,9 @@ Repository"; Client-Server API, "Content repository" on ``allow_remote``).
 
 The spec v1.11 endpoint ``GET /_matrix/federation/v1/media/download/{mediaId}`` first (a two-part
 ``multipart/mixed`` answer, ``protocol/federation/media.py``); when the origin does not know that endpoint, the
-legacy ``/_matrix/media/v3/download/{serverName}/{mediaId}?allow_remote=false``. The bytes are bounded by
+legacy ``/_matrix/media/v3/download/{serverName}/{mediaId}?allow_remote=false``. An origin may keep its media
+elsewhere (a CDN, a bucket): a redirect, or a ``Location`` part in the multipart answer, is followed by the
+federation client, a bounded number of hops, each to an address the IP range rules allow. The bytes are bounded by
 ``max_upload_size``, staged and committed atomically, and recorded only once complete; concurrent fetches of one
 file wait for the first (``persistence/single_flight.py``) and then find it cached.
 """
@@ -13,9 +15,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from federation_client.client import FederationClient, path_segment
 from federation_client.errors import FederationError, RemoteError, ResponseTooLarge, UnknownServer
+from federation_client.transport import Response
 from persistence.media.storage import media_storage, remote_content_key, remote_thumbnail_key
 from persistence.stores.remote_media import RemoteMedia, RemoteThumbnail
 from protocol.errors import MatrixError, NotFound, TooLarge
@@ -50,25 +54,33 @@ def _endpoint_unknown(error: RemoteError) -> bool:
 def _download(client: FederationClient, origin: str, media_id: str, max_bytes: int, kind: str = "download",
               query: dict[str, str] | None = None) -> tuple[bytes, str, str | None]:
     """The media's (or with ``kind`` ``thumbnail``, a thumbnail's) bytes, content type and file name."""
+    path = f"/_matrix/federation/v1/media/{kind}/{path_segment(media_id)}"
     try:
-        response = client.get_bytes(origin, f"/_matrix/federation/v1/media/{kind}/{path_segment(media_id)}",
-                                    {**(query or {}), "timeout_ms": "20000"},
+        response = client.get_bytes(origin, path, {**(query or {}), "timeout_ms": "20000"},
                                     max_bytes=max_bytes + MULTIPART_OVERHEAD)
     except RemoteError as error:
         if not _endpoint_unknown(error):
             raise
         legacy = f"/_matrix/media/v3/{kind}/{path_segment(origin)}/{path_segment(media_id)}"
         response = client.get_bytes(origin, legacy, {**(query or {}), "allow_remote": "false"}, max_bytes=max_bytes)
-        return (response.body, response.headers.get("content-type") or DEFAULT_CONTENT_TYPE,
-                filename_from_disposition(response.headers.get("content-disposition")))
-    part = parse_media_response(response.headers.get("content-type", ""), response.body)
+        return _plain(response)
+    content_type = response.headers.get("content-type", "")
+    if urlsplit(response.url).path != path and not content_type.lower().startswith("multipart/"):
+        # Redirected to where the bytes are (a CDN serves them as themselves, not in the federation multipart).
+        return _plain(response)
+    part = parse_media_response(content_type, response.body)
     if part.location is not None:
-        # The origin redirects to where the bytes are; that URL is fetched like any other outbound request.
-        fetched = client.get_url(part.location, max_bytes=max_bytes)
-        return (fetched.body, fetched.headers.get("content-type") or DEFAULT_CONTENT_TYPE,
-                filename_from_disposition(fetched.headers.get("content-disposition")))
+        # The origin points to where the bytes are; that URL (and its redirects) is fetched like any outbound
+        # request: unsigned, SSRF-checked, bounded hops. Not cached (the spec: it may be short-lived).
+        return _plain(client.get_url(part.location, max_bytes=max_bytes))
     return part.content, part.content_type or DEFAULT_CONTENT_TYPE, filename_from_disposition(
         part.content_disposition)
+
+
+def _plain(response: Response) -> tuple[bytes, str, str | None]:
+    """Media served as itself: the body, under its own ``Content-Type`` and ``Content-Disposition``."""
+    return (response.body, response.headers.get("content-type") or DEFAULT_CONTENT_TYPE,
+            filename_from_disposition(response.headers.get("content-disposition")))
 
 
 def _fetched(origin: str, fetch: Callable[[], tuple[bytes, str, str | None]],
@@ -144,7 +156,8 @@ def fetch_remote_thumbnail(context: TaskContext, *, origin: str, media_id: str, 
             storage.commit(staged, key)
         try:
             with context.database.write() as conn:
-                stores.upsert_thumbnail(conn, origin, media_id, width, height, method, thumbnail)
+                stores.upsert_thumbnail(conn, origin, media_id, width, height, method, thumbnail,
+                                        context.clock.now_ms())
         except Exception:
             storage.delete(key)
             raise

@@ -2,10 +2,11 @@
 
 Design (refines DESIGN.md "Streams, queues and config", where routing was computed from config alone):
 
-- **The shard map is data, versioned by epoch.** ``stream_writers``, ``federation_sender_instances`` and
-  ``pusher_instances`` give each sharded family its first map (epoch 0). ``ganglion shards add|remove FAMILY
-  NAME`` appends the next epoch to ``shard_maps`` (epoch 0 is written too, the first time, so the history is
-  whole); from then on the newest epoch in the database is in force for that family, whatever the config says.
+- **The shard map is data, versioned by epoch.** ``stream_writers``, ``federation_sender_instances``,
+  ``pusher_instances`` and ``appservice_instances`` give each sharded family its first map (epoch 0).
+  ``ganglion shards add|remove FAMILY NAME`` appends the next epoch to ``shard_maps`` (epoch 0 is written too,
+  the first time, so the history is whole); from then on the newest epoch in the database is in force for that
+  family, whatever the config says.
 - **Every process reads it on change.** The change rings the doorbell (stream ``shards``); :class:`LiveRouting`
   re-reads the maps on that ring, on a doorbell resync, when a message names a newer epoch than it knows, and at
   the latest every :data:`REFRESH_SECONDS` (a lost ring costs a short delay, never a wrong result).

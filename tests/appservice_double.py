@@ -29,6 +29,8 @@ class AppServiceDouble:
         self.hs_token = hs_token
         self.transactions: dict[str, list[dict[str, Any]]] = {}
         """Transaction id -> its events, in the order first received."""
+        self.bodies: dict[str, dict[str, Any]] = {}
+        """Transaction id -> the whole body first received under it."""
         self.ephemeral: list[dict[str, Any]] = []
         self.to_device: list[dict[str, Any]] = []
         self.received: list[str] = []
@@ -69,6 +71,7 @@ class AppServiceDouble:
                 self.received.append(txn_id)
                 if txn_id not in self.transactions:
                     self.transactions[txn_id] = list(body.get("events", []))
+                    self.bodies[txn_id] = body
                     self.ephemeral.extend(body.get("ephemeral", body.get("de.sorunome.msc2409.ephemeral", [])))
                     self.to_device.extend(body.get("de.sorunome.msc2409.to_device", []))
             return 200, {}

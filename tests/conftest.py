@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from tests.services import (
     redis_db_for,
     worker_index,
 )
+from tests.smtp_server import SmtpServer, running_smtp_server, shared_email_config
 
 SHAPES = ("monolith", "workers")
 
@@ -92,16 +94,36 @@ def _data_for(shape: str, pg_name: str, redis_db: int, sqlite_path: str = ":memo
 
 
 @pytest.fixture(scope="session")
-def celery_worker(pg_database_name: str, redis_db: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A real ``ganglion worker main`` process consuming every queue, shared by all worker-shape tests."""
-    directory = tmp_path_factory.mktemp("celery")
-    config_path = directory / "homeserver.yaml"
-    config_path.write_text(yaml.safe_dump(_data_for("workers", pg_database_name, redis_db)))
+def shared_smtp_server() -> Iterator[SmtpServer]:
+    """The SMTP server (aiosmtpd) the shared Celery worker mails to: a worker-shape test of email goes through
+    the worker, as a deployment's does."""
+    with running_smtp_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def celery_worker(pg_database_name: str, redis_db: int, tmp_path_factory: pytest.TempPathFactory,
+                  shared_smtp_server: SmtpServer) -> Iterator[Path]:
+    """A real ``ganglion worker main`` process consuming every queue, shared by all worker-shape tests; its
+    ``email`` section is :func:`~tests.smtp_server.shared_email_config` (only tests that sweep email pushers with
+    the same section make it mail)."""
+    data = {**_data_for("workers", pg_database_name, redis_db),
+            "email": shared_email_config(shared_smtp_server.port)}
     # The worker plans its queues from the shard maps in the database when it starts, and a store test before
     # it may have left some (tests/tasks/test_resharding.py): without this it could start without events.main.
-    database = Database(parse_config(_data_for("workers", pg_database_name, redis_db)).database)
+    database = Database(parse_config(data).database)
     _reset_postgres(database)
     database.dispose()
+    with running_worker(data, tmp_path_factory.mktemp("celery")) as config_path:
+        yield config_path
+
+
+@contextmanager
+def running_worker(data: dict[str, Any], directory: Path) -> Iterator[Path]:
+    """``ganglion worker main`` on the config ``data`` (written to ``directory``), answering pings until the
+    block ends; yields the config file's path."""
+    config_path = directory / "homeserver.yaml"
+    config_path.write_text(yaml.safe_dump(data))
     log_path = directory / "worker.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -200,6 +222,33 @@ def make_homeserver(shape: str, request: pytest.FixtureRequest, tmp_path: Path,
 @pytest.fixture
 def homeserver(make_homeserver: HomeserverFactory) -> HomeserverUnderTest:
     return make_homeserver()
+
+
+@pytest.fixture
+def make_homeserver_with_worker(shape: str, make_homeserver: HomeserverFactory, request: pytest.FixtureRequest,
+                                tmp_path: Path) -> Iterator[HomeserverFactory]:
+    """As ``make_homeserver``, but in the worker shape each server gets a Celery worker of its own, started on
+    the same config (its own Redis key prefix, so the session's shared worker never takes its tasks). For tasks
+    that must see this test's config: a ``federation_test_hosts`` naming a server started for the test, a
+    ``max_upload_size``. A worker start costs a few seconds; tests that need no such config use the shared one."""
+    if shape != "workers":
+        yield make_homeserver
+        return
+    started: list[Path] = []
+    with ExitStack() as workers:
+
+        def factory(**overrides: Any) -> HomeserverUnderTest:
+            number = len(started)  # one key prefix per worker this test starts
+            data = _data_for("workers", request.getfixturevalue("pg_database_name"),
+                             request.getfixturevalue("redis_db"))
+            redis = {**data["redis"], "key_prefix": f"test{RUN_ID}:own{number}:"}
+            server = make_homeserver(**overrides, redis=redis)  # resets the database before the worker plans
+            directory = tmp_path / f"own-worker{number}"
+            directory.mkdir()
+            started.append(workers.enter_context(running_worker({**data, **overrides, "redis": redis}, directory)))
+            return server
+
+        yield factory
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -22,11 +22,20 @@ class SmtpServer:
     received: list[tuple[str, list[str], EmailMessage]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    refusing: bool = False
+    """Answer the message ``451`` (a temporary failure): it is not taken."""
+    dropping: bool = False
+    """Take the message, then drop the connection before answering: the client cannot know it was taken."""
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refusing:
+            return "451 4.3.0 try again later"
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self._lock:
             self.received.append((envelope.mail_from, list(envelope.rcpt_tos), message))
+        if self.dropping:
+            server.transport.abort()
         return "250 OK"
 
     def messages(self) -> list[EmailMessage]:
@@ -59,6 +68,20 @@ def running_smtp_server() -> Iterator[SmtpServer]:
         yield server
     finally:
         controller.stop()
+
+
+def clear(server: SmtpServer) -> None:
+    """Forget what the server received (a server shared by several tests)."""
+    with server._lock:
+        server.received.clear()
+
+
+def shared_email_config(port: int) -> dict[str, Any]:
+    """The ``email`` section of the worker-shape tests' shared Celery worker (tests/conftest.py), which a test
+    sending email through it gives its own server too, so both processes agree. The worker stamps and judges
+    by the real clock, so the delay is a second: a test waits that long, not ten minutes."""
+    return {"enable_notifs": True, "smtp_host": "127.0.0.1", "smtp_port": port,
+            "notif_from": "Ganglion <noreply@test.local>", "notif_delay": 1000}
 
 
 def body_of(message: EmailMessage, subtype: str) -> str:

@@ -12,6 +12,9 @@ from typing import Any
 from config.media import S3ProviderConfig
 from persistence.media.storage import StoredFile
 
+PRESIGNED_SECONDS = 300
+"""How long a redirect to the bucket stays usable: a client follows it at once, and a leaked URL soon expires."""
+
 
 class S3Provider:
     def __init__(self, config: S3ProviderConfig) -> None:
@@ -36,3 +39,16 @@ class S3Provider:
 
     def delete(self, key: str) -> None:
         self._client.delete_object(Bucket=self._bucket, Key=self._prefix + key)
+
+    def presigned_url(self, key: str, content_type: str, disposition: str) -> str | None:
+        """A GET URL valid for :data:`PRESIGNED_SECONDS` that makes the bucket answer with our ``Content-Type``
+        and ``Content-Disposition`` (S3's ``response-content-*`` overrides), so a redirected client gets the
+        same inert headers we would have sent; None when the bucket lacks the object."""
+        try:
+            self._client.head_object(Bucket=self._bucket, Key=self._prefix + key)
+        except self._client.exceptions.ClientError:
+            return None
+        url: str = self._client.generate_presigned_url("get_object", ExpiresIn=PRESIGNED_SECONDS, Params={
+            "Bucket": self._bucket, "Key": self._prefix + key, "ResponseContentType": content_type,
+            "ResponseContentDisposition": disposition})
+        return url

@@ -72,6 +72,10 @@ class MediaStorage(Protocol):
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""
 
+    def redirect_url(self, key: str, content_type: str, disposition: str) -> str | None:
+        """A URL that serves ``key`` under these headers without us, when the bytes live only somewhere that
+        can (a bucket's presigned URL); None when we hold them, or cannot hand them out that way."""
+
 
 def _shards(media_id: str) -> str:
     """``abcdefgh`` -> ``ab/cd/efgh``: a few hundred entries per folder even with millions of files."""
@@ -154,6 +158,12 @@ class FileMediaStorage:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(key))
 
+    def has(self, key: str) -> bool:
+        return os.path.isfile(self._path(key))
+
+    def redirect_url(self, key: str, content_type: str, disposition: str) -> str | None:
+        return None  # bytes on our own disk are served by us
+
     def list_staged(self) -> list[str]:
         """Temporary files present now (tests check an upload that failed left none behind)."""
         try:
@@ -179,6 +189,9 @@ class StorageProvider(Protocol):
     def open(self, key: str) -> StoredFile | None: ...
 
     def delete(self, key: str) -> None: ...
+
+    def presigned_url(self, key: str, content_type: str, disposition: str) -> str | None:
+        """A short-lived URL serving ``key`` with these response headers, or None if the provider lacks it."""
 
 
 class ProviderBackedStorage:
@@ -210,6 +223,18 @@ class ProviderBackedStorage:
         self._local.delete(key)
         for provider in self._providers:
             provider.delete(key)
+
+    def redirect_url(self, key: str, content_type: str, disposition: str) -> str | None:
+        """A provider's presigned URL for bytes missing from the local disk (a purged or never-local copy), so a
+        client that allows redirects downloads from the bucket instead of through us; None when they are local
+        (served from disk, cheapest) or in no provider."""
+        if self._local.has(key):
+            return None
+        for provider in self._providers:
+            url = provider.presigned_url(key, content_type, disposition)
+            if url is not None:
+                return url
+        return None
 
 
 def media_storage(config: MediaConfig) -> MediaStorage:

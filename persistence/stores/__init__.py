@@ -15,6 +15,7 @@ from persistence.stores.device_lists import DeviceListStore
 from persistence.stores.devices import DeviceStore
 from persistence.stores.directory import DirectoryStore
 from persistence.stores.e2e_keys import E2eKeyStore
+from persistence.stores.email_throttles import EmailThrottleStore
 from persistence.stores.event_expiry import EventExpiryStore
 from persistence.stores.event_graph import EventGraphStore
 from persistence.stores.events import EventStore
@@ -96,6 +97,7 @@ class Stores:
     server_keys: ServerKeyStore = field(default_factory=ServerKeyStore)
     media: MediaStore = field(default_factory=MediaStore)
     pushers: PusherStore = field(default_factory=PusherStore)
+    email_throttles: EmailThrottleStore = field(default_factory=EmailThrottleStore)
     event_graph: EventGraphStore = field(default_factory=EventGraphStore)
     received_transactions: ReceivedTransactionStore = field(default_factory=ReceivedTransactionStore)
     openid_tokens: OpenIdTokenStore = field(default_factory=OpenIdTokenStore)

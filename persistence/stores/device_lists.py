@@ -49,6 +49,18 @@ class DeviceListStore:
         return [DeviceListChange(row.stream_id, row.user_id, row.device_id, row.cross_signing_key_type)
                 for row in rows]
 
+    def list_changes_between(self, conn: Connection, since: WriterPositions, until: WriterPositions,
+                             limit: int) -> list[DeviceListChange]:
+        """The stream's rows in the range, oldest first, at most ``limit`` (an appservice's MSC3202
+        ``device_lists``)."""
+        table = device_lists_stream
+        rows = conn.execute(
+            select(table.c.stream_id, table.c.user_id, table.c.device_id, table.c.cross_signing_key_type)
+            .where(between(table.c.instance_name, table.c.stream_id, since, until))
+            .order_by(table.c.stream_id).limit(limit))
+        return [DeviceListChange(row.stream_id, row.user_id, row.device_id, row.cross_signing_key_type)
+                for row in rows]
+
     def list_changed_users_sharing_rooms(self, conn: Connection, user_id: str, since: WriterPositions,
                                          until: WriterPositions) -> set[str]:
         """Users who changed a device in the range and are ``user_id`` or share a room with them now: the

@@ -21,10 +21,13 @@ class Device:
 
 
 class DeviceStore:
-    def get_device(self, conn: Connection, user_id: str, device_id: str) -> Device | None:
-        row = conn.execute(
-            select(devices).where(devices.c.user_id == user_id, devices.c.device_id == device_id)
-        ).mappings().first()
+    def get_device(self, conn: Connection, user_id: str, device_id: str, *, for_share: bool = False) -> Device | None:
+        """``for_share`` holds the row until the transaction ends, so the device cannot be deleted meanwhile
+        (PostgreSQL; SQLite serialises writers anyway): what is written about it then is not left behind."""
+        query = select(devices).where(devices.c.user_id == user_id, devices.c.device_id == device_id)
+        if for_share:
+            query = query.with_for_update(read=True)
+        row = conn.execute(query).mappings().first()
         return Device(**row) if row else None
 
     def list_devices(self, conn: Connection, user_id: str) -> list[Device]:

@@ -188,6 +188,33 @@ class E2eKeyStore:
                 fallback.append(algorithm)
         return DeviceKeyCounts(one_time, sorted(fallback))
 
+    def list_key_counts_of_users(self, conn: Connection, user_ids: Iterable[str]
+                                 ) -> tuple[dict[str, dict[str, dict[str, int]]], dict[str, dict[str, list[str]]]]:
+        """Every device of the users with its one-time key counts per algorithm and its unused fallback key
+        algorithms, as MSC3202 puts them in an appservice transaction (``user -> device -> ...``): a device
+        without keys is there with ``{}`` and ``[]``, so the appservice learns it has none."""
+        wanted = sorted(set(user_ids))
+        one_time: dict[str, dict[str, dict[str, int]]] = {}
+        fallback: dict[str, dict[str, list[str]]] = {}
+        if not wanted:
+            return one_time, fallback
+        for row in conn.execute(select(devices.c.user_id, devices.c.device_id).where(devices.c.user_id.in_(wanted))):
+            one_time.setdefault(row.user_id, {})[row.device_id] = {}
+            fallback.setdefault(row.user_id, {})[row.device_id] = []
+        otk = e2e_one_time_keys
+        for user_id, device_id, algorithm, count in conn.execute(
+                select(otk.c.user_id, otk.c.device_id, otk.c.algorithm, func.count())
+                .where(otk.c.user_id.in_(wanted)).group_by(otk.c.user_id, otk.c.device_id, otk.c.algorithm)):
+            if device_id in one_time.get(user_id, {}):
+                one_time[user_id][device_id][algorithm] = int(count)
+        fbk = e2e_fallback_keys
+        for user_id, device_id, algorithm in conn.execute(
+                select(fbk.c.user_id, fbk.c.device_id, fbk.c.algorithm)
+                .where(fbk.c.user_id.in_(wanted), fbk.c.used.is_(False)).order_by(fbk.c.algorithm)):
+            if device_id in fallback.get(user_id, {}):
+                fallback[user_id][device_id].append(algorithm)
+        return one_time, fallback
+
     # --- devices going away -----------------------------------------------------------------------------------
     def delete_keys_of_devices(self, conn: Connection, user_id: str, device_ids: list[str]) -> None:
         """A deleted device takes its identity, one-time and fallback keys with it."""

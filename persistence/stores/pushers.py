@@ -180,6 +180,11 @@ class PusherStore:
             values["last_badge"] = badge
         conn.execute(update(pushers).where(pushers.c.id == pusher_id).values(values))
 
+    def update_positions(self, conn: Connection, pusher_id: int, positions: WriterPositions) -> None:
+        """Move the pusher's position and keep its claim: an email pusher sends what it moved past only after
+        this commits, and releases the claim once the SMTP server answered."""
+        conn.execute(update(pushers).where(pushers.c.id == pusher_id).values(positions=encode_positions(positions)))
+
     def update_last_badge(self, conn: Connection, pusher_id: int, badge: int) -> None:
         conn.execute(update(pushers).where(pushers.c.id == pusher_id).values(last_badge=badge))
 

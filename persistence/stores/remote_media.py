@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, or_, select, update
 
 from persistence.tables import remote_media_cache, remote_media_thumbnails
 from persistence.upsert import upsert
@@ -20,6 +21,17 @@ class RemoteMedia:
     sha256: str
     created_ts: int
     last_access_ts: int
+
+
+@dataclass(frozen=True)
+class CachedThumbnail:
+    """Where a cached thumbnail's file is (its size and method name it)."""
+
+    media_origin: str
+    media_id: str
+    width: int
+    height: int
+    method: str
 
 
 @dataclass(frozen=True)
@@ -57,7 +69,43 @@ class RemoteMediaStore:
         return None if row is None else RemoteThumbnail(str(row.content_type), int(row.length))
 
     def upsert_thumbnail(self, conn: Connection, origin: str, media_id: str, width: int, height: int, method: str,
-                         thumbnail: RemoteThumbnail) -> None:
+                         thumbnail: RemoteThumbnail, now_ms: int) -> None:
         upsert(conn, remote_media_thumbnails, {"media_origin": origin, "media_id": media_id, "width": width,
                                                "height": height, "method": method},
-               {"content_type": thumbnail.content_type, "length": thumbnail.length})
+               {"content_type": thumbnail.content_type, "length": thumbnail.length, "created_ts": now_ms})
+
+    def list_unused_since(self, conn: Connection, before_ts: int, limit: int) -> list[tuple[str, str]]:
+        """(origin, media id) of cached media last accessed before ``before_ts``, least recent first."""
+        table = remote_media_cache
+        rows = conn.execute(select(table.c.media_origin, table.c.media_id).where(table.c.last_access_ts < before_ts)
+                            .order_by(table.c.last_access_ts).limit(limit))
+        return [(str(row.media_origin), str(row.media_id)) for row in rows]
+
+    def list_thumbnails(self, conn: Connection, origin: str, media_id: str) -> list[CachedThumbnail]:
+        table = remote_media_thumbnails
+        return _thumbnails(conn, select(table).where(table.c.media_origin == origin, table.c.media_id == media_id))
+
+    def list_thumbnails_fetched_before(self, conn: Connection, before_ts: int, limit: int) -> list[CachedThumbnail]:
+        """Thumbnails fetched before ``before_ts`` (or before fetch times were kept), whatever their original."""
+        table = remote_media_thumbnails
+        return _thumbnails(conn, select(table).where(or_(table.c.created_ts.is_(None),
+                                                         table.c.created_ts < before_ts)).limit(limit))
+
+    def delete_thumbnail(self, conn: Connection, thumbnail: CachedThumbnail) -> None:
+        table = remote_media_thumbnails
+        conn.execute(delete(table).where(table.c.media_origin == thumbnail.media_origin,
+                                         table.c.media_id == thumbnail.media_id, table.c.width == thumbnail.width,
+                                         table.c.height == thumbnail.height, table.c.method == thumbnail.method))
+
+    def delete_media(self, conn: Connection, origin: str, media_id: str) -> bool:
+        """Forget a cached file and its thumbnails; whether it was cached."""
+        conn.execute(delete(remote_media_thumbnails).where(remote_media_thumbnails.c.media_origin == origin,
+                                                           remote_media_thumbnails.c.media_id == media_id))
+        deleted = conn.execute(delete(remote_media_cache).where(remote_media_cache.c.media_origin == origin,
+                                                                remote_media_cache.c.media_id == media_id))
+        return bool(deleted.rowcount)
+
+
+def _thumbnails(conn: Connection, query: Any) -> list[CachedThumbnail]:
+    return [CachedThumbnail(str(row.media_origin), str(row.media_id), int(row.width), int(row.height),
+                            str(row.method)) for row in conn.execute(query)]

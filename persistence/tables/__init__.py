@@ -48,7 +48,7 @@ from persistence.tables.media import local_media, local_media_thumbnails
 from persistence.tables.metadata import metadata
 from persistence.tables.processed_tasks import processed_tasks
 from persistence.tables.push import event_push_actions, push_rule_defaults, push_rules, push_rules_changes
-from persistence.tables.pushers import pushers
+from persistence.tables.pushers import email_throttles, pushers
 from persistence.tables.rooms import (
     current_state_events,
     event_auth,
@@ -89,6 +89,7 @@ __all__ = [
     "e2e_device_keys",
     "e2e_fallback_keys",
     "e2e_one_time_keys",
+    "email_throttles",
     "erased_users",
     "event_auth",
     "event_edges",

@@ -44,6 +44,7 @@ remote_media_thumbnails = Table(
     Column("method", Text, nullable=False),
     Column("content_type", Text, nullable=False),
     Column("length", BigInteger, nullable=False),
+    Column("created_ts", BigInteger, nullable=True),  # NULL: cached before times were kept (migration 0028)
     PrimaryKeyConstraint("media_origin", "media_id", "width", "height", "method"),
 )
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, PrimaryKeyConstraint, Table, Text, UniqueConstraint
 
 from persistence.tables.metadata import metadata
 
@@ -36,4 +36,17 @@ pushers = Table(
     Column("failures", Integer, nullable=False, server_default="0"),
     UniqueConstraint("app_id", "pushkey", "user_id", name="uq_pushers_app_id_pushkey_user_id"),
     Index("ix_pushers_user_id", "user_id"),
+)
+
+# Missed-message email throttles, one per (user, room) as Synapse throttles per room (``pusher_throttle``): after
+# an email listing a room, the room cannot start another email until ``last_sent_ts + throttle_ms`` (the throttle
+# grows with each email and starts again after a quiet spell; ``tasks/email_pushers.py``).
+email_throttles = Table(
+    "email_throttles",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("room_id", Text, nullable=False),
+    Column("last_sent_ts", BigInteger, nullable=False),
+    Column("throttle_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "room_id"),
 )

@@ -119,3 +119,11 @@ def test_exclusive_must_be_given_as_a_boolean(tmp_path: Path) -> None:
 def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"missing\.yaml"):
         _load(str(tmp_path / "missing.yaml"))
+
+
+def test_msc3202_is_read_and_must_be_a_boolean(tmp_path: Path) -> None:
+    service = _load(_file(tmp_path, "e2ee", **{"org.matrix.msc3202": True})).appservices.by_id("e2ee")
+    assert service is not None and service.msc3202
+    assert not _load(_file(tmp_path, "plain")).appservices.by_id("plain").msc3202
+    with pytest.raises(ConfigError, match=r"org\.matrix\.msc3202"):
+        _load(_file(tmp_path, "bad", **{"org.matrix.msc3202": "yes"}))

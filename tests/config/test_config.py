@@ -172,7 +172,7 @@ def test_worker_keys_route_queues_per_instance() -> None:
     assert routing.queues_for_instance("userdir1") == ("user_directory",)
     assert routing.queues_for_instance("background1") == ("background",)
     assert routing.queues_for_instance("media1") == ("media",)
-    assert routing.queues_for_instance("appservice1") == ("appservice",)
+    assert routing.queues_for_instance("appservice1") == ("appservice.appservice1",)
     # main keeps the streams nobody else writes.
     assert "receipts.main" in routing.queues_for_instance("main")
     assert "events.main" not in routing.queues_for_instance("main")
@@ -180,6 +180,20 @@ def test_worker_keys_route_queues_per_instance() -> None:
     queues = {routing.queue_for("events", room) for room in rooms}
     assert queues == {"events.persister1", "events.persister2"}
     assert all(routing.queue_for("events", room) == routing.queue_for("events", room) for room in rooms)
+
+
+def test_appservice_instances_shard_appservices_by_id() -> None:
+    routing = parse_config({**MINIMAL, "appservice_instances": ["as1", "as2"]}).routing
+    assert routing.instances("appservice") == ("as1", "as2")
+    assert routing.queues_for_instance("as1") == ("appservice.as1",)
+    # Rendezvous hashing of the appservice id: the same answer in every process, and these two ids differ.
+    assert routing.queue_for("appservice", "alpha") == "appservice.as2"
+    assert routing.queue_for("appservice", "beta") == "appservice.as1"
+    assert "appservice.main" not in routing.queues_for_instance("main")
+    single = parse_config({**MINIMAL, "notify_appservices_from_worker": "as1"}).routing
+    assert single.queue_for("appservice", "alpha") == single.queue_for("appservice", "beta") == "appservice.as1"
+    assert parse_config(MINIMAL).routing.queue_for("appservice", "alpha") == "appservice.main"
+    assert parse_config({**MINIMAL, "notify_appservices": False}).routing.queue_for("appservice", "alpha") is None
 
 
 def test_disabled_families_route_nowhere() -> None:
@@ -247,3 +261,18 @@ def test_an_unknown_default_room_version_is_a_config_error(given: object) -> Non
     with pytest.raises(ConfigError) as raised:
         parse_config({**MINIMAL, "default_room_version": given})
     assert "default_room_version" in str(raised.value)
+
+
+@pytest.mark.parametrize("insecure", [True, False])
+def test_the_insecure_tls_switch_reaches_every_outbound_client_at_once(insecure: bool) -> None:
+    config = parse_config({**MINIMAL, "use_insecure_ssl_client_just_for_testing_do_not_use": insecure})
+    assert config.insecure_outbound_tls is insecure, "push gateways and application services"
+    assert config.federation.verify_certificates is not insecure
+    assert config.media.url_preview.verify_tls is not insecure
+    assert not config.warnings, "the key is known, read once"
+
+
+def test_the_insecure_tls_switch_must_be_a_boolean() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({**MINIMAL, "use_insecure_ssl_client_just_for_testing_do_not_use": "sometimes"})
+    assert caught.value.path == "use_insecure_ssl_client_just_for_testing_do_not_use"

@@ -21,12 +21,17 @@ def test_a_writer_gets_one_consumer_and_a_sender_a_concurrent_pool() -> None:
 def test_an_instance_with_both_kinds_gets_two_pools() -> None:
     routing = parse_config(SHARDED).routing
     ordered, concurrent = plan_pools(routing, "background1", 3)
-    assert ordered == PoolPlan(ORDERED, ("appservice",), 1)
+    assert ordered == PoolPlan(ORDERED, ("appservice.background1",), 1)
     assert concurrent == PoolPlan(CONCURRENT, ("background",), 3)
     main_ordered, main_concurrent = plan_pools(parse_config({"server_name": "example.org"}).routing, "main", 0)
     assert "events.main" in main_ordered.queues and "typing.main" in main_ordered.queues
     assert set(main_concurrent.queues) == {"federation.main", "push.main", "media", "background"}
     assert main_concurrent.concurrency == 1, "never a pool of zero"
+
+
+def test_appservice_instances_each_get_one_consumer() -> None:
+    routing = parse_config({"server_name": "example.org", "appservice_instances": ["as1", "as2"]}).routing
+    assert plan_pools(routing, "as2", 8) == (PoolPlan(ORDERED, ("appservice.as2",), 1),)
 
 
 def test_node_names_tell_the_processes_of_an_instance_apart() -> None:

@@ -62,6 +62,7 @@ def test_every_worker_key_of_the_seed_doc_is_accepted_without_warnings() -> None
     ({"federation_sender_instances": ["fed1"]}, "federation_sender_instances", "'fed1'"),
     ({"pusher_instances": ["pusher1"]}, "pusher_instances", "missing from instance_map"),
     ({"notify_appservices_from_worker": "as1"}, "notify_appservices_from_worker", "missing from instance_map"),
+    ({"appservice_instances": ["persister1", "as2"]}, "appservice_instances", "'as2' has this role but is missing"),
     ({"update_user_directory_from_worker": "ud1"}, "update_user_directory_from_worker", "missing"),
     ({"run_background_tasks_on": "bg1"}, "run_background_tasks_on", "missing from instance_map"),
     ({"media_instance_running_background_jobs": "m1"}, "media_instance_running_background_jobs", "missing"),
@@ -91,6 +92,25 @@ def test_main_is_implicit_and_no_instance_map_means_no_check() -> None:
 def test_two_instances_cannot_claim_a_single_instance_role(extra: dict, path: str, reason: str) -> None:  # type: ignore[type-arg]
     error = _error({**SHARED, **extra})
     assert (error.path, reason in error.reason) == (path, True), error
+
+
+@pytest.mark.parametrize(("extra", "path", "reason"), [
+    ({"appservice_instances": ["as1", "as2"], "notify_appservices_from_worker": "as1"}, "appservice_instances",
+     "and notify_appservices_from_worker are both set"),
+    ({"appservice_instances": ["as1", "as1"]}, "appservice_instances", "lists an instance twice"),
+    ({"appservice_instances": ["as1", "as2"], "worker_app": "synapse.app.appservice", "worker_name": "as3"},
+     "worker_app", "appservice_instances does not list it"),
+])
+def test_appservice_instances_and_its_one_instance_form_do_not_mix(extra: dict, path: str, reason: str) -> None:  # type: ignore[type-arg]
+    error = _error({**SHARED, **extra})
+    assert (error.path, reason in error.reason) == (path, True), error
+
+
+def test_a_legacy_appservice_app_listed_in_appservice_instances_takes_its_shard() -> None:
+    config = parse_config({**SHARED, "appservice_instances": ["as1", "as2"], "worker_app": "synapse.app.appservice",
+                           "worker_name": "as2"})
+    assert config.routing.queues_for_instance("as2") == ("appservice.as2",)
+    assert config.routing.instances("appservice") == ("as1", "as2")
 
 
 def test_a_legacy_role_app_claims_its_role_for_itself() -> None:

@@ -3,12 +3,20 @@ the key traffic of a sync loop, and expecting a response type."""
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from nio import AsyncClient, AsyncClientConfig, KeysClaimResponse, KeysQueryResponse, KeysUploadResponse, SyncResponse
 
 from tests.e2e.servers import SERVER_NAME, RunningServer, fresh_localpart
+
+
+class Homeserver(Protocol):
+    """Where a client reaches a server: a Ganglion (``RunningServer``) or a Synapse peer (``SynapsePeer``)."""
+
+    @property
+    def base_url(self) -> str: ...
 
 
 async def registered_client(server: RunningServer, name: str) -> AsyncClient:
@@ -31,21 +39,25 @@ def expect(response: Any, kind: type) -> Any:
     return response
 
 
-async def encrypting_client(server: RunningServer, name: str, store: Path, server_name: str = SERVER_NAME,
-                            ) -> AsyncClient:
+async def encrypting_client(server: Homeserver, name: str, store: Path, server_name: str = SERVER_NAME,
+                            ssl_context: ssl.SSLContext | None = None) -> AsyncClient:
     """A nio client with end-to-end encryption (vodozemac) and its crypto store under ``store``, for a new
-    account named as registered_client names it (password ``pw``) on ``server_name`` (the server's own)."""
-    return await _encrypting(server, f"@{fresh_localpart(name)}:{server_name}", store, register=True)
+    account named as registered_client names it (password ``pw``) on ``server_name`` (the server's own).
+    ``ssl_context`` trusts the CA of a server that serves its client listener over TLS."""
+    return await _encrypting(server, f"@{fresh_localpart(name)}:{server_name}", store, register=True,
+                             ssl_context=ssl_context)
 
 
-async def encrypting_device(server: RunningServer, user_id: str, store: Path) -> AsyncClient:
+async def encrypting_device(server: Homeserver, user_id: str, store: Path,
+                            ssl_context: ssl.SSLContext | None = None) -> AsyncClient:
     """Another encrypting device of the existing account ``user_id``, logged in with password ``pw``."""
-    return await _encrypting(server, user_id, store, register=False)
+    return await _encrypting(server, user_id, store, register=False, ssl_context=ssl_context)
 
 
-async def _encrypting(server: RunningServer, user_id: str, store: Path, *, register: bool) -> AsyncClient:
+async def _encrypting(server: Homeserver, user_id: str, store: Path, *, register: bool,
+                      ssl_context: ssl.SSLContext | None) -> AsyncClient:
     store.mkdir(parents=True, exist_ok=True)
-    client = AsyncClient(server.base_url, user_id, store_path=str(store),
+    client = AsyncClient(server.base_url, user_id, store_path=str(store), ssl=ssl_context,
                          config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False))
     response = await (client.register(localpart_of(user_id), "pw") if register else client.login("pw"))
     assert getattr(response, "user_id", None) == user_id, response

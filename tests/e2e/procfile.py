@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from tests.e2e.balancer import RoundRobinBalancer
+from tests.e2e.bridge_registration import BridgeRegistration, write_bridge_registration
 from tests.e2e.servers import (
     HOST,
     TEST_SERVER_SETTINGS,
@@ -59,6 +60,9 @@ class ProcfileDeployment(RunningServer):
 
     web: list[WebProcess] = field(default_factory=list)
     balancer: RoundRobinBalancer | None = None
+    bridge: BridgeRegistration | None = None
+    """The mautrix bridge's registration, in ``app_service_config_files`` from the start; the bridge itself runs
+    only while tests/e2e/test_appservice_mautrix.py does (until then transactions to it back off)."""
 
     def web_processes(self) -> list[RunningServer]:
         """Each web process on its own, for a test that must reach one in particular."""
@@ -103,8 +107,10 @@ class ProcfileDeployment(RunningServer):
                         os.killpg(pid, signal.SIGKILL)
 
 
-def _copy_deployment(directory: Path, pg_name: str, redis_db: int) -> tuple[Path, list[WebProcess]]:
-    """Copy Procfile and deploy/ as they are; give the copy its own database, Redis db and free ports."""
+def _copy_deployment(directory: Path, pg_name: str, redis_db: int, bridge: BridgeRegistration
+                     ) -> tuple[Path, list[WebProcess]]:
+    """Copy Procfile and deploy/ as they are; give the copy its own database, Redis db and free ports, and the
+    bridge's registration."""
     shutil.copy(REPO / "Procfile", directory / "Procfile")
     shutil.copytree(REPO / "deploy", directory / "deploy")
     shared = directory / "deploy" / "homeserver.yaml"
@@ -112,6 +118,7 @@ def _copy_deployment(directory: Path, pg_name: str, redis_db: int) -> tuple[Path
     data.update({
         "database": {"name": "psycopg2", "args": pg_database_args(pg_name)},
         "redis": {**data["redis"], "dbid": redis_db, "key_prefix": f"{pg_name}:"},
+        "app_service_config_files": [str(bridge.path)],
         **TEST_SERVER_SETTINGS,
     })
     shared.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -144,9 +151,10 @@ def start_procfile(directory: Path, slot: int | None = None) -> ProcfileDeployme
     redis_db = 14 - (slot + 7) % 14
     recreate_pg_database(pg_name)
     directory.mkdir(parents=True, exist_ok=True)
-    shared, web = _copy_deployment(directory, pg_name, redis_db)
+    bridge = write_bridge_registration(directory)
+    shared, web = _copy_deployment(directory, pg_name, redis_db, bridge)
     deployment = ProcfileDeployment("procfile", directory, shared, 0, pg_database=pg_name, redis_db=redis_db,
-                                    key_prefix=f"{pg_name}:", web=web)
+                                    key_prefix=f"{pg_name}:", web=web, bridge=bridge)
     try:
         migrated = deployment.run_cli("migrate", "--config", str(shared), timeout=120)
         if migrated.returncode != 0:

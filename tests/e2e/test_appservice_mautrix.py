@@ -1,5 +1,6 @@
 """mautrix-python, the library most Python bridges are built on, runs as a real application service against the
-monolith and the worker shape: it registers puppets and acts as them, receives the room's events in order through
+monolith, the worker shape and the Procfile deployment (the session's shared one, which carries the bridge's
+registration from its start): it registers puppets and acts as them, receives the room's events in order through
 transactions (each once), answers the homeserver's user and alias queries, and pings itself through the
 homeserver."""
 
@@ -13,28 +14,27 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from mautrix.appservice import AppService
 from mautrix.appservice.state_store.file import FileASStateStore
 from mautrix.types import Event, EventType, MessageEvent, RoomAlias, RoomID, TextMessageEventContent, UserID
 
-from tests.e2e.servers import HOST, SERVER_NAME, RunningServer, free_port, start_server
+from tests.e2e.bridge_registration import APPSERVICE_ID, BOT_LOCALPART, BridgeRegistration, write_bridge_registration
+from tests.e2e.procfile import ProcfileDeployment
+from tests.e2e.servers import HOST, SERVER_NAME, RunningServer, start_server
 
 pytestmark = pytest.mark.e2e
 
-AS_TOKEN = secrets.token_urlsafe(24)
-HS_TOKEN = secrets.token_urlsafe(24)
 PUPPETS = 3
 MESSAGES = 12
 
 
 class Bridge:
-    def __init__(self, server: RunningServer, port: int, state: Path) -> None:
-        self.port = port
+    def __init__(self, server: RunningServer, registration: BridgeRegistration, state: Path) -> None:
         self.received: list[Event] = []
         self.appservice = AppService(
-            server=server.base_url, domain=SERVER_NAME, as_token=AS_TOKEN, hs_token=HS_TOKEN,
-            bot_localpart="mautrixbot", id="mautrix", state_store=FileASStateStore(str(state), binary=False),
+            server=server.base_url, domain=SERVER_NAME, as_token=registration.as_token,
+            hs_token=registration.hs_token, bot_localpart=BOT_LOCALPART, id=APPSERVICE_ID,
+            state_store=FileASStateStore(str(state), binary=False),
             query_user=self._query_user, query_alias=self._query_alias, ephemeral_events=True)
         self.appservice.matrix_event_handler(self._on_event)
         self.alias_room: RoomID | None = None
@@ -57,26 +57,19 @@ class Bridge:
         return {"made": alias}
 
 
-def _registration(directory: Path, port: int) -> str:
-    data = {"id": "mautrix", "url": f"http://{HOST}:{port}", "as_token": AS_TOKEN, "hs_token": HS_TOKEN,
-            "sender_localpart": "mautrixbot", "rate_limited": False, "receive_ephemeral": True,
-            "namespaces": {"users": [{"regex": f"@mautrix_.*:{SERVER_NAME}", "exclusive": True}],
-                           "aliases": [{"regex": f"#mautrix_.*:{SERVER_NAME}", "exclusive": True}],
-                           "rooms": []}}
-    path = directory / "mautrix.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return str(path)
-
-
-@pytest.fixture(scope="module", params=("monolith", "workers"))
+@pytest.fixture(scope="module", params=("monolith", "workers", "procfile"))
 def bridged(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[tuple[RunningServer, int, Path]]:
+            ) -> Iterator[tuple[RunningServer, BridgeRegistration, Path]]:
     directory = Path(tmp_path_factory.mktemp(f"mautrix-{request.param}"))
-    port = free_port()
-    server = start_server(str(request.param), directory,
-                          app_service_config_files=[_registration(directory, port)])
+    if request.param == "procfile":
+        deployment: ProcfileDeployment = request.getfixturevalue("procfile_deployment").running()
+        assert deployment.bridge is not None
+        yield deployment, deployment.bridge, directory
+        return
+    registration = write_bridge_registration(directory)
+    server = start_server(str(request.param), directory, app_service_config_files=[str(registration.path)])
     try:
-        yield server, port, directory
+        yield server, registration, directory
     finally:
         server.stop()
 
@@ -96,12 +89,13 @@ async def _wait_for(probe: Any, timeout: float = 30.0) -> None:
         await asyncio.sleep(0.1)
 
 
-def test_a_mautrix_bridge_puppets_receives_answers_and_pings(bridged: tuple[RunningServer, int, Path]) -> None:
-    server, port, directory = bridged
+def test_a_mautrix_bridge_puppets_receives_answers_and_pings(
+        bridged: tuple[RunningServer, BridgeRegistration, Path]) -> None:
+    server, registration, directory = bridged
 
     async def conversation() -> None:
-        bridge = Bridge(server, port, directory / "mx-state.json")
-        await bridge.appservice.start(HOST, port)
+        bridge = Bridge(server, registration, directory / "mx-state.json")
+        await bridge.appservice.start(HOST, registration.port)
         http = httpx.AsyncClient(base_url=server.base_url, timeout=30)
         try:
             alice = await _client_user(http, f"alice{secrets.token_hex(3)}")

@@ -1,34 +1,21 @@
-"""End-to-end encryption across two real monoliths on loopback, with matrix-nio (vodozemac): a user of each
-server in one encrypted room decrypt each other's messages, whose room keys travel as Olm-encrypted to-device
-messages over federation; a device the remote user adds later reaches the other server as an
-``m.device_list_update``, its user's clients see it in ``device_lists.changed``, and it gets the room key too."""
+"""End-to-end encryption across two real monoliths on loopback, with matrix-nio (vodozemac): the conversation of
+tests/e2e/nio_conversation.py between a user of each server (the same conversation runs between Ganglion and
+Synapse in test_federation_synapse.py)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from nio import (
-    AsyncClient,
-    JoinResponse,
-    MegolmEvent,
-    RoomCreateResponse,
-    RoomInviteResponse,
-    RoomMessageText,
-    RoomPreset,
-    RoomSendResponse,
-    ShareGroupSessionResponse,
-)
 
-from tests.e2e.nio_clients import encrypting_client, encrypting_device, expect, sync_and_keep_keys
+from tests.e2e.nio_conversation import Side, encrypted_conversation
 from tests.e2e.servers import HOST, RunningServer, free_port, start_monolith
 
 pytestmark = pytest.mark.e2e
 
 A, B = "hs-a.test", "hs-b.test"
-ENCRYPTION = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 
 
 @pytest.fixture(scope="module")
@@ -47,79 +34,6 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Runn
             server.stop()
 
 
-async def _received(client: AsyncClient, room_id: str, body: str, attempts: int = 100) -> RoomMessageText:
-    """Sync until the message ``body`` arrives decrypted (federation needs a hop or two)."""
-    for _ in range(attempts):
-        response = await sync_and_keep_keys(client)
-        room = response.rooms.join.get(room_id)
-        for event in room.timeline.events if room else []:
-            if isinstance(event, RoomMessageText) and event.body == body:
-                assert event.decrypted, "an encrypted room's message arrives encrypted"
-                return event
-            assert not isinstance(event, MegolmEvent), f"{client.device_id} could not decrypt {event.event_id}"
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{client.user_id}/{client.device_id} never received {body!r}")
-
-
-async def _send(client: AsyncClient, room_id: str, body: str) -> str:
-    response = await client.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": body},
-                                      ignore_unverified_devices=True)
-    return str(expect(response, RoomSendResponse).event_id)
-
-
-def _knows(client: AsyncClient, user_id: str, device_id: str | None) -> bool:
-    """Whether ``client`` holds the keys of ``user_id``'s ``device_id``."""
-    return user_id in client.device_store.users and device_id in client.device_store[user_id]
-
-
-async def _until(client: AsyncClient, done: Callable[[], bool], what: str, attempts: int = 100) -> None:
-    """Sync (with nio's key traffic) until ``done``."""
-    for _ in range(attempts):
-        await sync_and_keep_keys(client)
-        if done():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{client.user_id}: {what} never happened")
-
-
 def test_an_encrypted_conversation_across_servers_and_a_remote_users_later_device(
         servers: dict[str, RunningServer], tmp_path: Path) -> None:
-    async def conversation() -> None:
-        alice = await encrypting_client(servers[A], "alice", tmp_path / "alice", server_name=A)
-        bob = await encrypting_client(servers[B], "bob", tmp_path / "bob", server_name=B)
-        bob_later: AsyncClient | None = None
-        try:
-            for client in (alice, bob):
-                await sync_and_keep_keys(client)
-            room_id = expect(await alice.room_create(preset=RoomPreset.private_chat, initial_state=[ENCRYPTION]),
-                             RoomCreateResponse).room_id
-            expect(await alice.room_invite(room_id, bob.user_id), RoomInviteResponse)
-            await _until(bob, lambda: room_id in bob.invited_rooms, "the invite")
-            expect(await bob.join(room_id), JoinResponse)
-            await _until(alice, lambda: room_id in alice.rooms and bob.user_id in alice.rooms[room_id].users,
-                         "bob's join")
-            await _until(alice, lambda: _knows(alice, bob.user_id, bob.device_id), "bob's device keys")
-            await _until(bob, lambda: _knows(bob, alice.user_id, alice.device_id), "alice's device keys")
-            assert alice.rooms[room_id].encrypted
-
-            # The room keys go as Olm-encrypted to-device messages to the other server's device.
-            await _send(alice, room_id, "hello bob, across servers")
-            await _received(bob, room_id, "hello bob, across servers")
-            await _send(bob, room_id, "hello alice, across servers")
-            await _received(alice, room_id, "hello alice, across servers")
-
-            bob_later = await encrypting_device(servers[B], bob.user_id, tmp_path / "bob-later")
-            await sync_and_keep_keys(bob_later)
-            later_device = bob_later.device_id
-            await _until(alice, lambda: _knows(alice, bob.user_id, later_device),
-                         "bob's later device (an m.device_list_update from B)")
-            expect(await alice.share_group_session(room_id, ignore_unverified_devices=True),
-                   ShareGroupSessionResponse)
-            await _send(alice, room_id, "welcome, later device")
-            await _received(bob_later, room_id, "welcome, later device")
-        finally:
-            for client in (alice, bob, bob_later):
-                if client is not None:
-                    await client.close()
-
-    asyncio.run(conversation())
+    asyncio.run(encrypted_conversation(Side(servers[A], A), Side(servers[B], B), tmp_path))

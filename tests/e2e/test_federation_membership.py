@@ -1,5 +1,6 @@
 """Two real Ganglion servers on loopback take part in each other's rooms through the membership handshakes: a user
-of one joins a public room of the other, is invited across and joins, knocks, and rejects an invite; each room
+of one joins a public room of the other, is invited across and joins, knocks and is let in, joins a restricted
+room through its membership of the allowed room, rejects an invite, and has a guest join beside them; each room
 shows up in the joining user's ``/sync`` with its state, and the resident sees the new member. Then messages,
 typing and read receipts travel both ways by the federation senders and the receiving side's ``/send``, and a
 server killed while the other sends catches up once it is back: every message arrives, in order, once.
@@ -46,7 +47,8 @@ def servers(request: pytest.FixtureRequest,
         for name, other in ((A, B), (B, A)):
             settings: dict[str, Any] = {"port": ports[name], "server_name": name,
                                         "federation_test_hosts": {other: url[other]},
-                                        "ip_range_whitelist": ["127.0.0.0/8"], "federation": FEDERATION}
+                                        "ip_range_whitelist": ["127.0.0.0/8"], "federation": FEDERATION,
+                                        "allow_guest_access": True}
             directory = tmp_path_factory.mktemp(f"{name}-{request.param}")
             if request.param == "monolith":
                 started[name] = start_monolith(directory, **settings)
@@ -64,10 +66,13 @@ def servers(request: pytest.FixtureRequest,
 
 
 class User:
-    def __init__(self, server: RunningServer, name: str) -> None:
+    """A registered user of ``server``; with ``guest``, a guest account (``kind=guest``, ``name`` unused)."""
+
+    def __init__(self, server: RunningServer, name: str, guest: bool = False) -> None:
         self.base = server.base_url
-        registered = httpx.post(f"{self.base}/_matrix/client/v3/register", json={
-            "username": name, "password": PASSWORD, "auth": {"type": "m.login.dummy"}}, timeout=30).json()
+        registered = httpx.post(f"{self.base}/_matrix/client/v3/register{'?kind=guest' if guest else ''}", json={}
+                                if guest else {"username": name, "password": PASSWORD,
+                                               "auth": {"type": "m.login.dummy"}}, timeout=30).json()
         self.user_id = registered["user_id"]
         self.headers = {"Authorization": f"Bearer {registered['access_token']}"}
 
@@ -147,6 +152,54 @@ def test_a_user_knocks_on_a_room_of_the_other_server(servers: dict[str, RunningS
     assert gina.members(room_id)[hank.user_id] == "knock"
     knock = hank.sync_rooms()["knock"][room_id]["knock_state"]["events"]
     assert {"m.room.create", "m.room.join_rules"} <= {event["type"] for event in knock}
+    # The resident answers the knock with an invite, which lets the knocker in.
+    gina.call("POST", f"/rooms/{quote(room_id)}/invite", {"user_id": hank.user_id})
+    eventually(lambda: room_id in hank.sync_rooms()["invite"])
+    hank.call("POST", f"/rooms/{quote(room_id)}/join", {})
+    assert room_id in hank.sync_rooms()["join"]
+    assert gina.members(room_id)[hank.user_id] == "join"
+
+
+@pytest.mark.parametrize(("room_version", "join_rule"), [("8", "restricted"), ("10", "knock_restricted")])
+def test_a_restricted_room_admits_a_remote_member_of_the_allowed_room(
+        servers: dict[str, RunningServer], room_version: str, join_rule: str) -> None:
+    """The resident (A) checks the allowed room's membership and countersigns the join, naming its user in
+    ``join_authorised_via_users_server`` (spec: "Restricted rooms"; v10's ``knock_restricted`` admits the same
+    way); a user of B outside the allowed room is refused."""
+    quinn, ralph = User(servers[A], f"quinn{room_version}"), User(servers[B], f"ralph{room_version}")
+    space = quinn.create_room(preset="public_chat")
+    room_id = quinn.create_room(room_version=room_version, initial_state=[
+        {"type": "m.room.join_rules", "state_key": "",
+         "content": {"join_rule": join_rule, "allow": [{"type": "m.room_membership", "room_id": space}]}}])
+    refused = httpx.post(f"{ralph.base}/_matrix/client/v3/join/{quote(room_id)}?via={A}", json={},
+                         headers=ralph.headers, timeout=60)
+    assert (refused.status_code, refused.json()["errcode"]) == (403, "M_FORBIDDEN")
+    ralph.call("POST", f"/join/{quote(space)}?via={A}", {})
+    ralph.call("POST", f"/join/{quote(room_id)}?via={A}", {})
+    assert room_id in ralph.sync_rooms()["join"]
+    assert quinn.members(room_id)[ralph.user_id] == "join"
+    path = f"/rooms/{quote(room_id)}/state/m.room.member/{quote(ralph.user_id)}"
+    for user in (quinn, ralph):
+        assert user.call("GET", path)["join_authorised_via_users_server"] == quinn.user_id
+
+
+def test_a_guest_joins_a_remote_room_only_beside_a_local_member_and_leaves_when_guests_are_shut_out(
+        servers: dict[str, RunningServer]) -> None:
+    """Guests are a local concept (Synapse's reading too): B judges its guest's join by its own view of A's room,
+    so the guest cannot be B's first member there; beside a joined user of B it joins a ``can_join`` room, and
+    when A revokes guest access, B has its guest leave."""
+    sara, tom, guest = User(servers[A], "sara"), User(servers[B], "tom"), User(servers[B], "", guest=True)
+    room_id = sara.create_room(preset="public_chat", initial_state=[
+        {"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "can_join"}}])
+    refused = httpx.post(f"{guest.base}/_matrix/client/v3/join/{quote(room_id)}?via={A}", json={},
+                         headers=guest.headers, timeout=60)
+    assert (refused.status_code, refused.json()["errcode"]) == (403, "M_GUEST_ACCESS_FORBIDDEN")
+    tom.call("POST", f"/join/{quote(room_id)}?via={A}", {})
+    guest.call("POST", f"/join/{quote(room_id)}?via={A}", {})
+    eventually(lambda: sara.members(room_id).get(guest.user_id) == "join")
+    sara.call("PUT", f"/rooms/{quote(room_id)}/state/m.room.guest_access", {"guest_access": "forbidden"})
+    eventually(lambda: sara.members(room_id).get(guest.user_id) == "leave")
+    assert tom.members(room_id) == {sara.user_id: "join", tom.user_id: "join", guest.user_id: "leave"}
 
 
 def messages(user: User, room_id: str) -> list[str]:

@@ -8,14 +8,21 @@ from collections.abc import Iterator
 import pytest
 
 from config import parse_config
-from federation_client.client import FederationClient
+from federation_client.client import MAX_REDIRECTS, FederationClient
 from federation_client.discovery import ServerDiscovery
-from federation_client.errors import DestinationNotAllowed, RemoteError
+from federation_client.errors import DestinationNotAllowed, RemoteError, TooManyRedirects, Unreachable
 from federation_client.transport import Transport
 from protocol.federation.request_auth import parse_authorization, verify_request
 from protocol.signing import generate_signing_key, verify_key_of
 from tests.clock import FakeClock
-from tests.federation_client.tls_servers import LocalCa, RecordingServer, https_server, json_route, make_ca
+from tests.federation_client.tls_servers import (
+    LocalCa,
+    RecordingServer,
+    Route,
+    https_server,
+    json_route,
+    make_ca,
+)
 
 KEY = generate_signing_key("out1")
 
@@ -88,3 +95,49 @@ def test_destinations_outside_the_domain_whitelist_and_ourselves_get_no_request(
     with pytest.raises(DestinationNotAllowed):
         client(ca, remote).get_json("not a server name", "/anything")
     assert remote.requests == []
+
+
+def _redirect(location: str, status: int = 307) -> Route:
+    return Route(status, b"", {"Location": location})
+
+
+def test_media_redirects_are_followed_unsigned_to_the_bytes(ca: LocalCa, remote: RecordingServer) -> None:
+    base = f"https://127.0.0.1:{remote.port}"
+    remote.routes["/_matrix/federation/v1/media/download/abc"] = _redirect("/cdn/first")  # relative
+    remote.routes["/cdn/first"] = _redirect(f"{base}/cdn/abc", status=302)
+    remote.routes["/cdn/abc"] = Route(200, b"the bytes", {"Content-Type": "text/plain"})
+    answer = client(ca, remote).get_bytes("remote.test", "/_matrix/federation/v1/media/download/abc",
+                                          max_bytes=100)
+    assert (answer.status, answer.body) == (200, b"the bytes")
+    assert [path for _, path, _ in remote.requests] == [
+        "/_matrix/federation/v1/media/download/abc", "/cdn/first", "/cdn/abc"]
+    assert [authorization is not None for authorization, _ in remote.bodies] == [True, False, False], (
+        "only the request to the origin itself is signed")
+
+
+def test_redirects_are_bounded(ca: LocalCa, remote: RecordingServer) -> None:
+    remote.routes["/_matrix/federation/v1/media/download/loop"] = _redirect("/loop")
+    remote.routes["/loop"] = _redirect("/loop")
+    with pytest.raises(TooManyRedirects):
+        client(ca, remote).get_bytes("remote.test", "/_matrix/federation/v1/media/download/loop", max_bytes=100)
+    assert len(remote.requests) == MAX_REDIRECTS + 1, "the first answer and MAX_REDIRECTS hops, no more"
+
+
+@pytest.mark.parametrize("location", ["http://10.1.2.3/media", "http://169.254.169.254/latest/meta-data",
+                                      "http://[::1]:8008/media"])
+def test_a_redirect_to_a_blocked_address_is_not_followed(ca: LocalCa, remote: RecordingServer,
+                                                         location: str) -> None:
+    remote.routes["/_matrix/federation/v1/media/download/ssrf"] = _redirect(location)
+    with pytest.raises(DestinationNotAllowed):
+        client(ca, remote).get_bytes("remote.test", "/_matrix/federation/v1/media/download/ssrf", max_bytes=100)
+    with pytest.raises(DestinationNotAllowed):
+        client(ca, remote).get_url(location, max_bytes=100)
+    assert len(remote.requests) == 1
+
+
+def test_a_redirect_without_a_usable_location_is_unreachable(ca: LocalCa, remote: RecordingServer) -> None:
+    remote.routes["/nowhere"] = Route(307, b"")
+    remote.routes["/elsewhere"] = _redirect("file:///etc/passwd")
+    for path in ("/nowhere", "/elsewhere"):
+        with pytest.raises(Unreachable):
+            client(ca, remote).get_bytes("remote.test", path, max_bytes=100)

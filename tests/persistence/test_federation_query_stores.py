@@ -39,8 +39,8 @@ def test_remote_media_rows_are_one_per_file_and_record_access(database: Database
         assert held is not None and (held.media_length, held.upload_name, held.last_access_ts) == (6, "b.txt", 99)
         assert store.get_media(conn, "other.test", "abcdef") is None
     with database.write() as conn:
-        store.upsert_thumbnail(conn, "remote.test", "abcdef", 32, 32, "crop", RemoteThumbnail("image/png", 100))
-        store.upsert_thumbnail(conn, "remote.test", "abcdef", 32, 32, "crop", RemoteThumbnail("image/jpeg", 90))
+        store.upsert_thumbnail(conn, "remote.test", "abcdef", 32, 32, "crop", RemoteThumbnail("image/png", 100), 1)
+        store.upsert_thumbnail(conn, "remote.test", "abcdef", 32, 32, "crop", RemoteThumbnail("image/jpeg", 90), 2)
     with database.read() as conn:
         assert store.get_thumbnail(conn, "remote.test", "abcdef", 32, 32, "crop") == RemoteThumbnail("image/jpeg", 90)
         assert store.get_thumbnail(conn, "remote.test", "abcdef", 32, 32, "scale") is None

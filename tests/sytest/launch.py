@@ -89,7 +89,9 @@ conf = {
     "trusted_key_servers": [],
     "default_room_version": os.environ.get("SYTEST_ROOM_VERSION", "10"),
     "media_store_path": f"{d}/media_store",
-    "url_preview_enabled": False,
+    # As SyTest's own Synapse config: previews on, and its test server on loopback reachable (51media).
+    "url_preview_enabled": True,
+    "url_preview_ip_range_blacklist": [],
     "room_list_publication_rules": [{"action": "allow"}],
     "app_service_config_files": cfg.get("app_service_config_files", []),
     "tls_certificate_path": cfg["tls_certificate_path"],

@@ -18,6 +18,8 @@ from protocol.room_versions import KNOWN_ROOM_VERSIONS
 from protocol.sync_tokens import WriterPositions
 from tasks.appservices import BATCH, DELIVER, clamp, deliver, deliver_all, start_new_appservices
 from tasks.context import TaskContext
+from tasks.device_lists import STREAM as DEVICE_LISTS
+from tasks.device_lists import drain as drain_device_lists
 from tasks.envelope import Stamp
 from tasks.events import create_event, create_room
 from tasks.ledger import run_body
@@ -25,7 +27,7 @@ from tasks.receipts import put_receipt
 from tasks.registry import catalogue
 from tasks.to_device import send as send_to_device
 from tasks.typing_notifications import set_typing
-from tests.appservice_double import AppServiceDouble, registration, running_appservice
+from tests.appservice_double import HS_TOKEN, AppServiceDouble, registration, running_appservice
 from tests.clock import FakeClock
 from tests.tasks.factories import RecordingDispatcher, make_context
 
@@ -139,9 +141,23 @@ def test_a_delivery_message_arriving_twice_or_beside_another_sends_once(
     stamp = Stamp.new()
     run_body(spec, context, {"appservice_id": "bridge"}, stamp)
     run_body(spec, context, {"appservice_id": "bridge"}, stamp)
-    deliver_all(context)
+    deliver(context, appservice_id="bridge")
     assert appservice.received == ["1"]
     assert [e["event_id"] for e in appservice.events()].count(said) == 1
+
+
+def test_the_periodic_job_pokes_each_appservice_on_its_own_shard(database: Database, appservice: AppServiceDouble,
+                                                                 tmp_path: Path) -> None:
+    dispatcher = RecordingDispatcher()
+    other = registration(tmp_path, url=appservice.url, name="other", as_token="other-as", hs_token="other-hs")
+    context = make_context(database, dispatcher=dispatcher,
+                           app_service_config_files=[registration(tmp_path, url=appservice.url), other,
+                                                     registration(tmp_path, url=None, name="urlless",
+                                                                  as_token="u-as", hs_token="u-hs")])
+    assert deliver_all(context) == 2
+    assert dispatcher.sent == [(DELIVER, {"appservice_id": "bridge"}), (DELIVER, {"appservice_id": "other"})]
+    assert appservice.received == [], "it sends nothing itself: each delivery runs where its appservice's shard is"
+    assert catalogue()[DELIVER].shard_key({"appservice_id": "other"}) == "other"
 
 
 def test_a_delivery_that_died_after_sending_resends_the_same_transaction(
@@ -229,3 +245,76 @@ def test_to_device_messages_for_puppets_go_to_the_appservice(database: Database,
     deliver(context, appservice_id="bridge")
     assert appservice.to_device == [{"type": "m.room_key_request", "sender": ALICE, "content": {"n": 1},
                                      "to_user_id": PUPPET, "to_device_id": "PUPPETDEV"}]
+
+
+def _device_change(context: TaskContext, user_id: str, device_id: str) -> None:
+    """A device change as the web tier records it (an outbox row), written to the stream by its writer."""
+    with context.database.write() as conn:
+        context.stores.outbox.insert_item(conn, DEVICE_LISTS, user_id, {"device_id": device_id},
+                                          context.clock.now_ms())
+    drain_device_lists(context, user_id=user_id)
+
+
+def test_msc3202_device_lists_and_key_counts_go_to_an_appservice_that_asked(
+        database: Database, appservice: AppServiceDouble, tmp_path: Path) -> None:
+    path = registration(tmp_path, url=appservice.url, **{"org.matrix.msc3202": True})
+    context = make_context(database, app_service_config_files=[path])
+    start_new_appservices(context.database, context.stores, context.config.appservices)
+    _bridged_rooms(context)
+    with database.write() as conn:
+        for user_id in (PUPPET, ALICE):
+            context.stores.users.insert_user(conn, User(user_id, None, 0, False, False, None, deactivated=False))
+        context.stores.devices.insert_device(conn, Device(PUPPET, "PUPPETDEV", None, 0, None, None))
+        context.stores.devices.insert_device(conn, Device(PUPPET, "BARE", None, 0, None, None))
+        context.stores.e2e_keys.insert_one_time_keys(conn, PUPPET, "PUPPETDEV", [
+            ("signed_curve25519", f"AAAA{n}", {"key": str(n)}) for n in range(2)], 0)
+        context.stores.e2e_keys.upsert_fallback_key(conn, PUPPET, "PUPPETDEV", "signed_curve25519", "F1",
+                                                    {"key": "f"})
+    _device_change(context, ALICE, "ALICEDEV")  # shares the bridged room with the puppet
+    _device_change(context, "@carol:test.local", "CAROLDEV")  # in no room of the bridge's
+    said = _say(context, BRIDGED, "hello")
+    deliver(context, appservice_id="bridge")
+    [body] = appservice.bodies.values()
+    assert said in [event["event_id"] for event in body["events"]]
+    assert body["org.matrix.msc3202.device_lists"] == {"changed": [ALICE], "left": []}
+    counts = {PUPPET: {"PUPPETDEV": {"signed_curve25519": 2}, "BARE": {}}}
+    assert body["org.matrix.msc3202.device_one_time_key_counts"] == counts
+    assert body["org.matrix.msc3202.device_one_time_keys_count"] == counts
+    assert body["org.matrix.msc3202.device_unused_fallback_key_types"] == {
+        PUPPET: {"PUPPETDEV": ["signed_curve25519"], "BARE": []}}
+
+    _device_change(context, PUPPET, "NEWDEV")  # a change alone makes a transaction
+    deliver(context, appservice_id="bridge")
+    assert appservice.bodies["2"]["events"] == []
+    assert appservice.bodies["2"]["org.matrix.msc3202.device_lists"] == {"changed": [PUPPET], "left": []}
+    deliver(context, appservice_id="bridge")
+    assert len(appservice.bodies) == 2  # each change once
+
+
+def test_an_appservice_that_did_not_ask_gets_no_msc3202_fields(database: Database, appservice: AppServiceDouble,
+                                                               tmp_path: Path) -> None:
+    context = _context(database, appservice, tmp_path)
+    _bridged_rooms(context)
+    _device_change(context, ALICE, "ALICEDEV")
+    _say(context, BRIDGED, "hello")
+    deliver(context, appservice_id="bridge")
+    assert appservice.bodies and not any(key.startswith("org.matrix.msc3202") for body in appservice.bodies.values()
+                                         for key in body)
+
+
+def test_an_appservice_refusing_our_hs_token_gets_the_transaction_again_once_it_accepts(
+        database: Database, tmp_path: Path) -> None:
+    """The appservice checks the hs_token we send (spec: it must refuse a wrong one); a refusal is a failed
+    transaction, sent again under the same id, not a lost one."""
+    clock = FakeClock()
+    with running_appservice(hs_token="not-the-registered-one") as appservice:
+        context = _context(database, appservice, tmp_path, clock=clock)
+        _bridged_rooms(context)
+        said = _say(context, BRIDGED, "hello")
+        assert deliver(context, appservice_id="bridge") == 0
+        assert appservice.requests and appservice.transactions == {}
+        appservice.hs_token = HS_TOKEN
+        clock.advance(1000)
+        assert deliver(context, appservice_id="bridge") == 1
+        assert list(appservice.transactions) == ["1"]
+        assert said in [event["event_id"] for event in appservice.transactions["1"]]

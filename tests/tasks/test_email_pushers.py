@@ -1,7 +1,8 @@
 """Email pushers mail a missed message once, after ``email.notif_delay``, to a real SMTP server (aiosmtpd), on
 both databases: not before the delay, not when read before it, not twice however the task is delivered, not again
-within ``notif_throttle``; the email has a text and an HTML body with the message escaped and a working
-unsubscribe link."""
+within its room's throttle (each room throttled on its own, growing with each email); a message the SMTP server
+refused is retried after a backoff and sent once, one it may have taken is never sent again; the email has a text
+and an HTML body with the message escaped and a working unsubscribe link."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from protocol.room_versions import KNOWN_ROOM_VERSIONS
 from protocol.sync_tokens import WriterPositions
 from protocol.unsubscribe_tokens import secret_of, verify
 from tasks.context import TaskContext
-from tasks.email_pushers import EMAIL_FOR_USER, email_for_user, sweep_email_pushers
+from tasks.email_pushers import EMAIL_FOR_USER, THROTTLE_MAX_MS, email_for_user, sweep_email_pushers
 from tasks.envelope import Stamp
 from tasks.events import create_event, create_room
 from tasks.ledger import run_body
@@ -168,3 +169,78 @@ def test_nothing_is_mailed_when_notifications_are_off(database: Database, smtp: 
     clock.advance(DELAY_MS)
     assert sweep_email_pushers(context) == 0 and email_for_user(context, user_id=BOB) == 0
     assert smtp.received == []
+
+
+OTHER_ROOM = "!other:test.local"
+
+
+def _other_room_with_bob(context: TaskContext) -> None:
+    version = KNOWN_ROOM_VERSIONS["10"]
+    request = RoomRequest("private_chat")
+    templates = initial_events(request, ALICE, version, {})
+    create_room(context, room_id=OTHER_ROOM, room_version="10", creator=ALICE,
+                create_content=create_content(request, ALICE, version), origin_server_ts=context.clock.now_ms(),
+                initial_events=[{"type": t.type, "content": dict(t.content), "state_key": t.state_key}
+                                for t in templates])
+    create_event(context, room_id=OTHER_ROOM, sender=ALICE, event_type="m.room.member", state_key=BOB,
+                 content={"membership": "invite"})
+    create_event(context, room_id=OTHER_ROOM, sender=BOB, event_type="m.room.member", state_key=BOB,
+                 content={"membership": "join"})
+
+
+def test_each_room_is_throttled_on_its_own_and_the_throttle_grows(database: Database, smtp: SmtpServer) -> None:
+    clock = FakeClock()
+    context = _context(database, smtp, clock)
+    _room_with_bobs_email_pusher(context)
+    _other_room_with_bob(context)
+    _message(context, "in the mail room")
+    clock.advance(DELAY_MS)
+    assert email_for_user(context, user_id=BOB) == 1  # the mail room is throttled from now on
+    create_event(context, room_id=OTHER_ROOM, sender=ALICE, event_type="m.room.message",
+                 content={"msgtype": "m.text", "body": "in the other room"})
+    clock.advance(DELAY_MS)
+    assert sweep_email_pushers(context) == 1 and email_for_user(context, user_id=BOB) == 1  # not throttled
+    assert "in the other room" in body_of(smtp.messages()[1], "plain")
+
+    _message(context, "again in the mail room")
+    clock.advance(DELAY_MS)
+    assert sweep_email_pushers(context) == 0 and email_for_user(context, user_id=BOB) == 0  # throttled
+    clock.advance(THROTTLE_MS)
+    assert email_for_user(context, user_id=BOB) == 1
+    _message(context, "a third time")
+    clock.advance(THROTTLE_MS + DELAY_MS)  # the throttle grew past notif_throttle (to a day)
+    assert sweep_email_pushers(context) == 0 and email_for_user(context, user_id=BOB) == 0
+    clock.advance(THROTTLE_MAX_MS)
+    assert email_for_user(context, user_id=BOB) == 1
+    assert len(smtp.received) == 4
+
+
+def test_a_refused_email_is_retried_after_a_backoff_and_sent_once(database: Database, smtp: SmtpServer) -> None:
+    clock = FakeClock()
+    context = _context(database, smtp, clock)
+    _room_with_bobs_email_pusher(context)
+    _message(context, "try again")
+    clock.advance(DELAY_MS)
+    smtp.refusing = True
+    assert email_for_user(context, user_id=BOB) == 0
+    smtp.refusing = False
+    assert email_for_user(context, user_id=BOB) == 0 and sweep_email_pushers(context) == 0  # backing off
+    clock.advance(1000)
+    assert sweep_email_pushers(context) == 1 and email_for_user(context, user_id=BOB) == 1
+    assert email_for_user(context, user_id=BOB) == 0
+    [message] = smtp.messages()
+    assert "try again" in body_of(message, "plain")
+
+
+def test_an_email_the_server_may_have_taken_is_never_sent_again(database: Database, smtp: SmtpServer) -> None:
+    clock = FakeClock()
+    context = _context(database, smtp, clock)
+    _room_with_bobs_email_pusher(context)
+    _message(context, "only once")
+    clock.advance(DELAY_MS)
+    smtp.dropping = True  # it takes the message and hangs up before answering
+    email_for_user(context, user_id=BOB)
+    smtp.dropping = False
+    clock.advance(THROTTLE_MS + 60_000)
+    assert sweep_email_pushers(context) == 0 and email_for_user(context, user_id=BOB) == 0
+    assert len(smtp.received) == 1

@@ -1,5 +1,5 @@
 """The media queue's tasks on a real database and a real media store: thumbnails made exactly once however often
-the task runs (or a request races it), and retention deleting only what it may."""
+the task runs (or a request races it), and retention deleting only what it may, local and cached remote media."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import pytest
 
 from persistence.database import Database
 from persistence.media.records import keep_if_recorded
-from persistence.media.storage import FileMediaStorage, content_key
+from persistence.media.storage import FileMediaStorage, content_key, remote_content_key, remote_thumbnail_key
 from persistence.media.thumbnails import Thumbnails
 from persistence.stores.media import UploadedContent
+from persistence.stores.remote_media import RemoteMedia, RemoteThumbnail
 from protocol.media import ThumbnailSpec
 from tasks.context import TaskContext
 from tasks.media import apply_retention, generate_thumbnails
@@ -132,3 +133,52 @@ def test_retention_deletes_unused_media_and_abandoned_ids_only(database: Databas
             conn, ["oldMedia", "protectedOld", "quarantinedOld", "abandonedId", "freshMedia"])}
     assert left == {"protectedOld", "quarantinedOld", "freshMedia"}
     assert FileMediaStorage(context.config.media.store_path).open(content_key("oldMedia")) is None
+
+
+def _cache_remote(context: TaskContext, media_id: str, *, with_thumbnail: bool = False) -> None:
+    """What the remote-media task leaves: the file, a thumbnail's file, and their rows, accessed now."""
+    storage = FileMediaStorage(context.config.media.store_path)
+    now = context.clock.now_ms()
+    with storage.stage() as staged:
+        staged.write(b"remote")
+        storage.commit(staged, remote_content_key("remote.test", media_id))
+    with context.database.write() as conn:
+        context.stores.remote_media.upsert_media(conn, RemoteMedia("remote.test", media_id, "text/plain", 6, None,
+                                                                   "0" * 64, now, now))
+    if with_thumbnail:
+        _cache_remote_thumbnail(context, media_id)
+
+
+def _cache_remote_thumbnail(context: TaskContext, media_id: str) -> None:
+    storage = FileMediaStorage(context.config.media.store_path)
+    with storage.stage() as staged:
+        staged.write(b"thumb")
+        storage.commit(staged, remote_thumbnail_key("remote.test", media_id, 32, 32, "crop"))
+    with context.database.write() as conn:
+        context.stores.remote_media.upsert_thumbnail(conn, "remote.test", media_id, 32, 32, "crop",
+                                                     RemoteThumbnail("image/png", 5), context.clock.now_ms())
+
+
+def test_retention_drops_remote_media_unused_for_its_lifetime(database: Database, tmp_path: Path) -> None:
+    clock = FakeClock()
+    context = _context(database, tmp_path, clock, media_retention={"remote_media_lifetime": "7d"})
+    _cache_remote(context, "staleRemote", with_thumbnail=True)
+    _cache_remote_thumbnail(context, "thumbOnlyOld")  # thumbnails are fetched without their original
+    _store_media(context, "localOld", b"ours")
+    clock.advance(8 * DAY_MS)
+    _cache_remote(context, "freshRemote")
+    _cache_remote_thumbnail(context, "thumbOnlyNew")
+    assert apply_retention(context) == 1, "remote media only: local media has no lifetime here"
+    storage = FileMediaStorage(context.config.media.store_path)
+    with database.read() as conn:
+        assert context.stores.remote_media.get_media(conn, "remote.test", "staleRemote") is None
+        assert context.stores.remote_media.get_thumbnail(conn, "remote.test", "staleRemote", 32, 32, "crop") is None
+        assert context.stores.remote_media.get_media(conn, "remote.test", "freshRemote") is not None
+        assert context.stores.remote_media.get_thumbnail(conn, "remote.test", "thumbOnlyOld", 32, 32, "crop") is None
+        assert context.stores.remote_media.get_thumbnail(conn, "remote.test", "thumbOnlyNew", 32, 32, "crop")
+    assert storage.open(remote_thumbnail_key("remote.test", "thumbOnlyOld", 32, 32, "crop")) is None
+    assert storage.open(remote_content_key("remote.test", "staleRemote")) is None
+    assert storage.open(remote_thumbnail_key("remote.test", "staleRemote", 32, 32, "crop")) is None
+    kept = storage.open(remote_content_key("remote.test", "freshRemote"))
+    assert kept is not None
+    kept.handle.close()

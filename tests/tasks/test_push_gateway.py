@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from config.federation import FederationConfig
@@ -42,3 +43,18 @@ def test_an_allowed_gateway_is_reached_by_its_checked_address(gateway: PushGatew
 
 def test_a_url_that_is_not_http_is_refused() -> None:
     assert not notify("file:///etc/passwd", NOTIFICATION, ranges=LOOPBACK_ALLOWED).delivered
+
+
+def test_the_test_gateway_refuses_what_the_push_gateway_api_does_not_allow(gateway: PushGateway) -> None:
+    """The gateway the pusher tests run against checks requests as the spec shapes them (it stands in for
+    Sygnal), so a pusher sending a badge update with ``type: null`` or a ``data.url`` would fail them."""
+    bad = [{"notification": {"event_id": "$e", "room_id": "!r:x", "devices": []}},
+           {"notification": {"counts": {"unread": 0}, "type": None, "devices": NOTIFICATION["devices"]}},
+           {"notification": {**NOTIFICATION, "devices": [{"app_id": "a", "pushkey": "k", "data": {"url": "u"}}]}},
+           {"notification": {"event_id": "$e", "devices": NOTIFICATION["devices"]}}]
+    answers = [httpx.post(gateway.url, json=body) for body in bad]
+    assert [answer.status_code for answer in answers] == [400] * len(bad)
+    assert len(gateway.malformed) == len(bad)
+    gateway.malformed.clear()
+    good = httpx.post(gateway.url, json={"notification": NOTIFICATION})
+    assert good.status_code == 200 and good.json() == {"rejected": []}

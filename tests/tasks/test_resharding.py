@@ -51,6 +51,7 @@ def test_earlier_owners_name_the_epoch_each_lost_the_key() -> None:
 def test_shard_changes_are_checked() -> None:
     assert next_instances(("p1",), "add", "events", "p2") == ("p1", "p2")
     assert next_instances(("p1", "p2"), "remove", "events", "p1") == ("p2",)
+    assert next_instances(("as1",), "add", "appservice", "as2") == ("as1", "as2")
     for current, action, family, instance in [(("p1",), "add", "events", "p1"), (("p1",), "remove", "events", "p1"),
                                               (("p1", "p2"), "remove", "events", "p9"),
                                               (("p1",), "add", "media", "p2"), (("p1",), "add", "nope", "p2"),
@@ -97,6 +98,14 @@ def test_a_writer_forwards_work_for_a_key_it_no_longer_owns(database: Database) 
     assert guard.admit("events", moved, epoch=0, hops=0) == Forward("events.p3", 1)
     assert guard.admit("events", moved, epoch=0, hops=4) is None, "bounded hops: runs where it is"
     assert guard.admit("background", None, epoch=0, hops=0) is None
+
+
+def test_an_appservice_delivery_on_the_wrong_instance_is_forwarded_to_its_shard(database: Database) -> None:
+    config = parse_config({"server_name": "test.local", "appservice_instances": ["as1", "as2"]})
+    stores = Stores()
+    guard = ShardGuard(LiveRouting(config, database, stores), "as1", database, stores, fence_timeout=1)
+    assert guard.admit("appservice", "alpha", epoch=0, hops=0) == Forward("appservice.as2", 0)
+    assert guard.admit("appservice", "beta", epoch=0, hops=0) is None
 
 
 def test_a_new_owner_waits_for_the_old_owners_fence(database: Database) -> None:

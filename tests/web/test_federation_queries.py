@@ -5,13 +5,15 @@ from a pretend ``remote.test`` in both shapes."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 from PIL import Image
 
 from protocol.federation.media import parse_media_response
+from tests.appservice_double import AS_TOKEN, registration
 from tests.conftest import HomeserverFactory
 from tests.homeserver import SERVER_NAME, HomeserverUnderTest
 from tests.web.federation_peers import FEDERATION_CONFIG, seed_remote_keys, signed_request
@@ -70,9 +72,30 @@ def test_public_rooms_are_listed_to_servers_with_filters_and_paging(server: Home
     searched = signed_request(server, "POST", f"{FED}/publicRooms", {"filter": {"generic_search_term": "garden"}})
     assert [room["room_id"] for room in searched.json["chunk"]] == [first]
     network = signed_request(server, "GET", f"{FED}/publicRooms?third_party_instance_id=irc")
-    assert network.json["chunk"] == []
+    assert network.json["chunk"] == [], "no application service has that network"
     assert _error(signed_request(server, "GET", f"{FED}/publicRooms?limit=many")) == (400, "M_INVALID_PARAM")
     assert _error(signed_request(server, "POST", f"{FED}/publicRooms", {"limit": "ten"})) == (400, "M_BAD_JSON")
+
+
+def test_get_and_post_public_rooms_list_an_appservice_networks_rooms_alike(make_homeserver: HomeserverFactory,
+                                                                          tmp_path: Path) -> None:
+    server = make_homeserver(**FEDERATION_CONFIG, app_service_config_files=[registration(tmp_path, url=None)])
+    seed_remote_keys(server)
+    alice = server.register("alice")["access_token"]
+    main = _room(server, alice, preset="public_chat", visibility="public", name="Main")
+    bridged = _room(server, alice, preset="public_chat", name="Bridged")
+    assert server.put(f"{V3}/directory/list/appservice/irc/{bridged}", token=AS_TOKEN,
+                      json={"visibility": "public"}).status_code == 200
+    for query, expected in (({"third_party_instance_id": "bridge|irc"}, [bridged]),
+                            ({"third_party_instance_id": "bridge|other"}, []),
+                            ({"include_all_networks": "true"}, sorted([main, bridged])), ({}, [main])):
+        got = signed_request(server, "GET", f"{FED}/publicRooms" + (f"?{urlencode(query)}" if query else ""))
+        posted = signed_request(server, "POST", f"{FED}/publicRooms",
+                                {key: value == "true" if key == "include_all_networks" else value
+                                 for key, value in query.items()})
+        assert got.status_code == posted.status_code == 200, (got.json, posted.json)
+        assert sorted(room["room_id"] for room in got.json["chunk"]) == expected, query
+        assert got.json == posted.json, query
 
 
 def test_user_devices_and_keys_are_served_without_device_names(server: HomeserverUnderTest) -> None:

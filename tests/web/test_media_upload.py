@@ -270,3 +270,19 @@ def test_an_uploaded_avatar_appears_in_the_profile_and_in_sync(homeserver: Homes
     homeserver.eventually(lambda: member_avatar() == uri)
     media_id = uri.rsplit("/", 1)[1]
     assert _download(homeserver, bob, media_id).data == avatar
+
+
+@pytest.mark.parametrize("shape", ["workers"])  # processes sharing one database: the worker shape only
+def test_with_the_media_repo_off_on_main_a_media_repository_worker_serves_media(
+        make_homeserver: HomeserverFactory) -> None:
+    """``enable_media_repo: false`` on the main config and a ``synapse.app.media_repository`` worker, as Synapse
+    deployments split them: main answers no media request, the worker serves the uploads of main's users."""
+    main = make_homeserver(enable_media_repo=False)
+    media = make_homeserver(enable_media_repo=False, worker_app="synapse.app.media_repository",
+                            worker_name="media1",
+                            worker_listeners=[{"port": 8085, "type": "http", "resources": [{"names": ["media"]}]}])
+    token = main.register("alice")["access_token"]
+    assert upload(main, token, b"x").status_code == 404
+    media_id = uploaded_media_id(media, token, b"served by the media worker")
+    assert media.get(f"{DOWNLOAD}/test.local/{media_id}", token=token).data == b"served by the media worker"
+    assert main.get(f"{DOWNLOAD}/test.local/{media_id}", token=token).status_code == 404

@@ -251,9 +251,12 @@ def test_guests_leave_when_guest_access_is_revoked(make_homeserver: Any) -> None
     access = f"{CLIENT}/rooms/{room_id}/state/m.room.guest_access"
     assert homeserver.put(access, token=alice, json={"guest_access": "can_join"}).status_code == 200
     assert homeserver.post(f"{CLIENT}/rooms/{room_id}/join", token=guest["access_token"], json={}).status_code == 200
+    invited = homeserver.post(f"{CLIENT}/register?kind=guest", json={}).json["user_id"]
+    homeserver.post(f"{CLIENT}/rooms/{room_id}/invite", token=alice, json={"user_id": invited})
     assert homeserver.put(access, token=alice, json={"guest_access": "forbidden"}).status_code == 200
-    member = homeserver.get(f"{CLIENT}/rooms/{room_id}/state/m.room.member/{guest['user_id']}", token=alice).json
-    assert member["membership"] == "leave"
+    for user_id in (guest["user_id"], invited):
+        member = homeserver.get(f"{CLIENT}/rooms/{room_id}/state/m.room.member/{user_id}", token=alice).json
+        assert member["membership"] == "leave", "joined and invited guests leave, as Synapse has them"
     alice_member = homeserver.get(f"{CLIENT}/rooms/{room_id}/state/m.room.member/@alice:test.local", token=alice)
     assert alice_member.json["membership"] == "join", "full members stay"
 

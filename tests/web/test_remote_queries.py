@@ -30,6 +30,15 @@ def pair(make_homeserver: HomeserverFactory, tmp_path: Path, sqlite_template: Pa
         yield built
 
 
+@pytest.fixture
+def tasked_pair(make_homeserver_with_worker: HomeserverFactory, tmp_path: Path,
+                sqlite_template: Path) -> Iterator[Pair]:
+    """A pair whose server under test runs its tasks where they can reach ``remote.test``: inline in the
+    monolith, in a Celery worker started with this pair's config in the worker shape."""
+    with federating_pair(make_homeserver_with_worker, tmp_path, sqlite_template) as built:
+        yield built
+
+
 def _error(response: Any) -> tuple[int, str]:
     return response.status_code, response.json["errcode"]
 
@@ -116,12 +125,11 @@ def _stream_id(local: HomeserverUnderTest, user_id: str) -> int | None:
         return local.deps.stores.remote_devices.get_stream_id(conn, user_id)
 
 
-def test_remote_device_lists_follow_updates_and_resync_on_a_gap(pair: Pair) -> None:
+def test_remote_device_lists_follow_updates_and_resync_on_a_gap(tasked_pair: Pair) -> None:
     from tasks import api as tasks_api
     from web.federation.device_list_edus import receive_device_list_update, receive_signing_key_update
 
-    _needs_inline_tasks(pair)
-    local, remote = pair.local, pair.remote
+    local, remote = tasked_pair.local, tasked_pair.remote
     alice = local.register("alice")["access_token"]
     bob = remote.register("bob")
     bob_id, first = bob["user_id"], KeyedDevice(bob["user_id"], bob["device_id"])
@@ -138,6 +146,8 @@ def test_remote_device_lists_follow_updates_and_resync_on_a_gap(pair: Pair) -> N
     receive_device_list_update(local.deps, "elsewhere.test", {**update, "stream_id": held + 1, "prev_id": [held]})
     assert list(_devices_held(local, bob_id)) == [bob["device_id"]], "only bob's own server speaks for him"
     receive_device_list_update(local.deps, REMOTE, {**update, "stream_id": held + 1, "prev_id": [held]})
+    # Updates are applied by a task: at once in the monolith, a queue hop away in the worker shape.
+    local.eventually(lambda: "NEWDEVICE" in _devices_held(local, bob_id))
     assert _devices_held(local, bob_id)["NEWDEVICE"].display_name == "Tablet"
     assert _stream_id(local, bob_id) == held + 1
     # Tracked users' keys are answered from what we hold.
@@ -149,19 +159,19 @@ def test_remote_device_lists_follow_updates_and_resync_on_a_gap(pair: Pair) -> N
     # An update whose prev_id we never saw: one went missing, so the whole list is fetched again.
     receive_device_list_update(local.deps, REMOTE, {**update, "device_id": "OTHER", "stream_id": held + 9,
                                                      "prev_id": [held + 5], "keys": None})
-    assert list(_devices_held(local, bob_id)) == [bob["device_id"]], "the origin's own list replaced ours"
+    local.eventually(lambda: list(_devices_held(local, bob_id)) == [bob["device_id"]])  # the origin's own list
     assert _stream_id(local, bob_id) == held
     receive_device_list_update(local.deps, REMOTE, {**update, "device_id": bob["device_id"], "stream_id": held + 2,
                                                      "prev_id": [held], "deleted": True, "keys": None})
-    assert _devices_held(local, bob_id) == {}
+    local.eventually(lambda: _devices_held(local, bob_id) == {})
     forged = {**update, "stream_id": held + 3, "prev_id": [held + 2], "keys": first.device_keys()}
     receive_device_list_update(local.deps, REMOTE, forged)
     assert _stream_id(local, bob_id) == held + 2, "keys naming another device are refused"
 
     master = {"user_id": bob_id, "usage": ["master"], "keys": {"ed25519:base64master": "base64master"}}
     receive_signing_key_update(local.deps, REMOTE, {"user_id": bob_id, "master_key": master})
-    queried = local.post(f"{V3}/keys/query", token=alice, json={"device_keys": {bob_id: []}})
-    assert queried.json["master_keys"][bob_id] == master
+    local.eventually(lambda: local.post(f"{V3}/keys/query", token=alice, json={"device_keys": {bob_id: []}}).json[
+        "master_keys"].get(bob_id) == master)
 
 
 def _changes(local: HomeserverUnderTest, user_id: str) -> list[Any]:
@@ -175,19 +185,14 @@ def _remote_upload(pair: Pair, data: bytes, content_type: str = "text/plain", **
 
 
 MEDIA = "/_matrix/client/v1/media/download"
+PURGE = "/_synapse/admin/v1/purge_media_cache"
+FAR_FUTURE_MS = 2**52
 
 
-def _needs_inline_tasks(pair: Pair) -> None:
-    """Tasks that ask remote.test run in the shared Celery worker in the worker shape, which cannot reach it."""
-    if pair.local.shape != "monolith":
-        pytest.skip("the session's shared Celery worker has no federation_test_hosts entry for remote.test")
-
-
-def test_remote_media_is_fetched_once_cached_and_honours_allow_remote(pair: Pair) -> None:
-    _needs_inline_tasks(pair)
-    local = pair.local
+def test_remote_media_is_fetched_once_cached_and_honours_allow_remote(tasked_pair: Pair) -> None:
+    local = tasked_pair.local
     token = local.register("alice")["access_token"]
-    media_id = _remote_upload(pair, b"remote bytes", filename="hello.txt")
+    media_id = _remote_upload(tasked_pair, b"remote bytes", filename="hello.txt")
     path = f"{MEDIA}/{REMOTE}/{media_id}"
     assert _error(local.get(f"{path}?allow_remote=false", token=token)) == (404, "M_NOT_FOUND")
     answers: list[Any] = []
@@ -204,7 +209,8 @@ def test_remote_media_is_fetched_once_cached_and_honours_allow_remote(pair: Pair
     assert [answer.status_code for answer in answers] == [200] * 4
     assert {answer.get_data() for answer in answers} == {b"remote bytes"}
     assert "hello.txt" in answers[0].headers["Content-Disposition"]
-    fetches = [seen for seen in pair.remote_app.paths if seen.startswith("/_matrix/federation/v1/media/download/")]
+    fetches = [seen for seen in tasked_pair.remote_app.paths
+               if seen.startswith("/_matrix/federation/v1/media/download/")]
     assert fetches == [f"/_matrix/federation/v1/media/download/{media_id}"], "concurrent requests fetch it once"
     cached = local.get(f"{path}?allow_remote=false", token=token)
     assert (cached.status_code, cached.get_data()) == (200, b"remote bytes")
@@ -212,17 +218,27 @@ def test_remote_media_is_fetched_once_cached_and_honours_allow_remote(pair: Pair
     assert legacy.get_data() == b"remote bytes"
     assert _error(local.get(f"{MEDIA}/{REMOTE}/nosuchmedia", token=token)) == (404, "M_NOT_FOUND")
 
+    # The admin API drops the cached copy (the task's clock stamped it: a cutoff far ahead of any clock), never
+    # our own media; the next request fetches it again.
+    ours = uploaded_media_id(local, token, b"local bytes")
+    with local.deps.database.write() as conn:
+        local.deps.stores.users.update_admin(conn, f"@alice:{local.config.server_name}", True)
+    purged = local.post(f"{PURGE}?before_ts={FAR_FUTURE_MS}", token=token, json={})
+    assert purged.json == {"deleted": 1}
+    assert _error(local.get(f"{path}?allow_remote=false", token=token)) == (404, "M_NOT_FOUND")
+    assert local.get(path, token=token).get_data() == b"remote bytes"
+    assert local.get(f"{MEDIA}/{local.config.server_name}/{ours}", token=token).get_data() == b"local bytes"
+
 
 def test_remote_media_falls_back_to_the_legacy_endpoint(
-        make_homeserver: HomeserverFactory, tmp_path: Path, sqlite_template: Path) -> None:
+        make_homeserver_with_worker: HomeserverFactory, tmp_path: Path, sqlite_template: Path) -> None:
     # An older server serves media unauthenticated, on the legacy endpoint only.
-    with federating_pair(make_homeserver, tmp_path, sqlite_template,
+    with federating_pair(make_homeserver_with_worker, tmp_path, sqlite_template,
                          remote_overrides={"enable_authenticated_media": False}) as pair:
         _legacy_fallback(pair)
 
 
 def _legacy_fallback(pair: Pair) -> None:
-    _needs_inline_tasks(pair)
     local = pair.local
     token = local.register("alice")["access_token"]
     media_id = _remote_upload(pair, b"old server")
@@ -242,9 +258,8 @@ def _legacy_fallback(pair: Pair) -> None:
 
 
 def test_remote_media_past_max_upload_size_is_refused_and_not_cached(
-        make_homeserver: HomeserverFactory, tmp_path: Path, sqlite_template: Path) -> None:
-    with federating_pair(make_homeserver, tmp_path, sqlite_template, max_upload_size="1K") as pair:
-        _needs_inline_tasks(pair)
+        make_homeserver_with_worker: HomeserverFactory, tmp_path: Path, sqlite_template: Path) -> None:
+    with federating_pair(make_homeserver_with_worker, tmp_path, sqlite_template, max_upload_size="1K") as pair:
         token = pair.local.register("alice")["access_token"]
         media_id = _remote_upload(pair, b"x" * 100_000)
         answer = pair.local.get(f"{MEDIA}/{REMOTE}/{media_id}", token=token)
@@ -253,37 +268,41 @@ def test_remote_media_past_max_upload_size_is_refused_and_not_cached(
             assert pair.local.deps.stores.remote_media.get_media(conn, REMOTE, media_id) is None
 
 
-def test_remote_thumbnails_are_the_origins_fetched_once_per_size(pair: Pair) -> None:
-    _needs_inline_tasks(pair)
-    local = pair.local
+def test_remote_thumbnails_are_the_origins_fetched_once_per_size(tasked_pair: Pair) -> None:
+    local = tasked_pair.local
     token = local.register("alice")["access_token"]
-    media_id = _remote_upload(pair, image_bytes(400, 300), "image/png")
+    media_id = _remote_upload(tasked_pair, image_bytes(400, 300), "image/png")
     path = f"/_matrix/client/v1/media/thumbnail/{REMOTE}/{media_id}"
     assert _error(local.get(f"{path}?width=64&height=64&method=crop&allow_remote=false", token=token)) == (
         404, "M_NOT_FOUND")
-    remote_token = pair.remote.login("bob")["access_token"]
-    origins_own = pair.remote.get(f"{path}?width=64&height=64&method=crop", token=remote_token).get_data()
+    remote_token = tasked_pair.remote.login("bob")["access_token"]
+    origins_own = tasked_pair.remote.get(f"{path}?width=64&height=64&method=crop", token=remote_token).get_data()
     for _ in range(2):
         answer = local.get(f"{path}?width=64&height=64&method=crop", token=token)
         assert answer.status_code == 200, answer.get_data()[:200]
         assert answer.headers["Content-Type"] == "image/png"
         assert answer.get_data() == origins_own, "the thumbnail the origin chose for that size and method"
-    asked = [seen for seen in pair.remote_app.paths if seen.startswith("/_matrix/federation/v1/media/thumbnail/")]
+    asked = [seen for seen in tasked_pair.remote_app.paths
+             if seen.startswith("/_matrix/federation/v1/media/thumbnail/")]
     assert asked == [f"/_matrix/federation/v1/media/thumbnail/{media_id}"], "the second request was cached"
     scaled = local.get(f"{path}?width=100&height=100&method=scale", token=token)
     assert Image.open(io.BytesIO(scaled.get_data())).size[0] < 400, "a smaller image than the original"
     cached = local.get(f"{path}?width=64&height=64&method=crop&allow_remote=false", token=token)
     assert cached.status_code == 200
+    with local.deps.database.write() as conn:
+        local.deps.stores.users.update_admin(conn, f"@alice:{local.config.server_name}", True)
+    assert local.post(f"{PURGE}?before_ts={FAR_FUTURE_MS}", token=token, json={}).status_code == 200
+    purged = local.get(f"{path}?width=64&height=64&method=crop&allow_remote=false", token=token)
+    assert _error(purged) == (404, "M_NOT_FOUND"), "a purge takes the cached thumbnails too"
     assert _error(local.get(f"{path}?width=0&height=64", token=token)) == (400, "M_INVALID_PARAM")
 
 
-def test_a_remote_user_sharing_a_room_is_tracked_on_first_query_and_by_updates(pair: Pair) -> None:
+def test_a_remote_user_sharing_a_room_is_tracked_on_first_query_and_by_updates(tasked_pair: Pair) -> None:
     """Until joins over federation land, bob's membership is written into the room's current state directly: the
     only part of this test that is not a real conversation between the two servers."""
     from web.federation.device_list_edus import receive_device_list_update
 
-    _needs_inline_tasks(pair)
-    local, remote = pair.local, pair.remote
+    local, remote = tasked_pair.local, tasked_pair.remote
     alice = local.register("alice")["access_token"]
     room_id = local.post(f"{V3}/createRoom", token=alice, json={}).json["room_id"]
     bob, carol = remote.register("bob"), remote.register("carol")
@@ -299,5 +318,5 @@ def test_a_remote_user_sharing_a_room_is_tracked_on_first_query_and_by_updates(p
     # An update about carol, untracked but in the room, makes us fetch her whole list (and tell alice's syncs).
     receive_device_list_update(local.deps, REMOTE, {"user_id": carol["user_id"], "device_id": "NEW",
                                                     "stream_id": 999, "prev_id": [998]})
-    assert list(_devices_held(local, carol["user_id"])) == [carol["device_id"]]
+    local.eventually(lambda: list(_devices_held(local, carol["user_id"])) == [carol["device_id"]])
     local.eventually(lambda: _changes(local, carol["user_id"]))

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from protocol.sync_tokens import WriterPositions
 from tests.homeserver import HomeserverUnderTest
 from tests.web.test_sync import _bodies, _room, _send, _sync
+from web.sync.lazy_members import record_sent_members
 
 LAZY = {"room": {"timeline": {"limit": 10}, "state": {"lazy_load_members": True}}}
 """Element's sync filter, as far as members go."""
@@ -157,3 +159,39 @@ def test_an_initial_sync_forgets_what_the_device_held_before(homeserver: Homeser
     _send(homeserver, tokens["bob"], room_id, "bob after the restart")
     after = _sync(homeserver, tokens["alice"], fresh["next_batch"], filter=small)
     assert "@bob:test.local" in _members(after, room_id), "the restarted client never got bob"
+
+
+def _recorded_members(server: HomeserverUnderTest, user_id: str, device_id: str, room_id: str) -> set[str]:
+    """The members the record says ``device_id`` holds in the room."""
+    with server.deps.database.read() as conn:
+        held = server.deps.stores.sent_members.list_sent_members(conn, user_id, device_id, [room_id])
+    return set(held.get(room_id, {}))
+
+
+def test_the_record_of_sent_members_goes_with_its_device(homeserver: HomeserverUnderTest,
+                                                         trio: tuple[dict[str, str], str]) -> None:
+    tokens, room_id = trio
+    alice = "@alice:test.local"
+    _fillers(homeserver, tokens["bob"], room_id, 10, "bob")
+    phone = homeserver.login("alice", device_id="PHONE")["access_token"]
+    laptop = homeserver.login("alice", device_id="LAPTOP")["access_token"]
+    for token in (tokens["alice"], phone, laptop):
+        _sync(homeserver, token, filter=LAZY)
+    for device_id in ("PHONE", "LAPTOP"):
+        assert _recorded_members(homeserver, alice, device_id, room_id) == {alice, "@bob:test.local"}
+    challenge = homeserver.delete("/_matrix/client/v3/devices/PHONE", token=tokens["alice"], json={})
+    assert homeserver.delete("/_matrix/client/v3/devices/PHONE", token=tokens["alice"], json={
+        "auth": homeserver.password_auth(alice, session=challenge.json["session"])}).status_code == 200
+    assert _recorded_members(homeserver, alice, "PHONE", room_id) == set(), "deleted with the device"
+    assert _recorded_members(homeserver, alice, "LAPTOP", room_id) == {alice, "@bob:test.local"}, "others keep theirs"
+    assert homeserver.post("/_matrix/client/v3/logout", token=laptop, json={}).status_code == 200
+    assert _recorded_members(homeserver, alice, "LAPTOP", room_id) == set(), "logging out deletes the device"
+    assert _recorded_members(homeserver, alice, _device(homeserver, tokens["alice"]), room_id), "untouched"
+
+
+def test_a_sync_finishing_after_its_device_was_deleted_records_nothing(homeserver: HomeserverUnderTest) -> None:
+    """The response was built before the deletion and recorded after it: the record must not come back."""
+    alice = homeserver.register("alice")["user_id"]
+    sent = {"!room:test.local": {alice: "$join"}}
+    record_sent_members(homeserver.deps, alice, "GONE", WriterPositions(), sent, {}, [], rebuilt_everything=True)
+    assert _recorded_members(homeserver, alice, "GONE", "!room:test.local") == set()

@@ -46,7 +46,15 @@ def test_members_see_who_is_typing_until_they_stop(homeserver: HomeserverUnderTe
     stopped = _sync(homeserver, bob, started["next_batch"])
     assert _typers(stopped, room_id) == [[]], "an empty list tells clients everyone stopped"
     assert room_id not in _sync(homeserver, bob, stopped["next_batch"])["rooms"]["join"]
-    assert _typers(_sync(homeserver, bob), room_id) == [], "nobody types: an initial sync sends no m.typing"
+
+
+def test_an_initial_sync_after_typing_stopped_says_nobody_types(homeserver: HomeserverUnderTest) -> None:
+    alice, bob, room_id = _shared_room(homeserver)
+    assert _typers(_sync(homeserver, bob), room_id) == [], "nobody ever typed: no m.typing at all"
+    _typing(homeserver, alice, room_id, ALICE, typing=True, timeout=30000)
+    assert _typing(homeserver, alice, room_id, ALICE, typing=False).status_code == 200
+    for user in (alice, bob):
+        assert _typers(_sync(homeserver, user), room_id) == [[]], "an empty list: whoever typed has stopped"
 
 
 def test_typing_again_only_extends_the_timeout(homeserver: HomeserverUnderTest) -> None:
@@ -64,7 +72,7 @@ def test_typing_stops_by_itself_when_its_timeout_passes(homeserver: HomeserverUn
     _typing(homeserver, alice, room_id, ALICE, typing=True, timeout=10000)
     since = _sync(homeserver, bob)["next_batch"]
     homeserver.clock.advance(10000 + WELL_PAST_MS)
-    assert _typers(_sync(homeserver, bob), room_id) == [], "an expired typer counts as stopped at once"
+    assert _typers(_sync(homeserver, bob), room_id) == [[]], "an expired typer counts as stopped at once"
     homeserver.run_beat_job(SWEEP_TYPING)
     stopped = homeserver.eventually(lambda: _typers(_sync(homeserver, bob, since), room_id))
     assert stopped == [[]]
@@ -121,4 +129,4 @@ def test_leaving_the_room_stops_typing_at_once(homeserver: HomeserverUnderTest) 
     assert homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/kick", token=alice,
                            json={"user_id": BOB}).status_code == 200
     homeserver.eventually(lambda: [] in _typers(_sync(homeserver, alice, since), room_id))
-    assert _typers(_sync(homeserver, alice), room_id) == [], "bob no longer types there, timeout or not"
+    assert _typers(_sync(homeserver, alice), room_id) == [[]], "bob no longer types there, timeout or not"

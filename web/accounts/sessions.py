@@ -96,12 +96,15 @@ def issue_tokens(
 
 
 def end_sessions(deps: Deps, conn: Connection, effects: AfterCommit, user_id: str, device_ids: list[str]) -> None:
-    """Delete devices with all their tokens and end-to-end keys (logout, device deletion, deactivation)."""
+    """Delete devices with all their tokens, end-to-end keys and record of lazy-loaded members already sent
+    (logout, device deletion, deactivation)."""
     stores = deps.stores
     effects.revoked_tokens.extend(stores.tokens.delete_tokens_for_devices(conn, user_id, device_ids))
     deleted = stores.devices.delete_devices(conn, user_id, device_ids)
     stores.e2e_keys.delete_keys_of_devices(conn, user_id, deleted)
     stores.cross_signing.delete_signatures_of_devices(conn, user_id, deleted)
     stores.pushers.delete_pushers_of_devices(conn, user_id, deleted)  # as Synapse: a pusher dies with its token
+    for device_id in deleted:
+        stores.sent_members.delete_sent_members(conn, user_id, device_id)
     for device_id in deleted:
         effects.device_changed(deps, conn, user_id, device_id)

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, request
 from sqlalchemy import Connection
 
-from protocol.errors import BadJson, Forbidden, GuestAccessForbidden, InvalidParam, MatrixError, NotFound
+from protocol.errors import BadJson, Forbidden, InvalidParam, MatrixError, NotFound
 from protocol.events.model import StateKey
 from protocol.identifiers import UserId
 from tasks import api as tasks_api
@@ -17,6 +17,7 @@ from web.appservice_queries import user_exists_or_ask
 from web.auth import authenticate
 from web.client import remote_membership
 from web.client.aliases import resolve_alias_with_servers
+from web.client.guest_access import check_guest_may_join
 from web.client.paging import RoomToken, query_token, reader_horizon, room_position
 from web.client.profile import membership_profile
 from web.client.room_access import readable_state_ids, require_joined, visible_events
@@ -63,11 +64,13 @@ def _own_membership(room_id_or_alias: str, membership: str, *, allow_guest: bool
     elif not room_id.startswith("!"):
         raise InvalidParam(f"{room_id!r} is neither a room id nor a room alias")
     if requester.is_guest and membership == "join":
-        _check_guest_may_join(current, room_id)
+        check_guest_may_join(current, room_id)
     # A join keeps what the client put in it (a reason, custom keys, its own per-room profile), as Synapse does.
     kept = ({key: value for key, value in body.data.items() if key not in REQUEST_ONLY_KEYS}
             if membership == "join" else {})
     content = {**membership_profile(current, requester.user_id), **kept}
+    if requester.is_guest:
+        content["kind"] = "guest"  # as Synapse marks a guest's membership (no auth rule reads it)
     with current.database.read() as conn:
         resident = remote_membership.is_resident(current, conn, room_id)
     if not resident:
@@ -77,17 +80,6 @@ def _own_membership(room_id_or_alias: str, membership: str, *, allow_guest: bool
         return {"room_id": room_id}
     _member_event(current, room_id, requester.user_id, requester.user_id, membership, reason, content)
     return {"room_id": room_id}
-
-
-def _check_guest_may_join(current: Deps, room_id: str) -> None:
-    """Guests join only rooms whose ``m.room.guest_access`` is ``can_join`` (spec: "Guest access"), as Synapse
-    refuses them otherwise (403 ``M_GUEST_ACCESS_FORBIDDEN``). Revoking it later makes joined guests leave
-    (``web/client/rooms.py``)."""
-    with current.database.read() as conn:
-        event_id = current.stores.state.get_current_state_event_id(conn, room_id, ("m.room.guest_access", ""))
-        stored = current.stores.events.get_event(conn, event_id) if event_id else None
-    if stored is None or stored.event.content.get("guest_access") != "can_join":
-        raise GuestAccessForbidden("Guest access is not allowed in this room")
 
 
 def join_room(room_id: str) -> dict[str, Any]:

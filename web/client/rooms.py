@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import string
 from typing import Any
@@ -19,6 +18,7 @@ from tasks import api as tasks_api
 from web.auth import authenticate
 from web.client.aliases import check_alias_namespace, check_canonical_alias, insert_alias, new_local_alias
 from web.client.directory import publish_room
+from web.client.guest_access import remove_guests, revokes_guest_access
 from web.client.profile import membership_profile
 from web.client.remote_membership import invite_remote
 from web.client.room_access import readable_state_group, readable_state_ids, require_room, visible_events
@@ -177,22 +177,9 @@ def set_state(room_id: str, event_type: str, state_key: str = "") -> dict[str, A
         check_canonical_alias(current, room_id, content)
     result = tasks_api.create_event(current.dispatcher, room_id=room_id, sender=requester.user_id,
                                     event_type=event_type, content=content, state_key=state_key)
-    if (event_type, state_key) == ("m.room.guest_access", "") and content.get("guest_access") != "can_join":
-        _remove_guests(current, room_id)
+    if revokes_guest_access(event_type, state_key, content):
+        remove_guests(current, room_id)
     return {"event_id": result["event_id"]}
-
-
-def _remove_guests(current: Deps, room_id: str) -> None:
-    """Guest access was revoked: the guests joined to the room leave it, as Synapse has them do (spec: "Guest
-    access" lets only ``can_join`` rooms hold guests). Each leaves by their own membership event; one that fails
-    (the guest left meanwhile) does not keep the others in."""
-    with current.database.read() as conn:
-        joined = current.stores.state.list_members(conn, room_id, "join")
-        guests = current.stores.users.list_guests(conn, joined)
-    for guest in guests:
-        with contextlib.suppress(MatrixError):
-            tasks_api.create_event(current.dispatcher, room_id=room_id, sender=guest, event_type="m.room.member",
-                                   content={"membership": "leave"}, state_key=guest)
 
 
 def get_state_event(room_id: str, event_type: str, state_key: str = "") -> dict[str, Any]:

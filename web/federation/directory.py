@@ -48,6 +48,7 @@ def _flag(name: str) -> bool:
 
 @server_authenticated
 def get_public_rooms(*, origin: str) -> dict[str, Any]:
+    """The query-string form of ``POST /publicRooms`` (no search filter): the same rooms for the same network."""
     current = deps()
     raw_limit = query_text("limit", max_length=12)
     if raw_limit is not None and not raw_limit.lstrip("-").isdigit():
@@ -57,9 +58,8 @@ def get_public_rooms(*, origin: str) -> dict[str, Any]:
     network = query_text("third_party_instance_id", max_length=255)
     if include_all and network is not None:
         raise InvalidParam("'include_all_networks' and 'third_party_instance_id' exclude each other")
-    if network is not None:  # no application service networks: none of their rooms are listed
-        return {"chunk": [], "total_room_count_estimate": 0}
-    return list_public_rooms(current, limit=limit, since=query_text("since", max_length=64))
+    return list_public_rooms(current, limit=limit, since=query_text("since", max_length=64), network=network,
+                             include_all=include_all)
 
 
 @server_authenticated

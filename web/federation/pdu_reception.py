@@ -21,6 +21,7 @@ from protocol.federation.pdus import MalformedPdu, check_pdu
 from protocol.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion
 from protocol.signing import InvalidSignature
 from tasks import api as tasks_api
+from web.client.guest_access import remove_guests, revokes_guest_access
 from web.deps import Deps
 from web.federation.gap_filling import fetch_missing_prev_events, fetch_state_at_gaps
 from web.federation.pdu_batches import RoomBatch, key_lookup
@@ -89,4 +90,10 @@ def receive_pdus(current: Deps, origin: str, pdus: Sequence[Any]) -> dict[str, d
         for checked in batch.checked:
             reason = not_stored.get(checked.event.event_id)
             results[checked.event.event_id] = {} if reason is None else {"error": reason}
+        accepted = [event_id for event_id, outcome in answer["outcomes"].items() if outcome is None]
+        if any(checked.event.event_id in accepted
+               and revokes_guest_access(checked.event.type, checked.event.state_key, checked.event.content)
+               for checked in batch.checked):
+            # A resident revoked guest access: this server's guests leave, as they would for a local revocation.
+            remove_guests(current, batch.room_id)
     return results

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, request
 from werkzeug.exceptions import MethodNotAllowed
 
-from persistence.media.deletion import delete_local_media
+from persistence.media.deletion import delete_local_media, purge_remote_media
 from persistence.stores.media import LocalMedia
 from protocol.errors import Forbidden, InvalidParam, MatrixError, NotFound
 from protocol.identifiers import UserId
@@ -198,13 +198,15 @@ def delete_media_before(server_name: str | None = None) -> dict[str, Any]:
 
 
 def purge_media_cache() -> dict[str, Any]:
-    """Remote media cached before ``before_ts``: there is no remote cache until Ganglion federates."""
+    """Synapse's admin API: drop cached remote media not accessed since ``before_ts`` (our own media is untouched;
+    a later request fetches the remote media again)."""
     current = deps()
     _admin(current)
     if "before_ts" not in request.args:
         raise MatrixError("Missing integer query parameter 'before_ts'", status=400)
-    _query_int("before_ts", 0)
-    return {"deleted": 0}
+    before_ts = _query_int("before_ts", 0)
+    return {"deleted": purge_remote_media(current.database, current.stores.remote_media, storage(current),
+                                          before_ts)}
 
 
 def _describe(media: LocalMedia) -> dict[str, Any]:

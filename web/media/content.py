@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Response, request
+from flask import Response, redirect, request
 from werkzeug.wsgi import wrap_file
 
 from persistence.media.storage import MediaStorage, StoredFile, media_storage
@@ -67,7 +67,7 @@ def local_media(current: Deps, server_name: str, media_id: str, *, authenticated
     media that does not exist, is quarantined, or (on the legacy endpoints) was uploaded under
     ``enable_authenticated_media``; 504 ``M_NOT_YET_UPLOADED`` when the wait ends first."""
     check_media_name(server_name, media_id)
-    query_flag("allow_redirect", False)  # accepted; Ganglion always answers with the content itself
+    query_flag("allow_redirect", False)  # checked here; used by redirect_response
     query_flag("allow_remote", True)
     if server_name != current.config.server_name:
         raise NotFound("Not local media")  # remote media is served by web/media/remote.py
@@ -95,6 +95,21 @@ def _record_access(current: Deps, media: LocalMedia) -> None:
     if media.last_access_ts is None or now - media.last_access_ts >= ACCESS_RECORD_INTERVAL_MS:
         with current.database.write() as conn:
             current.stores.media.update_last_access(conn, [media.media_id], now)
+
+
+def redirect_response(store: MediaStorage, key: str, content_type: str, disposition: str) -> Response | None:
+    """Spec, content repository, ``allow_redirect``: with ``true`` the server may answer 307 to where the media
+    is. Ganglion does when the bytes are only in a storage provider that can serve them itself (an S3 bucket's
+    presigned URL, carrying the same ``Content-Type`` and ``Content-Disposition``): the client downloads from the
+    bucket instead of through us. Bytes on our disk, and every client that did not opt in, get the content."""
+    if not query_flag("allow_redirect", False):
+        return None
+    url = store.redirect_url(key, content_type, disposition)
+    if url is None:
+        return None
+    response = redirect(url, code=307)
+    response.headers["Cache-Control"] = "no-store"  # the URL expires; the spec: do not cache it
+    return response
 
 
 def file_response(stored: StoredFile, content_type: str, disposition: str) -> Response:

@@ -17,7 +17,7 @@ from protocol.errors import NotFound
 from protocol.media import content_disposition, served_content_type
 from web.auth import authenticate
 from web.deps import Deps, deps
-from web.media.content import file_response, local_media, storage
+from web.media.content import file_response, local_media, redirect_response, storage
 from web.media.remote import remote_file_response
 from web.routing import client_route
 
@@ -30,13 +30,18 @@ def _download(current: Deps, server_name: str, media_id: str, file_name: str | N
     if server_name != current.config.server_name:
         return remote_file_response(current, server_name, media_id, file_name)
     media = local_media(current, server_name, media_id, authenticated_endpoint=authenticated_endpoint)
-    stored = storage(current).open(content_key(media.media_id))
+    content_type = served_content_type(media.media_type)
+    name = file_name if file_name is not None else media.upload_name
+    disposition = content_disposition(content_type, name)
+    store, key = storage(current), content_key(media.media_id)
+    redirected = redirect_response(store, key, content_type, disposition)
+    if redirected is not None:
+        return redirected
+    stored = store.open(key)
     if stored is None:
         logger.error("media %s is recorded but its content is missing from media storage", media_id)
         raise NotFound("Not found")
-    content_type = served_content_type(media.media_type)
-    name = file_name if file_name is not None else media.upload_name
-    return file_response(stored, content_type, content_disposition(content_type, name))
+    return file_response(stored, content_type, disposition)
 
 
 def get_content_legacy(server_name: str, media_id: str, file_name: str | None = None) -> Response:

@@ -21,6 +21,7 @@ from web.media.content import (
     file_response,
     query_flag,
     query_timeout_ms,
+    redirect_response,
     storage,
 )
 
@@ -29,7 +30,7 @@ MIN_FETCH_SECONDS = 5.0
 
 
 def _fetch_options() -> tuple[bool, float]:
-    query_flag("allow_redirect", False)  # accepted; the content itself is always the answer
+    query_flag("allow_redirect", False)  # checked here; used by redirect_response
     return query_flag("allow_remote", True), max(query_timeout_ms() / 1000, MIN_FETCH_SECONDS)
 
 
@@ -57,12 +58,17 @@ def remote_media(current: Deps, origin: str, media_id: str) -> RemoteMedia:
 
 def remote_file_response(current: Deps, origin: str, media_id: str, file_name: str | None) -> Response:
     media = remote_media(current, origin, media_id)
-    stored = storage(current).open(remote_content_key(origin, media_id))
-    if stored is None:
-        raise NotFound("Not found")
     content_type = served_content_type(media.media_type)
     name = file_name if file_name is not None else media.upload_name
-    return file_response(stored, content_type, content_disposition(content_type, name))
+    disposition = content_disposition(content_type, name)
+    store, key = storage(current), remote_content_key(origin, media_id)
+    redirected = redirect_response(store, key, content_type, disposition)
+    if redirected is not None:
+        return redirected
+    stored = store.open(key)
+    if stored is None:
+        raise NotFound("Not found")
+    return file_response(stored, content_type, disposition)
 
 
 def remote_thumbnail_response(current: Deps, origin: str, media_id: str, width: int, height: int,

@@ -4,9 +4,12 @@ Notifications") and ``m.receipt`` ("Receipts").
 An incremental sync sends a room's typers whenever its set of typers changed in the typing range: the whole
 current set, which clients use to replace what they knew (possibly empty: everyone stopped). Receipts are sent
 as deltas, one ``m.receipt`` per room holding those written in the receipts range; private ones only to their
-owner. A room the client has not seen yet (initial sync, a new join) gets its typers if anyone is typing and
-every receipt held. Events pass the room filter's ``ephemeral`` part; they have no sender, so only their type
-and room can be filtered on.
+owner. A room the client has not seen yet (initial sync, a new join) gets every receipt held and, if anyone
+ever typed there, its current typers: an empty list once they stopped, as Synapse sends it. A client that
+starts again from an initial sync (SyTest's "Typing can be explicitly stopped" does, right after the stop)
+thereby learns that the typers it may still show from before have stopped; a room nobody typed in gets no
+``m.typing``. Events pass the room filter's ``ephemeral`` part; they have no sender, so only their type and room
+can be filtered on.
 """
 
 from __future__ import annotations
@@ -22,15 +25,11 @@ RECEIPT_TYPE = "m.receipt"
 
 
 def _typing(reader: SyncReader, room_ids: Collection[str], span: Range) -> dict[str, dict[str, Any]]:
-    stores, conn = reader.deps.stores, reader.conn
-    if span.since is None:
-        typers = stores.typing.list_typing(conn, room_ids, reader.now_ms)
-        changed: Collection[str] = typers
-    elif span.unchanged:
+    if span.unchanged:
         return {}
-    else:
-        changed = stores.typing.list_changed_rooms(conn, room_ids, span.since, span.until)
-        typers = stores.typing.list_typing(conn, changed, reader.now_ms)
+    stores, conn = reader.deps.stores, reader.conn
+    changed = stores.typing.list_changed_rooms(conn, room_ids, span.since, span.until)
+    typers = stores.typing.list_typing(conn, changed, reader.now_ms)
     return {room_id: {"type": TYPING_TYPE, "content": {"user_ids": typers.get(room_id, [])}}
             for room_id in changed}
 

@@ -34,7 +34,9 @@ def record_sent_members(deps: Deps, user_id: str, device_id: str, until: WriterP
                         rebuilt_rooms: Collection[str], *, rebuilt_everything: bool) -> None:
     """After a response up to ``until`` sent ``sent`` (room id -> member -> event id): record what the device did
     not hold already. Rooms the client rebuilds from this response (``rebuilt_rooms``, or every room after an
-    initial or ``full_state`` sync) hold only what it sent."""
+    initial or ``full_state`` sync) hold only what it sent. Nothing is recorded for a device deleted (or logged
+    out) while the response was built: its record went with it (``web/accounts/sessions.py``) and would not come
+    back."""
     new = {room_id: changed for room_id, members in sent.items()
            if (changed := {member: event_id for member, event_id in members.items()
                            if held.get(room_id, {}).get(member) != event_id})}
@@ -42,6 +44,8 @@ def record_sent_members(deps: Deps, user_id: str, device_id: str, until: WriterP
         return
     stores = deps.stores
     with deps.database.write() as conn:
+        if stores.devices.get_device(conn, user_id, device_id, for_share=True) is None:
+            return
         if rebuilt_everything:
             stores.sent_members.delete_sent_members(conn, user_id, device_id)
         elif rebuilt_rooms:
