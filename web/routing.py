@@ -21,11 +21,12 @@ class SegmentConverter(BaseConverter):
 
 
 class EventIdConverter(BaseConverter):
-    """``<event_id:name>``: the rest of the path, for routes ending in an event id, since room versions 1-3 allow
-    ``/`` in event ids (sent as ``%2F``, which reaches the router unescaped); minus NUL and U+FFFD, as
-    :class:`SegmentConverter`."""
+    """``<event_id:name>``, wherever an event id sits in a path: room version 3's ids are ``$`` and 43 characters
+    of standard base64, which may hold ``/`` (sent as ``%2F``, which reaches the router unescaped). Such an id
+    is matched whole by its exact shape, and never split, so the segments after it (a transaction id, a relation
+    type) stay theirs; any other id is one segment, minus NUL and U+FFFD as :class:`SegmentConverter`."""
 
-    regex = r"[^/\x00\ufffd][^\x00\ufffd]*?"
+    regex = r"\$[A-Za-z0-9+/]{43}(?=/|$)|(?!\$[A-Za-z0-9+/]{43}(?:/|$))[^/\x00\ufffd]+"
     part_isolating = False
 
 

@@ -168,4 +168,4 @@ def get_one_event(event_id: str) -> dict[str, Any]:
 
 def register_routes(blueprint: Blueprint) -> None:
     client_route(blueprint, "/events", methods=["GET"])(get_events)
-    client_route(blueprint, "/events/<event_id>", methods=["GET"])(get_one_event)
+    client_route(blueprint, "/events/<event_id:event_id>", methods=["GET"])(get_one_event)

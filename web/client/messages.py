@@ -194,6 +194,6 @@ def get_event_by_timestamp(room_id: str) -> dict[str, Any]:
 
 def register_routes(blueprint: Blueprint) -> None:
     client_route(blueprint, "/rooms/<room_id>/messages", methods=["GET"])(get_room_events)
-    client_route(blueprint, "/rooms/<room_id>/context/<event_id>", methods=["GET"])(get_event_context)
+    client_route(blueprint, "/rooms/<room_id>/context/<event_id:event_id>", methods=["GET"])(get_event_context)
     client_route(blueprint, "/rooms/<room_id>/timestamp_to_event", methods=["GET"],
                  versions=("v1",))(get_event_by_timestamp)

@@ -95,4 +95,5 @@ def post_receipt(room_id: str, receipt_type: str, event_id: str) -> dict[str, An
 
 
 def register_routes(blueprint: Blueprint) -> None:
-    client_route(blueprint, "/rooms/<room_id>/receipt/<receipt_type>/<event_id>", methods=["POST"])(post_receipt)
+    client_route(blueprint, "/rooms/<room_id>/receipt/<receipt_type>/<event_id:event_id>",
+                 methods=["POST"])(post_receipt)

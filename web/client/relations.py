@@ -150,7 +150,7 @@ def get_thread_roots(room_id: str) -> dict[str, Any]:
 
 
 def register_routes(blueprint: Blueprint) -> None:
-    for path in ("/rooms/<room_id>/relations/<event_id>", "/rooms/<room_id>/relations/<event_id>/<rel_type>",
-                 "/rooms/<room_id>/relations/<event_id>/<rel_type>/<event_type>"):
+    base = "/rooms/<room_id>/relations/<event_id:event_id>"
+    for path in (base, f"{base}/<rel_type>", f"{base}/<rel_type>/<event_type>"):
         client_route(blueprint, path, methods=["GET"], versions=("v1",))(get_relating_events)
     client_route(blueprint, "/rooms/<room_id>/threads", methods=["GET"], versions=("v1",))(get_thread_roots)

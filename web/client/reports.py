@@ -72,5 +72,5 @@ def report_room(room_id: str) -> dict[str, Any]:
 
 
 def register_routes(blueprint: Blueprint) -> None:
-    client_route(blueprint, "/rooms/<room_id>/report/<event_id>", methods=["POST"])(report_event)
+    client_route(blueprint, "/rooms/<room_id>/report/<event_id:event_id>", methods=["POST"])(report_event)
     client_route(blueprint, "/rooms/<room_id>/report", methods=["POST"], versions=("v3",))(report_room)

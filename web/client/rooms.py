@@ -288,6 +288,6 @@ def register_routes(blueprint: Blueprint) -> None:
                  methods=["GET"])(get_state_event)
     client_route(blueprint, "/rooms/<room_id>/state", methods=["GET"])(get_state)
     client_route(blueprint, "/rooms/<room_id>/event/<event_id:event_id>", methods=["GET"])(get_event)
-    client_route(blueprint, "/rooms/<room_id>/redact/<event_id>/<txn_id>", methods=["PUT"])(redact_event)
-    client_route(blueprint, "/rooms/<room_id>/redact/<event_id>", methods=["POST"])(redact_event_without_txn)
+    client_route(blueprint, "/rooms/<room_id>/redact/<event_id:event_id>/<txn_id>", methods=["PUT"])(redact_event)
+    client_route(blueprint, "/rooms/<room_id>/redact/<event_id:event_id>", methods=["POST"])(redact_event_without_txn)
     client_route(blueprint, "/joined_rooms", methods=["GET"])(get_joined_rooms)
