@@ -179,6 +179,14 @@ def _state_before(context: TaskContext, conn: Connection, events: _Events, room:
     prev_ids = list(dict.fromkeys(item.event.prev_event_ids))
     if not prev_ids:  # the create event, met when backfilling reaches the start of the room
         return {}, None
+    # A prev event held in another room says nothing of this room's state: it is ignored, so another room's
+    # state never becomes this one's (SyTest "Backfilled events whose prev_events are in a different room do not
+    # allow cross-room back-pagination"); an event citing only such is not storable.
+    elsewhere = {event_id for event_id, stored in context.stores.events.get_events(conn, prev_ids).items()
+                 if stored.room_id != room.room_id}
+    prev_ids = [event_id for event_id in prev_ids if event_id not in elsewhere]
+    if not prev_ids:
+        raise NotStorable(f"prev events in another room: {', '.join(sorted(elsewhere)[:3])}")
     groups = context.stores.state.get_event_state_groups(conn, prev_ids)
     unknown = [event_id for event_id in prev_ids if event_id not in groups and event_id not in item.prev_states]
     if unknown:

@@ -231,6 +231,22 @@ def test_a_redaction_of_an_event_in_another_room_is_kept_from_clients_and_applie
     assert shown["content"] == {"msgtype": "m.text", "body": "hello"}
 
 
+def test_an_event_whose_prev_events_are_in_another_room_takes_no_state_from_there(room: Room) -> None:
+    room.remote.join(room.room_id)
+    other = room.homeserver.post(f"{CLIENT}/createRoom", token=room.token, json={"preset": "public_chat"})
+    other_id = other.json["room_id"]
+    room.remote.join(other_id)
+    elsewhere = message(room, "in the first room")
+    assert room.remote.send([elsewhere]).json == {"pdus": {elsewhere.event_id: {}}}
+    # Cites only an event of the first room: that room's state must not stand in for the second's.
+    crossing = room.remote.build(other_id, BOB, "m.room.message", {"msgtype": "m.text", "body": "crossing"},
+                                 prev=[elsewhere])
+    answer = room.remote.send([crossing]).json["pdus"][crossing.event_id]
+    assert "error" in answer
+    with room.homeserver.deps.database.read() as conn:
+        assert room.homeserver.deps.stores.events.get_event(conn, crossing.event_id) is None
+
+
 def _auth_of(room: Room, join: Any) -> list[Any]:
     """The auth events of a message by Bob right after his join: create (before v12), power levels."""
     return [event for event in map(room.remote.event, join.auth_event_ids)
