@@ -416,8 +416,11 @@ class _Writer:
         while frontier and len(superseded) < MAX_SUPERSEDED_WALK:
             superseded.update(frontier)
             outliers = self.context.stores.event_graph.list_stored(self.conn, frontier)
-            unaccepted = [event_id for event_id in frontier
-                          if outliers.get(event_id) or (event_id in outliers and event_id in self.events)]
+            # A soft-failed event is an outlier with a state; one known only as another's state or prev event
+            # (fetched to fill a gap) has none and is walked no further, as Synapse walks only the former.
+            judged = self.context.stores.state.get_event_state_groups(self.conn, frontier)
+            unaccepted = [event_id for event_id in frontier if event_id in outliers
+                          and ((outliers[event_id] and event_id in judged) or event_id in self.events)]
             prevs = self.context.stores.event_graph.get_prev_event_ids(self.conn, unaccepted)
             frontier = [prev for event_id in unaccepted for prev in prevs.get(event_id, ()) if prev not in superseded]
         return superseded
