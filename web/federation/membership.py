@@ -16,6 +16,7 @@ from typing import Any
 from flask import request
 from sqlalchemy import Connection
 
+from persistence.stores.events import topological_key
 from persistence.stores.rooms import Room
 from protocol.auth import (
     CREATE_KEY,
@@ -238,8 +239,10 @@ def _join_answer(current: Deps, event: Event, omit_members: bool) -> dict[str, A
         chain = stores.events.get_events(conn, chain_ids)
     answer: dict[str, Any] = {
         "origin": current.config.server_name,
-        "state": [dict(item.event.pdu) for item in state.values()],
-        "auth_chain": [dict(item.event.pdu) for item in chain.values()],
+        "state": [dict(item.event.pdu) for item in sorted(state.values(), key=topological_key)],
+        # Oldest first, so a receiver that takes them in order (as SyTest's does, the last of a state key
+        # winning) ends with the newest: an order left to the database could hand it an old power levels event.
+        "auth_chain": [dict(item.event.pdu) for item in sorted(chain.values(), key=topological_key)],
         "event": dict(event.pdu),
         "members_omitted": omit_members,
     }
