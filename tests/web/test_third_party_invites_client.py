@@ -1,0 +1,130 @@
+"""Inviting by e-mail address (Client-Server API, "Invite by third-party ID"), against a real HTTPS identity
+server on loopback: a bound address invites its user, an unbound one leaves an ``m.room.third_party_invite``
+keyed by the identity server's token, and the identity server is asked with the client's token and a hashed
+address only."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from tests.conftest import HomeserverFactory
+from tests.federation_client.tls_servers import LocalCa, RecordingServer, https_server, json_route, make_ca
+from tests.homeserver import SERVER_NAME, HomeserverUnderTest
+
+V3 = "/_matrix/client/v3"
+PEPPER = "matrixrocks"
+BOUND = "bob@example.org"
+UNBOUND = "carol@example.org"
+STORE_ANSWER = {"token": "invite-token-1", "display_name": "c...@e...",
+                "public_keys": [{"public_key": "serverkey", "key_validity_url": "https://id.test/isvalid"},
+                                {"public_key": "ephemeralkey", "key_validity_url": "https://id.test/isvalid"}]}
+
+
+def _hashed(address: str) -> str:
+    digest = hashlib.sha256(f"{address} email {PEPPER}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+@pytest.fixture
+def ca(tmp_path: Path) -> LocalCa:
+    return make_ca(tmp_path)
+
+
+@pytest.fixture
+def identity_server(ca: LocalCa) -> Iterator[RecordingServer]:
+    routes = {
+        "/_matrix/identity/v2/hash_details": json_route({"lookup_pepper": PEPPER, "algorithms": ["none", "sha256"]}),
+        "/_matrix/identity/v2/lookup": json_route({"mappings": {_hashed(BOUND): f"@bob:{SERVER_NAME}"}}),
+        "/_matrix/identity/v2/store-invite": json_route(STORE_ANSWER),
+    }
+    with https_server(ca, ["127.0.0.1"], routes) as server:
+        yield server
+
+
+@pytest.fixture
+def homeserver(make_homeserver: HomeserverFactory, ca: LocalCa) -> HomeserverUnderTest:
+    return make_homeserver(ip_range_whitelist=["127.0.0.0/8"], federation_custom_ca_list=[str(ca.ca_file)])
+
+
+def _room(homeserver: HomeserverUnderTest) -> tuple[str, str]:
+    homeserver.register("alice")
+    homeserver.register("bob")
+    token = homeserver.login("alice")["access_token"]
+    created = homeserver.post(f"{V3}/createRoom", token=token, json={"preset": "private_chat"})
+    assert created.status_code == 200, created.json
+    return token, created.json["room_id"]
+
+
+def _invite(homeserver: HomeserverUnderTest, token: str, room_id: str, server: RecordingServer,
+            address: str) -> Any:
+    return homeserver.post(f"{V3}/rooms/{quote(room_id)}/invite", token=token, json={
+        "id_server": f"127.0.0.1:{server.port}", "id_access_token": "idtoken", "medium": "email",
+        "address": address})
+
+
+def _state(homeserver: HomeserverUnderTest, token: str, room_id: str, event_type: str, state_key: str) -> Any:
+    return homeserver.get(f"{V3}/rooms/{quote(room_id)}/state/{event_type}/{quote(state_key)}", token=token)
+
+
+def test_a_bound_address_invites_its_user(homeserver: HomeserverUnderTest, identity_server: RecordingServer) -> None:
+    token, room_id = _room(homeserver)
+    response = _invite(homeserver, token, room_id, identity_server, BOUND)
+    assert response.status_code == 200, response.json
+    assert _state(homeserver, token, room_id, "m.room.member", f"@bob:{SERVER_NAME}").json["membership"] == "invite"
+    lookup = json.loads(identity_server.bodies[1][1])
+    assert lookup == {"addresses": [_hashed(BOUND)], "algorithm": "sha256", "pepper": PEPPER}
+    assert all(authorization == "Bearer idtoken" for authorization, _ in identity_server.bodies)
+    assert "/_matrix/identity/v2/store-invite" not in [path for _, path, _ in identity_server.requests]
+
+
+def test_an_unbound_address_leaves_a_third_party_invite(homeserver: HomeserverUnderTest,
+                                                         identity_server: RecordingServer) -> None:
+    token, room_id = _room(homeserver)
+    response = _invite(homeserver, token, room_id, identity_server, UNBOUND)
+    assert response.status_code == 200, response.json
+    stored = json.loads(identity_server.bodies[-1][1])
+    assert stored == {"medium": "email", "address": UNBOUND, "room_id": room_id, "sender": f"@alice:{SERVER_NAME}"}
+    invite = _state(homeserver, token, room_id, "m.room.third_party_invite", "invite-token-1")
+    assert invite.status_code == 200, invite.json
+    assert invite.json == {"display_name": "c...@e...", "key_validity_url": "https://id.test/isvalid",
+                           "public_key": "serverkey", "public_keys": STORE_ANSWER["public_keys"]}
+
+
+def test_create_room_invites_by_address(homeserver: HomeserverUnderTest, identity_server: RecordingServer) -> None:
+    homeserver.register("alice")
+    homeserver.register("bob")
+    token = homeserver.login("alice")["access_token"]
+    entry = {"id_server": f"127.0.0.1:{identity_server.port}", "id_access_token": "idtoken", "medium": "email"}
+    created = homeserver.post(f"{V3}/createRoom", token=token, json={
+        "invite_3pid": [{**entry, "address": BOUND}, {**entry, "address": UNBOUND}]})
+    assert created.status_code == 200, created.json
+    room_id = created.json["room_id"]
+    assert _state(homeserver, token, room_id, "m.room.member", f"@bob:{SERVER_NAME}").json["membership"] == "invite"
+    assert _state(homeserver, token, room_id, "m.room.third_party_invite", "invite-token-1").status_code == 200
+
+
+@pytest.mark.parametrize("body", [
+    {"id_server": "not a server", "id_access_token": "t", "medium": "email", "address": "a@b.c"},
+    {"id_server": "127.0.0.1:1", "medium": "email", "address": "a@b.c"},
+    {"id_server": "127.0.0.1:1", "id_access_token": "t", "medium": 3, "address": "a@b.c"},
+])
+def test_a_malformed_third_party_invite_is_a_bad_request(homeserver: HomeserverUnderTest, body: dict[str, Any]) -> None:
+    token, room_id = _room(homeserver)
+    response = homeserver.post(f"{V3}/rooms/{quote(room_id)}/invite", token=token, json=body)
+    assert response.status_code == 400 and response.json["errcode"] in ("M_INVALID_PARAM", "M_MISSING_PARAM",
+                                                                         "M_BAD_JSON"), response.json
+
+
+def test_an_unreachable_identity_server_is_a_bad_gateway(homeserver: HomeserverUnderTest) -> None:
+    token, room_id = _room(homeserver)
+    response = homeserver.post(f"{V3}/rooms/{quote(room_id)}/invite", token=token, json={
+        "id_server": "127.0.0.1:9", "id_access_token": "t", "medium": "email", "address": "a@b.c"})
+    assert response.status_code == 502, response.json
