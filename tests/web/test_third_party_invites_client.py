@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
+from protocol.signing import encode_verify_key, generate_signing_key, sign_json, verify_key_of
 from tests.conftest import HomeserverFactory
 from tests.federation_client.tls_servers import LocalCa, RecordingServer, https_server, json_route, make_ca
 from tests.homeserver import SERVER_NAME, HomeserverUnderTest
@@ -23,8 +24,10 @@ V3 = "/_matrix/client/v3"
 PEPPER = "matrixrocks"
 BOUND = "bob@example.org"
 UNBOUND = "carol@example.org"
+ID_KEY = generate_signing_key("0")
 STORE_ANSWER = {"token": "invite-token-1", "display_name": "c...@e...",
-                "public_keys": [{"public_key": "serverkey", "key_validity_url": "https://id.test/isvalid"},
+                "public_keys": [{"public_key": encode_verify_key(verify_key_of(ID_KEY)),
+                                 "key_validity_url": "https://id.test/isvalid"},
                                 {"public_key": "ephemeralkey", "key_validity_url": "https://id.test/isvalid"}]}
 
 
@@ -95,7 +98,25 @@ def test_an_unbound_address_leaves_a_third_party_invite(homeserver: HomeserverUn
     invite = _state(homeserver, token, room_id, "m.room.third_party_invite", "invite-token-1")
     assert invite.status_code == 200, invite.json
     assert invite.json == {"display_name": "c...@e...", "key_validity_url": "https://id.test/isvalid",
-                           "public_key": "serverkey", "public_keys": STORE_ANSWER["public_keys"]}
+                           "public_key": encode_verify_key(verify_key_of(ID_KEY)),
+                           "public_keys": STORE_ANSWER["public_keys"]}
+
+
+@pytest.mark.parametrize("method", ["PUT", "POST"])  # the spec's PUT, and the POST identity servers send
+def test_binding_the_address_turns_the_third_party_invite_into_an_invite(
+        homeserver: HomeserverUnderTest, identity_server: RecordingServer, method: str) -> None:
+    token, room_id = _room(homeserver)
+    assert _invite(homeserver, token, room_id, identity_server, UNBOUND).status_code == 200
+    bob = f"@bob:{SERVER_NAME}"
+    signed = sign_json({"mxid": bob, "token": "invite-token-1"}, "id.test", ID_KEY)
+    onbind = homeserver.request(method, "/_matrix/federation/v1/3pid/onbind", json={
+        "address": UNBOUND, "medium": "email", "mxid": bob,
+        "invites": [{"address": UNBOUND, "medium": "email", "mxid": bob, "room_id": room_id,
+                     "sender": f"@alice:{SERVER_NAME}", "signed": signed}]})
+    assert onbind.status_code == 200, onbind.json
+    member = _state(homeserver, token, room_id, "m.room.member", bob)
+    assert member.json["membership"] == "invite", member.json
+    assert member.json["third_party_invite"]["signed"]["token"] == "invite-token-1"
 
 
 def test_create_room_invites_by_address(homeserver: HomeserverUnderTest, identity_server: RecordingServer) -> None:
