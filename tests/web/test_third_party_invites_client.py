@@ -25,10 +25,15 @@ PEPPER = "matrixrocks"
 BOUND = "bob@example.org"
 UNBOUND = "carol@example.org"
 ID_KEY = generate_signing_key("0")
-STORE_ANSWER = {"token": "invite-token-1", "display_name": "c...@e...",
-                "public_keys": [{"public_key": encode_verify_key(verify_key_of(ID_KEY)),
-                                 "key_validity_url": "https://id.test/isvalid"},
-                                {"public_key": "ephemeralkey", "key_validity_url": "https://id.test/isvalid"}]}
+ID_PUBLIC_KEY = encode_verify_key(verify_key_of(ID_KEY))
+VALIDITY_PATH = "/_matrix/identity/v2/pubkey/isvalid"
+
+
+def _store_answer(server: RecordingServer) -> dict[str, Any]:
+    url = f"https://127.0.0.1:{server.port}{VALIDITY_PATH}"
+    return {"token": "invite-token-1", "display_name": "c...@e...",
+            "public_keys": [{"public_key": ID_PUBLIC_KEY, "key_validity_url": url},
+                            {"public_key": "ephemeralkey", "key_validity_url": url}]}
 
 
 def _hashed(address: str) -> str:
@@ -46,9 +51,10 @@ def identity_server(ca: LocalCa) -> Iterator[RecordingServer]:
     routes = {
         "/_matrix/identity/v2/hash_details": json_route({"lookup_pepper": PEPPER, "algorithms": ["none", "sha256"]}),
         "/_matrix/identity/v2/lookup": json_route({"mappings": {_hashed(BOUND): f"@bob:{SERVER_NAME}"}}),
-        "/_matrix/identity/v2/store-invite": json_route(STORE_ANSWER),
     }
     with https_server(ca, ["127.0.0.1"], routes) as server:
+        routes["/_matrix/identity/v2/store-invite"] = json_route(_store_answer(server))
+        routes[f"{VALIDITY_PATH}?public_key={quote(ID_PUBLIC_KEY, safe='')}"] = json_route({"valid": True})
         yield server
 
 
@@ -97,9 +103,10 @@ def test_an_unbound_address_leaves_a_third_party_invite(homeserver: HomeserverUn
     assert stored == {"medium": "email", "address": UNBOUND, "room_id": room_id, "sender": f"@alice:{SERVER_NAME}"}
     invite = _state(homeserver, token, room_id, "m.room.third_party_invite", "invite-token-1")
     assert invite.status_code == 200, invite.json
-    assert invite.json == {"display_name": "c...@e...", "key_validity_url": "https://id.test/isvalid",
-                           "public_key": encode_verify_key(verify_key_of(ID_KEY)),
-                           "public_keys": STORE_ANSWER["public_keys"]}
+    answer = _store_answer(identity_server)
+    assert invite.json == {"display_name": "c...@e...", "public_key": ID_PUBLIC_KEY,
+                           "public_keys": answer["public_keys"],
+                           "key_validity_url": answer["public_keys"][0]["key_validity_url"]}
 
 
 @pytest.mark.parametrize("method", ["PUT", "POST"])  # the spec's PUT, and the POST identity servers send
@@ -108,11 +115,7 @@ def test_binding_the_address_turns_the_third_party_invite_into_an_invite(
     token, room_id = _room(homeserver)
     assert _invite(homeserver, token, room_id, identity_server, UNBOUND).status_code == 200
     bob = f"@bob:{SERVER_NAME}"
-    signed = sign_json({"mxid": bob, "token": "invite-token-1"}, "id.test", ID_KEY)
-    onbind = homeserver.request(method, "/_matrix/federation/v1/3pid/onbind", json={
-        "address": UNBOUND, "medium": "email", "mxid": bob,
-        "invites": [{"address": UNBOUND, "medium": "email", "mxid": bob, "room_id": room_id,
-                     "sender": f"@alice:{SERVER_NAME}", "signed": signed}]})
+    onbind = _onbind(homeserver, method, room_id, bob)
     assert onbind.status_code == 200, onbind.json
     member = _state(homeserver, token, room_id, "m.room.member", bob)
     assert member.json["membership"] == "invite", member.json
@@ -149,3 +152,27 @@ def test_an_unreachable_identity_server_is_a_bad_gateway(homeserver: HomeserverU
     response = homeserver.post(f"{V3}/rooms/{quote(room_id)}/invite", token=token, json={
         "id_server": "127.0.0.1:9", "id_access_token": "t", "medium": "email", "address": "a@b.c"})
     assert response.status_code == 502, response.json
+
+
+def _onbind(homeserver: HomeserverUnderTest, method: str, room_id: str, mxid: str) -> Any:
+    signed = sign_json({"mxid": mxid, "token": "invite-token-1"}, "id.test", ID_KEY)
+    return homeserver.request(method, "/_matrix/federation/v1/3pid/onbind", json={
+        "address": UNBOUND, "medium": "email", "mxid": mxid,
+        "invites": [{"address": UNBOUND, "medium": "email", "mxid": mxid, "room_id": room_id,
+                     "sender": f"@alice:{SERVER_NAME}", "signed": signed}]})
+
+
+@pytest.mark.parametrize("validity", [json_route({"valid": False}), json_route({}, status=500), None])
+def test_a_key_the_identity_server_no_longer_vouches_for_issues_no_invite(
+        homeserver: HomeserverUnderTest, identity_server: RecordingServer, validity: Any) -> None:
+    token, room_id = _room(homeserver)
+    assert _invite(homeserver, token, room_id, identity_server, UNBOUND).status_code == 200
+    key = f"{VALIDITY_PATH}?public_key={quote(ID_PUBLIC_KEY, safe='')}"
+    if validity is None:
+        del identity_server.routes[key]  # 404
+    else:
+        identity_server.routes[key] = validity
+    bob = f"@bob:{SERVER_NAME}"
+    onbind = _onbind(homeserver, "POST", room_id, bob)
+    assert (onbind.status_code, onbind.json["errcode"]) == (403, "M_FORBIDDEN"), "the identity server is told"
+    assert _state(homeserver, token, room_id, "m.room.member", bob).status_code == 404

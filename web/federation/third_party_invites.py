@@ -13,9 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from federation_client.client import path_segment
 from federation_client.errors import FederationError
+from protocol.auth.third_party_invite import signed_with_key
 from protocol.errors import BadJson, Forbidden, MatrixError
 from protocol.federation.membership import server_of
 from protocol.identifiers import is_valid_user_id
@@ -29,10 +31,43 @@ from web.requests import json_body
 logger = logging.getLogger(__name__)
 
 
+def _check_key_not_revoked(current: Deps, room_id: str, third_party_invite: Mapping[str, Any]) -> None:
+    """Forbidden unless the identity server still vouches for a key that signed the proof: its
+    ``key_validity_url`` answers ``{"valid": true}`` for it (Client-Server API, ``m.room.third_party_invite``;
+    Synapse asks the same before it issues the invite). The auth rules check the signature alone."""
+    signed = third_party_invite.get("signed")
+    token = signed.get("token") if isinstance(signed, Mapping) else None
+    with current.database.read() as conn:
+        state = current.stores.state.get_current_state_ids_for(conn, room_id, [("m.room.third_party_invite",
+                                                                              str(token))])
+        found = current.stores.events.get_events(conn, list(state.values()))
+    invite_event = next((stored.event for stored in found.values()), None)
+    if invite_event is None or not isinstance(signed, Mapping):
+        raise Forbidden("No m.room.third_party_invite for this token")
+    listed = invite_event.content.get("public_keys")
+    entries = [invite_event.content, *(listed if isinstance(listed, list) else [])]  # public_key's, then each
+    for entry in entries:
+        public_key, url = (entry.get("public_key"), entry.get("key_validity_url")) if isinstance(entry, Mapping) \
+            else (None, None)
+        if not isinstance(public_key, str) or not isinstance(url, str) or not signed_with_key(signed, public_key):
+            continue
+        try:
+            query = f"public_key={quote(public_key, safe='')}"
+            answer = current.federation.client.transport.request("GET", f"{url}?{query}")
+            valid = answer.status == 200 and answer.json().get("valid") is True
+        except (FederationError, ValueError, AttributeError) as exc:
+            raise Forbidden(f"The identity server could not confirm its key: {exc}") from None
+        if not valid:
+            raise Forbidden("The identity server revoked the key that signed the third-party invite")
+        return
+    raise Forbidden("No public key of the m.room.third_party_invite signed the proof")
+
+
 def _issue(current: Deps, room_id: str, sender: str, target: str, third_party_invite: Mapping[str, Any]) -> None:
     """The invite as ``sender`` (one of our users) would send it, in a room we are in."""
     with current.database.read() as conn:
         resident_room(current, conn, room_id)
+    _check_key_not_revoked(current, room_id, third_party_invite)
     content = {"membership": "invite", "third_party_invite": dict(third_party_invite)}
     if server_of(target) == current.config.server_name:
         tasks_api.create_event(current.dispatcher, room_id=room_id, sender=sender, event_type="m.room.member",
@@ -75,6 +110,7 @@ def on_bind() -> dict[str, Any]:
     invites = body.data.get("invites", [])
     if not isinstance(invites, list):
         raise BadJson("invites must be a list")
+    failures: list[MatrixError | FederationError] = []
     for invite in invites:
         if not isinstance(invite, Mapping) or invite.get("mxid") != mxid:
             continue
@@ -87,6 +123,12 @@ def on_bind() -> dict[str, Any]:
             _exchange(current, room_id, sender, mxid, third_party_invite)
         except (MatrixError, FederationError) as exc:
             logger.info("exchanging the third-party invite to %s for %s failed: %s", room_id, mxid, exc)
+            failures.append(exc)
+    # The identity server is told when an invite could not be issued (as Synapse answers it), once every
+    # invite was tried.
+    if failures:
+        first = failures[0]
+        raise first if isinstance(first, MatrixError) else Forbidden(f"A third-party invite failed: {first}")
     return {}
 
 
