@@ -202,6 +202,9 @@ def test_create_room_invites_a_remote_user_through_their_server(joining: Homeser
     assert created.status_code == 200, created.json
     [invite] = remote.invites
     assert (invite.state_key, invite.sender, invite.content.get("is_direct")) == (CHARLIE, ALICE, True)
+    [sent] = [body for method, path, body in remote.requests if "/invite/" in path]
+    assert [(event["state_key"], event["content"]["membership"]) for event in sent["invite_room_state"]
+            if event["type"] == "m.room.member"] == [(ALICE, "join")], "the inviter's membership goes with it"
     members = joining.get(f"/_matrix/client/v3/rooms/{q(created.json['room_id'])}/members", token=token).json
     stored = {event["state_key"]: event for event in members["chunk"]}
     assert stored[CHARLIE]["event_id"] == invite.event_id, "the countersigned invite, not one made alone"
