@@ -120,6 +120,7 @@ def test_binding_the_address_turns_the_third_party_invite_into_an_invite(
     member = _state(homeserver, token, room_id, "m.room.member", bob)
     assert member.json["membership"] == "invite", member.json
     assert member.json["third_party_invite"]["signed"]["token"] == "invite-token-1"
+    assert member.json["third_party_invite"]["display_name"] == "c...@e...", "the room's name for the invitee"
 
 
 def test_create_room_invites_by_address(homeserver: HomeserverUnderTest, identity_server: RecordingServer) -> None:

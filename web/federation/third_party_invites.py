@@ -19,6 +19,7 @@ from federation_client.client import path_segment
 from federation_client.errors import FederationError
 from protocol.auth.third_party_invite import signed_with_key
 from protocol.errors import BadJson, Forbidden, MatrixError
+from protocol.events.model import Event
 from protocol.federation.membership import server_of
 from protocol.identifiers import is_valid_user_id
 from tasks import api as tasks_api
@@ -31,19 +32,24 @@ from web.requests import json_body
 logger = logging.getLogger(__name__)
 
 
-def _check_key_not_revoked(current: Deps, room_id: str, third_party_invite: Mapping[str, Any]) -> None:
+def _invite_event(current: Deps, room_id: str, signed: object) -> Event:
+    """The room's ``m.room.third_party_invite`` the proof names by its token; Forbidden when there is none."""
+    token = signed.get("token") if isinstance(signed, Mapping) else None
+    if not isinstance(token, str):
+        raise Forbidden("The third-party invite's proof names no token")
+    with current.database.read() as conn:
+        state = current.stores.state.get_current_state_ids_for(conn, room_id, [("m.room.third_party_invite", token)])
+        found = current.stores.events.get_events(conn, list(state.values()))
+    invite_event = next((stored.event for stored in found.values()), None)
+    if invite_event is None:
+        raise Forbidden("No m.room.third_party_invite for this token")
+    return invite_event
+
+
+def _check_key_not_revoked(current: Deps, invite_event: Event, signed: Mapping[str, Any]) -> None:
     """Forbidden unless the identity server still vouches for a key that signed the proof: its
     ``key_validity_url`` answers ``{"valid": true}`` for it (Client-Server API, ``m.room.third_party_invite``;
     Synapse asks the same before it issues the invite). The auth rules check the signature alone."""
-    signed = third_party_invite.get("signed")
-    token = signed.get("token") if isinstance(signed, Mapping) else None
-    with current.database.read() as conn:
-        state = current.stores.state.get_current_state_ids_for(conn, room_id, [("m.room.third_party_invite",
-                                                                              str(token))])
-        found = current.stores.events.get_events(conn, list(state.values()))
-    invite_event = next((stored.event for stored in found.values()), None)
-    if invite_event is None or not isinstance(signed, Mapping):
-        raise Forbidden("No m.room.third_party_invite for this token")
     listed = invite_event.content.get("public_keys")
     entries = [invite_event.content, *(listed if isinstance(listed, list) else [])]  # public_key's, then each
     for entry in entries:
@@ -67,8 +73,15 @@ def _issue(current: Deps, room_id: str, sender: str, target: str, third_party_in
     """The invite as ``sender`` (one of our users) would send it, in a room we are in."""
     with current.database.read() as conn:
         resident_room(current, conn, room_id)
-    _check_key_not_revoked(current, room_id, third_party_invite)
-    content = {"membership": "invite", "third_party_invite": dict(third_party_invite)}
+    signed = third_party_invite.get("signed")
+    invite_event = _invite_event(current, room_id, signed)
+    assert isinstance(signed, Mapping)  # _invite_event found its token
+    _check_key_not_revoked(current, invite_event, signed)
+    # The name the room was told when the invite was made, as Synapse fills it in; the identity server's
+    # onbind does not carry one.
+    display_name = invite_event.content.get("display_name")
+    content = {"membership": "invite", "third_party_invite": {
+        **third_party_invite, **({"display_name": display_name} if isinstance(display_name, str) else {})}}
     if server_of(target) == current.config.server_name:
         tasks_api.create_event(current.dispatcher, room_id=room_id, sender=sender, event_type="m.room.member",
                                content=content, state_key=target)
