@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, and_, func, select, tuple_
+from sqlalchemy import Connection, and_, func, select
 
 from persistence.tables import event_auth, event_edges, event_state_groups, events
 from protocol.tokens import RoomPosition
@@ -58,15 +58,20 @@ class EventGraphStore:
         return found
 
     def list_backward_extremities(self, conn: Connection, room_id: str, *, before: RoomPosition | None,
-                                  limit: int) -> list[str]:
-        """The room's backward extremities at or before ``before`` (open: all), deepest first: ``prev_events`` of
-        its timeline events that this server holds without a state (unknown, or an outlier), so a backfill may
-        bring them and what precedes them. Each ordered by the deepest event citing it; ``limit`` of them."""
+                                  limit: int, reached: RoomPosition | None = None) -> list[str]:
+        """The room's backward extremities cited at or before ``before`` (open: all), deepest first:
+        ``prev_events`` of its timeline events that this server holds without a state (unknown, or an outlier),
+        so a backfill may bring them and what precedes them. Each ordered by the deepest event citing it;
+        ``limit`` of them. ``reached``: only those cited by events at least as deep (a page of ``/messages`` that
+        walked from ``before`` down to ``reached`` passed over them). Both bounds compare depths only, as
+        Synapse's backfill points do: a client paging from a position is at that depth of the DAG, and an event
+        of the same depth just after the position (the oldest of a ``/sync`` timeline) has its gap right there."""
         prev = events.alias("prev")
         citing = and_(events.c.room_id == room_id, events.c.outlier.is_(False), events.c.rejected_reason.is_(None))
         if before is not None:
-            citing = and_(citing, tuple_(events.c.depth, events.c.stream_ordering)
-                          <= tuple_(before.depth, before.stream))
+            citing = and_(citing, events.c.depth <= before.depth)
+        if reached is not None:
+            citing = and_(citing, events.c.depth >= reached.depth)
         deepest = func.max(events.c.depth)
         rows = conn.execute(
             select(event_edges.c.prev_event_id, deepest)

@@ -60,19 +60,23 @@ def invite_public_keys(invite_event: Event) -> list[str]:
 
 def signed_with_invite_key(signed: Mapping[str, Any], invite_event: Event) -> bool:
     """Whether any ed25519 signature in ``signed`` verifies with any public key of ``invite_event`` (rule 7)."""
+    return any(signed_with_key(signed, public_key) for public_key in invite_public_keys(invite_event))
+
+
+def signed_with_key(signed: Mapping[str, Any], public_key: str) -> bool:
+    """Whether any ed25519 signature in ``signed`` verifies with ``public_key`` (Base64)."""
     signatures = signed.get("signatures")
     if not isinstance(signatures, Mapping):
         return False
-    for public_key in invite_public_keys(invite_event):
-        for signer, key_signatures in signatures.items():
-            if not isinstance(key_signatures, Mapping):
+    for signer, key_signatures in signatures.items():
+        if not isinstance(key_signatures, Mapping):
+            continue
+        for key_id in key_signatures:
+            if not isinstance(key_id, str) or not key_id.startswith("ed25519:"):
                 continue
-            for key_id in key_signatures:
-                if not isinstance(key_id, str) or not key_id.startswith("ed25519:"):
-                    continue
-                try:
-                    verify_json(signed, signer, decode_verify_key(key_id, public_key))
-                except (InvalidSignature, ValueError, TypeError):
-                    continue
-                return True
+            try:
+                verify_json(signed, signer, decode_verify_key(key_id, public_key))
+            except (InvalidSignature, ValueError, TypeError):
+                continue
+            return True
     return False

@@ -60,8 +60,18 @@ def _integer(value: object, name: str) -> int:
     return value
 
 
+def _holds_nothing(keys: object) -> bool:
+    """Whether ``keys`` is an object that carries no key material at all: ``{}``, or one whose every member is
+    empty (SyTest's servers send ``{"device_keys": {}}``). Such keys name no device and no key, so there is
+    nothing to check or store: they mean "no keys", as an absent field does (Synapse serves only non-empty
+    keys)."""
+    return isinstance(keys, dict) and not any(keys.values())
+
+
 def device_keys_of(user_id: str, device_id: str, keys: object) -> dict[str, Any] | None:
-    if keys is None:
+    """The keys of a device as stored and served (None: no keys); raises BadDeviceList for keys that name
+    another user or device, so a server cannot pass one device's keys off as another's."""
+    if keys is None or _holds_nothing(keys):
         return None
     if not isinstance(keys, dict) or keys.get("user_id") != user_id or keys.get("device_id") != device_id:
         raise BadDeviceList(f"the keys of device {device_id!r} do not name it")

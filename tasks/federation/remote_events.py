@@ -40,6 +40,9 @@ from tasks.context import TaskContext
 from tasks.events import STREAM, Appended, record_derived
 from tasks.push_actions import record_push_actions
 
+MAX_SUPERSEDED_WALK = 1000
+"""At most this many events are visited looking through soft-failed and rejected prev events for the extremities
+an accepted event replaces: a sender cannot make one event cost a walk of the whole room."""
 SOFT_FAILED = "soft_failed"
 """The outcome of an event stored but kept from clients because the current state does not allow it."""
 
@@ -176,6 +179,14 @@ def _state_before(context: TaskContext, conn: Connection, events: _Events, room:
     prev_ids = list(dict.fromkeys(item.event.prev_event_ids))
     if not prev_ids:  # the create event, met when backfilling reaches the start of the room
         return {}, None
+    # A prev event held in another room says nothing of this room's state: it is ignored, so another room's
+    # state never becomes this one's (SyTest "Backfilled events whose prev_events are in a different room do not
+    # allow cross-room back-pagination"); an event citing only such is not storable.
+    elsewhere = {event_id for event_id, stored in context.stores.events.get_events(conn, prev_ids).items()
+                 if stored.room_id != room.room_id}
+    prev_ids = [event_id for event_id in prev_ids if event_id not in elsewhere]
+    if not prev_ids:
+        raise NotStorable(f"prev events in another room: {', '.join(sorted(elsewhere)[:3])}")
     groups = context.stores.state.get_event_state_groups(conn, prev_ids)
     unknown = [event_id for event_id in prev_ids if event_id not in groups and event_id not in item.prev_states]
     if unknown:
@@ -295,7 +306,7 @@ class _Writer:
         state_after = dict(state_before)
         if event.is_state:
             state_after[event.state_tuple] = event.event_id
-        soft_failed = self._soft_fails(event, state_before)
+        soft_failed = self._soft_fails(event, state_before) or self._redacts_elsewhere(event)
         replaces = state_before.get(event.state_tuple) if event.is_state else None
         stream_ordering = self._insert(event, rejected_reason=None, outlier=soft_failed, replaces_state=replaces)
         if prev_group is not None:
@@ -369,12 +380,21 @@ class _Writer:
             return False
         return _check_against_state(self.events, self.room, event, current) is not None
 
+    def _redacts_elsewhere(self, event: Event) -> bool:
+        """Whether ``event`` is a redaction of an event this server holds in another room. It can never apply
+        (rooms/v3 "Handling redactions": a redaction is sent to clients only once it would be applied), so it is
+        kept from clients and from the extremities as a soft-failed event is; Synapse likewise withholds it."""
+        if event.type != "m.room.redaction" or event.redacts is None:
+            return False
+        target = self.context.stores.events.get_event(self.conn, event.redacts)
+        return target is not None and target.room_id != self.room.room_id
+
     def _advance_extremities(self, event: Event, state_after: Mapping[StateKey, str]) -> None:
         """The event replaces the extremities it builds on; the current state follows the new extremities."""
         stores = self.context.stores
         room_id = self.room.room_id
         extremities = set(stores.events.list_forward_extremities(self.conn, room_id))
-        replaced = extremities & set(event.prev_event_ids)
+        replaced = extremities & self._superseded(event)
         stores.events.replace_forward_extremities(self.conn, room_id, sorted(replaced), event.event_id)
         remaining = extremities - replaced
         if remaining:
@@ -384,6 +404,26 @@ class _Writer:
         else:
             new_state = dict(state_after)
         self._replace_current_state(new_state)
+
+    def _superseded(self, event: Event) -> set[str]:
+        """The events whose place as forward extremity ``event`` takes: its prev events and, through each that
+        was soft-failed or rejected, that one's prev events in turn. A soft-failed or rejected event never became
+        an extremity, so what it built on stayed one; an accepted event building on it has seen those too and must
+        replace them, else the room keeps an extremity every later event of ours cites needlessly (SyTest
+        "Inbound federation correctly handles soft failed events as extremities")."""
+        superseded: set[str] = set()
+        frontier = list(dict.fromkeys(event.prev_event_ids))
+        while frontier and len(superseded) < MAX_SUPERSEDED_WALK:
+            superseded.update(frontier)
+            outliers = self.context.stores.event_graph.list_stored(self.conn, frontier)
+            # A soft-failed event is an outlier with a state; one known only as another's state or prev event
+            # (fetched to fill a gap) has none and is walked no further, as Synapse walks only the former.
+            judged = self.context.stores.state.get_event_state_groups(self.conn, frontier)
+            unaccepted = [event_id for event_id in frontier if event_id in outliers
+                          and ((outliers[event_id] and event_id in judged) or event_id in self.events)]
+            prevs = self.context.stores.event_graph.get_prev_event_ids(self.conn, unaccepted)
+            frontier = [prev for event_id in unaccepted for prev in prevs.get(event_id, ()) if prev not in superseded]
+        return superseded
 
     def _replace_current_state(self, new_state: Mapping[StateKey, str]) -> None:
         stores = self.context.stores

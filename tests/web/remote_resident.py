@@ -22,6 +22,8 @@ from protocol.signing import VerifyKey
 from tests.web.federation_peers import REMOTE, REMOTE_KEY
 from tests.web.remote_members import RemoteRoom
 
+VALIDITY_PATH = "/_matrix/identity/v2/pubkey/isvalid"
+
 
 @dataclass
 class RemoteResident:
@@ -38,6 +40,8 @@ class RemoteResident:
         parts = [unquote(part) for part in path.split("/")]
         if path == "/_matrix/key/v2/server":
             return 200, our_key_response(REMOTE, REMOTE_KEY, 2**50, {})
+        if path == VALIDITY_PATH:  # standing in for an identity server that vouches for every key
+            return 200, {"valid": True}
         if len(parts) < 7 or parts[1:3] != ["_matrix", "federation"]:
             return 404, {"errcode": "M_UNRECOGNIZED", "error": "not here"}
         kind, room_id, last = parts[4], parts[5], parts[6]

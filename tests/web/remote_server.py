@@ -52,7 +52,8 @@ class RemoteServer:
 
     def build(self, room_id: str, sender: str, event_type: str, content: dict[str, Any], *,
               state_key: str | None = None, prev: Sequence[Event] | None = None,
-              auth: Sequence[Event] | None = None, key: SigningKey | None = None) -> Event:
+              auth: Sequence[Event] | None = None, key: SigningKey | None = None,
+              redacts: str | None = None) -> Event:
         """A signed event of ``sender`` (a user of this server) built on ``prev`` (default: the room's latest
         events), citing ``auth`` (default: what auth events selection picks from the current state)."""
         deps = self.homeserver.deps
@@ -65,7 +66,7 @@ class RemoteServer:
                 current = deps.stores.state.get_current_state_ids_for(conn, room_id, wanted)
                 auth = self._stored(sorted(current.values()))
         return build_event(
-            version, EventTemplate(event_type, content, state_key), room_id=room_id, sender=sender,
+            version, EventTemplate(event_type, content, state_key, redacts), room_id=room_id, sender=sender,
             prev_events=list(prev) if prev is not None else self.latest(room_id),
             auth_events=sorted(auth, key=lambda event: event.event_id),
             origin_server_ts=self.homeserver.clock.now_ms(), server_name=self.name, signing_key=key or self.key,

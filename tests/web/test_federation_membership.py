@@ -85,6 +85,31 @@ def test_a_remote_user_joins_a_public_room(resident: HomeserverUnderTest, room_v
     assert members(resident, room_id, token)[BOB] == "join"
 
 
+def test_send_join_lists_state_and_auth_chain_oldest_first(resident: HomeserverUnderTest) -> None:
+    token = alice_token(resident)
+    room_id = create_room(resident, token, preset="public_chat")
+    levels = resident.get(f"/_matrix/client/v3/rooms/{q(room_id)}/state/m.room.power_levels/", token=token).json
+    for level in (10, 20, 30):  # each new power levels event is authorised by the one before it
+        levels["users_default"] = level
+        changed = resident.put(f"/_matrix/client/v3/rooms/{q(room_id)}/state/m.room.power_levels/", token=token,
+                               json=levels)
+        assert changed.status_code == 200, changed.json
+    response, _, version = handshake(resident, "join", room_id)
+    assert response.status_code == 200, response.json
+    for listed in (response.json["auth_chain"], response.json["state"]):
+        assert [event["depth"] for event in listed] == sorted(event["depth"] for event in listed)
+    # A receiver taking the chain then the state in order, each event once (at its first listing) and the last
+    # of a state key winning, as SyTest's does, ends on the newest levels.
+    seen: set[str] = set()
+    taken: dict[tuple[str, str], dict[str, Any]] = {}
+    for event in [*response.json["auth_chain"], *response.json["state"]]:
+        event_id = event_id_of(event, version)
+        if event_id not in seen and "state_key" in event:
+            taken[(event["type"], event["state_key"])] = event
+        seen.add(event_id)
+    assert taken[("m.room.power_levels", "")]["content"]["users_default"] == 30
+
+
 def test_send_join_v1_answers_a_status_pair(resident: HomeserverUnderTest) -> None:
     room_id = create_room(resident, alice_token(resident), preset="public_chat")
     response, _, _ = handshake(resident, "join", room_id, api="v1")

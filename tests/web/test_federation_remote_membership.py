@@ -15,7 +15,7 @@ from tests.conftest import HomeserverFactory
 from tests.homeserver import SERVER_NAME, HomeserverUnderTest
 from tests.web.federation_peers import REMOTE, seed_remote_keys, signed_request
 from tests.web.remote_members import RemoteRoom, event_id_of, q
-from tests.web.remote_resident import RemoteResident, remote_resident
+from tests.web.remote_resident import VALIDITY_PATH, RemoteResident, remote_resident
 
 CHARLIE = f"@charlie:{REMOTE}"
 ALICE = f"@alice:{SERVER_NAME}"
@@ -202,6 +202,9 @@ def test_create_room_invites_a_remote_user_through_their_server(joining: Homeser
     assert created.status_code == 200, created.json
     [invite] = remote.invites
     assert (invite.state_key, invite.sender, invite.content.get("is_direct")) == (CHARLIE, ALICE, True)
+    [sent] = [body for method, path, body in remote.requests if "/invite/" in path]
+    assert [(event["state_key"], event["content"]["membership"]) for event in sent["invite_room_state"]
+            if event["type"] == "m.room.member"] == [(ALICE, "join")], "the inviter's membership goes with it"
     members = joining.get(f"/_matrix/client/v3/rooms/{q(created.json['room_id'])}/members", token=token).json
     stored = {event["state_key"]: event for event in members["chunk"]}
     assert stored[CHARLIE]["event_id"] == invite.event_id, "the countersigned invite, not one made alone"
@@ -216,7 +219,7 @@ def test_a_third_party_invite_is_exchanged_for_a_real_one(joining: HomeserverUnd
     public_key = encode_base64(verify_key_of(identity_key).encode())
     state = joining.put(f"/_matrix/client/v3/rooms/{q(room_id)}/state/m.room.third_party_invite/tok3pid",
                         json={"display_name": "c...@example.org", "public_key": public_key,
-                              "key_validity_url": "https://id.test/_matrix/identity/v2/pubkey/isvalid"},
+                              "key_validity_url": f"http://127.0.0.1:{remote.port}{VALIDITY_PATH}"},
                         token=token)
     assert state.status_code == 200, state.json
 

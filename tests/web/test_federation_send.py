@@ -191,6 +191,62 @@ def test_an_event_allowed_before_but_not_now_is_soft_failed(room: Room) -> None:
     assert room.current_state()[("m.room.member", BOB)] != join.event_id
 
 
+def test_an_event_building_on_soft_failed_events_replaces_what_they_built_on_as_extremity(room: Room) -> None:
+    join = room.remote.join(room.room_id)
+    levels = room.homeserver.get(f"{CLIENT}/rooms/{room.room_id}/state/m.room.power_levels/", token=room.token).json
+    levels["events"] = {**levels.get("events", {}), "org.example.blocked": 100}
+    blocking = room.homeserver.put(f"{CLIENT}/rooms/{room.room_id}/state/m.room.power_levels/", token=room.token,
+                                   json=levels)
+    assert blocking.status_code == 200, blocking.json
+    # J1 -> M1 -> SF1 -> SF2 on one branch, J1 -> PL1 on the other; SF1 and SF2 are allowed by the state before
+    # them but not by the current one (soft-failed), so M1 and PL1 are the extremities until M2 joins both.
+    before_levels = [*_auth_of(room, join), join]
+    m1 = message(room, "m1", prev=[join], auth=before_levels)
+    sf1 = room.remote.build(room.room_id, BOB, "org.example.blocked", {}, prev=[m1], auth=before_levels)
+    sf2 = room.remote.build(room.room_id, BOB, "org.example.blocked", {}, prev=[sf1], auth=before_levels)
+    assert room.remote.send([m1, sf1, sf2]).json["pdus"] == {m1.event_id: {}, sf1.event_id: {}, sf2.event_id: {}}
+    assert room.stored()[sf2.event_id] == (None, True)
+    assert {event.event_id for event in room.remote.latest(room.room_id)} == {m1.event_id, blocking.json["event_id"]}
+    m2 = message(room, "m2", prev=[sf2, room.remote.event(blocking.json["event_id"])])
+    assert room.remote.send([m2]).json == {"pdus": {m2.event_id: {}}}
+    assert [event.event_id for event in room.remote.latest(room.room_id)] == [m2.event_id]
+    sent = room.homeserver.put(f"{CLIENT}/rooms/{room.room_id}/send/m.room.message/m3", token=room.token,
+                               json={"msgtype": "m.text", "body": "m3"})
+    assert room.remote.event(sent.json["event_id"]).prev_event_ids == (m2.event_id,)
+
+
+def test_a_redaction_of_an_event_in_another_room_is_kept_from_clients_and_applies_nowhere(room: Room) -> None:
+    room.remote.join(room.room_id)
+    other = room.homeserver.post(f"{CLIENT}/createRoom", token=room.token, json={"preset": "public_chat"})
+    other_id = other.json["room_id"]
+    room.remote.join(other_id)
+    hello = message(room, "hello")
+    assert room.remote.send([hello]).json == {"pdus": {hello.event_id: {}}}
+    redaction = room.remote.build(other_id, BOB, "m.room.redaction", {}, redacts=hello.event_id)
+    assert room.remote.send([redaction]).json == {"pdus": {redaction.event_id: {}}}
+    others = room.homeserver.get(f"{CLIENT}/rooms/{other_id}/messages?dir=b&limit=100", token=room.token).json
+    assert redaction.event_id not in [event["event_id"] for event in others["chunk"]]
+    assert redaction.event_id not in [event.event_id for event in room.remote.latest(other_id)]
+    shown = next(event for event in room.timeline() if event["event_id"] == hello.event_id)
+    assert shown["content"] == {"msgtype": "m.text", "body": "hello"}
+
+
+def test_an_event_whose_prev_events_are_in_another_room_takes_no_state_from_there(room: Room) -> None:
+    room.remote.join(room.room_id)
+    other = room.homeserver.post(f"{CLIENT}/createRoom", token=room.token, json={"preset": "public_chat"})
+    other_id = other.json["room_id"]
+    room.remote.join(other_id)
+    elsewhere = message(room, "in the first room")
+    assert room.remote.send([elsewhere]).json == {"pdus": {elsewhere.event_id: {}}}
+    # Cites only an event of the first room: that room's state must not stand in for the second's.
+    crossing = room.remote.build(other_id, BOB, "m.room.message", {"msgtype": "m.text", "body": "crossing"},
+                                 prev=[elsewhere])
+    answer = room.remote.send([crossing]).json["pdus"][crossing.event_id]
+    assert "error" in answer
+    with room.homeserver.deps.database.read() as conn:
+        assert room.homeserver.deps.stores.events.get_event(conn, crossing.event_id) is None
+
+
 def _auth_of(room: Room, join: Any) -> list[Any]:
     """The auth events of a message by Bob right after his join: create (before v12), power levels."""
     return [event for event in map(room.remote.event, join.auth_event_ids)

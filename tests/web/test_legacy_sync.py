@@ -55,6 +55,8 @@ def test_events_streams_what_happened_after_from(homeserver: HomeserverUnderTest
     assert [event["content"]["body"] for event in answered["body"]["chunk"]] == ["woken"]
     bad = homeserver.get("/_matrix/client/v3/events?from=nonsense", token=alice)
     assert (bad.status_code, bad.json["errcode"]) == (400, "M_INVALID_PARAM")
+    empty = homeserver.get("/_matrix/client/v3/events?from=&timeout=0", token=alice)
+    assert (empty.status_code, empty.json["chunk"]) == (200, []), "an empty from is none: from now on"
 
 
 def test_events_carries_account_data_and_room_tags(homeserver: HomeserverUnderTest) -> None:

@@ -135,7 +135,9 @@ def test_invite_then_join_then_kick_move_the_room_between_sections(homeserver: H
     invite_state = invited["rooms"]["invite"][room_id]["invite_state"]["events"]
     assert {"type": "m.room.name", "state_key": "", "sender": "@alice:test.local",
             "content": {"name": "Secret"}} in invite_state
-    assert invite_state[-1]["content"]["membership"] == "invite"
+    assert [(event["state_key"], event["content"]["membership"]) for event in invite_state
+            if event["type"] == "m.room.member"] == [("@alice:test.local", "join"), ("@bob:test.local", "invite")], \
+        "the inviter's membership is shown, then the invite itself"
     assert room_id not in invited["rooms"]["join"]
     assert homeserver.post(f"/_matrix/client/v3/rooms/{room_id}/join", token=bob, json={}).status_code == 200
     joined = _sync(homeserver, bob, invited["next_batch"])

@@ -23,6 +23,7 @@ from web.client.profile import membership_profile
 from web.client.room_access import readable_state_ids, require_joined, visible_events
 from web.client.room_carryover import carry_over_on_join
 from web.client.serving import serve_events
+from web.client.third_party_invites import ThirdPartyId, bound_user, invite_unbound
 from web.deps import Deps, deps
 from web.requests import json_body
 from web.routing import client_route
@@ -48,6 +49,16 @@ def _member_event(current: Deps, room_id: str, sender: str, target: str, members
         content["reason"] = reason
     return tasks_api.create_event(current.dispatcher, room_id=room_id, sender=sender, event_type="m.room.member",
                                   content=content, state_key=target, target_memberships=target_memberships)
+
+
+def invite_user(current: Deps, room_id: str, sender: str, target: str, reason: str | None) -> None:
+    """Invite ``target``: through their server when it is another's (it must countersign), else here."""
+    if UserId.parse(target).server_name != current.config.server_name:
+        remote_membership.invite_remote(current, room_id, sender, target, {"reason": reason} if reason else {})
+        return
+    if current.config.appservices:
+        user_exists_or_ask(current, target)  # an appservice may bring its user into being first
+    _member_event(current, room_id, sender, target, "invite", reason)
 
 
 def _own_membership(room_id_or_alias: str, membership: str, *, allow_guest: bool) -> dict[str, Any]:
@@ -130,18 +141,24 @@ def _targeted(membership: str, path: str) -> Any:
         current = deps()
         requester = authenticate(current)
         body = json_body()
+        reason = body.text("reason", None, max_length=MAX_REASON_LENGTH)
+        if membership == "invite" and not body.has("user_id") and body.has("id_server"):
+            # Invite by third-party identifier: the user the address is bound to, else a third-party invite.
+            invitee = ThirdPartyId.from_body(body)
+            bound = bound_user(current, invitee)
+            if bound is None:
+                invite_unbound(current, room_id, requester.user_id, invitee)
+            else:
+                invite_user(current, room_id, requester.user_id, bound, reason)
+            return {}
         target = body.text("user_id", max_length=255)
         try:
             UserId.parse(target)
         except ValueError:
             raise BadJson("'user_id' is not a user id") from None
-        reason = body.text("reason", None, max_length=MAX_REASON_LENGTH)
-        if membership == "invite" and UserId.parse(target).server_name != current.config.server_name:
-            remote_membership.invite_remote(current, room_id, requester.user_id, target,
-                                            {"reason": reason} if reason else {})
+        if membership == "invite":
+            invite_user(current, room_id, requester.user_id, target, reason)
             return {}
-        if membership == "invite" and current.config.appservices:
-            user_exists_or_ask(current, target)  # an appservice may bring its user into being first
         _member_event(current, room_id, requester.user_id, target, membership, reason,
                       target_memberships=TARGET_MEMBERSHIPS.get(path))
         return {}

@@ -79,9 +79,11 @@ def get_room_events(room_id: str) -> dict[str, Any]:
         with current.database.read() as conn:
             body, page, from_ = _page(current, conn, room_id, requester.user_id, backwards=backwards, limit=limit,
                                       from_token=from_token, to_token=to_token, event_filter=event_filter)
-        # Paging back past this server's history of a room joined over federation: ask a resident server for
-        # what came before (web/federation/backfilling.py), once per request, then read again.
-        if backfilled or not backwards or not page.exhausted or not backfill_room(current, room_id, from_):
+        # Paging back past this server's history of a room joined over federation, or over a gap in it (an
+        # event whose prev events this server lacks): ask a resident server for what came before
+        # (web/federation/backfilling.py), once per request, then read again.
+        reached = None if page.exhausted else page.position
+        if backfilled or not backwards or not backfill_room(current, room_id, from_, reached):
             return body
         backfilled = True
 

@@ -246,7 +246,7 @@ def invite_remote(current: Deps, room_id: str, sender: str, target: str, content
     event = Event.from_pdu(hash_and_sign_event(template, version, current.config.server_name,
                                                current.signing_key), version)
     server = server_of(target)
-    returned = _countersigned_invite(current, server, event, stripped_room_state(current, room_id))
+    returned = _countersigned_invite(current, server, event, stripped_room_state(current, room_id, inviter=sender))
     if returned.event_id != event.event_id or not content_hash_matches(returned.pdu) \
             or not signed_by(key_lookup(current), returned, server):
         raise ResidentUnreachable(f"{server} did not countersign the invite")

@@ -19,10 +19,12 @@ from web.auth import authenticate
 from web.client.aliases import check_alias_namespace, check_canonical_alias, insert_alias, new_local_alias
 from web.client.directory import publish_room
 from web.client.guest_access import remove_guests, revokes_guest_access
+from web.client.membership import invite_user
 from web.client.profile import membership_profile
 from web.client.remote_membership import invite_remote
 from web.client.room_access import readable_state_group, readable_state_ids, require_room, visible_events
 from web.client.serving import serve_event, serve_events
+from web.client.third_party_invites import ThirdPartyId, bound_user, invite_unbound
 from web.deps import Deps, deps
 from web.ratelimit import check_rate_limit
 from web.requests import Body, json_body, query_text
@@ -68,8 +70,7 @@ def create_room() -> dict[str, Any]:
     alias = new_local_alias(current, alias_name) if alias_name is not None else None
     if alias is not None:
         check_alias_namespace(current, requester.appservice_id, str(alias))
-    if body.data.get("invite_3pid"):
-        raise MatrixError("Third-party invites are not supported", status=400)
+    third_party_invitees = _third_party_invitees(body)
     creation = body.object("creation_content", required=False)
     override = body.object("power_level_content_override", required=False)
     request = RoomRequest(
@@ -110,7 +111,21 @@ def create_room() -> dict[str, Any]:
         publish_room(current, room_id)
     for invitee in remote_invitees:
         invite_remote(current, room_id, creator, invitee, {"is_direct": True} if request.is_direct else {})
+    for third_party in third_party_invitees:
+        bound = bound_user(current, third_party)
+        if bound is None:
+            invite_unbound(current, room_id, creator, third_party)
+        else:
+            invite_user(current, room_id, creator, bound, None)
     return {"room_id": room_id}
+
+
+def _third_party_invitees(body: Body) -> list[ThirdPartyId]:
+    """createRoom's ``invite_3pid``: each entry as ``POST /invite`` takes one, checked before the room exists."""
+    entries = body.data.get("invite_3pid", [])
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise BadJson("'invite_3pid' must be a list of objects")
+    return [ThirdPartyId.from_body(Body(entry, f"invite_3pid[{index}]")) for index, entry in enumerate(entries)]
 
 
 def new_room_id(current: Deps, room_version: RoomVersion, content: dict[str, Any], creator: str,

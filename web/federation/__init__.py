@@ -59,7 +59,8 @@ def create_federation_blueprint() -> Blueprint:
                                endpoint=f"{send}_{version}")
     blueprint.add_url_rule("/v1/exchange_third_party_invite/<room_id>", view_func=exchange_third_party_invite,
                            methods=["PUT"])
-    blueprint.add_url_rule("/v1/3pid/onbind", view_func=on_bind, methods=["PUT"])
+    # The spec says PUT; identity servers (Sydent, SyTest's) send POST, which Synapse serves: both are taken.
+    blueprint.add_url_rule("/v1/3pid/onbind", view_func=on_bind, methods=["PUT", "POST"])
     blueprint.add_url_rule("/v1/query/directory", view_func=query_directory, methods=["GET"])
     blueprint.add_url_rule("/v1/publicRooms", view_func=get_public_rooms, methods=["GET"])
     blueprint.add_url_rule("/v1/publicRooms", view_func=query_public_rooms, methods=["POST"])

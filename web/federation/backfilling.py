@@ -42,13 +42,15 @@ def _servers(current: Deps, members: list[str]) -> list[str]:
                   key=lambda server: (-counts[server], server))
 
 
-def backfill_room(current: Deps, room_id: str, before: RoomPosition | None) -> bool:
-    """Fetch and store the room's history before its backward extremities at or before ``before``; answers
-    whether a server brought events the writer could store (then the caller reads its page again). Call outside
-    any transaction: it waits on other servers and on the room's events writer."""
+def backfill_room(current: Deps, room_id: str, before: RoomPosition | None,
+                  reached: RoomPosition | None = None) -> bool:
+    """Fetch and store the room's history before its backward extremities cited between ``reached`` (open: the
+    start of the room) and ``before``; answers whether a server brought events the writer could store (then the
+    caller reads its page again). Call outside any transaction: it waits on other servers and on the room's
+    events writer."""
     with current.database.read() as conn:
         extremities = current.stores.event_graph.list_backward_extremities(conn, room_id, before=before,
-                                                                           limit=MAX_EXTREMITIES)
+                                                                           reached=reached, limit=MAX_EXTREMITIES)
         if not extremities:
             return False
         room = current.stores.rooms.get_room(conn, room_id)

@@ -16,6 +16,7 @@ from typing import Any
 from flask import request
 from sqlalchemy import Connection
 
+from persistence.stores.events import topological_key
 from persistence.stores.rooms import Room
 from protocol.auth import (
     CREATE_KEY,
@@ -238,8 +239,10 @@ def _join_answer(current: Deps, event: Event, omit_members: bool) -> dict[str, A
         chain = stores.events.get_events(conn, chain_ids)
     answer: dict[str, Any] = {
         "origin": current.config.server_name,
-        "state": [dict(item.event.pdu) for item in state.values()],
-        "auth_chain": [dict(item.event.pdu) for item in chain.values()],
+        "state": [dict(item.event.pdu) for item in sorted(state.values(), key=topological_key)],
+        # Oldest first, so a receiver that takes them in order (as SyTest's does, the last of a state key
+        # winning) ends with the newest: an order left to the database could hand it an old power levels event.
+        "auth_chain": [dict(item.event.pdu) for item in sorted(chain.values(), key=topological_key)],
         "event": dict(event.pdu),
         "members_omitted": omit_members,
     }
@@ -305,13 +308,15 @@ STRIPPED_STATE_KEYS: tuple[StateKey, ...] = tuple((kind, "") for kind in (
 """What an invitee or knocker is shown of a room (Synapse's default ``room_prejoin_state``)."""
 
 
-def stripped_room_state(current: Deps, room_id: str) -> list[dict[str, Any]]:
+def stripped_room_state(current: Deps, room_id: str, inviter: str | None = None) -> list[dict[str, Any]]:
     """The room's current state as a knocker or invitee may see it: a few events, stripped (spec: "Stripped
-    state"); the create event goes in full, as room version 11+ receivers ask."""
+    state"); the create event goes in full, as room version 11+ receivers ask. ``inviter``: for an invite, whose
+    membership is shown too (as Synapse does, so the invitee's client can show who invited them)."""
+    keys = [*STRIPPED_STATE_KEYS, *((("m.room.member", inviter),) if inviter is not None else ())]
     with current.database.read() as conn:
-        state = _state_events(current, conn, room_id, set(STRIPPED_STATE_KEYS))
+        state = _state_events(current, conn, room_id, set(keys))
     stripped = []
-    for key in STRIPPED_STATE_KEYS:
+    for key in keys:
         event = state.get(key)
         if event is None:
             continue

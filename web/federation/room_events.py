@@ -15,7 +15,7 @@ from flask import request
 from sqlalchemy import Connection
 
 from persistence.stores import Stores
-from persistence.stores.events import StoredEvent
+from persistence.stores.events import StoredEvent, topological_key
 from protocol.errors import BadJson, InvalidParam, MissingParam, NotFound
 from protocol.events.model import StateKey
 from web.deps import deps
@@ -101,8 +101,9 @@ def _state_and_auth_chain(room_id: str, origin: str) -> tuple[list[StoredEvent],
         state_ids = sorted(_state_before(stores, conn, stored).values())
         chain_ids = sorted(stores.event_graph.get_auth_chain_ids(conn, state_ids))
         found = stores.events.get_events(conn, [*state_ids, *chain_ids])
-    return ([found[event_id] for event_id in state_ids if event_id in found],
-            [found[event_id] for event_id in chain_ids if event_id in found])
+    # Oldest first (as send_join answers): a receiver taking them in order builds on what it already has.
+    return (sorted((found[event_id] for event_id in state_ids if event_id in found), key=topological_key),
+            sorted((found[event_id] for event_id in chain_ids if event_id in found), key=topological_key))
 
 
 @server_authenticated
@@ -128,7 +129,7 @@ def get_event_auth(room_id: str, event_id: str, *, origin: str) -> dict[str, Any
         check_room_access(stores, conn, room_id, origin)
         _stored_in_room(stores, conn, room_id, event_id)
         chain = stores.events.get_events(conn, sorted(stores.event_graph.get_auth_chain_ids(conn, [event_id])))
-    return {"auth_chain": [dict(item.event.pdu) for item in chain.values()]}
+    return {"auth_chain": [dict(item.event.pdu) for item in sorted(chain.values(), key=topological_key)]}
 
 
 def _walk_back(stores: Stores, conn: Connection, room_id: str, start: list[str], *, stop: set[str], limit: int,

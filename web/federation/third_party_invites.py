@@ -13,10 +13,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from federation_client.client import path_segment
 from federation_client.errors import FederationError
+from protocol.auth.third_party_invite import signed_with_key
 from protocol.errors import BadJson, Forbidden, MatrixError
+from protocol.events.model import Event
 from protocol.federation.membership import server_of
 from protocol.identifiers import is_valid_user_id
 from tasks import api as tasks_api
@@ -29,11 +32,56 @@ from web.requests import json_body
 logger = logging.getLogger(__name__)
 
 
+def _invite_event(current: Deps, room_id: str, signed: object) -> Event:
+    """The room's ``m.room.third_party_invite`` the proof names by its token; Forbidden when there is none."""
+    token = signed.get("token") if isinstance(signed, Mapping) else None
+    if not isinstance(token, str):
+        raise Forbidden("The third-party invite's proof names no token")
+    with current.database.read() as conn:
+        state = current.stores.state.get_current_state_ids_for(conn, room_id, [("m.room.third_party_invite", token)])
+        found = current.stores.events.get_events(conn, list(state.values()))
+    invite_event = next((stored.event for stored in found.values()), None)
+    if invite_event is None:
+        raise Forbidden("No m.room.third_party_invite for this token")
+    return invite_event
+
+
+def _check_key_not_revoked(current: Deps, invite_event: Event, signed: Mapping[str, Any]) -> None:
+    """Forbidden unless the identity server still vouches for a key that signed the proof: its
+    ``key_validity_url`` answers ``{"valid": true}`` for it (Client-Server API, ``m.room.third_party_invite``;
+    Synapse asks the same before it issues the invite). The auth rules check the signature alone."""
+    listed = invite_event.content.get("public_keys")
+    entries = [invite_event.content, *(listed if isinstance(listed, list) else [])]  # public_key's, then each
+    for entry in entries:
+        public_key, url = (entry.get("public_key"), entry.get("key_validity_url")) if isinstance(entry, Mapping) \
+            else (None, None)
+        if not isinstance(public_key, str) or not isinstance(url, str) or not signed_with_key(signed, public_key):
+            continue
+        try:
+            query = f"public_key={quote(public_key, safe='')}"
+            answer = current.federation.client.transport.request("GET", f"{url}?{query}")
+            valid = answer.status == 200 and answer.json().get("valid") is True
+        except (FederationError, ValueError, AttributeError) as exc:
+            raise Forbidden(f"The identity server could not confirm its key: {exc}") from None
+        if not valid:
+            raise Forbidden("The identity server revoked the key that signed the third-party invite")
+        return
+    raise Forbidden("No public key of the m.room.third_party_invite signed the proof")
+
+
 def _issue(current: Deps, room_id: str, sender: str, target: str, third_party_invite: Mapping[str, Any]) -> None:
     """The invite as ``sender`` (one of our users) would send it, in a room we are in."""
     with current.database.read() as conn:
         resident_room(current, conn, room_id)
-    content = {"membership": "invite", "third_party_invite": dict(third_party_invite)}
+    signed = third_party_invite.get("signed")
+    invite_event = _invite_event(current, room_id, signed)
+    assert isinstance(signed, Mapping)  # _invite_event found its token
+    _check_key_not_revoked(current, invite_event, signed)
+    # The name the room was told when the invite was made, as Synapse fills it in; the identity server's
+    # onbind does not carry one.
+    display_name = invite_event.content.get("display_name")
+    content = {"membership": "invite", "third_party_invite": {
+        **third_party_invite, **({"display_name": display_name} if isinstance(display_name, str) else {})}}
     if server_of(target) == current.config.server_name:
         tasks_api.create_event(current.dispatcher, room_id=room_id, sender=sender, event_type="m.room.member",
                                content=content, state_key=target)
@@ -75,6 +123,7 @@ def on_bind() -> dict[str, Any]:
     invites = body.data.get("invites", [])
     if not isinstance(invites, list):
         raise BadJson("invites must be a list")
+    failures: list[MatrixError | FederationError] = []
     for invite in invites:
         if not isinstance(invite, Mapping) or invite.get("mxid") != mxid:
             continue
@@ -87,6 +136,12 @@ def on_bind() -> dict[str, Any]:
             _exchange(current, room_id, sender, mxid, third_party_invite)
         except (MatrixError, FederationError) as exc:
             logger.info("exchanging the third-party invite to %s for %s failed: %s", room_id, mxid, exc)
+            failures.append(exc)
+    # The identity server is told when an invite could not be issued (as Synapse answers it), once every
+    # invite was tried.
+    if failures:
+        first = failures[0]
+        raise first if isinstance(first, MatrixError) else Forbidden(f"A third-party invite failed: {first}")
     return {}
 
 

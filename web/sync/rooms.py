@@ -337,7 +337,11 @@ def stripped_state(reader: SyncReader, member_event: StoredEvent) -> list[dict[s
     if group is None and isinstance(sent, list):
         # An invite or knock over federation, in a room we hold no state of: the stripped state that came with it.
         return [*sent, *reader.serve([member_event])]
-    state = stores.state.get_state_ids_for_groups(reader.conn, [group], STRIPPED_STATE_KEYS).get(group, {}) \
+    event = member_event.event
+    # An invite shows who sent it too (as Synapse's stripped state does).
+    keys = [*STRIPPED_STATE_KEYS, *((("m.room.member", event.sender),)
+                                    if event.membership == "invite" and event.sender != event.state_key else ())]
+    state = stores.state.get_state_ids_for_groups(reader.conn, [group], keys).get(group, {}) \
         if group is not None else {}
     found = stores.events.get_events(reader.conn, state.values())
     stripped = [{"type": stored.event.type, "state_key": stored.event.state_key, "sender": stored.event.sender,

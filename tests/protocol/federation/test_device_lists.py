@@ -31,7 +31,15 @@ def test_an_update_is_read_with_its_previous_ids() -> None:
     assert deleted.deleted and deleted.keys is None and deleted.prev_ids == ()
 
 
+@pytest.mark.parametrize("keys", [{}, {"device_keys": {}}, {"keys": {}, "signatures": {}}])
+def test_keys_holding_nothing_mean_no_keys(keys: dict[str, Any]) -> None:
+    update = parse_device_list_update("remote.test", {"user_id": BOB, "device_id": "D", "stream_id": 2,
+                                                      "keys": keys, "device_display_name": "Phone"})
+    assert (update.keys, update.display_name) == (None, "Phone")
+
+
 @pytest.mark.parametrize("content", [
+    {"user_id": BOB, "device_id": "D", "stream_id": 1, "keys": {"device_keys": {}, "user_id": BOB}},
     {"user_id": "@bob:other.test", "device_id": "D", "stream_id": 1},
     {"user_id": "bob", "device_id": "D", "stream_id": 1},
     {"user_id": BOB, "device_id": "", "stream_id": 1},
