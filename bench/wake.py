@@ -3,13 +3,15 @@
   python -m bench.wake --server ganglion=http://127.0.0.1:18008@PID --server synapse=http://127.0.0.1:18118@PID \
       --members 1000 --rounds 2 [--idle-users 1000 --idle-polls 9] [--json out.json]
 
-Each ``--server NAME=URL[@PID,PID...]`` gets ``--members`` accounts joined to one public room (and
+Each ``--server NAME=URL[+URL...][@PID,PID...]`` (several URLs: the web processes of one deployment, polls and
+probes spread over them) gets ``--members`` accounts joined to one public room (and
 ``--idle-users`` accounts in no room, each holding ``--idle-polls`` long-polls, to show how many a deployment
 holds); setup is not measured. The servers are then measured one after another, round by round (alternating, so a
 neighbour's load falls on both). A round:
 
   hold      every member (and idle poll) long-polls ``/sync`` (``set_presence=offline``, lazy-loaded members, so
-            presence and membership do not wake them) until no answer came for 2 s: they all wait
+            presence and membership do not wake them) until no answer came for 2 s and the server answers
+            ``GET /versions`` within 50 ms five times in a row: they all wait
   quiet     ``--probes`` clients time other requests (``GET /versions``, ``GET /account/whoami``) for 1 s
   wake      the room's owner sends one message; each sample is one member's wait from the send request to the
             ``/sync`` answer carrying it; the probes keep going, and those started between the send and the last
@@ -26,11 +28,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import secrets
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -41,6 +45,8 @@ from bench.rooms import CLIENT, create_room, join, register, send
 
 POLL_MS = 120_000
 QUIET_S = 2.0
+IDLE_PROBES = 5
+IDLE_MS = 50.0
 BASELINE_S = 1.0
 SETUP_CONCURRENCY = 8
 POLL_FILTER = json.dumps({"room": {"timeline": {"limit": 5}, "state": {"lazy_load_members": True},
@@ -52,7 +58,8 @@ NO_ROOMS = json.dumps({"room": {"rooms": []}, "presence": {"not_types": ["*"]}})
 @dataclass
 class Server:
     name: str
-    url: str
+    urls: list[str]
+    """Its web listeners: setup goes to the first, polls and probes are spread over all of them."""
     pids: list[int]
     owner: str = ""
     room_id: str = ""
@@ -62,8 +69,12 @@ class Server:
     @staticmethod
     def parse(text: str) -> Server:
         name, _, rest = text.partition("=")
-        url, _, pids = rest.partition("@")
-        return Server(name, url.rstrip("/"), [int(pid) for pid in pids.split(",") if pid])
+        urls, _, pids = rest.partition("@")
+        return Server(name, [url.rstrip("/") for url in urls.split("+")], [int(pid) for pid in pids.split(",") if pid])
+
+    @property
+    def url(self) -> str:
+        return self.urls[0]
 
 
 def _descendants(pids: list[int]) -> set[int]:
@@ -152,19 +163,19 @@ class Round:
 
 
 async def measure(server: Server, idle_polls: int, probes: int, window_s: float) -> Round:
-    endpoint = Endpoint.of(server.url)
+    endpoints = [Endpoint.of(url) for url in server.urls]
     pollers = [(token, True) for token in server.members] + [
         (token, False) for token in server.idle for _ in range(idle_polls)]
     result = Round(server.name, len(server.members), len(pollers), load_before=os.getloadavg()[0])
     text = f"wake {secrets.token_hex(4)}"
     last_answer = [time.monotonic()]
     arrivals: list[float] = []
-    starts = await _gathered([get_json(endpoint, f"{CLIENT}/sync", {"filter": NO_ROOMS}, token, 120)
+    starts = await _gathered([get_json(endpoints[0], f"{CLIENT}/sync", {"filter": NO_ROOMS}, token, 120)
                               for token in dict.fromkeys(token for token, _ in pollers)])
     since = dict(zip(dict.fromkeys(token for token, _ in pollers), (body["next_batch"] for body in starts),
                      strict=True))
 
-    async def poll(token: str, member: bool) -> None:
+    async def poll(token: str, member: bool, endpoint: Endpoint) -> None:
         position = since[token]
         while True:
             body = await get_json(endpoint, f"{CLIENT}/sync", {"since": position, "timeout": POLL_MS,
@@ -176,27 +187,16 @@ async def measure(server: Server, idle_polls: int, probes: int, window_s: float)
                 arrivals.append(time.perf_counter())
                 return
 
-    tasks = [asyncio.ensure_future(poll(token, member)) for token, member in pollers]
-    quiet_deadline = time.monotonic() + window_s
-    while time.monotonic() - last_answer[0] < QUIET_S and time.monotonic() < quiet_deadline:
-        await asyncio.sleep(0.2)
-    probe_log: list[tuple[float, float]] = []
-    stop = asyncio.Event()
-
-    async def probe(index: int) -> None:
-        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
-            while not stop.is_set():
-                started = time.perf_counter()
-                if index % 2:
-                    response = await client.get(f"{CLIENT}/account/whoami",
-                                                headers={"Authorization": f"Bearer {server.owner}"})
-                else:
-                    response = await client.get("/_matrix/client/versions")
-                if response.status_code == 200:
-                    probe_log.append((started, (time.perf_counter() - started) * 1000))
-                await asyncio.sleep(0.01)
-
-    probers = [asyncio.ensure_future(probe(index)) for index in range(probes)]
+    tasks = [asyncio.ensure_future(poll(token, member, endpoints[index % len(endpoints)]))
+             for index, (token, member) in enumerate(pollers)]
+    await _settled(server, last_answer, time.monotonic() + window_s)
+    # Probes run in a process of their own: timed from here, they would wait for this loop reading the woken
+    # members' answers, which is the client's delay, not the server's.
+    context = multiprocessing.get_context("spawn")
+    ready, stop, log = context.Event(), context.Event(), context.Queue()
+    prober = context.Process(target=_probe_process, args=(server.urls, server.owner, probes, ready, stop, log))
+    prober.start()
+    await asyncio.get_running_loop().run_in_executor(None, ready.wait, window_s)
     await asyncio.sleep(BASELINE_S)
     pids = _descendants(server.pids)
     cpu_before = cpu_seconds(pids)
@@ -209,7 +209,8 @@ async def measure(server: Server, idle_polls: int, probes: int, window_s: float)
     if pids:
         result.cpu_s = cpu_seconds(pids) - cpu_before
     stop.set()
-    await asyncio.gather(*probers, return_exceptions=True)
+    probe_log: list[tuple[float, float]] = await asyncio.get_running_loop().run_in_executor(None, log.get)
+    prober.join()
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -219,6 +220,47 @@ async def measure(server: Server, idle_polls: int, probes: int, window_s: float)
     result.probes_during_ms = [ms for started, ms in probe_log if sent <= started <= woken_by]
     result.load_after = os.getloadavg()[0]
     return result
+
+
+def _probe_process(urls: list[str], token: str, clients: int, ready: Any, stop: Any, log: Any) -> None:
+    """``clients`` loops timing ``GET /versions`` and ``GET /account/whoami`` (``ready`` set at the first answer)
+    until ``stop`` is set; puts
+    ``[(started, ms)]`` (``time.perf_counter()``, the same clock in every process of the machine) on ``log``."""
+    samples: list[tuple[float, float]] = []
+
+    async def probe(index: int) -> None:
+        async with httpx.AsyncClient(base_url=urls[index // 2 % len(urls)], timeout=60) as client:
+            while not stop.is_set():
+                started = time.perf_counter()
+                if index % 2:
+                    response = await client.get(f"{CLIENT}/account/whoami",
+                                                headers={"Authorization": f"Bearer {token}"})
+                else:
+                    response = await client.get("/_matrix/client/versions")
+                if response.status_code == 200:
+                    samples.append((started, (time.perf_counter() - started) * 1000))
+                    ready.set()
+                await asyncio.sleep(0.01)
+
+    async def run() -> None:
+        await asyncio.gather(*(probe(index) for index in range(clients)))
+
+    asyncio.run(run())
+    log.put(samples)
+
+
+async def _settled(server: Server, last_answer: list[float], deadline: float) -> None:
+    """Wait (until ``deadline``) until every poll waits: no answer for :data:`QUIET_S`, and the server idle again
+    (:data:`IDLE_PROBES` ``GET /versions`` in a row within :data:`IDLE_MS`), since a poll's first look answers
+    nothing but still costs the server a sync."""
+    async with httpx.AsyncClient(timeout=60) as client:
+        fast = 0
+        while time.monotonic() < deadline and (fast < IDLE_PROBES * len(server.urls)
+                                               or time.monotonic() - last_answer[0] < QUIET_S):
+            started = time.perf_counter()
+            await client.get(f"{server.urls[fast % len(server.urls)]}/_matrix/client/versions")
+            fast = fast + 1 if (time.perf_counter() - started) * 1000 < IDLE_MS else 0
+            await asyncio.sleep(0.2)
 
 
 def _line(summary: dict[str, Any]) -> str:
@@ -232,8 +274,19 @@ def _line(summary: dict[str, Any]) -> str:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     servers = [Server.parse(text) for text in args.server]
     deadline = time.monotonic() + args.deadline
+    saved = json.loads(Path(args.state).read_text()) if args.state and os.path.exists(args.state) else {}
     for server in servers:
-        await set_up(server, args.members, args.idle_users)
+        kept = saved.get(server.name, {})
+        if len(kept.get("members", [])) == args.members and len(kept.get("idle", [])) == args.idle_users:
+            server.owner, server.room_id, server.members, server.idle = (
+                kept["owner"], kept["room_id"], kept["members"], kept["idle"])
+        else:
+            await set_up(server, args.members, args.idle_users)
+            saved[server.name] = {"owner": server.owner, "room_id": server.room_id, "members": server.members,
+                                  "idle": server.idle}
+            if args.state:
+                with open(args.state, "w") as out:
+                    json.dump(saved, out)
     rounds: list[dict[str, Any]] = []
     print("| server | held | woken | wake p50 ms | p95 | max | probes quiet p50 / p99 | during p50 / p99 / max (n) "
           "| CPU s | load |", flush=True)
@@ -250,7 +303,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--server", action="append", required=True, help="NAME=URL[@PID,PID...]")
+    parser.add_argument("--server", action="append", required=True, help="NAME=URL[+URL...][@PID,PID...]")
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--idle-users", type=int, default=0)
     parser.add_argument("--idle-polls", type=int, default=1, help="long-polls each idle user holds")
@@ -259,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=float, default=60.0, help="seconds to wait for the hold and the wake")
     parser.add_argument("--deadline", type=float, default=3600.0)
     parser.add_argument("--json")
+    parser.add_argument("--state", help="keep the accounts set up in this file and reuse them (same counts) next run")
     args = parser.parse_args(argv)
     if not 1 <= args.members <= MAX_COUNT or not 0 <= args.idle_users * args.idle_polls <= MAX_COUNT:
         parser.error(f"--members and --idle-users x --idle-polls must be at most {MAX_COUNT}")

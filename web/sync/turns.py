@@ -6,10 +6,10 @@ yields) before the hub polls sockets again. A request arriving meanwhile waited 
 N = 1,000 (issue 19), and later ones still waited a few hundred ms (gevent polls sockets only every 50 callbacks).
 
 So a woken sync rebuilds only in its turn: at most :data:`AT_ONCE` at a time, strictly in the order they were woken
-(the ring wakes the sender's own long-polls first, and turns keep that order), and each turn first lets everything
-else that is ready run (:func:`let_others_run`). A request that is not a woken sync never takes a turn; it waits at
-most for the turns already running. Turns change when a sync answers, never what it answers: the sync reads the
-database in its turn, as it would have read it without one.
+(the ring wakes the sender's own long-polls first, and turns keep that order), and each turn first lets the hub go
+round once, so what else is ready runs in between (:func:`let_others_run`). A request that is not a woken sync
+never takes a turn; it waits at most for the turns already running. Turns change when a sync answers, never what
+it answers: the sync reads the database in its turn, as it would have read it without one.
 """
 
 from __future__ import annotations
@@ -26,14 +26,21 @@ AT_ONCE = 4
 one's CPU; few, so a new request waits for at most a few rebuilds (each ~3-5 ms of CPU)."""
 
 
+YIELD_S = 0.0001
+"""How long a turn sleeps before it rebuilds under gevent: any positive time is a timer, which fires only after the
+hub's next look at the sockets (``gevent.sleep(0)`` would not wait for one)."""
+
+
 def let_others_run() -> None:
-    """Give way to whatever else in the process is ready: under gevent, wait until the hub has nothing else to do
-    (new connections accepted, ready requests served); with OS threads, yield the GIL."""
+    """Give way to whatever else in the process is ready: under gevent, let the hub go round its loop once, so
+    connections that arrived meanwhile are accepted and ready requests run before this rebuild (not until the hub
+    is idle: ``gevent.idle()`` starved the wake while other requests kept arriving); with OS threads, yield the
+    GIL."""
     monkey = sys.modules.get("gevent.monkey")
     if monkey is not None and monkey.is_module_patched("threading"):
         import gevent
 
-        gevent.idle()
+        gevent.sleep(YIELD_S)
     else:
         time.sleep(0)
 
