@@ -162,7 +162,7 @@ class Round:
                 "load": [round(self.load_before, 2), round(self.load_after, 2)]}
 
 
-async def measure(server: Server, idle_polls: int, probes: int, window_s: float) -> Round:
+async def measure(server: Server, idle_polls: int, probes: int, window_s: float, ramp: float) -> Round:
     endpoints = [Endpoint.of(url) for url in server.urls]
     pollers = [(token, True) for token in server.members] + [
         (token, False) for token in server.idle for _ in range(idle_polls)]
@@ -170,7 +170,8 @@ async def measure(server: Server, idle_polls: int, probes: int, window_s: float)
     text = f"wake {secrets.token_hex(4)}"
     last_answer = [time.monotonic()]
     arrivals: list[float] = []
-    starts = await _gathered([get_json(endpoints[0], f"{CLIENT}/sync", {"filter": NO_ROOMS}, token, 120)
+    starts = await _gathered([get_json(endpoints[0], f"{CLIENT}/sync", {"filter": NO_ROOMS, "set_presence": "offline"},
+                                       token, 120)
                               for token in dict.fromkeys(token for token, _ in pollers)])
     since = dict(zip(dict.fromkeys(token for token, _ in pollers), (body["next_batch"] for body in starts),
                      strict=True))
@@ -187,8 +188,11 @@ async def measure(server: Server, idle_polls: int, probes: int, window_s: float)
                 arrivals.append(time.perf_counter())
                 return
 
-    tasks = [asyncio.ensure_future(poll(token, member, endpoints[index % len(endpoints)]))
-             for index, (token, member) in enumerate(pollers)]
+    tasks = []
+    for index, (token, member) in enumerate(pollers):
+        tasks.append(asyncio.ensure_future(poll(token, member, endpoints[index % len(endpoints)])))
+        if ramp:
+            await asyncio.sleep(1 / ramp)  # clients come and go: a hold is reached, not stormed
     await _settled(server, last_answer, time.monotonic() + window_s)
     # Probes run in a process of their own: timed from here, they would wait for this loop reading the woken
     # members' answers, which is the client's delay, not the server's.
@@ -294,7 +298,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for server in servers:
             if time.monotonic() >= deadline:
                 break
-            summary = (await measure(server, args.idle_polls, args.probes, args.window)).summary()
+            summary = (await measure(server, args.idle_polls, args.probes, args.window, args.ramp)).summary()
             print(_line(summary), flush=True)
             rounds.append(summary)
     return {"members": args.members, "idle_users": args.idle_users, "idle_polls": args.idle_polls,
@@ -311,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probes", type=int, default=4, help="clients timing other requests meanwhile")
     parser.add_argument("--window", type=float, default=60.0, help="seconds to wait for the hold and the wake")
     parser.add_argument("--deadline", type=float, default=3600.0)
+    parser.add_argument("--ramp", type=float, default=0.0, help="long-polls opened per second (0: all at once)")
     parser.add_argument("--json")
     parser.add_argument("--state", help="keep the accounts set up in this file and reuse them (same counts) next run")
     args = parser.parse_args(argv)
