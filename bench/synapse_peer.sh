@@ -8,7 +8,8 @@
 # signing key, the SQLite database, media and logs. `postgres` uses the PostgreSQL on 127.0.0.1:5432 as user
 # postgres (no password, or $PGPASSWORD) and a database synapse_bench_PORT, created when missing.
 # Rate limits are lifted so a benchmark measures the server, not its limiter; bcrypt_rounds stays at Synapse's
-# default of 12, as `ganglion generate-config` writes, so password hashing costs the same on both sides.
+# default of 12, as `ganglion generate-config` writes, so password hashing costs the same on both sides
+# ($BCRYPT_ROUNDS overrides it for benchmarks that only register accounts to set up, e.g. bench.wake).
 set -euo pipefail
 
 usage() { sed -n '5p' "$0" | sed 's/^# *//' >&2; exit 2; }
@@ -71,6 +72,7 @@ presence: {enabled: true}
 user_directory: {enabled: true, search_all_users: true}
 room_list_publication_rules: [{user_id: "*", alias: "*", room_id: "*", action: allow}]
 alias_creation_rules: [{user_id: "*", alias: "*", room_id: "*", action: allow}]
+bcrypt_rounds: ${BCRYPT_ROUNDS:-12}
 rc_message: $unlimited
 rc_registration: $unlimited
 rc_login: {address: $unlimited, account: $unlimited, failed_attempts: $unlimited}

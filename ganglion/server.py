@@ -32,6 +32,15 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         return self._app_factory()
 
+    def run(self) -> None:
+        """Serve, with everything the arbiter has allocated so far (the imports, the migrations' modules) frozen
+        out of the garbage collector first: a worker forked from it then shares those pages with it instead of
+        copying each one the first time its collector walks the objects there (each object's GC header is
+        written during a collection). Measured idle: bench/README.md, "Idle memory"."""
+        gc.collect()
+        gc.freeze()
+        super().run()
+
 
 def release_worker(_arbiter: object, worker: Any) -> None:
     """gunicorn's ``worker_exit`` hook: in a worker that stopped serving, while gevent still runs, let go of what

@@ -15,6 +15,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeout
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolExhausted
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
@@ -65,8 +66,9 @@ def _render_http_error(error: HTTPException) -> Response:
 
 def _render_unexpected(error: Exception) -> Response:
     # A database that cannot be reached (restarting, failing over) is an OperationalError before any connection
-    # exists to invalidate: the client should retry, not report a bug.
-    unreachable = isinstance(error, OperationalError) or (
+    # exists to invalidate: the client should retry, not report a bug. So is a pool whose connections stayed busy
+    # past its timeout (thousands of long-polls arriving at once on a process with a few connections).
+    unreachable = isinstance(error, OperationalError | PoolExhausted) or (
         isinstance(error, DBAPIError) and error.connection_invalidated)
     backend = ("database" if unreachable else "redis" if isinstance(error, (BrokerUnavailable, RedisConnectionError,
                                                                              RedisTimeout)) else None)

@@ -3,6 +3,9 @@
 Images are turned upright by their EXIF orientation first, so sizes are those a viewer sees. An image with more
 than ``max_image_pixels`` pixels is refused before any pixel is decoded (a small file can claim a huge canvas:
 a decompression bomb); Pillow only reads the header until :meth:`PIL.Image.Image.load`.
+
+Pillow is imported on first use, not with this module: every process imports the media tasks, few ever make a
+thumbnail, and Pillow's modules cost each process ~2.4 MiB (bench/README.md, "Idle memory").
 """
 
 from __future__ import annotations
@@ -10,11 +13,12 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
-
-from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+from typing import TYPE_CHECKING, BinaryIO
 
 from protocol.media import ThumbnailSpec, base_content_type
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 THUMBNAILABLE_TYPES = frozenset({"image/jpeg", "image/jpg", "image/png", "image/gif", "image/webp"})
 ANIMATED_TYPE = "image/webp"
@@ -54,6 +58,8 @@ def static_thumbnail_type(content_type: str) -> str:
 
 
 def _open(handle: BinaryIO, max_pixels: int) -> Image.Image:
+    from PIL import Image, UnidentifiedImageError
+
     try:
         image = Image.open(handle)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as error:
@@ -87,6 +93,8 @@ def inspect_image(handle: BinaryIO, max_pixels: int) -> SourceImage:
 
 
 def _resized(frame: Image.Image, spec: ThumbnailSpec) -> Image.Image:
+    from PIL import Image, ImageOps
+
     if frame.mode not in ("RGB", "RGBA", "L", "LA"):
         frame = frame.convert("RGBA")
     if spec.method == "crop":
@@ -97,6 +105,8 @@ def _resized(frame: Image.Image, spec: ThumbnailSpec) -> Image.Image:
 def render_thumbnails(handle: BinaryIO, specs: Sequence[ThumbnailSpec], max_pixels: int) -> list[bytes]:
     """The thumbnails ``specs`` of the image in ``handle``, each encoded as its ``content_type``. The image is
     decoded once for all of them, and a JPEG only at the scale the largest needs (Pillow's ``draft``)."""
+    from PIL import Image, ImageOps
+
     image = _open(handle, max_pixels)
     try:
         rendered: dict[ThumbnailSpec, bytes] = {}
@@ -131,6 +141,8 @@ def _encode(thumbnail: Image.Image, content_type: str) -> bytes:
 
 
 def _render_animated(image: Image.Image, spec: ThumbnailSpec) -> bytes:
+    from PIL import ImageSequence
+
     frames, durations = [], []
     for index, frame in enumerate(ImageSequence.Iterator(image)):
         if index >= MAX_ANIMATED_FRAMES:

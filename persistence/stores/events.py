@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, delete, func, insert, select, tuple_, union_all, update
 
 from persistence.locks import lock_backfill_orderings
+from persistence.stores.room_lists import record_bump
 from persistence.stream_ranges import between, up_to
 from persistence.tables import (
     current_state_events,
@@ -101,6 +102,8 @@ class EventStore:
             json=encode_canonical_json(dict(event.pdu)).decode("utf-8"), rejected_reason=rejected_reason,
             outlier=outlier, replaces_state=replaces_state,
         ))
+        if rejected_reason is None and not outlier:
+            record_bump(conn, room_id, event.type, stream_ordering, instance_name)
         if event.prev_event_ids:
             conn.execute(insert(event_edges), [
                 {"event_id": event.event_id, "prev_event_id": prev} for prev in dict.fromkeys(event.prev_event_ids)])
@@ -136,6 +139,10 @@ class EventStore:
         it."""
         conn.execute(update(events).where(events.c.event_id == event_id)
                      .values(outlier=False, stream_ordering=stream_ordering, replaces_state=replaces_state))
+        row = conn.execute(select(events.c.room_id, events.c.type, events.c.instance_name)
+                           .where(events.c.event_id == event_id, events.c.rejected_reason.is_(None))).first()
+        if row is not None:
+            record_bump(conn, row.room_id, row.type, stream_ordering, row.instance_name)
 
     def get_event(self, conn: Connection, event_id: str) -> StoredEvent | None:
         row = conn.execute(

@@ -69,7 +69,7 @@ from persistence.tables.rooms import (
     state_groups,
 )
 from persistence.tables.sharding import shard_fences, shard_maps
-from persistence.tables.sliding_sync import sliding_sync_connections, sliding_sync_positions
+from persistence.tables.sliding_sync import room_bump_stamps, sliding_sync_connections, sliding_sync_positions
 from persistence.tables.streams import device_lists_stream, outbox, stream_counters, stream_positions, user_directory
 from persistence.tables.sync import account_data, device_inbox, sync_sent_members, to_device_txns, user_filters
 
@@ -129,6 +129,7 @@ __all__ = [
     "remote_media_cache",
     "remote_media_thumbnails",
     "room_aliases",
+    "room_bump_stamps",
     "room_directory",
     "room_key_backup_keys",
     "room_key_backup_versions",

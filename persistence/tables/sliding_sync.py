@@ -36,3 +36,14 @@ sliding_sync_positions = Table(
     Column("created_ts", BigInteger, nullable=False),
     Index(None, "connection_id"),
 )
+
+room_bump_stamps = Table(
+    "room_bump_stamps",
+    metadata,
+    Column("room_id", Text, primary_key=True),
+    Column("stream_ordering", BigInteger, nullable=False),
+    Column("instance_name", Text, nullable=False),
+)
+"""Each room's latest "bump" event (``BUMP_EVENT_TYPES``) in its timeline, kept by the events writer as it stores
+events (``persistence/stores/room_lists.py``), so sorting a sliding sync list by recency reads one row per room
+instead of searching each room's events (as Synapse's ``sliding_sync_joined_rooms.bump_stamp``)."""

@@ -90,8 +90,13 @@ def sync() -> dict[str, Any]:
                 return result.body
             woken = waiter.wait(remaining)
             ended_wait = "ring" if woken else "timeout"
-            # Woken by a ring: read what every sync it woke needs once, with them (web/sync/shared.py).
-            result = build_sync(current, request, current.notifier.shared.snapshot() if woken else None)
+            if not woken:
+                result = build_sync(current, request)
+                continue
+            # Woken by a ring: in its turn among the syncs it woke, so requests arriving meanwhile are served
+            # (web/sync/turns.py), reading what they all need once, with them (web/sync/shared.py).
+            with current.notifier.turns.turn():
+                result = build_sync(current, request, current.notifier.shared.snapshot())
 
 
 def register_routes(blueprint: Blueprint) -> None:

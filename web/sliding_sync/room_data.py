@@ -107,7 +107,7 @@ def bump_stamps_of(reader: SyncReader, room_ids: Collection[str], memberships: M
                    until: WriterPositions) -> dict[str, int]:
     """For rooms no list sorted (subscriptions alone): their bump stamps, read the way lists read them."""
     joined = [room_id for room_id in room_ids if memberships[room_id].membership == "join"]
-    return reader.deps.stores.room_lists.list_bump_stamps(reader.conn, joined, BUMP_EVENT_TYPES, until)
+    return reader.deps.stores.room_lists.list_bump_stamps(reader.conn, joined, until)
 
 
 def _previously(sent: SentRoom | None, member: Membership) -> SentRoom | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from persistence.stores.events import StoredEvent
-from protocol.sliding_sync.lists import BUMP_EVENT_TYPES, RoomFacts, passes, sort_by_recency
+from protocol.sliding_sync.lists import RoomFacts, passes, sort_by_recency
 from protocol.sliding_sync.request import RoomConfig, SlidingRequest
 from protocol.sync_tokens import WriterPositions
 from web.sync.rooms import SyncReader
@@ -89,7 +89,7 @@ def _room_facts(reader: SyncReader, request: SlidingRequest, memberships: Mappin
     stores, conn = reader.deps.stores, reader.conn
     filters = [sliding.filters for sliding in request.lists]
     joined = [room_id for room_id, member in memberships.items() if member.membership == "join"]
-    bumps = stores.room_lists.list_bump_stamps(conn, joined, BUMP_EVENT_TYPES, until)
+    bumps = stores.room_lists.list_bump_stamps(conn, joined, until)
     wants_state = any(f.is_encrypted is not None or f.room_types is not None or f.not_room_types for f in filters)
     state: dict[str, dict[tuple[str, str], dict[str, Any]]] = stores.room_lists.list_current_state_contents(
         conn, memberships, (ENCRYPTION, CREATE)) if wants_state else {}

@@ -3,7 +3,8 @@
 A waiting sync registers the keys it cares about (its user id and its rooms) *before* it looks at the database,
 so a ring that lands between its look and its wait still wakes it. A ring carries keys (room ids, user ids);
 :data:`RESYNC` wakes everyone, since rings may have been lost. A wake-up is only a hint: the sync re-reads, sharing
-the reads that do not depend on who syncs with the other syncs the same ring woke (``web/sync/shared.py``).
+the reads that do not depend on who syncs with the other syncs the same ring woke (``web/sync/shared.py``), each in
+its turn (``web/sync/turns.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 
 from persistence.doorbell import RESYNC, Ring
 from web.sync.shared import SharedReads
+from web.sync.turns import WokenTurns
 
 
 class Waiter:
@@ -36,6 +38,8 @@ class SyncNotifier:
         self.shared = SharedReads()
         """What the syncs a ring wakes share (``web/sync/shared.py``): renewed by every ring before it wakes
         anyone, so no woken sync reads a snapshot older than the commit that woke it."""
+        self.turns = WokenTurns()
+        """Woken syncs rebuild in turns (``web/sync/turns.py``), so other requests are served during a wake."""
         self._lock = threading.Lock()
         self._by_key: dict[str, set[Waiter]] = {}
         self._all: set[Waiter] = set()
