@@ -130,8 +130,11 @@ class FileMediaStorage:
 
     @contextlib.contextmanager
     def stage(self) -> Iterator[StagedFile]:
-        os.makedirs(self._tmp, exist_ok=True)
-        descriptor, path = tempfile.mkstemp(dir=self._tmp, prefix="upload-")
+        try:
+            descriptor, path = tempfile.mkstemp(dir=self._tmp, prefix="upload-")
+        except FileNotFoundError:  # the first upload to a new store: folders are made on a miss, not checked each time
+            os.makedirs(self._tmp, exist_ok=True)
+            descriptor, path = tempfile.mkstemp(dir=self._tmp, prefix="upload-")
         handle = os.fdopen(descriptor, "wb")
         try:
             yield StagedFile(path, handle)
@@ -143,8 +146,11 @@ class FileMediaStorage:
     def commit(self, staged: StagedFile, key: str) -> None:
         final = self._path(key)
         staged.finish()
-        os.makedirs(os.path.dirname(final), exist_ok=True)
-        os.replace(staged.path, final)
+        try:
+            os.replace(staged.path, final)
+        except FileNotFoundError:  # the first file of its shard folder
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(staged.path, final)
         _fsync_directory(os.path.dirname(final))
 
     def open(self, key: str) -> StoredFile | None:
