@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ class StagedFile:
         """Flush and ``fsync`` the bytes: after this they survive a crash (once renamed into place)."""
         if not self._handle.closed:
             self._handle.flush()
-            os.fsync(self._handle.fileno())
+            _fsync(self._handle.fileno())
             self._handle.close()
 
 
@@ -182,9 +183,22 @@ def _fsync_directory(path: str) -> None:
     """Make the rename itself durable: without this a crash may forget the directory entry."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(descriptor)
+        _fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def _fsync(descriptor: int) -> None:
+    """``os.fsync``, which waits for the disk (tens of milliseconds on a busy one). In a gevent web worker that wait
+    would stop every request of the process, so there it runs on gevent's pool of native threads and only this
+    request waits; elsewhere (threads, Celery) the call releases the GIL by itself."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        import gevent
+
+        gevent.get_hub().threadpool.apply(os.fsync, (descriptor,))
+        return
+    os.fsync(descriptor)
 
 
 class StorageProvider(Protocol):
