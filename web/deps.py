@@ -10,6 +10,7 @@ from config import HomeserverConfig
 from federation_client.services import Federation
 from persistence.database import Database
 from persistence.doorbell import Doorbell
+from persistence.media.thumbnails import SourceImages
 from persistence.push_rules_cache import PushRulesCache
 from persistence.ratelimit import Buckets
 from persistence.stores import Stores
@@ -46,6 +47,8 @@ class Deps:
     """Which cached token lookups this process may trust (``persistence/token_revocations.py``)."""
     remote_profiles: RemoteProfileCache = field(default_factory=RemoteProfileCache)
     """Other servers' answers to profile queries, kept a minute (``web/remote/profiles.py``)."""
+    source_images: SourceImages = field(default_factory=SourceImages)
+    """Local images' sizes, so serving a thumbnail already made does not read the original again."""
 
 
 _KEY = "ganglion.deps"

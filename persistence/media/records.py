@@ -18,7 +18,12 @@ from persistence.media.storage import MediaStorage, StagedFile
 def keep_if_recorded(database: Database, storage: MediaStorage, staged: StagedFile, key: str,
                      record: Callable[[Connection], bool]) -> bool:
     """Run ``record`` in a write transaction; if it returns True, commit ``staged`` under ``key`` before the
-    transaction commits. Returns whether the bytes were kept (the staged file is discarded otherwise)."""
+    transaction commits. Returns whether the bytes were kept (the staged file is discarded otherwise).
+
+    The staged bytes are flushed to disk first, outside the transaction: an ``fsync`` of a large file takes a
+    while, and inside it would hold the write lock (SQLite's one writer, PostgreSQL's row locks) all that time;
+    only the rename and its folder's ``fsync`` need to fall between the record and its commit."""
+    staged.finish()
     placed = False
     try:
         with database.write() as conn:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ class StagedFile:
         """Flush and ``fsync`` the bytes: after this they survive a crash (once renamed into place)."""
         if not self._handle.closed:
             self._handle.flush()
-            os.fsync(self._handle.fileno())
+            _fsync(self._handle.fileno())
             self._handle.close()
 
 
@@ -130,8 +131,11 @@ class FileMediaStorage:
 
     @contextlib.contextmanager
     def stage(self) -> Iterator[StagedFile]:
-        os.makedirs(self._tmp, exist_ok=True)
-        descriptor, path = tempfile.mkstemp(dir=self._tmp, prefix="upload-")
+        try:
+            descriptor, path = tempfile.mkstemp(dir=self._tmp, prefix="upload-")
+        except FileNotFoundError:  # the first upload to a new store: folders are made on a miss, not checked each time
+            os.makedirs(self._tmp, exist_ok=True)
+            descriptor, path = tempfile.mkstemp(dir=self._tmp, prefix="upload-")
         handle = os.fdopen(descriptor, "wb")
         try:
             yield StagedFile(path, handle)
@@ -143,8 +147,11 @@ class FileMediaStorage:
     def commit(self, staged: StagedFile, key: str) -> None:
         final = self._path(key)
         staged.finish()
-        os.makedirs(os.path.dirname(final), exist_ok=True)
-        os.replace(staged.path, final)
+        try:
+            os.replace(staged.path, final)
+        except FileNotFoundError:  # the first file of its shard folder
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(staged.path, final)
         _fsync_directory(os.path.dirname(final))
 
     def open(self, key: str) -> StoredFile | None:
@@ -176,9 +183,22 @@ def _fsync_directory(path: str) -> None:
     """Make the rename itself durable: without this a crash may forget the directory entry."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(descriptor)
+        _fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def _fsync(descriptor: int) -> None:
+    """``os.fsync``, which waits for the disk (tens of milliseconds on a busy one). In a gevent web worker that wait
+    would stop every request of the process, so there it runs on gevent's pool of native threads and only this
+    request waits; elsewhere (threads, Celery) the call releases the GIL by itself."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        import gevent
+
+        gevent.get_hub().threadpool.apply(os.fsync, (descriptor,))
+        return
+    os.fsync(descriptor)
 
 
 class StorageProvider(Protocol):

@@ -4,18 +4,25 @@ The configured ``thumbnail_sizes`` are planned from the image's upright size (ne
 the ``media`` queue makes them after an upload, and a request that arrives first makes the one it needs itself.
 Either way the thumbnail is rendered to a staged file and recorded with its bytes in one step
 (:func:`persistence.media.records.keep_if_recorded`): of two makers of the same thumbnail the first record wins.
+
+Serving a thumbnail already made is the hot path, so it reads neither the original nor the thumbnail rows: the
+original's upright size is remembered per process (:class:`SourceImages`: an upload's bytes never change, and a
+media id is never reused), and a thumbnail whose file is in storage is served from it (files only ever appear
+whole, by rename, and hold the one rendering of their key).
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import BinaryIO
 
 from config.media import MediaConfig
 from persistence.database import Database
 from persistence.media.records import keep_if_recorded
-from persistence.media.storage import MediaStorage, content_key, thumbnail_key
+from persistence.media.storage import MediaStorage, StoredFile, content_key, thumbnail_key
 from persistence.media.thumbnailer import (
     ANIMATED_TYPE,
     CannotThumbnail,
@@ -41,14 +48,42 @@ def planned_thumbnails(config: MediaConfig, source: SourceImage, content_type: s
     return list(dict.fromkeys(planned))
 
 
+class SourceImages:
+    """media id -> the image's :class:`SourceImage`, for one process; thread-safe and bounded (least recently used
+    goes first). Never stale: uploaded bytes are never replaced, and a deleted media's id is never handed out
+    again (nor served: its row is gone before this is asked)."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[str, SourceImage] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, media_id: str) -> SourceImage | None:
+        with self._lock:
+            found = self._entries.get(media_id)
+            if found is not None:
+                self._entries.move_to_end(media_id)
+            return found
+
+    def put(self, media_id: str, source: SourceImage) -> None:
+        with self._lock:
+            self._entries[media_id] = source
+            self._entries.move_to_end(media_id)
+            if len(self._entries) > self.MAX_ENTRIES:
+                self._entries.popitem(last=False)
+
+
 class Thumbnails:
     """Thumbnails of local media, for the task that pre-generates them and the views that serve them."""
 
-    def __init__(self, config: MediaConfig, database: Database, store: MediaStore, storage: MediaStorage) -> None:
+    def __init__(self, config: MediaConfig, database: Database, store: MediaStore, storage: MediaStorage,
+                 sources: SourceImages | None = None) -> None:
         self._config = config
         self._database = database
         self._store = store
         self._storage = storage
+        self._sources = sources if sources is not None else SourceImages()
 
     @contextlib.contextmanager
     def _content(self, media: LocalMedia) -> Iterator[BinaryIO]:
@@ -62,8 +97,12 @@ class Thumbnails:
         """The image's upright size; raises CannotThumbnail or ImageTooLarge."""
         if not can_thumbnail(media.media_type):
             raise CannotThumbnail(f"cannot thumbnail {media.media_type}")
-        with self._content(media) as handle:
-            return inspect_image(handle, self._config.max_image_pixels)
+        source = self._sources.get(media.media_id)
+        if source is None:
+            with self._content(media) as handle:
+                source = inspect_image(handle, self._config.max_image_pixels)
+            self._sources.put(media.media_id, source)
+        return source
 
     def ensure(self, media: LocalMedia, specs: list[ThumbnailSpec]) -> None:
         """Make and record those of ``specs`` not recorded already (from one decode of the image)."""
@@ -96,7 +135,7 @@ class Thumbnails:
 
     def for_request(self, media: LocalMedia, width: int, height: int, method: str,
                     animated: bool) -> ThumbnailSpec | None:
-        """The thumbnail to answer a request with, made now if need be; None means "serve the original", which
+        """The thumbnail to answer a request with (see :meth:`open`); None means "serve the original", which
         the spec asks for when the image is no larger than the request. ``animated`` (v1.11) gets an animated
         thumbnail of an animated image; without it an animated image is never served animated."""
         source = self.inspect(media)
@@ -117,5 +156,14 @@ class Thumbnails:
                     source.width, source.height, "scale", static_thumbnail_type(content_type))
         if animate:
             spec = ThumbnailSpec(spec.width, spec.height, spec.method, ANIMATED_TYPE)
-        self.ensure(media, [spec])
         return spec
+
+    def open(self, media: LocalMedia, spec: ThumbnailSpec) -> StoredFile | None:
+        """The thumbnail ``spec`` of ``media`` for reading, made now if it is not in storage yet (a request that
+        came before the ``media`` queue made it, or a dynamic size); None if it cannot be found even then."""
+        key = thumbnail_key(media.media_id, spec.width, spec.height, spec.method, spec.content_type)
+        stored = self._storage.open(key)
+        if stored is None:
+            self.ensure(media, [spec])
+            stored = self._storage.open(key)
+        return stored

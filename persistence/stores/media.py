@@ -50,9 +50,11 @@ class MediaStore:
         """A new upload (``content``), or an ``mxc://`` URI created ahead of its content (``content`` None)."""
         values = {"media_type": content.media_type, "upload_name": content.upload_name,
                   "media_length": content.media_length, "sha256": content.sha256} if content else {}
-        conn.execute(insert(local_media).values(
-            media_id=media_id, user_id=user_id, created_ts=now_ms, unused_expires_ts=unused_expires_ts,
-            last_access_ts=now_ms, authenticated=authenticated, safe_from_quarantine=False, **values))
+        # Values as parameters, not ``.values(...)``: that builds (and cache-keys) a new statement per upload,
+        # a fifth of an upload's CPU in the monolith.
+        conn.execute(insert(local_media), {
+            "media_id": media_id, "user_id": user_id, "created_ts": now_ms, "unused_expires_ts": unused_expires_ts,
+            "last_access_ts": now_ms, "authenticated": authenticated, "safe_from_quarantine": False, **values})
 
     def update_uploaded(self, conn: Connection, media_id: str, content: UploadedContent, now_ms: int) -> bool:
         """Fill in a created URI's content; False when it already has some. The row stays locked until the

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Response, request
 
-from persistence.media.storage import StoredFile, content_key, thumbnail_key
+from persistence.media.storage import StoredFile, content_key
 from persistence.media.thumbnailer import CannotThumbnail, ImageTooLarge
 from persistence.media.thumbnails import Thumbnails
 from persistence.stores.media import LocalMedia
 from protocol.errors import InvalidParam, MissingParam, NotFound, TooLarge, UnknownError
-from protocol.media import ThumbnailSpec, content_disposition, served_content_type
+from protocol.media import content_disposition, served_content_type
 from web.auth import authenticate
 from web.deps import Deps, deps
 from web.media.content import file_response, local_media, query_flag, storage
@@ -66,16 +66,22 @@ def thumbnail_file(current: Deps, media: LocalMedia, wanted: ThumbnailRequest) -
     """The thumbnail of ``media`` asked for (the original when it is already small enough): its open file,
     content type and disposition."""
     width, height, method, animated = wanted.width, wanted.height, wanted.method, wanted.animated
-    thumbnails = Thumbnails(current.config.media, current.database, current.stores.media, storage(current))
+    thumbnails = Thumbnails(current.config.media, current.database, current.stores.media, storage(current),
+                            current.source_images)
     try:
         spec = thumbnails.for_request(media, width, height, method, animated)
+        if spec is None:
+            return _original(current, media.media_id, media.media_type)
+        stored = thumbnails.open(media, spec)
     except ImageTooLarge:
         raise TooLarge("Content is too large to thumbnail") from None
     except CannotThumbnail:
         raise UnknownError("Cannot generate thumbnails for the requested content") from None
-    if spec is None:
-        return _original(current, media.media_id, media.media_type)
-    return _stored_thumbnail(current, media.media_id, spec)
+    if stored is None:
+        raise NotFound("Not found")
+    extension = spec.content_type.partition("/")[2]
+    # Spec v1.12: a thumbnail is always inline, with a file name.
+    return stored, spec.content_type, f"inline; filename=thumbnail.{extension}"
 
 
 def _original(current: Deps, media_id: str, media_type: str | None) -> tuple[StoredFile, str, str]:
@@ -84,15 +90,6 @@ def _original(current: Deps, media_id: str, media_type: str | None) -> tuple[Sto
         raise NotFound("Not found")
     content_type = served_content_type(media_type)
     return stored, content_type, content_disposition(content_type, None)
-
-
-def _stored_thumbnail(current: Deps, media_id: str, spec: ThumbnailSpec) -> tuple[StoredFile, str, str]:
-    stored = storage(current).open(thumbnail_key(media_id, spec.width, spec.height, spec.method, spec.content_type))
-    if stored is None:
-        raise NotFound("Not found")
-    extension = spec.content_type.partition("/")[2]
-    # Spec v1.12: a thumbnail is always inline, with a file name.
-    return stored, spec.content_type, f"inline; filename=thumbnail.{extension}"
 
 
 def get_thumbnail_legacy(server_name: str, media_id: str) -> Response:

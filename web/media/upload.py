@@ -17,6 +17,7 @@ from werkzeug.wsgi import get_input_stream
 
 from persistence.media.records import keep_if_recorded
 from persistence.media.storage import StagedFile, content_key
+from persistence.media.thumbnailer import can_thumbnail
 from persistence.stores.media import UploadedContent
 from protocol.errors import Forbidden, InvalidParam, LimitExceeded, NotFound, TooLarge
 from protocol.media import (
@@ -78,6 +79,13 @@ def _receive(current: Deps, staged: StagedFile) -> None:
             raise TooLarge(f"Cannot upload files larger than {limit} bytes")
 
 
+def _uploaded(current: Deps, media_id: str, content_type: str) -> None:
+    """Poke the media queue for the configured thumbnails, only when there can be any: for other content the task
+    would find nothing to make, and in the monolith it runs before the upload answers."""
+    if can_thumbnail(content_type):
+        media_uploaded(current.dispatcher, media_id)
+
+
 def upload_content() -> dict[str, Any]:
     current = deps()
     requester = authenticate(current)
@@ -99,7 +107,7 @@ def upload_content() -> dict[str, Any]:
             return True
 
         keep_if_recorded(current.database, storage(current), staged, content_key(media_id), record)
-    media_uploaded(current.dispatcher, media_id)
+    _uploaded(current, media_id, content_type)
     return {"content_uri": mxc_uri(current.config.server_name, media_id)}
 
 
@@ -154,7 +162,7 @@ def upload_content_to_mxc(server_name: str, media_id: str) -> dict[str, Any]:
             return True
 
         keep_if_recorded(current.database, storage(current), staged, content_key(media_id), record)
-    media_uploaded(current.dispatcher, media_id)
+    _uploaded(current, media_id, content_type)
     return {}
 
 
