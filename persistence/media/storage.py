@@ -10,6 +10,7 @@ bucket) would keep staging on local disk and upload in :meth:`MediaStorage.commi
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import sys
@@ -257,8 +258,13 @@ class ProviderBackedStorage:
         return None
 
 
+@functools.lru_cache(maxsize=8)
 def media_storage(config: MediaConfig) -> MediaStorage:
-    """The storage configured for this deployment: ``media_store_path``, with any ``media_storage_providers``."""
+    """The storage configured for this deployment: ``media_store_path``, with any ``media_storage_providers``.
+
+    Made once per process and configuration: an S3 provider opens a boto3 client (credentials, endpoint
+    resolution, a connection pool), far too dear to repeat per request, and boto3 clients may be shared by
+    threads. The storages hold no other state (every file operation goes to the disk or the bucket)."""
     local = FileMediaStorage(config.store_path)
     if not config.s3_providers:
         return local
