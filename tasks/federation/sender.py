@@ -88,22 +88,31 @@ def _claim(context: TaskContext, destination: str) -> InFlight | None:
         state = store.lock_destination(conn, destination)
         if state.backing_off(now) or (state.claimed_until_ts is not None and state.claimed_until_ts > now):
             return None
-        txn = store.get_transaction(conn, destination) or _new_transaction(context, conn, state, now)
+        txn = store.get_transaction(conn, destination)
+        changes: dict[str, Any] = {}
+        if txn is None:
+            txn, changes = _new_transaction(context, conn, state, now)
         if txn is not None:
-            store.update_destination(conn, destination, claimed_until_ts=now + claim_ms(context))
+            changes["claimed_until_ts"] = now + claim_ms(context)
+        if changes:  # the destination's row is updated once per claim, whatever changed
+            store.update_destination(conn, destination, **changes)
     return txn
 
 
-def _new_transaction(context: TaskContext, conn: Connection, state: DestinationState, now: int) -> InFlight | None:
+def _new_transaction(context: TaskContext, conn: Connection, state: DestinationState, now: int,
+                     ) -> tuple[InFlight | None, dict[str, Any]]:
+    """Fix and store the next transaction for the destination (None: nothing to send); answers it with the changes
+    its row needs (the next transaction number, the end of catch-up), which the caller writes in its one update."""
     store = context.stores.federation_sending
     destination = state.destination
     pdus: list[dict[str, Any]] = []
     queue_ids: list[int] = []
     catch_up: list[tuple[str, int]] = []
+    changes: dict[str, Any] = {}
     if state.catching_up:
         pdus, catch_up = _catch_up_pdus(context, conn, destination)
         if not catch_up:
-            store.update_destination(conn, destination, catching_up=False)
+            changes["catching_up"] = False
     if not catch_up:
         queued = store.list_queued(conn, destination, PDU, MAX_PDUS)
         found = context.stores.events.get_events(conn, [item.event_id for item in queued if item.event_id])
@@ -117,13 +126,13 @@ def _new_transaction(context: TaskContext, conn: Connection, state: DestinationS
     queue_ids += [item.id for item in edus]
     if not pdus and not edus:
         store.delete_queued(conn, queue_ids)  # PDUs of events that are gone: nothing left to send
-        return None
+        return None, changes
     body = {"origin": context.config.server_name, "origin_server_ts": now, "pdus": pdus,
             "edus": [item.edu for item in edus]}
     txn = InFlight(f"{now}.{state.next_txn}", body, tuple(queue_ids), tuple(catch_up))
     store.insert_transaction(conn, destination, txn, now)
-    store.update_destination(conn, destination, next_txn=state.next_txn + 1)
-    return txn
+    changes["next_txn"] = state.next_txn + 1
+    return txn, changes
 
 
 def _catch_up_pdus(context: TaskContext, conn: Connection, destination: str,
