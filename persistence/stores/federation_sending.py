@@ -1,14 +1,16 @@
 """What each destination server is owed and how it last answered (``persistence/tables/federation_sending.py``).
 
-Every read-modify-write of a destination's rows starts with :meth:`FederationSendingStore.lock_destination`, which
-creates the destination's row if needed and holds it (``FOR UPDATE`` on PostgreSQL; SQLite serialises writers) until
-the transaction ends: the fan-out and the one sender of a destination never interleave.
+Every read-modify-write of a destination's rows starts with :meth:`FederationSendingStore.lock_destination` (or
+:meth:`~FederationSendingStore.lock_destinations` for a fan-out's many), which creates the destination's row if needed
+and holds it (``FOR UPDATE`` on PostgreSQL; SQLite serialises writers) until the transaction ends: the fan-out and the
+one sender of a destination never interleave. A fan-out writes all its destinations' rows with a few multi-row
+statements, not a few per destination: its cost is the hot path of every event in a room with many servers.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,10 +24,16 @@ from persistence.tables import (
     federation_outbound_queue,
     federation_transactions,
 )
-from persistence.upsert import upsert
 
 PDU = "pdu"
 EDU = "edu"
+BATCH = 1000
+"""Rows (or destinations) per multi-row statement: well under SQLite's limit of 32,766 bound parameters."""
+
+
+def _batches(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), BATCH):
+        yield items[start:start + BATCH]
 
 
 @dataclass(frozen=True)
@@ -71,14 +79,24 @@ class CatchUpRoom:
 
 class FederationSendingStore:
     def lock_destination(self, conn: Connection, destination: str) -> DestinationState:
+        return self.lock_destinations(conn, [destination])[destination]
+
+    def lock_destinations(self, conn: Connection, destinations: Collection[str]) -> dict[str, DestinationState]:
+        """Create and lock the rows of ``destinations``, in sorted order (two fan-outs locking overlapping sets
+        cannot deadlock), with one insert and one select per :data:`BATCH`, whatever their number."""
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        conn.execute(dialect.insert(federation_destinations)
-                     .values(destination=destination, catching_up=False)
-                     .on_conflict_do_nothing(index_elements=["destination"]))
         t = federation_destinations
-        row = conn.execute(select(t).where(t.c.destination == destination).with_for_update()).one()
-        return DestinationState(row.destination, row.retry_at_ts, row.retry_interval_ms, row.failures,
-                                row.claimed_until_ts, bool(row.catching_up), row.next_txn)
+        states: dict[str, DestinationState] = {}
+        for batch in _batches(sorted(set(destinations))):
+            conn.execute(dialect.insert(t).values([{"destination": name, "catching_up": False} for name in batch])
+                         .on_conflict_do_nothing(index_elements=["destination"]))
+            rows = conn.execute(select(t).where(t.c.destination.in_(list(batch)))
+                                .order_by(t.c.destination).with_for_update())
+            for row in rows:
+                states[row.destination] = DestinationState(row.destination, row.retry_at_ts, row.retry_interval_ms,
+                                                           row.failures, row.claimed_until_ts, bool(row.catching_up),
+                                                           row.next_txn)
+        return states
 
     def get_destination(self, conn: Connection, destination: str) -> DestinationState | None:
         t = federation_destinations
@@ -92,9 +110,12 @@ class FederationSendingStore:
         t = federation_destinations
         conn.execute(update(t).where(t.c.destination == destination).values(**values))
 
-    def insert_pdu(self, conn: Connection, destination: str, room_id: str, event_id: str, now_ms: int) -> None:
-        conn.execute(insert(federation_outbound_queue).values(
-            destination=destination, kind=PDU, room_id=room_id, event_id=event_id, queued_ts=now_ms))
+    def insert_pdus(self, conn: Connection, rows: Sequence[tuple[str, str, str]], now_ms: int) -> None:
+        """Queue PDUs, (destination, room id, event id) each, in the order given (their ids keep it)."""
+        for batch in _batches(rows):
+            conn.execute(insert(federation_outbound_queue).values([
+                {"destination": destination, "kind": PDU, "room_id": room_id, "event_id": event_id,
+                 "queued_ts": now_ms} for destination, room_id, event_id in batch]))
 
     def insert_edu(self, conn: Connection, destination: str, edu: dict[str, Any], coalesce_key: str | None,
                    now_ms: int) -> None:
@@ -150,14 +171,22 @@ class FederationSendingStore:
         t = federation_transactions
         conn.execute(delete(t).where(t.c.destination == destination))
 
-    def upsert_destination_room(self, conn: Connection, destination: str, room_id: str, event_id: str,
-                                stream_ordering: int, needs_catch_up: bool) -> None:
-        """The latest local event ``destination`` is due in ``room_id``; ``needs_catch_up`` only ever sets the flag
+    def upsert_destination_rooms(self, conn: Connection, rows: Sequence[tuple[str, str, str, int, bool]]) -> None:
+        """The latest local event each destination is due in a room: (destination, room id, event id, stream
+        ordering, needs catch-up), one row per destination and room. Needs catch-up only ever sets the flag
         (clearing is :meth:`clear_catch_up`'s)."""
-        values: dict[str, Any] = {"event_id": event_id, "stream_ordering": stream_ordering}
-        set_ = {**values, "needs_catch_up": True} if needs_catch_up else values
-        upsert(conn, federation_destination_rooms, {"destination": destination, "room_id": room_id},
-               {**values, "needs_catch_up": needs_catch_up}, set_=set_)
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        t = federation_destination_rooms
+        for batch in _batches(rows):
+            statement = dialect.insert(t).values([
+                {"destination": destination, "room_id": room_id, "event_id": event_id,
+                 "stream_ordering": ordering, "needs_catch_up": needs_catch_up}
+                for destination, room_id, event_id, ordering, needs_catch_up in batch])
+            excluded = statement.excluded
+            conn.execute(statement.on_conflict_do_update(
+                index_elements=["destination", "room_id"],
+                set_={"event_id": excluded.event_id, "stream_ordering": excluded.stream_ordering,
+                      "needs_catch_up": or_(t.c.needs_catch_up, excluded.needs_catch_up)}))
 
     def mark_catch_up(self, conn: Connection, destination: str, room_ids: Collection[str]) -> None:
         if room_ids:

@@ -84,7 +84,6 @@ def queue_pdus(context: TaskContext, *, room_id: str, event_ids: list[str], on_b
     stores = context.stores
     senders = {context.config.server_name, on_behalf_of}
     now = context.clock.now_ms()
-    awake: list[str] = []
     with context.database.write() as conn:
         lock_room_on_stream(conn, FAMILY, room_id)  # one fan-out of a room at a time: queue rows keep its order
         found = stores.events.get_events(conn, event_ids)
@@ -95,16 +94,16 @@ def queue_pdus(context: TaskContext, *, room_id: str, event_ids: list[str], on_b
         targets = {_removed_server(stored.event) for stored in events}
         destinations = sorted((set(room_destinations(context, conn, room_id)) | set(allowed(context, targets)))
                               - {on_behalf_of})
-        for destination in destinations:
-            state = stores.federation_sending.lock_destination(conn, destination)
-            catching_up = state.catching_up or state.backing_off(now)
-            for stored in events:
-                stores.federation_sending.upsert_destination_room(conn, destination, room_id, stored.event_id,
-                                                                  stored.stream_ordering, catching_up)
-                if not catching_up:
-                    stores.federation_sending.insert_pdu(conn, destination, room_id, stored.event_id, now)
-            if not state.backing_off(now):
-                awake.append(destination)
+        store = stores.federation_sending
+        states = store.lock_destinations(conn, destinations)
+        latest = events[-1]  # the room's latest event each destination is due (all of them are in this room)
+        catching_up = {destination for destination, state in states.items()
+                       if state.catching_up or state.backing_off(now)}
+        store.upsert_destination_rooms(conn, [(destination, room_id, latest.event_id, latest.stream_ordering,
+                                               destination in catching_up) for destination in destinations])
+        store.insert_pdus(conn, [(destination, room_id, stored.event_id) for destination in destinations
+                                 if destination not in catching_up for stored in events], now)
+        awake = [destination for destination in destinations if not states[destination].backing_off(now)]
     for destination in awake:
         context.dispatcher.send(SEND_TO_DESTINATION, destination=destination)
     return len(destinations)
@@ -119,8 +118,8 @@ def queue_edu(context: TaskContext, *, shard_key: str, edu_type: str, content: d
     edu = {"edu_type": edu_type, "content": content}
     awake: list[str] = []
     with context.database.write() as conn:
-        for destination in allowed(context, destinations):
-            state = stores.federation_sending.lock_destination(conn, destination)
+        states = stores.federation_sending.lock_destinations(conn, allowed(context, destinations))
+        for destination, state in sorted(states.items()):
             down = state.catching_up or state.backing_off(now)
             if down and edu_type in EPHEMERAL_EDUS:
                 continue

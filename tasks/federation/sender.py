@@ -10,9 +10,11 @@ task does (``tasks/pushers.py``):
    and :data:`MAX_EDUS` EDUs from its queue, oldest first. A new transaction's id and body are stored before it is
    first sent.
 2. **Send** it, outside any transaction.
-3. **Record**: acknowledged, its queue rows go and the backoff resets; failed, the destination backs off
-   (``federation.destination_*_retry_*``) and starts catching up; refused outright (a 4xx other than 429), the
-   transaction is dropped, as Synapse drops it, and the destination is not held to be down.
+3. **Record**: acknowledged, its queue rows go, the backoff resets and, in the same transaction, the next
+   transaction is fixed, stored and claimed as in step 1 (then sent: step 2), so a busy destination costs one
+   write transaction per transaction; failed, the destination backs off (``federation.destination_*_retry_*``)
+   and starts catching up; refused outright (a 4xx other than 429), the transaction is dropped, as Synapse drops
+   it, and the destination is not held to be down.
 
 So a transaction id only ever carries one body: a message delivered again finds its task id in the ledger (the
 claim recorded it) and does nothing; a sender that died between steps 2 and 3 leaves its claim to run out, and the
@@ -70,15 +72,14 @@ class Outcome:
 def send_to_destination(context: TaskContext, *, destination: str) -> int:
     """Send ``destination`` what it is owed, one transaction at a time; answers how many were delivered."""
     delivered = 0
-    while True:
-        txn = _claim(context, destination)
-        if txn is None:
-            return delivered
+    txn = _claim(context, destination)
+    while txn is not None:
         outcome = _send(context, destination, txn)
-        _record(context, destination, txn, outcome)
+        txn = _record(context, destination, txn, outcome)
         if outcome.failed:
-            return delivered
+            break
         delivered += 1
+    return delivered
 
 
 def _claim(context: TaskContext, destination: str) -> InFlight | None:
@@ -88,22 +89,31 @@ def _claim(context: TaskContext, destination: str) -> InFlight | None:
         state = store.lock_destination(conn, destination)
         if state.backing_off(now) or (state.claimed_until_ts is not None and state.claimed_until_ts > now):
             return None
-        txn = store.get_transaction(conn, destination) or _new_transaction(context, conn, state, now)
+        txn = store.get_transaction(conn, destination)
+        changes: dict[str, Any] = {}
+        if txn is None:
+            txn, changes = _new_transaction(context, conn, state, now)
         if txn is not None:
-            store.update_destination(conn, destination, claimed_until_ts=now + claim_ms(context))
+            changes["claimed_until_ts"] = now + claim_ms(context)
+        if changes:  # the destination's row is updated once per claim, whatever changed
+            store.update_destination(conn, destination, **changes)
     return txn
 
 
-def _new_transaction(context: TaskContext, conn: Connection, state: DestinationState, now: int) -> InFlight | None:
+def _new_transaction(context: TaskContext, conn: Connection, state: DestinationState, now: int,
+                     ) -> tuple[InFlight | None, dict[str, Any]]:
+    """Fix and store the next transaction for the destination (None: nothing to send); answers it with the changes
+    its row needs (the next transaction number, the end of catch-up), which the caller writes in its one update."""
     store = context.stores.federation_sending
     destination = state.destination
     pdus: list[dict[str, Any]] = []
     queue_ids: list[int] = []
     catch_up: list[tuple[str, int]] = []
+    changes: dict[str, Any] = {}
     if state.catching_up:
         pdus, catch_up = _catch_up_pdus(context, conn, destination)
         if not catch_up:
-            store.update_destination(conn, destination, catching_up=False)
+            changes["catching_up"] = False
     if not catch_up:
         queued = store.list_queued(conn, destination, PDU, MAX_PDUS)
         found = context.stores.events.get_events(conn, [item.event_id for item in queued if item.event_id])
@@ -117,13 +127,13 @@ def _new_transaction(context: TaskContext, conn: Connection, state: DestinationS
     queue_ids += [item.id for item in edus]
     if not pdus and not edus:
         store.delete_queued(conn, queue_ids)  # PDUs of events that are gone: nothing left to send
-        return None
+        return None, changes
     body = {"origin": context.config.server_name, "origin_server_ts": now, "pdus": pdus,
             "edus": [item.edu for item in edus]}
     txn = InFlight(f"{now}.{state.next_txn}", body, tuple(queue_ids), tuple(catch_up))
     store.insert_transaction(conn, destination, txn, now)
-    store.update_destination(conn, destination, next_txn=state.next_txn + 1)
-    return txn
+    changes["next_txn"] = state.next_txn + 1
+    return txn, changes
 
 
 def _catch_up_pdus(context: TaskContext, conn: Connection, destination: str,
@@ -175,7 +185,10 @@ def _log_pdu_errors(destination: str, answer: Any) -> None:
             logger.info("%s rejected %s: %s", destination, event_id, result["error"])
 
 
-def _record(context: TaskContext, destination: str, txn: InFlight, outcome: Outcome) -> None:
+def _record(context: TaskContext, destination: str, txn: InFlight, outcome: Outcome) -> InFlight | None:
+    """Record how the destination answered ``txn``; once it is done with it, the next transaction is fixed and
+    claimed in the same write transaction (one per transaction sent, and none that only finds the queue empty).
+    Answers that next transaction, stored before it is first sent, or None when there is nothing more to send now."""
     store = context.stores.federation_sending
     now = context.clock.now_ms()
     with context.database.write() as conn:
@@ -184,9 +197,11 @@ def _record(context: TaskContext, destination: str, txn: InFlight, outcome: Outc
             store.delete_queued(conn, txn.queue_ids)
             store.clear_catch_up(conn, destination, txn.catch_up)
             store.delete_transaction(conn, destination)
-            store.update_destination(conn, destination, claimed_until_ts=None, retry_at_ts=None, retry_interval_ms=0,
-                                     failures=0, last_success_ts=now)
-            return
+            following, changes = _new_transaction(context, conn, state, now)
+            claimed_until = now + claim_ms(context) if following is not None else None
+            store.update_destination(conn, destination, claimed_until_ts=claimed_until, retry_at_ts=None,
+                                     retry_interval_ms=0, failures=0, last_success_ts=now, **changes)
+            return following
         interval = next_retry_interval_ms(context, state)
         # Down: stop queueing for it. What it missed is the latest event of each room (catch-up), not every event.
         missed = store.delete_pdus_except(conn, destination, txn.queue_ids)
@@ -194,6 +209,7 @@ def _record(context: TaskContext, destination: str, txn: InFlight, outcome: Outc
         store.delete_edus_of_types(conn, destination, EPHEMERAL_EDUS, txn.queue_ids)
         store.update_destination(conn, destination, claimed_until_ts=None, retry_at_ts=now + interval,
                                  retry_interval_ms=interval, failures=state.failures + 1, catching_up=True)
+    return None
 
 
 def sweep_destinations(context: TaskContext) -> int:
