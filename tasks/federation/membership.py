@@ -39,6 +39,7 @@ from tasks.events import STREAM, ring_keys
 from tasks.federation.fan_out import poke_federation
 from tasks.federation.remote_events import RemoteEvent, persist_remote_events
 from tasks.ledger import answer
+from tasks.push_actions import record_push_actions
 from tasks.pushers import poke_pushers
 from tasks.registry import TaskSpec
 
@@ -112,9 +113,11 @@ def store_outside_membership(context: TaskContext, *, room_id: str, room_version
         if earlier is not None:
             return {"event_id": earlier.event_id, "stream_ordering": earlier.stream_ordering}
         stream_ordering = _store_membership_alone(context, conn, room_id, event)
+        push_to = record_push_actions(context, conn, room_id, event, stream_ordering)
         result = {"event_id": event.event_id, "stream_ordering": stream_ordering}
         answer(context, result)
     context.doorbell.ring(Ring(STREAM, context.instance_name, stream_ordering, ring_keys(room_id, [event])))
+    poke_pushers(context, [push_to])
     return result
 
 

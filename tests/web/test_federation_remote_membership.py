@@ -13,6 +13,7 @@ from unpaddedbase64 import encode_base64
 from protocol.signing import generate_signing_key, sign_json, verify_key_of
 from tests.conftest import HomeserverFactory
 from tests.homeserver import SERVER_NAME, HomeserverUnderTest
+from tests.push_gateway import running_push_gateway
 from tests.web.federation_peers import REMOTE, seed_remote_keys, signed_request
 from tests.web.remote_members import RemoteRoom, event_id_of, q
 from tests.web.remote_resident import VALIDITY_PATH, RemoteResident, remote_resident
@@ -239,3 +240,20 @@ def test_a_third_party_invite_is_exchanged_for_a_real_one(joining: HomeserverUnd
     assert invite.content["third_party_invite"]["signed"]["token"] == "tok3pid"
     members = joining.get(f"/_matrix/client/v3/rooms/{q(room_id)}/members", token=token).json["chunk"]
     assert {event["state_key"]: event["content"]["membership"] for event in members}[CHARLIE] == "invite"
+
+
+def test_a_remote_invite_is_pushed_to_the_invitee(joining: HomeserverUnderTest, remote: RemoteResident) -> None:
+    """An invite another server sends for a room we hold nothing of notifies the invitee (``.m.rule.invite_for_me``)
+    as a local invite does: it is recorded as a push action in the transaction that stores it."""
+    token = token_of(joining)
+    with running_push_gateway() as gateway:
+        pusher = {"kind": "http", "app_id": "org.example.app", "pushkey": "alice-phone", "app_display_name": "App",
+                  "device_display_name": "Phone", "lang": "en", "data": {"url": gateway.url}}
+        assert joining.post("/_matrix/client/v3/pushers/set", token=token, json=pusher).status_code == 200
+        room = host(remote, RemoteRoom.create(CHARLIE, "10", join_rule="invite"))
+        assert invite_alice(joining, room).status_code == 200
+        [notification] = gateway.wait_for_events(1)
+    assert notification["room_id"] == room.room_id and notification["type"] == "m.room.member"
+    assert notification["sender"] == CHARLIE and notification["content"]["membership"] == "invite"
+    notified = joining.get("/_matrix/client/v3/notifications", token=token).json["notifications"]
+    assert [entry["event"]["state_key"] for entry in notified] == [ALICE]
