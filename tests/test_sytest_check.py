@@ -91,3 +91,14 @@ def test_with_one_tap_per_shape_a_test_passes_only_if_it_passed_in_each(tmp_path
     assert "REGRESSION (fail): POST /register can create a user" in result.stdout
     assert "yields a set of flows" not in result.stdout
     assert "NEWLY PASSING: Notifications" not in result.stdout, "not run in the worker shape: not passing"
+
+
+def test_a_test_is_known_by_its_name_whatever_its_subtest_count(tmp_path: Path) -> None:
+    """SyTest appends "(N subtests)" to a passing test's name, and N varies between runs of one test."""
+    (tmp_path / "run.tap").write_text("ok 1 Presence reaches a new chat (10 subtests)\nok 2 Another test\n1..2\n")
+    expectations = tmp_path / "expected.txt"
+    expectations.write_text("Presence reaches a new chat (9 subtests)\nAnother test (2 subtests)\n")
+    result = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "run.tap"), "--expected", str(expectations)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout
+    assert "REGRESSION" not in result.stdout and "NEWLY PASSING" not in result.stdout
