@@ -24,7 +24,7 @@ ask whether the gateway took it, and has the gateway suppress duplicates by ``ev
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,9 +158,20 @@ def _notification(context: TaskContext, conn: Connection, pusher: Pusher, action
     if event.state_key is not None and event.type == "m.room.member":
         notification["membership"] = event.content.get("membership")
         notification["user_is_target"] = event.state_key == pusher.user_id
-    names = room_facts(context, conn, action.room_id, event.sender)
-    notification.update(names)
+    notification.update(room_facts(context, conn, action.room_id, event.sender))
+    if "room_name" not in notification or "sender_display_name" not in notification:
+        stripped = (event.pdu.get("unsigned") or {}).get("invite_room_state")
+        if isinstance(stripped, list):
+            notification.update({**_stripped_facts(stripped, event.sender), **notification})
     return notification
+
+
+def _stripped_facts(stripped: list[Any], sender: str) -> dict[str, Any]:
+    """The room facts an invite from another server brought in its stripped state: for a room this server holds
+    no state of, the only source of its name and of the inviter's display name (as Synapse names the room)."""
+    content = {(entry.get("type"), entry.get("state_key")): entry.get("content") for entry in stripped
+               if isinstance(entry, dict) and isinstance(entry.get("content"), dict)}
+    return _named(content, sender)
 
 
 def room_facts(context: TaskContext, conn: Connection, room_id: str, sender: str) -> dict[str, Any]:
@@ -169,6 +180,11 @@ def room_facts(context: TaskContext, conn: Connection, room_id: str, sender: str
     ids = context.stores.state.get_current_state_ids_for(conn, room_id, wanted)
     found = context.stores.events.get_events(conn, ids.values())
     content = {key: found[event_id].event.content for key, event_id in ids.items() if event_id in found}
+    return _named(content, sender)
+
+
+def _named(content: Mapping[tuple[Any, Any], Mapping[str, Any]], sender: str) -> dict[str, Any]:
+    """``sender_display_name`` and ``room_name`` from state contents keyed by (type, state key)."""
     facts: dict[str, Any] = {}
     display_name = content.get(("m.room.member", sender), {}).get("displayname")
     if isinstance(display_name, str):

@@ -95,10 +95,11 @@ def test_an_unreachable_room_cannot_be_joined(joining: HomeserverUnderTest) -> N
     assert (nowhere.status_code, nowhere.json["errcode"]) == (404, "M_NOT_FOUND")
 
 
-def invite_alice(joining: HomeserverUnderTest, room: RemoteRoom, api: str = "v2") -> Any:
+def invite_alice(joining: HomeserverUnderTest, room: RemoteRoom, api: str = "v2",
+                 more_state: tuple[dict[str, Any], ...] = ()) -> Any:
     invite = room.send("m.room.member", {"membership": "invite"}, CHARLIE, state_key=ALICE)
     stripped = [{"type": "m.room.join_rules", "state_key": "", "sender": CHARLIE,
-                 "content": {"join_rule": "invite"}}]
+                 "content": {"join_rule": "invite"}}, *more_state]
     path = f"/_matrix/federation/{api}/invite/{q(room.room_id)}/{q(invite.event_id)}"
     if api == "v1":
         body: Any = {**invite.pdu, "unsigned": {"invite_room_state": stripped}}
@@ -244,16 +245,22 @@ def test_a_third_party_invite_is_exchanged_for_a_real_one(joining: HomeserverUnd
 
 def test_a_remote_invite_is_pushed_to_the_invitee(joining: HomeserverUnderTest, remote: RemoteResident) -> None:
     """An invite another server sends for a room we hold nothing of notifies the invitee (``.m.rule.invite_for_me``)
-    as a local invite does: it is recorded as a push action in the transaction that stores it."""
+    as a local invite does: it is recorded as a push action in the transaction that stores it, and the
+    notification names the room and the inviter from the invite's stripped state."""
     token = token_of(joining)
     with running_push_gateway() as gateway:
         pusher = {"kind": "http", "app_id": "org.example.app", "pushkey": "alice-phone", "app_display_name": "App",
                   "device_display_name": "Phone", "lang": "en", "data": {"url": gateway.url}}
         assert joining.post("/_matrix/client/v3/pushers/set", token=token, json=pusher).status_code == 200
         room = host(remote, RemoteRoom.create(CHARLIE, "10", join_rule="invite"))
-        assert invite_alice(joining, room).status_code == 200
+        named = ({"type": "m.room.name", "state_key": "", "sender": CHARLIE, "content": {"name": "Over there"}},
+                 {"type": "m.room.member", "state_key": CHARLIE, "sender": CHARLIE,
+                  "content": {"membership": "join", "displayname": "Charlie"}})
+        assert invite_alice(joining, room, more_state=named).status_code == 200
         [notification] = gateway.wait_for_events(1)
     assert notification["room_id"] == room.room_id and notification["type"] == "m.room.member"
+    # Named from the invite's stripped state: this server holds none of the room's.
+    assert notification["room_name"] == "Over there" and notification["sender_display_name"] == "Charlie"
     assert notification["sender"] == CHARLIE and notification["content"]["membership"] == "invite"
     notified = joining.get("/_matrix/client/v3/notifications", token=token).json["notifications"]
     assert [entry["event"]["state_key"] for entry in notified] == [ALICE]
