@@ -3,11 +3,22 @@ the key traffic of a sync loop, and expecting a response type."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from pathlib import Path
 from typing import Any, Protocol
 
-from nio import AsyncClient, AsyncClientConfig, KeysClaimResponse, KeysQueryResponse, KeysUploadResponse, SyncResponse
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    KeysClaimResponse,
+    KeysQueryResponse,
+    KeysUploadResponse,
+    MegolmEvent,
+    RoomMessageText,
+    RoomSendResponse,
+    SyncResponse,
+)
 
 from tests.e2e.servers import SERVER_NAME, RunningServer, fresh_localpart
 
@@ -76,3 +87,26 @@ async def sync_and_keep_keys(client: AsyncClient) -> SyncResponse:
     if client.should_claim_keys:
         expect(await client.keys_claim(client.get_users_for_key_claiming()), KeysClaimResponse)
     return response
+
+
+async def send_text(client: AsyncClient, room_id: str, body: str) -> str:
+    """Send ``body`` as an ``m.text`` message (encrypted in an encrypted room); answers its event id."""
+    response = await client.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": body},
+                                      ignore_unverified_devices=True)
+    return str(expect(response, RoomSendResponse).event_id)
+
+
+async def received_decrypted(client: AsyncClient, room_id: str, body: str, *, attempts: int,
+                             pause: float) -> RoomMessageText:
+    """Sync until the message ``body`` arrives decrypted; a message this device cannot decrypt fails at once.
+    ``attempts`` and ``pause`` bound the wait (device lists and keys may need a hop or two to arrive)."""
+    for _ in range(attempts):
+        response = await sync_and_keep_keys(client)
+        room = response.rooms.join.get(room_id)
+        for event in room.timeline.events if room else []:
+            if isinstance(event, RoomMessageText) and event.body == body:
+                assert event.decrypted, "an encrypted room's message arrives encrypted"
+                return event
+            assert not isinstance(event, MegolmEvent), f"{client.device_id} could not decrypt {event.event_id}"
+        await asyncio.sleep(pause)
+    raise AssertionError(f"{client.user_id}/{client.device_id} never received {body!r}")

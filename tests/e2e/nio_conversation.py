@@ -16,16 +16,21 @@ from pathlib import Path
 from nio import (
     AsyncClient,
     JoinResponse,
-    MegolmEvent,
     RoomCreateResponse,
     RoomInviteResponse,
-    RoomMessageText,
     RoomPreset,
-    RoomSendResponse,
     ShareGroupSessionResponse,
 )
 
-from tests.e2e.nio_clients import Homeserver, encrypting_client, encrypting_device, expect, sync_and_keep_keys
+from tests.e2e.nio_clients import (
+    Homeserver,
+    encrypting_client,
+    encrypting_device,
+    expect,
+    received_decrypted,
+    send_text,
+    sync_and_keep_keys,
+)
 
 ENCRYPTION = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 
@@ -37,26 +42,6 @@ class Side:
     server: Homeserver
     server_name: str
     ssl_context: ssl.SSLContext | None = None
-
-
-async def _received(client: AsyncClient, room_id: str, body: str, attempts: int = 100) -> RoomMessageText:
-    """Sync until the message ``body`` arrives decrypted (federation needs a hop or two)."""
-    for _ in range(attempts):
-        response = await sync_and_keep_keys(client)
-        room = response.rooms.join.get(room_id)
-        for event in room.timeline.events if room else []:
-            if isinstance(event, RoomMessageText) and event.body == body:
-                assert event.decrypted, "an encrypted room's message arrives encrypted"
-                return event
-            assert not isinstance(event, MegolmEvent), f"{client.device_id} could not decrypt {event.event_id}"
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{client.user_id}/{client.device_id} never received {body!r}")
-
-
-async def _send(client: AsyncClient, room_id: str, body: str) -> str:
-    response = await client.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": body},
-                                      ignore_unverified_devices=True)
-    return str(expect(response, RoomSendResponse).event_id)
 
 
 def _knows(client: AsyncClient, user_id: str, device_id: str | None) -> bool:
@@ -97,10 +82,10 @@ async def encrypted_conversation(inviting: Side, invited: Side, store: Path) -> 
         assert alice.rooms[room_id].encrypted
 
         # The room keys go as Olm-encrypted to-device messages to the other server's device.
-        await _send(alice, room_id, "hello bob, across servers")
-        await _received(bob, room_id, "hello bob, across servers")
-        await _send(bob, room_id, "hello alice, across servers")
-        await _received(alice, room_id, "hello alice, across servers")
+        await send_text(alice, room_id, "hello bob, across servers")
+        await received_decrypted(bob, room_id, "hello bob, across servers", attempts=100, pause=0.2)
+        await send_text(bob, room_id, "hello alice, across servers")
+        await received_decrypted(alice, room_id, "hello alice, across servers", attempts=100, pause=0.2)
 
         bob_later = await encrypting_device(invited.server, bob.user_id, store / "bob-later",
                                             ssl_context=invited.ssl_context)
@@ -109,8 +94,8 @@ async def encrypted_conversation(inviting: Side, invited: Side, store: Path) -> 
         await _until(alice, lambda: _knows(alice, bob.user_id, later_device),
                      "bob's later device (an m.device_list_update from bob's server)")
         expect(await alice.share_group_session(room_id, ignore_unverified_devices=True), ShareGroupSessionResponse)
-        await _send(alice, room_id, "welcome, later device")
-        await _received(bob_later, room_id, "welcome, later device")
+        await send_text(alice, room_id, "welcome, later device")
+        await received_decrypted(bob_later, room_id, "welcome, later device", attempts=100, pause=0.2)
     finally:
         for client in (alice, bob, bob_later):
             if client is not None:

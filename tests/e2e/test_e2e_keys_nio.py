@@ -11,15 +11,19 @@ import pytest
 from nio import (
     AsyncClient,
     JoinResponse,
-    MegolmEvent,
     RoomCreateResponse,
-    RoomMessageText,
     RoomPreset,
-    RoomSendResponse,
     ShareGroupSessionResponse,
 )
 
-from tests.e2e.nio_clients import encrypting_client, encrypting_device, expect, sync_and_keep_keys
+from tests.e2e.nio_clients import (
+    encrypting_client,
+    encrypting_device,
+    expect,
+    received_decrypted,
+    send_text,
+    sync_and_keep_keys,
+)
 from tests.e2e.servers import E2E_SHAPES, RunningServer, query, serving
 
 pytestmark = pytest.mark.e2e
@@ -31,26 +35,6 @@ ENCRYPTION = {"type": "m.room.encryption", "state_key": "", "content": {"algorit
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     with serving(request, tmp_path_factory, "e2e-keys") as running:
         yield running
-
-
-async def _received(client: AsyncClient, room_id: str, body: str, attempts: int = 20) -> RoomMessageText:
-    """Sync until the message ``body`` arrives decrypted (the device lists of the worker shape may need a hop)."""
-    for _ in range(attempts):
-        response = await sync_and_keep_keys(client)
-        room = response.rooms.join.get(room_id)
-        for event in room.timeline.events if room else []:
-            if isinstance(event, RoomMessageText) and event.body == body:
-                assert event.decrypted, "an encrypted room's message arrives encrypted"
-                return event
-            assert not isinstance(event, MegolmEvent), f"{client.device_id} could not decrypt {event.event_id}"
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{client.user_id}/{client.device_id} never received {body!r}")
-
-
-async def _send(client: AsyncClient, room_id: str, body: str) -> str:
-    response = await client.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": body},
-                                      ignore_unverified_devices=True)
-    return str(expect(response, RoomSendResponse).event_id)
 
 
 def test_encrypted_conversation_and_a_late_device(server: RunningServer, tmp_path: Path) -> None:
@@ -69,10 +53,10 @@ def test_encrypted_conversation_and_a_late_device(server: RunningServer, tmp_pat
                 await sync_and_keep_keys(client)
             assert alice.rooms[room_id].encrypted
 
-            hello = await _send(alice, room_id, "hello bob, secretly")
-            await _received(bob, room_id, "hello bob, secretly")
-            await _send(bob, room_id, "hello alice, secretly")
-            await _received(alice, room_id, "hello alice, secretly")
+            hello = await send_text(alice, room_id, "hello bob, secretly")
+            await received_decrypted(bob, room_id, "hello bob, secretly", attempts=20, pause=0.1)
+            await send_text(bob, room_id, "hello alice, secretly")
+            await received_decrypted(alice, room_id, "hello alice, secretly", attempts=20, pause=0.1)
 
             stored = query(server, "SELECT type, json FROM events WHERE event_id = :event_id", event_id=hello)
             assert stored[0][0] == "m.room.encrypted"
@@ -91,9 +75,9 @@ def test_encrypted_conversation_and_a_late_device(server: RunningServer, tmp_pat
             assert bob_later.device_id in alice.device_store[bob.user_id], "the new device's keys were never seen"
             expect(await alice.share_group_session(room_id, ignore_unverified_devices=True),
                    ShareGroupSessionResponse)
-            await _send(alice, room_id, "welcome, later device")
-            await _received(bob_later, room_id, "welcome, later device")
-            await _received(bob, room_id, "welcome, later device")
+            await send_text(alice, room_id, "welcome, later device")
+            await received_decrypted(bob_later, room_id, "welcome, later device", attempts=20, pause=0.1)
+            await received_decrypted(bob, room_id, "welcome, later device", attempts=20, pause=0.1)
         finally:
             for client in (alice, bob, bob_later):
                 if client is not None:
