@@ -133,7 +133,9 @@ def _invite_state(reader: SyncReader, member: StoredEvent) -> list[dict[str, Any
     if found is None:
         return stripped
     inviter = {"type": MEMBER, "state_key": sender, "sender": sender, "content": dict(found.event.content)}
-    return [*stripped[:-1], inviter, stripped[-1]]
+    # /sync's stripped state may hold the inviter's membership already (in its place by stream order): once here.
+    others = [entry for entry in stripped[:-1] if (entry.get("type"), entry.get("state_key")) != (MEMBER, sender)]
+    return [*others, inviter, stripped[-1]]
 
 
 def _bump_due(room: _Room) -> bool:
