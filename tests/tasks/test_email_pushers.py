@@ -52,20 +52,26 @@ def _context(database: Database, smtp: SmtpServer, clock: FakeClock,
     return make_context(database, clock=clock, dispatcher=dispatcher, email=email)
 
 
-def _room_with_bobs_email_pusher(context: TaskContext) -> None:
+def _private_room_with_bob(context: TaskContext, room_id: str, name: str | None = None) -> None:
+    """Alice's private room (named, if ``name``), Bob invited and joined."""
     version = KNOWN_ROOM_VERSIONS["10"]
     request = RoomRequest("private_chat")
     templates = initial_events(request, ALICE, version, {})
-    create_room(context, room_id=ROOM, room_version="10", creator=ALICE,
+    create_room(context, room_id=room_id, room_version="10", creator=ALICE,
                 create_content=create_content(request, ALICE, version), origin_server_ts=context.clock.now_ms(),
                 initial_events=[{"type": t.type, "content": dict(t.content), "state_key": t.state_key}
                                 for t in templates])
-    create_event(context, room_id=ROOM, sender=ALICE, event_type="m.room.name", state_key="",
-                 content={"name": "Mail room"})
-    create_event(context, room_id=ROOM, sender=ALICE, event_type="m.room.member", state_key=BOB,
+    if name is not None:
+        create_event(context, room_id=room_id, sender=ALICE, event_type="m.room.name", state_key="",
+                     content={"name": name})
+    create_event(context, room_id=room_id, sender=ALICE, event_type="m.room.member", state_key=BOB,
                  content={"membership": "invite"})
-    create_event(context, room_id=ROOM, sender=BOB, event_type="m.room.member", state_key=BOB,
+    create_event(context, room_id=room_id, sender=BOB, event_type="m.room.member", state_key=BOB,
                  content={"membership": "join"})
+
+
+def _room_with_bobs_email_pusher(context: TaskContext) -> None:
+    _private_room_with_bob(context, ROOM, name="Mail room")
     fields = PusherFields("email", "m.email", BOBS_ADDRESS, "Email", BOBS_ADDRESS, None, "en", {})
     with context.database.write() as conn:
         positions = WriterPositions.of_writers(context.stores.stream_ids.get_positions(conn, "events"))
@@ -175,17 +181,7 @@ OTHER_ROOM = "!other:test.local"
 
 
 def _other_room_with_bob(context: TaskContext) -> None:
-    version = KNOWN_ROOM_VERSIONS["10"]
-    request = RoomRequest("private_chat")
-    templates = initial_events(request, ALICE, version, {})
-    create_room(context, room_id=OTHER_ROOM, room_version="10", creator=ALICE,
-                create_content=create_content(request, ALICE, version), origin_server_ts=context.clock.now_ms(),
-                initial_events=[{"type": t.type, "content": dict(t.content), "state_key": t.state_key}
-                                for t in templates])
-    create_event(context, room_id=OTHER_ROOM, sender=ALICE, event_type="m.room.member", state_key=BOB,
-                 content={"membership": "invite"})
-    create_event(context, room_id=OTHER_ROOM, sender=BOB, event_type="m.room.member", state_key=BOB,
-                 content={"membership": "join"})
+    _private_room_with_bob(context, OTHER_ROOM)
 
 
 def test_each_room_is_throttled_on_its_own_and_the_throttle_grows(database: Database, smtp: SmtpServer) -> None:
